@@ -1,0 +1,57 @@
+"""The shipment-delay lesson as pure JAX functions.
+
+``prediction = w * x + b``, half-squared-error loss, gradients by
+``jax.grad``, SGD and optax optimizers, training as one jitted ``lax.scan``.
+Importing this package changes no global JAX configuration; run in float64
+inside ``with functional_training.float64():``.
+
+Example:
+  >>> import functional_training as ft
+  >>> with ft.float64():
+  ...     new, loss, grads = ft.sgd_step(ft.LinearParams(1.0, 0.0), 2.0, 6.0, 0.1)
+  >>> float(loss), float(grads.w), float(grads.b)
+  (8.0, -8.0, -4.0)
+"""
+
+from functional_training._gradcheck import GradientCheck, check_gradients
+from functional_training._loss import (
+    half_squared_error,
+    loss_and_grad,
+    mean_loss,
+    predict,
+    sgd_step,
+)
+from functional_training._optimizers import (
+    OPTIMIZER_NAMES,
+    check_learning_rate,
+    freeze,
+    make_optimizer,
+    optimizer_hyperparameters,
+)
+from functional_training._params import PARAM_NAMES, LinearParams
+from functional_training._precision import float64, tolerance
+from functional_training._train import check_data, train
+from functional_training._trajectory import Trajectory, first_nonfinite
+
+__all__ = [
+    "OPTIMIZER_NAMES",
+    "PARAM_NAMES",
+    "GradientCheck",
+    "LinearParams",
+    "Trajectory",
+    "check_data",
+    "check_gradients",
+    "check_learning_rate",
+    "first_nonfinite",
+    "float64",
+    "freeze",
+    "half_squared_error",
+    "loss_and_grad",
+    "make_optimizer",
+    "mean_loss",
+    "optimizer_hyperparameters",
+    "predict",
+    "sgd_step",
+    "tolerance",
+    "train",
+]

@@ -1,0 +1,79 @@
+"""The trajectory every backend returns (JAX side)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from functional_training._params import LinearParams
+
+
+def first_nonfinite(*series) -> int | None:
+    """First index k where any array in ``series`` (leading axis = step) is non-finite.
+
+    Arrays may have different lengths (``S`` or ``S + 1``) and trailing axes;
+    ``None`` entries are skipped. Returns ``None`` when every value is finite.
+
+    Example:
+      >>> first_nonfinite(np.array([1.0, np.inf]), np.array([1.0, 2.0, np.nan]))
+      1
+    """
+    first = None
+    for values in series:
+        if values is None:
+            continue
+        values = np.asarray(values)
+        bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+        if bad.any():
+            step = int(np.argmax(bad))
+            first = step if first is None else min(first, step)
+    return first
+
+
+class Trajectory(NamedTuple):
+    """One training run, step by step (the contract in DESIGN.md).
+
+    For ``S`` optimizer steps:
+
+    Attributes:
+      params: ``LinearParams`` whose leaves have a leading axis of ``S + 1``:
+        ``params.w[k]`` is ``w`` before step ``k`` (``k = S``: the final value).
+      grads: ``LinearParams`` with leading axis ``S``: the gradient taken at
+        ``params[k]`` on batch ``k``.
+      batch_loss: shape ``(S,)``: the loss whose gradient was taken at step ``k``.
+      train_loss: shape ``(S + 1,)``: full training loss at ``params[k]``.
+      val_loss: shape ``(S + 1,)``, or ``None`` without a validation set.
+    """
+
+    params: LinearParams
+    grads: LinearParams
+    batch_loss: jax.Array
+    train_loss: jax.Array
+    val_loss: jax.Array | None
+
+    @property
+    def steps(self) -> int:
+        """Number of optimizer steps ``S``."""
+        return int(np.shape(self.batch_loss)[0])
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        """Global gradient norm per step, ``sqrt(sum over leaves of g^2)``, shape ``(S,)``."""
+        flat = np.concatenate(
+            [np.asarray(g, dtype=np.float64).reshape(self.steps, -1) for g in self.grads], axis=1
+        )
+        # hypot never squares, so a finite gradient of 1e200 has a finite norm.
+        return np.hypot.reduce(np.abs(flat), axis=1)
+
+    @property
+    def first_nonfinite_step(self) -> int | None:
+        """First step ``k`` at which any recorded quantity is non-finite, else ``None``.
+
+        Divergence is data: training never raises on overflow, it records
+        ``inf``/``nan`` and this property says where it started.
+        """
+        return first_nonfinite(
+            *self.params, *self.grads, self.batch_loss, self.train_loss, self.val_loss
+        )
