@@ -1,0 +1,181 @@
+"""The lesson's experiments as data, and the batch order every backend replays.
+
+An :class:`Experiment` is a frozen description; backends turn it into a
+:class:`~comparisons.trajectory.Trajectory`. Adding an experiment is one entry
+in :data:`REGISTRY` (or one user spec file, see :mod:`comparisons.spec`).
+
+Kinds:
+
+- ``train``: the linear model ``prediction = w * x + b`` with mean half squared
+  error, trained by ``optimizer`` for ``steps`` steps.
+- ``gradient-check``: like ``train`` (its ``steps`` optimizer steps), plus
+  centered finite differences of the loss at ``params[k]`` with step
+  ``fd_epsilon``, recorded per step as ``extras["numeric.w"]`` / ``extras["numeric.b"]``.
+- ``shared-path``: the lesson's ``a * a``: one parameter ``a``, loss ``a * a``,
+  gradient by each backend's own machinery, no update (``optimizer = "none"``).
+- ``accumulation``: the lesson's gradient-buffer example: ``steps`` backward
+  passes at fixed parameters (``optimizer = "none"``); before step k the buffer
+  is cleared when ``zero_grad[k]`` is true, and ``grads[k]`` is the buffer after
+  the backward pass, as the framework holds it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+KINDS = ("train", "gradient-check", "shared-path", "accumulation")
+
+ONE_SHIPMENT = ((2.0, 6.0),)
+SHIPMENTS = ((1.0, 3.0), (2.0, 5.0), (3.0, 7.0))  # extra_delay = 2 * disruption + 1
+PEAK_SEASON = ((1.0, 4.0), (2.0, 8.0), (3.0, 12.0))
+NORMAL_WEEK = ((1.0, 2.0), (2.0, 4.0), (3.0, 6.0))
+# Ten shipments for the mini-batch run: disruption score -> extra delay (hours), roughly
+# 2 * x + 1 with the scatter real records have.
+MANY_SHIPMENTS = (
+    (0.5, 2.1), (1.0, 2.8), (1.5, 4.3), (2.0, 4.9), (2.5, 6.2),
+    (3.0, 6.8), (3.5, 8.1), (4.0, 9.2), (4.5, 9.8), (5.0, 11.3),
+)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A training experiment every backend can run.
+
+    Attributes:
+      name: registry key, e.g. ``"five-steps"``.
+      description: one line for tables and reports.
+      train: ``(x, target)`` pairs used for gradients.
+      validation: ``(x, target)`` pairs only evaluated, or ``None``.
+      init: initial parameter values, ``{"w": .., "b": ..}`` (``{"a": ..}`` for shared-path).
+      trainable: names of the parameters the optimizer moves; others stay frozen
+        (their gradients are still recorded).
+      optimizer: ``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``, or ``none``.
+      hyperparams: the optimizer's settings, ``learning_rate`` included. Every
+        value a framework default could change is set explicitly.
+      steps: number of optimizer steps ``S``.
+      batch_size: examples per step, ``None`` for full batch.
+      seed: seed of the NumPy batch order (see :func:`batch_order`).
+      kind: one of :data:`KINDS`.
+      zero_grad: accumulation experiments only: clear the buffer before step k?
+      fd_epsilon: gradient-check experiments only: the finite-difference step.
+      lesson_block: the lesson block this experiment regenerates, if any.
+    """
+
+    name: str
+    description: str
+    train: tuple[tuple[float, float], ...]
+    init: dict[str, float]
+    optimizer: str
+    hyperparams: dict[str, float]
+    steps: int
+    validation: tuple[tuple[float, float], ...] | None = None
+    trainable: tuple[str, ...] = ("w", "b")
+    batch_size: int | None = None
+    seed: int = 0
+    kind: str = "train"
+    zero_grad: tuple[bool, ...] | None = None
+    fd_epsilon: float | None = None
+    lesson_block: str | None = None
+
+    @property
+    def xs(self) -> list[float]:
+        return [x for x, _ in self.train]
+
+    @property
+    def ys(self) -> list[float]:
+        return [y for _, y in self.train]
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.hyperparams.get("learning_rate", 0.0))
+
+
+def batch_order(experiment: Experiment) -> list[list[int]] | None:
+    """Example indices for each step, or ``None`` for full batch.
+
+    Each epoch draws ``numpy.random.default_rng(seed).permutation(n)`` (one
+    generator for the whole run, so epochs differ) and cuts it into
+    ``n // batch_size`` batches, dropping the remainder so every batch has the
+    same size; epochs repeat until ``steps`` batches exist. Generated once here
+    and replayed by every backend: frameworks never share random streams.
+
+    Example:
+      >>> e = REGISTRY["mini-batch"]
+      >>> order = batch_order(e)
+      >>> len(order), len(order[0]), sorted(sum(order[:5], []))
+      (15, 2, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    """
+    if experiment.batch_size is None:
+        return None
+    n = len(experiment.train)
+    per_epoch = n // experiment.batch_size
+    rng = np.random.default_rng(experiment.seed)
+    order: list[list[int]] = []
+    for _ in range(math.ceil(experiment.steps / per_epoch)):
+        perm = rng.permutation(n)
+        for j in range(per_epoch):
+            batch = perm[j * experiment.batch_size : (j + 1) * experiment.batch_size]
+            order.append([int(i) for i in batch])
+    return order[: experiment.steps]
+
+
+def _sgd(rate: float) -> dict[str, float]:
+    return {"learning_rate": rate}
+
+
+def _lesson_experiments() -> list[Experiment]:
+    one = {"w": 1.0, "b": 0.0}
+    zero = {"w": 0.0, "b": 0.0}
+    experiments = [
+        Experiment("single-update", "one SGD step on one shipment (x=2, y=6)", ONE_SHIPMENT,
+                   one, "sgd", _sgd(0.1), 1, lesson_block="single-update"),
+        Experiment("five-steps", "five SGD steps on one shipment", ONE_SHIPMENT, one, "sgd",
+                   _sgd(0.1), 5, lesson_block="five-steps"),
+    ]
+    for rate in ("0.01", "0.1", "0.5"):
+        experiments.append(
+            Experiment(f"learning-rates/lr={rate}", f"five steps at learning rate {rate}",
+                       ONE_SHIPMENT, one, "sgd", _sgd(float(rate)), 5,
+                       lesson_block="learning-rates")
+        )
+    experiments += [
+        Experiment("gradient-check", "analytic gradient vs centered finite difference",
+                   ONE_SHIPMENT, one, "sgd", _sgd(0.1), 1, kind="gradient-check",
+                   fd_epsilon=1e-5, lesson_block="gradient-check"),
+        Experiment("scalar-autograd", "forward and backward through the scalar graph",
+                   ONE_SHIPMENT, one, "sgd", _sgd(0.1), 1, lesson_block="scalar-autograd"),
+        Experiment("shared-path", "a * a: gradients of a value used twice add up", (),
+                   {"a": 3.0}, "none", {}, 1, trainable=("a",), kind="shared-path",
+                   lesson_block="shared-path"),
+        Experiment("full-batch", "20 full-batch SGD steps on three shipments", SHIPMENTS, zero,
+                   "sgd", _sgd(0.08), 20, lesson_block="full-batch"),
+        Experiment("train-validation", "peak-season training, normal-week validation, no bias",
+                   PEAK_SEASON, {"w": 2.0, "b": 0.0}, "sgd", _sgd(0.02), 4,
+                   validation=NORMAL_WEEK, trainable=("w",), lesson_block="train-validation"),
+        Experiment("pytorch-step", "one optimizer step of nn.Linear on three shipments",
+                   SHIPMENTS, zero, "sgd", _sgd(0.08), 1, lesson_block="pytorch-step"),
+        Experiment("gradient-accumulation", "backward twice without zeroing, then zero again",
+                   ONE_SHIPMENT, one, "none", {}, 3, trainable=("w",), kind="accumulation",
+                   zero_grad=(True, False, True), lesson_block="gradient-accumulation"),
+        Experiment("mini-batch", "ten shipments, batches of 2 shuffled per epoch, 3 epochs",
+                   MANY_SHIPMENTS, zero, "sgd", _sgd(0.02), 15, batch_size=2, seed=2026),
+        # Optimizer parity: every hyperparameter set explicitly, so optax's and
+        # torch.optim's differing defaults cannot matter (see docs/conventions.md).
+        Experiment("optimizer/momentum", "heavy-ball momentum 0.9", SHIPMENTS, zero, "momentum",
+                   {"learning_rate": 0.02, "momentum": 0.9}, 20),
+        Experiment("optimizer/nesterov", "Nesterov momentum 0.9", SHIPMENTS, zero, "nesterov",
+                   {"learning_rate": 0.02, "momentum": 0.9}, 20),
+        Experiment("optimizer/adam", "Adam, eps outside the square root", SHIPMENTS, zero, "adam",
+                   {"learning_rate": 0.1, "b1": 0.9, "b2": 0.999, "eps": 1e-8}, 20),
+        Experiment("optimizer/adamw", "AdamW, decoupled weight decay 0.01", SHIPMENTS, zero,
+                   "adamw", {"learning_rate": 0.1, "b1": 0.9, "b2": 0.999, "eps": 1e-8,
+                             "weight_decay": 0.01}, 20),
+    ]
+    return experiments
+
+
+REGISTRY: dict[str, Experiment] = {e.name: e for e in _lesson_experiments()}
+"""Every built-in experiment by name (read-only by convention; user specs are loaded separately)."""
