@@ -1,24 +1,16 @@
-"""Parse the lesson's printed outputs kept in ``tests/fixtures/lesson_outputs.txt``."""
+"""The lesson's printed outputs for the tests: read from the one packaged copy.
+
+The lines are typed once, in :mod:`comparisons.lesson_outputs` (the CLI's
+``lesson --check`` needs them on an installed copy, where ``tests/`` is absent).
+"""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-FIXTURE = Path(__file__).parent / "fixtures" / "lesson_outputs.txt"
+from comparisons.lesson_outputs import lesson_blocks
 
-
-def lesson_blocks(path: Path = FIXTURE) -> dict[str, list[str]]:
-    """Block name -> the lines the lesson prints for it, in order."""
-    blocks: dict[str, list[str]] = {}
-    current = None
-    for line in path.read_text().splitlines():
-        if line.startswith("## "):
-            current = line[3:].strip()
-            blocks[current] = []
-        elif current is not None and line and not line.startswith("#"):
-            blocks[current].append(line)
-    return blocks
+__all__ = ["lesson_blocks", "numbers"]
 
 
 def numbers(line: str) -> list[float]:

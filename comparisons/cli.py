@@ -1,0 +1,476 @@
+"""Command line: the lesson's experiments through every backend, compared step by step.
+
+Examples:
+  python -m comparisons all                       # everything; the summary at the end
+  python -m comparisons run                       # every experiment, every backend
+  python -m comparisons run --experiment five-steps --backend torch
+  python -m comparisons run --experiment optimizer --json report.json --markdown report.md
+  python -m comparisons run --spec examples/two-shipments.toml
+  python -m comparisons run --dtype float32       # tolerances from float32's eps
+  python -m comparisons lesson --backend engine   # the lesson's printed lines, by the engine
+  python -m comparisons lesson --check            # every backend against the lesson's lines
+  python -m comparisons faults                    # the bug gallery, each bug caught
+  python -m comparisons figures                   # the course figures
+  python -m comparisons run --help
+
+Exit codes: 0 everything agrees, 1 a mismatch or a failed check, 2 bad usage or
+bad input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from comparisons.experiments import REGISTRY, Experiment
+
+__all__ = ["build_parser", "main"]
+
+DTYPES = ("float64", "float32")
+
+
+class UsageError(ValueError):
+    """Bad usage or bad input: exit 2 with this one-line message."""
+
+
+# --- pure helpers ----------------------------------------------------------------------
+
+
+def select_experiments(names: Sequence[str], *, dtype: str = "float64") -> list[Experiment]:
+    """Registry experiments by name, or every one of a group (``optimizer``, ``learning-rates``).
+
+    With no names: every experiment (in float32 the float64-only gradient
+    checks are left out). Unknown names raise :class:`UsageError`.
+
+    Example:
+      >>> [e.name for e in select_experiments(["optimizer"])][:2]
+      ['optimizer/momentum', 'optimizer/nesterov']
+    """
+    if not names:
+        return [e for e in REGISTRY.values() if dtype == "float64" or e.kind != "gradient-check"]
+    chosen: dict[str, Experiment] = {}
+    for name in names:
+        group = [e for e in REGISTRY.values() if e.name == name or e.name.startswith(name + "/")]
+        if not group:
+            raise UsageError(
+                f"unknown experiment {name!r}; known: {', '.join(REGISTRY)} "
+                "(or a group: learning-rates, optimizer)"
+            )
+        for e in group:
+            if dtype != "float64" and e.kind == "gradient-check":
+                raise UsageError(f"{e.name}: finite-difference gradient checks are float64 only")
+            chosen[e.name] = e
+    return list(chosen.values())
+
+
+def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict[str, str]]:
+    """``(usable backends, {unusable: hint})``; an explicitly requested unusable one is an error."""
+    from comparisons.backends import available_backends
+
+    status = available_backends()
+    usable = [n for n in names if status[n] is None]
+    missing = {n: status[n] for n in names if status[n] is not None}
+    if explicit and missing:
+        name, hint = next(iter(missing.items()))
+        raise UsageError(f"backend {name!r} is not available here: {hint}")
+    return usable, missing
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    from comparisons.report import check_output_path
+
+    for option in ("json", "markdown"):
+        path = getattr(args, option, None)
+        if path is not None:
+            try:
+                check_output_path(path, option=f"--{option}")
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+
+
+@contextlib.contextmanager
+def _progress(console: Console, total: int, label: str) -> Iterator:
+    """A transient progress bar on a terminal; nothing at all when output is not one."""
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda description: bar.update(task, advance=1, description=description)
+
+
+# --- running and reporting ----------------------------------------------------------------
+
+
+@dataclass
+class RunOutcome:
+    """Everything ``run`` (and the run step of ``all``) produced."""
+
+    results: list = field(default_factory=list)  # [(trajectories by backend, verdict)]
+    dtype: str = "float64"
+
+    @property
+    def agree(self) -> bool:
+        return all(verdict.agree for _, verdict in self.results)
+
+
+def _run_experiments(
+    experiments: Sequence[Experiment], backends: Sequence[str], *, reference: str, dtype: str,
+    err: Console,
+) -> RunOutcome:
+    from comparisons.compare import run_and_compare
+
+    outcome = RunOutcome(dtype=dtype)
+    with _progress(err, len(experiments), "running") as advance:
+        for experiment in experiments:
+            outcome.results.append(
+                run_and_compare(experiment, backends=backends, reference=reference, dtype=dtype)
+            )
+            advance(experiment.name)
+    return outcome
+
+
+def _print_run(outcome: RunOutcome, out: Console) -> None:
+    from comparisons.report import verdict_table
+
+    out.print(verdict_table(outcome.results, dtype=outcome.dtype))
+    for _, verdict in outcome.results:
+        if verdict.first_mismatch is not None:
+            out.print(f"first mismatch: {verdict.describe()}", markup=False, highlight=False)
+    unavailable = {}
+    for _, verdict in outcome.results:
+        unavailable.update(verdict.unavailable)
+    for name, hint in unavailable.items():
+        out.print(f"{name}: not available here ({hint})", markup=False, highlight=False)
+
+
+def _write_reports(outcome: RunOutcome, args: argparse.Namespace) -> None:
+    from comparisons.report import dumps_json, json_report, markdown_report, write_atomic
+
+    if args.json is not None:
+        write_atomic(args.json, dumps_json(json_report(outcome.results, dtype=outcome.dtype)))
+    if args.markdown is not None:
+        write_atomic(args.markdown, markdown_report(outcome.results, dtype=outcome.dtype))
+
+
+def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from comparisons.backends import BACKEND_NAMES
+    from comparisons.spec import SpecError, load_spec
+
+    experiments = (
+        select_experiments(args.experiment or [], dtype=args.dtype)
+        if args.experiment or not args.spec
+        else []
+    )
+    for path in args.spec or []:
+        try:
+            spec = load_spec(path)
+        except SpecError as error:
+            raise UsageError(str(error)) from None
+        if any(e.name == spec.name for e in experiments):
+            raise UsageError(f"{path}: experiment name {spec.name!r} is already in this run")
+        experiments.append(spec)
+    _check_outputs(args)
+    requested = list(dict.fromkeys(args.backend)) if args.backend else list(BACKEND_NAMES)
+    _available([args.reference, *(args.backend or [])], explicit=True)
+    outcome = _run_experiments(
+        experiments, requested, reference=args.reference, dtype=args.dtype, err=err
+    )
+    _print_run(outcome, out)
+    _write_reports(outcome, args)
+    return 0 if outcome.agree else 1
+
+
+def _lesson_trajectories(backend: str, err: Console) -> dict:
+    from comparisons.backends import get_backend
+    from comparisons.transcript import LESSON_BLOCKS, block_experiments
+
+    experiments = [e for block in LESSON_BLOCKS for e in block_experiments(block)]
+    runner = get_backend(backend)
+    runs = {}
+    with _progress(err, len(experiments), f"{backend}: lesson") as advance:
+        for experiment in experiments:
+            runs[experiment.name] = runner.run(experiment, dtype="float64")
+            advance(experiment.name)
+    return runs
+
+
+def _lesson_check(backend: str, trajectories: dict) -> str | None:
+    """``None`` when ``backend``'s transcript is the lesson's, else the first difference."""
+    from comparisons.lesson_outputs import lesson_blocks
+    from comparisons.transcript import check_transcript, transcript
+
+    return check_transcript(transcript(trajectories), lesson_blocks())
+
+
+def _cmd_lesson(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from comparisons.backends import BACKEND_NAMES
+    from comparisons.transcript import transcript
+
+    if args.backend:
+        backends, _ = _available([args.backend], explicit=True)
+    else:
+        backends, missing = _available(list(BACKEND_NAMES), explicit=False)
+        for name, hint in missing.items():
+            err.print(f"{name}: not available here ({hint})", markup=False, highlight=False)
+    failures = 0
+    for backend in backends:
+        runs = _lesson_trajectories(backend, err)
+        if args.check:
+            problem = _lesson_check(backend, runs)
+            failures += problem is not None
+            verdict = "matches the lesson" if problem is None else f"DIFFERS: {problem}"
+            _say(out, f"lesson transcript of {backend}: {verdict}")
+            continue
+        if len(backends) > 1:
+            _say(out, f"# backend: {backend}")
+        for block, lines in transcript(runs).items():
+            _say(out, f"## {block}")
+            for line in lines:
+                _say(out, line)
+    return 1 if failures else 0
+
+
+def _fault_table(results) -> Table:
+    table = Table(title="Fault gallery: each classic bug against the manual reference")
+    table.add_column("fault", no_wrap=True)
+    table.add_column("experiment", no_wrap=True)
+    table.add_column("caught", no_wrap=True)
+    table.add_column("where the comparator caught it")
+    table.add_column("correct variant", no_wrap=True)
+    for result in results:
+        table.add_row(
+            result.fault.name,
+            result.fault.experiment_name,
+            "[green]yes[/]" if result.caught else "[bold red]NO[/]",
+            result.where(),
+            "agrees" if result.correct.agree else "[bold red]DIFFERS[/]",
+        )
+    return table
+
+
+def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from comparisons.faults import FAULTS, check_faults
+
+    results = check_faults()
+    out.print(_fault_table(results))
+    for result in results:
+        _say(out, f"{result.fault.name}: {result.fault.bug}")
+    caught = sum(r.caught for r in results)
+    _say(out, f"faults: {caught} of {len(FAULTS)} caught")
+    return 0 if caught == len(FAULTS) else 1
+
+
+def _figures_module():
+    """``comparisons.figures``, or ``None`` while it is not part of this install."""
+    try:
+        return importlib.import_module("comparisons.figures")
+    except ModuleNotFoundError as error:
+        if error.name in ("comparisons.figures", "matplotlib"):
+            return None
+        raise
+
+
+def _render_figures(args: argparse.Namespace) -> list[Path]:
+    figures = _figures_module()
+    if figures is None:
+        raise LookupError("not available")
+    out_dir = Path(getattr(args, "out_dir", None) or "figures")
+    formats = tuple(getattr(args, "formats", None) or getattr(args, "format", None)
+                    or ("png", "svg"))
+    return figures.render_all(out_dir, formats)
+
+
+def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
+    try:
+        paths = _render_figures(args)
+    except LookupError:
+        raise UsageError("figures: not available in this install (comparisons.figures)") from None
+    for path in paths:
+        _say(out, str(path))
+    return 0
+
+
+def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from comparisons.backends import BACKEND_NAMES
+    from comparisons.faults import FAULTS, check_faults
+
+    _check_outputs(args)
+    summary: list[str] = []
+    ok = True
+
+    backends, missing = _available(list(BACKEND_NAMES), explicit=False)
+    outcome = _run_experiments(
+        list(REGISTRY.values()), list(BACKEND_NAMES), reference="manual", dtype="float64",
+        err=err,
+    )
+    _print_run(outcome, out)
+    _write_reports(outcome, args)
+    agreeing = sum(v.agree for _, v in outcome.results)
+    summary.append(
+        f"run:     {agreeing} of {len(outcome.results)} experiments agree across "
+        f"{', '.join(backends)} (float64, tolerance 1e-12)"
+        + (f"; not available: {', '.join(missing)}" if missing else "")
+    )
+    ok &= outcome.agree
+
+    lesson_parts = []
+    for backend in backends:
+        runs = {v.experiment: t[backend] for t, v in outcome.results if backend in t}
+        problem = _lesson_check(backend, runs)
+        ok &= problem is None
+        lesson_parts.append(f"{backend} ok" if problem is None else f"{backend} DIFFERS: {problem}")
+    summary.append("lesson:  " + "; ".join(lesson_parts))
+
+    references = {v.experiment: t["manual"] for t, v in outcome.results}
+    results = check_faults(reference_trajectories=references)
+    out.print(_fault_table(results))
+    caught = sum(r.caught for r in results)
+    ok &= caught == len(FAULTS)
+    summary.append(f"faults:  {caught} of {len(FAULTS)} caught")
+
+    if args.no_figures:
+        summary.append("figures: skipped (--no-figures)")
+    else:
+        try:
+            paths = _render_figures(args)
+            folders = sorted({str(p.parent) for p in paths})
+            summary.append(f"figures: {len(paths)} files in {', '.join(folders) or '-'}")
+        except LookupError:
+            summary.append("figures: not available")
+        except (OSError, ValueError) as error:
+            ok = False
+            summary.append(f"figures: FAILED: {error}")
+
+    summary.append("all:     " + ("everything agrees" if ok else "FAILED (see above)"))
+    _say(out, "")
+    for line in summary:
+        _say(out, line)
+    return 0 if ok else 1
+
+
+def _say(console: Console, text: str) -> None:
+    """Print ``text`` exactly: no markup, no highlighting, no wrapping."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="write the strict-JSON report (trajectories included) to PATH")
+    parser.add_argument("--markdown", type=Path, metavar="PATH",
+                        help="write the verdict as a Markdown table to PATH")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m comparisons`` parser (every subcommand has ``--help``)."""
+    from comparisons.backends import BACKEND_NAMES
+
+    parser = _Parser(
+        prog="python -m comparisons",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run experiments on backends and compare every step with the reference",
+        description="Run experiments on backends and compare every quantity at every step "
+        "with the reference backend. Exit 1 on any mismatch.",
+    )
+    run.add_argument("--experiment", action="append", metavar="NAME",
+                     help="an experiment or group (repeatable; default: all). "
+                     f"Known: {', '.join(REGISTRY)}")
+    run.add_argument("--backend", action="append", choices=BACKEND_NAMES, metavar="NAME",
+                     help=f"a backend (repeatable; default: all of {', '.join(BACKEND_NAMES)})")
+    run.add_argument("--spec", action="append", type=Path, metavar="FILE",
+                     help="add a user experiment from a TOML spec file (repeatable)")
+    run.add_argument("--reference", choices=BACKEND_NAMES, default="manual", metavar="NAME",
+                     help="the backend the others are compared with (default: manual)")
+    run.add_argument("--dtype", choices=DTYPES, default="float64",
+                     help="precision of the runs (default: float64)")
+    _add_report_options(run)
+    run.set_defaults(handler=_cmd_run)
+
+    lesson = commands.add_parser(
+        "lesson", help="print the lesson's outputs, computed by a backend",
+        description="Print each lesson block's output, computed by a backend, exactly as the "
+        "lesson prints it, each block under a '## <name>' line.",
+    )
+    lesson.add_argument("--backend", choices=BACKEND_NAMES, metavar="NAME",
+                        help="the backend (default: every available backend)")
+    lesson.add_argument("--check", action="store_true",
+                        help="compare with the lesson's printed lines instead; exit 1 on a "
+                        "difference")
+    lesson.set_defaults(handler=_cmd_lesson)
+
+    faults = commands.add_parser(
+        "faults", help="run the classic bugs and show the comparator catches each",
+        description="Run each classic training bug as a broken variant and show where the "
+        "comparator catches it. Exit 0 only when every fault is caught.",
+    )
+    faults.set_defaults(handler=_cmd_faults)
+
+    figures = commands.add_parser(
+        "figures", help="render the course figures",
+        description="Render the course figures (PNG and SVG) from fresh trajectories.",
+    )
+    _add_figure_arguments(figures)
+    figures.set_defaults(handler=_cmd_figures)
+
+    everything = commands.add_parser(
+        "all", help="run, lesson check for every backend, faults, figures; one summary",
+        description="Everything: run every experiment on every available backend, check each "
+        "backend's lesson transcript, run the fault gallery, render the figures, and print one "
+        "summary. Exit 0 only when all of it passes.",
+    )
+    _add_report_options(everything)
+    everything.add_argument("--no-figures", action="store_true",
+                            help="skip rendering the figures")
+    _add_figure_arguments(everything)
+    everything.set_defaults(handler=_cmd_all)
+    return parser
+
+
+def _add_figure_arguments(parser: argparse.ArgumentParser) -> None:
+    figures = _figures_module()
+    if figures is not None:
+        figures.add_figure_arguments(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    out, err = Console(), Console(stderr=True)
+    try:
+        return args.handler(args, out, err)
+    except (ValueError, OSError) as error:  # UsageError, SpecError, refused input, I/O
+        print(f"error: {_one_line(str(error))}", file=sys.stderr)
+        return 2
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

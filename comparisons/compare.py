@@ -1,0 +1,352 @@
+"""Trajectories -> an agreement verdict: every quantity, every step, one tolerance policy.
+
+Each backend's :class:`~comparisons.trajectory.Trajectory` is compared with the
+reference backend's (default ``manual``, the lesson's own formulas), series by
+series (``params.w``, ``grads.b``, ``batch_loss``, ``train_loss``, ``val_loss``,
+``predictions``, ``extras.*``; the batch order too) and step by step. A value
+``a`` agrees with the reference value ``r`` when
+
+    |a - r| <= atol + rtol * |r|,    rtol = atol = tolerance(dtype, steps)
+
+or when both are the same non-finite value (both NaN, or the same infinity):
+a non-finite value is data, and two backends that diverge at the same step
+agree. One finite and one non-finite value is a mismatch at that step.
+
+Why these tolerances: they come from :func:`functional_training.tolerance`,
+the project's one precision policy. In float64 rtol = atol = 1e-12: every
+experiment is a few dozen roundings of size eps64 = 2.2e-16 per step, so
+independent implementations agree to ~1e-15 while any real convention
+difference (a missing 1/2, a different Adam eps) shows up at 1e-3 or more.
+In float32 it is ``32 * eps32 * (steps + 1)``: a bounded number of roundings
+per step that a stable iteration adds up at most linearly.
+
+Example:
+  >>> from comparisons.experiments import REGISTRY
+  >>> from comparisons.trajectory import Trajectory
+  >>> def one_step(grad_w):
+  ...     return Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [grad_w]},
+  ...                       batch_loss=[8.0], train_loss=[8.0, 2.0])
+  >>> verdict = compare_trajectories(
+  ...     REGISTRY["single-update"], {"manual": one_step(-8.0), "broken": one_step(-4.0)})
+  >>> verdict.agree, verdict.first_mismatch.step, verdict.first_mismatch.quantity
+  (False, 0, 'grads.w')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from comparisons.experiments import Experiment
+from comparisons.trajectory import Trajectory
+
+__all__ = [
+    "BackendVerdict",
+    "ExperimentVerdict",
+    "Mismatch",
+    "compare_trajectories",
+    "run_and_compare",
+    "values_agree",
+]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Where a backend first leaves the reference.
+
+    Attributes:
+      backend: the backend that differs.
+      step: the step index ``k`` of the series (``params[k]``, ``grads[k]``, ...).
+      quantity: the series label, e.g. ``grads.w``, ``predictions[2]``, ``batches``.
+      expected: the reference backend's value (``None`` when it has none there).
+      actual: the backend's value (``None`` when it has none there).
+    """
+
+    backend: str
+    step: int
+    quantity: str
+    expected: float | list[int] | None
+    actual: float | list[int] | None
+
+    def describe(self, experiment: str, reference: str) -> str:
+        """One line naming experiment, backend, step, quantity and both values.
+
+        Example:
+          >>> Mismatch("torch", 3, "grads.w", -1.0, -1.5).describe("five-steps", "manual")
+          'five-steps: torch differs from manual at step 3, grads.w: expected -1.0, got -1.5'
+        """
+        return (
+            f"{experiment}: {self.backend} differs from {reference} at step {self.step}, "
+            f"{self.quantity}: expected {_show(self.expected)}, got {_show(self.actual)}"
+        )
+
+    def to_json(self) -> dict:
+        """The report's ``first_mismatch`` object (non-finite floats as strings)."""
+        return {
+            "backend": self.backend,
+            "step": self.step,
+            "quantity": self.quantity,
+            "expected": _json_value(self.expected),
+            "actual": _json_value(self.actual),
+        }
+
+
+@dataclass(frozen=True)
+class BackendVerdict:
+    """One backend against the reference.
+
+    Attributes:
+      backend: the backend's name.
+      agree: every value of every series within tolerance (or the same non-finite value).
+      max_abs_diff: per series label (``predictions`` and ``extras.*`` aggregated per
+        label), the largest ``|a - r|`` over steps; 0 where both are the same
+        non-finite value, ``inf`` where only one is finite or a value is missing.
+      first_mismatch: the earliest mismatch (by step, then series order), or ``None``.
+    """
+
+    backend: str
+    agree: bool
+    max_abs_diff: dict[str, float]
+    first_mismatch: Mismatch | None
+
+    @property
+    def largest_diff(self) -> float:
+        """The largest difference over every series (0.0 when there are none)."""
+        return max(self.max_abs_diff.values(), default=0.0)
+
+
+@dataclass(frozen=True)
+class ExperimentVerdict:
+    """Every compared backend against the reference, for one experiment.
+
+    Attributes:
+      experiment: the experiment's name.
+      agree: every compared backend agrees with the reference.
+      reference: the reference backend's name.
+      dtype: the precision the runs were made in.
+      tolerance: rtol = atol used (from :func:`functional_training.tolerance`).
+      max_abs_diff: per series label, the largest difference over all backends.
+      first_mismatch: the earliest mismatch over all backends (by step, then
+        backend order), or ``None``.
+      backends: the per-backend verdicts (the reference itself excluded).
+      unavailable: backends that could not run here, with an install hint.
+    """
+
+    experiment: str
+    agree: bool
+    reference: str
+    dtype: str
+    tolerance: float
+    max_abs_diff: dict[str, float]
+    first_mismatch: Mismatch | None
+    backends: dict[str, BackendVerdict] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def largest_diff(self) -> float:
+        """The largest difference over every series and backend (0.0 when none)."""
+        return max(self.max_abs_diff.values(), default=0.0)
+
+    def describe(self) -> str:
+        """One line: agreement, or the first mismatch with both values."""
+        if self.first_mismatch is not None:
+            return self.first_mismatch.describe(self.experiment, self.reference)
+        compared = ", ".join(self.backends) or "no other backend"
+        return (
+            f"{self.experiment}: {compared} agree with {self.reference} "
+            f"(max |diff| {self.largest_diff:.1e}, tolerance {self.tolerance:.0e})"
+        )
+
+
+def values_agree(expected: float, actual: float, tol: float) -> tuple[bool, float]:
+    """Whether ``actual`` agrees with the reference value ``expected``, and ``|actual - expected|``.
+
+    Finite values agree when ``|actual - expected| <= tol + tol * |expected|``;
+    non-finite values agree only with the same non-finite value (difference 0).
+
+    Example:
+      >>> values_agree(1.0, 1.0 + 1e-13, 1e-12)
+      (True, 9.992007221626409e-14)
+      >>> values_agree(float("nan"), float("nan"), 1e-12), values_agree(1.0, float("inf"), 1e-12)
+      ((True, 0.0), (False, inf))
+    """
+    if not (math.isfinite(expected) and math.isfinite(actual)):
+        same = expected == actual or (math.isnan(expected) and math.isnan(actual))
+        return same, 0.0 if same else math.inf
+    diff = abs(actual - expected)
+    return diff <= tol + tol * abs(expected), diff
+
+
+def compare_trajectories(
+    experiment: Experiment,
+    trajectories: Mapping[str, Trajectory],
+    *,
+    reference: str = "manual",
+    dtype: str = "float64",
+    unavailable: Mapping[str, str] | None = None,
+) -> ExperimentVerdict:
+    """Compare every trajectory with the reference backend's, step by step.
+
+    Args:
+      experiment: the experiment all trajectories ran (its step count sets the
+        float32 tolerance).
+      trajectories: backend name -> trajectory; must include ``reference``.
+      reference: the backend every other one is compared with.
+      dtype: the precision the runs were made in (``float64`` or ``float32``).
+      unavailable: backends that could not run, name -> install hint (recorded only).
+
+    Returns:
+      An :class:`ExperimentVerdict`.
+
+    Raises:
+      ValueError: ``reference`` has no trajectory.
+    """
+    from functional_training import tolerance
+
+    if reference not in trajectories:
+        raise ValueError(
+            f"{experiment.name}: reference backend {reference!r} has no trajectory "
+            f"(have: {', '.join(trajectories) or 'none'})"
+        )
+    tol = tolerance(dtype, experiment.steps)
+    expected = trajectories[reference]
+    verdicts = {
+        name: _compare_one(name, expected, actual, tol)
+        for name, actual in trajectories.items()
+        if name != reference
+    }
+    overall: dict[str, float] = {}
+    for verdict in verdicts.values():
+        for label, diff in verdict.max_abs_diff.items():
+            overall[label] = max(overall.get(label, 0.0), diff)
+    mismatches = [v.first_mismatch for v in verdicts.values() if v.first_mismatch is not None]
+    first = min(mismatches, key=lambda m: m.step, default=None)  # min is stable: backend order
+    return ExperimentVerdict(
+        experiment=experiment.name,
+        agree=first is None,
+        reference=reference,
+        dtype=str(dtype),
+        tolerance=tol,
+        max_abs_diff=overall,
+        first_mismatch=first,
+        backends=verdicts,
+        unavailable=dict(unavailable or {}),
+    )
+
+
+def run_and_compare(
+    experiment: Experiment,
+    *,
+    backends: Sequence[str] | None = None,
+    reference: str = "manual",
+    dtype: str = "float64",
+) -> tuple[dict[str, Trajectory], ExperimentVerdict]:
+    """Run ``experiment`` on each backend (the reference always included) and compare.
+
+    Backends that cannot run here (``BackendUnavailable``: e.g. torch not
+    installed) are recorded in ``verdict.unavailable`` with their install hint
+    instead of failing the run.
+
+    Args:
+      experiment: the experiment to run.
+      backends: backend names; default every backend in ``BACKEND_NAMES``.
+      reference: the backend the others are compared with.
+      dtype: ``float64`` (verification) or ``float32``.
+
+    Returns:
+      ``(trajectories by backend, verdict)``.
+
+    Raises:
+      comparisons.backends.BackendUnavailable: the reference backend cannot run.
+      ValueError: an unknown backend name, or input the backends refuse.
+    """
+    from comparisons.backends import BACKEND_NAMES, BackendUnavailable, get_backend
+
+    names = list(BACKEND_NAMES if backends is None else backends)
+    if reference not in names:
+        names.insert(0, reference)
+    trajectories: dict[str, Trajectory] = {}
+    unavailable: dict[str, str] = {}
+    for name in names:
+        try:
+            trajectories[name] = get_backend(name).run(experiment, dtype=dtype)
+        except BackendUnavailable as err:
+            if name == reference:
+                raise
+            unavailable[name] = str(err)
+    verdict = compare_trajectories(
+        experiment, trajectories, reference=reference, dtype=dtype, unavailable=unavailable
+    )
+    return trajectories, verdict
+
+
+# --- one backend against the reference ------------------------------------------------
+
+
+def _compare_one(backend: str, expected: Trajectory, actual: Trajectory, tol: float):
+    max_diff: dict[str, float] = {}
+    first: Mismatch | None = None
+    first_rank = None
+    for rank, (label, sub, k, r, a) in enumerate(_aligned(expected, actual)):
+        if r is None or a is None:
+            ok, diff = False, math.inf
+        elif label == "batches":
+            ok, diff = r == a, 0.0 if r == a else math.inf
+        else:
+            ok, diff = values_agree(float(r), float(a), tol)
+        max_diff[label] = max(max_diff.get(label, 0.0), diff)
+        if not ok and (first is None or (k, rank) < (first.step, first_rank)):
+            first, first_rank = Mismatch(backend, k, sub, r, a), rank
+    return BackendVerdict(backend, first is None, max_diff, first)
+
+
+def _aligned(expected: Trajectory, actual: Trajectory) -> Iterator[tuple]:
+    """``(label, quantity, step, reference value, actual value)`` for every compared value.
+
+    Series present on one side only, and steps beyond the shorter side, pair a
+    value with ``None`` (a mismatch).
+    """
+    ref_series = dict(_labelled(expected))
+    act_series = dict(_labelled(actual))
+    for label in [*ref_series, *(k for k in act_series if k not in ref_series)]:
+        r_values = ref_series.get(label, [])
+        a_values = act_series.get(label, [])
+        for k in range(max(len(r_values), len(a_values))):
+            r = r_values[k] if k < len(r_values) else None
+            a = a_values[k] if k < len(a_values) else None
+            if label == "predictions":
+                yield from _aligned_rows(k, r, a)
+            else:
+                yield label, label, k, r, a
+
+
+def _aligned_rows(k: int, r, a) -> Iterator[tuple]:
+    r_row = [] if r is None else r
+    a_row = [] if a is None else a
+    for i in range(max(len(r_row), len(a_row), 1)):
+        yield (
+            "predictions",
+            f"predictions[{i}]",
+            k,
+            r_row[i] if i < len(r_row) else None,
+            a_row[i] if i < len(a_row) else None,
+        )
+
+
+def _labelled(trajectory: Trajectory) -> Iterable[tuple[str, list]]:
+    yield from trajectory.series()
+    if trajectory.batches is not None:
+        yield "batches", trajectory.batches
+
+
+def _show(value) -> str:
+    return "nothing" if value is None else repr(value)
+
+
+def _json_value(value):
+    from comparisons.trajectory import json_float
+
+    if value is None or isinstance(value, list):
+        return value
+    return json_float(value)

@@ -1,0 +1,252 @@
+"""Verdicts as a terminal table, a strict-JSON report and a Markdown table; atomic writes.
+
+The JSON report (``python -m comparisons run --json PATH``) has this shape::
+
+    {"dtype", "device", "versions": {package: version}, "all_agree": bool,
+     "experiments": [{"name", "description", "agree", "reference", "tolerance",
+                      "backends": {NAME: TRAJ}, "max_abs_diff": {quantity: number},
+                      "backend_max_abs_diff": {NAME: {quantity: number}},
+                      "first_mismatch": null | {"backend", "step", "quantity",
+                                                "expected", "actual"},
+                      "unavailable": {NAME: install hint}}]}
+
+``TRAJ`` is :meth:`comparisons.trajectory.Trajectory.to_json`. It is strict
+JSON: non-finite numbers are the strings ``"NaN"``, ``"Infinity"`` and
+``"-Infinity"``, and the encoder runs with ``allow_nan=False`` so a stray float
+NaN is an error, never invalid output.
+
+Example:
+  >>> from comparisons.experiments import REGISTRY
+  >>> from comparisons.compare import compare_trajectories
+  >>> from comparisons.trajectory import Trajectory
+  >>> run = Trajectory(params={"a": [3.0, 3.0]}, grads={"a": [6.0]},
+  ...                  batch_loss=[9.0], train_loss=[9.0, 9.0])
+  >>> runs = {"manual": run, "engine": run}
+  >>> verdict = compare_trajectories(REGISTRY["shared-path"], runs)
+  >>> report = json_report([(runs, verdict)], dtype="float64", device="cpu", versions={})
+  >>> report["all_agree"], report["experiments"][0]["max_abs_diff"]["grads.a"]
+  (True, 0.0)
+  >>> print(markdown_report([(runs, verdict)], dtype="float64").splitlines()[4])
+  | shared-path | reference | agree (0.0e+00) |
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+
+from comparisons.compare import ExperimentVerdict
+from comparisons.trajectory import Trajectory, json_float
+
+__all__ = [
+    "REPORTED_PACKAGES",
+    "check_output_path",
+    "describe_device",
+    "divergence",
+    "json_report",
+    "markdown_report",
+    "package_versions",
+    "verdict_table",
+    "write_atomic",
+]
+
+Result = tuple[Mapping[str, Trajectory], ExperimentVerdict]
+"""One experiment's trajectories by backend and its verdict, as ``run_and_compare`` returns."""
+
+REPORTED_PACKAGES = ("jax", "jaxlib", "optax", "chex", "numpy", "torch", "rich")
+"""Packages whose versions a report records (those installed)."""
+
+
+def package_versions() -> dict[str, str]:
+    """Python's and each installed reported package's version (uninstalled ones omitted)."""
+    versions = {"python": platform.python_version()}
+    for package in REPORTED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+def describe_device() -> str:
+    """The device JAX computes on, e.g. ``cpu (cpu)`` (the other backends run on the CPU)."""
+    import jax
+
+    device = jax.devices()[0]
+    return f"{device.platform} ({device.device_kind})"
+
+
+def divergence(trajectory: Trajectory) -> str:
+    """Where a run goes non-finite, with the grad norm at the last finite step ('' if never).
+
+    Example:
+      >>> inf = float("inf")
+      >>> run = Trajectory(params={"w": [1.0, 1e200, inf]}, grads={"w": [-1e200, inf]},
+      ...                  batch_loss=[1.0, inf], train_loss=[1.0, 1e300, inf])
+      >>> divergence(run)
+      'non-finite at step 1 (|grad| 1.0e+200 at step 0)'
+    """
+    first = trajectory.first_nonfinite_step
+    if first is None:
+        return ""
+    text = f"non-finite at step {first}"
+    if 0 < first <= trajectory.steps:
+        text += f" (|grad| {trajectory.grad_norm[first - 1]:.1e} at step {first - 1})"
+    return text
+
+
+def json_report(
+    results: Sequence[Result],
+    *,
+    dtype: str,
+    device: str | None = None,
+    versions: Mapping[str, str] | None = None,
+) -> dict:
+    """The JSON report object (see the module docstring) of ``results``.
+
+    Args:
+      results: ``(trajectories by backend, verdict)`` per experiment.
+      dtype: the precision of the runs.
+      device: recorded as is; default :func:`describe_device`.
+      versions: recorded as is; default :func:`package_versions`.
+    """
+    experiments = []
+    for trajectories, verdict in results:
+        experiments.append({
+            "name": verdict.experiment,
+            "agree": verdict.agree,
+            "reference": verdict.reference,
+            "tolerance": verdict.tolerance,
+            "backends": {name: t.to_json() for name, t in trajectories.items()},
+            "max_abs_diff": _json_numbers(verdict.max_abs_diff),
+            "backend_max_abs_diff": {
+                name: _json_numbers(b.max_abs_diff) for name, b in verdict.backends.items()
+            },
+            "first_mismatch": None
+            if verdict.first_mismatch is None
+            else verdict.first_mismatch.to_json(),
+            "unavailable": dict(verdict.unavailable),
+        })
+    return {
+        "dtype": dtype,
+        "device": describe_device() if device is None else device,
+        "versions": package_versions() if versions is None else dict(versions),
+        "all_agree": all(verdict.agree for _, verdict in results),
+        "experiments": experiments,
+    }
+
+
+def dumps_json(report: dict) -> str:
+    """Strict JSON text (``allow_nan=False``), indented, ending in a newline."""
+    return json.dumps(report, indent=1, allow_nan=False) + "\n"
+
+
+def markdown_report(results: Sequence[Result], *, dtype: str) -> str:
+    """The verdict as a Markdown table for course pages, then any first mismatches."""
+    backends = _backend_columns(results)
+    all_agree = all(verdict.agree for _, verdict in results)
+    lines = [
+        f"Agreement of every backend with the reference ({dtype}): "
+        + ("**all agree**" if all_agree else "**MISMATCH**"),
+        "",
+        "| experiment | " + " | ".join(backends) + " |",
+        "|---|" + "---|" * len(backends),
+    ]
+    for trajectories, verdict in results:
+        cells = [_cell(verdict, name, trajectories)[0] for name in backends]
+        lines.append(f"| {verdict.experiment} | " + " | ".join(cells) + " |")
+    mismatches = [v for _, v in results if v.first_mismatch is not None]
+    if mismatches:
+        lines += ["", "First mismatches:", ""]
+        lines += [f"- {v.describe()}" for v in mismatches]
+    return "\n".join(lines) + "\n"
+
+
+def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
+    """A rich table: experiment x backend (max abs difference, verdict), and divergence."""
+    backends = _backend_columns(results)
+    table = Table(title=f"Every backend against the reference ({dtype})")
+    table.add_column("experiment", no_wrap=True)
+    for name in backends:
+        table.add_column(name, no_wrap=True)
+    table.add_column("diverges")
+    for trajectories, verdict in results:
+        cells = [Text(*_cell(verdict, name, trajectories)) for name in backends]
+        reference = trajectories.get(verdict.reference)
+        table.add_row(verdict.experiment, *cells, divergence(reference) if reference else "")
+    return table
+
+
+def check_output_path(path: str | Path, *, option: str) -> Path:
+    """``path`` if a report can be written there, else ``ValueError`` naming the problem.
+
+    Checked before anything runs: the directory must exist and be writable, and
+    ``path`` must not be a directory.
+    """
+    path = Path(path)
+    parent = path.parent
+    if path.is_dir():
+        raise ValueError(f"{option} {path}: is a directory")
+    if not parent.is_dir():
+        raise ValueError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: directory {parent} is not writable")
+    return path
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: temp file in the same directory, ``os.replace``.
+
+    A reader sees the old file or the whole new one, never half of it; on any
+    error the temp file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    handle = tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False,
+        encoding="utf-8",
+    )
+    try:
+        with handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+
+
+def _json_numbers(values: Mapping[str, float]) -> dict[str, float | str]:
+    return {key: json_float(value) for key, value in values.items()}
+
+
+def _backend_columns(results: Sequence[Result]) -> list[str]:
+    names: list[str] = []
+    for trajectories, verdict in results:
+        for name in [verdict.reference, *trajectories, *verdict.unavailable]:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _cell(verdict: ExperimentVerdict, name: str, trajectories) -> tuple[str, str]:
+    """(text, rich style) of one table cell."""
+    if name == verdict.reference:
+        return "reference", "bold"
+    if name in verdict.unavailable:
+        return "unavailable", "dim"
+    if name not in verdict.backends:
+        return "-", "dim"
+    backend = verdict.backends[name]
+    if backend.agree:
+        return f"agree ({backend.largest_diff:.1e})", "green"
+    m = backend.first_mismatch
+    return f"MISMATCH at step {m.step}, {m.quantity}", "bold red"
