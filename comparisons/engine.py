@@ -10,15 +10,16 @@ rule into its parents::
     a.grad += b.data * g   # backward: g = dL/dout arriving at out
     b.grad += a.data * g
 
-Derived operations reuse primitives: ``a - b`` is ``a + (-b)``, ``-a`` is
-``a * -1`` and ``a / b`` is ``a * b ** -1``. Plain numbers (``int``, ``float``,
+Derived operations reuse primitives: ``a - b`` is ``a + (-b)`` and ``-a`` is
+``a * -1``. Division is a primitive of its own (``a * b ** -1`` would round
+twice and overflow early; see :meth:`Value.__truediv__`). Plain numbers (``int``, ``float``,
 ``bool``, any ``numbers.Real``) may stand on either side of an operator; they
 are constants baked into the closure, as PyTorch bakes Python scalars into its
 graph, so they get no node and no gradient.
 
 Values and gradients follow PyTorch float64, IEEE specials included:
 ``log(0) = -inf`` (gradient ``inf``), ``log(-1) = nan``, ``exp(1000) = inf``,
-``x / 0 = inf`` and ``0 ** -1 = inf`` where plain Python would raise. The
+``1 / 0 = inf`` and ``0 ** -1 = inf`` where plain Python would raise. The
 kernels PyTorch specialises (``x ** 2`` is ``x * x``, ``x ** -1`` is ``1 / x``,
 ...) are specialised the same way, and :meth:`Value.backward` visits nodes in
 the order PyTorch's autograd engine does (newest first), so additions and
@@ -171,6 +172,8 @@ class Value:
 
         out = a + b         a += g;  b += g
         out = a * b         a += g * b;  b += g * a
+        out = a / b         a += g / b;  b += -g * (out / b)
+        out = c / a         a += -(g * c) * (r * r)       (r = 1 / a; out = r * c)
         out = a ** c        a += g * (c * a ** (c - 1))    (no rule when c == 0)
         out = a ** y        a += g * (y * a ** (y - 1))    (skipped when y == 0)
                             y += g * (out * log(a))        (skipped when a == 0, y >= 0)
@@ -181,7 +184,7 @@ class Value:
         out = log(a)        a += g / a
         out = sigmoid(a)    a += g * (1 - out) * out
 
-    (c is a number, y a Value; ``-``, ``/`` and unary ``-`` are built from these.)
+    (c is a number, y a Value; ``a - b`` and ``-a`` are built from these.)
 
     Example:
         A value reaching the loss by two paths gets the sum of both:
@@ -239,6 +242,52 @@ class Value:
 
             def _backward(g: float) -> None:
                 self.grad += g * c
+
+        out._backward = _backward
+        return out
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Value | float) -> Value:
+        """a / b. Backward: d/da = 1 / b, d/db = -(a / b) / b.
+
+        A primitive, not ``a * b ** -1``: that form rounds twice and breaks
+        down at the ends of the float range (b ** -1 is inf for a subnormal b,
+        b ** -2 underflows to 0 for b > 1e154), where PyTorch's ``a / b`` and
+        its gradients stay finite.
+        """
+        x = self.data
+        if isinstance(other, Value):
+            y = other.data
+            quotient = _div(x, y)
+            out = _node(quotient, (self, other), "/")
+
+            def _backward(g: float) -> None:
+                self.grad += _div(g, y)
+                other.grad += -g * _div(quotient, y)
+
+        else:
+            c = _number(other, "/")
+            out = _node(_div(x, c), (self,), "/")
+
+            def _backward(g: float) -> None:
+                self.grad += _div(g, c)
+
+        out._backward = _backward
+        return out
+
+    def __rtruediv__(self, other: float) -> Value:
+        """c / a, computed as PyTorch does: r = 1 / a, then r * c.
+
+        Backward: d/da = -c * r * r, i.e. -c / a ** 2.
+        """
+        c = _number(other, "/")
+        r = _div(1.0, self.data)
+        out = _node(r * c, (self,), "/")
+
+        def _backward(g: float) -> None:
+            self.grad += -(g * c) * (r * r)
 
         out._backward = _backward
         return out
@@ -355,19 +404,6 @@ class Value:
     def __rsub__(self, other: float) -> Value:
         """c - a = (-a) + c."""
         return (-self) + _number(other, "-")
-
-    def __truediv__(self, other: Value | float) -> Value:
-        """a / b = a * b ** -1 (b ** -1 is 1 / b, so a / 0 is inf or nan, as in PyTorch)."""
-        if isinstance(other, Value):
-            return self * other**-1.0
-        return self * _div(1.0, _number(other, "/"))
-
-    def __rtruediv__(self, other: float) -> Value:
-        """c / a = a ** -1 * c."""
-        return self**-1.0 * _number(other, "/")
-
-    __radd__ = __add__
-    __rmul__ = __mul__
 
     # --- the backward sweep ---
 
