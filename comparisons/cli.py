@@ -239,21 +239,28 @@ def _cmd_lesson(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _fault_table(results) -> Table:
-    table = Table(title="Fault gallery: each classic bug against the manual reference")
-    table.add_column("fault", no_wrap=True)
-    table.add_column("experiment", no_wrap=True)
-    table.add_column("caught", no_wrap=True)
-    table.add_column("where the comparator caught it")
-    table.add_column("correct variant", no_wrap=True)
+    from rich import box
+
+    table = Table(
+        title="Fault gallery: each bug's first mismatch with the manual reference",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("fault", "caught at", "expected", "got", "control"):
+        table.add_column(column, no_wrap=True)
     for result in results:
+        m = result.broken.first_mismatch
+        where = ("[bold red]NOT CAUGHT[/]", "", "") if m is None else (
+            f"step {m.step}, {m.quantity}", _number(m.expected), _number(m.actual))
         table.add_row(
-            result.fault.name,
-            result.fault.experiment_name,
-            "[green]yes[/]" if result.caught else "[bold red]NO[/]",
-            result.where(),
+            result.fault.name if result.caught else f"[bold red]{result.fault.name}[/]",
+            *where,
             "agrees" if result.correct.agree else "[bold red]DIFFERS[/]",
         )
     return table
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -261,31 +268,37 @@ def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     results = check_faults()
     out.print(_fault_table(results))
+    _say(out, "control: the same code without the bug, compared with the same reference")
     for result in results:
-        _say(out, f"{result.fault.name}: {result.fault.bug}")
+        _say(out, f"{result.fault.name} ({result.fault.experiment_name}): {result.fault.bug}")
     caught = sum(r.caught for r in results)
     _say(out, f"faults: {caught} of {len(FAULTS)} caught")
     return 0 if caught == len(FAULTS) else 1
 
 
 def _figures_module():
-    """``comparisons.figures``, or ``None`` while it is not part of this install."""
+    """``comparisons.figures``, or ``None`` while it is not part of this install.
+
+    Imported only by the ``figures`` and ``all`` commands, so a problem there
+    never stops ``run``, ``lesson`` or ``faults``.
+    """
     try:
         return importlib.import_module("comparisons.figures")
     except ModuleNotFoundError as error:
-        if error.name in ("comparisons.figures", "matplotlib"):
+        if error.name == "comparisons.figures":
             return None
         raise
 
 
 def _render_figures(args: argparse.Namespace) -> list[Path]:
+    """Render every figure; ``LookupError`` when there is no figures module."""
     figures = _figures_module()
     if figures is None:
         raise LookupError("not available")
-    out_dir = Path(getattr(args, "out_dir", None) or "figures")
-    formats = tuple(getattr(args, "formats", None) or getattr(args, "format", None)
-                    or ("png", "svg"))
-    return figures.render_all(out_dir, formats)
+    # `--out` and `--format` are comparisons.figures' own options (add_figure_arguments).
+    out_dir = getattr(args, "out", None) or Path("figures")
+    formats = getattr(args, "format", None) or ("png", "svg")
+    return figures.render_all(out_dir, tuple(formats))
 
 
 def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -293,6 +306,9 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
         paths = _render_figures(args)
     except LookupError:
         raise UsageError("figures: not available in this install (comparisons.figures)") from None
+    except (ImportError, SyntaxError) as error:
+        _say(err, f"figures: cannot load comparisons.figures: {_one_line(str(error))}")
+        return 1
     for path in paths:
         _say(out, str(path))
     return 0
@@ -314,9 +330,10 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
     _print_run(outcome, out)
     _write_reports(outcome, args)
     agreeing = sum(v.agree for _, v in outcome.results)
+    tolerances = "/".join(sorted({f"{v.tolerance:.0e}" for _, v in outcome.results}))
     summary.append(
         f"run:     {agreeing} of {len(outcome.results)} experiments agree across "
-        f"{', '.join(backends)} (float64, tolerance 1e-12)"
+        f"{', '.join(backends)} (float64, rtol = atol = {tolerances})"
         + (f"; not available: {', '.join(missing)}" if missing else "")
     )
     ok &= outcome.agree
@@ -345,9 +362,9 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
             summary.append(f"figures: {len(paths)} files in {', '.join(folders) or '-'}")
         except LookupError:
             summary.append("figures: not available")
-        except (OSError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 -- any failure is reported, the summary still prints
             ok = False
-            summary.append(f"figures: FAILED: {error}")
+            summary.append(f"figures: FAILED: {type(error).__name__}: {_one_line(str(error))}")
 
     summary.append("all:     " + ("everything agrees" if ok else "FAILED (see above)"))
     _say(out, "")
@@ -376,8 +393,14 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
                         help="write the verdict as a Markdown table to PATH")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m comparisons`` parser (every subcommand has ``--help``)."""
+def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
+    """The ``python -m comparisons`` parser (every subcommand has ``--help``).
+
+    Args:
+      figure_arguments: add ``comparisons.figures``' own options to ``figures``
+        and ``all`` (importing that module and matplotlib); ``main`` asks for
+        them only when one of those commands is on the command line.
+    """
     from comparisons.backends import BACKEND_NAMES
 
     parser = _Parser(
@@ -430,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
         "figures", help="render the course figures",
         description="Render the course figures (PNG and SVG) from fresh trajectories.",
     )
-    _add_figure_arguments(figures)
+    if figure_arguments:
+        _add_figure_arguments(figures)
     figures.set_defaults(handler=_cmd_figures)
 
     everything = commands.add_parser(
@@ -442,20 +466,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_options(everything)
     everything.add_argument("--no-figures", action="store_true",
                             help="skip rendering the figures")
-    _add_figure_arguments(everything)
+    if figure_arguments:
+        _add_figure_arguments(everything)
     everything.set_defaults(handler=_cmd_all)
     return parser
 
 
 def _add_figure_arguments(parser: argparse.ArgumentParser) -> None:
-    figures = _figures_module()
+    try:
+        figures = _figures_module()
+    except Exception:  # noqa: BLE001 -- a broken module is reported when figures are rendered
+        return
     if figures is not None:
         figures.add_figure_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(figure_arguments=bool({"figures", "all"} & set(argv)))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -27,7 +27,7 @@ Example:
   >>> report["all_agree"], report["experiments"][0]["max_abs_diff"]["grads.a"]
   (True, 0.0)
   >>> print(markdown_report([(runs, verdict)], dtype="float64").splitlines()[4])
-  | shared-path | reference | agree (0.0e+00) |
+  | shared-path | agree 0e+00 |
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -91,12 +92,12 @@ def divergence(trajectory: Trajectory) -> str:
       >>> run = Trajectory(params={"w": [1.0, 1e200, inf]}, grads={"w": [-1e200, inf]},
       ...                  batch_loss=[1.0, inf], train_loss=[1.0, 1e300, inf])
       >>> divergence(run)
-      'non-finite at step 1 (|grad| 1.0e+200 at step 0)'
+      'step 1 (|grad| 1.0e+200 at step 0)'
     """
     first = trajectory.first_nonfinite_step
     if first is None:
         return ""
-    text = f"non-finite at step {first}"
+    text = f"step {first}"
     if 0 < first <= trajectory.steps:
         text += f" (|grad| {trajectory.grad_norm[first - 1]:.1e} at step {first - 1})"
     return text
@@ -153,8 +154,8 @@ def markdown_report(results: Sequence[Result], *, dtype: str) -> str:
     backends = _backend_columns(results)
     all_agree = all(verdict.agree for _, verdict in results)
     lines = [
-        f"Agreement of every backend with the reference ({dtype}): "
-        + ("**all agree**" if all_agree else "**MISMATCH**"),
+        f"Every backend against {_references(results)} ({dtype}), max |difference| and "
+        "verdict: " + ("**all agree**" if all_agree else "**MISMATCH**"),
         "",
         "| experiment | " + " | ".join(backends) + " |",
         "|---|" + "---|" * len(backends),
@@ -170,17 +171,31 @@ def markdown_report(results: Sequence[Result], *, dtype: str) -> str:
 
 
 def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
-    """A rich table: experiment x backend (max abs difference, verdict), and divergence."""
+    """A rich table: experiment x backend (max abs difference, verdict), and divergence.
+
+    The reference backend has no column (it is named in the title); a
+    ``first non-finite`` column appears when some reference run diverges.
+    """
     backends = _backend_columns(results)
-    table = Table(title=f"Every backend against the reference ({dtype})")
+    diverging = {
+        verdict.experiment: divergence(trajectories[verdict.reference])
+        for trajectories, verdict in results
+        if verdict.reference in trajectories
+    }
+    table = Table(
+        title=f"Every backend against {_references(results)} ({dtype}): max |diff|, verdict",
+        box=box.SIMPLE_HEAD,
+    )
     table.add_column("experiment", no_wrap=True)
     for name in backends:
         table.add_column(name, no_wrap=True)
-    table.add_column("diverges")
+    if any(diverging.values()):
+        table.add_column("first non-finite")
     for trajectories, verdict in results:
         cells = [Text(*_cell(verdict, name, trajectories)) for name in backends]
-        reference = trajectories.get(verdict.reference)
-        table.add_row(verdict.experiment, *cells, divergence(reference) if reference else "")
+        if any(diverging.values()):
+            cells.append(Text(diverging.get(verdict.experiment, "")))
+        table.add_row(verdict.experiment, *cells)
     return table
 
 
@@ -229,24 +244,26 @@ def _json_numbers(values: Mapping[str, float]) -> dict[str, float | str]:
 
 
 def _backend_columns(results: Sequence[Result]) -> list[str]:
+    """Every compared or unavailable backend, the reference left out."""
     names: list[str] = []
     for trajectories, verdict in results:
-        for name in [verdict.reference, *trajectories, *verdict.unavailable]:
-            if name not in names:
+        for name in [*trajectories, *verdict.unavailable]:
+            if name not in names and name != verdict.reference:
                 names.append(name)
     return names
 
 
+def _references(results: Sequence[Result]) -> str:
+    return ", ".join(dict.fromkeys(verdict.reference for _, verdict in results)) or "-"
+
+
 def _cell(verdict: ExperimentVerdict, name: str, trajectories) -> tuple[str, str]:
     """(text, rich style) of one table cell."""
-    if name == verdict.reference:
-        return "reference", "bold"
     if name in verdict.unavailable:
         return "unavailable", "dim"
     if name not in verdict.backends:
         return "-", "dim"
     backend = verdict.backends[name]
     if backend.agree:
-        return f"agree ({backend.largest_diff:.1e})", "green"
-    m = backend.first_mismatch
-    return f"MISMATCH at step {m.step}, {m.quantity}", "bold red"
+        return f"agree {backend.largest_diff:.0e}", "green"
+    return f"MISMATCH step {backend.first_mismatch.step}", "bold red"
