@@ -1,0 +1,270 @@
+"""What every backend checks and records the same way (stdlib only; no backend lives here).
+
+- :func:`check_run`: the dtype, the experiment's kind and its fields, before any work.
+- :func:`optimizer_settings`: the optimizer's hyperparameters, every value explicit.
+- :class:`Recorder`: collects per-step values into a
+  :class:`~comparisons.trajectory.Trajectory` of the contract's shape.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping, Sequence
+
+from comparisons.experiments import KINDS, Experiment
+from comparisons.trajectory import Trajectory
+
+DTYPES = ("float64", "float32")
+"""The precisions a run may ask for; ``float64`` is the verification precision."""
+
+FLOAT_MAX = {"float64": sys.float_info.max, "float32": 3.4028234663852886e38}
+"""Largest finite value per dtype (``numpy.finfo(dtype).max``, kept stdlib here)."""
+
+LINEAR_PARAMS = ("w", "b")
+"""Parameters of the lesson's model ``prediction = w * x + b``."""
+
+OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
+    "sgd": {},
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9},
+    "adam": {"b1": 0.9, "b2": 0.999, "eps": 1e-8},
+    "adamw": {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4},
+}
+"""Hyperparameters each optimizer takes besides ``learning_rate``, with optax's defaults.
+
+One table for every backend, so a value an experiment leaves out is the same
+everywhere (torch.optim's own defaults differ: AdamW's weight decay is 1e-2
+there, see docs/conventions.md). Equal to
+``functional_training.optimizer_hyperparameters`` (tests check it); kept here
+so the stdlib backends need no JAX."""
+
+
+def check_dtype(dtype: str) -> str:
+    """``dtype`` if it is one of :data:`DTYPES`, else ``ValueError``.
+
+    Example:
+      >>> check_dtype("float32")
+      'float32'
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return dtype
+
+
+def _finite_number(value: object, label: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{label} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{label} must be finite, got {value}")
+    return float(value)
+
+
+def optimizer_settings(experiment: Experiment) -> dict[str, float]:
+    """The experiment's optimizer hyperparameters, validated, defaults filled in.
+
+    ``learning_rate`` must be finite and > 0 (a huge rate is allowed: divergence
+    is data); ``momentum``, ``eps`` and ``weight_decay`` finite and >= 0; ``b1``
+    and ``b2`` in [0, 1) (1 would divide by zero in the bias correction);
+    Nesterov needs ``momentum > 0``. Every backend calls this, so they accept
+    and reject the same experiments.
+
+    Returns:
+      ``{"learning_rate": .., **hyperparameters}``; ``{}`` for optimizer ``none``.
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> optimizer_settings(REGISTRY["optimizer/momentum"])
+      {'learning_rate': 0.02, 'momentum': 0.9}
+    """
+    name, given = experiment.optimizer, dict(experiment.hyperparams)
+    if name == "none":
+        if given:
+            raise ValueError(f"optimizer 'none' takes no hyperparameters, got {sorted(given)}")
+        return {}
+    if name not in OPTIMIZER_DEFAULTS:
+        raise ValueError(
+            f"unknown optimizer {name!r}; expected one of none, {', '.join(OPTIMIZER_DEFAULTS)}"
+        )
+    defaults = OPTIMIZER_DEFAULTS[name]
+    unknown = sorted(set(given) - {"learning_rate", *defaults})
+    if unknown:
+        raise ValueError(
+            f"optimizer {name!r} does not take {', '.join(unknown)}; "
+            f"it takes {', '.join(['learning_rate', *defaults])}"
+        )
+    if "learning_rate" not in given:
+        raise ValueError(f"optimizer {name!r} needs a learning_rate")
+    settings = {key: _finite_number(value, key) for key, value in {**defaults, **given}.items()}
+    settings = {"learning_rate": settings.pop("learning_rate"), **settings}
+    if settings["learning_rate"] <= 0:
+        raise ValueError(f"learning_rate must be > 0, got {settings['learning_rate']}")
+    for key in ("momentum", "eps", "weight_decay"):
+        if settings.get(key, 0.0) < 0:
+            raise ValueError(f"{key} must be >= 0, got {settings[key]}")
+    for key in ("b1", "b2"):
+        if key in settings and not 0.0 <= settings[key] < 1.0:
+            raise ValueError(f"{key} must lie in [0, 1), got {settings[key]}")
+    if name == "nesterov" and settings["momentum"] == 0:
+        raise ValueError("nesterov needs momentum > 0 (with 0 it is plain sgd)")
+    return settings
+
+
+def check_run(experiment: Experiment, dtype: str) -> None:
+    """Raise ``ValueError`` naming the first thing that makes ``experiment`` unrunnable.
+
+    Checks the dtype, the kind, the data, the parameters and the kind's own
+    fields; every hyperparameter must be finite in ``dtype`` (a rate of 1e300
+    exists in float64, not in float32); gradient checks are float64 only (centered differences in float32
+    are dominated by rounding: ``u / eps`` with ``u = 6e-8``).
+    """
+    check_dtype(dtype)
+    for key, value in optimizer_settings(experiment).items():
+        if abs(value) > FLOAT_MAX[dtype]:
+            raise ValueError(f"{key} = {value:g} overflows {dtype} (largest {FLOAT_MAX[dtype]:g})")
+    kind = experiment.kind
+    if kind not in KINDS:
+        raise ValueError(f"unknown experiment kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if isinstance(experiment.steps, bool) or not isinstance(experiment.steps, int) or (
+        experiment.steps <= 0
+    ):
+        raise ValueError(f"steps must be an integer > 0, got {experiment.steps!r}")
+    if kind == "gradient-check":
+        if dtype != "float64":
+            raise ValueError(
+                "gradient-check runs in float64 only (finite differences in "
+                f"{dtype} are rounding noise), got dtype {dtype!r}"
+            )
+        eps = experiment.fd_epsilon
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (
+            math.isfinite(eps) and eps > 0
+        ):
+            raise ValueError(f"gradient-check needs fd_epsilon > 0, got {eps!r}")
+    if kind == "shared-path":
+        if set(experiment.init) != {"a"}:
+            raise ValueError(f"shared-path needs init {{'a': ..}}, got {sorted(experiment.init)}")
+        _finite_number(experiment.init["a"], "init a")
+        if experiment.optimizer != "none":
+            raise ValueError(f"shared-path takes optimizer 'none', got {experiment.optimizer!r}")
+        return
+    if set(experiment.init) != set(LINEAR_PARAMS):
+        raise ValueError(f"{kind} needs init for w and b, got {sorted(experiment.init)}")
+    for name in LINEAR_PARAMS:
+        _finite_number(experiment.init[name], f"init {name}")
+    unknown = sorted(set(experiment.trainable) - set(LINEAR_PARAMS))
+    if unknown:
+        raise ValueError(f"trainable names unknown parameters {unknown}; parameters are w, b")
+    for label, records in (("train", experiment.train), ("validation", experiment.validation)):
+        if records is None and label == "validation":
+            continue
+        if not records:
+            raise ValueError(f"{label} data is empty")
+        for i, pair in enumerate(records):
+            if len(pair) != 2:
+                raise ValueError(f"{label} record {i} must be (x, target), got {pair!r}")
+            for value in pair:
+                _finite_number(value, f"{label} record {i}")
+    if kind == "accumulation":
+        if experiment.optimizer != "none":
+            raise ValueError(f"accumulation takes optimizer 'none', got {experiment.optimizer!r}")
+        flags = experiment.zero_grad
+        if flags is None or len(flags) != experiment.steps:
+            raise ValueError(
+                f"accumulation needs zero_grad with one flag per step ({experiment.steps}), "
+                f"got {flags!r}"
+            )
+    elif experiment.optimizer == "none":
+        raise ValueError(f"{kind} needs an optimizer, got 'none'")
+    if experiment.batch_size is not None and not (
+        isinstance(experiment.batch_size, int)
+        and 0 < experiment.batch_size <= len(experiment.train)
+    ):
+        raise ValueError(
+            f"batch_size must be an integer in [1, {len(experiment.train)}], "
+            f"got {experiment.batch_size!r}"
+        )
+
+
+def frozen_names(experiment: Experiment) -> tuple[str, ...]:
+    """Parameters the optimizer never moves (their gradients are still recorded).
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> frozen_names(REGISTRY["train-validation"])
+      ('b',)
+    """
+    return tuple(name for name in experiment.init if name not in experiment.trainable)
+
+
+class Recorder:
+    """Collects one run into the trajectory contract.
+
+    Call :meth:`state` for ``params[k]`` (k = 0..S) and :meth:`step` for the
+    gradient taken there (k = 0..S-1), alternating, then :meth:`trajectory`.
+
+    Example:
+      >>> rec = Recorder(("w",), validation=False, predictions=False)
+      >>> rec.state({"w": 1.0}, train_loss=8.0)
+      >>> rec.step({"w": -8.0}, batch_loss=8.0)
+      >>> rec.state({"w": 1.8}, train_loss=2.0)
+      >>> traj = rec.trajectory(batches=None)
+      >>> traj.params, traj.grads, traj.train_loss
+      ({'w': [1.0, 1.8]}, {'w': [-8.0]}, [8.0, 2.0])
+    """
+
+    def __init__(
+        self, names: Sequence[str], *, validation: bool, predictions: bool,
+        extras: Sequence[str] = (),
+    ) -> None:
+        self._params: dict[str, list[float]] = {name: [] for name in names}
+        self._grads: dict[str, list[float]] = {name: [] for name in names}
+        self._batch_loss: list[float] = []
+        self._train_loss: list[float] = []
+        self._val_loss: list[float] | None = [] if validation else None
+        self._predictions: list[list[float]] | None = [] if predictions else None
+        self._extras: dict[str, list[float]] = {key: [] for key in extras}
+
+    def state(
+        self, params: Mapping[str, float], *, train_loss: float, val_loss: float | None = None,
+        predictions: Sequence[float] | None = None,
+    ) -> None:
+        """Record ``params[k]`` and the full losses (and predictions) there."""
+        for name, values in self._params.items():
+            values.append(float(params[name]))
+        self._train_loss.append(float(train_loss))
+        if self._val_loss is not None:
+            self._val_loss.append(float(val_loss))
+        if self._predictions is not None:
+            self._predictions.append([float(p) for p in predictions])
+
+    def step(
+        self, grads: Mapping[str, float], *, batch_loss: float,
+        extras: Mapping[str, float] | None = None,
+    ) -> None:
+        """Record the gradient (or buffer) and batch loss of step k, and its extras."""
+        for name, values in self._grads.items():
+            values.append(float(grads[name]))
+        self._batch_loss.append(float(batch_loss))
+        for key, values in self._extras.items():
+            values.append(float(extras[key]))
+
+    def trajectory(self, *, batches: list[list[int]] | None) -> Trajectory:
+        """The recorded run; raises ``ValueError`` if a series has the wrong length."""
+        trajectory = Trajectory(
+            params=self._params, grads=self._grads, batch_loss=self._batch_loss,
+            train_loss=self._train_loss, val_loss=self._val_loss,
+            predictions=self._predictions, batches=batches, extras=self._extras,
+        )
+        trajectory.check_lengths()
+        return trajectory
+
+
+def recorder_for(experiment: Experiment) -> Recorder:
+    """A :class:`Recorder` with the series ``experiment``'s kind records."""
+    if experiment.kind == "shared-path":
+        return Recorder(("a",), validation=False, predictions=False)
+    extras = ("numeric.w", "numeric.b") if experiment.kind == "gradient-check" else ()
+    return Recorder(
+        LINEAR_PARAMS, validation=experiment.validation is not None, predictions=True,
+        extras=extras,
+    )

@@ -1,0 +1,204 @@
+"""The torch backend: ``nn.Linear(1, 1)``, ``0.5 * nn.MSELoss()``, ``torch.optim``.
+
+Per step, as the lesson's PyTorch block does it: clear the gradients,
+``loss = 0.5 * nn.MSELoss(reduction="mean")(model(x_batch), y_batch)``,
+``loss.backward()``, read ``weight.grad`` and ``bias.grad``, ``optimizer.step()``.
+The model is built with ``torch.nn.utils.skip_init`` and filled with the
+experiment's initial values, so torch's global random generator is never
+touched. Everything runs on the CPU in float64 (or float32 when asked).
+
+Optimizers, every hyperparameter explicit so no torch default can differ from
+optax's (docs/conventions.md has the full table):
+
+- ``sgd``: ``SGD(lr, momentum=0, dampening=0, weight_decay=0, nesterov=False)``.
+- ``momentum``: ``SGD(lr, momentum=mu, dampening=0)``: ``v = mu v + g``,
+  ``theta -= lr v`` (the first step stores ``v = g``), the same maths as optax ``trace``.
+- ``nesterov``: ``SGD(..., nesterov=True)``: ``theta -= lr (g + mu v)`` with the new ``v``.
+- ``adam``: ``Adam(lr, betas=(b1, b2), eps, weight_decay=0, amsgrad=False)``:
+  bias-corrected, ``eps`` added outside the square root, as optax's ``eps_root=0``.
+- ``adamw``: ``AdamW(..., weight_decay=wd)``. torch first shrinks
+  ``theta <- theta (1 - lr wd)`` and then takes the Adam step computed from the
+  same gradient; optax adds ``wd theta`` to the Adam direction before scaling by
+  ``-lr``. Both give ``theta - lr (adam_update + wd theta)`` with ``theta`` the
+  value before the step: the same mathematics, rounded in a different order.
+
+Frozen parameters keep ``requires_grad=True`` (the contract records their
+gradient) and are left out of the optimizer's parameter list, so no update,
+weight decay or optimizer state ever touches them. Because
+``optimizer.zero_grad()`` only clears the optimizer's own parameters, each
+step clears every parameter with ``model.zero_grad()`` instead.
+
+The accumulation experiment clears with ``model.zero_grad()`` only where
+``zero_grad[k]`` says so and records ``.grad`` as it stands. shared-path is the
+lesson's ``a = torch.tensor(3.0, requires_grad=True); (a * a).backward()``.
+The gradient check's finite differences evaluate the model with
+``torch.func.functional_call`` at ``w +- eps`` and ``b +- eps`` (float64 only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from comparisons.backends import _common
+from comparisons.experiments import Experiment, batch_order
+from comparisons.trajectory import Trajectory
+
+DESCRIPTION = "PyTorch: nn.Linear(1, 1), 0.5 * nn.MSELoss, loss.backward(), torch.optim"
+REQUIRES = ("torch",)
+INSTALL_HINT = "pip install torch==2.13.0"
+
+_TORCH_NAMES = {"w": "weight", "b": "bias"}
+
+
+def _optimizer(torch, name: str, settings: dict[str, float], params: list):
+    """The ``torch.optim`` optimizer matching ``name``, every value set explicitly."""
+    lr = settings["learning_rate"]
+    if name in ("sgd", "momentum", "nesterov"):
+        return torch.optim.SGD(
+            params, lr=lr, momentum=settings.get("momentum", 0.0), dampening=0.0,
+            weight_decay=0.0, nesterov=name == "nesterov", maximize=False, foreach=False,
+        )
+    adam = {
+        "lr": lr, "betas": (settings["b1"], settings["b2"]), "eps": settings["eps"],
+        "amsgrad": False, "maximize": False, "foreach": False, "capturable": False,
+        "differentiable": False, "fused": False,
+    }
+    # torch applies Adam's step as addcdiv_(m, denom, value=-lr / (1 - b1^t)), a
+    # Python scalar that must fit the parameter dtype; 1 - b1^t >= 1 - b1.
+    largest = torch.finfo(params[0].dtype).max
+    if lr / (1.0 - settings["b1"]) > largest:
+        raise ValueError(
+            f"torch.optim.{'Adam' if name == 'adam' else 'AdamW'} cannot take learning_rate "
+            f"{lr:g} with b1 {settings['b1']:g}: its step size lr / (1 - b1) overflows "
+            f"{str(params[0].dtype).removeprefix('torch.')}"
+        )
+    if name == "adam":
+        return torch.optim.Adam(params, weight_decay=0.0, decoupled_weight_decay=False, **adam)
+    return torch.optim.AdamW(params, weight_decay=settings["weight_decay"], **adam)
+
+
+def _run_linear(torch, experiment: Experiment, dtype) -> Trajectory:
+    from torch import nn
+
+    def column(values: Sequence[float]):
+        return torch.tensor([[v] for v in values], dtype=dtype, device="cpu")
+
+    x, y = column(experiment.xs), column(experiment.ys)
+    validation = experiment.validation
+    if validation is not None:
+        x_val, y_val = column([r[0] for r in validation]), column([r[1] for r in validation])
+    batches = batch_order(experiment)
+
+    model = nn.utils.skip_init(nn.Linear, 1, 1, dtype=dtype, device="cpu")
+    params = {n: getattr(model, _TORCH_NAMES[n]) for n in _common.LINEAR_PARAMS}
+    with torch.no_grad():
+        for n, p in params.items():
+            p.fill_(experiment.init[n])
+    loss_fn = nn.MSELoss(reduction="none")
+
+    def loss_on(features, targets):
+        return (0.5 * loss_fn(model(features), targets)).mean()
+
+    accumulation = experiment.kind == "accumulation"
+    trainable = [params[n] for n in _common.LINEAR_PARAMS if n in experiment.trainable]
+    optimizer = None
+    if not accumulation and trainable:
+        optimizer = _optimizer(
+            torch, experiment.optimizer, _common.optimizer_settings(experiment), trainable
+        )
+    rec = _common.recorder_for(experiment)
+
+    def record_state() -> None:
+        with torch.no_grad():
+            rec.state(
+                {n: p.item() for n, p in params.items()},
+                train_loss=loss_on(x, y).item(),
+                val_loss=None if validation is None else loss_on(x_val, y_val).item(),
+                predictions=model(x).flatten().tolist(),
+            )
+
+    for k in range(experiment.steps):
+        record_state()
+        if not accumulation or experiment.zero_grad[k]:
+            model.zero_grad(set_to_none=True)
+        xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
+        loss = loss_on(xb, yb)
+        loss.backward()
+        grads = {n: p.grad.item() for n, p in params.items()}
+        extras = None
+        if experiment.kind == "gradient-check":
+            extras = _numeric_grads(torch, model, loss_fn, xb, yb, grads.keys(),
+                                    {n: p.item() for n, p in params.items()},
+                                    float(experiment.fd_epsilon))
+        rec.step(grads, batch_loss=loss.item(), extras=extras)
+        if optimizer is not None:
+            optimizer.step()
+    record_state()
+    return rec.trajectory(batches=batches)
+
+
+def _numeric_grads(torch, model, loss_fn, xb, yb, names, values, eps) -> dict[str, float]:
+    """Centered differences of the batch loss, each loss a torch forward of the model."""
+    dtype = xb.dtype
+
+    def loss_at(moved: dict[str, float]) -> float:
+        tensors = {
+            "weight": torch.tensor([[moved["w"]]], dtype=dtype),
+            "bias": torch.tensor([moved["b"]], dtype=dtype),
+        }
+        with torch.no_grad():
+            out = torch.func.functional_call(model, tensors, (xb,))
+            return (0.5 * loss_fn(out, yb)).mean().item()
+
+    numeric = {}
+    for n in names:
+        plus = loss_at({**values, n: values[n] + eps})
+        minus = loss_at({**values, n: values[n] - eps})
+        numeric[f"numeric.{n}"] = (plus - minus) / (2 * eps)
+    return numeric
+
+
+def _run_shared_path(torch, experiment: Experiment, dtype) -> Trajectory:
+    a = torch.tensor(experiment.init["a"], dtype=dtype, requires_grad=True)
+    rec = _common.recorder_for(experiment)
+    for _ in range(experiment.steps):
+        with torch.no_grad():
+            rec.state({"a": a.item()}, train_loss=(a * a).item())
+        a.grad = None
+        square = a * a
+        square.backward()
+        rec.step({"a": a.grad.item()}, batch_loss=square.item())
+    with torch.no_grad():
+        rec.state({"a": a.item()}, train_loss=(a * a).item())
+    return rec.trajectory(batches=None)
+
+
+def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
+    """Run ``experiment`` with PyTorch on the CPU.
+
+    Args:
+      experiment: any :class:`~comparisons.experiments.Experiment`.
+      dtype: ``"float64"`` (verification) or ``"float32"``.
+
+    Returns:
+      The :class:`~comparisons.trajectory.Trajectory` (values via ``.item()``,
+      exact in Python floats); non-finite values are recorded.
+
+    Raises:
+      ValueError: the experiment cannot be run (message names the field).
+      ImportError: torch is not installed (``comparisons.backends.get_backend``
+        turns this into ``BackendUnavailable`` before calling).
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> traj = run(REGISTRY["pytorch-step"])
+      >>> [round(traj.grads[n][0], 3) for n in ("w", "b")], round(traj.train_loss[1], 3)
+      ([-11.333, -5.0], 4.281)
+    """
+    _common.check_run(experiment, dtype)
+    import torch
+
+    torch_dtype = torch.float64 if dtype == "float64" else torch.float32
+    if experiment.kind == "shared-path":
+        return _run_shared_path(torch, experiment, torch_dtype)
+    return _run_linear(torch, experiment, torch_dtype)

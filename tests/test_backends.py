@@ -1,0 +1,513 @@
+"""The four backends: agreement with the manual backend, the lesson's numbers, float32,
+divergence, availability, and the optax / torch.optim convention table.
+
+Tolerances: float64 comparisons use ``functional_training.tolerance("float64", S)``
+(1e-12: independent float64 implementations of a few dozen flops per step agree
+to a few ulps, while a convention difference shows at 1e-3); float32 ones use
+``tolerance("float32", S)`` (32 eps32 per step, added up linearly). Both are the
+project's one precision policy, never inline numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import subprocess
+import sys
+from dataclasses import replace
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+from lesson_fixture import lesson_blocks
+from numpy_reference import numpy_sgd
+
+import functional_training as ft
+from comparisons.backends import (
+    BACKEND_NAMES,
+    BackendUnavailable,
+    available_backends,
+    get_backend,
+)
+from comparisons.experiments import (
+    ONE_SHIPMENT,
+    REGISTRY,
+    SHIPMENTS,
+    Experiment,
+    batch_order,
+)
+from comparisons.trajectory import Trajectory
+
+LESSON = lesson_blocks()
+OTHERS = tuple(b for b in BACKEND_NAMES if b != "manual")
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """``runs(backend, experiment_name, dtype)``: each run once per module, then reused."""
+    cache: dict[tuple[str, str, str], Trajectory] = {}
+
+    def run(backend: str, name: str, dtype: str = "float64") -> Trajectory:
+        key = (backend, name, dtype)
+        if key not in cache:
+            cache[key] = get_backend(backend).run(REGISTRY[name], dtype=dtype)
+        return cache[key]
+
+    return run
+
+
+# --- the local comparison ----------------------------------------------------------
+
+
+def _same(actual: float, expected: float, tol: float) -> bool:
+    """``|a - e| <= tol + tol |e|``, or both the same non-finite value (NaN, +inf, -inf)."""
+    if not (math.isfinite(actual) and math.isfinite(expected)):
+        return (math.isnan(actual) and math.isnan(expected)) or actual == expected
+    return abs(actual - expected) <= tol + tol * abs(expected)
+
+
+def mismatches(actual: Trajectory, reference: Trajectory, tol: float) -> list[str]:
+    """Every series and step where ``actual`` differs from ``reference`` (empty: they agree)."""
+    found = []
+    mine, theirs = dict(actual.series()), dict(reference.series())
+    if set(mine) != set(theirs):
+        found.append(f"series differ: {sorted(set(mine) ^ set(theirs))}")
+    if actual.batches != reference.batches:
+        found.append("batches differ")
+    for label in sorted(set(mine) & set(theirs)):
+        a_values, r_values = mine[label], theirs[label]
+        if len(a_values) != len(r_values):
+            found.append(f"{label}: {len(a_values)} entries, reference {len(r_values)}")
+            continue
+        for k, (a, r) in enumerate(zip(a_values, r_values)):
+            a_row, r_row = (a, r) if isinstance(a, list) else ([a], [r])
+            if len(a_row) != len(r_row) or not all(map(_same, a_row, r_row, [tol] * len(a_row))):
+                found.append(f"{label}[{k}]: {a} vs reference {r}")
+    return found
+
+
+def test_local_comparison_catches_any_single_changed_value(runs):
+    reference = runs("manual", "train-validation")
+    tol = ft.tolerance("float64", reference.steps)
+    data = reference.to_json()
+    checked = 0
+    for label, values in reference.series():
+        for k, value in enumerate(values):
+            changed = Trajectory.from_json(data)  # a fresh copy of every list
+            target = dict(changed.series())[label]
+            if isinstance(value, list):
+                target[k][-1] = value[-1] * (1 + 1e-9) + 1e-9
+            else:
+                target[k] = value * (1 + 1e-9) + 1e-9
+            assert mismatches(changed, reference, tol), (label, k)
+            checked += 1
+    assert checked > 30
+    assert mismatches(Trajectory.from_json(data), reference, tol) == []
+    nan = replace(reference, batch_loss=[math.nan] * reference.steps)
+    assert mismatches(nan, nan, tol) == []  # the same non-finite value agrees
+    assert mismatches(nan, reference, tol)
+
+
+# --- every registry experiment, every backend, float64 ------------------------------
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("backend", OTHERS)
+def test_backend_agrees_with_manual_in_float64(runs, backend, name):
+    reference, trajectory = runs("manual", name), runs(backend, name)
+    trajectory.check_lengths()
+    assert mismatches(trajectory, reference, ft.tolerance("float64", reference.steps)) == []
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_manual_trajectory_has_the_contract_shape(runs, name):
+    traj, experiment = runs("manual", name), REGISTRY[name]
+    traj.check_lengths()
+    assert traj.steps == experiment.steps
+    assert traj.batches == batch_order(experiment)
+    assert (traj.val_loss is None) == (experiment.validation is None)
+    if experiment.kind == "shared-path":
+        assert traj.predictions is None
+    else:
+        assert [len(row) for row in traj.predictions] == [len(experiment.train)] * (traj.steps + 1)
+    if experiment.kind == "gradient-check":
+        assert set(traj.extras) == {"numeric.w", "numeric.b"}
+        assert all(len(v) == traj.steps for v in traj.extras.values())
+
+
+SGD_RUNS = [n for n, e in REGISTRY.items() if e.optimizer == "sgd" and e.kind == "train"]
+
+
+@pytest.mark.parametrize("name", SGD_RUNS)
+def test_manual_matches_the_numpy_reference(runs, name):
+    """The reference backend itself checked against tests/numpy_reference.py (NumPy float64)."""
+    e, traj = REGISTRY[name], runs("manual", name)
+    ref = numpy_sgd(e.init["w"], e.init["b"], e.xs, e.ys, e.learning_rate, e.steps,
+                    batch_indices=batch_order(e), train_bias="b" in e.trainable)
+    tol = ft.tolerance("float64", e.steps)
+    for mine, theirs in [(traj.params["w"], ref["w"]), (traj.params["b"], ref["b"]),
+                         (traj.grads["w"], ref["grad_w"]), (traj.grads["b"], ref["grad_b"]),
+                         (traj.batch_loss, ref["batch_loss"]),
+                         (traj.train_loss, ref["train_loss"])]:
+        np.testing.assert_allclose(mine, theirs, rtol=tol, atol=tol)
+
+
+def test_optimizer_runs_are_not_sgd_in_disguise(runs):
+    # Guards the agreement tests above: the five optimizers give five different paths.
+    finals = {name: runs("manual", name).params["w"][-1]
+              for name in ("full-batch", "optimizer/momentum", "optimizer/nesterov",
+                           "optimizer/adam", "optimizer/adamw")}
+    assert len({round(v, 6) for v in finals.values()}) == 5, finals
+
+
+def test_omitted_hyperparameters_take_optax_defaults():
+    """An experiment that leaves adamw's settings out runs optax's defaults in every backend.
+
+    Reference: functional_training.train with make_optimizer("adamw") and no
+    settings, i.e. optax's own defaults (weight decay 1e-4, not torch's 1e-2).
+    """
+    e = replace(REGISTRY["optimizer/adamw"], hyperparams={"learning_rate": 0.1})
+    with ft.float64():
+        ref = ft.train(ft.LinearParams(jnp.float64(0.0), jnp.float64(0.0)), e.xs, e.ys,
+                       optimizer=ft.make_optimizer("adamw", learning_rate=0.1), steps=e.steps)
+        ref_w = np.asarray(ref.params.w).tolist()
+    tol = ft.tolerance("float64", e.steps)
+    for backend in BACKEND_NAMES:
+        np.testing.assert_allclose(get_backend(backend).run(e).params["w"], ref_w,
+                                   rtol=tol, atol=tol, err_msg=backend)
+
+
+# --- the lesson's printed numbers ---------------------------------------------------
+
+
+def _lesson_lines(name: str, run) -> list[str]:
+    """The lesson block ``name`` printed from trajectories (the lesson's own f-strings)."""
+    if name == "learning-rates":
+        lines = []
+        for rate in ("0.01", "0.1", "0.5"):
+            losses = run(f"learning-rates/lr={rate}").batch_loss
+            lines.append(f"lr={float(rate):.2f}: " + ", ".join(f"{v:.3f}" for v in losses))
+        return lines
+    t = run(name)
+    if name == "shared-path":
+        return [f"a*a={t.batch_loss[0]:.1f}", f"d(a*a)/da={t.grads['a'][0]:.1f}"]
+    w, b, gw, gb, pred = t.params["w"], t.params["b"], t.grads["w"], t.grads["b"], t.predictions
+    if name == "single-update":
+        return [f"before: prediction={pred[0][0]:.1f} loss={t.train_loss[0]:.1f}",
+                f"gradients: dL/dw={gw[0]:.1f} dL/db={gb[0]:.1f}",
+                f"after: prediction={pred[1][0]:.1f} loss={t.train_loss[1]:.1f}"]
+    if name == "five-steps":
+        return [f"step {k}: prediction={pred[k][0]:.3f} loss={t.batch_loss[k]:.3f} "
+                f"w={w[k + 1]:.3f} b={b[k + 1]:.3f}" for k in range(5)]
+    if name == "gradient-check":
+        nw, nb = t.extras["numeric.w"][0], t.extras["numeric.b"][0]
+        return [f"dL/dw analytic={gw[0]:.6f} numeric={nw:.6f}",
+                f"dL/db analytic={gb[0]:.6f} numeric={nb:.6f}",
+                f"checks pass: {abs(gw[0] - nw) < 1e-8 and abs(gb[0] - nb) < 1e-8}"]
+    if name == "scalar-autograd":
+        return [f"prediction={pred[0][0]:.1f} loss={t.batch_loss[0]:.1f}",
+                f"dL/dw={gw[0]:.1f} dL/db={gb[0]:.1f}"]
+    if name == "full-batch":
+        return [f"step {k:2d}: loss={t.batch_loss[k]:.4f} w={w[k + 1]:.3f} b={b[k + 1]:.3f}"
+                for k in (0, 1, 19)]
+    if name == "train-validation":
+        return [f"step {k}: train={t.train_loss[k + 1]:.3f} "
+                f"validation={t.val_loss[k + 1]:.3f} w={w[k + 1]:.3f}" for k in range(4)]
+    if name == "pytorch-step":
+        return [f"before={t.batch_loss[0]:.3f}",
+                f"weight gradient={gw[0]:.3f} bias gradient={gb[0]:.3f}",
+                f"after={t.train_loss[1]:.3f}"]
+    if name == "gradient-accumulation":
+        return [f"first backward: {gw[0]:.1f}", f"without zeroing: {gw[1]:.1f}",
+                f"after zeroing again: {gw[2]:.1f}"]
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("block", list(LESSON))
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_backend_prints_the_lessons_numbers(runs, backend, block):
+    assert _lesson_lines(block, lambda name: runs(backend, name)) == LESSON[block]
+
+
+def test_pytorch_step_gradients_are_the_closed_form(runs):
+    # x = (1, 2, 3), y = (3, 5, 7), w = b = 0: dL/dw = -mean(x y) = -34/3, dL/db = -mean(y) = -5.
+    tol = ft.tolerance("float64", 1)
+    for backend in BACKEND_NAMES:
+        traj = runs(backend, "pytorch-step")
+        assert math.isclose(traj.grads["w"][0], -34 / 3, rel_tol=tol, abs_tol=tol), backend
+        assert math.isclose(traj.grads["b"][0], -5.0, rel_tol=tol, abs_tol=tol), backend
+
+
+# --- float32 -----------------------------------------------------------------------
+
+FLOAT32_RUNS = [n for n, e in REGISTRY.items() if e.kind != "gradient-check"]
+
+
+@pytest.mark.parametrize("name", FLOAT32_RUNS)
+@pytest.mark.parametrize("backend", ("torch", "jax"))
+def test_float32_run_agrees_with_manual(runs, backend, name):
+    reference, trajectory = runs("manual", name), runs(backend, name, "float32")
+    assert mismatches(trajectory, reference, ft.tolerance("float32", reference.steps)) == []
+    # ... and really ran in float32: every recorded parameter is a float32 number.
+    for values in trajectory.params.values():
+        assert all(float(np.float32(v)) == v for v in values)
+
+
+def test_float32_runs_differ_from_float64(runs):
+    # The float32 comparison above is not vacuous: float32 rounding is visible.
+    for backend in ("torch", "jax"):
+        assert runs(backend, "learning-rates/lr=0.01", "float32").params["w"] != runs(
+            "manual", "learning-rates/lr=0.01").params["w"]
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_gradient_check_refuses_float32(backend):
+    with pytest.raises(ValueError, match="float64 only"):
+        get_backend(backend).run(REGISTRY["gradient-check"], dtype="float32")
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_bad_dtype_is_a_value_error(backend):
+    with pytest.raises(ValueError, match="dtype must be one of float64, float32, got 'float16'"):
+        get_backend(backend).run(REGISTRY["five-steps"], dtype="float16")
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_rate_beyond_float32_is_a_value_error(backend):
+    e = replace(REGISTRY["five-steps"], hyperparams={"learning_rate": 1e300})
+    with pytest.raises(ValueError, match="learning_rate = 1e\\+300 overflows float32"):
+        get_backend(backend).run(e, dtype="float32")
+
+
+# --- divergence is data ------------------------------------------------------------
+
+
+def _diverging(train, validation=None) -> Experiment:
+    return Experiment("diverging", "learning rate 0.5 for 1000 steps", train, {"w": 1.0, "b": 0.0},
+                      "sgd", {"learning_rate": 0.5}, 1000, validation=validation)
+
+
+def test_diverging_run_goes_non_finite_at_the_same_step_everywhere():
+    # Closed form: x = 2, lr = 0.5 multiplies the error by 1 - lr (x^2 + 1) = -1.5 per
+    # step, e_k = -4 (-1.5)^k, so e_k * e_k = 16 * 2.25^k first overflows float64 at:
+    predicted = next(k for k in range(2000) if 16 * 2.25**k > sys.float_info.max)
+    trajectories = {b: get_backend(b).run(_diverging(ONE_SHIPMENT)) for b in BACKEND_NAMES}
+    for backend, traj in trajectories.items():
+        traj.check_lengths()
+        assert traj.first_nonfinite_step == predicted == 872, backend
+        assert math.isinf(traj.batch_loss[predicted]), backend
+        assert math.isfinite(traj.batch_loss[predicted - 1]), backend
+        assert math.isinf(traj.train_loss[-1]), backend
+    for backend in OTHERS:  # finite values agree, and so does every inf / nan after them
+        assert mismatches(trajectories[backend], trajectories["manual"],
+                          ft.tolerance("float64", 1000)) == [], backend
+
+
+def test_diverging_multi_example_run_agrees_through_the_overflow():
+    # Three shipments: the 1/2 must be applied per example before the mean in every
+    # backend, or a sum of squares overflows one step early (docs/conventions.md).
+    trajectories = {b: get_backend(b).run(_diverging(SHIPMENTS, validation=SHIPMENTS))
+                    for b in BACKEND_NAMES}
+    first = trajectories["manual"].first_nonfinite_step
+    assert first is not None
+    for backend in OTHERS:
+        assert trajectories[backend].first_nonfinite_step == first, backend
+        assert mismatches(trajectories[backend], trajectories["manual"],
+                          ft.tolerance("float64", 1000)) == [], backend
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_huge_adam_rate_finishes_with_non_finite_values(backend):
+    e = replace(REGISTRY["optimizer/adam"], hyperparams={"learning_rate": 1e300}, steps=5)
+    traj = get_backend(backend).run(e)
+    assert traj.first_nonfinite_step == 1  # w = 1e300 after one step: the loss overflows
+
+
+# --- availability, registry, imports ------------------------------------------------
+
+
+def test_unknown_backend_names_the_choices():
+    with pytest.raises(ValueError) as err:
+        get_backend("numpy")
+    assert str(err.value) == "unknown backend 'numpy'; expected one of manual, engine, torch, jax"
+
+
+def test_all_backends_available_here():
+    assert available_backends() == {name: None for name in BACKEND_NAMES}
+
+
+def test_missing_torch_is_reported_not_raised_on_import(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    assert available_backends() == {"manual": None, "engine": None,
+                                    "torch": "pip install torch==2.13.0", "jax": None}
+    backend = get_backend("torch")
+    with pytest.raises(BackendUnavailable) as err:
+        backend.run(REGISTRY["five-steps"])
+    message = str(err.value)
+    assert message.startswith("torch backend unavailable: cannot import torch")
+    assert message.endswith("; install with: pip install torch==2.13.0")
+    assert "\n" not in message
+    assert get_backend("manual").run(REGISTRY["five-steps"]).steps == 5
+
+
+def test_importing_the_backends_imports_neither_torch_nor_jax():
+    code = ("import sys, comparisons.backends as b\n"
+            "from comparisons.experiments import REGISTRY\n"
+            "for name in ('manual', 'engine'):\n"
+            "    b.get_backend(name).run(REGISTRY['five-steps'])\n"
+            "for name in b.BACKEND_NAMES: b.get_backend(name)\n"
+            "print(sorted(m for m in ('torch', 'jax', 'optax') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_jax_backend_leaves_global_jax_config_alone():
+    import jax
+
+    before = (jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision)
+    get_backend("jax").run(REGISTRY["five-steps"])
+    assert (jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision) == before
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_bad_experiments_are_refused_with_one_line(backend):
+    bad = [
+        (replace(REGISTRY["five-steps"], optimizer="rmsprop"), "unknown optimizer 'rmsprop'"),
+        (replace(REGISTRY["five-steps"], hyperparams={}), "needs a learning_rate"),
+        (replace(REGISTRY["optimizer/adam"], hyperparams={"learning_rate": 0.1, "b1": 1.0}),
+         "b1 must lie in"),
+        (replace(REGISTRY["gradient-accumulation"], zero_grad=(True,)), "zero_grad"),
+        (replace(REGISTRY["five-steps"], train=()), "train data is empty"),
+    ]
+    for experiment, message in bad:
+        with pytest.raises(ValueError, match=message) as err:
+            get_backend(backend).run(experiment)
+        assert "\n" not in str(err.value)
+
+
+# --- the convention table (docs/conventions.md): each row's claim -----------------
+
+
+def _torch_path(make, grads, *, p0=1.0, dtype=torch.float64):
+    """Parameter values after each of ``grads`` (fed as .grad) through a torch optimizer."""
+    p = torch.tensor(p0, dtype=dtype, requires_grad=True)
+    opt = make([p])
+    path = []
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=dtype)
+        opt.step()
+        path.append(p.item())
+    return path
+
+
+def _optax_path(opt, grads, *, p0=1.0, dtype=jnp.float64):
+    """As :func:`_torch_path` for optax; float64 inside ``ft.float64()``, float32 without x64."""
+    with ft.float64() if dtype == jnp.float64 else contextlib.nullcontext():
+        p = jnp.asarray(p0, dtype)
+        state = opt.init(p)
+        path = []
+        for g in grads:
+            updates, state = opt.update(jnp.asarray(g, dtype), state, p)
+            p = optax.apply_updates(p, updates)
+            path.append(float(p))
+    return path
+
+
+GRADS = [0.5, -1.0, 2.0, 0.25, -0.75]
+CONVENTION_TOL = ft.tolerance("float64", len(GRADS))
+
+
+def _agree(a, b):
+    return np.allclose(a, b, rtol=CONVENTION_TOL, atol=CONVENTION_TOL)
+
+
+def test_convention_momentum_dampening_and_lr_placement():
+    torch_zero = _torch_path(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.0),
+                             GRADS)
+    assert _agree(torch_zero, _optax_path(optax.sgd(0.1, momentum=0.9), GRADS))
+    torch_damped = _torch_path(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.9),
+                               GRADS)
+    assert not _agree(torch_damped, torch_zero)
+    # torch's default is dampening 0, the optax trace convention.
+    assert inspect.signature(torch.optim.SGD).parameters["dampening"].default == 0
+
+
+def test_convention_nesterov():
+    torch_path = _torch_path(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+                             GRADS)
+    assert _agree(torch_path, _optax_path(optax.sgd(0.1, momentum=0.9, nesterov=True), GRADS))
+    assert not _agree(torch_path, _optax_path(optax.sgd(0.1, momentum=0.9), GRADS))
+
+
+def test_convention_adam_eps_outside_the_root():
+    tiny = [g * 1e-9 for g in GRADS]  # gradients near eps make the placement visible
+    torch_path = _torch_path(lambda p: torch.optim.Adam(p, lr=0.1, eps=1e-8), tiny)
+    assert _agree(torch_path, _optax_path(optax.adam(0.1, eps=1e-8), tiny))
+    inside = _optax_path(optax.adam(0.1, eps=0.0, eps_root=1e-8), tiny)
+    assert not _agree(torch_path, inside)
+    assert inspect.signature(optax.adam).parameters["eps_root"].default == 0.0
+
+
+def test_convention_adamw_weight_decay_defaults_and_coupling():
+    assert inspect.signature(torch.optim.AdamW).parameters["weight_decay"].default == 1e-2
+    assert inspect.signature(optax.adamw).parameters["weight_decay"].default == 1e-4
+    torch_path = _torch_path(lambda p: torch.optim.AdamW(p, lr=0.1, weight_decay=0.01), GRADS)
+    assert _agree(torch_path, _optax_path(optax.adamw(0.1, weight_decay=0.01), GRADS))
+    assert not _agree(torch_path, _optax_path(optax.adamw(0.1), GRADS))  # defaults differ
+
+
+def test_convention_torch_adam_weight_decay_is_l2_not_decoupled():
+    torch_path = _torch_path(lambda p: torch.optim.Adam(p, lr=0.1, weight_decay=0.01), GRADS)
+    l2 = optax.chain(optax.add_decayed_weights(0.01), optax.adam(0.1))
+    assert _agree(torch_path, _optax_path(l2, GRADS))
+    assert not _agree(torch_path, _optax_path(optax.adamw(0.1, weight_decay=0.01), GRADS))
+
+
+def test_convention_sgd_weight_decay_is_added_to_the_gradient():
+    torch_path = _torch_path(lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=0.01), GRADS)
+    coupled = optax.chain(optax.add_decayed_weights(0.01), optax.sgd(0.1))
+    assert _agree(torch_path, _optax_path(coupled, GRADS))
+    assert not _agree(torch_path, _optax_path(optax.sgd(0.1), GRADS))
+
+
+def test_convention_float32_adam_bias_correction():
+    # First Adam step with g = 1 is exactly -lr in exact arithmetic. Without x64 (how the
+    # jax backend runs float32) optax computes 1 - b2^t in float32, where 1 - 0.999 keeps
+    # ~4 digits; torch computes it in Python float64.
+    first = -1.0
+    optax_step = _optax_path(optax.adam(1.0, eps=0.0), [1.0], p0=0.0, dtype=jnp.float32)[0]
+    torch_step = _torch_path(lambda p: torch.optim.Adam(p, lr=1.0, eps=0.0), [1.0], p0=0.0,
+                             dtype=torch.float32)[0]
+    assert abs(torch_step - first) <= 2 * FLOAT32_EPS
+    assert abs(optax_step - first) > 10 * FLOAT32_EPS
+
+
+def test_convention_adam_near_overflow():
+    # |g| = 2e154: g * g overflows float64. optax squares first (nu = inf, update 0);
+    # torch's addcmul multiplies (1 - b2) * g first (finite nu, the usual first step -lr).
+    torch_path = _torch_path(lambda p: torch.optim.Adam(p, lr=0.1), [2e154], p0=0.0)
+    optax_path = _optax_path(optax.adam(0.1), [2e154], p0=0.0)
+    assert math.isclose(torch_path[0], -0.1, rel_tol=CONVENTION_TOL)
+    assert optax_path[0] == 0.0
+
+
+def test_convention_half_before_the_mean():
+    # 0.5 * MSELoss(mean) sums e^2 before halving: three errors of 1e154 overflow there,
+    # while the mean of 0.5 e^2 (the lesson's loss, every backend's) stays finite.
+    pred = torch.full((3, 1), 1e154, dtype=torch.float64)
+    target = torch.zeros((3, 1), dtype=torch.float64)
+    lesson_form = 0.5 * torch.nn.MSELoss(reduction="mean")(pred, target)
+    backend_form = (0.5 * torch.nn.MSELoss(reduction="none")(pred, target)).mean()
+    assert math.isinf(lesson_form.item())
+    assert math.isclose(backend_form.item(), 0.5e308, rel_tol=CONVENTION_TOL)
+
+
+def test_convention_tf32_defaults():
+    # CPU only here: these are the defaults that keep float32 matmuls in full precision.
+    assert torch.backends.cuda.matmul.allow_tf32 is False
+    assert torch.get_float32_matmul_precision() == "highest"
