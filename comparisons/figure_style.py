@@ -1,0 +1,233 @@
+"""The one style every course figure shares: palette, fonts, sizes, deterministic output.
+
+Colours are the Okabe–Ito palette (Okabe & Ito, "Color Universal Design",
+2008), distinguishable with every common colour-vision deficiency and in
+greyscale when paired with the marker shapes below. Figures are
+``10 x 5.625`` inches (16:9) saved at 192 dpi: a 1920 x 1080 PNG, readable on
+a slide. Text is drawn with DejaVu Sans, the font matplotlib ships, and SVG
+text is stored as glyph paths, so output does not depend on the fonts a
+machine has installed.
+
+Determinism: ``svg.hashsalt`` is fixed (SVG element ids are hashes salted by
+it, random otherwise) and the metadata carries no date and no library version
+(:data:`SVG_METADATA`, :data:`PNG_METADATA`), so rendering the same data twice
+with the same library versions gives byte-identical files.
+
+Nothing here touches global matplotlib state: :data:`STYLE` is applied with
+``matplotlib.rc_context`` around one figure, and figures are
+``matplotlib.figure.Figure`` objects drawn by the Agg canvas, never pyplot.
+
+Example:
+  >>> import matplotlib
+  >>> with matplotlib.rc_context(STYLE):
+  ...     fig = new_figure()
+  >>> [round(v * SAVE_DPI) for v in fig.get_size_inches()]
+  [1920, 1080]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from cycler import cycler
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = [
+    "BACKEND_COLORS",
+    "BACKEND_MARKERS",
+    "FIGURE_SIZE",
+    "FORMATS",
+    "OKABE_ITO",
+    "PNG_METADATA",
+    "SAVE_DPI",
+    "STYLE",
+    "SVG_METADATA",
+    "backend_color",
+    "backend_marker",
+    "new_figure",
+    "save_figure",
+]
+
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
+}
+"""The Okabe–Ito colour-blind-safe palette, by name."""
+
+# Roles used across figures, so one idea has one colour everywhere.
+SLOW = OKABE_ITO["blue"]  # too small a rate
+GOOD = OKABE_ITO["bluish green"]  # a rate that settles
+UNSTABLE = OKABE_ITO["vermillion"]  # a rate that diverges
+TRAIN = OKABE_ITO["blue"]
+VALIDATION = OKABE_ITO["orange"]
+PARAM_W = OKABE_ITO["blue"]
+PARAM_B = OKABE_ITO["orange"]
+MUTED = "#6B6B6B"  # reference lines, annotations
+
+BACKEND_MARKERS = {
+    "manual": {"marker": "o", "markersize": 15, "markerfacecolor": "none", "markeredgewidth": 1.6},
+    "engine": {"marker": "s", "markersize": 10, "markerfacecolor": "none", "markeredgewidth": 1.6},
+    "torch": {"marker": "^", "markersize": 8, "markerfacecolor": "none", "markeredgewidth": 1.6},
+    "jax": {"marker": "x", "markersize": 6, "markeredgewidth": 1.8},
+}
+"""Marker per backend: nested shapes of decreasing size, so agreeing values stay visible."""
+
+BACKEND_COLORS = {
+    "manual": OKABE_ITO["sky blue"],
+    "engine": OKABE_ITO["bluish green"],
+    "torch": OKABE_ITO["orange"],
+    "jax": OKABE_ITO["reddish purple"],
+}
+"""Colour per backend where backends are told apart by colour (bars)."""
+
+_SPARE_COLORS = (OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["yellow"])
+
+_EXTRA_MARKERS = ("D", "v", "P", "*", "<", ">")
+
+FIGURE_SIZE = (10.0, 5.625)
+"""Inches, 16:9."""
+
+SAVE_DPI = 192
+"""PNG resolution: ``10 in * 192 dpi = 1920 px`` wide."""
+
+FORMATS = ("png", "svg")
+"""File formats :func:`save_figure` writes."""
+
+SVG_METADATA = {"Creator": "comparisons.figures", "Date": None}
+"""No date and no version string in SVG files (byte-identical re-renders)."""
+
+PNG_METADATA = {"Software": "comparisons.figures"}
+"""No version string in PNG files (matplotlib writes no date into PNGs)."""
+
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 13,
+    "axes.titlesize": 14,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 13,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 11,
+    "legend.framealpha": 0.92,
+    "figure.titlesize": 16,
+    "figure.titleweight": "bold",
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#D0D0D0",
+    "grid.linewidth": 0.8,
+    "lines.linewidth": 2.2,
+    "image.cmap": "cividis",
+    "svg.fonttype": "path",
+    "svg.hashsalt": "comparisons-figures",
+    "savefig.facecolor": "white",
+}
+"""rcParams every figure is drawn and saved under (``matplotlib.rc_context(STYLE)``)."""
+
+
+def backend_marker(name: str, index: int = 0) -> dict:
+    """Marker keyword arguments for a backend's overlay (a fallback shape for new backends).
+
+    Example:
+      >>> backend_marker("jax")["marker"], backend_marker("new", 1)["marker"]
+      ('x', 'v')
+    """
+    if name in BACKEND_MARKERS:
+        return dict(BACKEND_MARKERS[name])
+    return {
+        "marker": _EXTRA_MARKERS[index % len(_EXTRA_MARKERS)],
+        "markersize": 7,
+        "markerfacecolor": "none",
+        "markeredgewidth": 1.4,
+    }
+
+
+def backend_color(name: str, index: int = 0) -> str:
+    """Colour for a backend (a palette fallback for new backends).
+
+    Example:
+      >>> backend_color("torch"), backend_color("new", 0)
+      ('#E69F00', '#0072B2')
+    """
+    if name in BACKEND_COLORS:
+        return BACKEND_COLORS[name]
+    return _SPARE_COLORS[index % len(_SPARE_COLORS)]
+
+
+def new_figure(size: Sequence[float] = FIGURE_SIZE) -> Figure:
+    """A ``Figure`` on an Agg canvas with constrained layout (no pyplot, no screen).
+
+    Call inside ``matplotlib.rc_context(STYLE)`` so the style applies.
+    """
+    fig = Figure(figsize=tuple(size), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write ``fig`` as ``stem.<format>`` for each format, each file atomically.
+
+    Each file is written to a temporary file in the same directory, flushed,
+    synced and moved into place with ``os.replace``, so a reader never sees a
+    half-written figure. Call inside ``matplotlib.rc_context(STYLE)`` (the SVG
+    hash salt is read at save time).
+
+    Args:
+      fig: the figure to save.
+      stem: output path without suffix, e.g. ``figures/learning-rates``.
+      formats: a subset of :data:`FORMATS`.
+
+    Returns:
+      The paths written, in ``formats`` order.
+    """
+    written = []
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown figure format {fmt!r}; choose from {', '.join(FORMATS)}")
+        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        write_atomically(
+            path, lambda handle, f=fmt, m=metadata: fig.savefig(
+                handle, format=f, dpi=SAVE_DPI, metadata=m
+            )
+        )
+        written.append(path)
+    return written
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(binary_handle)`` on a temp file beside ``path``, then move it into place.
+
+    Example:
+      >>> import tempfile
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     target = Path(tmp) / "note.txt"
+      ...     write_atomically(target, lambda handle: handle.write(b"hours"))
+      ...     target.read_bytes(), sorted(p.name for p in Path(tmp).iterdir())
+      (b'hours', ['note.txt'])
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; figures are for everyone to read
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

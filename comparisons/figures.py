@@ -1,0 +1,670 @@
+"""Course figures, rendered only from trajectories the comparison suite has just verified.
+
+Every figure's data comes from :func:`comparisons.compare.run_and_compare`
+(every available backend against the ``manual`` reference, float64); if any
+backend disagrees, rendering refuses with :class:`UnverifiedTrajectoryError`
+naming the experiment and the first mismatch, before any file is written. The
+learning-rate sweep comes from one vmapped call of
+:func:`functional_training.sweep_learning_rates`, checked step by step against
+the verified ``learning-rates/*`` trajectories at the lesson's three rates.
+
+Outputs in ``DIR`` (default ``figures/``): ``<name>.png`` (1920 px wide) and
+``<name>.svg`` per figure, ``README.md`` (captions and alt text) and
+:data:`DATA_FILE`, the exact data each figure drew (tests compare it with a
+fresh render). Every file is written atomically.
+
+Examples:
+  python -m comparisons figures                       # every figure into figures/
+  python -m comparisons figures --out /tmp/figs --format svg
+  python -m comparisons all                           # the full suite, figures included
+
+Example:
+  >>> parse_formats("svg, png")
+  ('svg', 'png')
+  >>> parse_formats("pdf")
+  Traceback (most recent call last):
+  ...
+  ValueError: unknown figure format 'pdf'; choose from png, svg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from comparisons import figure_style as style
+from comparisons import plots
+from comparisons.compare import ExperimentVerdict, run_and_compare, values_agree
+from comparisons.experiments import REGISTRY, Experiment
+from comparisons.trajectory import Trajectory, json_float
+
+__all__ = [
+    "DATA_FILE",
+    "DEFAULT_OUT",
+    "FIGURES",
+    "FIGURE_NAMES",
+    "README_FILE",
+    "SWEEP_RATES",
+    "SWEEP_STEPS",
+    "FigureSpec",
+    "UnverifiedTrajectoryError",
+    "add_figure_arguments",
+    "draw_figure",
+    "figure_data",
+    "parse_formats",
+    "readme_text",
+    "render_all",
+    "verified_runs",
+]
+
+DEFAULT_OUT = Path("figures")
+DATA_FILE = "figure-data.json"
+README_FILE = "README.md"
+LESSON_RATES = ("learning-rates/lr=0.01", "learning-rates/lr=0.1", "learning-rates/lr=0.5")
+
+SWEEP_STEPS = 100
+"""Updates per rate in the sweep: enough for growth by ``|1 - lr lambda_max|^(2S)`` to overflow."""
+
+SWEEP_RATES = np.geomspace(1e-3, 10.0**1.5, 1201)
+"""1,201 log-spaced rates from 0.001 to 31.6 (the lesson's three rates are added to these)."""
+
+
+class UnverifiedTrajectoryError(RuntimeError):
+    """A figure's data did not pass verification (names the experiment and the mismatch)."""
+
+
+# ------------------------------------------------------------------ verified data
+
+
+def verified_runs(
+    name: str, *, backends: Sequence[str] | None = None
+) -> tuple[dict[str, Trajectory], ExperimentVerdict]:
+    """Run experiment ``name`` on every backend and return its trajectories if they agree.
+
+    Raises:
+      UnverifiedTrajectoryError: a backend disagrees with the reference.
+    """
+    trajectories, verdict = run_and_compare(REGISTRY[name], backends=backends)
+    if not verdict.agree:
+        raise UnverifiedTrajectoryError(
+            f"refusing to draw unverified trajectories of {name}: {verdict.describe()}"
+        )
+    return trajectories, verdict
+
+
+def _require_close(figure: str, what: str, expected: float, actual: float, tol: float) -> None:
+    ok, _ = values_agree(float(expected), float(actual), tol)
+    if not ok:
+        raise UnverifiedTrajectoryError(
+            f"refusing to draw {figure}: {what} is {actual!r} but the verified value is "
+            f"{expected!r} (tolerance {tol:g})"
+        )
+
+
+def _passes(zero_grad: Sequence[bool]) -> list[str]:
+    ordinal = {1: "1st", 2: "2nd", 3: "3rd"}
+    labels = []
+    for k, cleared in enumerate(zero_grad):
+        what = "buffer not cleared" if not cleared else (
+            "buffer cleared" if k == 0 else "cleared again")
+        labels.append(f"{ordinal.get(k + 1, f'{k + 1}th')} backward\n({what})")
+    return labels
+
+
+def _least_squares(experiment: Experiment) -> tuple[float, float]:
+    design = np.column_stack([experiment.xs, np.ones(len(experiment.xs))])
+    (w, b), *_ = np.linalg.lstsq(design, np.asarray(experiment.ys), rcond=None)
+    return float(w), float(b)
+
+
+def _engine_graph(experiment: Experiment) -> tuple[list[dict], list[list[int]], dict]:
+    """The lesson's loss built with the scalar engine, as nodes and edges read from ``to_dot``.
+
+    Subtraction is written as the engine defines it, ``a + (-b)``, so its
+    negation node can be named. Structure and operation labels come from
+    :func:`comparisons.engine.to_dot`; data and gradients from the Values.
+    """
+    from comparisons.engine import Value, to_dot
+
+    (x_value, y_value), = experiment.train
+    x, target = Value(x_value), Value(y_value)
+    w, b = Value(experiment.init["w"]), Value(experiment.init["b"])
+    product = w * x
+    prediction = product + b
+    negated = -target
+    error = prediction + negated
+    square = error**2
+    loss = 0.5 * square
+    loss.backward()
+    roles = {x: "x", w: "w", b: "b", target: "target", product: "w·x",
+             prediction: "prediction", negated: "−target", error: "error", square: "error²",
+             loss: "loss"}
+    kinds = {w: "parameter", b: "parameter", x: "data", target: "data", loss: "loss"}
+    by_role = {role: value for value, role in roles.items()}
+    node_line = re.compile(r'^\s*n(\d+) \[label="\{(.*) \| data \S+ \| grad \S+\}"\];$')
+    edge_line = re.compile(r"^\s*n(\d+) -> n(\d+);$")
+
+    def parse(dot: str) -> tuple[dict[int, str], list[list[int]]]:
+        titles, edges = {}, []
+        for line in dot.splitlines():
+            if match := node_line.match(line):
+                titles[int(match[1])] = re.sub(r"\\(.)", r"\1", match[2])
+            elif match := edge_line.match(line):
+                edges.append([int(match[1]), int(match[2])])
+        return titles, edges
+
+    role_titles, edges = parse(to_dot(loss, names=roles))
+    op_titles, _ = parse(to_dot(loss))
+    nodes = []
+    for i in sorted(role_titles):
+        value = by_role[role_titles[i]]
+        nodes.append({
+            "id": i, "label": role_titles[i], "op": "" if op_titles[i] == "leaf" else op_titles[i],
+            "kind": kinds.get(value, "operation"), "data": value.data, "grad": value.grad,
+        })
+    values = {"loss": loss.data, "prediction": prediction.data, "w.grad": w.grad,
+              "b.grad": b.grad}
+    return nodes, edges, values
+
+
+def figure_data(*, backends: Sequence[str] | None = None) -> dict:
+    """Verify every experiment the figures draw and collect exactly what each figure plots.
+
+    Args:
+      backends: backends to run (default: every backend; unavailable ones are skipped).
+
+    Returns:
+      ``{"backends": [...], "reference": "manual", "tolerance": 1e-12,
+      "figures": {name: keyword arguments of the figure's plot function}}``,
+      JSON-ready (see :data:`DATA_FILE`).
+
+    Raises:
+      UnverifiedTrajectoryError: an experiment's backends disagree, or a
+        figure's data does not match the verified trajectories.
+    """
+    import functional_training as ft
+
+    runs = {}
+    for name in (*LESSON_RATES, "full-batch", "train-validation", "gradient-accumulation",
+                 "mini-batch", "scalar-autograd"):
+        runs[name] = verified_runs(name, backends=backends)
+    verdicts = [verdict for _, verdict in runs.values()]
+    reference = verdicts[0].reference
+    names = [n for n in runs[LESSON_RATES[0]][0] if all(n in t for t, _ in runs.values())]
+    tol = max(verdict.tolerance for verdict in verdicts)
+
+    def ref(name: str) -> Trajectory:
+        return runs[name][0][reference]
+
+    one = REGISTRY[LESSON_RATES[0]]
+    figures: dict[str, dict] = {}
+    figures["learning-rates"] = {
+        "reference": reference,
+        "runs": [
+            {"learning_rate": REGISTRY[n].learning_rate,
+             "losses": {b: runs[n][0][b].train_loss for b in names}}
+            for n in LESSON_RATES
+        ],
+    }
+    figures["lr-trajectories"] = {
+        "x": one.xs, "y": one.ys,
+        "runs": [
+            {"learning_rate": REGISTRY[n].learning_rate, "w": ref(n).params["w"],
+             "b": ref(n).params["b"], "losses": ref(n).train_loss}
+            for n in LESSON_RATES
+        ],
+    }
+
+    lesson_rates = [REGISTRY[n].learning_rate for n in LESSON_RATES]
+    rates = np.union1d(SWEEP_RATES, lesson_rates)
+    with ft.float64():
+        sweep = ft.sweep_learning_rates(
+            ft.LinearParams(one.init["w"], one.init["b"]), one.xs, one.ys, rates,
+            steps=SWEEP_STEPS,
+        )
+        limit = float(ft.stability_limit(one.xs, one.ys))
+    for name, rate in zip(LESSON_RATES, lesson_rates, strict=True):
+        row = sweep.losses[int(np.flatnonzero(sweep.learning_rates == rate)[0])]
+        for k, expected in enumerate(ref(name).train_loss):
+            _require_close("lr-sweep", f"the sweep's loss at lr={rate:g}, step {k}",
+                           expected, row[k], ft.tolerance("float64", SWEEP_STEPS))
+    initial = ref(LESSON_RATES[0]).train_loss[0]
+    final = [float(v) for v in sweep.final_loss]
+    figures["lr-sweep"] = {
+        "learning_rates": [float(r) for r in sweep.learning_rates],
+        "final_loss": final,
+        "first_nonfinite_step": [None if s < 0 else int(s) for s in sweep.first_nonfinite_step],
+        "steps": SWEEP_STEPS,
+        "initial_loss": initial,
+        "stability_limit": limit,
+        "divergence_rate": ft.observed_divergence(
+            sweep.learning_rates, sweep.losses, sweep.first_nonfinite_step),
+        "lesson_rates": lesson_rates,
+    }
+
+    full = REGISTRY["full-batch"]
+    target_w, target_b = _least_squares(full)
+    figures["full-batch"] = {
+        "loss": ref("full-batch").train_loss, "w": ref("full-batch").params["w"],
+        "b": ref("full-batch").params["b"], "target_w": target_w, "target_b": target_b,
+    }
+    figures["train-validation"] = {
+        "train_loss": ref("train-validation").train_loss,
+        "val_loss": ref("train-validation").val_loss,
+    }
+    accumulation = REGISTRY["gradient-accumulation"]
+    figures["gradient-accumulation"] = {
+        "passes": _passes(accumulation.zero_grad),
+        "grads": {b: runs["gradient-accumulation"][0][b].grads["w"] for b in names},
+    }
+    mini = REGISTRY["mini-batch"]
+    figures["mini-batch"] = {
+        "batch_loss": ref("mini-batch").batch_loss, "train_loss": ref("mini-batch").train_loss,
+        "batch_size": mini.batch_size, "examples": len(mini.train),
+    }
+
+    autograd = ref("scalar-autograd")
+    nodes, edges, values = _engine_graph(REGISTRY["scalar-autograd"])
+    for what, expected in (("loss", autograd.batch_loss[0]), ("w.grad", autograd.grads["w"][0]),
+                           ("b.grad", autograd.grads["b"][0])):
+        _require_close("autograd-graph", f"the graph's {what}", expected, values[what], tol)
+    if autograd.predictions is not None:
+        _require_close("autograd-graph", "the graph's prediction", autograd.predictions[0][0],
+                       values["prediction"], tol)
+    figures["autograd-graph"] = {"nodes": nodes, "edges": edges}
+    return {"backends": names, "reference": reference, "tolerance": tol, "figures": figures}
+
+
+# ------------------------------------------------------------------ figures
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One course figure.
+
+    Attributes:
+      name: file stem, e.g. ``"learning-rates"``.
+      title: the lesson's point, as the figure's title (may use the data: ``title(data)``).
+      draw: ``draw(fig, data)``: makes the Axes and calls the figure's plot function.
+      caption: ``caption(data, context)`` -> the README caption.
+      alt: ``alt(data)`` -> the alt text (what a reader who cannot see it needs).
+    """
+
+    name: str
+    title: Callable[[Mapping], str]
+    draw: Callable[[Figure, Mapping], None]
+    caption: Callable[[Mapping, Mapping], str]
+    alt: Callable[[Mapping], str]
+
+
+def _num(value: float, digits: int = 4) -> str:
+    return f"{value:.{digits}g}"
+
+
+def _signed(value: float) -> str:
+    """A number for figure text, with a true minus sign: ``−8`` not ``-8``."""
+    return f"{value:g}".replace("-", "\N{MINUS SIGN}")
+
+
+def _graph_grad(data: Mapping, label: str) -> float:
+    return next(node["grad"] for node in data["nodes"] if node["label"] == label)
+
+
+def _draw_single(plot) -> Callable[[Figure, Mapping], None]:
+    def draw(fig: Figure, data: Mapping) -> None:
+        plot(fig.add_subplot(), **data)
+
+    return draw
+
+
+def _draw_lr_trajectories(fig: Figure, data: Mapping) -> None:
+    plots.plot_lr_trajectories(list(fig.subplots(1, len(data["runs"]))), **data)
+
+
+def _draw_lr_sweep(fig: Figure, data: Mapping) -> None:
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    plots.plot_lr_sweep(list(axes), **data)
+
+
+def _draw_full_batch(fig: Figure, data: Mapping) -> None:
+    plots.plot_full_batch(list(fig.subplots(1, 2)), **data)
+
+
+def _backends_phrase(context: Mapping) -> str:
+    return (f"{', '.join(context['backends'])} agree at every step to within "
+            f"rtol = atol = {context['tolerance']:g} (float64)")
+
+
+def _rate_list(data: Mapping) -> str:
+    return ", ".join(f"{run['learning_rate']:g}" for run in data["runs"])
+
+
+def _rates_alt(data: Mapping) -> str:
+    parts = []
+    for run in data["runs"]:
+        losses = run["losses"][data["reference"]]
+        parts.append(f"lr = {run['learning_rate']:g} goes from {_num(losses[0])} to "
+                     f"{_num(losses[-1])} after {len(losses) - 1} updates")
+    return (
+        "Line chart of loss (log scale) against SGD updates for three learning rates on one "
+        f"shipment: {'; '.join(parts)}. Every backend's marker sits on the same points."
+    )
+
+
+def _trajectories_alt(data: Mapping) -> str:
+    parts = []
+    for run in data["runs"]:
+        parts.append(f"lr = {run['learning_rate']:g} moves from (w, b) = ({run['w'][0]:g}, "
+                     f"{run['b'][0]:g}) to ({run['w'][-1]:.3f}, {run['b'][-1]:.3f})")
+    return (
+        "Three contour plots of the loss over w and b; the loss is zero along a straight "
+        "valley (2w + b = 6) and every path moves at right angles to the contours. "
+        f"{'; '.join(parts)}, jumping across the valley further each time at lr = 0.5."
+    )
+
+
+def _sweep_alt(data: Mapping) -> str:
+    overflowed = [r for r, s in zip(data["learning_rates"], data["first_nonfinite_step"],
+                                    strict=True) if s is not None]
+    tail = (f" Runs with lr >= {_num(min(overflowed), 3)} overflow to infinity; the lower panel "
+            "shows the step where that happens, earlier for larger rates."
+            if overflowed else "")
+    divergence = data["divergence_rate"]
+    return (
+        f"Log-log plot of the loss after {data['steps']} updates against "
+        f"{len(data['learning_rates'])} learning rates: the loss falls to almost zero for "
+        "rates up to about "
+        f"{_num(data['stability_limit'], 3)} and grows past the initial "
+        f"{_num(data['initial_loss'])} above it. A dashed line marks the analytic limit "
+        f"2/λmax = {_num(data['stability_limit'], 3)}, a dotted line beside it the sweep's "
+        f"first rate that stops lowering the loss, {_num(divergence) if divergence else 'none'}."
+        + tail
+    )
+
+
+FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
+    FigureSpec(
+        "learning-rates",
+        lambda d: "Same data, same start: the learning rate decides creep, settle or blow up",
+        _draw_single(plots.plot_learning_rates),
+        lambda d, c: (
+            "Loss after each of five SGD updates on one shipment (x = 2, y = 6 hours, start "
+            "w = 1, b = 0) at learning rates "
+            f"{_rate_list(d)}. Too small a rate "
+            "creeps, a useful one settles, too large a one overshoots and the error grows "
+            f"each step. Markers are each backend's own values: {_backends_phrase(c)}."
+        ),
+        _rates_alt,
+    ),
+    FigureSpec(
+        "lr-trajectories",
+        lambda d: "Each update steps against the gradient; too big a step jumps the valley",
+        _draw_lr_trajectories,
+        lambda d, c: (
+            "The (w, b) path of each learning rate over the contours of the loss "
+            "0.5 (2w + b − 6)². With one example the loss has a straight valley of zero loss; "
+            "every update moves at right angles to the contours, by a step proportional to "
+            "the rate. Paths are the verified reference trajectories "
+            f"({_backends_phrase(c)})."
+        ),
+        _trajectories_alt,
+    ),
+    FigureSpec(
+        "lr-sweep",
+        lambda d: (f"SGD is stable only below 2/λmax of the loss Hessian: "
+                   f"{_num(d['stability_limit'], 3)} for x = 2"),
+        _draw_lr_sweep,
+        lambda d, c: (
+            f"Loss after {d['steps']} full-batch SGD updates for {len(d['learning_rates'])} "
+            "learning rates, computed in one vmapped JAX call "
+            "(functional_training.sweep_learning_rates). The Hessian of 0.5 (w x + b − y)² "
+            "in (w, b) is [[x², x], [x, 1]], with largest eigenvalue x² + 1 = 5 at x = 2, so "
+            f"SGD converges only for lr < 2/λmax = {_num(d['stability_limit'], 3)} (dashed). "
+            "The sweep finds the loss stops falling at lr = "
+            f"{_num(d['divergence_rate']) if d['divergence_rate'] else 'none'} (dotted), the "
+            "first swept rate past the limit. The lower panel gives, for runs that overflow, "
+            "the first step with a non-finite value. The sweep's per-step losses at the "
+            "lesson's rates equal the verified trajectories of the learning-rates figure."
+        ),
+        _sweep_alt,
+    ),
+    FigureSpec(
+        "full-batch",
+        lambda d: (f"Full-batch gradient descent on 3 shipments heads for w = "
+                   f"{_num(d['target_w'], 3)}, b = {_num(d['target_b'], 3)}"),
+        _draw_full_batch,
+        lambda d, c: (
+            f"{len(d['loss']) - 1} full-batch SGD updates (lr = 0.08) on three shipments "
+            "whose delay is exactly 2 × disruption + 1 hours. Left: mean loss (log scale) "
+            f"falls from {_num(d['loss'][0])} to {_num(d['loss'][-1], 2)}. Right: w and b "
+            "approach the least-squares fit (dashed); b is slower because the data's "
+            f"intercept direction is the flatter one. {_backends_phrase(c)}."
+        ),
+        lambda d: (
+            f"Two line charts over {len(d['loss']) - 1} updates. Left: loss falls from "
+            f"{_num(d['loss'][0])} to {_num(d['loss'][-1], 2)} on a log scale. Right: w rises "
+            f"from {d['w'][0]:g} to {d['w'][-1]:.3f} (target {_num(d['target_w'], 3)}) and b "
+            f"from {d['b'][0]:g} to {d['b'][-1]:.3f} (target {_num(d['target_b'], 3)})."
+        ),
+    ),
+    FigureSpec(
+        "train-validation",
+        lambda d: "Training loss falls while validation loss rises: a warning, not a diagnosis",
+        _draw_single(plots.plot_train_validation),
+        lambda d, c: (
+            "Fitting peak-season shipments (train) from a model that matches a normal week "
+            "(validation), learning rate 0.02, w only. Each update lowers the training loss "
+            f"(from {d['train_loss'][0]:.3f} to {d['train_loss'][-1]:.3f}) and raises the "
+            f"validation loss (from {d['val_loss'][0]:.3f} to {d['val_loss'][-1]:.3f}); the "
+            "shaded band is the gap between them. Validation examples are evaluated, never "
+            f"used for gradients. {_backends_phrase(c)}."
+        ),
+        lambda d: (
+            f"Line chart over {len(d['train_loss']) - 1} updates: training loss falls from "
+            f"{d['train_loss'][0]:.3f} to {d['train_loss'][-1]:.3f} while validation loss "
+            f"rises from {d['val_loss'][0]:.3f} to {d['val_loss'][-1]:.3f}; the band between "
+            "the two lines is shaded."
+        ),
+    ),
+    FigureSpec(
+        "gradient-accumulation",
+        lambda d: ("Gradients accumulate until cleared: "
+                   + ", ".join(_signed(v) for v in next(iter(d["grads"].values())))),
+        _draw_single(plots.plot_gradient_accumulation),
+        lambda d, c: (
+            "The gradient dL/dw held in w.grad after three backward passes of the same loss "
+            "0.5 (2w − 6)² at w = 1. The second pass runs without clearing the buffer, so it "
+            "adds a second copy: "
+            + ", ".join(f"{v:g}" for v in next(iter(d["grads"].values())))
+            + ". Clear gradients before every independent step unless accumulation is "
+            f"deliberate. One bar per backend: {_backends_phrase(c)}."
+        ),
+        lambda d: (
+            "Grouped bar chart, three groups of one bar per backend ("
+            + ", ".join(d["grads"]) + "): every backend holds "
+            + ", ".join(f"{v:g}" for v in next(iter(d["grads"].values())))
+            + " after the first, second (not cleared) and third (cleared again) backward pass."
+        ),
+    ),
+    FigureSpec(
+        "mini-batch",
+        lambda d: "Each mini-batch loss is a noisy estimate of the full-batch loss",
+        _draw_single(plots.plot_mini_batch),
+        lambda d, c: (
+            f"SGD on {d['examples']} shipments with batches of {d['batch_size']}, shuffled "
+            f"each epoch ({len(d['batch_loss'])} updates, lr = 0.02). Diamonds: the loss of "
+            "the batch whose gradient made each update; black line: the loss on all "
+            "shipments at the same parameters. The batch loss scatters around the full "
+            f"loss while both fall. {_backends_phrase(c)}."
+        ),
+        lambda d: (
+            f"Line chart over {len(d['batch_loss'])} updates (log scale): the full-batch loss "
+            f"falls smoothly from {_num(d['train_loss'][0])} to {_num(d['train_loss'][-1])}; "
+            "the mini-batch losses zigzag above and below it. Dotted lines mark epochs."
+        ),
+    ),
+    FigureSpec(
+        "autograd-graph",
+        lambda d: (f"Backpropagation: dL/dw = {_signed(_graph_grad(d, 'w'))} and dL/db = "
+                   f"{_signed(_graph_grad(d, 'b'))} flow back from the loss"),
+        _draw_single(plots.plot_autograd_graph),
+        lambda d, c: (
+            "The computation graph of prediction = w · x + b and loss = 0.5 (prediction − "
+            "target)², as the scalar autograd engine (comparisons.engine) builds it "
+            "(subtraction is a + (−b), so the target is negated by a × −1 node), after "
+            "loss.backward(). Each box shows its value (data) and dL/dnode (grad); the "
+            "numbers equal the verified scalar-autograd trajectory "
+            f"({_backends_phrase(c)}). Drawn with matplotlib, no Graphviz."
+        ),
+        lambda d: (
+            "Computation graph, inputs on the left, loss on the right: "
+            + "; ".join(f"{n['label']} (data {n['data']:g}, grad {n['grad']:g})"
+                        for n in d["nodes"])
+            + ". Arrows: " + ", ".join(
+                f"{d['nodes'][p]['label']} → {d['nodes'][q]['label']}" for p, q in d["edges"])
+            + "."
+        ),
+    ),
+)}
+
+FIGURE_NAMES = tuple(FIGURES)
+
+
+def draw_figure(name: str, data: Mapping) -> Figure:
+    """Draw figure ``name`` from its data (a value of ``figure_data()["figures"]``).
+
+    Uses the shared style and an Agg canvas; never touches pyplot. Save it
+    inside ``matplotlib.rc_context(style.STYLE)`` (``render_all`` does).
+    """
+    spec = FIGURES[name]
+    with matplotlib.rc_context(style.STYLE):
+        fig = style.new_figure()
+        spec.draw(fig, data)
+        fig.suptitle(spec.title(data))
+    return fig
+
+
+# ------------------------------------------------------------------ files
+
+
+def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
+    """``"png,svg"`` (or a sequence) -> ``("png", "svg")``; one-line ``ValueError`` otherwise."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    formats = tuple(item.strip().lower() for item in items if item.strip())
+    if not formats:
+        raise ValueError(f"no figure format given; choose from {', '.join(style.FORMATS)}")
+    for fmt in formats:
+        if fmt not in style.FORMATS:
+            raise ValueError(
+                f"unknown figure format {fmt!r}; choose from {', '.join(style.FORMATS)}")
+    return tuple(dict.fromkeys(formats))
+
+
+def readme_text(data: Mapping, formats: Sequence[str] = style.FORMATS) -> str:
+    """``README.md`` of the figures directory: every figure with its caption and alt text."""
+    image = "png" if "png" in formats else formats[0]
+    lines = [
+        "# Course figures",
+        "",
+        "Rendered by `python -m comparisons figures` (also part of `python -m comparisons all`)"
+        " from trajectories the comparison suite verified in float64 just before drawing: "
+        f"{_backends_phrase(data)}, reference {data['reference']}. Do not edit these files; "
+        f"re-render them. `{DATA_FILE}` holds exactly the data each figure draws.",
+        "",
+    ]
+    for name, spec in FIGURES.items():
+        figure = data["figures"][name]
+        alt = spec.alt(figure)
+        files = " · ".join(f"[{fmt.upper()}]({name}.{fmt})" for fmt in formats)
+        lines += [
+            f"## {name}",
+            "",
+            f"![{alt}]({name}.{image})",
+            "",
+            f"**{spec.title(figure)}.** {spec.caption(figure, data)}",
+            "",
+            f"*Alt text:* {alt}",
+            "",
+            f"Files: {files}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _jsonable(value):
+    if isinstance(value, float):
+        return json_float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def data_json(data: Mapping) -> str:
+    """The :data:`DATA_FILE` text: strict JSON, non-finite floats as ``"Infinity"``/``"NaN"``."""
+    return json.dumps(_jsonable(data), indent=1, allow_nan=False) + "\n"
+
+
+def render_all(out_dir: Path, formats: tuple[str, ...] = style.FORMATS) -> list[Path]:
+    """Verify, then write every figure, ``README.md`` and :data:`DATA_FILE` into ``out_dir``.
+
+    Nothing is written unless every experiment verifies; each file is written
+    atomically (temp file in ``out_dir``, flush, ``os.replace``).
+
+    Args:
+      out_dir: the directory to write (created if missing).
+      formats: a subset of ``("png", "svg")``.
+
+    Returns:
+      Every path written: figures in :data:`FIGURE_NAMES` order, then README and data.
+
+    Raises:
+      ValueError: an unknown or empty format list.
+      UnverifiedTrajectoryError: a figure's data failed verification.
+    """
+    formats = parse_formats(formats)
+    out_dir = Path(out_dir)
+    data = figure_data()
+    written = []
+    for name in FIGURE_NAMES:
+        fig = draw_figure(name, data["figures"][name])
+        with matplotlib.rc_context(style.STYLE):
+            written += style.save_figure(fig, out_dir / name, formats)
+    for filename, text in ((README_FILE, readme_text(data, formats)),
+                           (DATA_FILE, data_json(data))):
+        path = out_dir / filename
+        style.write_atomically(path, lambda handle, t=text: handle.write(t.encode("utf-8")))
+        written.append(path)
+    return written
+
+
+def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--out DIR`` (default ``figures/``) and ``--format png,svg`` to ``parser``.
+
+    Example:
+      >>> parser = argparse.ArgumentParser(prog="figures")
+      >>> add_figure_arguments(parser)
+      >>> args = parser.parse_args(["--format", "svg"])
+      >>> args.out, args.format
+      (PosixPath('figures'), ('svg',))
+    """
+
+    def formats(text: str) -> tuple[str, ...]:
+        try:
+            return parse_formats(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parser.add_argument("--out", metavar="DIR", type=Path, default=DEFAULT_OUT,
+                        help="directory to write the figures into (default: figures/)")
+    parser.add_argument("--format", metavar="png,svg", type=formats, default=style.FORMATS,
+                        help="comma-separated file formats (default: png,svg)")

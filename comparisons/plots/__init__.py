@@ -1,0 +1,46 @@
+"""One function per course figure: each takes the data it draws and the Axes to draw on.
+
+The functions only draw: they compute nothing the comparison suite has not
+verified (the loss-surface contours behind ``lr-trajectories`` and the graph
+layout are the only things computed here). They never create figures, touch
+pyplot or save files; :mod:`comparisons.figures` does that, under the shared
+style of :mod:`comparisons.figure_style`.
+
+Example:
+  >>> import matplotlib
+  >>> from comparisons.figure_style import STYLE, new_figure
+  >>> with matplotlib.rc_context(STYLE):
+  ...     ax = new_figure().add_subplot()
+  ...     plot_train_validation(ax, train_loss=[9.3, 7.7], val_loss=[0.0, 0.1])
+  >>> [line.get_gid() for line in ax.get_lines()]
+  ['train loss', 'validation loss']
+"""
+
+from comparisons.plots._graph import layout_graph, plot_autograd_graph
+from comparisons.plots._learning_rates import (
+    loss_surface,
+    plot_learning_rates,
+    plot_lr_sweep,
+    plot_lr_trajectories,
+    plot_lr_trajectory,
+)
+from comparisons.plots._training import (
+    plot_full_batch,
+    plot_gradient_accumulation,
+    plot_mini_batch,
+    plot_train_validation,
+)
+
+__all__ = [
+    "layout_graph",
+    "loss_surface",
+    "plot_autograd_graph",
+    "plot_full_batch",
+    "plot_gradient_accumulation",
+    "plot_learning_rates",
+    "plot_lr_sweep",
+    "plot_lr_trajectories",
+    "plot_lr_trajectory",
+    "plot_mini_batch",
+    "plot_train_validation",
+]
