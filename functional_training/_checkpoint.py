@@ -237,24 +237,7 @@ def load_checkpoint(path, *, params, opt_state) -> Checkpoint:
       ValueError: one line naming the file and what is wrong; nothing is loaded.
     """
     path = Path(path)
-    expected = checkpoint_id(path)
-    try:
-        payload = path.read_bytes()
-    except OSError as err:
-        raise ValueError(f"cannot read checkpoint {path}: {err.strerror or err}") from None
-    actual = sha256_digest(payload)
-    if actual != expected:
-        raise ValueError(
-            f"checkpoint {path} is corrupt or truncated: its content hash {actual[:19]}... "
-            f"does not match the {expected[:19]}... in its name; refusing to load it"
-        )
-    try:
-        arrays = _read_npz(payload)
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
-        raise ValueError(f"checkpoint {path} is unreadable: {err}") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
+    expected, meta, arrays = _verified_contents(path)
     state = {}
     for part, template in zip(_STATE_PARTS, (params, opt_state), strict=True):
         state[part] = _rebuild(path, part, meta, arrays, template)
@@ -277,6 +260,41 @@ def load_checkpoint(path, *, params, opt_state) -> Checkpoint:
         parent=meta.get("parent"),
         records=records,
     )
+
+
+def checkpoint_metadata(path) -> dict:
+    """Verify a checkpoint's content hash and return its metadata (no state is rebuilt).
+
+    Lets a run compare its settings with ``meta["run"]`` before loading, so a
+    checkpoint of another run is refused with a message naming the setting
+    that differs.
+
+    Raises:
+      ValueError: as :func:`load_checkpoint` for corrupt or unreadable files.
+    """
+    return _verified_contents(Path(path))[1]
+
+
+def _verified_contents(path: Path) -> tuple[str, dict, dict[str, np.ndarray]]:
+    expected = checkpoint_id(path)
+    try:
+        payload = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"cannot read checkpoint {path}: {err.strerror or err}") from None
+    actual = sha256_digest(payload)
+    if actual != expected:
+        raise ValueError(
+            f"checkpoint {path} is corrupt or truncated: its content hash {actual[:19]}... "
+            f"does not match the {expected[:19]}... in its name; refusing to load it"
+        )
+    try:
+        arrays = _read_npz(payload)
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
+        raise ValueError(f"checkpoint {path} is unreadable: {err}") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
+    return expected, meta, arrays
 
 
 def checkpoint_chain(path, *, params, opt_state) -> list[Checkpoint]:
