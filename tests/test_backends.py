@@ -83,7 +83,7 @@ def mismatches(actual: Trajectory, reference: Trajectory, tol: float) -> list[st
         if len(a_values) != len(r_values):
             found.append(f"{label}: {len(a_values)} entries, reference {len(r_values)}")
             continue
-        for k, (a, r) in enumerate(zip(a_values, r_values)):
+        for k, (a, r) in enumerate(zip(a_values, r_values, strict=True)):
             a_row, r_row = (a, r) if isinstance(a, list) else ([a], [r])
             if len(a_row) != len(r_row) or not all(map(_same, a_row, r_row, [tol] * len(a_row))):
                 found.append(f"{label}[{k}]: {a} vs reference {r}")
@@ -283,6 +283,17 @@ def test_rate_beyond_float32_is_a_value_error(backend):
         get_backend(backend).run(e, dtype="float32")
 
 
+def test_torch_adam_step_size_must_fit_the_dtype():
+    # torch applies Adam with addcdiv_(value=-lr / (1 - b1^t)), a scalar cast to the
+    # parameter dtype: 1e38 / (1 - 0.9) overflows float32. A clear refusal, not a crash;
+    # JAX runs the same experiment and records the overflow as data.
+    e = replace(REGISTRY["optimizer/adam"],
+                hyperparams={**REGISTRY["optimizer/adam"].hyperparams, "learning_rate": 1e38})
+    with pytest.raises(ValueError, match="step size lr / \\(1 - b1\\) overflows float32"):
+        get_backend("torch").run(e, dtype="float32")
+    assert get_backend("jax").run(e, dtype="float32").first_nonfinite_step is not None
+
+
 # --- divergence is data ------------------------------------------------------------
 
 
@@ -478,7 +489,7 @@ def test_convention_sgd_weight_decay_is_added_to_the_gradient():
 def test_convention_float32_adam_bias_correction():
     # First Adam step with g = 1 is exactly -lr in exact arithmetic. Without x64 (how the
     # jax backend runs float32) optax computes 1 - b2^t in float32, where 1 - 0.999 keeps
-    # ~4 digits; torch computes it in Python float64.
+    # ~5 digits; torch computes it in Python float64.
     first = -1.0
     optax_step = _optax_path(optax.adam(1.0, eps=0.0), [1.0], p0=0.0, dtype=jnp.float32)[0]
     torch_step = _torch_path(lambda p: torch.optim.Adam(p, lr=1.0, eps=0.0), [1.0], p0=0.0,
@@ -494,6 +505,12 @@ def test_convention_adam_near_overflow():
     optax_path = _optax_path(optax.adam(0.1), [2e154], p0=0.0)
     assert math.isclose(torch_path[0], -0.1, rel_tol=CONVENTION_TOL)
     assert optax_path[0] == 0.0
+    # Once v overflows in both, torch's addcdiv_ forms lr * m before dividing by
+    # denom = inf (inf / inf = NaN); optax divides first (update 0, theta kept).
+    torch_path = _torch_path(lambda p: torch.optim.Adam(p, lr=1e10), [1.0, 1e300], p0=0.0)
+    optax_path = _optax_path(optax.adam(1e10), [1.0, 1e300], p0=0.0)
+    assert math.isnan(torch_path[1])
+    assert optax_path[1] == optax_path[0]
 
 
 def test_convention_half_before_the_mean():

@@ -114,9 +114,10 @@ def check_run(experiment: Experiment, dtype: str) -> None:
     """Raise ``ValueError`` naming the first thing that makes ``experiment`` unrunnable.
 
     Checks the dtype, the kind, the data, the parameters and the kind's own
-    fields; every hyperparameter must be finite in ``dtype`` (a rate of 1e300
-    exists in float64, not in float32); gradient checks are float64 only (centered differences in float32
-    are dominated by rounding: ``u / eps`` with ``u = 6e-8``).
+    fields. Every hyperparameter must be finite in ``dtype`` (a rate of 1e300
+    exists in float64, not in float32). Gradient checks are float64 only
+    (centered differences in float32 are dominated by rounding: ``u / eps``
+    with ``u = 6e-8``).
     """
     check_dtype(dtype)
     for key, value in optimizer_settings(experiment).items():
