@@ -173,11 +173,12 @@ class TrainSettings:
     dtype: str = "float64"
 
     def fingerprint(self, data_version: str) -> dict:
-        """What a checkpoint must share with a run to be resumed by it (not ``steps``).
+        """What a checkpoint must share with a run to be resumed by it.
 
-        Steps and epochs are left out on purpose: a finished run can be
-        resumed with more steps, since the batch order and chunk boundaries
-        do not depend on the total.
+        ``steps`` is part of it: the last chunk of a finished run is shorter
+        than ``chunk_steps``, and XLA may round a scan of another length
+        differently in the last bit, so continuing a finished run to more
+        steps would not reproduce an uninterrupted run of that length.
         """
         return {
             "data": self.data,
@@ -190,6 +191,7 @@ class TrainSettings:
             "dtype": self.dtype,
             "chunk_steps": self.chunk_steps,
             "init": list(self.init),
+            "steps": self.steps,
         }
 
 
