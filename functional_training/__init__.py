@@ -1,7 +1,10 @@
 """The shipment-delay lesson as pure JAX functions.
 
 ``prediction = w * x + b``, half-squared-error loss, gradients by
-``jax.grad``, SGD and optax optimizers, training as one jitted ``lax.scan``.
+``jax.grad``, SGD and optax optimizers, training as one jitted ``lax.scan``,
+learning-rate sweeps as one jitted program over all rates (sharded over
+devices), the stability limit of gradient descent, and seeded synthetic
+shipments at scale.
 Importing this package changes no global JAX configuration; run in float64
 inside ``with functional_training.float64():``.
 
@@ -30,14 +33,21 @@ from functional_training._optimizers import (
 )
 from functional_training._params import PARAM_NAMES, LinearParams
 from functional_training._precision import float64, tolerance
+from functional_training._stability import loss_hessian, observed_divergence, stability_limit
+from functional_training._sweep import METHODS as SWEEP_METHODS
+from functional_training._sweep import SweepResult, moment_statistics, sweep_learning_rates
+from functional_training._synthetic import Shipments, minibatch_indices, synthetic_shipments
 from functional_training._train import check_data, train
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
     "OPTIMIZER_NAMES",
     "PARAM_NAMES",
+    "SWEEP_METHODS",
     "GradientCheck",
     "LinearParams",
+    "Shipments",
+    "SweepResult",
     "Trajectory",
     "check_data",
     "check_gradients",
@@ -47,11 +57,18 @@ __all__ = [
     "freeze",
     "half_squared_error",
     "loss_and_grad",
+    "loss_hessian",
     "make_optimizer",
     "mean_loss",
+    "minibatch_indices",
+    "moment_statistics",
+    "observed_divergence",
     "optimizer_hyperparameters",
     "predict",
     "sgd_step",
+    "stability_limit",
+    "sweep_learning_rates",
+    "synthetic_shipments",
     "tolerance",
     "train",
 ]

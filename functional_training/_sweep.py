@@ -1,0 +1,580 @@
+"""Learning-rate sweeps: many rates in one jitted program, sharded over devices.
+
+For rates ``lr_1..lr_L`` and ``S`` steps the sweep runs ``L`` independent
+trainings of the linear model ``prediction = w * x + b`` from the same initial
+parameters on the same batches, ``theta^l_{k+1} = theta^l_k + update(g^l_k; lr_l)``.
+Rates are a ``vmap`` axis and steps a loop inside one compiled program, so the
+cost of a sweep is one compilation plus ``S`` fused steps over all rates.
+
+Two exact ways to take a step (``method``):
+
+- ``"autodiff"``: ``jax.value_and_grad`` of the mean half squared error on the
+  step's batch; any optimizer, full batch or mini-batch, one or ``d`` features.
+- ``"moments"``: full-batch SGD on one feature only. With ``u = x - mean(x)``,
+  ``v = y - mean(y)``, ``Vx = mean(u^2)``, ``beta = mean(u v) / Vx``,
+  ``R = mean((v - beta u)^2)`` and the mean residual ``c = w mean(x) + b - mean(y)``,
+
+      L(w, b)  = (Vx (w - beta)^2 + R + c^2) / 2
+      dL/dw    = Vx (w - beta) + mean(x) c
+      dL/db    = c
+
+  which is the same function as ``mean(0.5 (w x + b - y)^2)`` written with the
+  data's moments (computed once, in float64, on the host), so a step costs
+  ``O(L)`` whatever ``N`` is. Every term is non-negative (no cancellation), and
+  the loss is formed as ``sum / N`` like the autodiff path's ``mean`` so both
+  overflow at the same step: the paths agree to 1e-12 in float64, non-finite
+  steps included. ``"auto"`` picks it exactly where it applies.
+
+Recording: ``losses[l, r]`` is the full training loss at ``theta^l_{r K}`` for
+``r = 0..S // K`` (``K = record_every``); recorded values are written into a
+preallocated ``(L, S // K + 1)`` buffer, so memory is bounded by what is
+recorded, not by ``S``. ``first_nonfinite_step[l]`` is tracked in the loop
+carry, so it is exact even between records.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from functional_training._loss import loss_and_grad, mean_loss
+from functional_training._optimizers import _OPTIMIZERS, make_optimizer
+from functional_training._params import LinearParams
+from functional_training._train import check_data
+
+METHODS = ("auto", "moments", "autodiff")
+MESH_AXIS = "rates"
+"""Name of the mesh axis the rate axis is split over."""
+
+PROGRESS_CHUNKS = 100
+"""At most this many progress callbacks per sweep (one per chunk of records)."""
+
+
+class SweepResult(NamedTuple):
+    """Result of :func:`sweep_learning_rates` (host NumPy arrays).
+
+    Attributes:
+      learning_rates: shape ``(L,)``.
+      losses: shape ``(L, S // K + 1)``: full training loss at the parameters
+        before step ``r * K`` (``K = record_every``); column 0 is the initial loss.
+      final_params: ``LinearParams`` with leaves of shape ``(L,)`` (``w``:
+        ``(L, d)`` with ``d`` features): parameters after all ``S`` steps.
+      first_nonfinite_step: shape ``(L,)`` int: first step ``k`` at which the
+        parameters, the batch loss or the gradient is non-finite (``k = S``:
+        the final parameters or the final training loss); -1 where none.
+      steps: ``S``.
+      record_every: ``K``.
+      method: ``"moments"`` or ``"autodiff"``: the path that ran.
+      devices: the devices the rate axis was split over.
+      compile_seconds: time to trace and compile (0.0 when already compiled).
+      run_seconds: time to run the compiled program(s), until the results were ready.
+    """
+
+    learning_rates: np.ndarray
+    losses: np.ndarray
+    final_params: LinearParams
+    first_nonfinite_step: np.ndarray
+    steps: int
+    record_every: int
+    method: str
+    devices: tuple
+    compile_seconds: float
+    run_seconds: float
+
+    @property
+    def recorded_steps(self) -> np.ndarray:
+        """The step index of each column of ``losses``: ``0, K, 2K, ...``."""
+        return np.arange(self.losses.shape[1]) * self.record_every
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        """Last recorded loss per rate, shape ``(L,)``."""
+        return self.losses[:, -1]
+
+
+class _Spec(NamedTuple):
+    """Everything static about a sweep program (hashable; part of the jit cache key)."""
+
+    method: str
+    optimizer: str
+    hyperparams: tuple
+    record_every: int
+    remainder: int
+    minibatch: bool
+    sharding: NamedSharding | None
+
+
+class _State(NamedTuple):
+    """The loop carry. Every leaf has the (padded) rate axis first, except ``losses``,
+    shape ``(records + 1, L)``, so that writing one record is one contiguous row."""
+
+    params: LinearParams
+    opt_state: Any
+    first_bad: jax.Array
+    losses: jax.Array
+
+
+def sweep_learning_rates(
+    params: LinearParams,
+    x,
+    y,
+    learning_rates,
+    *,
+    steps: int,
+    optimizer: str = "sgd",
+    hyperparams: Mapping[str, float] | None = None,
+    batch_indices=None,
+    record_every: int = 1,
+    devices: Sequence[jax.Device] | None = None,
+    method: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Train once per learning rate, all rates in one compiled program.
+
+    Every rate starts from ``params`` and sees the same batches; rate ``l``
+    follows ``theta_{k+1} = theta_k + optimizer_update(g_k; lr_l)`` exactly as
+    :func:`functional_training.train` does with that rate (to 1e-12 in float64).
+
+    With several devices the rate axis is split over a one-axis
+    ``jax.sharding.Mesh`` (axis ``"rates"``) with ``NamedSharding(mesh,
+    PartitionSpec("rates"))``: ``L`` is padded up to a multiple of the device
+    count by repeating the last rate, and the padding is trimmed from the
+    result, so any ``L`` works and the result equals the one-device result.
+
+    Args:
+      params: initial ``LinearParams``; their dtype sets the sweep's precision.
+      x: features, shape ``(n,)`` or ``(n, d)``.
+      y: targets, shape ``(n,)``.
+      learning_rates: shape ``(L,)``, each finite and > 0.
+      steps: ``S`` > 0.
+      optimizer: ``"sgd"`` (default), or any name of
+        :data:`functional_training.OPTIMIZER_NAMES`: its learning rate becomes a
+        per-rate traced value through ``optax.inject_hyperparams``.
+      hyperparams: the optimizer's other settings (see :func:`make_optimizer`).
+      batch_indices: optional int array ``(S, batch_size)``: the examples of
+        each step, made on the host (e.g. :func:`minibatch_indices`); ``None``
+        is full batch.
+      record_every: ``K`` >= 1: record the training loss every ``K`` steps.
+      devices: devices to split the rates over; ``None`` means ``jax.devices()``.
+      method: ``"auto"``, ``"moments"`` or ``"autodiff"`` (see the module
+        docstring); ``"auto"`` takes ``"moments"`` for full-batch SGD with one
+        feature, where it is exact, else ``"autodiff"``.
+      progress: optional ``progress(steps_done, steps)`` callback; when given,
+        the run is split into at most :data:`PROGRESS_CHUNKS` chunks of the
+        same compiled program and the callback runs after each.
+
+    Returns:
+      A :class:`SweepResult`. Divergent rates are data: their non-finite values
+      are recorded and ``first_nonfinite_step`` says where they started.
+
+    Raises:
+      ValueError, TypeError: for bad arguments, naming the problem.
+
+    Example:
+      >>> import functional_training as ft
+      >>> with ft.float64():
+      ...     result = ft.sweep_learning_rates(
+      ...         ft.LinearParams(1.0, 0.0), [2.0], [6.0], [0.01, 0.1, 0.5], steps=4)
+      >>> result.losses.round(3).tolist()[1]
+      [8.0, 2.0, 0.5, 0.125, 0.031]
+      >>> result.method, result.first_nonfinite_step.tolist()
+      ('moments', [-1, -1, -1])
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be an integer > 0, got {steps!r}")
+    if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every <= 0:
+        raise ValueError(f"record_every must be an integer > 0, got {record_every!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    rates = _check_rates(learning_rates)
+    x_np, y_np = check_data(x, y)
+    hyper = _check_optimizer(optimizer, hyperparams)
+    batches = _check_batches(batch_indices, steps, x_np.shape[0])
+    params = LinearParams(*(jnp.asarray(p) for p in params))  # a list w stays one leaf
+    dtype = jnp.result_type(*params)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"params must be floating point, got {dtype}")
+    method = _choose_method(method, optimizer, batches is not None, x_np, y_np, dtype)
+    if jnp.shape(params.w) != x_np.shape[1:] or jnp.shape(params.b) != ():
+        raise ValueError(
+            f"params do not fit the data: w has shape {jnp.shape(params.w)} and b "
+            f"{jnp.shape(params.b)}, expected w {x_np.shape[1:]} and b ()"
+        )
+
+    device_list = tuple(jax.devices() if devices is None else devices)
+    if not device_list:
+        raise ValueError("devices must name at least one device")
+    sharding = None
+    if len(device_list) > 1:
+        mesh = Mesh(np.array(device_list), (MESH_AXIS,))
+        sharding = NamedSharding(mesh, PartitionSpec(MESH_AXIS))
+    padded = -(-rates.size // len(device_list)) * len(device_list)
+
+    records, remainder = divmod(steps, record_every)
+    spec = _Spec(method, optimizer, hyper, record_every, remainder, batches is not None, sharding)
+    state = _initial_state(spec, params, rates, padded, records, dtype)
+    data = _device_data(spec, x_np, y_np, batches, dtype, device_list)
+    state = _place(state, sharding, device_list[0])
+
+    start_compile = time.perf_counter()
+    advance = _advance.lower(state, data, np.int32(0), np.int32(records), spec=spec).compile()
+    finish = _finish.lower(state, data, spec=spec).compile()
+    compile_seconds = time.perf_counter() - start_compile
+
+    start_run = time.perf_counter()
+    if progress is None or records == 0:
+        state = advance(state, data, np.int32(0), np.int32(records))
+    else:
+        bounds = np.linspace(0, records, min(records, PROGRESS_CHUNKS) + 1).round().astype(int)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            state = jax.block_until_ready(advance(state, data, np.int32(lo), np.int32(hi)))
+            progress(int(hi) * record_every, steps)
+    state = jax.block_until_ready(finish(state, data))
+    run_seconds = time.perf_counter() - start_run
+    if progress is not None:
+        progress(steps, steps)
+
+    host = _to_host(state)
+    trim = slice(0, rates.size)
+    return SweepResult(
+        learning_rates=rates,
+        losses=host.losses[:, trim].T,  # a view: no copy of a large record
+        final_params=LinearParams(*(leaf[trim] for leaf in host.params)),
+        first_nonfinite_step=host.first_bad[trim].astype(np.int64),
+        steps=steps,
+        record_every=record_every,
+        method=method,
+        devices=device_list,
+        compile_seconds=compile_seconds,
+        run_seconds=run_seconds,
+    )
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_rates(learning_rates) -> np.ndarray:
+    rates = np.asarray(learning_rates)
+    if rates.ndim != 1 or rates.size == 0:
+        raise ValueError(f"learning_rates must be a non-empty 1-D array, got shape {rates.shape}")
+    if not np.issubdtype(rates.dtype, np.number) or np.issubdtype(rates.dtype, np.complexfloating):
+        raise TypeError(f"learning_rates must be real numbers, got dtype {rates.dtype}")
+    rates = rates.astype(np.float64)
+    if not (np.isfinite(rates).all() and (rates > 0).all()):
+        raise ValueError("learning_rates must all be finite and > 0")
+    return rates
+
+
+def _check_optimizer(optimizer: str, hyperparams: Mapping[str, float] | None) -> tuple:
+    hyper = dict(hyperparams or {})
+    if "learning_rate" in hyper:
+        raise TypeError("hyperparams must not set learning_rate: the sweep sets it per rate")
+    make_optimizer(optimizer, learning_rate=1.0, **hyper)  # validates the name and settings
+    return tuple(sorted((k, float(v)) for k, v in hyper.items()))
+
+
+def _check_batches(batch_indices, steps: int, n: int) -> np.ndarray | None:
+    if batch_indices is None:
+        return None
+    batches = np.asarray(batch_indices)
+    if batches.ndim != 2 or batches.shape[0] != steps or batches.shape[1] == 0:
+        raise ValueError(
+            f"batch_indices must have shape (steps={steps}, batch_size > 0), got {batches.shape}"
+        )
+    if not np.issubdtype(batches.dtype, np.integer):
+        raise TypeError(f"batch_indices must be integers, got {batches.dtype}")
+    if batches.min() < 0 or batches.max() >= n:
+        raise ValueError(f"batch_indices must lie in [0, {n})")
+    return batches.astype(np.int32)
+
+
+def _choose_method(method: str, optimizer: str, minibatch: bool, x, y, dtype) -> str:
+    reasons = []
+    if optimizer != "sgd":
+        reasons.append(f"optimizer is {optimizer!r}, not 'sgd'")
+    if minibatch:
+        reasons.append("batches are mini-batches, not the full batch")
+    if x.ndim != 1:
+        reasons.append("x has several features")
+    if method == "moments" and reasons:
+        raise ValueError(f"method='moments' needs full-batch SGD on one feature: {reasons[0]}")
+    if method == "auto":
+        exact = not reasons and _moments_exact(x, y, dtype)
+        return "moments" if exact else "autodiff"
+    return method
+
+
+# ---------------------------------------------------------------- setup
+
+
+def _injected_optimizer(name: str, hyper: tuple) -> optax.GradientTransformation:
+    """``name``'s optax transformation with the learning rate as a state hyperparameter."""
+    factory, defaults = _OPTIMIZERS[name]
+    settings = {**defaults, **dict(hyper)}
+    if name == "nesterov":
+        settings["nesterov"] = True
+    return optax.inject_hyperparams(factory, static_args=("nesterov",))(
+        learning_rate=1.0, **settings
+    )
+
+
+def _initial_state(spec: _Spec, params, rates: np.ndarray, padded: int, records: int, dtype):
+    lr = np.concatenate([rates, np.full(padded - rates.size, rates[-1])]).astype(dtype)
+    batched = jax.tree.map(lambda p: jnp.broadcast_to(p, (padded, *p.shape)).astype(dtype), params)
+    if spec.method == "moments":
+        opt_state = jnp.asarray(lr)
+    else:
+        opt = _injected_optimizer(spec.optimizer, spec.hyperparams)
+
+        def init_one(p, rate):
+            state = opt.init(p)
+            return state._replace(hyperparams={**state.hyperparams, "learning_rate": rate})
+
+        opt_state = jax.vmap(init_one)(batched, jnp.asarray(lr))
+    return _State(
+        params=batched,
+        opt_state=opt_state,
+        first_bad=jnp.full((padded,), -1, jnp.int32),
+        losses=jnp.zeros((records + 1, padded), dtype),
+    )
+
+
+class MomentStatistics(NamedTuple):
+    """What full-batch SGD on one feature needs from the data (see :func:`moment_statistics`).
+
+    Attributes:
+      n: number of examples ``N``.
+      x_mean, y_mean: ``mean(x)``, ``mean(y)``.
+      var_x: ``Vx = mean(u^2)`` with ``u = x - mean(x)``.
+      beta: ``mean(u v) / Vx`` with ``v = y - mean(y)`` (0 when ``Vx = 0``).
+      scale_w: ``sqrt(N Vx / 2)``.
+      scale_c: ``sqrt(N / 2)``.
+      half_residual: ``N R / 2`` with ``R = mean((v - beta u)^2)``.
+      x_low, y_low: the example with the smallest ``x``.
+      x_high, y_high: the example with the largest ``x``.
+    """
+
+    n: Any
+    x_mean: Any
+    y_mean: Any
+    var_x: Any
+    beta: Any
+    scale_w: Any
+    scale_c: Any
+    half_residual: Any
+    x_low: Any
+    y_low: Any
+    x_high: Any
+    y_high: Any
+
+
+def moment_statistics(x, y) -> MomentStatistics:
+    """The data's moments, computed once in float64 with two-pass (centred) sums.
+
+    The sum of the per-example losses is then, with ``c = w mean(x) + b - mean(y)``,
+    ``sum_i 0.5 e_i^2 = ((w - beta) scale_w)^2 + half_residual + (c scale_c)^2``,
+    three non-negative terms. The two extreme examples decide when some
+    ``e_i^2`` overflows: ``e_i = w x_i + b - y_i`` is monotone in ``x_i`` once
+    ``|e_i|`` dwarfs ``|y_i|``, so the largest ``|e_i|`` is at ``x_low`` or ``x_high``.
+
+    Example:
+      >>> stats = moment_statistics([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
+      >>> stats.n, stats.x_mean, round(stats.var_x, 4), stats.beta, stats.half_residual
+      (3.0, 2.0, 0.6667, 2.0, 0.0)
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    n = float(x.size)
+    x_mean, y_mean = float(np.mean(x)), float(np.mean(y))
+    u, v = x - x_mean, y - y_mean
+    var_x = float(np.mean(u * u))
+    beta = float(np.mean(u * v)) / var_x if var_x > 0 else 0.0
+    residual = float(np.mean((v - beta * u) ** 2))
+    low, high = int(np.argmin(x)), int(np.argmax(x))
+    return MomentStatistics(
+        n, x_mean, y_mean, var_x, beta, math.sqrt(n * var_x / 2), math.sqrt(n / 2),
+        n * residual / 2, float(x[low]), float(y[low]), float(x[high]), float(y[high]),
+    )
+
+
+def _moments_exact(x: np.ndarray, y: np.ndarray, dtype) -> bool:
+    """True where the moments path reproduces the autodiff path's non-finite steps too.
+
+    Overflow of a loss or gradient starts at ``|e_i| ~ sqrt(max float)``; the
+    argument in :func:`moment_statistics` needs ``|y_i|`` below the rounding
+    unit there and ``|x_i| e_i`` not to overflow first. Data up to
+    ``max float ** 0.25`` (4e9 in float32, 1e77 in float64) satisfies both.
+    """
+    bound = float(np.finfo(dtype).max) ** 0.25
+    return bool(np.abs(x).max() <= bound and np.abs(y).max() <= bound)
+
+
+def _device_data(spec: _Spec, x, y, batches, dtype, devices):
+    """The data as the compiled program takes it, replicated on every device."""
+    if spec.method == "moments":
+        # from the data as the run sees it (rounded to dtype), like the autodiff path
+        stats = moment_statistics(np.asarray(x, dtype), np.asarray(y, dtype))
+        data = (np.asarray(stats, dtype),)
+    else:
+        data = (np.asarray(x, dtype), np.asarray(y, dtype))
+        if batches is not None:
+            data += (batches,)
+    if spec.sharding is None:
+        return jax.device_put(data, devices[0])
+    replicated = NamedSharding(spec.sharding.mesh, PartitionSpec())
+    return jax.device_put(data, replicated)
+
+
+def _place(state: _State, sharding: NamedSharding | None, device) -> _State:
+    if sharding is None:
+        return jax.device_put(state, device)
+    host = jax.tree.map(np.asarray, state)
+    return jax.tree.map(
+        lambda a, s: jax.make_array_from_callback(a.shape, s, lambda index: a[index]),
+        host,
+        _state_shardings(host, sharding),
+    )
+
+
+def _to_host(state: _State) -> _State:
+    def fetch(a):
+        if a.is_fully_addressable:
+            return np.asarray(a)
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+
+    return jax.tree.map(fetch, state)
+
+
+# ---------------------------------------------------------------- the compiled program
+
+
+def _all_finite(*trees) -> jax.Array:
+    leaves = jax.tree.leaves(trees)
+    return functools.reduce(jnp.logical_and, [jnp.all(jnp.isfinite(leaf)) for leaf in leaves])
+
+
+def _moments_loss_and_grad(params: LinearParams, stats: jax.Array):
+    m = MomentStatistics(*stats)
+    c = params.w * m.x_mean + params.b - m.y_mean
+    dw = params.w - m.beta
+    total = (dw * m.scale_w) ** 2 + m.half_residual + (c * m.scale_c) ** 2  # = sum_i 0.5 e_i^2
+    e_low = params.w * m.x_low + params.b - m.y_low
+    e_high = params.w * m.x_high + params.b - m.y_high
+    squares_finite = jnp.isfinite(e_low * e_low) & jnp.isfinite(e_high * e_high)
+    # autodiff's mean(0.5 * e**2) is inf once some e_i**2 overflows (nan stays nan)
+    loss = jnp.where(squares_finite, total / m.n, total / m.n + jnp.inf)
+    return loss, LinearParams(w=m.var_x * dw + m.x_mean * c, b=c)
+
+
+def _rules(spec: _Spec, data):
+    """Per-rate ``step`` and ``full_loss`` for the spec's method."""
+    if spec.method == "moments":
+        (stats,) = data
+
+        def step(params, lr, indices):
+            loss, grads = _moments_loss_and_grad(params, stats)
+            new = jax.tree.map(lambda p, g: p - lr * g, params, grads)
+            return new, lr, loss, grads
+
+        def full_loss(params):
+            return _moments_loss_and_grad(params, stats)[0]
+
+        return step, full_loss
+
+    x, y = data[0], data[1]
+    opt = _injected_optimizer(spec.optimizer, spec.hyperparams)
+
+    def step(params, opt_state, indices):
+        xb, yb = (x, y) if indices is None else (x[indices], y[indices])
+        loss, grads = loss_and_grad(params, xb, yb)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, grads
+
+    def full_loss(params):
+        return mean_loss(params, x, y)
+
+    return step, full_loss
+
+
+def _state_shardings(state: _State, sharding: NamedSharding) -> _State:
+    """The rate axis split over the mesh: axis 0 of every leaf, axis 1 of ``losses``."""
+    by_rate = jax.tree.map(lambda _: sharding, state._replace(losses=None))
+    return by_rate._replace(losses=NamedSharding(sharding.mesh, PartitionSpec(None, MESH_AXIS)))
+
+
+def _constrain(state: _State, spec: _Spec) -> _State:
+    if spec.sharding is None:
+        return state
+    return jax.lax.with_sharding_constraint(state, _state_shardings(state, spec.sharding))
+
+
+def _loop_parts(spec: _Spec, data):
+    """``one_step(k, carry)`` over all rates (carry: params, opt_state, first_bad, loss) and
+    ``full_loss(params)``, both vmapped over the rate axis."""
+    step, full_loss = _rules(spec, data)
+    step = jax.vmap(step, in_axes=(0, 0, None))
+    batches = data[2] if spec.minibatch else None
+
+    def one_step(k, carry):
+        params, opt_state, first_bad, _ = carry
+        indices = None if batches is None else batches[k]
+        new, opt_state, loss, grads = step(params, opt_state, indices)
+        ok = jax.vmap(_all_finite)(params, loss, grads)
+        first_bad = jnp.where((first_bad < 0) & ~ok, k, first_bad)
+        return new, opt_state, first_bad, loss
+
+    return one_step, jax.vmap(full_loss)
+
+
+@functools.partial(jax.jit, static_argnames=("spec",), donate_argnums=(0,))
+def _advance(state: _State, data, start, stop, *, spec: _Spec) -> _State:
+    """Records ``r`` in ``[start, stop)``: write the loss at step ``r K``, then take ``K`` steps."""
+    one_step, full_loss = _loop_parts(spec, data)
+    k_steps = spec.record_every
+
+    def one_record(r, state: _State) -> _State:
+        k0 = r * k_steps
+        carry = (state.params, state.opt_state, state.first_bad, state.losses[0])
+        if spec.minibatch:
+            record = full_loss(state.params)
+            first = k0
+        else:  # full batch: step k0's batch loss is the training loss at step k0
+            carry = one_step(k0, carry)
+            record = carry[3]
+            first = k0 + 1
+        params, opt_state, first_bad, _ = jax.lax.fori_loop(first, k0 + k_steps, one_step, carry)
+        losses = jax.lax.dynamic_update_slice(state.losses, record[None, :], (r, jnp.int32(0)))
+        return _State(params, opt_state, first_bad, losses)
+
+    state = _constrain(state, spec)
+    return _constrain(jax.lax.fori_loop(start, stop, one_record, state), spec)
+
+
+@functools.partial(jax.jit, static_argnames=("spec",), donate_argnums=(0,))
+def _finish(state: _State, data, *, spec: _Spec) -> _State:
+    """The last record (step ``R K``), the ``S - R K`` remaining steps, and the final check."""
+    one_step, full_loss = _loop_parts(spec, data)
+    records = state.losses.shape[0] - 1
+    k0 = records * spec.record_every
+    state = _constrain(state, spec)
+    record = full_loss(state.params)
+    carry = (state.params, state.opt_state, state.first_bad, record)
+    params, opt_state, first_bad, _ = jax.lax.fori_loop(
+        jnp.int32(k0), jnp.int32(k0 + spec.remainder), one_step, carry
+    )
+    final_loss = record if spec.remainder == 0 else full_loss(params)
+    ok = jax.vmap(_all_finite)(params, final_loss)
+    first_bad = jnp.where((first_bad < 0) & ~ok, jnp.int32(k0 + spec.remainder), first_bad)
+    losses = state.losses.at[records].set(record)
+    return _constrain(_State(params, opt_state, first_bad, losses), spec)

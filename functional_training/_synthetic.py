@@ -1,0 +1,133 @@
+"""Shipments at scale: a seeded synthetic data set and the mini-batch order over it.
+
+Everything here runs on the host with NumPy, once, before any training: the
+batch order is data that every backend replays, never a random stream drawn
+inside a compiled step loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+NORMAL_WEEK = (2.0, 1.0)
+"""(slope, intercept) of the normal-week regime: ``delay = 2 x + 1`` (the lesson's shipments)."""
+
+PEAK_SEASON = (4.0, 0.0)
+"""(slope, intercept) of the peak-season regime: ``delay = 4 x`` (the lesson's peak season)."""
+
+MAX_DISRUPTION = 5.0
+"""Disruption scores are uniform on ``[0, MAX_DISRUPTION)``."""
+
+
+class Shipments(NamedTuple):
+    """A synthetic shipments data set.
+
+    Attributes:
+      x: disruption score per shipment, shape ``(n,)``.
+      y: extra delay in hours, shape ``(n,)``.
+      peak: True where the shipment belongs to the peak-season regime.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    peak: np.ndarray
+
+
+def synthetic_shipments(
+    n: int,
+    *,
+    seed: int = 0,
+    peak_fraction: float = 0.25,
+    noise: float = 0.5,
+    dtype=np.float64,
+) -> Shipments:
+    """``n`` shipments drawn from two regimes, fixed by ``seed``.
+
+    With ``x ~ Uniform[0, 5)``, regime ``peak ~ Bernoulli(peak_fraction)`` and
+    ``eps ~ Normal(0, noise^2)``, all from ``numpy.random.default_rng(seed)`` in
+    that order::
+
+        y = 4 x + eps          (peak season)
+        y = 2 x + 1 + eps      (normal week)
+
+    The same ``(n, seed, peak_fraction, noise)`` always gives the same arrays,
+    bit for bit. About 24 bytes per shipment (``n = 10**7``: 240 MB in float64).
+
+    Args:
+      n: number of shipments, >= 1.
+      seed: NumPy seed.
+      peak_fraction: probability of the peak-season regime, in ``[0, 1]``.
+      noise: standard deviation of the delay noise in hours, >= 0.
+      dtype: float dtype of ``x`` and ``y`` (drawn in float64, then cast).
+
+    Returns:
+      :class:`Shipments`.
+
+    Example:
+      >>> data = synthetic_shipments(4, seed=1)
+      >>> data.x.shape, data.y.dtype, data.peak.dtype
+      ((4,), dtype('float64'), dtype('bool'))
+      >>> bool((synthetic_shipments(4, seed=1).y == data.y).all())
+      True
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if not (isinstance(peak_fraction, (int, float)) and 0.0 <= peak_fraction <= 1.0):
+        raise ValueError(f"peak_fraction must be in [0, 1], got {peak_fraction!r}")
+    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise TypeError(f"dtype must be a floating dtype, got {np.dtype(dtype)}")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, MAX_DISRUPTION, size=n)
+    peak = rng.random(n) < peak_fraction
+    slope = np.where(peak, PEAK_SEASON[0], NORMAL_WEEK[0])
+    intercept = np.where(peak, PEAK_SEASON[1], NORMAL_WEEK[1])
+    y = slope * x + intercept + rng.normal(0.0, noise, size=n)
+    return Shipments(x.astype(dtype, copy=False), y.astype(dtype, copy=False), peak)
+
+
+def minibatch_indices(n: int, *, batch_size: int, steps: int, seed: int = 0) -> np.ndarray:
+    """The example indices of each step: shape ``(steps, batch_size)``.
+
+    Each epoch draws ``numpy.random.default_rng(seed).permutation(n)`` (one
+    generator for the whole run, so epochs differ) and cuts it into
+    ``n // batch_size`` batches, dropping the remainder so every batch has the
+    same size; epochs repeat until ``steps`` batches exist. The same rule as
+    ``comparisons.experiments.batch_order``, so any backend can replay it. One
+    permutation per epoch on the host: a permutation of 10**6 indices costs
+    about 10 ms in NumPy, against about 0.7 s for ``jax.random.permutation``
+    on this project's 2-core CPU.
+
+    Args:
+      n: number of examples.
+      batch_size: examples per step, in ``[1, n]``.
+      steps: number of steps, >= 1.
+      seed: NumPy seed.
+
+    Returns:
+      An ``int32`` array (``int64`` when ``n >= 2**31``).
+
+    Example:
+      >>> order = minibatch_indices(5, batch_size=2, steps=3, seed=0)
+      >>> order.shape, sorted(order[:2].ravel().tolist()) != sorted(order[2].tolist())
+      ((3, 2), True)
+    """
+    for name, value in (("n", n), ("batch_size", batch_size), ("steps", steps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if batch_size > n:
+        raise ValueError(f"batch size {batch_size} is larger than the data set ({n} examples)")
+    per_epoch = n // batch_size
+    rng = np.random.default_rng(seed)
+    index_dtype = np.int32 if n < 2**31 else np.int64
+    parts, remaining = [], steps
+    while remaining > 0:
+        perm = rng.permutation(n)
+        take = min(per_epoch, remaining)
+        parts.append(perm[: take * batch_size].reshape(take, batch_size).astype(index_dtype))
+        remaining -= take
+    return np.concatenate(parts)
