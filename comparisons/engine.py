@@ -11,11 +11,12 @@ rule into its parents::
     b.grad += a.data * g
 
 Derived operations reuse primitives: ``a - b`` is ``a + (-b)`` and ``-a`` is
-``a * -1``. Division is a primitive of its own (``a * b ** -1`` would round
-twice and overflow early; see :meth:`Value.__truediv__`). Plain numbers (``int``, ``float``,
-``bool``, any ``numbers.Real``) may stand on either side of an operator; they
-are constants baked into the closure, as PyTorch bakes Python scalars into its
-graph, so they get no node and no gradient.
+``a * -1``. Division is a primitive of its own, as in PyTorch (``a * b ** -1``
+would round twice and overflow early; see :meth:`Value.__truediv__`). Plain
+numbers (``int``, ``float``, ``bool``, any ``numbers.Real``) may stand on
+either side of an operator; they are constants baked into the closure, as
+PyTorch bakes Python scalars into its graph, so they get no node and no
+gradient.
 
 Values and gradients follow PyTorch float64, IEEE specials included:
 ``log(0) = -inf`` (gradient ``inf``), ``log(-1) = nan``, ``exp(1000) = inf``,
@@ -69,7 +70,7 @@ _by_stamp = attrgetter("_stamp")
 
 
 def _number(operand: object, op: str) -> float:
-    """Returns ``operand`` as a float, or raises ``TypeError`` naming it."""
+    """Returns a real-number ``operand`` of ``op`` as a float; else ``TypeError`` naming it."""
     if isinstance(operand, (float, int)) or isinstance(operand, numbers.Real):
         return float(operand)  # int, bool, Fraction, NumPy scalars... all as a Python float
     raise TypeError(
@@ -176,8 +177,8 @@ class Value:
         out = c / a         a += -(g * c) * (r * r)       (r = 1 / a; out = r * c)
         out = a ** c        a += g * (c * a ** (c - 1))    (no rule when c == 0)
         out = a ** y        a += g * (y * a ** (y - 1))    (skipped when y == 0)
-                            y += g * (out * log(a))        (skipped when a == 0, y >= 0)
-        out = c ** a        a += g * (out * log(c))        (no rule when c == 0, a >= 0)
+                            y += g * (out * log(a))        (g * 0 when a == 0, y >= 0)
+        out = c ** a        a += g * (out * log(c))        (g * 0 when c == 0, a >= 0)
         out = relu(a)       a += g                         (only when out > 0)
         out = tanh(a)       a += g * ((1 - out) * (1 + out))
         out = exp(a)        a += g * out
@@ -293,18 +294,21 @@ class Value:
         return out
 
     def __pow__(self, exponent: Value | float) -> Value:
-        """a ** c. Backward: d/da = c * a ** (c - 1); d/dc = a ** c * log(a).
+        """a ** c for a number c, or a ** y for a Value y.
 
-        PyTorch's conventions decide the edge cases: d/da is 0 when c == 0
-        (even where a ** (c - 1) is infinite), d/dc is 0 when a == 0 and
-        c >= 0 (where log(0) = -inf would give nan), and a negative base with
-        a non-integer exponent gives nan.
+        Backward: d/da = c * a ** (c - 1) and, for a Value exponent,
+        d/dy = a ** y * log(a).
+
+        PyTorch's conventions decide the edge cases: d/da is exactly 0 when
+        c == 0 (even where a ** (c - 1) or g is infinite); d/dc is taken as 0
+        when a == 0 and c >= 0 (not 0 * log(0) = nan), a 0 that is still scaled
+        by g; a negative base with a non-integer exponent gives nan.
         """
         if isinstance(exponent, Value):
             return _pow_values(self, exponent)
         c = _number(exponent, "**")
         x = self.data
-        out = _node(x * x if c == 2.0 else _pow(x, c), (self,), "**")
+        out = _node(x * x if c == 2.0 else _pow(x, c), (self,), "**")  # ** 2: the hot case
         if c != 0.0:  # d(a ** 0)/da is 0 by PyTorch's convention: no rule needed
 
             def _backward(g: float) -> None:
@@ -314,17 +318,21 @@ class Value:
         return out
 
     def __rpow__(self, base: float) -> Value:
-        """c ** a for a number base c. Backward: d/da = c ** a * log(c) (0 if c == 0, a >= 0)."""
+        """c ** a for a number base c. Backward: d/da = c ** a * log(c).
+
+        As in PyTorch, d/da is taken as 0 where c == 0 and a >= 0 (not
+        0 * log(0) = nan), and that 0 is still scaled by g (inf * 0 is nan).
+        """
         c = _number(base, "**")
         y = self.data
         result = _pow_libm(c, y)
         out = _node(result, (self,), "**")
-        if not (c == 0.0 and y >= 0.0):
+        local = 0.0 if c == 0.0 and y >= 0.0 else result * _log(c)
 
-            def _backward(g: float) -> None:
-                self.grad += g * (result * _log(c))
+        def _backward(g: float) -> None:
+            self.grad += g * local
 
-            out._backward = _backward
+        out._backward = _backward
         return out
 
     def relu(self) -> Value:
@@ -456,10 +464,10 @@ def _pow_values(base: Value, exponent: Value) -> Value:
     out = _node(result, (base, exponent), "**")
 
     def _backward(g: float) -> None:
-        if y != 0.0:
+        if y != 0.0:  # d/da is 0 where y == 0, whatever g is
             base.grad += g * (y * _pow_libm(x, y - 1.0))
-        if not (x == 0.0 and y >= 0.0):
-            exponent.grad += g * (result * _log(x))
+        # d/dy is 0 where a == 0 and y >= 0, scaled by g all the same (inf * 0 is nan)
+        exponent.grad += g * (0.0 if x == 0.0 and y >= 0.0 else result * _log(x))
 
     out._backward = _backward
     return out

@@ -151,6 +151,39 @@ def test_binary_backward_matches_torch(expr, x, y, exact):
     assert_matches(b.grad, torch_grad(tb), exact=exact, what="d/db")
 
 
+UPSTREAM_INPUTS = [0.0, -0.0, 1.0, -3.0, inf, nan]
+
+
+@pytest.mark.parametrize("upstream", [-2.0, inf, nan])
+@pytest.mark.parametrize(
+    "name, expr, exact",
+    [pytest.param(*case, id=case[0]) for case in UNARY],
+)
+@pytest.mark.parametrize("x", UPSTREAM_INPUTS)
+def test_unary_backward_scales_any_upstream_gradient_as_torch(name, expr, exact, x, upstream):
+    """dL/dout of -2, inf or nan arriving at the operation (a rule's zeros included)."""
+    t = torch_leaf(x)
+    (expr(t) * upstream).backward()
+    a = Value(x)
+    (expr(a) * upstream).backward()
+    assert_matches(a.grad, torch_grad(t), exact=exact, what="d/da")
+
+
+@pytest.mark.parametrize("upstream", [-2.0, inf, nan])
+@pytest.mark.parametrize(
+    "name, expr, exact",
+    [pytest.param(*case, id=case[0]) for case in BINARY],
+)
+@pytest.mark.parametrize("x, y", list(itertools.product(UPSTREAM_INPUTS, UPSTREAM_INPUTS)))
+def test_binary_backward_scales_any_upstream_gradient_as_torch(name, expr, exact, x, y, upstream):
+    ta, tb = torch_leaf(x), torch_leaf(y)
+    (expr(ta, tb) * upstream).backward()
+    a, b = Value(x), Value(y)
+    (expr(a, b) * upstream).backward()
+    assert_matches(a.grad, torch_grad(ta), exact=exact, what="d/da")
+    assert_matches(b.grad, torch_grad(tb), exact=exact, what="d/db")
+
+
 @pytest.mark.parametrize(
     "expr",
     [
