@@ -143,12 +143,12 @@ def _print_run(outcome: RunOutcome, out: Console) -> None:
     out.print(verdict_table(outcome.results, dtype=outcome.dtype))
     for _, verdict in outcome.results:
         if verdict.first_mismatch is not None:
-            out.print(f"first mismatch: {verdict.describe()}", markup=False, highlight=False)
+            _say(out, f"first mismatch: {verdict.describe()}")
     unavailable = {}
     for _, verdict in outcome.results:
         unavailable.update(verdict.unavailable)
     for name, hint in unavailable.items():
-        out.print(f"{name}: not available here ({hint})", markup=False, highlight=False)
+        _say(out, f"{name}: not available here ({hint})")
 
 
 def _write_reports(outcome: RunOutcome, args: argparse.Namespace) -> None:
@@ -219,7 +219,7 @@ def _cmd_lesson(args: argparse.Namespace, out: Console, err: Console) -> int:
     else:
         backends, missing = _available(list(BACKEND_NAMES), explicit=False)
         for name, hint in missing.items():
-            err.print(f"{name}: not available here ({hint})", markup=False, highlight=False)
+            _say(err, f"{name}: not available here ({hint})")
     failures = 0
     for backend in backends:
         runs = _lesson_trajectories(backend, err)

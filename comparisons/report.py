@@ -174,7 +174,7 @@ def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
     """A rich table: experiment x backend (max abs difference, verdict), and divergence.
 
     The reference backend has no column (it is named in the title); a
-    ``first non-finite`` column appears when some reference run diverges.
+    ``diverges at`` column (first non-finite step) appears when a reference run diverges.
     """
     backends = _backend_columns(results)
     diverging = {
@@ -190,7 +190,7 @@ def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
     for name in backends:
         table.add_column(name, no_wrap=True)
     if any(diverging.values()):
-        table.add_column("first non-finite")
+        table.add_column("diverges at")
     for trajectories, verdict in results:
         cells = [Text(*_cell(verdict, name, trajectories)) for name in backends]
         if any(diverging.values()):

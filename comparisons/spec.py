@@ -155,7 +155,7 @@ def parse_spec(text: str) -> Experiment:
             raise SpecError(
                 f"[run].batch_size: {batch_size} is more than the {len(train)} training examples"
             )
-    seed = _integer(run, "run", "seed", low=0, high=2**63 - 1) if "seed" in run else 0
+    seed = _integer(run, "run", "seed", low=0, high=None) if "seed" in run else 0
 
     return Experiment(
         name=name,
@@ -227,8 +227,10 @@ def _string(data: dict, table: str, key: str) -> str:
     if key not in data:
         raise SpecError(f"{_where(table, key)}: missing")
     value = data[key]
-    if not isinstance(value, str) or not value:
-        raise SpecError(f"{_where(table, key)}: expected a non-empty string, got {_kind(value)}")
+    if not isinstance(value, str):
+        raise SpecError(f"{_where(table, key)}: expected a string, got {_kind(value)}")
+    if not value:
+        raise SpecError(f"{_where(table, key)}: is empty")
     return value
 
 
@@ -251,13 +253,13 @@ def _integer(data: dict, table: str, key: str, *, low: int, high: int | None) ->
     if key not in data:
         raise SpecError(f"{where}: missing")
     value = data[key]
-    bound = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
-    if low == 1 and high is None:
-        bound = "an integer > 0"
+    bound = "an integer > 0" if low == 1 else f"an integer >= {low}"
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"{where}: must be {bound}, got {_kind(value)}")
-    if value < low or (high is not None and value > high):
+    if value < low:
         raise SpecError(f"{where}: must be {bound}, got {value}")
+    if high is not None and value > high:
+        raise SpecError(f"{where}: must be at most {high}, got {value}")
     return value
 
 

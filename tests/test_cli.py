@@ -1,0 +1,315 @@
+"""``python -m comparisons``: exit codes, lesson transcripts, reports, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lesson_fixture import lesson_blocks
+from test_report import validate_report
+
+from comparisons import cli
+from comparisons.backends import BACKEND_NAMES
+from comparisons.faults import FAULTS
+from comparisons.lesson_outputs import LESSON_OUTPUTS
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """``main(argv)`` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as stop:  # argparse's own exits (--help, bad usage)
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_module(*argv: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m comparisons ...`` in a fresh process, as a user runs it."""
+    env = {**os.environ, "COLUMNS": "100"}
+    return subprocess.run([sys.executable, "-m", "comparisons", *argv], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=timeout, check=False)
+
+
+def assert_one_line_error(code: int, out: str, err: str, *, contains: str) -> None:
+    assert code == 2
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert contains in err
+
+
+# --- help -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["", "run", "lesson", "faults", "figures", "all"])
+def test_every_subcommand_has_help(capsys, command):
+    code, out, _ = run_cli(capsys, *command.split(), "--help")
+    assert code == 0
+    assert out.startswith("usage: python -m comparisons")
+
+
+def test_no_subcommand_prints_help_and_exits_2(capsys):
+    code, out, _ = run_cli(capsys)
+    assert code == 2
+    assert "run" in out and "lesson" in out and "faults" in out
+
+
+def test_the_module_docstring_shows_examples():
+    assert "python -m comparisons all" in cli.__doc__
+    assert "Exit codes" in cli.__doc__
+
+
+# --- lesson ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_lesson_output_of_every_backend_is_the_lessons_printed_lines(capsys, backend):
+    code, out, err = run_cli(capsys, "lesson", "--backend", backend)
+    assert code == 0, err
+    assert lesson_blocks(out) == lesson_blocks()  # block by block, line by line
+    assert out == LESSON_OUTPUTS  # and character for character, headers included
+
+
+def test_lesson_without_a_backend_prints_every_backends_transcript(capsys):
+    code, out, _ = run_cli(capsys, "lesson")
+    assert code == 0
+    sections = out.split("# backend: ")[1:]
+    assert [s.splitlines()[0] for s in sections] == list(BACKEND_NAMES)
+    for section in sections:
+        assert section.split("\n", 1)[1] == LESSON_OUTPUTS
+
+
+def test_lesson_check_compares_every_backend(capsys):
+    code, out, _ = run_cli(capsys, "lesson", "--check")
+    assert code == 0
+    assert out.splitlines() == [f"lesson transcript of {b}: matches the lesson"
+                                for b in BACKEND_NAMES]
+
+
+def test_lesson_check_fails_when_a_transcript_differs(capsys, monkeypatch):
+    import comparisons.lesson_outputs as outputs
+
+    parse = outputs.lesson_blocks
+    wrong = outputs.LESSON_OUTPUTS.replace("a*a=9.0", "a*a=9.1")
+    monkeypatch.setattr(outputs, "lesson_blocks", lambda: parse(wrong))
+    code, out, _ = run_cli(capsys, "lesson", "--check", "--backend", "engine")
+    assert code == 1
+    assert out.strip() == (
+        "lesson transcript of engine: DIFFERS: shared-path line 1: expected 'a*a=9.1', "
+        "got 'a*a=9.0'"
+    )
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+
+def test_run_prints_the_table_and_writes_both_reports(capsys, tmp_path):
+    report, table = tmp_path / "report.json", tmp_path / "report.md"
+    code, out, err = run_cli(capsys, "run", "--experiment", "five-steps", "--experiment",
+                             "learning-rates", "--json", str(report), "--markdown", str(table))
+    assert code == 0, err
+    for name in ("five-steps", "learning-rates/lr=0.01", "learning-rates/lr=0.5"):
+        assert name in out
+    assert out.count("agree ") == 4 * 3  # 4 experiments x 3 backends besides the reference
+    data = json.loads(report.read_text())
+    validate_report(data)
+    assert [e["name"] for e in data["experiments"]] == [
+        "five-steps", "learning-rates/lr=0.01", "learning-rates/lr=0.1", "learning-rates/lr=0.5"]
+    assert data["all_agree"] is True
+    assert "| five-steps | agree" in table.read_text()
+    assert sorted(os.listdir(tmp_path)) == ["report.json", "report.md"]  # no temp files left
+
+
+def test_run_with_chosen_backends_compares_only_those(capsys, tmp_path):
+    report = tmp_path / "r.json"
+    code, _, _ = run_cli(capsys, "run", "--experiment", "shared-path", "--backend", "engine",
+                         "--json", str(report))
+    assert code == 0
+    entry = json.loads(report.read_text())["experiments"][0]
+    assert set(entry["backends"]) == {"manual", "engine"}  # the reference always runs
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_spec_runs_and_agrees(capsys, path):
+    code, out, err = run_cli(capsys, "run", "--spec", str(path))
+    assert code == 0, err
+    assert path.stem in out
+
+
+def test_a_diverging_spec_shows_where_it_goes_non_finite(capsys):
+    code, out, _ = run_cli(capsys, "run", "--spec", str(ROOT / "examples" / "diverging-rate.toml"))
+    assert code == 0  # every backend overflows at the same step: they agree
+    assert "diverges at" in out
+    assert "(|grad|" in out
+
+
+def test_run_in_float32_uses_float32_tolerances(capsys, tmp_path):
+    report = tmp_path / "r.json"
+    code, _, err = run_cli(capsys, "run", "--dtype", "float32", "--experiment", "full-batch",
+                           "--json", str(report))
+    assert code == 0, err
+    data = json.loads(report.read_text())
+    assert data["dtype"] == "float32"
+    assert data["experiments"][0]["tolerance"] > 1e-6  # 32 eps32 (S + 1) = 8e-5 for S = 20
+
+
+def test_a_mismatch_exits_1_and_names_where(capsys, monkeypatch):
+    import comparisons.backends as backends
+
+    real = backends.get_backend
+    broken = FAULTS["sum-not-mean"]
+
+    class SummingEngine:
+        def missing(self):
+            return None
+
+        def run(self, experiment, *, dtype="float64"):
+            return broken.run(experiment, broken=True)
+
+    monkeypatch.setattr(backends, "get_backend",
+                        lambda name: SummingEngine() if name == "engine" else real(name))
+    code, out, _ = run_cli(capsys, "run", "--experiment", "full-batch", "--backend", "engine")
+    assert code == 1
+    assert "MISMATCH step 0" in out
+    assert ("first mismatch: full-batch: engine differs from manual at step 0, grads.w: "
+            "expected -11.333333333333334, got -34.0") in out
+
+
+# --- bad usage and bad input: exit 2, one line, nothing run or written ------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--experiment", "nope"], "unknown experiment 'nope'"),
+        (["run", "--backend", "numpy"], "argument --backend: invalid choice: 'numpy'"),
+        (["run", "--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+        (["run", "--dtype", "float32", "--experiment", "gradient-check"],
+         "gradient-check: finite-difference gradient checks are float64 only"),
+        (["run", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["lesson", "--backend", "numpy"], "invalid choice: 'numpy'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["run", "--spec", "missing.toml"], "missing.toml: no such spec file"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, out, err, contains=message)
+    assert out == ""
+
+
+def test_a_bad_spec_file_is_one_line_naming_file_and_key(capsys, tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text((ROOT / "examples" / "shipments-adam.toml").read_text()
+                    .replace("eps = 1e-8", "eps = 1e-8\nmomentum = 0.9"))
+    code, out, err = run_cli(capsys, "run", "--spec", str(spec))
+    assert_one_line_error(code, out, err, contains=(
+        f"{spec}: [optimizer].momentum: not a key of adam; it takes learning_rate, b1, b2, eps"))
+    assert out == ""
+
+
+def test_a_spec_named_like_a_chosen_experiment_is_refused(capsys, tmp_path):
+    spec = tmp_path / "dup.toml"
+    spec.write_text((ROOT / "examples" / "shipments-adam.toml").read_text()
+                    .replace('name = "shipments-adam"', 'name = "five-steps"'))
+    code, out, err = run_cli(capsys, "run", "--experiment", "five-steps", "--spec", str(spec))
+    assert_one_line_error(code, out, err, contains="experiment name 'five-steps' is already")
+
+
+@pytest.mark.parametrize("option", ["--json", "--markdown"])
+def test_an_unwritable_report_path_fails_before_running(capsys, tmp_path, monkeypatch, option):
+    import comparisons.compare as compare
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("ran before checking the output path")
+
+    monkeypatch.setattr(compare, "run_and_compare", must_not_run)
+    target = tmp_path / "no" / "such" / "dir" / "report"
+    code, out, err = run_cli(capsys, "run", option, str(target))
+    assert_one_line_error(code, out, err, contains="does not exist")
+    assert not (tmp_path / "no").exists()
+    code, out, err = run_cli(capsys, "all", "--no-figures", option, str(tmp_path))
+    assert_one_line_error(code, out, err, contains="is a directory")
+
+
+def test_an_unavailable_explicit_backend_is_exit_2(capsys, monkeypatch):
+    import comparisons.backends as backends
+
+    hints = {name: None for name in BACKEND_NAMES} | {"torch": "pip install torch==2.13.0"}
+    monkeypatch.setattr(backends, "available_backends", lambda: hints)
+    code, out, err = run_cli(capsys, "run", "--backend", "torch")
+    assert_one_line_error(code, out, err,
+                          contains="backend 'torch' is not available here: pip install torch")
+
+
+# --- faults and all ------------------------------------------------------------------------------
+
+
+def test_faults_catches_every_fault(capsys):
+    code, out, _ = run_cli(capsys, "faults")
+    assert code == 0
+    for name in FAULTS:
+        assert name in out
+    assert f"faults: {len(FAULTS)} of {len(FAULTS)} caught" in out
+    assert "step 0, grads.a" in out  # where the a * a fault shows
+
+
+def test_faults_exits_1_when_a_fault_goes_uncaught(capsys, monkeypatch):
+    import dataclasses
+
+    import comparisons.faults as faults
+
+    fault = faults.FAULTS["sum-not-mean"]
+    harmless = dataclasses.replace(  # its "broken" variant is the correct code
+        fault, run=lambda experiment, *, broken: fault.run(experiment, broken=False))
+    monkeypatch.setitem(faults.FAULTS, "sum-not-mean", harmless)
+    code, out, _ = run_cli(capsys, "faults")
+    assert code == 1
+    assert f"faults: {len(FAULTS) - 1} of {len(FAULTS)} caught" in out
+    assert "NOT CAUGHT" in out
+
+
+def test_all_without_figures_passes_and_summarises(capsys, tmp_path):
+    report = tmp_path / "all.json"
+    code, out, err = run_cli(capsys, "all", "--no-figures", "--json", str(report))
+    assert code == 0, err
+    summary = out.splitlines()[-5:]
+    assert summary[0].startswith("run:     17 of 17 experiments agree across manual, engine, "
+                                 "torch, jax")
+    assert summary[1] == "lesson:  manual ok; engine ok; torch ok; jax ok"
+    assert summary[2] == f"faults:  {len(FAULTS)} of {len(FAULTS)} caught"
+    assert summary[3] == "figures: skipped (--no-figures)"
+    assert summary[4] == "all:     everything agrees"
+    validate_report(json.loads(report.read_text()))
+
+
+def test_all_reports_missing_figures_without_crashing(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_figures_module", lambda: None)
+    code, out, _ = run_cli(capsys, "all")
+    assert code == 0
+    assert "figures: not available" in out
+
+
+def test_the_readme_command_exits_0_in_a_fresh_process(tmp_path):
+    # `python -m comparisons all`, as the README runs it (figures into a temp directory).
+    result = run_module("all", "--out", str(tmp_path / "figures"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stdout.rstrip().endswith("all:     everything agrees")
+    assert "\x1b[" not in result.stdout  # not a terminal: no escape codes, no progress bar
+
+
+def test_bad_input_in_a_fresh_process_has_no_traceback(tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text("name = 'x'\n[run]\nsteps = 0\n")
+    result = run_module("run", "--spec", str(spec), timeout=120)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: {spec}: [data]: missing table\n"

@@ -1,0 +1,226 @@
+"""The comparator: tolerance policy, non-finite agreement, first mismatch, real backends."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from comparisons.backends import BACKEND_NAMES, available_backends, get_backend
+from comparisons.compare import compare_trajectories, run_and_compare, values_agree
+from comparisons.experiments import REGISTRY
+from comparisons.trajectory import Trajectory
+
+INF, NAN = math.inf, math.nan
+FIVE = REGISTRY["five-steps"]
+
+
+def _five_steps(**changes) -> Trajectory:
+    """The lesson's five-step trajectory, from its closed form (errors halve every step)."""
+    w = [1.0, 1.8, 2.2, 2.4, 2.5, 2.55]
+    b = [0.0, 0.4, 0.6, 0.7, 0.75, 0.775]
+    errors = [w[k] * 2.0 + b[k] - 6.0 for k in range(6)]
+    run = Trajectory(
+        params={"w": w, "b": b},
+        grads={"w": [2.0 * e for e in errors[:5]], "b": errors[:5]},
+        batch_loss=[0.5 * e * e for e in errors[:5]],
+        train_loss=[0.5 * e * e for e in errors],
+        predictions=[[w[k] * 2.0 + b[k]] for k in range(6)],
+    )
+    return dataclasses.replace(run, **changes)
+
+
+def _with(values: list, k: int, value) -> list:
+    values = list(values)
+    values[k] = value
+    return values
+
+
+# --- the agreement rule --------------------------------------------------------------------
+
+
+def test_values_agree_inside_and_outside_tolerance():
+    # |a - r| <= atol + rtol |r| with rtol = atol = 1e-12: at r = 1e6 the bound is ~1e-6.
+    assert values_agree(1e6, 1e6 + 5e-7, 1e-12)[0]
+    assert not values_agree(1e6, 1e6 + 2e-6, 1e-12)[0]
+    # Near zero the absolute part rules: 1e-13 apart agrees, 1e-11 does not.
+    assert values_agree(0.0, 1e-13, 1e-12)[0]
+    assert not values_agree(0.0, 1e-11, 1e-12)[0]
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "agree"),
+    [(NAN, NAN, True), (INF, INF, True), (-INF, -INF, True), (INF, -INF, False),
+     (NAN, INF, False), (1.0, NAN, False), (NAN, 1.0, False), (1e308, INF, False)],
+)
+def test_non_finite_values_agree_only_with_the_same_non_finite_value(expected, actual, agree):
+    ok, diff = values_agree(expected, actual, 1e-12)
+    assert ok is agree
+    assert diff == (0.0 if agree else INF)
+
+
+# --- compare_trajectories ------------------------------------------------------------------------
+
+
+def test_identical_trajectories_agree_with_zero_difference():
+    verdict = compare_trajectories(FIVE, {"manual": _five_steps(), "other": _five_steps()})
+    assert verdict.agree and verdict.first_mismatch is None
+    assert verdict.tolerance == 1e-12
+    assert set(verdict.max_abs_diff) == {
+        "params.w", "params.b", "grads.w", "grads.b", "batch_loss", "train_loss", "predictions",
+    }
+    assert all(diff == 0.0 for diff in verdict.max_abs_diff.values())
+
+
+def test_a_difference_within_tolerance_agrees_and_is_reported():
+    ref = _five_steps()
+    nudged = _five_steps(params={"w": _with(ref.params["w"], 3, 2.4 + 1e-13), "b": ref.params["b"]})
+    verdict = compare_trajectories(FIVE, {"manual": ref, "other": nudged})
+    assert verdict.agree
+    # The float difference of 2.4 and 2.4 + 1e-13, exactly as float64 represents them.
+    assert verdict.max_abs_diff["params.w"] == abs((2.4 + 1e-13) - 2.4)
+
+
+def test_first_mismatch_names_step_quantity_and_both_values():
+    ref = _five_steps()
+    wrong = _five_steps(grads={"w": _with(ref.grads["w"], 2, -1.5), "b": ref.grads["b"]})
+    verdict = compare_trajectories(FIVE, {"manual": ref, "torch": wrong})
+    assert not verdict.agree
+    m = verdict.first_mismatch
+    assert (m.backend, m.step, m.quantity, m.expected, m.actual) == ("torch", 2, "grads.w", -2.0,
+                                                                     -1.5)
+    assert verdict.describe() == (
+        "five-steps: torch differs from manual at step 2, grads.w: expected -2.0, got -1.5"
+    )
+    assert verdict.max_abs_diff["grads.w"] == 0.5
+
+
+def test_the_earliest_step_wins_then_series_order():
+    ref = _five_steps()
+    # batch_loss differs at step 1, params.b at step 3: step 1 comes first although params
+    # come before batch_loss in series order.
+    wrong = _five_steps(batch_loss=_with(ref.batch_loss, 1, 99.0),
+                        params={"w": ref.params["w"], "b": _with(ref.params["b"], 3, 9.0)})
+    m = compare_trajectories(FIVE, {"manual": ref, "x": wrong}).first_mismatch
+    assert (m.step, m.quantity) == (1, "batch_loss")
+    # At the same step, series order: params before grads.
+    both = _five_steps(params={"w": _with(ref.params["w"], 2, 0.0), "b": ref.params["b"]},
+                       grads={"w": _with(ref.grads["w"], 2, 0.0), "b": ref.grads["b"]})
+    m = compare_trajectories(FIVE, {"manual": ref, "x": both}).first_mismatch
+    assert (m.step, m.quantity) == (2, "params.w")
+
+
+def test_the_overall_first_mismatch_is_the_earliest_over_backends():
+    ref = _five_steps()
+    late = _five_steps(train_loss=_with(ref.train_loss, 4, 0.0))
+    early = _five_steps(train_loss=_with(ref.train_loss, 1, 0.0))
+    verdict = compare_trajectories(FIVE, {"manual": ref, "late": late, "early": early})
+    assert verdict.first_mismatch.backend == "early"
+    assert verdict.backends["late"].first_mismatch.step == 4
+    assert not verdict.backends["late"].agree and not verdict.backends["early"].agree
+
+
+def test_predictions_are_compared_element_by_element():
+    ref = _five_steps()
+    rows = [list(row) for row in ref.predictions]
+    rows[3] = [rows[3][0] + 1.0]
+    verdict = compare_trajectories(FIVE, {"manual": ref, "x": _five_steps(predictions=rows)})
+    m = verdict.first_mismatch
+    assert (m.step, m.quantity, m.actual - m.expected) == (3, "predictions[0]", 1.0)
+
+
+def test_same_non_finite_step_agrees_and_one_sided_divergence_is_a_mismatch():
+    ref = _five_steps(batch_loss=_with(_five_steps().batch_loss, 3, INF),
+                      train_loss=_with(_five_steps().train_loss, 4, NAN))
+    verdict = compare_trajectories(FIVE, {"manual": ref, "same": ref})
+    assert verdict.agree and verdict.max_abs_diff["batch_loss"] == 0.0
+    finite = _five_steps()
+    verdict = compare_trajectories(FIVE, {"manual": ref, "finite": finite})
+    m = verdict.first_mismatch
+    assert (m.step, m.quantity, m.expected) == (3, "batch_loss", INF)
+    assert verdict.max_abs_diff["batch_loss"] == INF
+
+
+def test_missing_series_and_short_series_are_mismatches():
+    ref = _five_steps()
+    verdict = compare_trajectories(FIVE, {"manual": ref, "x": _five_steps(predictions=None)})
+    m = verdict.first_mismatch
+    assert (m.step, m.quantity, m.actual) == (0, "predictions[0]", None)
+    short = _five_steps(train_loss=ref.train_loss[:5])
+    m = compare_trajectories(FIVE, {"manual": ref, "x": short}).first_mismatch
+    assert (m.step, m.quantity, m.actual) == (5, "train_loss", None)
+    extra = _five_steps(val_loss=[0.0] * 6)
+    m = compare_trajectories(FIVE, {"manual": ref, "x": extra}).first_mismatch
+    assert (m.step, m.quantity, m.expected, m.actual) == (0, "val_loss", None, 0.0)
+
+
+def test_batch_orders_must_match():
+    ref = _five_steps(batches=[[0]] * 5)
+    other = _five_steps(batches=[[0], [0], [1], [0], [0]])
+    m = compare_trajectories(FIVE, {"manual": ref, "x": other}).first_mismatch
+    assert (m.step, m.quantity, m.expected, m.actual) == (2, "batches", [0], [1])
+
+
+def test_the_reference_must_be_present():
+    with pytest.raises(ValueError, match="reference backend 'manual' has no trajectory"):
+        compare_trajectories(FIVE, {"torch": _five_steps()})
+
+
+def test_float32_tolerance_is_derived_from_eps_and_steps():
+    verdict = compare_trajectories(FIVE, {"manual": _five_steps()}, dtype="float32")
+    # The policy written out independently: 32 roundings of eps32 per step, S + 1 states.
+    assert verdict.tolerance == pytest.approx(32 * float(np.finfo(np.float32).eps) * 6,
+                                              rel=1e-15)
+    ref = _five_steps()
+    off = _five_steps(params={"w": _with(ref.params["w"], 5, 2.55 * (1 + 1e-5)),
+                              "b": ref.params["b"]})
+    # 1e-5 relative is far outside float64's 1e-12, inside float32's 2.3e-5.
+    assert not compare_trajectories(FIVE, {"manual": ref, "x": off}).agree
+    assert compare_trajectories(FIVE, {"manual": ref, "x": off}, dtype="float32").agree
+
+
+# --- the real backends ---------------------------------------------------------------------------
+
+
+def test_all_four_backends_are_installed_here():
+    assert available_backends() == {name: None for name in BACKEND_NAMES}
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_experiment_agrees_across_all_four_backends_in_float64(name):
+    trajectories, verdict = run_and_compare(REGISTRY[name])
+    assert list(trajectories) == list(BACKEND_NAMES)
+    assert verdict.unavailable == {}
+    assert verdict.agree, verdict.describe()
+    assert verdict.largest_diff <= 1e-12  # rtol = atol = 1e-12 and every value here is <= ~200
+
+
+def test_the_comparator_sees_a_real_backend_run_a_slightly_different_experiment():
+    # torch at learning rate 0.1 * (1 + 1e-9) against manual at 0.1: steps 0 agree exactly,
+    # the first update differs by ~1e-9 relative, far above 1e-12.
+    reference = get_backend("manual").run(FIVE)
+    nudged = dataclasses.replace(FIVE, hyperparams={"learning_rate": 0.1 * (1 + 1e-9)})
+    verdict = compare_trajectories(FIVE, {"manual": reference,
+                                          "torch": get_backend("torch").run(nudged)})
+    m = verdict.first_mismatch
+    assert (m.backend, m.step, m.quantity) == ("torch", 1, "params.w")
+    assert m.expected == pytest.approx(1.8, abs=1e-12)
+    assert m.actual - m.expected == pytest.approx(0.8e-9, rel=1e-3)  # lr * |grad_w| * 1e-9
+
+
+def test_an_unavailable_backend_is_recorded_not_fatal(monkeypatch):
+    import comparisons.backends as backends
+
+    real = backends.get_backend
+
+    class Missing:
+        def run(self, experiment, *, dtype="float64"):
+            raise backends.BackendUnavailable("torch backend unavailable: no torch")
+
+    monkeypatch.setattr(backends, "get_backend", lambda n: Missing() if n == "torch" else real(n))
+    trajectories, verdict = run_and_compare(FIVE)
+    assert "torch" not in trajectories
+    assert verdict.unavailable == {"torch": "torch backend unavailable: no torch"}
+    assert verdict.agree and set(verdict.backends) == {"engine", "jax"}

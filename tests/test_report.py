@@ -1,0 +1,254 @@
+"""Reports: strict-JSON shape, non-finite numbers as strings, Markdown, rich table, atomic files."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+
+import pytest
+from rich.console import Console
+
+from comparisons.compare import compare_trajectories, run_and_compare
+from comparisons.experiments import REGISTRY
+from comparisons.report import (
+    check_output_path,
+    dumps_json,
+    json_report,
+    markdown_report,
+    verdict_table,
+    write_atomic,
+)
+from comparisons.spec import parse_spec
+from comparisons.trajectory import Trajectory
+
+NON_FINITE = ("NaN", "Infinity", "-Infinity")
+
+DIVERGING = parse_spec("""
+name = "diverging"
+[data]
+train = [[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]]
+[model]
+w = 0.0
+b = 0.0
+[optimizer]
+name = "sgd"
+learning_rate = 1.0
+[run]
+steps = 250
+""")
+
+
+def _number(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value)) or value in NON_FINITE
+
+
+def _numbers(values, length: int) -> None:
+    assert isinstance(values, list) and len(values) == length
+    assert all(_number(v) for v in values), values
+
+
+def validate_traj(traj: dict) -> None:
+    """Assert ``traj`` is a TRAJ object with the trajectory contract's lengths."""
+    steps = len(traj["batch_loss"])
+    assert steps > 0
+    assert set(traj["params"]) == set(traj["grads"]) and traj["params"]
+    for name in traj["params"]:
+        _numbers(traj["params"][name], steps + 1)
+        _numbers(traj["grads"][name], steps)
+    _numbers(traj["batch_loss"], steps)
+    _numbers(traj["train_loss"], steps + 1)
+    if traj["val_loss"] is not None:
+        _numbers(traj["val_loss"], steps + 1)
+    batches = traj["batches"]
+    if batches is not None:
+        assert len(batches) == steps
+        assert all(isinstance(i, int) and not isinstance(i, bool) for b in batches for i in b)
+    first = traj["first_nonfinite_step"]
+    assert first is None or (isinstance(first, int) and 0 <= first <= steps)
+
+
+def validate_report(report: dict) -> None:
+    """Assert ``report`` has the JSON report's shape (issue 4, item 6)."""
+    assert {"dtype", "device", "versions", "all_agree", "experiments"} <= set(report)
+    assert report["dtype"] in ("float64", "float32")
+    assert isinstance(report["device"], str) and report["device"]
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in report["versions"].items())
+    assert isinstance(report["all_agree"], bool)
+    assert report["all_agree"] == all(e["agree"] for e in report["experiments"])
+    for entry in report["experiments"]:
+        assert {"name", "agree", "reference", "backends", "max_abs_diff",
+                "first_mismatch"} <= set(entry)
+        assert isinstance(entry["name"], str) and isinstance(entry["agree"], bool)
+        assert entry["reference"] in entry["backends"]
+        for traj in entry["backends"].values():
+            validate_traj(traj)
+        assert all(_number(v) for v in entry["max_abs_diff"].values())
+        mismatch = entry["first_mismatch"]
+        assert (mismatch is None) == entry["agree"]
+        if mismatch is not None:
+            assert set(mismatch) == {"backend", "step", "quantity", "expected", "actual"}
+            assert mismatch["backend"] in entry["backends"]
+            assert isinstance(mismatch["step"], int) and isinstance(mismatch["quantity"], str)
+
+
+def _strict_loads(text: str):
+    """json.loads that fails on the non-standard NaN / Infinity literals."""
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def results():
+    names = ["five-steps", "train-validation", "mini-batch", "gradient-check", "shared-path"]
+    return [run_and_compare(REGISTRY[n]) for n in names] + [run_and_compare(DIVERGING)]
+
+
+def test_json_report_has_the_documented_shape(results):
+    text = dumps_json(json_report(results, dtype="float64"))
+    report = _strict_loads(text)
+    validate_report(report)
+    assert report["all_agree"] is True
+    assert [e["name"] for e in report["experiments"]] == [
+        "five-steps", "train-validation", "mini-batch", "gradient-check", "shared-path",
+        "diverging"]
+    assert set(report["experiments"][0]["backends"]) == {"manual", "engine", "torch", "jax"}
+    assert {"python", "jax", "numpy", "torch"} <= set(report["versions"])
+
+
+def test_trajectories_in_the_report_read_back_equal(results):
+    report = _strict_loads(dumps_json(json_report(results, dtype="float64")))
+    for (trajectories, _), entry in zip(results, report["experiments"], strict=True):
+        for name, trajectory in trajectories.items():
+            back = Trajectory.from_json(entry["backends"][name])
+            assert _flat(back) == _flat(trajectory)
+            assert back.batches == trajectory.batches
+
+
+def _flat(trajectory: Trajectory) -> list:
+    """Every recorded value with its label, NaN as a string so that NaN equals NaN."""
+    def key(value):
+        return "nan" if math.isnan(value) else value
+
+    out = []
+    for label, values in trajectory.series():
+        for value in values:
+            out.append((label, [key(v) for v in value] if isinstance(value, list) else key(value)))
+    return out
+
+
+def test_non_finite_values_are_strings_in_strict_json(results):
+    text = dumps_json(json_report(results, dtype="float64"))
+    report = _strict_loads(text)
+    diverging = report["experiments"][-1]
+    manual = diverging["backends"]["manual"]
+    assert manual["first_nonfinite_step"] is not None
+    assert "Infinity" in manual["train_loss"]  # the squared error overflows first
+    assert diverging["agree"] is True  # every backend overflows at the same step
+    for literal in ("NaN", "Infinity"):  # never as bare JSON literals
+        assert f": {literal}" not in text and f" {literal}," not in text
+
+
+def test_nan_and_negative_infinity_are_strings_too():
+    run = Trajectory(params={"w": [1.0, math.nan]}, grads={"w": [-math.inf]},
+                     batch_loss=[math.inf], train_loss=[8.0, math.nan])
+    runs = {"manual": run, "engine": run}
+    verdict = compare_trajectories(REGISTRY["single-update"], runs)
+    report = _strict_loads(dumps_json(json_report([(runs, verdict)], dtype="float64")))
+    validate_report(report)
+    traj = report["experiments"][0]["backends"]["engine"]
+    assert traj["params"]["w"] == [1.0, "NaN"]
+    assert traj["grads"]["w"] == ["-Infinity"]
+    assert traj["batch_loss"] == ["Infinity"]
+    assert traj["first_nonfinite_step"] == 0
+    assert report["all_agree"] is True  # the same non-finite values at the same steps
+
+
+def test_a_stray_float_nan_is_an_error_not_invalid_json():
+    with pytest.raises(ValueError, match="JSON compliant"):
+        dumps_json({"value": math.nan})
+
+
+def test_a_mismatch_is_reported_with_both_values():
+    run = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+                     batch_loss=[8.0], train_loss=[8.0, 2.0])
+    bad = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-4.0]},
+                     batch_loss=[math.inf], train_loss=[8.0, 2.0])
+    runs = {"manual": run, "engine": bad}
+    verdict = compare_trajectories(REGISTRY["single-update"], runs)
+    report = _strict_loads(dumps_json(json_report([(runs, verdict)], dtype="float64")))
+    validate_report(report)
+    assert report["all_agree"] is False
+    entry = report["experiments"][0]
+    assert entry["first_mismatch"] == {"backend": "engine", "step": 0, "quantity": "grads.w",
+                                       "expected": -8.0, "actual": -4.0}
+    assert entry["max_abs_diff"]["batch_loss"] == "Infinity"
+
+    markdown = markdown_report([(runs, verdict)], dtype="float64")
+    assert "**MISMATCH**" in markdown
+    assert "| single-update | MISMATCH step 0 |" in markdown
+    assert ("- single-update: engine differs from manual at step 0, grads.w: expected -8.0, "
+            "got -4.0") in markdown
+
+
+def test_markdown_has_one_row_per_experiment(results):
+    lines = markdown_report(results, dtype="float64").splitlines()
+    assert "**all agree**" in lines[0]
+    assert lines[2] == "| experiment | engine | torch | jax |"
+    assert lines[3] == "|---|---|---|---|"
+    rows = [line for line in lines[4:] if line.startswith("| ")]
+    assert [row.split(" | ")[0][2:] for row in rows] == [v.experiment for _, v in results]
+    assert all(row.count("agree ") == 3 for row in rows)
+
+
+def test_the_rich_table_renders_without_a_terminal(results):
+    buffer = io.StringIO()
+    Console(file=buffer, width=120).print(verdict_table(results, dtype="float64"))
+    text = buffer.getvalue()
+    assert "\x1b[" not in text  # no terminal: no escape codes
+    for _, verdict in results:
+        assert verdict.experiment in text
+    assert "diverges at" in text
+    first = results[-1][0]["manual"].first_nonfinite_step
+    assert f"step {first} (|grad|" in text
+
+
+def test_output_paths_are_checked_before_anything_runs(tmp_path):
+    assert check_output_path(tmp_path / "r.json", option="--json") == tmp_path / "r.json"
+    with pytest.raises(ValueError, match=r"^--json .*/r\.json: directory .* does not exist$"):
+        check_output_path(tmp_path / "missing" / "r.json", option="--json")
+    with pytest.raises(ValueError, match="is a directory$"):
+        check_output_path(tmp_path, option="--markdown")
+
+
+def test_an_unwritable_directory_is_refused(tmp_path, monkeypatch):
+    # Permission bits do not stop root, so ask os.access the way a normal user's run would.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(ValueError, match="is not writable$"):
+        check_output_path(tmp_path / "r.json", option="--json")
+
+
+def test_write_atomic_replaces_the_whole_file(tmp_path):
+    path = tmp_path / "report.json"
+    write_atomic(path, "old\n")
+    write_atomic(path, "new\n")
+    assert path.read_text() == "new\n"
+    assert os.listdir(tmp_path) == ["report.json"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "report.json"
+    write_atomic(path, "old\n")
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(path, "new\n")
+    assert path.read_text() == "old\n"
+    assert os.listdir(tmp_path) == ["report.json"]
