@@ -68,6 +68,7 @@ class Backend:
       description: one line for tables and ``--help``.
       requires: third-party modules the backend imports (empty for stdlib ones).
       install_hint: the command that installs them.
+      module: the backend module's import path (imported on first use).
     """
 
     name: str
