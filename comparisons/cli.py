@@ -417,8 +417,8 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
         "with the reference backend. Exit 1 on any mismatch.",
     )
     run.add_argument("--experiment", action="append", metavar="NAME",
-                     help="an experiment or group (repeatable; default: all). "
-                     f"Known: {', '.join(REGISTRY)}")
+                     help="an experiment or group (repeatable; default: all, or none when "
+                     f"--spec is given). Known: {', '.join(REGISTRY)}")
     run.add_argument("--backend", action="append", choices=BACKEND_NAMES, metavar="NAME",
                      help=f"a backend (repeatable; default: all of {', '.join(BACKEND_NAMES)})")
     run.add_argument("--spec", action="append", type=Path, metavar="FILE",
