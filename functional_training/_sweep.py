@@ -170,7 +170,8 @@ def sweep_learning_rates(
         feature, where it is exact, else ``"autodiff"``.
       progress: optional ``progress(steps_done, steps)`` callback; when given,
         the run is split into at most :data:`PROGRESS_CHUNKS` chunks of the
-        same compiled program and the callback runs after each.
+        same compiled program and the callback runs after each; its last
+        call is ``progress(steps, steps)``.
 
     Returns:
       A :class:`SweepResult`. Divergent rates are data: their non-finite values
@@ -226,22 +227,21 @@ def sweep_learning_rates(
     state = _place(state, sharding, device_list[0])
 
     start_compile = time.perf_counter()
-    advance = _advance.lower(state, data, np.int32(0), np.int32(records), spec=spec).compile()
-    finish = _finish.lower(state, data, spec=spec).compile()
+    bounds = (np.int32(0), np.int32(records))
+    program = _sweep_program.lower(state, data, *bounds, spec=spec).compile()
     compile_seconds = time.perf_counter() - start_compile
 
     start_run = time.perf_counter()
     if progress is None or records == 0:
-        state = advance(state, data, np.int32(0), np.int32(records))
+        state = jax.block_until_ready(program(state, data, *bounds))
+        if progress is not None:
+            progress(steps, steps)
     else:
-        bounds = np.linspace(0, records, min(records, PROGRESS_CHUNKS) + 1).round().astype(int)
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            state = jax.block_until_ready(advance(state, data, np.int32(lo), np.int32(hi)))
-            progress(int(hi) * record_every, steps)
-    state = jax.block_until_ready(finish(state, data))
+        chunks = np.linspace(0, records, min(records, PROGRESS_CHUNKS) + 1).round().astype(int)
+        for lo, hi in zip(chunks[:-1], chunks[1:], strict=True):
+            state = jax.block_until_ready(program(state, data, np.int32(lo), np.int32(hi)))
+            progress(steps if hi == records else int(hi) * record_every, steps)
     run_seconds = time.perf_counter() - start_run
-    if progress is not None:
-        progress(steps, steps)
 
     host = _to_host(state)
     trim = slice(0, rates.size)
@@ -538,7 +538,17 @@ def _loop_parts(spec: _Spec, data):
 
 
 @functools.partial(jax.jit, static_argnames=("spec",), donate_argnums=(0,))
-def _advance(state: _State, data, start, stop, *, spec: _Spec) -> _State:
+def _sweep_program(state: _State, data, start, stop, *, spec: _Spec) -> _State:
+    """The one compiled program: records ``[start, stop)``, then, if ``stop`` is the
+    last record, the rest of the run. Chunked runs (progress) call it repeatedly."""
+    state = _constrain(state, spec)
+    state = _advance(state, data, start, stop, spec)
+    records = state.losses.shape[0] - 1
+    state = jax.lax.cond(stop == records, lambda s: _finish(s, data, spec), lambda s: s, state)
+    return _constrain(state, spec)
+
+
+def _advance(state: _State, data, start, stop, spec: _Spec) -> _State:
     """Records ``r`` in ``[start, stop)``: write the loss at step ``r K``, then take ``K`` steps."""
     one_step, full_loss = _loop_parts(spec, data)
     k_steps = spec.record_every
@@ -557,17 +567,14 @@ def _advance(state: _State, data, start, stop, *, spec: _Spec) -> _State:
         losses = jax.lax.dynamic_update_slice(state.losses, record[None, :], (r, jnp.int32(0)))
         return _State(params, opt_state, first_bad, losses)
 
-    state = _constrain(state, spec)
-    return _constrain(jax.lax.fori_loop(start, stop, one_record, state), spec)
+    return jax.lax.fori_loop(start, stop, one_record, state)
 
 
-@functools.partial(jax.jit, static_argnames=("spec",), donate_argnums=(0,))
-def _finish(state: _State, data, *, spec: _Spec) -> _State:
+def _finish(state: _State, data, spec: _Spec) -> _State:
     """The last record (step ``R K``), the ``S - R K`` remaining steps, and the final check."""
     one_step, full_loss = _loop_parts(spec, data)
     records = state.losses.shape[0] - 1
     k0 = records * spec.record_every
-    state = _constrain(state, spec)
     record = full_loss(state.params)
     carry = (state.params, state.opt_state, state.first_bad, record)
     params, opt_state, first_bad, _ = jax.lax.fori_loop(
@@ -577,4 +584,4 @@ def _finish(state: _State, data, *, spec: _Spec) -> _State:
     ok = jax.vmap(_all_finite)(params, final_loss)
     first_bad = jnp.where((first_bad < 0) & ~ok, jnp.int32(k0 + spec.remainder), first_bad)
     losses = state.losses.at[records].set(record)
-    return _constrain(_State(params, opt_state, first_bad, losses), spec)
+    return _State(params, opt_state, first_bad, losses)

@@ -4,7 +4,11 @@ Examples:
   python -m functional_training            # the lesson's first update, and the device that ran it
   python -m functional_training demo
   python -m functional_training devices    # what JAX sees
+  python -m functional_training sweep --learning-rates 0.01:0.5:50 --steps 100
   python -m functional_training --help
+
+Each subcommand beyond demo/devices lives in its own module and is only
+registered here (sweep: functional_training/_sweep_cli.py).
 
 Exit codes: 0 success, 1 a failed check, 2 bad usage or bad input (one line, no traceback).
 """
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from functional_training import _sweep_cli
 
 
 def demo_lines() -> list[str]:
@@ -40,9 +46,14 @@ def device_lines() -> list[str]:
     """One line per device JAX sees, plus the default backend."""
     import jax
 
-    lines = [f"default backend: {jax.default_backend()}"]
+    lines = [
+        f"default backend: {jax.default_backend()}",
+        f"processes: {jax.process_count()} (this is process {jax.process_index()})",
+    ]
     for device in jax.devices():
-        lines.append(f"{device.id}: {device.platform} {device.device_kind}")
+        lines.append(
+            f"{device.id}: {device.platform} {device.device_kind} (process {device.process_index})"
+        )
     return lines
 
 
@@ -73,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     devices = commands.add_parser("devices", help="list the devices JAX sees")
     devices.set_defaults(handler=_devices)
+    _sweep_cli.register(commands)
     parser.set_defaults(handler=_demo)
     return parser
 

@@ -1,0 +1,314 @@
+"""``python -m functional_training sweep``: a learning-rate sweep from the command line.
+
+Examples:
+  python -m functional_training sweep --learning-rates 0.01:0.5:50 --steps 100
+  python -m functional_training sweep --learning-rates 1e-4:1:10000 --log --steps 1000 \\
+      --data shipments --dtype float64 --json sweep.json
+  python -m functional_training sweep --learning-rates 0.001:0.3:64 --steps 200 \\
+      --data synthetic:1000000 --batch-size 1024 --record-every 20 --progress
+
+Prints the device(s), compile and run time, the best rate, the observed
+divergence point and the analytic limit ``2 / lambda_max``. Bad input exits
+with status 2 and one line on stderr; ``--json`` is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import tempfile
+from typing import NamedTuple
+
+import numpy as np
+
+# The lesson's data sets: (x, y) and the lesson's initial (w, b).
+LESSON_DATA = {
+    "one-shipment": (([2.0], [6.0]), (1.0, 0.0)),
+    "shipments": (([1.0, 2.0, 3.0], [3.0, 5.0, 7.0]), (0.0, 0.0)),
+}
+MAX_RECORDS = 100
+"""Default ``--record-every`` keeps at most ``MAX_RECORDS + 1`` recorded losses per rate."""
+
+
+class RateRange(NamedTuple):
+    """A parsed ``START:STOP:COUNT``."""
+
+    start: float
+    stop: float
+    count: int
+
+    def values(self, *, log: bool) -> np.ndarray:
+        """``count`` rates from ``start`` to ``stop`` inclusive, evenly or geometrically spaced.
+
+        Example:
+          >>> RateRange(0.001, 0.1, 3).values(log=True).tolist()
+          [0.001, 0.01, 0.1]
+        """
+        space = np.geomspace if log else np.linspace
+        return space(self.start, self.stop, self.count)
+
+
+def parse_rate_range(text: str) -> RateRange:
+    """Parse ``START:STOP:COUNT`` with ``0 < START <= STOP`` and ``COUNT >= 1``.
+
+    ``START == STOP`` only with ``COUNT == 1``. Raises ``argparse.ArgumentTypeError``
+    (one line) otherwise.
+
+    Example:
+      >>> parse_rate_range("0.01:0.5:50")
+      RateRange(start=0.01, stop=0.5, count=50)
+    """
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected START:STOP:COUNT, got {text!r}")
+    try:
+        start, stop = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"START and STOP must be numbers, got {text!r}") from None
+    try:
+        count = int(parts[2])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"COUNT must be an integer, got {parts[2]!r}") from None
+    if not (math.isfinite(start) and math.isfinite(stop)) or start <= 0:
+        raise argparse.ArgumentTypeError(f"rates must be finite and > 0, got {text!r}")
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"COUNT must be >= 1, got {count} (an empty sweep)")
+    if start > stop:
+        raise argparse.ArgumentTypeError(f"START must not exceed STOP, got {start} > {stop}")
+    if start == stop and count > 1:
+        raise argparse.ArgumentTypeError(f"START == STOP repeats one rate {count} times")
+    return RateRange(start, stop, count)
+
+
+def parse_data(text: str) -> str:
+    """Check ``one-shipment``, ``shipments`` or ``synthetic:N`` (``N >= 1``)."""
+    if text in LESSON_DATA:
+        return text
+    if text.startswith("synthetic:"):
+        size = text.split(":", 1)[1].replace("_", "")
+        if not size.isdigit() or int(size) < 1:
+            raise argparse.ArgumentTypeError(
+                f"synthetic:N needs an integer N >= 1, got {text!r}"
+            )
+        return f"synthetic:{int(size)}"
+    raise argparse.ArgumentTypeError(
+        f"unknown data {text!r}; expected one-shipment, shipments or synthetic:N"
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``sweep`` subcommand to ``python -m functional_training``."""
+    from functional_training import OPTIMIZER_NAMES, SWEEP_METHODS
+
+    parser = commands.add_parser(
+        "sweep",
+        help="train once per learning rate, all rates in one compiled program",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--learning-rates", required=True, type=parse_rate_range,
+                        metavar="START:STOP:COUNT", help="COUNT rates from START to STOP")
+    parser.add_argument("--log", action="store_true", help="space the rates geometrically")
+    parser.add_argument("--steps", required=True, type=_positive_int, help="optimizer steps")
+    parser.add_argument("--data", default="one-shipment", type=parse_data,
+                        help="one-shipment (default), shipments, or synthetic:N")
+    parser.add_argument("--seed", default=0, type=int,
+                        help="seed of the synthetic data and of the batch order (default 0)")
+    parser.add_argument("--batch-size", type=_positive_int,
+                        help="mini-batch size (default: full batch)")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--record-every", type=_positive_int, metavar="K",
+                        help=f"record the loss every K steps (default: steps // {MAX_RECORDS})")
+    parser.add_argument("--optimizer", default="sgd", choices=OPTIMIZER_NAMES)
+    parser.add_argument("--method", default="auto", choices=SWEEP_METHODS)
+    parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: only when stderr is a terminal)")
+    parser.set_defaults(handler=run)
+
+
+def load_data(name: str, *, seed: int):
+    """``(x, y, initial (w, b))`` for a ``--data`` value."""
+    if name in LESSON_DATA:
+        (x, y), init = LESSON_DATA[name]
+        return np.asarray(x), np.asarray(y), init
+    from functional_training import synthetic_shipments
+
+    data = synthetic_shipments(int(name.split(":", 1)[1]), seed=seed)
+    return data.x, data.y, (0.0, 0.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep the arguments describe and print its summary."""
+    import functional_training as ft
+
+    if args.json is not None:
+        _check_writable(args.json)
+    x, y, init = load_data(args.data, seed=args.seed)
+    batches = None
+    if args.batch_size is not None:
+        if args.batch_size > x.shape[0]:
+            raise ValueError(
+                f"--batch-size {args.batch_size} is larger than the data ({x.shape[0]} examples)"
+            )
+        batches = ft.minibatch_indices(x.shape[0], batch_size=args.batch_size,
+                                       steps=args.steps, seed=args.seed)
+    rates = args.learning_rates.values(log=args.log)
+    record_every = args.record_every or max(1, args.steps // MAX_RECORDS)
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+
+    precision = ft.float64() if args.dtype == "float64" else contextlib.nullcontext()
+    with precision, _progress_bar(show_progress, args.steps) as on_progress:
+        result = ft.sweep_learning_rates(
+            ft.LinearParams(*init), x, y, rates, steps=args.steps, optimizer=args.optimizer,
+            batch_indices=batches, record_every=record_every, method=args.method,
+            progress=on_progress,
+        )
+    summary = summarize(result, x, y)
+    lines = [
+        f"devices: {_describe_devices(result.devices)}",
+        f"data: {args.data} (N={x.shape[0]}), "
+        + ("full batch" if batches is None else f"mini-batches of {args.batch_size}")
+        + f", {args.dtype}, {args.optimizer}, method {result.method}",
+        f"rates: {rates.size} {'log' if args.log else 'linearly'}-spaced in "
+        f"[{rates[0]:.6g}, {rates[-1]:.6g}]; {args.steps} steps, loss recorded every "
+        f"{record_every}",
+        f"compile: {result.compile_seconds:.3f} s",
+        f"run: {result.run_seconds:.3f} s",
+        _best_line(summary),
+        _divergence_line(summary["observed_divergence"]),
+        f"analytic limit: {summary['stability_limit']:.6g} "
+        "(2 / lambda_max of the loss Hessian, full-batch gradient descent)",
+    ]
+    if args.json is not None:
+        payload = to_json(result, summary, args=vars(args) | {"record_every": record_every})
+        write_json_atomically(args.json, payload)
+        lines.append(f"json: {args.json}")
+    print("\n".join(lines))
+    return 0
+
+
+def summarize(result, x, y) -> dict:
+    """Best rate, observed divergence and analytic limit of a sweep."""
+    import functional_training as ft
+
+    final = result.final_loss
+    finite = np.isfinite(final) & (result.first_nonfinite_step < 0)
+    best = int(np.argmin(np.where(finite, final, np.inf))) if finite.any() else None
+    return {
+        "best_rate": None if best is None else float(result.learning_rates[best]),
+        "best_final_loss": None if best is None else float(final[best]),
+        "observed_divergence": ft.observed_divergence(
+            result.learning_rates, result.losses, result.first_nonfinite_step
+        ),
+        "stability_limit": ft.stability_limit(x, y),
+    }
+
+
+def _best_line(summary: dict) -> str:
+    if summary["best_rate"] is None:
+        return "best rate: none (every rate went non-finite)"
+    return (f"best rate: {summary['best_rate']:.6g} "
+            f"(final loss {summary['best_final_loss']:.6g})")
+
+
+def _divergence_line(observed: float | None) -> str:
+    if observed is None:
+        return "observed divergence: none in the swept range"
+    return (f"observed divergence: {observed:.6g} "
+            "(smallest rate whose loss grew or went non-finite)")
+
+
+def _describe_devices(devices) -> str:
+    kinds = sorted({f"{d.platform} ({d.device_kind})" for d in devices})
+    return f"{len(devices)} x {', '.join(kinds)}"
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, steps: int):
+    """Yield a ``progress(done, total)`` callback drawing a rich bar on stderr, or None."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True, force_terminal=True)
+    with Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("sweep", total=steps)
+        yield lambda done, total: bar.update(task, completed=done)
+
+
+def _json_floats(values) -> list:
+    """Nested lists of floats with non-finite values as "NaN", "Infinity", "-Infinity"."""
+    array = np.asarray(values, np.float64)
+    if np.isfinite(array).all():
+        return array.tolist()
+    text = np.where(np.isnan(array), "NaN", np.where(array > 0, "Infinity", "-Infinity"))
+    return np.where(np.isfinite(array), array.astype(object), text).tolist()
+
+
+def to_json(result, summary: dict, *, args: dict) -> dict:
+    """The sweep as a strict-JSON-ready dict (non-finite floats as strings)."""
+    return {
+        "command": {k: v for k, v in args.items() if k != "handler"}
+        | {"learning_rates": list(args["learning_rates"])},
+        "devices": [str(d) for d in result.devices],
+        "method": result.method,
+        "steps": result.steps,
+        "record_every": result.record_every,
+        "recorded_steps": result.recorded_steps.tolist(),
+        "learning_rates": result.learning_rates.tolist(),
+        "losses": _json_floats(result.losses),
+        "first_nonfinite_step": result.first_nonfinite_step.tolist(),
+        "final_params": {"w": _json_floats(result.final_params.w),
+                         "b": _json_floats(result.final_params.b)},
+        "compile_seconds": result.compile_seconds,
+        "run_seconds": result.run_seconds,
+        **summary,
+    }
+
+
+def _check_writable(path: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"--json: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"--json: {path} is a directory")
+
+
+def write_json_atomically(path: str, payload: dict) -> None:
+    """Write ``payload`` to ``path`` via a temporary file in the same directory.
+
+    The temporary file is flushed and fsynced, then ``os.replace``-d over
+    ``path``: a reader sees the old file or the whole new one, never half.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    handle = tempfile.NamedTemporaryFile("w", dir=directory, prefix=".sweep-", suffix=".json",
+                                         delete=False)
+    try:
+        with handle:
+            json.dump(payload, handle, allow_nan=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise

@@ -1,0 +1,162 @@
+"""``python -m functional_training``: demo, devices and sweep, bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import functional_training as ft
+from functional_training.cli import main
+
+TOL64 = ft.tolerance("float64", 0)  # float64 sweep vs direct call: same computation, 1e-12
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _field(out: str, name: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith(name + ":")).split(": ", 1)[1]
+
+
+def test_demo_and_devices(capsys):
+    code, out, _ = _run(capsys, "demo")
+    assert code == 0 and out.splitlines()[0] == "before: prediction=2.0 loss=8.0"
+    code, out, _ = _run(capsys, "devices")
+    assert code == 0
+    assert out.startswith("default backend: cpu") and "0: cpu" in out
+
+
+def test_sweep_one_shipment_reports_the_limit(capsys):
+    code, out, _ = _run(capsys, "sweep", "--learning-rates", "0.01:1:100", "--steps", "300",
+                        "--dtype", "float64")
+    assert code == 0, out
+    assert _field(out, "devices").startswith("1 x cpu")
+    assert "method moments" in _field(out, "data")
+    assert float(_field(out, "compile").split()[0]) >= 0
+    assert float(_field(out, "run").split()[0]) >= 0
+    # One shipment x = 2: limit 2 / 5 (closed form); the grid step is 0.01.
+    assert float(_field(out, "analytic limit").split()[0]) == pytest.approx(0.4, abs=1e-12)
+    observed = float(_field(out, "observed divergence").split()[0])
+    assert 0.4 - 1e-9 <= observed <= 0.41 + 1e-9
+    best = float(_field(out, "best rate").split()[0])
+    assert 0.0 < best < 0.4
+
+
+def test_sweep_json_equals_direct_call(capsys, tmp_path):
+    path = tmp_path / "sweep.json"
+    code, out, _ = _run(capsys, "sweep", "--learning-rates", "0.001:1:20", "--log", "--steps",
+                        "50", "--data", "shipments", "--dtype", "float64", "--record-every", "10",
+                        "--json", str(path))
+    assert code == 0 and _field(out, "json") == str(path)
+    payload = json.loads(path.read_text())
+    rates = np.geomspace(0.001, 1, 20)
+    with ft.float64():
+        direct = ft.sweep_learning_rates(ft.LinearParams(0.0, 0.0), [1.0, 2.0, 3.0],
+                                         [3.0, 5.0, 7.0], rates, steps=50, record_every=10)
+    np.testing.assert_allclose(payload["learning_rates"], rates, rtol=TOL64)
+    losses = np.array(payload["losses"], dtype=np.float64)  # "Infinity"/"NaN" parse as floats
+    assert losses.shape == (20, 6) and payload["recorded_steps"] == [0, 10, 20, 30, 40, 50]
+    np.testing.assert_allclose(losses, direct.losses, rtol=TOL64, atol=TOL64)
+    assert payload["first_nonfinite_step"] == direct.first_nonfinite_step.tolist()
+    assert payload["stability_limit"] == pytest.approx(ft.stability_limit([1, 2, 3], [3, 5, 7]))
+    assert not list(tmp_path.glob(".sweep-*"))  # no temporary file left behind
+
+
+def test_sweep_json_is_strict_json_with_divergent_rates(capsys, tmp_path):
+    path = tmp_path / "diverged.json"
+    code, _, _ = _run(capsys, "sweep", "--learning-rates", "0.1:3:5", "--steps", "400",
+                      "--record-every", "400", "--json", str(path))
+    assert code == 0
+    text = path.read_text()
+    payload = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    assert "Infinity" in text or "NaN" in text
+    assert payload["first_nonfinite_step"][0] == -1 and payload["first_nonfinite_step"][-1] > 0
+
+
+def test_sweep_minibatch_on_synthetic_data(capsys):
+    code, out, _ = _run(capsys, "sweep", "--learning-rates", "0.001:0.2:8", "--steps", "40",
+                        "--data", "synthetic:5000", "--batch-size", "128", "--seed", "3")
+    assert code == 0, out
+    assert "mini-batches of 128" in _field(out, "data") and "method autodiff" in out
+
+
+def test_progress_forced_when_not_a_terminal(capsys):
+    code, out, err = _run(capsys, "sweep", "--learning-rates", "0.01:0.3:4", "--steps", "200",
+                          "--progress")
+    assert code == 0 and "200/200" in err
+    code, out, err = _run(capsys, "sweep", "--learning-rates", "0.01:0.3:4", "--steps", "200")
+    assert code == 0 and err == ""  # stderr is not a terminal under pytest: no bar
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--learning-rates", "0.5:0.1:10"], "START must not exceed STOP"),
+        (["--learning-rates", "0.1:0.5:0"], "empty sweep"),
+        (["--learning-rates", "a:0.5:3"], "must be numbers"),
+        (["--learning-rates", "0.1:0.5:x"], "COUNT must be an integer"),
+        (["--learning-rates", "0.1:0.5"], "START:STOP:COUNT"),
+        (["--learning-rates", "-0.1:0.5:3"], "finite and > 0"),
+        (["--learning-rates", "0.1:inf:3"], "finite and > 0"),
+        (["--learning-rates", "0.1:0.1:3"], "repeats one rate"),
+        (["--steps", "0"], "must be >= 1"),
+        (["--record-every", "0"], "must be >= 1"),
+        (["--data", "synthetic:abc"], "synthetic:N"),
+        (["--data", "synthetic:0"], "synthetic:N"),
+        (["--data", "lots"], "unknown data"),
+        (["--batch-size", "5", "--data", "shipments"], "larger than the data"),
+        (["--dtype", "float16"], "invalid choice"),
+        (["--json", "/nonexistent-dir/out.json"], "does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, argv, message):
+    args = {"--learning-rates": "0.1:0.5:3", "--steps": "5"}
+    extra = []
+    for flag, value in zip(argv[::2], argv[1::2], strict=True):
+        if flag in args:
+            args[flag] = value
+        else:
+            extra += [flag, value]
+    # FLAG=VALUE, so that a value starting with "-" is not read as an option
+    full = ["sweep", *[f"{flag}={value}" for flag, value in args.items()], *extra]
+    try:
+        code = main(full)
+    except SystemExit as stop:  # argparse's error() exits
+        code = stop.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_json_not_written_when_input_is_bad(capsys, tmp_path):
+    path = tmp_path / "never.json"
+    code = main(["sweep", "--learning-rates", "0.1:0.5:3", "--steps", "5", "--data", "shipments",
+                 "--batch-size", "4", "--json", str(path)])
+    assert code == 2 and not path.exists() and not list(tmp_path.iterdir())
+    capsys.readouterr()
+
+
+def test_module_entry_point_in_a_fresh_interpreter(tmp_path):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run(
+        [sys.executable, "-m", "functional_training", "sweep", "--learning-rates", "0.05:0.6:12",
+         "--steps", "100", "--data", "shipments"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "analytic limit: 0.36" in out.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "functional_training", "sweep", "--learning-rates", "0.5:0.1:10",
+         "--steps", "3"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
