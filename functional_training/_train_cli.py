@@ -629,7 +629,7 @@ class _Reporter:
 
             self.bar = Progress(
                 TextColumn("train"),
-                BarColumn(),
+                BarColumn(bar_width=20),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[status]}"),
@@ -647,22 +647,22 @@ class _Reporter:
             self.bar.stop()
 
     def __call__(self, step: int, steps: int, segment: dict) -> None:
-        status = _status(segment)
+        batch_loss, train_loss, norm = _latest(segment)
         if self.bar is not None:
+            status = f"loss={batch_loss:.4g} grad_norm={norm:.4g}"
             self.bar.update(self.task, completed=step, status=status)
         elif step >= self.next_line or step == steps:
-            print(f"step {step}/{steps} {status}", file=sys.stderr, flush=True)
+            print(f"step {step}/{steps} batch_loss={batch_loss:.6g} train_loss={train_loss:.6g} "
+                  f"grad_norm={norm:.6g}", file=sys.stderr, flush=True)
             self.next_line = (step // self.stride + 1) * self.stride
 
 
-def _status(segment: dict) -> str:
+def _latest(segment: dict) -> tuple[float, float, float]:
+    """The last step's batch loss, train loss and gradient norm in a chunk's records."""
     last_grad = np.append(np.asarray(segment["grads.w"][-1], np.float64).ravel(),
                           np.float64(segment["grads.b"][-1]))
     norm = float(np.hypot.reduce(np.abs(last_grad)))  # hypot: no overflow for large finite g
-    return (
-        f"batch_loss={float(segment['batch_loss'][-1]):.6g} "
-        f"train_loss={float(segment['train_loss'][-1]):.6g} grad_norm={norm:.6g}"
-    )
+    return float(segment["batch_loss"][-1]), float(segment["train_loss"][-1]), norm
 
 
 def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:

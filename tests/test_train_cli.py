@@ -1,0 +1,576 @@
+"""``train`` and ``rerun``: lesson numbers, kill-and-resume, manifests round trip, bad input.
+
+The commands are registered on a parser built here exactly as
+``functional_training/cli.py`` builds its own (one-line errors, exit 2; handler
+errors caught and printed as ``error: ...``). Subprocess tests run this file as
+a script, which does the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lesson_fixture import lesson_blocks
+from numpy_reference import numpy_sgd
+
+import functional_training as ft
+from functional_training._manifest import read_manifest, sha256_digest, trajectory_digest
+from functional_training._rerun import add_rerun_command
+from functional_training._train_cli import (
+    _train_chunk,
+    add_train_command,
+    make_settings,
+    named_data,
+    run_training,
+)
+
+LESSON = lesson_blocks()
+# float64 reference comparisons: independent float64 implementations of a few dozen
+# flops per step differ by a few ulps; 1e-12 is the project's policy.
+TOL64 = ft.tolerance("float64", 0)
+SCRIPT = [sys.executable, str(Path(__file__).resolve())]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: list[str]) -> int:
+    """The train and rerun commands as ``python -m functional_training`` runs them."""
+    parser = _Parser(prog="python -m functional_training")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
+    add_train_command(commands)
+    add_rerun_command(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    """Run in-process; return (exit code, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def shipments_argv(*extra) -> list[str]:
+    return ["train", "--data", "shipments", "--optimizer", "sgd", "--learning-rate", "0.08",
+            "--steps", "20", *extra]
+
+
+def _json(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+# ----------------------------------------------------------------------------- lesson numbers
+
+
+def test_full_batch_run_prints_the_lesson_and_matches_numpy(tmp_path, capsys):
+    code, out, err = run(shipments_argv("--json", tmp_path / "r.json"), capsys)
+    assert code == 0, err
+    traj = _json(tmp_path / "r.json")["trajectory"]
+    # The lesson prints the loss before step k and w, b after it.
+    printed = [
+        f"step {k:2d}: loss={traj['batch_loss'][k]:.4f} w={traj['params']['w'][k + 1]:.3f} "
+        f"b={traj['params']['b'][k + 1]:.3f}"
+        for k in (0, 1, 19)
+    ]
+    assert printed == LESSON["full-batch"]
+    ref = numpy_sgd(0.0, 0.0, [1.0, 2.0, 3.0], [3.0, 5.0, 7.0], 0.08, 20)
+    for ours, theirs in [(traj["params"]["w"], ref["w"]), (traj["params"]["b"], ref["b"]),
+                         (traj["grads"]["w"], ref["grad_w"]), (traj["batch_loss"],
+                                                                ref["batch_loss"]),
+                         (traj["train_loss"], ref["train_loss"])]:
+        np.testing.assert_allclose(ours, theirs, rtol=TOL64, atol=TOL64)
+    assert traj["first_nonfinite_step"] is None and len(traj["grad_norm"]) == 20
+    assert "first non-finite step: none" in out
+
+
+def test_mini_batch_run_replays_the_shared_batch_order(tmp_path, capsys):
+    from comparisons.experiments import Experiment, batch_order
+
+    argv = ["train", "--data", "synthetic:50", "--optimizer", "sgd", "--learning-rate", "0.01",
+            "--batch-size", "8", "--epochs", "3", "--seed", "11", "--json", tmp_path / "r.json"]
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    traj = _json(tmp_path / "r.json")["trajectory"]
+    # comparisons.experiments.batch_order is an independent implementation of the policy.
+    rows = tuple((0.0, 0.0) for _ in range(50))
+    experiment = Experiment("x", "x", rows, {"w": 0.0, "b": 0.0}, "sgd", {}, steps=18,
+                            batch_size=8, seed=11)
+    assert traj["batches"] == batch_order(experiment)  # 3 epochs of 50 // 8 = 6 batches
+    data = ft.synthetic_shipments(50, seed=0)
+    ref = numpy_sgd(0.0, 0.0, data.x, data.y, 0.01, 18, batch_indices=traj["batches"])
+    np.testing.assert_allclose(traj["params"]["w"], ref["w"], rtol=TOL64, atol=TOL64)
+    np.testing.assert_allclose(traj["train_loss"], ref["train_loss"], rtol=TOL64, atol=TOL64)
+
+
+def test_float32_run_stays_within_the_float32_tolerance(tmp_path, capsys):
+    for dtype in ("float64", "float32"):
+        code, _, err = run(shipments_argv("--dtype", dtype, "--json", tmp_path / f"{dtype}.json"),
+                           capsys)
+        assert code == 0, err
+    wide, narrow = (_json(tmp_path / f"{d}.json")["trajectory"] for d in ("float64", "float32"))
+    assert _json(tmp_path / "float32.json")["manifest"]["dtype"] == "float32"
+    tol = ft.tolerance("float32", 20)  # the project's one float32 policy: 32 eps per step
+    np.testing.assert_allclose(narrow["params"]["w"], wide["params"]["w"], rtol=tol, atol=tol)
+    assert narrow["params"]["w"] != wide["params"]["w"]  # it really ran in float32
+
+
+def test_chunks_reuse_one_compiled_program():
+    data = named_data("shipments")
+    before = _train_chunk._cache_size()
+    run_training(make_settings(data, optimizer="momentum", learning_rate=0.02, steps=53,
+                               chunk_steps=5), data)
+    # ten chunks of 5 steps and one of 3: two programs, however many chunks.
+    assert _train_chunk._cache_size() - before <= 2
+
+
+def test_run_training_equals_functional_training_train():
+    data = named_data("synthetic:40")
+    s = make_settings(data, optimizer="nesterov", learning_rate=0.01, steps=30, batch_size=4,
+                      chunk_steps=7)
+    traj = run_training(s, data).trajectory
+    with ft.float64():
+        params = ft.LinearParams(np.float64(0.0), np.float64(0.0))
+        ref = ft.train(params, data.x, data.y, optimizer=ft.make_optimizer("nesterov",
+                       learning_rate=0.01), steps=30, batch_indices=np.asarray(traj.batches))
+    # Same formulas, compiled as one scan vs chunks of 7: equal to the project's float64 tolerance.
+    np.testing.assert_allclose(traj.params["w"], ref.params.w, rtol=TOL64, atol=TOL64)
+    np.testing.assert_allclose(traj.grads["b"], ref.grads.b, rtol=TOL64, atol=TOL64)
+    np.testing.assert_allclose(traj.train_loss, ref.train_loss, rtol=TOL64, atol=TOL64)
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def test_plain_progress_lines_show_loss_and_gradient_norm(capsys):
+    code, _, err = run(shipments_argv("--steps", "400"), capsys)
+    assert code == 0
+    lines = err.splitlines()
+    assert 1 <= len(lines) <= 11  # about ten lines whatever the step count
+    for line in lines:
+        head, *fields = line.split()
+        assert head == "step" and fields[1].startswith("batch_loss=")
+        assert fields[3].startswith("grad_norm=")
+    assert lines[-1].startswith("step 400/400 ")
+
+
+def test_progress_flag_draws_a_rich_bar(capsys):
+    code, _, err = run(shipments_argv("--progress"), capsys)
+    assert code == 0
+    assert "20/20" in err and "grad_norm=" in err and "━" in err and not err.startswith("step ")
+
+
+# ----------------------------------------------------------------------------- divergence
+
+
+def test_divergence_is_data(tmp_path, capsys):
+    argv = ["train", "--data", "one-shipment", "--optimizer", "sgd", "--learning-rate", "0.5",
+            "--steps", "1000", "--json", tmp_path / "r.json", "--manifest", tmp_path / "m.json"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    text = (tmp_path / "r.json").read_text()
+    assert '"Infinity"' in text  # strict JSON: the overflowed losses as strings
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"non-strict JSON: {name}"))
+    traj = json.loads(text)["trajectory"]
+    ref = numpy_sgd(1.0, 0.0, [2.0], [6.0], 0.5, 1000)
+    ref_series = [ref[k] for k in ("w", "b", "grad_w", "grad_b", "batch_loss", "train_loss")]
+    expected = ft.first_nonfinite(*ref_series)
+    assert expected is not None and traj["first_nonfinite_step"] == expected
+    assert f"first non-finite step: {expected} (diverged); grad_norm by step:" in out
+    # Until the overflow the run is the NumPy run: error * (1 - lr (x^2 + 1)) = -1.5x per step.
+    np.testing.assert_allclose(traj["batch_loss"][:5], [8.0, 18.0, 40.5, 91.125, 205.03125],
+                               rtol=TOL64)
+    norms = traj["grad_norm"]
+    assert all(math.isfinite(v) for v in norms[: expected - 1])
+    code, out, _ = run(["rerun", tmp_path / "r.json"], capsys)
+    assert code == 0 and "EQUAL" in out  # NaN and inf are reproduced too
+
+
+# ----------------------------------------------------------------------------- manifests
+
+
+def test_manifest_round_trip_and_rerun(tmp_path, capsys):
+    report, manifest_path = tmp_path / "r.json", tmp_path / "m.json"
+    argv = ["train", "--data", "synthetic:30", "--optimizer", "adam", "--learning-rate", "0.05",
+            "--hyperparameter", "b1=0.8", "--batch-size", "4", "--steps", "25", "--seed", "3",
+            "--checkpoint-dir", tmp_path / "ckpt", "--checkpoint-every", "10",
+            "--json", report, "--manifest", manifest_path]
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    manifest = read_manifest(manifest_path)
+    assert _json(report)["manifest"] == manifest
+    run_ = manifest["runs"][0]
+    assert run_["hyperparameters"] == {"b1": 0.8, "b2": 0.999, "eps": 1e-8}
+    assert (run_["batch_size"], run_["seed"], run_["steps"], run_["learning_rates"]) == (
+        4, 3, 25, [0.05])
+    latest = sorted((tmp_path / "ckpt").iterdir())[-1]
+    assert run_["checkpoint"] == sha256_digest(latest.read_bytes())
+    assert run_["results"]["trajectory"] == trajectory_digest(_json(report)["trajectory"])
+    assert run_["data"]["version"] == ft_data_version("synthetic:30")
+    for path in (manifest_path, report):
+        code, out, err = run(["rerun", path], capsys)
+        assert (code, err) == (0, ""), out
+        assert "trajectory: EQUAL to the recorded one (25 steps" in out
+
+
+def ft_data_version(name: str) -> str:
+    from functional_training._manifest import data_version
+
+    data = named_data(name)
+    return data_version(data.x, data.y)
+
+
+def test_rerun_reports_a_different_trajectory(tmp_path, capsys):
+    code, _, _ = run(shipments_argv("--json", tmp_path / "r.json"), capsys)
+    assert code == 0
+    report = _json(tmp_path / "r.json")
+    report["trajectory"]["batch_loss"][2] += 1e-9  # what another machine might have recorded
+    report["manifest"]["runs"][0]["results"]["trajectory"] = trajectory_digest(report["trajectory"])
+    (tmp_path / "other.json").write_text(json.dumps(report))
+    code, out, err = run(["rerun", tmp_path / "other.json"], capsys)
+    assert code == 1 and err == ""
+    assert "trajectory: DIFFERENT" in out and "first difference: batch_loss[2]" in out
+
+
+def test_rerun_reports_changed_data(tmp_path, capsys):
+    code, _, _ = run(shipments_argv("--manifest", tmp_path / "m.json"), capsys)
+    assert code == 0
+    manifest = _json(tmp_path / "m.json")
+    manifest["runs"][0]["data"]["version"] = sha256_digest(b"last year's shipments")
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    code, out, _ = run(["rerun", tmp_path / "m.json"], capsys)
+    assert code == 1 and "data: DIFFERENT version for shipments" in out
+
+
+def _manifest_edit(edit):
+    def apply(report: dict) -> dict:
+        edit(report["manifest"])
+        return {"manifest": report["manifest"]}
+
+    return apply
+
+
+BAD_RERUN_FILES = [
+    ("missing", None, "cannot read manifest .*: No such file or directory"),
+    ("not json", "{", "is not valid JSON"),
+    ("NaN literal", '{"manifest": NaN}', "is not strict JSON: it contains NaN"),
+    ("not an object", "[1]", "manifest must be a JSON object"),
+    ("missing key", _manifest_edit(lambda m: m.pop("dtype")), "missing key 'dtype'"),
+    ("unknown key", _manifest_edit(lambda m: m.update(colour=1)), "unknown key 'colour'"),
+    ("steps zero", _manifest_edit(lambda m: m["runs"][0].update(steps=0)),
+     r"runs\[0\].steps must be an integer > 0"),
+    ("comparisons", _manifest_edit(lambda m: m.update(tool="comparisons run")),
+     "rerun it with python -m comparisons rerun"),
+    ("other tool", _manifest_edit(lambda m: m.update(tool="make")), "tool 'make' is not one"),
+    ("two runs", _manifest_edit(lambda m: m["runs"].append(m["runs"][0])), "holds one run"),
+    ("no chunking", _manifest_edit(lambda m: m["runs"][0]["options"].pop("chunk_steps")),
+     "options.chunk_steps must be an integer > 0"),
+    ("bad data", _manifest_edit(lambda m: m["runs"][0]["options"].update(data="weather")),
+     "--data: expected one-shipment, shipments or synthetic:N"),
+    ("no digest", _manifest_edit(lambda m: m["runs"][0]["results"].clear()),
+     "has no 'trajectory' digest"),
+    ("edited report", lambda r: {**r, "trajectory": {**r["trajectory"], "batch_loss": []}},
+     "the report was edited"),
+    ("hyperparameter", _manifest_edit(lambda m: m["runs"][0]["hyperparameters"].update(b1=0.9)),
+     "optimizer 'sgd' does not take b1"),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "message"), BAD_RERUN_FILES,
+                         ids=[case[0] for case in BAD_RERUN_FILES])
+def test_rerun_bad_files_exit_2_with_one_line(tmp_path, capsys, case, content, message):
+    code, _, _ = run(shipments_argv("--steps", "3", "--json", tmp_path / "r.json"), capsys)
+    assert code == 0
+    path = tmp_path / "bad.json"
+    if isinstance(content, str):
+        path.write_text(content)
+    elif content is not None:
+        path.write_text(json.dumps(content(_json(tmp_path / "r.json"))))
+    code, out, err = run(["rerun", path], capsys)
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert __import__("re").search(message, err), err
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _unwritable_directory(tmp_path: Path) -> Path:
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        return locked
+    if sys.platform.startswith("linux") and Path("/sys").is_dir():
+        return Path("/sys")  # sysfs refuses new files even to root
+    pytest.skip("running as root without a read-only directory to test against")
+
+
+def _replace(argv: list[str], flag: str, value) -> list[str]:
+    i = argv.index(flag)
+    return argv[:i] + ([] if value is None else [flag, str(value)]) + argv[i + 2:]
+
+
+def _case(changes=(), extra=()):
+    def build(tmp_path: Path) -> list[str]:
+        argv = shipments_argv("--json", tmp_path / "out" / "r.json",
+                              "--manifest", tmp_path / "out" / "m.json")
+        for flag, value in changes:
+            argv = _replace(argv, flag, None if value is None else str(value).replace(
+                "TMP", str(tmp_path)))
+        return [str(a) for a in argv] + [str(e).replace("TMP", str(tmp_path)) for e in extra]
+
+    return build
+
+
+BAD_TRAIN_INPUT = [
+    ("steps 0", _case([("--steps", 0)]), "argument --steps: must be an integer > 0, got '0'"),
+    ("steps negative", _case([("--steps", -3)]), "argument --steps: must be an integer > 0"),
+    ("steps float", _case([("--steps", 2.5)]), "argument --steps: must be an integer > 0"),
+    ("epochs 0", _case([("--steps", None)], ["--epochs", 0]), "argument --epochs: must be"),
+    ("no length", _case([("--steps", None)]), "one of the arguments --steps --epochs is required"),
+    ("steps and epochs", _case(extra=["--epochs", 2]), "--epochs: not allowed with"),
+    ("batch 0", _case(extra=["--batch-size", 0]), "argument --batch-size: must be an integer > 0"),
+    ("batch > N", _case(extra=["--batch-size", 4]),
+     "--batch-size 4 is larger than the 3 training examples of shipments"),
+    ("lr 0", _case([("--learning-rate", 0)]), "--learning-rate: must be finite and > 0"),
+    ("lr negative", _case([("--learning-rate", -0.1)]), "--learning-rate: must be finite and > 0"),
+    ("lr nan", _case([("--learning-rate", "nan")]), "--learning-rate: must be finite and > 0"),
+    ("lr inf", _case([("--learning-rate", "inf")]), "--learning-rate: must be finite and > 0"),
+    ("lr text", _case([("--learning-rate", "fast")]), "--learning-rate: must be a number"),
+    ("optimizer", _case([("--optimizer", "rmsprop")]),
+     "argument --optimizer: invalid choice: 'rmsprop'"),
+    ("data", _case([("--data", "weather")]),
+     "--data: expected one-shipment, shipments or synthetic:N"),
+    ("synthetic 0", _case([("--data", "synthetic:0")]),
+     "with N an integer >= 1, got 'synthetic:0'"),
+    ("synthetic text", _case([("--data", "synthetic:many")]), "got 'synthetic:many'"),
+    ("hyper not taken", _case(extra=["--hyperparameter", "momentum=0.9"]),
+     "--hyperparameter: optimizer 'sgd' does not take momentum; it takes learning_rate"),
+    ("hyper negative", _case([("--optimizer", "momentum")], ["--hyperparameter", "momentum=-1"]),
+     "--hyperparameter: optimizer 'momentum': momentum must be finite and >= 0"),
+    ("hyper malformed", _case(extra=["--hyperparameter", "momentum"]), "expected NAME=VALUE"),
+    ("hyper not a number", _case(extra=["--hyperparameter", "momentum=lots"]),
+     "momentum: expected a number, got 'lots'"),
+    ("hyper lr", _case(extra=["--hyperparameter", "learning_rate=0.1"]),
+     "set the learning rate with --learning-rate"),
+    ("hyper twice", _case([("--optimizer", "momentum")],
+                          ["--hyperparameter", "momentum=0.9", "--hyperparameter", "momentum=0.8"]),
+     "--hyperparameter: momentum given twice"),
+    ("seed without batch", _case(extra=["--seed", 1]), "--seed sets the mini-batch order"),
+    ("seed negative", _case(extra=["--batch-size", 2, "--seed", -1]),
+     "argument --seed: must be an integer >= 0"),
+    ("dtype", _case(extra=["--dtype", "float16"]), "argument --dtype: invalid choice"),
+    ("unknown flag", _case(extra=["--colour", "red"]), "unrecognized arguments: --colour red"),
+    ("json missing dir", _case([("--json", "/no/such/dir/r.json")]),
+     "--json: directory /no/such/dir does not exist"),
+    ("manifest missing dir", _case([("--manifest", "/no/such/dir/m.json")]),
+     "--manifest: directory /no/such/dir does not exist"),
+    ("json is a directory", _case([("--json", "TMP")]), "--json: .* is a directory"),
+    ("json unwritable", _case([("--json", "UNWRITABLE/r.json")]),
+     "--json: directory .* is not writable"),
+    ("resume without dir", _case(extra=["--resume"]), "--resume needs --checkpoint-dir"),
+    ("every without dir", _case(extra=["--checkpoint-every", 5]),
+     "--checkpoint-every needs --checkpoint-dir"),
+    ("dir without every", _case(extra=["--checkpoint-dir", "TMP/ckpt"]),
+     "--checkpoint-dir needs --checkpoint-every"),
+    ("every 0", _case(extra=["--checkpoint-dir", "TMP/ckpt", "--checkpoint-every", 0]),
+     "argument --checkpoint-every: must be an integer > 0"),
+    ("dir parent missing", _case(extra=["--checkpoint-dir", "TMP/a/b", "--checkpoint-every", 5]),
+     "--checkpoint-dir: directory .*/a does not exist"),
+    ("dir is a file", _case(extra=["--checkpoint-dir", "TMP/afile", "--checkpoint-every", 5]),
+     "--checkpoint-dir: .* is not a directory"),
+    ("resume missing dir",
+     _case(extra=["--checkpoint-dir", "TMP/ckpt", "--checkpoint-every", 5, "--resume"]),
+     "--resume: checkpoint directory .* does not exist"),
+    ("resume empty dir",
+     _case(extra=["--checkpoint-dir", "TMP/out", "--checkpoint-every", 5, "--resume"]),
+     "--resume: no checkpoint in"),
+]
+
+
+@pytest.mark.parametrize(("case", "build", "message"), BAD_TRAIN_INPUT,
+                         ids=[case[0] for case in BAD_TRAIN_INPUT])
+def test_train_bad_input_exits_2_with_one_line_and_writes_nothing(
+    tmp_path, capsys, case, build, message
+):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "afile").write_text("")
+    argv = build(tmp_path)
+    if any("UNWRITABLE" in a for a in argv):
+        target = _unwritable_directory(tmp_path)
+        argv = [a.replace("UNWRITABLE", str(target)) for a in argv]
+    code, out, err = run(argv, capsys)
+    assert code == 2, (out, err)
+    assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert __import__("re").search(message, err), err
+    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_bad_input_through_a_real_process_has_no_traceback(tmp_path):
+    out = subprocess.run([*SCRIPT, *shipments_argv("--learning-rate", "nan")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    out = subprocess.run([*SCRIPT, "rerun", tmp_path / "none.json"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _train_with_checkpoints(tmp_path, capsys, *extra, steps=20, every=6):
+    argv = shipments_argv("--checkpoint-dir", tmp_path / "ckpt", "--checkpoint-every", every,
+                          *extra)
+    return run(_replace(argv, "--steps", steps), capsys)
+
+
+def test_fresh_run_refuses_a_directory_with_checkpoints(tmp_path, capsys):
+    assert _train_with_checkpoints(tmp_path, capsys)[0] == 0
+    code, _, err = _train_with_checkpoints(tmp_path, capsys)
+    assert code == 2 and "already holds checkpoints; pass --resume" in err
+
+
+def test_resume_refuses_another_runs_checkpoints(tmp_path, capsys):
+    assert _train_with_checkpoints(tmp_path, capsys)[0] == 0
+    argv = _replace(shipments_argv("--checkpoint-dir", tmp_path / "ckpt", "--checkpoint-every",
+                                   6, "--resume"), "--learning-rate", 0.05)
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "was written by a different run: learning_rate is 0.08 there" in err
+    code, _, err = _train_with_checkpoints(tmp_path, capsys, "--resume", steps=30)
+    assert code == 2 and "steps is 20 there and 30 here" in err
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_resume_refuses_a_corrupt_latest_checkpoint(tmp_path, capsys, damage):
+    assert _train_with_checkpoints(tmp_path, capsys)[0] == 0
+    latest = sorted((tmp_path / "ckpt").iterdir())[-1]
+    data = bytearray(latest.read_bytes())
+    if damage == "flip":
+        data[-30] ^= 0xFF
+    else:
+        data = data[: len(data) // 2]
+    latest.write_bytes(bytes(data))
+    code, out, err = _train_with_checkpoints(tmp_path, capsys, "--resume",
+                                             "--json", tmp_path / "r.json")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert f"checkpoint {latest} is corrupt or truncated" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_resume_refuses_a_broken_chain(tmp_path, capsys):
+    assert _train_with_checkpoints(tmp_path, capsys)[0] == 0
+    sorted((tmp_path / "ckpt").iterdir())[1].unlink()
+    code, _, err = _train_with_checkpoints(tmp_path, capsys, "--resume")
+    assert code == 2 and "the run's history is incomplete" in err
+
+
+def test_resume_at_every_checkpoint_reproduces_the_run_exactly(tmp_path, capsys):
+    assert _train_with_checkpoints(tmp_path, capsys, "--json", tmp_path / "full.json")[0] == 0
+    full = _json(tmp_path / "full.json")
+    checkpoints = sorted((tmp_path / "ckpt").iterdir())
+    for keep in range(1, len(checkpoints) + 1):
+        for extra in checkpoints[keep:]:
+            extra.unlink(missing_ok=True)
+        code, _, err = _train_with_checkpoints(tmp_path, capsys, "--resume",
+                                               "--json", tmp_path / "resumed.json")
+        assert code == 0, err
+        resumed = _json(tmp_path / "resumed.json")
+        assert resumed["trajectory"] == full["trajectory"]
+        run_ = resumed["manifest"]["runs"][0]
+        assert run_["checkpoint"] == full["manifest"]["runs"][0]["checkpoint"]
+        assert run_["options"]["resumed_from"] == sha256_digest(checkpoints[keep - 1].read_bytes())
+
+
+def test_kill_and_resume_in_a_subprocess(tmp_path):
+    argv = ["train", "--data", "synthetic:2000", "--optimizer", "adam", "--learning-rate", "0.01",
+            "--batch-size", "8", "--steps", "6000", "--seed", "5", "--checkpoint-every", "50"]
+    ckpt = tmp_path / "ckpt"
+    process = subprocess.Popen([*SCRIPT, *argv, "--checkpoint-dir", ckpt,
+                                "--json", tmp_path / "killed.json"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(ckpt.glob("step-*.npz"))) < 2:  # kill after the second checkpoint
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    written = len(list(ckpt.glob("step-*.npz")))
+    assert 2 <= written < 120 and not (tmp_path / "killed.json").exists()
+
+    resumed = subprocess.run([*SCRIPT, *argv, "--checkpoint-dir", ckpt, "--resume",
+                              "--json", tmp_path / "resumed.json"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from checkpoint sha256:" in resumed.stdout
+    reference = subprocess.run([*SCRIPT, *argv, "--checkpoint-dir", tmp_path / "ref",
+                                "--json", tmp_path / "reference.json"],
+                               capture_output=True, text=True, timeout=300)
+    assert reference.returncode == 0, reference.stderr
+    resumed_report, reference_report = (_json(tmp_path / f"{n}.json")
+                                        for n in ("resumed", "reference"))
+    assert resumed_report["trajectory"] == reference_report["trajectory"]  # exactly, every bit
+    assert resumed_report["trajectory"]["batch_loss"].__len__() == 6000
+    # Same state, same bytes: the final checkpoints have the same content hash.
+    assert (resumed_report["manifest"]["runs"][0]["checkpoint"]
+            == reference_report["manifest"]["runs"][0]["checkpoint"])
+    assert sorted(p.name for p in ckpt.glob("step-*.npz")) == sorted(
+        p.name for p in (tmp_path / "ref").glob("step-*.npz"))
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    data_name=st.sampled_from(["one-shipment", "shipments", "synthetic:9"]),
+    optimizer=st.sampled_from(ft.OPTIMIZER_NAMES),
+    rate=st.sampled_from([0.001, 0.03, 0.2]),
+    steps=st.integers(1, 24),
+    every=st.integers(1, 8),
+    batch=st.one_of(st.none(), st.integers(1, 9)),
+    cut=st.floats(0.0, 1.0),
+)
+def test_resume_from_any_checkpoint_matches_the_uninterrupted_run(
+    data_name, optimizer, rate, steps, every, batch, cut
+):
+    data = named_data(data_name)
+    if batch is not None:
+        batch = min(batch, data.y.size)
+    settings_ = make_settings(data, optimizer=optimizer, learning_rate=rate, steps=steps,
+                              batch_size=batch, chunk_steps=every)
+    with tempfile.TemporaryDirectory() as tmp:
+        full = run_training(settings_, data, checkpoint_dir=tmp)
+        checkpoints = sorted(Path(tmp).iterdir())
+        keep = 1 + int(cut * (len(checkpoints) - 1))
+        for extra in checkpoints[keep:]:
+            extra.unlink()
+        resumed = run_training(settings_, data, checkpoint_dir=tmp, resume=True)
+    assert resumed.trajectory == full.trajectory
+    assert resumed.checkpoint == full.checkpoint
+
+
+if __name__ == "__main__":  # the subprocess tests run this file as the command line
+    sys.exit(main(sys.argv[1:]))
