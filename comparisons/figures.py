@@ -62,6 +62,8 @@ __all__ = [
     "parse_formats",
     "readme_text",
     "render_all",
+    "rendered_with",
+    "write_figures",
     "verified_runs",
 ]
 
@@ -117,6 +119,20 @@ def _passes(zero_grad: Sequence[bool]) -> list[str]:
             "buffer cleared" if k == 0 else "cleared again")
         labels.append(f"{ordinal.get(k + 1, f'{k + 1}th')} backward\n({what})")
     return labels
+
+
+def _loss_formula(experiment: Experiment) -> str:
+    """The one-example loss as a reader writes it, e.g. ``0.5 (2w − 6)²``.
+
+    Example:
+      >>> _loss_formula(REGISTRY["gradient-accumulation"])
+      '0.5 (2w − 6)²'
+      >>> _loss_formula(REGISTRY["five-steps"])
+      '0.5 (2w + b − 6)²'
+    """
+    (x, y), = experiment.train
+    bias = " + b" if "b" in experiment.trainable else ""
+    return f"0.5 ({x:g}w{bias} − {y:g})²"
 
 
 def _least_squares(experiment: Experiment) -> tuple[float, float]:
@@ -264,6 +280,7 @@ def figure_data(*, backends: Sequence[str] | None = None) -> dict:
     figures["gradient-accumulation"] = {
         "passes": _passes(accumulation.zero_grad),
         "grads": {b: runs["gradient-accumulation"][0][b].grads["w"] for b in names},
+        "loss": f"{_loss_formula(accumulation)}, w = {accumulation.init['w']:g}",
     }
     mini = REGISTRY["mini-batch"]
     figures["mini-batch"] = {
@@ -359,22 +376,30 @@ def _rates_alt(data: Mapping) -> str:
     )
 
 
+def _valley(data: Mapping) -> str:
+    (x,), (y,) = data["x"], data["y"]
+    return f"{x:g}w + b = {y:g}"
+
+
 def _trajectories_alt(data: Mapping) -> str:
     parts = []
     for run in data["runs"]:
-        parts.append(f"lr = {run['learning_rate']:g} moves from (w, b) = ({run['w'][0]:g}, "
-                     f"{run['b'][0]:g}) to ({run['w'][-1]:.3f}, {run['b'][-1]:.3f})")
+        verdict = plots.describe_run(run["losses"])
+        parts.append(f"lr = {run['learning_rate']:g} {verdict}, moving from (w, b) = "
+                     f"({run['w'][0]:g}, {run['b'][0]:g}) to ({run['w'][-1]:.3f}, "
+                     f"{run['b'][-1]:.3f})")
     return (
-        "Three contour plots of the loss over w and b; the loss is zero along a straight "
-        "valley (2w + b = 6) and every path moves at right angles to the contours. "
-        f"{'; '.join(parts)}, jumping across the valley further each time at lr = 0.5."
+        f"{len(data['runs'])} contour plots of the loss over w and b; the loss is zero along "
+        f"a straight valley ({_valley(data)}) and every path moves at right angles to the "
+        f"contours. {'; '.join(parts)}. A run that overshoots jumps across the valley, "
+        "further each time."
     )
 
 
 def _sweep_alt(data: Mapping) -> str:
     overflowed = [r for r, s in zip(data["learning_rates"], data["first_nonfinite_step"],
                                     strict=True) if s is not None]
-    tail = (f" Runs with lr >= {_num(min(overflowed), 3)} overflow to infinity; the lower panel "
+    tail = (f" Runs with lr ≥ {_num(min(overflowed), 3)} overflow to infinity; the lower panel "
             "shows the step where that happens, earlier for larger rates."
             if overflowed else "")
     divergence = data["divergence_rate"]
@@ -410,7 +435,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
         _draw_lr_trajectories,
         lambda d, c: (
             "The (w, b) path of each learning rate over the contours of the loss "
-            "0.5 (2w + b − 6)². With one example the loss has a straight valley of zero loss; "
+            f"{_loss_formula(REGISTRY[LESSON_RATES[0]])}. With one example the loss has a "
+            f"straight valley of zero loss ({_valley(d)}); "
             "every update moves at right angles to the contours, by a step proportional to "
             "the rate. Paths are the verified reference trajectories "
             f"({_backends_phrase(c)})."
@@ -442,11 +468,14 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                    f"{_num(d['target_w'], 3)}, b = {_num(d['target_b'], 3)}"),
         _draw_full_batch,
         lambda d, c: (
-            f"{len(d['loss']) - 1} full-batch SGD updates (lr = 0.08) on three shipments "
-            "whose delay is exactly 2 × disruption + 1 hours. Left: mean loss (log scale) "
+            f"{len(d['loss']) - 1} full-batch SGD updates (lr = "
+            f"{REGISTRY['full-batch'].learning_rate:g}) on "
+            f"{len(REGISTRY['full-batch'].train)} shipments whose delay is exactly "
+            f"{_num(d['target_w'], 3)} × disruption + {_num(d['target_b'], 3)} hours. "
+            "Left: mean loss (log scale) "
             f"falls from {_num(d['loss'][0])} to {_num(d['loss'][-1], 2)}. Right: w and b "
-            "approach the least-squares fit (dashed); b is slower because the data's "
-            f"intercept direction is the flatter one. {_backends_phrase(c)}."
+            "approach the least-squares fit (dashed); b is slower: the loss is flattest along "
+            f"a direction that is mostly b. {_backends_phrase(c)}."
         ),
         lambda d: (
             f"Two line charts over {len(d['loss']) - 1} updates. Left: loss falls from "
@@ -461,7 +490,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
         _draw_single(plots.plot_train_validation),
         lambda d, c: (
             "Fitting peak-season shipments (train) from a model that matches a normal week "
-            "(validation), learning rate 0.02, w only. Each update lowers the training loss "
+            f"(validation), learning rate {REGISTRY['train-validation'].learning_rate:g}, w "
+            "only. Each update lowers the training loss "
             f"(from {d['train_loss'][0]:.3f} to {d['train_loss'][-1]:.3f}) and raises the "
             f"validation loss (from {d['val_loss'][0]:.3f} to {d['val_loss'][-1]:.3f}); the "
             "shaded band is the gap between them. Validation examples are evaluated, never "
@@ -480,18 +510,19 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                    + ", ".join(_signed(v) for v in next(iter(d["grads"].values())))),
         _draw_single(plots.plot_gradient_accumulation),
         lambda d, c: (
-            "The gradient dL/dw held in w.grad after three backward passes of the same loss "
-            "0.5 (2w − 6)² at w = 1. The second pass runs without clearing the buffer, so it "
-            "adds a second copy: "
-            + ", ".join(f"{v:g}" for v in next(iter(d["grads"].values())))
+            f"The gradient dL/dw held in w.grad after {len(d['passes'])} backward passes of "
+            f"the same loss {d['loss']}. The second pass runs without clearing the buffer, "
+            "so it adds a second copy: "
+            + ", ".join(_signed(v) for v in next(iter(d["grads"].values())))
             + ". Clear gradients before every independent step unless accumulation is "
             f"deliberate. One bar per backend: {_backends_phrase(c)}."
         ),
         lambda d: (
-            "Grouped bar chart, three groups of one bar per backend ("
+            f"Grouped bar chart, {len(d['passes'])} groups of one bar per backend ("
             + ", ".join(d["grads"]) + "): every backend holds "
-            + ", ".join(f"{v:g}" for v in next(iter(d["grads"].values())))
-            + " after the first, second (not cleared) and third (cleared again) backward pass."
+            + ", ".join(_signed(v) for v in next(iter(d["grads"].values())))
+            + " after the passes: "
+            + "; ".join(label.replace("\n", " ") for label in d["passes"]) + "."
         ),
     ),
     FigureSpec(
@@ -500,7 +531,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
         _draw_single(plots.plot_mini_batch),
         lambda d, c: (
             f"SGD on {d['examples']} shipments with batches of {d['batch_size']}, shuffled "
-            f"each epoch ({len(d['batch_loss'])} updates, lr = 0.02). Diamonds: the loss of "
+            f"each epoch ({len(d['batch_loss'])} updates, lr = "
+            f"{REGISTRY['mini-batch'].learning_rate:g}). Diamonds: the loss of "
             "the batch whose gradient made each update; black line: the loss on all "
             "shipments at the same parameters. The batch loss scatters around the full "
             f"loss while both fall. {_backends_phrase(c)}."
@@ -614,6 +646,46 @@ def data_json(data: Mapping) -> str:
     return json.dumps(_jsonable(data), indent=1, allow_nan=False) + "\n"
 
 
+def rendered_with() -> dict[str, str]:
+    """Versions of the libraries that decide the bytes of a rendered figure."""
+    import importlib.metadata
+
+    versions = {}
+    for package in ("matplotlib", "numpy", "jax", "jaxlib", "torch"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def write_figures(
+    data: Mapping, out_dir: Path, formats: Sequence[str] = style.FORMATS
+) -> list[Path]:
+    """Draw and write every figure of ``data`` (from :func:`figure_data`), README and data file.
+
+    Each file is written atomically. :data:`DATA_FILE` also records
+    :func:`rendered_with`, the versions the files were rendered with.
+
+    Returns:
+      Every path written: figures in :data:`FIGURE_NAMES` order, then README and data.
+    """
+    formats = parse_formats(formats)
+    out_dir = Path(out_dir)
+    written = []
+    for name in FIGURE_NAMES:
+        fig = draw_figure(name, data["figures"][name])
+        with matplotlib.rc_context(style.STYLE):
+            written += style.save_figure(fig, out_dir / name, formats)
+    record = {**data, "rendered_with": rendered_with()}
+    for filename, text in ((README_FILE, readme_text(data, formats)),
+                           (DATA_FILE, data_json(record))):
+        path = out_dir / filename
+        style.write_atomically(path, lambda handle, t=text: handle.write(t.encode("utf-8")))
+        written.append(path)
+    return written
+
+
 def render_all(out_dir: Path, formats: tuple[str, ...] = style.FORMATS) -> list[Path]:
     """Verify, then write every figure, ``README.md`` and :data:`DATA_FILE` into ``out_dir``.
 
@@ -632,19 +704,7 @@ def render_all(out_dir: Path, formats: tuple[str, ...] = style.FORMATS) -> list[
       UnverifiedTrajectoryError: a figure's data failed verification.
     """
     formats = parse_formats(formats)
-    out_dir = Path(out_dir)
-    data = figure_data()
-    written = []
-    for name in FIGURE_NAMES:
-        fig = draw_figure(name, data["figures"][name])
-        with matplotlib.rc_context(style.STYLE):
-            written += style.save_figure(fig, out_dir / name, formats)
-    for filename, text in ((README_FILE, readme_text(data, formats)),
-                           (DATA_FILE, data_json(data))):
-        path = out_dir / filename
-        style.write_atomically(path, lambda handle, t=text: handle.write(t.encode("utf-8")))
-        written.append(path)
-    return written
+    return write_figures(figure_data(), out_dir, formats)
 
 
 def add_figure_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ Example:
 
 from comparisons.plots._graph import layout_graph, plot_autograd_graph
 from comparisons.plots._learning_rates import (
+    describe_run,
     loss_surface,
     plot_learning_rates,
     plot_lr_sweep,
@@ -32,6 +33,7 @@ from comparisons.plots._training import (
 )
 
 __all__ = [
+    "describe_run",
     "layout_graph",
     "loss_surface",
     "plot_autograd_graph",

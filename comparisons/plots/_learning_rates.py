@@ -133,7 +133,7 @@ def plot_lr_trajectory(
     """
     w, b = np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
     w_lim, b_lim = _limits(w, b, ratio)
-    grid_w, grid_b = np.meshgrid(np.linspace(*w_lim, 201), np.linspace(*b_lim, 201))
+    grid_w, grid_b = np.meshgrid(np.linspace(*w_lim, 81), np.linspace(*b_lim, 81))
     surface = loss_surface(grid_w, grid_b, x, y)
     levels = 0.5 * np.linspace(0.0, float(np.sqrt(2.0 * surface.max())), 12) ** 2
     ax.contourf(grid_w, grid_b, surface, levels=levels, cmap="cividis_r", alpha=0.5)
@@ -229,8 +229,8 @@ def plot_lr_sweep(
     finite = np.isfinite(final)
     shown = finite & (final >= loss_floor)
     below = finite & (final < loss_floor)
-    top.plot(rates[shown], final[shown], color="black", linewidth=1.4, marker=".",
-             markersize=3, gid="final loss", label=f"loss after {steps} updates")
+    top.plot(rates[shown], final[shown], color="black", linewidth=1.8, gid="final loss",
+             label=f"loss after {steps} updates")
     if below.any():
         top.plot(rates[below], np.full(int(below.sum()), loss_floor), linestyle="none",
                  marker="v", markersize=5, color=style.MUTED, clip_on=False, gid="below floor",

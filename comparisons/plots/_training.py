@@ -33,7 +33,7 @@ def plot_full_batch(
     loss_ax.plot(steps, loss, color=style.OKABE_ITO["black"], marker="o", markersize=5,
                  gid="train loss")
     loss_ax.set_yscale("log")
-    loss_ax.set_ylabel("mean loss on 3 shipments (h²)")
+    loss_ax.set_ylabel("mean training loss (h²)")
     loss_ax.set_title("loss")
     _integer_steps(loss_ax)
     for values, target, name, color in ((w, target_w, "w", style.PARAM_W),
@@ -62,9 +62,9 @@ def plot_train_validation(
     ax.fill_between(steps, train, val, color=style.OKABE_ITO["sky blue"], alpha=0.25,
                     linewidth=0, label="gap between train and validation", gid="gap")
     ax.plot(steps, train, color=style.TRAIN, marker="o", gid="train loss",
-            label="train (peak season, used for updates)")
+            label="train (used for updates)")
     ax.plot(steps, val, color=style.VALIDATION, marker="s", gid="validation loss",
-            label="validation (normal week, never used for updates)")
+            label="validation (never used for updates)")
     for series, color, offset in ((train, style.TRAIN, 10), (val, style.VALIDATION, -18)):
         for k in (0, len(series) - 1):
             ax.annotate(f"{series[k]:.3f}", xy=(steps[k], series[k]), xytext=(0, offset),
@@ -76,7 +76,7 @@ def plot_train_validation(
 
 
 def plot_gradient_accumulation(
-    ax: Axes, *, passes: Sequence[str], grads: Mapping[str, Sequence[float]]
+    ax: Axes, *, passes: Sequence[str], grads: Mapping[str, Sequence[float]], loss: str
 ) -> None:
     """The gradient buffer after each backward pass, one bar per backend.
 
@@ -84,6 +84,7 @@ def plot_gradient_accumulation(
       ax: the Axes to draw on.
       passes: one label per backward pass (what happened to the buffer first).
       grads: backend -> the ``dL/dw`` buffer after each pass.
+      loss: the loss every pass differentiates, for the axis label.
     """
     n = len(grads)
     width = 0.8 / n
@@ -97,7 +98,7 @@ def plot_gradient_accumulation(
     ax.axhline(0.0, color="black", linewidth=1)
     ax.set_xticks(positions, list(passes))
     ax.set_ylabel("dL/dw held in w.grad")
-    ax.set_xlabel("backward pass on the same loss 0.5 (2w − 6)², w = 1")
+    ax.set_xlabel(f"backward pass on the same loss {loss}")
     low = min(min(v) for v in grads.values())
     ax.set_ylim(1.2 * low, 0.0)
     ax.grid(axis="x", visible=False)
