@@ -51,20 +51,22 @@ __all__ = [
     "DEFAULT_OUT",
     "FIGURES",
     "FIGURE_NAMES",
+    "LESSON_RATES",
     "README_FILE",
     "SWEEP_RATES",
     "SWEEP_STEPS",
     "FigureSpec",
     "UnverifiedTrajectoryError",
     "add_figure_arguments",
+    "data_json",
     "draw_figure",
     "figure_data",
     "parse_formats",
     "readme_text",
     "render_all",
     "rendered_with",
-    "write_figures",
     "verified_runs",
+    "write_figures",
 ]
 
 DEFAULT_OUT = Path("figures")
@@ -191,6 +193,52 @@ def _engine_graph(experiment: Experiment) -> tuple[list[dict], list[list[int]], 
     return nodes, edges, values
 
 
+def _lr_sweep_data(reference_runs: Sequence[Trajectory]) -> dict:
+    """The sweep over :data:`SWEEP_RATES` plus the lesson's rates, checked against their runs.
+
+    Args:
+      reference_runs: the verified reference trajectories of :data:`LESSON_RATES`, in order.
+    """
+    import functional_training as ft
+
+    one = REGISTRY[LESSON_RATES[0]]
+    lesson_rates = [REGISTRY[n].learning_rate for n in LESSON_RATES]
+    with ft.float64():
+        sweep = ft.sweep_learning_rates(
+            ft.LinearParams(one.init["w"], one.init["b"]), one.xs, one.ys,
+            np.union1d(SWEEP_RATES, lesson_rates), steps=SWEEP_STEPS,
+        )
+    tol = ft.tolerance("float64", SWEEP_STEPS)
+    for rate, trajectory in zip(lesson_rates, reference_runs, strict=True):
+        row = sweep.losses[int(np.flatnonzero(sweep.learning_rates == rate)[0])]
+        for k, expected in enumerate(trajectory.train_loss):
+            _require_close("lr-sweep", f"the sweep's loss at lr={rate:g}, step {k}",
+                           expected, row[k], tol)
+    return {
+        "learning_rates": [float(r) for r in sweep.learning_rates],
+        "final_loss": [float(v) for v in sweep.final_loss],
+        "first_nonfinite_step": [None if s < 0 else int(s) for s in sweep.first_nonfinite_step],
+        "steps": SWEEP_STEPS,
+        "initial_loss": reference_runs[0].train_loss[0],
+        "stability_limit": float(ft.stability_limit(one.xs, one.ys)),
+        "divergence_rate": ft.observed_divergence(
+            sweep.learning_rates, sweep.losses, sweep.first_nonfinite_step),
+        "lesson_rates": lesson_rates,
+    }
+
+
+def _autograd_graph_data(verified: Trajectory, tol: float) -> dict:
+    """The engine's graph of the lesson's loss, checked against the verified scalar-autograd run."""
+    nodes, edges, values = _engine_graph(REGISTRY["scalar-autograd"])
+    checks = [("loss", verified.batch_loss[0]), ("w.grad", verified.grads["w"][0]),
+              ("b.grad", verified.grads["b"][0])]
+    if verified.predictions is not None:
+        checks.append(("prediction", verified.predictions[0][0]))
+    for what, expected in checks:
+        _require_close("autograd-graph", f"the graph's {what}", expected, values[what], tol)
+    return {"nodes": nodes, "edges": edges}
+
+
 def figure_data(*, backends: Sequence[str] | None = None) -> dict:
     """Verify every experiment the figures draw and collect exactly what each figure plots.
 
@@ -206,8 +254,6 @@ def figure_data(*, backends: Sequence[str] | None = None) -> dict:
       UnverifiedTrajectoryError: an experiment's backends disagree, or a
         figure's data does not match the verified trajectories.
     """
-    import functional_training as ft
-
     runs = {}
     for name in (*LESSON_RATES, "full-batch", "train-validation", "gradient-accumulation",
                  "mini-batch", "scalar-autograd"):
@@ -221,82 +267,43 @@ def figure_data(*, backends: Sequence[str] | None = None) -> dict:
         return runs[name][0][reference]
 
     one = REGISTRY[LESSON_RATES[0]]
-    figures: dict[str, dict] = {}
-    figures["learning-rates"] = {
-        "reference": reference,
-        "runs": [
-            {"learning_rate": REGISTRY[n].learning_rate,
-             "losses": {b: runs[n][0][b].train_loss for b in names}}
-            for n in LESSON_RATES
-        ],
-    }
-    figures["lr-trajectories"] = {
-        "x": one.xs, "y": one.ys,
-        "runs": [
-            {"learning_rate": REGISTRY[n].learning_rate, "w": ref(n).params["w"],
-             "b": ref(n).params["b"], "losses": ref(n).train_loss}
-            for n in LESSON_RATES
-        ],
-    }
-
-    lesson_rates = [REGISTRY[n].learning_rate for n in LESSON_RATES]
-    rates = np.union1d(SWEEP_RATES, lesson_rates)
-    with ft.float64():
-        sweep = ft.sweep_learning_rates(
-            ft.LinearParams(one.init["w"], one.init["b"]), one.xs, one.ys, rates,
-            steps=SWEEP_STEPS,
-        )
-        limit = float(ft.stability_limit(one.xs, one.ys))
-    for name, rate in zip(LESSON_RATES, lesson_rates, strict=True):
-        row = sweep.losses[int(np.flatnonzero(sweep.learning_rates == rate)[0])]
-        for k, expected in enumerate(ref(name).train_loss):
-            _require_close("lr-sweep", f"the sweep's loss at lr={rate:g}, step {k}",
-                           expected, row[k], ft.tolerance("float64", SWEEP_STEPS))
-    initial = ref(LESSON_RATES[0]).train_loss[0]
-    final = [float(v) for v in sweep.final_loss]
-    figures["lr-sweep"] = {
-        "learning_rates": [float(r) for r in sweep.learning_rates],
-        "final_loss": final,
-        "first_nonfinite_step": [None if s < 0 else int(s) for s in sweep.first_nonfinite_step],
-        "steps": SWEEP_STEPS,
-        "initial_loss": initial,
-        "stability_limit": limit,
-        "divergence_rate": ft.observed_divergence(
-            sweep.learning_rates, sweep.losses, sweep.first_nonfinite_step),
-        "lesson_rates": lesson_rates,
-    }
-
-    full = REGISTRY["full-batch"]
+    full, accumulation, mini = (REGISTRY[n] for n in ("full-batch", "gradient-accumulation",
+                                                      "mini-batch"))
     target_w, target_b = _least_squares(full)
-    figures["full-batch"] = {
-        "loss": ref("full-batch").train_loss, "w": ref("full-batch").params["w"],
-        "b": ref("full-batch").params["b"], "target_w": target_w, "target_b": target_b,
+    figures = {
+        "learning-rates": {
+            "reference": reference,
+            "runs": [{"learning_rate": REGISTRY[n].learning_rate,
+                      "losses": {b: runs[n][0][b].train_loss for b in names}}
+                     for n in LESSON_RATES],
+        },
+        "lr-trajectories": {
+            "x": one.xs, "y": one.ys,
+            "runs": [{"learning_rate": REGISTRY[n].learning_rate, "w": ref(n).params["w"],
+                      "b": ref(n).params["b"], "losses": ref(n).train_loss}
+                     for n in LESSON_RATES],
+        },
+        "lr-sweep": _lr_sweep_data([ref(n) for n in LESSON_RATES]),
+        "full-batch": {
+            "loss": ref("full-batch").train_loss, "w": ref("full-batch").params["w"],
+            "b": ref("full-batch").params["b"], "target_w": target_w, "target_b": target_b,
+        },
+        "train-validation": {
+            "train_loss": ref("train-validation").train_loss,
+            "val_loss": ref("train-validation").val_loss,
+        },
+        "gradient-accumulation": {
+            "passes": _passes(accumulation.zero_grad),
+            "grads": {b: runs["gradient-accumulation"][0][b].grads["w"] for b in names},
+            "loss": f"{_loss_formula(accumulation)}, w = {accumulation.init['w']:g}",
+        },
+        "mini-batch": {
+            "batch_loss": ref("mini-batch").batch_loss,
+            "train_loss": ref("mini-batch").train_loss,
+            "batch_size": mini.batch_size, "examples": len(mini.train),
+        },
+        "autograd-graph": _autograd_graph_data(ref("scalar-autograd"), tol),
     }
-    figures["train-validation"] = {
-        "train_loss": ref("train-validation").train_loss,
-        "val_loss": ref("train-validation").val_loss,
-    }
-    accumulation = REGISTRY["gradient-accumulation"]
-    figures["gradient-accumulation"] = {
-        "passes": _passes(accumulation.zero_grad),
-        "grads": {b: runs["gradient-accumulation"][0][b].grads["w"] for b in names},
-        "loss": f"{_loss_formula(accumulation)}, w = {accumulation.init['w']:g}",
-    }
-    mini = REGISTRY["mini-batch"]
-    figures["mini-batch"] = {
-        "batch_loss": ref("mini-batch").batch_loss, "train_loss": ref("mini-batch").train_loss,
-        "batch_size": mini.batch_size, "examples": len(mini.train),
-    }
-
-    autograd = ref("scalar-autograd")
-    nodes, edges, values = _engine_graph(REGISTRY["scalar-autograd"])
-    for what, expected in (("loss", autograd.batch_loss[0]), ("w.grad", autograd.grads["w"][0]),
-                           ("b.grad", autograd.grads["b"][0])):
-        _require_close("autograd-graph", f"the graph's {what}", expected, values[what], tol)
-    if autograd.predictions is not None:
-        _require_close("autograd-graph", "the graph's prediction", autograd.predictions[0][0],
-                       values["prediction"], tol)
-    figures["autograd-graph"] = {"nodes": nodes, "edges": edges}
     return {"backends": names, "reference": reference, "tolerance": tol, "figures": figures}
 
 
