@@ -20,7 +20,8 @@ multiples of ``--checkpoint-every`` whether or not the run was interrupted,
 so a resumed run computes exactly what the uninterrupted run computes.
 
 Exit codes: 0 trained (a run that diverges still exits 0: divergence is data),
-2 bad usage or bad input (one line, no traceback, no output file written).
+2 bad usage or bad input (one line, no traceback, no output file written),
+130 interrupted with Ctrl-C (one line; ``--resume`` continues from the last checkpoint).
 """
 
 from __future__ import annotations
@@ -403,8 +404,7 @@ def run_training(
       A :class:`TrainOutcome`. Non-finite values are recorded, not raised.
 
     Raises:
-      ValueError: a checkpoint that is corrupt, from another run, or beyond
-        ``settings.steps``.
+      ValueError: a checkpoint that is corrupt, incomplete, or from another run.
 
     Example:
       >>> data = named_data("one-shipment")
@@ -443,7 +443,7 @@ def run_training(
             latest_path = latest_checkpoint(checkpoint_dir)
             _check_same_run(latest_path, checkpoint_metadata(latest_path)["run"], fingerprint)
             chain = checkpoint_chain(latest_path, params=params, opt_state=opt_state)
-            _check_resumable(chain, steps)
+            _check_resumable(chain)
             segments = [link.records for link in chain]
             latest = chain[-1]
             step, parent, last_id = latest.step, latest.path.name, latest.id
@@ -530,12 +530,8 @@ def _check_same_run(path: Path, run: dict, fingerprint: dict) -> None:
             )
 
 
-def _check_resumable(chain, steps: int) -> None:
+def _check_resumable(chain) -> None:
     latest = chain[-1]
-    if latest.step > steps:
-        raise ValueError(
-            f"--resume: the latest checkpoint is at step {latest.step}, beyond --steps {steps}"
-        )
     covered = sum(int(np.shape(link.records.get("batch_loss", []))[0]) for link in chain)
     if covered != latest.step:
         raise ValueError(
@@ -809,9 +805,15 @@ def train_command(args: argparse.Namespace) -> int:
     directory = None
     if args.checkpoint_dir is not None:
         directory = prepare_checkpoint_dir(args.checkpoint_dir, resume=args.resume)
-    with _Reporter(settings.steps, bar=args.progress or sys.stderr.isatty()) as reporter:
-        outcome = run_training(settings, data, checkpoint_dir=directory, resume=args.resume,
-                               progress=reporter)
+    try:
+        with _Reporter(settings.steps, bar=args.progress or sys.stderr.isatty()) as reporter:
+            outcome = run_training(settings, data, checkpoint_dir=directory, resume=args.resume,
+                                   progress=reporter)
+    except KeyboardInterrupt:
+        hint = (f"run the same command with --resume to continue from the latest checkpoint "
+                f"in {directory}" if directory is not None else "no checkpoints were written")
+        print(f"interrupted: {hint}", file=sys.stderr)
+        return 130
     print("\n".join(summary_lines(settings, outcome)))
     manifest = train_manifest(settings, data, outcome)
     if args.json is not None:

@@ -566,6 +566,24 @@ def test_kill_and_resume_in_a_subprocess(tmp_path):
         p.name for p in (tmp_path / "ref").glob("step-*.npz"))
 
 
+def test_ctrl_c_exits_130_with_a_hint_and_no_traceback(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    argv = ["train", "--data", "synthetic:2000", "--optimizer", "sgd", "--learning-rate", "0.01",
+            "--batch-size", "8", "--steps", "6000", "--checkpoint-every", "50",
+            "--checkpoint-dir", ckpt, "--json", tmp_path / "r.json"]
+    process = subprocess.Popen([*SCRIPT, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while not list(ckpt.glob("step-*.npz")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("interrupted: run the same command with --resume")
+    assert not (tmp_path / "r.json").exists()
+
+
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
