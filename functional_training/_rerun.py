@@ -100,6 +100,7 @@ def sweep_manifest(
     seed: int | None = None,
     method: str = "auto",
     dtype: str = "float64",
+    data_seed: int = 0,
 ) -> dict:
     """The manifest of a ``sweep`` run, in the form ``rerun`` reads back.
 
@@ -112,6 +113,7 @@ def sweep_manifest(
       batch_size, seed: the ``minibatch_indices`` order, or ``None`` for full batch.
       method: the ``method`` argument passed (``"auto"`` reruns as ``"auto"``).
       dtype: ``"float64"`` or ``"float32"``.
+      data_seed: the ``synthetic_shipments`` seed for ``synthetic:N`` data.
 
     Returns:
       A validated manifest with ``tool = "functional_training sweep"`` and
@@ -120,7 +122,7 @@ def sweep_manifest(
     from functional_training._optimizers import optimizer_hyperparameters
     from functional_training._train_cli import named_data
 
-    named = named_data(data)
+    named = named_data(data, seed=data_seed)
     hyper = {**optimizer_hyperparameters(optimizer), **dict(hyperparameters or {})}
     run = run_record(
         name="sweep",
@@ -133,7 +135,8 @@ def sweep_manifest(
         steps=int(result.steps),
         batch_size=batch_size,
         seed=seed if batch_size is not None else None,
-        options={"data": data, "record_every": int(result.record_every), "method": method},
+        options={"data": data, "data_seed": data_seed, "record_every": int(result.record_every),
+                 "method": method},
         results={"sweep": sha256_digest(_canonical(sweep_result_json(result)))},
     )
     return build_manifest(tool=SWEEP_TOOL, runs=[run], dtype=dtype)
@@ -240,7 +243,10 @@ def _rerun_sweep(manifest: Mapping) -> RerunReport:
             raise ValueError(
                 f"manifest: runs[0].options has no {key!r} (a sweep manifest needs it)"
             )
-    named = named_data(options["data"])
+    data_seed = options.get("data_seed", 0)
+    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
+        raise ValueError("manifest: runs[0].options.data_seed must be an integer >= 0")
+    named = named_data(options["data"], seed=data_seed)
     same_data, line = _data_check(run, named)
     if not same_data:
         return RerunReport(False, [line, "sweep: not rerun (the data changed)"])

@@ -109,12 +109,13 @@ class NamedData(NamedTuple):
 DATA_NAMES = ("one-shipment", "shipments", "synthetic:N")
 
 
-def named_data(name: str) -> NamedData:
+def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
     """The data set ``--data`` names: ``one-shipment``, ``shipments`` or ``synthetic:N``.
 
     ``one-shipment`` is the lesson's ``x = 2, y = 6`` (start ``w = 1, b = 0``);
     ``shipments`` its three shipments ``y = 2 x + 1`` (start at zero);
-    ``synthetic:N`` is ``functional_training.synthetic_shipments(N, seed=0)``.
+    ``synthetic:N`` is ``functional_training.synthetic_shipments(N, seed=seed)``
+    (``train`` always uses seed 0: its ``--seed`` is the batch order's).
 
     Example:
       >>> data = named_data("shipments")
@@ -134,8 +135,8 @@ def named_data(name: str) -> NamedData:
             f"--data: expected one-shipment, shipments or synthetic:N with N an integer >= 1, "
             f"got {name!r}"
         )
-    data = synthetic_shipments(int(match.group(1)), seed=SYNTHETIC_SEED)
-    split = f"all {data.y.size} examples train (synthetic_shipments seed {SYNTHETIC_SEED}); " \
+    data = synthetic_shipments(int(match.group(1)), seed=seed)
+    split = f"all {data.y.size} examples train (synthetic_shipments seed {seed}); " \
         "no validation set"
     return NamedData(name, data.x, data.y, None, None, split, (0.0, 0.0))
 

@@ -235,20 +235,20 @@ def test_manifest_round_trip_and_rerun(tmp_path, capsys):
         assert "trajectory: EQUAL to the recorded one (25 steps" in out
 
 
-@pytest.mark.parametrize("batch_size", [None, 2])
-def test_sweep_manifest_reruns_equal(tmp_path, capsys, batch_size):
+@pytest.mark.parametrize(("name", "batch_size"), [("shipments", None), ("synthetic:20", 2)])
+def test_sweep_manifest_reruns_equal(tmp_path, capsys, name, batch_size):
     from functional_training._manifest import write_manifest
     from functional_training._rerun import sweep_manifest
 
-    data = named_data("shipments")
-    order = None if batch_size is None else ft.minibatch_indices(3, batch_size=2, steps=12,
-                                                                 seed=4)
+    data = named_data(name, seed=4)
+    order = None if batch_size is None else ft.minibatch_indices(
+        data.y.size, batch_size=batch_size, steps=12, seed=4)
     with ft.float64():
         result = ft.sweep_learning_rates(ft.LinearParams(0.0, 0.0), data.x, data.y,
                                          [0.01, 0.08, 0.9], steps=12, record_every=3,
                                          batch_indices=order)
-    manifest = sweep_manifest(data="shipments", result=result, init=(0.0, 0.0),
-                              batch_size=batch_size, seed=4)
+    manifest = sweep_manifest(data=name, result=result, init=(0.0, 0.0),
+                              batch_size=batch_size, seed=4, data_seed=4)
     write_manifest(tmp_path / "sweep.json", manifest)
     code, out, err = run(["rerun", tmp_path / "sweep.json"], capsys)
     assert (code, err) == (0, ""), out
