@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -276,38 +275,21 @@ def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0 if caught == len(FAULTS) else 1
 
 
-def _figures_module():
-    """``comparisons.figures``, or ``None`` while it is not part of this install.
-
-    Imported only by the ``figures`` and ``all`` commands, so a problem there
-    never stops ``run``, ``lesson`` or ``faults``.
-    """
-    try:
-        return importlib.import_module("comparisons.figures")
-    except ModuleNotFoundError as error:
-        if error.name == "comparisons.figures":
-            return None
-        raise
-
-
 def _render_figures(args: argparse.Namespace) -> list[Path]:
-    """Render every figure; ``LookupError`` when there is no figures module."""
-    figures = _figures_module()
-    if figures is None:
-        raise LookupError("not available")
+    """Render every figure from freshly verified trajectories (imports matplotlib)."""
+    from comparisons import figures
+
     # `--out` and `--format` are comparisons.figures' own options (add_figure_arguments).
-    out_dir = getattr(args, "out", None) or Path("figures")
-    formats = getattr(args, "format", None) or ("png", "svg")
-    return figures.render_all(out_dir, tuple(formats))
+    return figures.render_all(args.out, tuple(args.format))
 
 
 def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from comparisons.figures import UnverifiedTrajectoryError
+
     try:
         paths = _render_figures(args)
-    except LookupError:
-        raise UsageError("figures: not available in this install (comparisons.figures)") from None
-    except (ImportError, SyntaxError) as error:
-        _say(err, f"figures: cannot load comparisons.figures: {_one_line(str(error))}")
+    except UnverifiedTrajectoryError as error:  # a backend disagreed: nothing was drawn
+        _say(err, f"figures: not rendered: {_one_line(str(error))}")
         return 1
     for path in paths:
         _say(out, str(path))
@@ -360,8 +342,6 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
             paths = _render_figures(args)
             folders = sorted({str(p.parent) for p in paths})
             summary.append(f"figures: {len(paths)} files in {', '.join(folders) or '-'}")
-        except LookupError:
-            summary.append("figures: not available")
         except Exception as error:  # noqa: BLE001 -- any failure is reported, the summary still prints
             ok = False
             summary.append(f"figures: FAILED: {type(error).__name__}: {_one_line(str(error))}")
@@ -473,12 +453,9 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
 
 
 def _add_figure_arguments(parser: argparse.ArgumentParser) -> None:
-    try:
-        figures = _figures_module()
-    except Exception:  # noqa: BLE001 -- a broken module is reported when figures are rendered
-        return
-    if figures is not None:
-        figures.add_figure_arguments(parser)
+    from comparisons.figures import add_figure_arguments
+
+    add_figure_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -290,11 +290,17 @@ def test_all_without_figures_passes_and_summarises(capsys, tmp_path):
     validate_report(json.loads(report.read_text()))
 
 
-def test_all_reports_missing_figures_without_crashing(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "_figures_module", lambda: None)
-    code, out, _ = run_cli(capsys, "all")
-    assert code == 0
-    assert "figures: not available" in out
+def test_figures_refused_when_unverified_is_one_line_exit_1(capsys, monkeypatch, tmp_path):
+    from comparisons import figures
+
+    def refuse(out_dir, formats):
+        raise figures.UnverifiedTrajectoryError("five-steps: jax disagrees at step 2 (params.w)")
+
+    monkeypatch.setattr(figures, "render_all", refuse)
+    code, out, err = run_cli(capsys, "figures", "--out", str(tmp_path))
+    assert (code, out) == (1, "")
+    assert err == "figures: not rendered: five-steps: jax disagrees at step 2 (params.w)\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_readme_command_exits_0_in_a_fresh_process(tmp_path):
