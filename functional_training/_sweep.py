@@ -431,7 +431,11 @@ def _device_data(spec: _Spec, x, y, batches, dtype, devices):
     if spec.sharding is None:
         return jax.device_put(data, devices[0])
     replicated = NamedSharding(spec.sharding.mesh, PartitionSpec())
-    return jax.device_put(data, replicated)
+    # from_callback: each process fills only its own devices (works multi-host too)
+    return tuple(
+        jax.make_array_from_callback(a.shape, replicated, lambda index, a=a: a[index])
+        for a in data
+    )
 
 
 def _place(state: _State, sharding: NamedSharding | None, device) -> _State:
@@ -439,7 +443,7 @@ def _place(state: _State, sharding: NamedSharding | None, device) -> _State:
         return jax.device_put(state, device)
     host = jax.tree.map(np.asarray, state)
     return jax.tree.map(
-        lambda a, s: jax.make_array_from_callback(a.shape, s, lambda index: a[index]),
+        lambda a, s: jax.make_array_from_callback(a.shape, s, lambda index, a=a: a[index]),
         host,
         _state_shardings(host, sharding),
     )
