@@ -137,24 +137,49 @@ def train(
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_scan(optimizer, steps, params, opt_state, x, y, batch_indices, x_val, y_val):
-    def full_losses(p):
-        train_loss = mean_loss(p, x, y)
-        val_loss = None if x_val is None else mean_loss(p, x_val, y_val)
-        return train_loss, val_loss
+def train_chunk(optimizer, length, params, opt_state, x, y, batch_indices, x_val, y_val):
+    """``length`` optimizer steps as one jitted ``lax.scan``, continuing from ``opt_state``.
+
+    The step of :func:`train`: at ``theta_k`` take the batch loss and gradient
+    and the full train (and validation) losses, then apply the optax update.
+    Long runs call this chunk after chunk (checkpointing between chunks); the
+    optimizer and ``length`` are static, so every chunk of one run reuses one
+    compiled program.
+
+    Returns:
+      ``(params, opt_state, records)`` after the chunk, where ``records`` is
+      ``(params_k, grads_k, batch_loss_k, train_loss_k, val_loss_k)`` stacked
+      over the chunk's steps (``val_loss_k`` is ``None`` without validation).
+    """
 
     def step(carry, indices):
         params, opt_state = carry
         xb, yb = (x, y) if indices is None else (x[indices], y[indices])
         batch_loss, grads = loss_and_grad(params, xb, yb)
+        train_loss, val_loss = full_losses(params, x, y, x_val, y_val)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        record = (params, grads, batch_loss, full_losses(params))
+        record = (params, grads, batch_loss, train_loss, val_loss)
         return (optax.apply_updates(params, updates), opt_state), record
 
-    (final, _), (history, grads, batch_loss, (train_loss, val_loss)) = jax.lax.scan(
-        step, (params, opt_state), batch_indices, length=steps
+    (params, opt_state), records = jax.lax.scan(
+        step, (params, opt_state), batch_indices, length=length
     )
-    final_train, final_val = full_losses(final)
+    return params, opt_state, records
+
+
+@jax.jit
+def full_losses(params, x, y, x_val, y_val):
+    """Mean loss on the whole training set, and on the validation set (``None`` without one)."""
+    return mean_loss(params, x, y), None if x_val is None else mean_loss(params, x_val, y_val)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _train_scan(optimizer, steps, params, opt_state, x, y, batch_indices, x_val, y_val):
+    final, _, records = train_chunk(
+        optimizer, steps, params, opt_state, x, y, batch_indices, x_val, y_val
+    )
+    history, grads, batch_loss, train_loss, val_loss = records
+    final_train, final_val = full_losses(final, x, y, x_val, y_val)
 
     def append(series, last):
         return None if series is None else jnp.concatenate([series, last[None]])
@@ -166,4 +191,3 @@ def _train_scan(optimizer, steps, params, opt_state, x, y, batch_indices, x_val,
         train_loss=append(train_loss, final_train),
         val_loss=append(val_loss, final_val),
     )
-

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import math
 import re
 import sys
@@ -40,7 +39,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from functional_training._checkpoint import (
     checkpoint_chain,
@@ -50,7 +48,6 @@ from functional_training._checkpoint import (
     list_checkpoints,
     save_checkpoint,
 )
-from functional_training._loss import loss_and_grad, mean_loss
 from functional_training._manifest import (
     build_manifest,
     check_output_path,
@@ -69,7 +66,7 @@ from functional_training._optimizers import (
 from functional_training._params import LinearParams
 from functional_training._precision import float64
 from functional_training._synthetic import minibatch_indices, synthetic_shipments
-from functional_training._train import check_data
+from functional_training._train import check_data, full_losses, train_chunk
 
 TOOL = "functional_training train"
 DEFAULT_CHUNK_STEPS = 1000
@@ -308,35 +305,6 @@ def _precision(dtype: str) -> Iterator[None]:
         yield
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_chunk(optimizer, length, params, opt_state, x, y, batch_indices, x_val, y_val):
-    """``length`` optimizer steps as one ``lax.scan``; returns the state and each step's records.
-
-    The step is the one of :func:`functional_training.train`: batch loss and
-    gradient at ``theta_k``, full losses at ``theta_k``, then the optax update.
-    """
-
-    def step(carry, indices):
-        params, opt_state = carry
-        xb, yb = (x, y) if indices is None else (x[indices], y[indices])
-        batch_loss, grads = loss_and_grad(params, xb, yb)
-        train_loss = mean_loss(params, x, y)
-        val_loss = None if x_val is None else mean_loss(params, x_val, y_val)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        record = (params, grads, batch_loss, train_loss, val_loss)
-        return (optax.apply_updates(params, updates), opt_state), record
-
-    (params, opt_state), records = jax.lax.scan(
-        step, (params, opt_state), batch_indices, length=length
-    )
-    return params, opt_state, records
-
-
-@jax.jit
-def _full_losses(params, x, y, x_val, y_val):
-    return mean_loss(params, x, y), None if x_val is None else mean_loss(params, x_val, y_val)
-
-
 def _segment(records, batches) -> dict[str, np.ndarray]:
     params, grads, batch_loss, train_loss, val_loss = jax.device_get(records)
     segment = {
@@ -456,7 +424,7 @@ def run_training(
         while step < steps:
             end = min(steps, (step // chunk + 1) * chunk)
             batches = None if order is None else order[step:end]
-            params, opt_state, records = _train_chunk(
+            params, opt_state, records = train_chunk(
                 optimizer, end - step, params, opt_state, x, y, batches, x_val, y_val
             )
             segments.append(_segment(records, batches))
@@ -475,7 +443,7 @@ def run_training(
                 parent, last_id = path.name, checkpoint_id(path)
             if progress is not None:
                 progress(step, steps, segments[-1])
-        final_train, final_val = jax.device_get(_full_losses(params, x, y, x_val, y_val))
+        final_train, final_val = jax.device_get(full_losses(params, x, y, x_val, y_val))
         final = jax.device_get(params)
 
     def series(name: str, last=None) -> np.ndarray:

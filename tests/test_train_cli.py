@@ -29,8 +29,8 @@ from numpy_reference import numpy_sgd
 import functional_training as ft
 from functional_training._manifest import read_manifest, sha256_digest, trajectory_digest
 from functional_training._rerun import add_rerun_command
+from functional_training._train import train_chunk
 from functional_training._train_cli import (
-    _train_chunk,
     add_train_command,
     make_settings,
     named_data,
@@ -139,11 +139,11 @@ def test_float32_run_stays_within_the_float32_tolerance(tmp_path, capsys):
 
 def test_chunks_reuse_one_compiled_program():
     data = named_data("shipments")
-    before = _train_chunk._cache_size()
+    before = train_chunk._cache_size()
     run_training(make_settings(data, optimizer="momentum", learning_rate=0.02, steps=53,
                                chunk_steps=5), data)
     # ten chunks of 5 steps and one of 3: two programs, however many chunks.
-    assert _train_chunk._cache_size() - before <= 2
+    assert train_chunk._cache_size() - before <= 2
 
 
 def test_run_training_equals_functional_training_train():
