@@ -39,6 +39,7 @@ Usage:
   python benchmarks/sweep.py --memory              # 100,000 rates x 10,000 steps: peak RSS
   python benchmarks/sweep.py --profile             # why the general path is slow at (c)
   python benchmarks/sweep.py --json results.json   # the table as JSON as well
+  python benchmarks/sweep.py --with-compile --torch-device cuda   # on a GPU machine
 """
 
 from __future__ import annotations
@@ -214,17 +215,21 @@ def run_numpy(problem: Problem, which: np.ndarray):
     return np.stack(losses, axis=1), w[:, 0], b[:, 0]
 
 
+TORCH_DEVICE = {"name": "cpu"}
+"""Where the torch contenders run (``--torch-device``); set once by ``main``."""
+
+
 def run_torch_loop(problem: Problem, which: np.ndarray):
     import torch
     from torch import nn
 
-    size = problem.size
-    features = torch.from_numpy(problem.x.astype(np.float32))[:, None]
-    targets = torch.from_numpy(problem.y.astype(np.float32))[:, None]
+    size, device = problem.size, TORCH_DEVICE["name"]
+    features = torch.from_numpy(problem.x.astype(np.float32))[:, None].to(device)
+    targets = torch.from_numpy(problem.y.astype(np.float32))[:, None].to(device)
     loss_fn = nn.MSELoss(reduction="mean")
     all_losses, ws, bs = [], [], []
     for rate in problem.rates[which].tolist():
-        model = nn.Linear(1, 1)
+        model = nn.Linear(1, 1).to(device)
         with torch.no_grad():
             model.weight.fill_(0.0)
             model.bias.fill_(0.0)
@@ -239,7 +244,7 @@ def run_torch_loop(problem: Problem, which: np.ndarray):
             if problem.batches is None:
                 xb, yb = features, targets
             else:
-                idx = torch.from_numpy(problem.batches[k])
+                idx = torch.from_numpy(problem.batches[k]).to(device)
                 xb, yb = features[idx], targets[idx]
             optimizer.zero_grad()
             loss = 0.5 * loss_fn(model(xb), yb)
@@ -255,12 +260,14 @@ def warm_up_torch() -> None:
     """One tiny untimed step, so torch's one-off start-up cost lands on no contender."""
     import torch
 
-    model = torch.nn.Linear(1, 1)
+    device = TORCH_DEVICE["name"]
+    model = torch.nn.Linear(1, 1).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     optimizer.zero_grad()
-    model(torch.ones(2, 1)).sum().backward()
+    model(torch.ones(2, 1, device=device)).sum().backward()
     optimizer.step()
-    _torch_step(torch.zeros(2), torch.zeros(2), torch.ones(2), torch.ones(3), torch.ones(3))
+    ones = torch.ones(3, device=device)
+    _torch_step(ones[:2] * 0, ones[:2] * 0, ones[:2], ones, ones)[2].sum().item()
 
 
 def _torch_step(w, b, lr, x, y):
@@ -279,12 +286,12 @@ def make_torch_vectorised(step: Callable):
     def run(problem: Problem, which: np.ndarray):
         import torch
 
-        size = problem.size
-        x = torch.from_numpy(problem.x.astype(np.float32))
-        y = torch.from_numpy(problem.y.astype(np.float32))
-        lr = torch.from_numpy(problem.rates[which].astype(np.float32))
-        w = torch.zeros(which.size)
-        b = torch.zeros(which.size)
+        size, device = problem.size, TORCH_DEVICE["name"]
+        x = torch.from_numpy(problem.x.astype(np.float32)).to(device)
+        y = torch.from_numpy(problem.y.astype(np.float32)).to(device)
+        lr = torch.from_numpy(problem.rates[which].astype(np.float32)).to(device)
+        w = torch.zeros(which.size, device=device)
+        b = torch.zeros(which.size, device=device)
         losses = []
         for k in range(size.steps):
             if problem.batches is None:
@@ -294,11 +301,12 @@ def make_torch_vectorised(step: Callable):
             else:
                 if k % size.record_every == 0:
                     losses.append(_torch_loss(w, b, x, y))
-                idx = torch.from_numpy(problem.batches[k])
+                idx = torch.from_numpy(problem.batches[k]).to(device)
                 w, b, _ = step(w, b, lr, x[idx], y[idx])
         if size.steps % size.record_every == 0:
             losses.append(_torch_loss(w, b, x, y))
-        return torch.stack(losses, dim=1).double().numpy(), w.double().numpy(), b.double().numpy()
+        losses = torch.stack(losses, dim=1)
+        return tuple(t.double().cpu().numpy() for t in (losses, w, b))  # .cpu() waits
 
     return run
 
@@ -464,6 +472,7 @@ def machine() -> dict:
         "numpy": np.__version__,
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "torch_device": TORCH_DEVICE["name"],
     }
 
 
@@ -591,7 +600,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="the 100,000 x 10,000 memory run")
     parser.add_argument("--profile", action="store_true", help="per-step profile at size (c)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--torch-device", default="cpu",
+                        help="device of the torch contenders, e.g. cuda (default cpu)")
     args = parser.parse_args(argv)
+    TORCH_DEVICE["name"] = args.torch_device
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.memory:

@@ -328,10 +328,14 @@ def _injected_optimizer(name: str, hyper: tuple) -> optax.GradientTransformation
 
 
 def _initial_state(spec: _Spec, params, rates: np.ndarray, padded: int, records: int, dtype):
+    """The loop carry before step 0, as host NumPy arrays (placed on devices by ``_place``)."""
+    dtype = np.dtype(dtype)
     lr = np.concatenate([rates, np.full(padded - rates.size, rates[-1])]).astype(dtype)
-    batched = jax.tree.map(lambda p: jnp.broadcast_to(p, (padded, *p.shape)).astype(dtype), params)
+    batched = LinearParams(
+        *(np.broadcast_to(np.asarray(p, dtype), (padded, *np.shape(p))) for p in params)
+    )
     if spec.method == "moments":
-        opt_state = jnp.asarray(lr)
+        opt_state = lr
     else:
         opt = _injected_optimizer(spec.optimizer, spec.hyperparams)
 
@@ -339,12 +343,12 @@ def _initial_state(spec: _Spec, params, rates: np.ndarray, padded: int, records:
             state = opt.init(p)
             return state._replace(hyperparams={**state.hyperparams, "learning_rate": rate})
 
-        opt_state = jax.vmap(init_one)(batched, jnp.asarray(lr))
+        opt_state = jax.tree.map(np.asarray, jax.vmap(init_one)(batched, lr))
     return _State(
         params=batched,
         opt_state=opt_state,
-        first_bad=jnp.full((padded,), -1, jnp.int32),
-        losses=jnp.zeros((records + 1, padded), dtype),
+        first_bad=np.full((padded,), -1, np.int32),
+        losses=np.zeros((records + 1, padded), dtype),
     )
 
 
@@ -441,7 +445,7 @@ def _device_data(spec: _Spec, x, y, batches, dtype, devices):
 def _place(state: _State, sharding: NamedSharding | None, device) -> _State:
     if sharding is None:
         return jax.device_put(state, device)
-    host = jax.tree.map(np.asarray, state)
+    host = state
     return jax.tree.map(
         lambda a, s: jax.make_array_from_callback(a.shape, s, lambda index, a=a: a[index]),
         host,
