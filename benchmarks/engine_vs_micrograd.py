@@ -9,16 +9,18 @@ written once and run with each engine's ``Value``. Python's ``sum()`` makes a
 chain N deep, so micrograd's recursive ``backward`` needs a raised recursion
 limit: it runs in a thread with a large stack and a recursion limit raised
 inside this script only (restored afterwards). The engine runs in the main
-thread with the interpreter's default limit. The garbage collector runs as it
-does in a normal program; it is collected before each repeat so one repeat's
-garbage does not land on the next.
+thread with the interpreter's default limit. Repeats alternate between the two
+engines so that a busy machine slows both alike. The garbage collector runs as
+it does in a normal program (it is a large share of both engines' build time);
+it is collected before each repeat so one repeat's garbage does not land on the
+next.
 
 Prints the median forward, backward and total times over the repeats, and the
 ratio micrograd / engine (above 1 means the engine is faster).
 
 Usage:
     python benchmarks/engine_vs_micrograd.py
-    python benchmarks/engine_vs_micrograd.py --examples 20000 --repeats 7
+    python benchmarks/engine_vs_micrograd.py --examples 20000 --repeats 11
 
 Needs ``pip install micrograd==0.1.0``; exits with status 2 when it is missing.
 """
@@ -58,45 +60,34 @@ def mean_half_squared_error(w, b, examples: Examples):
     return sum(0.5 * (w * x + b - y) ** 2 for x, y in examples) / len(examples)
 
 
-def time_engine(value_type: Callable, examples: Examples, repeats: int) -> dict:
-    """Builds and back-propagates the loss ``repeats`` times; returns times and results."""
-    forward, backward = [], []
-    for _ in range(repeats):
-        gc.collect()
-        w, b = value_type(0.5), value_type(0.25)
-        start = time.perf_counter()
-        loss = mean_half_squared_error(w, b, examples)
-        built = time.perf_counter()
-        loss.backward()
-        done = time.perf_counter()
-        forward.append(built - start)
-        backward.append(done - built)
-        result = (loss.data, w.grad, b.grad)
-        del loss, w, b
-    totals = [f + b for f, b in zip(forward, backward, strict=True)]
-    return {
-        "forward": statistics.median(forward),
-        "backward": statistics.median(backward),
-        "total": statistics.median(totals),
-        "result": result,
-    }
+def build_and_backprop(value_type: Callable, examples: Examples) -> tuple:
+    """One timed run: (forward seconds, backward seconds, (loss, dL/dw, dL/db))."""
+    gc.collect()  # the previous run's garbage is not this run's cost
+    w, b = value_type(0.5), value_type(0.25)
+    start = time.perf_counter()
+    loss = mean_half_squared_error(w, b, examples)
+    built = time.perf_counter()
+    loss.backward()
+    done = time.perf_counter()
+    return built - start, done - built, (loss.data, w.grad, b.grad)
 
 
-def time_micrograd(examples: Examples, repeats: int) -> dict:
-    """``time_engine`` for micrograd, in a thread whose stack and recursion limit fit it."""
-    from micrograd.engine import Value as MicrogradValue
+def in_deep_thread(function: Callable, *args, depth: int):
+    """Calls ``function(*args)`` in a thread with a 512 MiB stack and recursion limit ``depth``.
 
+    The recursion limit is process-wide, so it is raised only for the call and restored.
+    """
     outcome: dict = {}
 
     def work() -> None:
         try:
-            outcome["timings"] = time_engine(MicrogradValue, examples, repeats)
-        except BaseException as error:  # re-raised in the main thread
+            outcome["value"] = function(*args)
+        except BaseException as error:  # re-raised in the calling thread
             outcome["error"] = error
 
     old_limit = sys.getrecursionlimit()
     old_stack = threading.stack_size(512 * 1024 * 1024)
-    sys.setrecursionlimit(max(old_limit, 10 * len(examples) + 10_000))
+    sys.setrecursionlimit(max(old_limit, depth))
     try:
         thread = threading.Thread(target=work, name="micrograd")
         thread.start()
@@ -106,16 +97,26 @@ def time_micrograd(examples: Examples, repeats: int) -> dict:
         threading.stack_size(old_stack)
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["timings"]
+    return outcome["value"]
+
+
+def summarize(runs: list[tuple]) -> dict:
+    """Median forward, backward and total seconds over runs, and the last run's results."""
+    return {
+        "forward": statistics.median(f for f, _, _ in runs),
+        "backward": statistics.median(b for _, b, _ in runs),
+        "total": statistics.median(f + b for f, b, _ in runs),
+        "result": runs[-1][2],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=20_000, help="examples in the loss")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per engine")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per engine")
     args = parser.parse_args(argv)
     try:
-        import micrograd.engine  # noqa: F401
+        from micrograd.engine import Value as MicrogradValue
     except ImportError:
         print(
             "micrograd is not installed; install it with: pip install micrograd==0.1.0",
@@ -124,8 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     examples = make_examples(args.examples)
-    engine = time_engine(EngineValue, examples, args.repeats)
-    micro = time_micrograd(examples, args.repeats)
+    # Repeats alternate between the engines, so a busy machine slows both alike. The
+    # engine runs here, under the default recursion limit; micrograd's recursive
+    # topological sort needs a frame per link of the sum() chain.
+    engine_runs, micrograd_runs = [], []
+    for _ in range(args.repeats):
+        engine_runs.append(build_and_backprop(EngineValue, examples))
+        micrograd_runs.append(
+            in_deep_thread(
+                build_and_backprop, MicrogradValue, examples, depth=10 * len(examples) + 10_000
+            )
+        )
+    engine, micro = summarize(engine_runs), summarize(micrograd_runs)
 
     names = ("loss", "dL/dw", "dL/db")
     for name, ours, theirs in zip(names, engine["result"], micro["result"], strict=True):

@@ -71,6 +71,8 @@ _by_stamp = attrgetter("_stamp")
 
 def _number(operand: object, op: str) -> float:
     """Returns a real-number ``operand`` of ``op`` as a float; else ``TypeError`` naming it."""
+    if type(operand) is float:
+        return operand
     if isinstance(operand, (float, int)) or isinstance(operand, numbers.Real):
         return float(operand)  # int, bool, Fraction, NumPy scalars... all as a Python float
     raise TypeError(
@@ -310,9 +312,10 @@ class Value:
         x = self.data
         out = _node(x * x if c == 2.0 else _pow(x, c), (self,), "**")  # ** 2: the hot case
         if c != 0.0:  # d(a ** 0)/da is 0 by PyTorch's convention: no rule needed
+            local = c * _pow(x, c - 1.0)
 
             def _backward(g: float) -> None:
-                self.grad += g * (c * _pow(x, c - 1.0))
+                self.grad += g * local
 
             out._backward = _backward
         return out

@@ -73,11 +73,14 @@ def programs(draw, *, exact: bool):
     """Leaves and steps; operands lean towards the latest result so graphs grow deep."""
     if exact:  # IEEE-exact operations: any float at all, however large or special
         leaf = st.floats(allow_nan=True, allow_infinity=True) | SPECIALS
+        unary, binary, exponents = EXACT_UNARY, EXACT_BINARY, EXACT_EXPONENTS
+        kinds = ["unary", "binary", "right", "left", "pow"]
     else:
         leaf = st.floats(-3.0, 3.0, allow_subnormal=False) | SPECIALS
+        unary, binary, exponents = list(UNARY), list(BINARY), EXPONENTS
+        kinds = ["unary", "binary", "right", "left", "pow", "rpow"]
     leaves = draw(st.lists(leaf, min_size=1, max_size=4))
     steps = []
-    kinds = ["unary", "binary", "right", "left", "pow"] + ([] if exact else ["rpow"])
     for _ in range(draw(st.integers(1, 10))):
         size = len(leaves) + len(steps)
 
@@ -86,25 +89,16 @@ def programs(draw, *, exact: bool):
 
         kind = draw(st.sampled_from(kinds))
         if kind == "unary":
-            steps.append(
-                (kind, draw(st.sampled_from(EXACT_UNARY if exact else list(UNARY))), operand())
-            )
+            step = (kind, draw(st.sampled_from(unary)), operand())
         elif kind == "binary":
-            name = draw(st.sampled_from(EXACT_BINARY if exact else list(BINARY)))
-            steps.append((kind, name, operand(), operand()))
+            step = (kind, draw(st.sampled_from(binary)), operand(), operand())
         elif kind in ("right", "left"):  # a op c, c op a
-            steps.append((kind, draw(st.sampled_from(EXACT_BINARY)), operand(), draw(CONSTANTS)))
+            step = (kind, draw(st.sampled_from(EXACT_BINARY)), operand(), draw(CONSTANTS))
         elif kind == "pow":  # a ** c
-            steps.append(
-                (
-                    kind,
-                    "pow",
-                    operand(),
-                    draw(st.sampled_from(EXACT_EXPONENTS if exact else EXPONENTS)),
-                )
-            )
-        else:  # c ** a
-            steps.append((kind, "pow", operand(), draw(st.sampled_from(BASES))))
+            step = (kind, "pow", operand(), draw(st.sampled_from(exponents)))
+        else:  # rpow: c ** a
+            step = (kind, "pow", operand(), draw(st.sampled_from(BASES)))
+        steps.append(step)
     return leaves, steps
 
 
