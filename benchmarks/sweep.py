@@ -45,15 +45,18 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import math
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -432,6 +435,7 @@ def bench_size(size: Size, *, repeats: int, with_compile: bool, log: Callable[[s
     if with_compile:
         import torch
 
+        torch._dynamo.reset()  # each size compiles afresh, not on top of the last size's guards
         compiled = make_torch_vectorised(torch.compile(_torch_step, dynamic=False))
         start = time.perf_counter()
         compiled(problem, all_rates)
@@ -597,13 +601,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--with-compile", action="store_true", help="add torch.compile")
+    parser.add_argument("--warm-compile-cache", action="store_true",
+                        help="let torch.compile reuse its on-disk cache (default: a fresh one)")
     parser.add_argument("--memory", action="store_true", help="the 100,000 x 10,000 memory run")
     parser.add_argument("--profile", action="store_true", help="per-step profile at size (c)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     parser.add_argument("--torch-device", default="cpu",
                         help="device of the torch contenders, e.g. cuda (default cpu)")
+    parser.add_argument("--torch-threads", type=int,
+                        help="torch.set_num_threads for the torch contenders (default: torch's)")
     args = parser.parse_args(argv)
     TORCH_DEVICE["name"] = args.torch_device
+    if args.with_compile and not args.warm_compile_cache:
+        # A fresh on-disk inductor cache, so compile times are cold ones (set before torch
+        # reads it; a cache left by an earlier run would make them look ~20x faster).
+        cache = tempfile.mkdtemp(prefix="inductor-")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.memory:
@@ -613,6 +627,10 @@ def main(argv: list[str] | None = None) -> int:
         profile()
         return 0
 
+    if args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     rows: list[Row] = []
     for key in args.sizes:
         rows += bench_size(SIZES[key], repeats=args.repeats, with_compile=args.with_compile,

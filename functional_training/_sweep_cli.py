@@ -117,7 +117,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "sweep",
         help="train once per learning rate, all rates in one compiled program",
-        description=__doc__.split("\n\n")[0],
+        description="Train once per learning rate, all rates in one compiled program.",
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -131,11 +131,15 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="seed of the synthetic data and of the batch order (default 0)")
     parser.add_argument("--batch-size", type=_positive_int,
                         help="mini-batch size (default: full batch)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                        help="precision of the run (default float32)")
     parser.add_argument("--record-every", type=_positive_int, metavar="K",
                         help=f"record the loss every K steps (default: steps // {MAX_RECORDS})")
-    parser.add_argument("--optimizer", default="sgd", choices=OPTIMIZER_NAMES)
-    parser.add_argument("--method", default="auto", choices=SWEEP_METHODS)
+    parser.add_argument("--optimizer", default="sgd", choices=OPTIMIZER_NAMES,
+                        help="default sgd; others with their optax defaults")
+    parser.add_argument("--method", default="auto", choices=SWEEP_METHODS,
+                        help="auto (default): the exact O(L)-per-step moments path for "
+                             "full-batch SGD on one feature, else autodiff")
     parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only when stderr is a terminal)")
