@@ -563,15 +563,18 @@ def _advance(state: _State, data, start, stop, spec: _Spec) -> _State:
 
     def one_record(r, state: _State) -> _State:
         k0 = r * k_steps
-        carry = (state.params, state.opt_state, state.first_bad, state.losses[0])
+        placeholder = jnp.zeros(state.first_bad.shape, state.losses.dtype)
+        carry = (state.params, state.opt_state, state.first_bad, placeholder)
         if spec.minibatch:
             record = full_loss(state.params)
-            first = k0
+            peeled = 0
         else:  # full batch: step k0's batch loss is the training loss at step k0
             carry = one_step(k0, carry)
             record = carry[3]
-            first = k0 + 1
-        params, opt_state, first_bad, _ = jax.lax.fori_loop(first, k0 + k_steps, one_step, carry)
+            peeled = 1
+        if k_steps > peeled:  # static; no empty inner loop (its overhead shows at K = 1)
+            carry = jax.lax.fori_loop(k0 + peeled, k0 + k_steps, one_step, carry)
+        params, opt_state, first_bad, _ = carry
         losses = jax.lax.dynamic_update_slice(state.losses, record[None, :], (r, jnp.int32(0)))
         return _State(params, opt_state, first_bad, losses)
 
