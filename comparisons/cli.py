@@ -7,6 +7,9 @@ Examples:
   python -m comparisons run --experiment optimizer --json report.json --markdown report.md
   python -m comparisons run --spec examples/two-shipments.toml
   python -m comparisons run --dtype float32       # tolerances from float32's eps
+  python -m comparisons run --json report.json --manifest run.manifest.json
+  python -m comparisons rerun run.manifest.json   # same trajectories again, bit for bit?
+  python -m comparisons rerun report.json         # ... and name the first differing value
   python -m comparisons lesson --backend engine   # the lesson's printed lines, by the engine
   python -m comparisons lesson --check            # every backend against the lesson's lines
   python -m comparisons faults                    # the bug gallery, each bug caught
@@ -14,7 +17,9 @@ Examples:
   python -m comparisons run --help
 
 Exit codes: 0 everything agrees, 1 a mismatch or a failed check, 2 bad usage or
-bad input (one line on stderr, no traceback).
+bad input (one line on stderr, no traceback, no output file written). For
+``rerun``: 0 every trajectory is identical, 1 one differs (or an experiment
+changed), 2 the file is not a valid comparisons manifest or report.
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict
 def _check_outputs(args: argparse.Namespace) -> None:
     from comparisons.report import check_output_path
 
-    for option in ("json", "markdown"):
+    for option in ("json", "markdown", "manifest"):
         path = getattr(args, option, None)
         if path is not None:
             try:
@@ -114,6 +119,11 @@ class RunOutcome:
 
     results: list = field(default_factory=list)  # [(trajectories by backend, verdict)]
     dtype: str = "float64"
+    experiments: list = field(default_factory=list)  # [Experiment], in results' order
+    backends: list = field(default_factory=list)  # the backends asked for
+    reference: str = "manual"
+    spec_files: dict = field(default_factory=dict)  # experiment name -> --spec path given
+    tool: str = "comparisons run"
 
     @property
     def agree(self) -> bool:
@@ -122,11 +132,12 @@ class RunOutcome:
 
 def _run_experiments(
     experiments: Sequence[Experiment], backends: Sequence[str], *, reference: str, dtype: str,
-    err: Console,
+    err: Console, spec_files: dict[str, str] | None = None, tool: str = "comparisons run",
 ) -> RunOutcome:
     from comparisons.compare import run_and_compare
 
-    outcome = RunOutcome(dtype=dtype)
+    outcome = RunOutcome(dtype=dtype, experiments=list(experiments), backends=list(backends),
+                         reference=reference, spec_files=dict(spec_files or {}), tool=tool)
     with _progress(err, len(experiments), "running") as advance:
         for experiment in experiments:
             outcome.results.append(
@@ -150,11 +161,34 @@ def _print_run(outcome: RunOutcome, out: Console) -> None:
         _say(out, f"{name}: not available here ({hint})")
 
 
+def run_manifest(outcome: RunOutcome) -> dict:
+    """The manifest of a run (see :mod:`comparisons.manifest`): one entry per experiment."""
+    from comparisons.manifest import comparison_manifest, experiment_record
+
+    records = [
+        experiment_record(
+            experiment, trajectories,
+            origin="spec" if experiment.name in outcome.spec_files else "registry",
+            backends=outcome.backends, reference=outcome.reference,
+            unavailable=verdict.unavailable, spec_file=outcome.spec_files.get(experiment.name),
+        )
+        for experiment, (trajectories, verdict) in zip(
+            outcome.experiments, outcome.results, strict=True)
+    ]
+    return comparison_manifest(records, tool=outcome.tool, dtype=outcome.dtype)
+
+
 def _write_reports(outcome: RunOutcome, args: argparse.Namespace) -> None:
     from comparisons.report import dumps_json, json_report, markdown_report, write_atomic
 
+    manifest = None
+    if args.json is not None or args.manifest is not None:
+        manifest = run_manifest(outcome)
+    if args.manifest is not None:
+        write_atomic(args.manifest, dumps_json(manifest))
     if args.json is not None:
-        write_atomic(args.json, dumps_json(json_report(outcome.results, dtype=outcome.dtype)))
+        report = json_report(outcome.results, dtype=outcome.dtype, manifest=manifest)
+        write_atomic(args.json, dumps_json(report))
     if args.markdown is not None:
         write_atomic(args.markdown, markdown_report(outcome.results, dtype=outcome.dtype))
 
@@ -168,6 +202,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         if args.experiment or not args.spec
         else []
     )
+    spec_files: dict[str, str] = {}
     for path in args.spec or []:
         try:
             spec = load_spec(path)
@@ -176,15 +211,41 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         if any(e.name == spec.name for e in experiments):
             raise UsageError(f"{path}: experiment name {spec.name!r} is already in this run")
         experiments.append(spec)
+        spec_files[spec.name] = str(path)
+    _check_runnable(experiments, args.dtype)
     _check_outputs(args)
     requested = list(dict.fromkeys(args.backend)) if args.backend else list(BACKEND_NAMES)
     _available([args.reference, *(args.backend or [])], explicit=True)
     outcome = _run_experiments(
-        experiments, requested, reference=args.reference, dtype=args.dtype, err=err
+        experiments, requested, reference=args.reference, dtype=args.dtype, err=err,
+        spec_files=spec_files,
     )
     _print_run(outcome, out)
     _write_reports(outcome, args)
     return 0 if outcome.agree else 1
+
+
+def _check_runnable(experiments: Sequence[Experiment], dtype: str) -> None:
+    """Refuse, before anything runs, what the backends would refuse for every experiment."""
+    from comparisons.backends._common import check_run
+
+    for experiment in experiments:
+        try:
+            check_run(experiment, dtype)
+        except (TypeError, ValueError) as error:
+            raise UsageError(f"{experiment.name}: {error}") from None
+
+
+def _cmd_rerun(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from comparisons.rerun import read_rerun_file, rerun
+
+    manifest, recorded = read_rerun_file(args.path)
+    with _progress(err, len(manifest["runs"]), "rerunning") as advance:
+        report = rerun(manifest, recorded=recorded, advance=advance)
+    _say(out, f"rerun of {manifest['tool']} from {args.path} ({manifest['dtype']})")
+    for line in report.lines:
+        _say(out, line)
+    return 0 if report.equal else 1
 
 
 def _lesson_trajectories(backend: str, err: Console) -> dict:
@@ -307,7 +368,7 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
     backends, missing = _available(list(BACKEND_NAMES), explicit=False)
     outcome = _run_experiments(
         list(REGISTRY.values()), list(BACKEND_NAMES), reference="manual", dtype="float64",
-        err=err,
+        err=err, tool="comparisons all",
     )
     _print_run(outcome, out)
     _write_reports(outcome, args)
@@ -371,6 +432,9 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
                         help="write the strict-JSON report (trajectories included) to PATH")
     parser.add_argument("--markdown", type=Path, metavar="PATH",
                         help="write the verdict as a Markdown table to PATH")
+    parser.add_argument("--manifest", type=Path, metavar="PATH",
+                        help="write the run manifest (what `rerun` needs) to PATH; the --json "
+                        "report embeds the same object")
 
 
 def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
@@ -449,6 +513,17 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
     if figure_arguments:
         _add_figure_arguments(everything)
     everything.set_defaults(handler=_cmd_all)
+
+    again = commands.add_parser(
+        "rerun", help="run a --manifest (or --json report) again; exit 0 if bit-identical",
+        description="Run every experiment of a manifest (or of a --json report, which embeds "
+        "one) again, on the recorded backends and dtype, and compare each new trajectory with "
+        "the recorded one bit for bit. Built-in experiments are taken from the registry only if "
+        "they are unchanged; spec experiments are rebuilt from the manifest. Exit 0 identical, "
+        "1 different or changed, 2 not a valid comparisons manifest.",
+    )
+    again.add_argument("path", type=Path, metavar="PATH", help="a --manifest or --json file")
+    again.set_defaults(handler=_cmd_rerun)
     return parser
 
 

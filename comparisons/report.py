@@ -3,14 +3,17 @@
 The JSON report (``python -m comparisons run --json PATH``) has this shape::
 
     {"dtype", "device", "versions": {package: version}, "all_agree": bool,
-     "experiments": [{"name", "description", "agree", "reference", "tolerance",
+     "experiments": [{"name", "agree", "reference", "tolerance",
                       "backends": {NAME: TRAJ}, "max_abs_diff": {quantity: number},
                       "backend_max_abs_diff": {NAME: {quantity: number}},
+                      "first_nonfinite_step": {NAME: step | null},
                       "first_mismatch": null | {"backend", "step", "quantity",
                                                 "expected", "actual"},
-                      "unavailable": {NAME: install hint}}]}
+                      "unavailable": {NAME: install hint}}],
+     "manifest": MANIFEST}                    (when given: see comparisons.manifest)
 
-``TRAJ`` is :meth:`comparisons.trajectory.Trajectory.to_json`. It is strict
+``TRAJ`` is :meth:`comparisons.trajectory.Trajectory.to_json` (which holds the
+per-step ``grad_norm`` and the ``first_nonfinite_step`` too). It is strict
 JSON: non-finite numbers are the strings ``"NaN"``, ``"Infinity"`` and
 ``"-Infinity"``, and the encoder runs with ``allow_nan=False`` so a stray float
 NaN is an error, never invalid output.
@@ -34,9 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import platform
-import tempfile
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +54,7 @@ __all__ = [
     "check_output_path",
     "describe_device",
     "divergence",
+    "divergence_summary",
     "json_report",
     "markdown_report",
     "package_versions",
@@ -103,12 +105,38 @@ def divergence(trajectory: Trajectory) -> str:
     return text
 
 
+def divergence_summary(trajectories: Mapping[str, Trajectory], reference: str) -> str:
+    """Where the reference diverges, and every backend that diverges at another step ('' if none).
+
+    Backends that go non-finite at the reference's step agree (their values
+    are compared like any other); one that goes non-finite earlier or later is
+    a mismatch, and is named here with its own step and gradient norm.
+
+    Example:
+      >>> inf = float("inf")
+      >>> ok = Trajectory(params={"w": [1.0, 2.0]}, grads={"w": [3.0]},
+      ...                 batch_loss=[1.0], train_loss=[1.0, 1.0])
+      >>> bad = Trajectory(params={"w": [1.0, inf]}, grads={"w": [3.0]},
+      ...                  batch_loss=[1.0], train_loss=[1.0, inf])
+      >>> divergence_summary({"manual": ok, "torch": bad}, "manual")
+      'torch: step 1 (|grad| 3.0e+00 at step 0)'
+    """
+    ref = trajectories.get(reference)
+    ref_step = None if ref is None else ref.first_nonfinite_step
+    parts = [] if ref_step is None else [divergence(ref)]
+    for name, trajectory in trajectories.items():
+        if name != reference and trajectory.first_nonfinite_step != ref_step:
+            parts.append(f"{name}: " + (divergence(trajectory) or "never"))
+    return "; ".join(parts)
+
+
 def json_report(
     results: Sequence[Result],
     *,
     dtype: str,
     device: str | None = None,
     versions: Mapping[str, str] | None = None,
+    manifest: Mapping | None = None,
 ) -> dict:
     """The JSON report object (see the module docstring) of ``results``.
 
@@ -117,6 +145,8 @@ def json_report(
       dtype: the precision of the runs.
       device: recorded as is; default :func:`describe_device`.
       versions: recorded as is; default :func:`package_versions`.
+      manifest: the run's manifest (``comparisons.manifest``), embedded under
+        ``"manifest"`` so ``python -m comparisons rerun REPORT`` can rerun it.
     """
     experiments = []
     for trajectories, verdict in results:
@@ -130,18 +160,24 @@ def json_report(
             "backend_max_abs_diff": {
                 name: _json_numbers(b.max_abs_diff) for name, b in verdict.backends.items()
             },
+            "first_nonfinite_step": {
+                name: t.first_nonfinite_step for name, t in trajectories.items()
+            },
             "first_mismatch": None
             if verdict.first_mismatch is None
             else verdict.first_mismatch.to_json(),
             "unavailable": dict(verdict.unavailable),
         })
-    return {
+    report = {
         "dtype": dtype,
         "device": describe_device() if device is None else device,
         "versions": package_versions() if versions is None else dict(versions),
         "all_agree": all(verdict.agree for _, verdict in results),
         "experiments": experiments,
     }
+    if manifest is not None:
+        report["manifest"] = dict(manifest)
+    return report
 
 
 def dumps_json(report: dict) -> str:
@@ -174,13 +210,14 @@ def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
     """A rich table: experiment x backend (max abs difference, verdict), and divergence.
 
     The reference backend has no column (it is named in the title); a
-    ``diverges at`` column (first non-finite step) appears when a reference run diverges.
+    ``diverges at`` column appears when any run diverges: the reference's first
+    non-finite step with the gradient norm at the step before, then any backend
+    that goes non-finite at another step (:func:`divergence_summary`).
     """
     backends = _backend_columns(results)
     diverging = {
-        verdict.experiment: divergence(trajectories[verdict.reference])
+        verdict.experiment: divergence_summary(trajectories, verdict.reference)
         for trajectories, verdict in results
-        if verdict.reference in trajectories
     }
     table = Table(
         title=f"Every backend against {_references(results)} ({dtype}): max |diff|, verdict",
@@ -200,43 +237,34 @@ def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
 
 
 def check_output_path(path: str | Path, *, option: str) -> Path:
-    """``path`` if a report can be written there, else ``ValueError`` naming the problem.
+    """``path`` if a report can be written there, else ``ValueError`` naming ``option``.
 
-    Checked before anything runs: the directory must exist and be writable, and
-    ``path`` must not be a directory.
+    The project's one check (``functional_training``'s manifest module), made
+    before anything runs: the directory must exist and accept a new file
+    (probed by creating and removing a temporary file: permission bits say
+    nothing for root or read-only mounts), and ``path`` must not be a directory.
+
+    Example:
+      >>> check_output_path("/no/such/dir/report.json", option="--json")
+      Traceback (most recent call last):
+      ...
+      ValueError: --json: directory /no/such/dir does not exist
     """
-    path = Path(path)
-    parent = path.parent
-    if path.is_dir():
-        raise ValueError(f"{option} {path}: is a directory")
-    if not parent.is_dir():
-        raise ValueError(f"{option} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {path}: directory {parent} is not writable")
-    return path
+    from functional_training._manifest import check_output_path as check
+
+    return check(path, option=option)
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: temp file in the same directory, ``os.replace``.
+    """Write ``text`` to ``path`` atomically (``functional_training``'s manifest module).
 
-    A reader sees the old file or the whole new one, never half of it; on any
-    error the temp file is removed and ``path`` is untouched.
+    A temporary file in the same directory, flushed and fsynced, then
+    ``os.replace``: a reader sees the old file or the whole new one, never half
+    of it; on any error the temporary file is removed and ``path`` is untouched.
     """
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False,
-        encoding="utf-8",
-    )
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise
+    from functional_training._manifest import write_atomic as write
+
+    write(path, text)
 
 
 def _json_numbers(values: Mapping[str, float]) -> dict[str, float | str]:

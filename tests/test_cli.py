@@ -48,7 +48,7 @@ def assert_one_line_error(code: int, out: str, err: str, *, contains: str) -> No
 # --- help -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["", "run", "lesson", "faults", "figures", "all"])
+@pytest.mark.parametrize("command", ["", "run", "lesson", "faults", "figures", "all", "rerun"])
 def test_every_subcommand_has_help(capsys, command):
     code, out, _ = run_cli(capsys, *command.split(), "--help")
     assert code == 0
@@ -277,8 +277,9 @@ def test_faults_exits_1_when_a_fault_goes_uncaught(capsys, monkeypatch):
 
 
 def test_all_without_figures_passes_and_summarises(capsys, tmp_path):
-    report = tmp_path / "all.json"
-    code, out, err = run_cli(capsys, "all", "--no-figures", "--json", str(report))
+    report, manifest = tmp_path / "all.json", tmp_path / "all.manifest.json"
+    code, out, err = run_cli(capsys, "all", "--no-figures", "--json", str(report),
+                             "--manifest", str(manifest))
     assert code == 0, err
     summary = out.splitlines()[-5:]
     assert summary[0].startswith("run:     17 of 17 experiments agree across manual, engine, "
@@ -287,7 +288,11 @@ def test_all_without_figures_passes_and_summarises(capsys, tmp_path):
     assert summary[2] == f"faults:  {len(FAULTS)} of {len(FAULTS)} caught"
     assert summary[3] == "figures: skipped (--no-figures)"
     assert summary[4] == "all:     everything agrees"
-    validate_report(json.loads(report.read_text()))
+    data = json.loads(report.read_text())
+    validate_report(data)
+    assert data["manifest"] == json.loads(manifest.read_text())
+    assert data["manifest"]["tool"] == "comparisons all"
+    assert len(data["manifest"]["runs"]) == 17
 
 
 def test_figures_refused_when_unverified_is_one_line_exit_1(capsys, monkeypatch, tmp_path):

@@ -6,6 +6,8 @@ import io
 import json
 import math
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -219,17 +221,30 @@ def test_the_rich_table_renders_without_a_terminal(results):
 
 def test_output_paths_are_checked_before_anything_runs(tmp_path):
     assert check_output_path(tmp_path / "r.json", option="--json") == tmp_path / "r.json"
-    with pytest.raises(ValueError, match=r"^--json .*/r\.json: directory .* does not exist$"):
+    with pytest.raises(ValueError, match=r"^--json: directory .*/missing does not exist$"):
         check_output_path(tmp_path / "missing" / "r.json", option="--json")
-    with pytest.raises(ValueError, match="is a directory$"):
+    with pytest.raises(ValueError, match="is a directory, expected a file path$"):
         check_output_path(tmp_path, option="--markdown")
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone
 
 
-def test_an_unwritable_directory_is_refused(tmp_path, monkeypatch):
-    # Permission bits do not stop root, so ask os.access the way a normal user's run would.
-    monkeypatch.setattr(os, "access", lambda path, mode: False)
-    with pytest.raises(ValueError, match="is not writable$"):
-        check_output_path(tmp_path / "r.json", option="--json")
+def unwritable_directory(tmp_path):
+    """A directory nobody here may create files in (root ignores permission bits: sysfs)."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        return locked
+    if sys.platform.startswith("linux") and os.path.isdir("/sys"):
+        return Path("/sys")  # sysfs refuses new files even to root
+    pytest.skip("running as root without a read-only directory to test against")
+
+
+def test_an_unwritable_directory_is_refused(tmp_path):
+    # Probed by creating a file, not by permission bits (which say nothing for root).
+    directory = unwritable_directory(tmp_path)
+    with pytest.raises(ValueError, match=r"^--json: directory .* is not writable \("):
+        check_output_path(directory / "r.json", option="--json")
+    assert not (directory / "r.json").exists()
 
 
 def test_write_atomic_replaces_the_whole_file(tmp_path):

@@ -1,0 +1,305 @@
+"""Run manifests of ``python -m comparisons run|all``: what a rerun needs, one run per experiment.
+
+A manifest is the project's one manifest format (``functional_training``'s
+manifest module: strict JSON, validated on write and read, written atomically)
+with ``tool = "comparisons run"`` (or ``"comparisons all"``) and one entry of
+``runs`` per experiment:
+
+- ``name``: the experiment's name; ``data``: its content hash (the data
+  version, over the training and validation pairs as float64 arrays) and sizes;
+  ``split``: the split policy in words;
+- ``init``, ``optimizer``, ``hyperparameters`` (every setting except the
+  learning rate, defaults filled in), ``learning_rates`` (``[]`` for the
+  ``none`` optimizer), ``steps``, ``batch_size`` and the batch-order ``seed``
+  (``null`` for full batch);
+- ``options``: ``origin`` (``registry`` or ``spec``), ``spec_file`` (the path
+  given, informational), ``experiment`` (the full description,
+  :func:`experiment_to_json`, so a rerun does not need the spec file),
+  ``backends`` (those asked for), ``reference`` and ``unavailable``;
+- ``results``: backend name -> ``trajectory_digest`` of its trajectory.
+
+Example:
+  >>> from comparisons.experiments import REGISTRY
+  >>> description = experiment_to_json(REGISTRY["five-steps"])
+  >>> description["hyperparams"], description["train"]
+  ({'learning_rate': 0.1}, [[2.0, 6.0]])
+  >>> experiment_from_json(description) == REGISTRY["five-steps"]
+  True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from comparisons.experiments import KINDS, REGISTRY, Experiment
+from comparisons.trajectory import Trajectory
+
+__all__ = [
+    "ORIGINS",
+    "TOOLS",
+    "comparison_manifest",
+    "experiment_data",
+    "experiment_from_json",
+    "experiment_record",
+    "experiment_to_json",
+    "origin_of",
+    "split_policy",
+]
+
+TOOLS = ("comparisons run", "comparisons all")
+"""The ``tool`` values this package writes and ``python -m comparisons rerun`` accepts."""
+
+ORIGINS = ("registry", "spec")
+"""Where an experiment came from: :data:`~comparisons.experiments.REGISTRY` or a spec file."""
+
+_DESCRIPTION_KEYS = (
+    "name", "description", "kind", "train", "validation", "init", "trainable", "optimizer",
+    "hyperparams", "steps", "batch_size", "seed", "zero_grad", "fd_epsilon", "lesson_block",
+)
+
+
+def experiment_to_json(experiment: Experiment) -> dict:
+    """Every field of ``experiment`` as JSON values (tuples become lists); exact for floats.
+
+    :func:`experiment_from_json` reads it back equal.
+    """
+    def pairs(rows):
+        return None if rows is None else [[float(x), float(y)] for x, y in rows]
+
+    return {
+        "name": experiment.name,
+        "description": experiment.description,
+        "kind": experiment.kind,
+        "train": pairs(experiment.train),
+        "validation": pairs(experiment.validation),
+        "init": {k: float(v) for k, v in experiment.init.items()},
+        "trainable": list(experiment.trainable),
+        "optimizer": experiment.optimizer,
+        "hyperparams": {k: float(v) for k, v in experiment.hyperparams.items()},
+        "steps": experiment.steps,
+        "batch_size": experiment.batch_size,
+        "seed": experiment.seed,
+        "zero_grad": None if experiment.zero_grad is None else list(experiment.zero_grad),
+        "fd_epsilon": experiment.fd_epsilon,
+        "lesson_block": experiment.lesson_block,
+    }
+
+
+def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
+    """The :class:`Experiment` an :func:`experiment_to_json` object describes.
+
+    Only the JSON shape is checked here (every key present, no other key, each
+    value of the right type); whether the backends can run it is
+    ``comparisons.backends``' check, made when it runs.
+
+    Raises:
+      ValueError: one line naming ``where`` and the offending key.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected an object, got {_kind(data)}")
+    unknown = sorted(set(data) - set(_DESCRIPTION_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{where}.{unknown[0]}: unknown key; expected {', '.join(_DESCRIPTION_KEYS)}"
+        )
+    for key in _DESCRIPTION_KEYS:
+        if key not in data:
+            raise ValueError(f"{where}.{key}: missing")
+    checks = {
+        "name": (_is_text, "a non-empty string"),
+        "description": (lambda v: isinstance(v, str), "a string"),
+        "kind": (lambda v: v in KINDS, f"one of {', '.join(KINDS)}"),
+        "train": (_is_pairs, "a list of [x, target] number pairs"),
+        "validation": (lambda v: v is None or _is_pairs(v), "null or a list of [x, target] pairs"),
+        "init": (lambda v: _is_mapping(v, _is_number), "an object of name -> number"),
+        "trainable": (lambda v: isinstance(v, list) and all(map(_is_text, v)),
+                      "a list of parameter names"),
+        "optimizer": (_is_text, "a non-empty string"),
+        "hyperparams": (lambda v: _is_mapping(v, _is_number), "an object of name -> number"),
+        "steps": (_is_int, "an integer"),
+        "batch_size": (lambda v: v is None or _is_int(v), "null or an integer"),
+        "seed": (_is_int, "an integer"),
+        "zero_grad": (lambda v: v is None or (isinstance(v, list)
+                                              and all(isinstance(f, bool) for f in v)),
+                      "null or a list of booleans"),
+        "fd_epsilon": (lambda v: v is None or _is_number(v), "null or a number"),
+        "lesson_block": (lambda v: v is None or isinstance(v, str), "null or a string"),
+    }
+    for key, (check, expected) in checks.items():
+        if not check(data[key]):
+            raise ValueError(f"{where}.{key}: must be {expected}, got {_kind(data[key])}")
+
+    def pairs(rows):
+        return None if rows is None else tuple((float(x), float(y)) for x, y in rows)
+
+    return Experiment(
+        name=data["name"],
+        description=data["description"],
+        train=pairs(data["train"]),
+        init={k: float(v) for k, v in data["init"].items()},
+        optimizer=data["optimizer"],
+        hyperparams={k: float(v) for k, v in data["hyperparams"].items()},
+        steps=data["steps"],
+        validation=pairs(data["validation"]),
+        trainable=tuple(data["trainable"]),
+        batch_size=data["batch_size"],
+        seed=data["seed"],
+        kind=data["kind"],
+        zero_grad=None if data["zero_grad"] is None else tuple(data["zero_grad"]),
+        fd_epsilon=None if data["fd_epsilon"] is None else float(data["fd_epsilon"]),
+        lesson_block=data["lesson_block"],
+    )
+
+
+def experiment_data(experiment: Experiment, *, source: str) -> dict:
+    """The manifest's ``data`` block: the pairs as float64 arrays, hashed (the data version).
+
+    Example:
+      >>> record = experiment_data(REGISTRY["train-validation"], source="registry")
+      >>> record["train_examples"], record["validation_examples"], record["version"][:7]
+      (3, 3, 'sha256:')
+    """
+    from functional_training._manifest import data_record
+
+    def columns(rows):
+        array = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+        return array[:, 0], array[:, 1]
+
+    x, y = columns(experiment.train)
+    x_val = y_val = None
+    if experiment.validation is not None:
+        x_val, y_val = columns(experiment.validation)
+    return data_record(source, x, y, x_val, y_val)
+
+
+def split_policy(experiment: Experiment) -> str:
+    """The split policy in words: which examples train and which only validate.
+
+    Example:
+      >>> split_policy(REGISTRY["train-validation"])
+      'all 3 examples train; 3 validation examples given separately, never used for gradients'
+    """
+    if experiment.kind == "shared-path":
+        return "no data: the loss is a * a"
+    n = len(experiment.train)
+    if experiment.validation is None:
+        return f"all {n} example{_s(n)} train; no validation set"
+    return (f"all {n} example{_s(n)} train; {len(experiment.validation)} validation examples "
+            "given separately, never used for gradients")
+
+
+def experiment_record(
+    experiment: Experiment,
+    trajectories: Mapping[str, Trajectory],
+    *,
+    origin: str,
+    backends: Sequence[str],
+    reference: str,
+    unavailable: Mapping[str, str] | None = None,
+    spec_file: str | None = None,
+) -> dict:
+    """One ``runs`` entry of a comparisons manifest (see the module docstring).
+
+    Args:
+      experiment: the experiment that ran.
+      trajectories: backend name -> its trajectory (digested into ``results``).
+      origin: ``"registry"`` or ``"spec"``.
+      backends: the backends asked for.
+      reference: the reference backend.
+      unavailable: backends that could not run, name -> install hint.
+      spec_file: the spec file's path as given, for ``spec`` experiments.
+    """
+    from comparisons.backends._common import optimizer_settings
+    from functional_training._manifest import run_record, trajectory_digest
+
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
+    settings = optimizer_settings(experiment)
+    rate = settings.pop("learning_rate", None)
+    return run_record(
+        name=experiment.name,
+        data=experiment_data(experiment, source=f"{origin} {spec_file or experiment.name}"),
+        split=split_policy(experiment),
+        init=experiment.init,
+        optimizer=experiment.optimizer,
+        hyperparameters=settings,
+        learning_rates=[] if rate is None else [rate],
+        steps=experiment.steps,
+        batch_size=experiment.batch_size,
+        seed=experiment.seed if experiment.batch_size is not None else None,
+        options={
+            "origin": origin,
+            "spec_file": spec_file,
+            "experiment": experiment_to_json(experiment),
+            "backends": list(backends),
+            "reference": reference,
+            "unavailable": dict(unavailable or {}),
+        },
+        results={name: trajectory_digest(t) for name, t in trajectories.items()},
+    )
+
+
+def comparison_manifest(
+    records: Sequence[Mapping], *, tool: str, dtype: str, devices: Sequence[str] | None = None
+) -> dict:
+    """A validated manifest of ``records`` (:func:`experiment_record` entries).
+
+    Args:
+      records: one per experiment, in run order.
+      tool: one of :data:`TOOLS`.
+      dtype: the precision of the runs.
+      devices: recorded as is; default every device JAX sees.
+    """
+    from functional_training._manifest import build_manifest
+
+    if tool not in TOOLS:
+        raise ValueError(f"tool must be one of {', '.join(TOOLS)}, got {tool!r}")
+    return build_manifest(tool=tool, runs=records, dtype=dtype, devices=devices)
+
+
+def origin_of(experiment: Experiment) -> str:
+    """``"registry"`` when ``experiment`` is the registry's own entry, else ``"spec"``.
+
+    Example:
+      >>> origin_of(REGISTRY["five-steps"])
+      'registry'
+    """
+    return "registry" if REGISTRY.get(experiment.name) is experiment else "spec"
+
+
+# --- JSON shape checks ------------------------------------------------------------------
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_mapping(value, check) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and check(v)
+                                           for k, v in value.items())
+
+
+def _is_pairs(value) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(row, list) and len(row) == 2 and all(map(_is_number, row)) for row in value
+    )
+
+
+def _kind(value) -> str:
+    kinds = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
+             list: "a list", dict: "an object", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"

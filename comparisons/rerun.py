@@ -1,0 +1,342 @@
+"""``python -m comparisons rerun PATH``: run a recorded comparison again and compare, bit for bit.
+
+``PATH`` is a manifest (``run --manifest``) or a ``--json`` report, which
+embeds the same manifest under ``"manifest"`` next to every trajectory. Each
+recorded experiment is rebuilt and run again on the recorded backends, in the
+recorded dtype, with the recorded reference:
+
+- a built-in experiment is taken from :data:`~comparisons.experiments.REGISTRY`
+  by name, and only if the registry entry still describes the recorded
+  experiment (same data version, same every other field); otherwise the
+  experiment is reported as CHANGED and not rerun;
+- a spec-file experiment is rebuilt from the description stored in the
+  manifest, so the spec file need not exist any more.
+
+Every new trajectory's ``trajectory_digest`` is compared with the recorded
+one: equal digests mean every value has the same bits. With a report, a
+difference names the first differing step and quantity (bits compared
+directly, NaN equal to NaN). Package-version, device and source differences
+are printed as ``note:`` lines: they explain a difference, they are not one.
+
+Exit codes (see :func:`rerun_command`): 0 every trajectory is identical, 1 one
+differs, an experiment changed or a recorded backend cannot run here, 2 the
+file is not a valid comparisons manifest or report (one line, nothing rerun).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from comparisons.experiments import REGISTRY, Experiment
+from comparisons.manifest import (
+    ORIGINS,
+    TOOLS,
+    experiment_from_json,
+    experiment_record,
+    experiment_to_json,
+)
+from comparisons.trajectory import Trajectory
+
+__all__ = ["RerunReport", "first_difference", "read_rerun_file", "rerun"]
+
+_RECORD_KEYS = ("data", "split", "init", "optimizer", "hyperparameters", "learning_rates",
+                "steps", "epochs", "batch_size", "seed", "checkpoint")
+"""Run-record keys that follow from the stored experiment: an edit to one is refused."""
+
+
+class RerunReport(NamedTuple):
+    """Outcome of :func:`rerun`.
+
+    Attributes:
+      equal: every recorded trajectory was reproduced bit for bit.
+      lines: what to print: notes, one line per experiment, a summary line.
+    """
+
+    equal: bool
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One recorded experiment, checked, ready to run (or why it is not rerun)."""
+
+    name: str
+    experiment: Experiment | None
+    backends: list[str]
+    reference: str
+    results: dict[str, str]
+    changed: str | None
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None]:
+    """Read a manifest or a ``--json`` report.
+
+    Returns:
+      ``(manifest, recorded)``: the validated manifest, and for a report its
+      trajectories by experiment name, then backend (``None`` for a manifest).
+      A report's trajectories must match its manifest's digests.
+
+    Raises:
+      ValueError: one line naming the file and what is wrong with it.
+    """
+    from functional_training._manifest import read_json, trajectory_digest, validate_manifest
+
+    data = read_json(path, what="manifest")
+    report = None
+    if isinstance(data, dict) and "manifest" in data and "format" not in data:
+        report, data = data, data["manifest"]
+    try:
+        manifest = validate_manifest(data)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    if report is None:
+        return manifest, None
+    experiments = report.get("experiments")
+    if not isinstance(experiments, list) or not all(isinstance(e, dict) for e in experiments):
+        raise ValueError(f"{path}: \"experiments\" must be a list of objects")
+    digests = {run["name"]: run["results"] for run in manifest["runs"]}
+    recorded: dict[str, dict[str, Trajectory]] = {}
+    for i, entry in enumerate(experiments):
+        name, backends = entry.get("name"), entry.get("backends")
+        if name not in digests or not isinstance(backends, dict):
+            raise ValueError(f"{path}: experiments[{i}] is not an experiment of its manifest")
+        recorded[name] = {}
+        for backend, traj in backends.items():
+            try:
+                same = trajectory_digest(traj) == digests[name].get(backend)
+                recorded[name][backend] = Trajectory.from_json(traj)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                same = False
+            if not same:
+                raise ValueError(
+                    f"{path}: the trajectory of {name}/{backend} does not match its manifest's "
+                    "digest; the report was edited"
+                )
+    return manifest, recorded
+
+
+def _plan(i: int, run: dict, dtype: str) -> _Plan:
+    """Check run ``i`` of a manifest and find the experiment to rerun; ``ValueError`` if bad."""
+    from comparisons.backends import BACKEND_NAMES
+    from comparisons.backends._common import check_run
+    from comparisons.spec import dump_spec, parse_spec
+
+    where = f"manifest: runs[{i}]"
+    options = run["options"]
+    for key in ("origin", "spec_file", "experiment", "backends", "reference", "unavailable"):
+        if key not in options:
+            raise ValueError(f"{where}.options: missing key {key!r} (a comparisons run needs it)")
+    origin, backends, reference = options["origin"], options["backends"], options["reference"]
+    if origin not in ORIGINS:
+        raise ValueError(f"{where}.options.origin must be one of {', '.join(ORIGINS)}, "
+                         f"got {origin!r}")
+    if not isinstance(backends, list) or not backends or not all(
+        b in BACKEND_NAMES for b in backends
+    ):
+        raise ValueError(f"{where}.options.backends must be a non-empty list of "
+                         f"{', '.join(BACKEND_NAMES)}")
+    if reference not in BACKEND_NAMES:
+        raise ValueError(f"{where}.options.reference must be one of {', '.join(BACKEND_NAMES)}, "
+                         f"got {reference!r}")
+    results = run["results"]
+    unknown = [b for b in results if b not in BACKEND_NAMES]
+    if unknown or reference not in results:
+        raise ValueError(f"{where}.results must hold a digest per backend that ran, the "
+                         f"reference {reference!r} included; got {', '.join(results) or 'none'}")
+    spec_file = options["spec_file"]
+    if spec_file is not None and not isinstance(spec_file, str):
+        raise ValueError(f"{where}.options.spec_file must be a string or null")
+
+    recorded = experiment_from_json(options["experiment"], where=f"{where}.options.experiment")
+    if recorded.name != run["name"]:
+        raise ValueError(f"{where}.name {run['name']!r} is not its experiment's name "
+                         f"{recorded.name!r}; the manifest was edited")
+    try:
+        check_run(recorded, dtype)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}.options.experiment: {err}") from None
+    expected = experiment_record(recorded, {}, origin=origin, backends=backends,
+                                 reference=reference, spec_file=spec_file)
+    for key in _RECORD_KEYS:
+        if expected[key] != run[key]:
+            raise ValueError(f"{where}.{key} does not match options.experiment; "
+                             "the manifest was edited")
+
+    changed = None
+    experiment = recorded
+    if origin == "spec":
+        try:
+            same = parse_spec(dump_spec(recorded)) == recorded
+        except ValueError as err:
+            raise ValueError(f"{where}.options.experiment: {err}") from None
+        if not same:
+            raise ValueError(f"{where}.options.experiment is not what a spec file describes")
+    else:
+        experiment = REGISTRY.get(recorded.name)
+        changed = _registry_change(recorded, experiment, data=run["data"])
+    return _Plan(run["name"], experiment, backends, reference, dict(results), changed)
+
+
+def _registry_change(recorded: Experiment, current: Experiment | None, *, data: dict) -> str | None:
+    """Why the registry's experiment is no longer the recorded one (``None``: it is)."""
+    from comparisons.manifest import experiment_data
+
+    if current is None:
+        return "no longer in the registry"
+    now = experiment_data(current, source=data["source"])["version"]
+    if now != data["version"]:
+        return f"its data changed: recorded version {data['version']}, now {now}"
+    then, now_json = experiment_to_json(recorded), experiment_to_json(current)
+    for key, value in then.items():
+        if now_json[key] != value:
+            return f"its {key} changed: recorded {value!r}, now {now_json[key]!r}"
+    return None
+
+
+# --- comparing --------------------------------------------------------------------------------
+
+
+def _same_bits(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
+    return a == b and type(a) is type(b)
+
+
+def first_difference(recorded: Trajectory, now: Trajectory) -> str | None:
+    """Where two trajectories first differ in any bit (earliest step, then series order).
+
+    ``None`` when every value has the same bits (NaN equals NaN, ``0.0`` and
+    ``-0.0`` differ).
+
+    Example:
+      >>> old = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+      ...                  batch_loss=[8.0], train_loss=[8.0, 2.0])
+      >>> new = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+      ...                  batch_loss=[8.0], train_loss=[8.0, 2.0000000000000004])
+      >>> first_difference(old, new)
+      'step 1, train_loss: recorded 2.0, now 2.0000000000000004'
+      >>> first_difference(old, old) is None
+      True
+    """
+    from comparisons.compare import _aligned
+
+    first = None
+    for rank, (_, quantity, k, r, a) in enumerate(_aligned(recorded, now)):
+        if not _same_bits(r, a) and (first is None or (k, rank) < first[0]):
+            first = ((k, rank), quantity, r, a)
+    if first is None:
+        return None
+    (k, _), quantity, r, a = first
+    return f"step {k}, {quantity}: recorded {_show(r)}, now {_show(a)}"
+
+
+def _show(value) -> str:
+    return "nothing" if value is None else repr(value)
+
+
+def rerun(
+    manifest: Mapping,
+    *,
+    recorded: Mapping[str, Mapping[str, Trajectory]] | None = None,
+    advance: Callable[[str], None] | None = None,
+) -> RerunReport:
+    """Run every experiment of a comparisons manifest again and compare with the record.
+
+    Args:
+      manifest: a validated manifest with a ``tool`` of :data:`~comparisons.manifest.TOOLS`.
+      recorded: the report's trajectories (from :func:`read_rerun_file`), so a
+        difference names its step and quantity; ``None`` compares digests only.
+      advance: called with each experiment's name after it ran (a progress bar).
+
+    Returns:
+      A :class:`RerunReport`.
+
+    Raises:
+      ValueError: the manifest is another tool's, or a run in it is malformed or
+        edited (checked for every run before anything runs).
+    """
+    from comparisons.backends import BackendUnavailable
+    from comparisons.compare import run_and_compare
+    from functional_training._manifest import trajectory_digest
+
+    tool = manifest["tool"]
+    if tool not in TOOLS:
+        hint = ("rerun it with python -m functional_training rerun"
+                if tool.startswith("functional_training") else "not a comparisons manifest")
+        raise ValueError(f"manifest was written by {tool!r}: {hint}")
+    dtype = manifest["dtype"]
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"manifest: dtype {dtype!r} cannot be rerun (float64 or float32)")
+    plans = [_plan(i, run, dtype) for i, run in enumerate(manifest["runs"])]
+
+    lines = _environment_notes(manifest)
+    first: str | None = None
+    equal = 0
+    for plan in plans:
+        problems: list[str] = []
+        if plan.changed is not None:
+            problems.append(f"CHANGED: {plan.changed} (not rerun)")
+        else:
+            try:
+                runs, _ = run_and_compare(plan.experiment, backends=plan.backends,
+                                          reference=plan.reference, dtype=dtype)
+            except BackendUnavailable as err:
+                runs = {}
+                problems.append(f"the reference cannot run here: {err}")
+            for backend, digest in plan.results.items():
+                if backend not in runs:
+                    if runs:
+                        problems.append(f"{backend}: not available here, nothing to compare")
+                    continue
+                now = trajectory_digest(runs[backend])
+                if now == digest:
+                    continue
+                old = (recorded or {}).get(plan.name, {}).get(backend)
+                where = None if old is None else first_difference(old, runs[backend])
+                problems.append(
+                    f"DIFFERENT: {backend} at {where}" if where is not None else
+                    f"DIFFERENT: {backend}: trajectory digest recorded {digest}, now {now}"
+                )
+            for backend in runs:
+                if backend not in plan.results:
+                    lines.append(f"note: {plan.name}: {backend} ran now but was not available "
+                                 "when recorded (not compared)")
+        if advance is not None:
+            advance(plan.name)
+        if problems:
+            first = first or f"{plan.name}: {problems[0]}"
+            lines.extend(f"{plan.name}: {problem}" for problem in problems)
+        else:
+            equal += 1
+            lines.append(f"{plan.name}: EQUAL ({', '.join(plan.results)}: every value, "
+                         "bit for bit)")
+    total = len(plans)
+    if first is None:
+        lines.append(f"rerun: all {total} experiments EQUAL to the recorded trajectories")
+    else:
+        lines.append(f"rerun: {equal} of {total} experiments equal; first difference: {first}")
+    return RerunReport(first is None, lines)
+
+
+def _environment_notes(manifest: Mapping) -> list[str]:
+    from functional_training._manifest import device_names, package_versions, source_digest
+
+    notes = []
+    versions = package_versions()
+    changed = [f"{name} {was} -> {versions.get(name)}"
+               for name, was in manifest["versions"].items() if versions.get(name) != was]
+    if changed:
+        notes.append("note: package versions differ: " + ", ".join(changed))
+    devices = device_names()
+    if devices != manifest["devices"]:
+        notes.append(f"note: devices differ: recorded {manifest['devices']}, now {devices}")
+    if source_digest() != manifest["source"]:
+        notes.append("note: the installed functional_training/comparisons sources differ")
+    return notes
