@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from test_report import validate_report
 
 from comparisons import cli
 from comparisons.backends import BACKEND_NAMES
+from comparisons.experiments import REGISTRY
 from comparisons.faults import FAULTS
 from comparisons.lesson_outputs import LESSON_OUTPUTS
 
@@ -148,6 +150,91 @@ def test_a_diverging_spec_shows_where_it_goes_non_finite(capsys):
     assert code == 0  # every backend overflows at the same step: they agree
     assert "diverges at" in out
     assert "(|grad|" in out
+
+
+def _first_nonfinite_step(ref: dict, steps: int) -> int | None:
+    """First k where a NumPy reference run has a non-finite parameter, loss or gradient."""
+    import numpy as np
+
+    for k in range(steps + 1):
+        at_k = [ref["w"][k], ref["b"][k], ref["train_loss"][k]]
+        if k < steps:
+            at_k += [ref["grad_w"][k], ref["grad_b"][k], ref["batch_loss"][k]]
+        if not np.isfinite(at_k).all():
+            return k
+    return None
+
+
+def test_divergence_is_data_in_the_table_and_the_json(capsys, tmp_path, monkeypatch):
+    import numpy as np
+    from numpy_reference import numpy_sgd
+
+    from comparisons.spec import load_spec
+    from functional_training import tolerance
+
+    monkeypatch.setenv("COLUMNS", "200")  # one table row per line
+    spec = ROOT / "examples" / "diverging-rate.toml"
+    experiment = load_spec(spec)
+    report = tmp_path / "r.json"
+    code, out, err = run_cli(capsys, "run", "--spec", str(spec), "--json", str(report))
+    assert code == 0, err  # the run finishes, and every backend overflows at the same step
+
+    ref = numpy_sgd(0.0, 0.0, experiment.xs, experiment.ys, experiment.learning_rate,
+                    experiment.steps)
+    expected = _first_nonfinite_step(ref, experiment.steps)
+    assert expected is not None and expected < experiment.steps
+    data = json.loads(report.read_text(), parse_constant=lambda c: pytest.fail(c))
+    entry = data["experiments"][0]
+    assert entry["agree"] is True
+    assert entry["first_nonfinite_step"] == {b: expected for b in BACKEND_NAMES}
+    norms = np.hypot(ref["grad_w"][:expected], ref["grad_b"][:expected])
+    for backend in BACKEND_NAMES:
+        traj = entry["backends"][backend]
+        assert traj["first_nonfinite_step"] == expected
+        assert len(traj["grad_norm"]) == experiment.steps
+        # Independent float64 implementations: a few ulps per step; relative, the norms
+        # reach 1e154 (the project's float64 tolerance, 1e-12).
+        np.testing.assert_allclose(traj["grad_norm"][:expected], norms,
+                                   rtol=tolerance("float64", 0))
+        assert not math.isfinite(float(traj["batch_loss"][expected]))
+    row = next(line for line in out.splitlines() if line.strip().startswith("diverging-rate"))
+    assert f"step {expected} (|grad| {norms[-1]:.1e} at step {expected - 1})" in row
+
+
+def test_a_backend_that_diverges_earlier_is_a_reported_mismatch(capsys, tmp_path, monkeypatch):
+    import dataclasses
+
+    import comparisons.backends as backends
+
+    real = backends.get_backend
+
+    class EarlyOverflow:  # torch's run with the training loss overflowing from step 5 on
+        def missing(self):
+            return None
+
+        def run(self, experiment, *, dtype="float64"):
+            traj = real("torch").run(experiment, dtype=dtype)
+            losses = traj.train_loss[:5] + [math.inf] * (len(traj.train_loss) - 5)
+            return dataclasses.replace(traj, train_loss=losses)
+
+    monkeypatch.setattr(backends, "get_backend",
+                        lambda name: EarlyOverflow() if name == "torch" else real(name))
+    monkeypatch.setenv("COLUMNS", "200")
+    report = tmp_path / "r.json"
+    code, out, _ = run_cli(capsys, "run", "--experiment", "full-batch", "--json", str(report))
+    assert code == 1
+    manual = real("manual").run(REGISTRY["full-batch"])
+    expected = manual.train_loss[5]
+    row = next(line for line in out.splitlines() if line.strip().startswith("full-batch"))
+    assert "MISMATCH step 5" in row
+    assert f"torch: step 5 (|grad| {manual.grad_norm[4]:.1e} at step 4)" in row
+    assert (f"first mismatch: full-batch: torch differs from manual at step 5, train_loss: "
+            f"expected {expected!r}, got inf") in out
+    entry = json.loads(report.read_text())["experiments"][0]
+    assert entry["first_nonfinite_step"] == {"manual": None, "engine": None, "torch": 5,
+                                             "jax": None}
+    assert entry["first_mismatch"] == {"backend": "torch", "step": 5, "quantity": "train_loss",
+                                       "expected": expected, "actual": "Infinity"}
 
 
 def test_run_in_float32_uses_float32_tolerances(capsys, tmp_path):
