@@ -395,18 +395,18 @@ def bench_size(size: Size, *, repeats: int, with_compile: bool, log: Callable[[s
         fn = make_project("float32", "autodiff")
         fn(problem, all_rates)
         compile_seconds = fn.last.compile_seconds
-        seconds, out = timed(fn, problem, all_rates, max(1, reps // 2))
+        seconds, out = timed(fn, problem, all_rates, reps)
         rows.append(Row(size.key, "project autodiff", "float32", seconds, compile_seconds,
                         check(problem, out, all_rates, "float32"), "general jax.grad path"))
         log(f"{size.key}: project autodiff {seconds:.4f} s")
 
     if size.key in ("a", "d"):
-        seconds, out = timed(run_python, problem, all_rates, max(1, reps // 2))
+        seconds, out = timed(run_python, problem, all_rates, reps)
         rows.append(Row(size.key, "python", "float64", seconds, None,
                         check(problem, out, all_rates, "float64")))
         log(f"{size.key}: python {seconds:.4f} s")
 
-    seconds, out = timed(run_numpy, problem, all_rates, max(1, reps // 2))
+    seconds, out = timed(run_numpy, problem, all_rates, reps)
     rows.append(Row(size.key, "numpy", "float64", seconds, None,
                     check(problem, out, all_rates, "float64")))
     log(f"{size.key}: numpy {seconds:.4f} s")
@@ -414,7 +414,7 @@ def bench_size(size: Size, *, repeats: int, with_compile: bool, log: Callable[[s
     # The user's torch loop: all rates when that is quick, else a subset, extrapolated.
     warm_up_torch()
     subset = problem.check_indices if size.rates > 8 else all_rates
-    seconds, out = timed(run_torch_loop, problem, subset, 1)
+    seconds, out = timed(run_torch_loop, problem, subset, min(reps, 3))
     steps_run = subset.size * size.steps
     per_step = seconds / steps_run
     note = ""
@@ -427,7 +427,7 @@ def bench_size(size: Size, *, repeats: int, with_compile: bool, log: Callable[[s
     log(f"{size.key}: torch-loop {seconds:.4f} s {note}")
 
     torch_vec = make_torch_vectorised(_torch_step)
-    seconds, out = timed(torch_vec, problem, all_rates, max(1, reps // 2))
+    seconds, out = timed(torch_vec, problem, all_rates, reps)
     rows.append(Row(size.key, "torch-vec", "float32", seconds, None,
                     check(problem, out, all_rates, "float32")))
     log(f"{size.key}: torch-vec {seconds:.4f} s")
@@ -440,7 +440,7 @@ def bench_size(size: Size, *, repeats: int, with_compile: bool, log: Callable[[s
         start = time.perf_counter()
         compiled(problem, all_rates)
         first = time.perf_counter() - start
-        seconds, out = timed(compiled, problem, all_rates, max(1, reps // 2))
+        seconds, out = timed(compiled, problem, all_rates, reps)
         rows.append(Row(size.key, "torch.compile", "float32", seconds, max(0.0, first - seconds),
                         check(problem, out, all_rates, "float32"),
                         "compile = first call - steady call"))
