@@ -5,10 +5,13 @@ Examples:
   python -m functional_training demo
   python -m functional_training devices    # what JAX sees
   python -m functional_training sweep --learning-rates 0.01:0.5:50 --steps 100
+  python -m functional_training train --data shipments --optimizer sgd --learning-rate 0.08 \
+      --steps 20 --manifest run.json
+  python -m functional_training rerun run.json
   python -m functional_training --help
 
 Each subcommand beyond demo/devices lives in its own module and is only
-registered here (sweep: functional_training/_sweep_cli.py).
+registered here (sweep: _sweep_cli.py, train: _train_cli.py, rerun: _rerun.py).
 
 Exit codes: 0 success, 1 a failed check, 2 bad usage or bad input (one line, no traceback).
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from functional_training import _sweep_cli
+from functional_training import _rerun, _sweep_cli, _train_cli
 
 
 def demo_lines() -> list[str]:
@@ -85,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list the devices JAX sees")
     devices.set_defaults(handler=_devices)
     _sweep_cli.register(commands)
+    _train_cli.add_train_command(commands)
+    _rerun.add_rerun_command(commands)
     parser.set_defaults(handler=_demo)
     return parser
 
