@@ -5,7 +5,7 @@ Examples:
   python -m functional_training demo
   python -m functional_training devices    # what JAX sees
   python -m functional_training sweep --learning-rates 0.01:0.5:50 --steps 100
-  python -m functional_training train --data shipments --optimizer sgd --learning-rate 0.08 \
+  python -m functional_training train --data shipments --optimizer sgd --learning-rate 0.08 \\
       --steps 20 --manifest run.json
   python -m functional_training rerun run.json
   python -m functional_training --help
