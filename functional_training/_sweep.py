@@ -20,16 +20,24 @@ Two exact ways to take a step (``method``):
 
   which is the same function as ``mean(0.5 (w x + b - y)^2)`` written with the
   data's moments (computed once, in float64, on the host), so a step costs
-  ``O(L)`` whatever ``N`` is. Every term is non-negative (no cancellation), and
-  the loss is formed as ``sum / N`` like the autodiff path's ``mean`` so both
-  overflow at the same step: the paths agree to 1e-12 in float64, non-finite
-  steps included. ``"auto"`` picks it exactly where it applies.
+  ``O(L)`` whatever ``N`` is. Every term is non-negative (no cancellation). To
+  go non-finite at the same step as the autodiff path's ``mean(0.5 * e**2)``,
+  the loss is formed as a sum over examples divided by ``N`` (the sum overflows
+  at the same point) and is ``inf`` once the residual of the smallest- or
+  largest-``x`` example squares to ``inf`` (where some ``e_i**2`` first
+  overflows). The paths agree to 1e-12 in float64, non-finite steps included
+  (``tests/test_sweep.py``); ``"auto"`` picks this path only where that holds:
+  full-batch SGD, one feature, ``|x|, |y| <= max_float ** 0.25``.
 
 Recording: ``losses[l, r]`` is the full training loss at ``theta^l_{r K}`` for
 ``r = 0..S // K`` (``K = record_every``); recorded values are written into a
-preallocated ``(L, S // K + 1)`` buffer, so memory is bounded by what is
-recorded, not by ``S``. ``first_nonfinite_step[l]`` is tracked in the loop
-carry, so it is exact even between records.
+preallocated ``(S // K + 1, L)`` buffer (one contiguous row per record), so
+memory is bounded by what is recorded, not by ``S``.
+``first_nonfinite_step[l]`` is tracked in the loop carry, so it is exact even
+between records.
+
+Sharding: with several devices, every per-rate array is split along the rate
+axis of a one-axis mesh (see :func:`sweep_learning_rates`); data is replicated.
 """
 
 from __future__ import annotations
