@@ -16,6 +16,15 @@ Example:
   (8.0, -8.0, -4.0)
 """
 
+from functional_training._checkpoint import (
+    Checkpoint,
+    checkpoint_chain,
+    checkpoint_metadata,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from functional_training._gradcheck import GradientCheck, check_gradients
 from functional_training._loss import (
     half_squared_error,
@@ -24,38 +33,62 @@ from functional_training._loss import (
     predict,
     sgd_step,
 )
+from functional_training._manifest import (
+    build_manifest,
+    check_output_path,
+    data_record,
+    data_version,
+    package_versions,
+    read_manifest,
+    run_record,
+    trajectory_digest,
+    validate_manifest,
+    write_atomic,
+    write_json_atomic,
+    write_manifest,
+)
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
     check_learning_rate,
     freeze,
     make_optimizer,
+    optimizer_factory,
     optimizer_hyperparameters,
 )
 from functional_training._params import PARAM_NAMES, LinearParams
 from functional_training._precision import float64, tolerance
+from functional_training._rerun import RerunReport, rerun, sweep_manifest
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import SweepResult, moment_statistics, sweep_learning_rates
 from functional_training._synthetic import Shipments, minibatch_indices, synthetic_shipments
-from functional_training._train import check_data, train
+from functional_training._train import check_data, full_losses, train, train_chunk
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
     "OPTIMIZER_NAMES",
     "PARAM_NAMES",
     "SWEEP_METHODS",
-    "GradientCheck",
-    "LinearParams",
-    "Shipments",
-    "SweepResult",
-    "Trajectory",
+    "build_manifest",
     "check_data",
     "check_gradients",
     "check_learning_rate",
+    "check_output_path",
+    "Checkpoint",
+    "checkpoint_chain",
+    "checkpoint_metadata",
+    "data_record",
+    "data_version",
     "first_nonfinite",
     "float64",
     "freeze",
+    "full_losses",
+    "GradientCheck",
     "half_squared_error",
+    "latest_checkpoint",
+    "LinearParams",
+    "list_checkpoints",
+    "load_checkpoint",
     "loss_and_grad",
     "loss_hessian",
     "make_optimizer",
@@ -63,12 +96,29 @@ __all__ = [
     "minibatch_indices",
     "moment_statistics",
     "observed_divergence",
+    "optimizer_factory",
     "optimizer_hyperparameters",
+    "package_versions",
     "predict",
+    "read_manifest",
+    "rerun",
+    "RerunReport",
+    "run_record",
+    "save_checkpoint",
     "sgd_step",
+    "Shipments",
     "stability_limit",
     "sweep_learning_rates",
+    "sweep_manifest",
+    "SweepResult",
     "synthetic_shipments",
     "tolerance",
     "train",
+    "train_chunk",
+    "Trajectory",
+    "trajectory_digest",
+    "validate_manifest",
+    "write_atomic",
+    "write_json_atomic",
+    "write_manifest",
 ]

@@ -35,6 +35,18 @@ def optimizer_hyperparameters(name: str) -> dict[str, float]:
     return dict(_OPTIMIZERS[name][1])
 
 
+def optimizer_factory(name: str):
+    """The optax factory behind ``name`` (e.g. ``optax.sgd`` for ``momentum``), for callers
+    that wrap it themselves (``optax.inject_hyperparams`` in sweeps).
+
+    Example:
+      >>> optimizer_factory("nesterov") is optax.sgd
+      True
+    """
+    optimizer_hyperparameters(name)  # validates the name
+    return _OPTIMIZERS[name][0]
+
+
 def check_learning_rate(learning_rate: float) -> float:
     """``learning_rate`` as a float, or ``ValueError`` unless it is finite and > 0."""
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):

@@ -55,7 +55,11 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from functional_training._loss import loss_and_grad, mean_loss
-from functional_training._optimizers import _OPTIMIZERS, make_optimizer
+from functional_training._optimizers import (
+    make_optimizer,
+    optimizer_factory,
+    optimizer_hyperparameters,
+)
 from functional_training._params import LinearParams
 from functional_training._train import check_data
 
@@ -326,8 +330,8 @@ def _choose_method(method: str, optimizer: str, minibatch: bool, x, y, dtype) ->
 
 def _injected_optimizer(name: str, hyper: tuple) -> optax.GradientTransformation:
     """``name``'s optax transformation with the learning rate as a state hyperparameter."""
-    factory, defaults = _OPTIMIZERS[name]
-    settings = {**defaults, **dict(hyper)}
+    factory = optimizer_factory(name)
+    settings = {**optimizer_hyperparameters(name), **dict(hyper)}
     if name == "nesterov":
         settings["nesterov"] = True
     return optax.inject_hyperparams(factory, static_args=("nesterov",))(

@@ -115,7 +115,8 @@ def train(
         if batch_indices.shape[1] == 0:
             raise ValueError("batch_indices: batch size must be > 0")
 
-    params = jax.tree.map(jnp.asarray, params)
+    # One array per field: a list-valued `w` (several features) is one leaf, not a subtree.
+    params = LinearParams(*(jnp.asarray(p) for p in params))
     dtype = jnp.result_type(*params)
     x, y = jnp.asarray(x_np, dtype), jnp.asarray(y_np, dtype)
     if has_val:

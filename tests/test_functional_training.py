@@ -258,3 +258,16 @@ def test_demo_cli_prints_first_update():
                          text=True, check=True)
     assert out.stdout.splitlines()[:3] == LESSON["single-update"]
     assert out.stdout.splitlines()[3].startswith("device: ")
+
+
+def test_several_features_match_numpy(x64):
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=6)
+    traj = ft.train(ft.LinearParams([0.5, -0.5], 0.1), x, y, optimizer=0.1, steps=4)
+    w, b = np.array([0.5, -0.5]), 0.1
+    for k in range(4):  # NumPy float64: grad_w = X^T e / n, grad_b = mean(e)
+        np.testing.assert_allclose(traj.params.w[k], w, rtol=TOL64, atol=TOL64)
+        err = x @ w + b - y
+        np.testing.assert_allclose(traj.grads.w[k], x.T @ err / 6, rtol=TOL64, atol=TOL64)
+        w, b = w - 0.1 * x.T @ err / 6, b - 0.1 * err.mean()
+    assert traj.params.w.shape == (5, 2)
