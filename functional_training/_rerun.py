@@ -119,8 +119,8 @@ def sweep_manifest(
       A validated manifest with ``tool = "functional_training sweep"`` and
       ``results = {"sweep": sha256 of sweep_result_json(result)}``.
     """
+    from functional_training._datasets import named_data
     from functional_training._optimizers import optimizer_hyperparameters
-    from functional_training._train_cli import named_data
 
     named = named_data(data, seed=data_seed)
     hyper = {**optimizer_hyperparameters(optimizer), **dict(hyperparameters or {})}
@@ -202,7 +202,8 @@ def _data_check(run: dict, named) -> tuple[bool, str]:
 
 
 def _rerun_train(manifest: Mapping, recorded: Mapping | None) -> RerunReport:
-    from functional_training._train_cli import named_data, run_training, settings_from_run
+    from functional_training._datasets import named_data
+    from functional_training._train_cli import run_training, settings_from_run
 
     run = _single_run(manifest, "trajectory")
     settings = settings_from_run(run, dtype=manifest["dtype"])
@@ -230,11 +231,11 @@ def _rerun_train(manifest: Mapping, recorded: Mapping | None) -> RerunReport:
 def _rerun_sweep(manifest: Mapping) -> RerunReport:
     import jax.numpy as jnp
 
+    from functional_training._datasets import named_data
     from functional_training._params import LinearParams
     from functional_training._precision import float64
     from functional_training._sweep import sweep_learning_rates
     from functional_training._synthetic import minibatch_indices
-    from functional_training._train_cli import named_data
 
     run = _single_run(manifest, "sweep")
     options = run["options"]

@@ -16,20 +16,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
-import os
 import sys
-import tempfile
 from typing import NamedTuple
 
 import numpy as np
 
 # The lesson's data sets: (x, y) and the lesson's initial (w, b).
-LESSON_DATA = {
-    "one-shipment": (([2.0], [6.0]), (1.0, 0.0)),
-    "shipments": (([1.0, 2.0, 3.0], [3.0, 5.0, 7.0]), (0.0, 0.0)),
-}
 MAX_RECORDS = 100
 """Default ``--record-every`` keeps at most ``MAX_RECORDS + 1`` recorded losses per rate."""
 
@@ -86,7 +79,7 @@ def parse_rate_range(text: str) -> RateRange:
 
 def parse_data(text: str) -> str:
     """Check ``one-shipment``, ``shipments`` or ``synthetic:N`` (``N >= 1``)."""
-    if text in LESSON_DATA:
+    if text in ("one-shipment", "shipments"):
         return text
     if text.startswith("synthetic:"):
         size = text.split(":", 1)[1].replace("_", "")
@@ -98,6 +91,16 @@ def parse_data(text: str) -> str:
     raise argparse.ArgumentTypeError(
         f"unknown data {text!r}; expected one-shipment, shipments or synthetic:N"
     )
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -127,8 +130,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", required=True, type=_positive_int, help="optimizer steps")
     parser.add_argument("--data", default="one-shipment", type=parse_data,
                         help="one-shipment (default), shipments, or synthetic:N")
-    parser.add_argument("--seed", default=0, type=int,
-                        help="seed of the synthetic data and of the batch order (default 0)")
+    parser.add_argument("--seed", default=0, type=_nonnegative_int,
+                        help="seed of the mini-batch order (default 0); synthetic:N data always "
+                             "uses seed 0, as in `train`")
     parser.add_argument("--batch-size", type=_positive_int,
                         help="mini-batch size (default: full batch)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
@@ -140,30 +144,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--method", default="auto", choices=SWEEP_METHODS,
                         help="auto (default): the exact O(L)-per-step moments path for "
                              "full-batch SGD on one feature, else autodiff")
-    parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
+    parser.add_argument("--json", metavar="PATH",
+                        help="write the full result as JSON (with the manifest under 'manifest')")
+    parser.add_argument("--manifest", metavar="PATH",
+                        help="write the run's manifest (rerun it with `rerun PATH`)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only when stderr is a terminal)")
     parser.set_defaults(handler=run)
 
 
-def load_data(name: str, *, seed: int):
-    """``(x, y, initial (w, b))`` for a ``--data`` value."""
-    if name in LESSON_DATA:
-        (x, y), init = LESSON_DATA[name]
-        return np.asarray(x), np.asarray(y), init
-    from functional_training import synthetic_shipments
-
-    data = synthetic_shipments(int(name.split(":", 1)[1]), seed=seed)
-    return data.x, data.y, (0.0, 0.0)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the sweep the arguments describe and print its summary."""
     import functional_training as ft
+    from functional_training._datasets import named_data
 
-    if args.json is not None:
-        _check_writable(args.json)
-    x, y, init = load_data(args.data, seed=args.seed)
+    for option, path in (("--json", args.json), ("--manifest", args.manifest)):
+        if path is not None:
+            ft.check_output_path(path, option=option)
+    data = named_data(args.data)
+    x, y, init = data.x, data.y, data.init
     batches = None
     if args.batch_size is not None:
         if args.batch_size > x.shape[0]:
@@ -199,10 +198,17 @@ def run(args: argparse.Namespace) -> int:
         f"analytic limit: {summary['stability_limit']:.6g} "
         "(2 / lambda_max of the loss Hessian, full-batch gradient descent)",
     ]
+    manifest = ft.sweep_manifest(
+        data=args.data, result=result, init=init, optimizer=args.optimizer,
+        batch_size=args.batch_size, seed=args.seed, method=args.method, dtype=args.dtype,
+    )
     if args.json is not None:
         payload = to_json(result, summary, args=vars(args) | {"record_every": record_every})
-        write_json_atomically(args.json, payload)
+        ft.write_json_atomic(args.json, {"manifest": manifest, **payload})
         lines.append(f"json: {args.json}")
+    if args.manifest is not None:
+        ft.write_manifest(args.manifest, manifest)
+        lines.append(f"manifest: {args.manifest}")
     print("\n".join(lines))
     return 0
 
@@ -287,32 +293,3 @@ def to_json(result, summary: dict, *, args: dict) -> dict:
         "run_seconds": result.run_seconds,
         **summary,
     }
-
-
-def _check_writable(path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ValueError(f"--json: directory {directory} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(f"--json: {path} is a directory")
-
-
-def write_json_atomically(path: str, payload: dict) -> None:
-    """Write ``payload`` to ``path`` via a temporary file in the same directory.
-
-    The temporary file is flushed and fsynced, then ``os.replace``-d over
-    ``path``: a reader sees the old file or the whole new one, never half.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    handle = tempfile.NamedTemporaryFile("w", dir=directory, prefix=".sweep-", suffix=".json",
-                                         delete=False)
-    try:
-        with handle:
-            json.dump(payload, handle, allow_nan=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise

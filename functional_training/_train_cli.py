@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from functional_training._checkpoint import (
     list_checkpoints,
     save_checkpoint,
 )
+from functional_training._datasets import NamedData, named_data
 from functional_training._manifest import (
     build_manifest,
     check_output_path,
@@ -65,77 +65,15 @@ from functional_training._optimizers import (
 )
 from functional_training._params import LinearParams
 from functional_training._precision import float64
-from functional_training._synthetic import minibatch_indices, synthetic_shipments
+from functional_training._synthetic import minibatch_indices
 from functional_training._train import check_data, full_losses, train_chunk
 
 TOOL = "functional_training train"
 DEFAULT_CHUNK_STEPS = 1000
 """Steps per compiled chunk without ``--checkpoint-every``: progress is reported per chunk."""
 
-SYNTHETIC_SEED = 0
-"""Seed of ``synthetic_shipments`` for ``--data synthetic:N`` (the data, not the batch order)."""
 
 DTYPES = ("float64", "float32")
-_SYNTHETIC = re.compile(r"^synthetic:(\d+)$")
-_NO_VALIDATION = "all examples train; no validation set"
-
-
-# --------------------------------------------------------------------------- data
-
-
-class NamedData(NamedTuple):
-    """A data set named on the command line.
-
-    Attributes:
-      name: the ``--data`` value, e.g. ``"shipments"`` or ``"synthetic:1000"``.
-      x, y: training features and targets (float64 NumPy).
-      x_val, y_val: validation set, or ``None``.
-      split: the split policy in words (recorded in the manifest).
-      init: the lesson's initial ``(w, b)`` for this data.
-    """
-
-    name: str
-    x: np.ndarray
-    y: np.ndarray
-    x_val: np.ndarray | None
-    y_val: np.ndarray | None
-    split: str
-    init: tuple[float, float]
-
-
-DATA_NAMES = ("one-shipment", "shipments", "synthetic:N")
-
-
-def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
-    """The data set ``--data`` names: ``one-shipment``, ``shipments`` or ``synthetic:N``.
-
-    ``one-shipment`` is the lesson's ``x = 2, y = 6`` (start ``w = 1, b = 0``);
-    ``shipments`` its three shipments ``y = 2 x + 1`` (start at zero);
-    ``synthetic:N`` is ``functional_training.synthetic_shipments(N, seed=seed)``
-    (``train`` always uses seed 0: its ``--seed`` is the batch order's).
-
-    Example:
-      >>> data = named_data("shipments")
-      >>> data.x.tolist(), data.y.tolist(), data.init
-      ([1.0, 2.0, 3.0], [3.0, 5.0, 7.0], (0.0, 0.0))
-    """
-    from comparisons.experiments import ONE_SHIPMENT, SHIPMENTS
-
-    if name in ("one-shipment", "shipments"):
-        pairs = ONE_SHIPMENT if name == "one-shipment" else SHIPMENTS
-        x, y = (np.array(column, dtype=np.float64) for column in zip(*pairs, strict=True))
-        init = (1.0, 0.0) if name == "one-shipment" else (0.0, 0.0)
-        return NamedData(name, x, y, None, None, _NO_VALIDATION, init)
-    match = _SYNTHETIC.match(name) if isinstance(name, str) else None
-    if match is None or int(match.group(1)) < 1:
-        raise ValueError(
-            f"--data: expected one-shipment, shipments or synthetic:N with N an integer >= 1, "
-            f"got {name!r}"
-        )
-    data = synthetic_shipments(int(match.group(1)), seed=seed)
-    split = f"all {data.y.size} examples train (synthetic_shipments seed {seed}); " \
-        "no validation set"
-    return NamedData(name, data.x, data.y, None, None, split, (0.0, 0.0))
 
 
 # --------------------------------------------------------------------------- settings

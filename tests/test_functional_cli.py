@@ -160,3 +160,19 @@ def test_module_entry_point_in_a_fresh_interpreter(tmp_path):
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_sweep_manifest_reruns_bit_for_bit(capsys, tmp_path):
+    report, manifest = tmp_path / "sweep.json", tmp_path / "sweep.manifest.json"
+    code, _, _ = _run(capsys, "sweep", "--learning-rates", "0.01:0.6:30", "--steps", "40",
+                      "--data", "shipments", "--dtype", "float64", "--json", str(report),
+                      "--manifest", str(manifest))
+    assert code == 0
+    recorded = json.loads(manifest.read_text())
+    assert json.loads(report.read_text())["manifest"] == recorded
+    assert recorded["runs"][0]["data"]["version"] == ft.data_version(
+        np.array([1.0, 2.0, 3.0]), np.array([3.0, 5.0, 7.0])
+    )
+    for path in (manifest, report):
+        code, out, _ = _run(capsys, "rerun", str(path))
+        assert code == 0 and "EQUAL" in out

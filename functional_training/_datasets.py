@@ -1,0 +1,77 @@
+"""Data sets named on the command line: the lesson's, and synthetic shipments at scale."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from functional_training._synthetic import synthetic_shipments
+
+ONE_SHIPMENT = ((2.0, 6.0),)
+"""The lesson's single shipment: disruption score 2, 6 hours late."""
+SHIPMENTS = ((1.0, 3.0), (2.0, 5.0), (3.0, 7.0))
+"""The lesson's three shipments, ``extra_delay = 2 * disruption + 1``."""
+PEAK_SEASON = ((1.0, 4.0), (2.0, 8.0), (3.0, 12.0))
+"""The lesson's peak-season training records (``y = 4 x``)."""
+NORMAL_WEEK = ((1.0, 2.0), (2.0, 4.0), (3.0, 6.0))
+"""The lesson's normal-week validation records (``y = 2 x``)."""
+
+_SYNTHETIC = re.compile(r"^synthetic:(\d+)$")
+_NO_VALIDATION = "all examples train; no validation set"
+
+SYNTHETIC_SEED = 0
+"""Seed of ``synthetic_shipments`` for ``--data synthetic:N`` (the data, not the batch order)."""
+
+class NamedData(NamedTuple):
+    """A data set named on the command line.
+
+    Attributes:
+      name: the ``--data`` value, e.g. ``"shipments"`` or ``"synthetic:1000"``.
+      x, y: training features and targets (float64 NumPy).
+      x_val, y_val: validation set, or ``None``.
+      split: the split policy in words (recorded in the manifest).
+      init: the lesson's initial ``(w, b)`` for this data.
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    split: str
+    init: tuple[float, float]
+
+
+DATA_NAMES = ("one-shipment", "shipments", "synthetic:N")
+
+
+def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
+    """The data set ``--data`` names: ``one-shipment``, ``shipments`` or ``synthetic:N``.
+
+    ``one-shipment`` is the lesson's ``x = 2, y = 6`` (start ``w = 1, b = 0``);
+    ``shipments`` its three shipments ``y = 2 x + 1`` (start at zero);
+    ``synthetic:N`` is ``functional_training.synthetic_shipments(N, seed=seed)``
+    (``train`` and ``sweep`` use seed 0: their ``--seed`` is the batch order's).
+
+    Example:
+      >>> data = named_data("shipments")
+      >>> data.x.tolist(), data.y.tolist(), data.init
+      ([1.0, 2.0, 3.0], [3.0, 5.0, 7.0], (0.0, 0.0))
+    """
+    if name in ("one-shipment", "shipments"):
+        pairs = ONE_SHIPMENT if name == "one-shipment" else SHIPMENTS
+        x, y = (np.array(column, dtype=np.float64) for column in zip(*pairs, strict=True))
+        init = (1.0, 0.0) if name == "one-shipment" else (0.0, 0.0)
+        return NamedData(name, x, y, None, None, _NO_VALIDATION, init)
+    match = _SYNTHETIC.match(name) if isinstance(name, str) else None
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(
+            f"--data: expected one-shipment, shipments or synthetic:N with N an integer >= 1, "
+            f"got {name!r}"
+        )
+    data = synthetic_shipments(int(match.group(1)), seed=seed)
+    split = f"all {data.y.size} examples train (synthetic_shipments seed {seed}); " \
+        "no validation set"
+    return NamedData(name, data.x, data.y, None, None, split, (0.0, 0.0))
