@@ -31,3 +31,12 @@ def test_commands_pin_a_cpu_torch():
     # An unpinned torch would pull a multi-GB CUDA build on a CPU machine.
     for command in _first_screen_commands():
         assert "torch==2.13.0" in command
+
+
+def test_readme_python_example_runs(capsys):
+    blocks = re.findall(r"```python\n(.+?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    # The example prints the stability limit for x = 2: 2 / (x^2 + 1).
+    assert float(capsys.readouterr().out.strip().splitlines()[-1]) == 2 / (2.0**2 + 1)
