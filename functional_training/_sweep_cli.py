@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from functional_training._arguments import nonnegative_int, positive_int
+
 # The lesson's data sets: (x, y) and the lesson's initial (w, b).
 MAX_RECORDS = 100
 """Default ``--record-every`` keeps at most ``MAX_RECORDS + 1`` recorded losses per rate."""
@@ -93,25 +95,6 @@ def parse_data(text: str) -> str:
     )
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand to ``python -m functional_training``."""
@@ -127,17 +110,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--learning-rates", required=True, type=parse_rate_range,
                         metavar="START:STOP:COUNT", help="COUNT rates from START to STOP")
     parser.add_argument("--log", action="store_true", help="space the rates geometrically")
-    parser.add_argument("--steps", required=True, type=_positive_int, help="optimizer steps")
+    parser.add_argument("--steps", required=True, type=positive_int, help="optimizer steps")
     parser.add_argument("--data", default="one-shipment", type=parse_data,
                         help="one-shipment (default), shipments, or synthetic:N")
-    parser.add_argument("--seed", default=0, type=_nonnegative_int,
+    parser.add_argument("--seed", default=0, type=nonnegative_int,
                         help="seed of the mini-batch order (default 0); synthetic:N data always "
                              "uses seed 0, as in `train`")
-    parser.add_argument("--batch-size", type=_positive_int,
+    parser.add_argument("--batch-size", type=positive_int,
                         help="mini-batch size (default: full batch)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
                         help="precision of the run (default float32)")
-    parser.add_argument("--record-every", type=_positive_int, metavar="K",
+    parser.add_argument("--record-every", type=positive_int, metavar="K",
                         help=f"record the loss every K steps (default: steps // {MAX_RECORDS})")
     parser.add_argument("--optimizer", default="sgd", choices=OPTIMIZER_NAMES,
                         help="default sgd; others with their optax defaults")

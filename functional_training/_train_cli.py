@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_training._arguments import name_value, nonnegative_int, positive_float, positive_int
 from functional_training._checkpoint import (
     checkpoint_chain,
     checkpoint_id,
@@ -600,45 +601,8 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
 # --------------------------------------------------------------------------- command line
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer > 0, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be an integer > 0, got {text!r}")
-    return value
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
-def _learning_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text!r}")
-    return value
-
-
-def _hyperparameter(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{name}: expected a number, got {value!r}") from None
-    return name.strip(), number
 
 
 def add_train_command(subparsers) -> argparse.ArgumentParser:
@@ -654,20 +618,20 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, metavar="NAME",
                         help="one-shipment, shipments or synthetic:N")
     parser.add_argument("--optimizer", required=True, choices=OPTIMIZER_NAMES)
-    parser.add_argument("--learning-rate", required=True, type=_learning_rate, metavar="LR")
-    parser.add_argument("--hyperparameter", action="append", type=_hyperparameter, default=[],
+    parser.add_argument("--learning-rate", required=True, type=positive_float, metavar="LR")
+    parser.add_argument("--hyperparameter", action="append", type=name_value, default=[],
                         metavar="NAME=VALUE",
                         help="another optimizer setting, e.g. momentum=0.9 (repeatable)")
-    parser.add_argument("--batch-size", type=_positive_int, metavar="B",
+    parser.add_argument("--batch-size", type=positive_int, metavar="B",
                         help="examples per step (default: full batch)")
     length = parser.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=_positive_int, metavar="S")
-    length.add_argument("--epochs", type=_positive_int, metavar="E")
-    parser.add_argument("--seed", type=_nonnegative_int, metavar="K",
+    length.add_argument("--steps", type=positive_int, metavar="S")
+    length.add_argument("--epochs", type=positive_int, metavar="E")
+    parser.add_argument("--seed", type=nonnegative_int, metavar="K",
                         help="batch-order seed (needs --batch-size; default 0)")
     parser.add_argument("--dtype", choices=DTYPES, default="float64")
     parser.add_argument("--checkpoint-dir", metavar="DIR")
-    parser.add_argument("--checkpoint-every", type=_positive_int, metavar="K",
+    parser.add_argument("--checkpoint-every", type=positive_int, metavar="K",
                         help="steps between checkpoints (needs --checkpoint-dir)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the latest checkpoint in --checkpoint-dir")

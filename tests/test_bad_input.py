@@ -281,9 +281,9 @@ ROWS = [
     ft_row("sweep rate inf", *swap(SWEEP, "--learning-rates", "0.1:inf:4"),
            message=r"argument --learning-rates: rates must be finite and > 0"),
     ft_row("sweep steps 0", *swap(SWEEP, "--steps", "0"),
-           message=r"argument --steps: must be >= 1, got 0$"),
+           message=r"argument --steps: must be an integer > 0, got '0'$"),
     ft_row("sweep batch 0", *SWEEP, "--batch-size", "0",
-           message=r"argument --batch-size: must be >= 1, got 0$"),
+           message=r"argument --batch-size: must be an integer > 0, got '0'$"),
     ft_row("sweep batch > N", *SWEEP, "--batch-size", "2",
            message=r"--batch-size 2 is larger than the data \(1 examples\)$"),
     ft_row("sweep unknown optimizer", *SWEEP, "--optimizer", "rmsprop",
@@ -293,9 +293,7 @@ ROWS = [
     ft_row("sweep json in a missing directory", *SWEEP, "--json", "{tmp}/missing/r.json",
            message=r"--json: directory .*/missing does not exist$", outputs=False),
     ft_row("sweep json unwritable", *SWEEP, "--json", "{unwritable}/r.json",
-           message=r"--json: directory .* is not writable", outputs=False,
-           xfail="_sweep_cli._check_writable checks only that the directory exists: the sweep "
-                 "runs, then the write fails naming a temporary file, not --json"),
+           message=r"--json: directory .* is not writable", outputs=False),
     # --- functional_training train ---------------------------------------------------------------
     ft_row("train steps 0", *swap(TRAIN, "--steps", "0"),
            message=r"argument --steps: must be an integer > 0, got '0'$"),
