@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -168,6 +169,33 @@ def test_nan_and_negative_infinity_are_strings_too():
     assert traj["batch_loss"] == ["Infinity"]
     assert traj["first_nonfinite_step"] == 0
     assert report["all_agree"] is True  # the same non-finite values at the same steps
+
+
+def test_backends_that_go_non_finite_at_the_same_step_agree_from_there_on():
+    inf, nan = math.inf, math.nan
+
+    def run(w1, g1, w2, loss2):
+        return Trajectory(params={"w": [1.0, w1, w2]}, grads={"w": [2.0, g1]},
+                          batch_loss=[1.0, inf], train_loss=[1.0, inf, loss2])
+
+    ref = run(1e300, 1e308, -1.7e308, inf)
+    # Same first non-finite step (1): finite-vs-inf there and anything later is not compared.
+    same_step = run(1e300, inf, -inf, nan)
+    verdict = compare_trajectories(REGISTRY["single-update"], {"manual": ref, "x": same_step})
+    assert verdict.agree, verdict.describe()
+    assert verdict.max_abs_diff["grads.w"] == 0.0
+    # At that step, values finite on both sides are still compared.
+    wrong = run(2e300, inf, -inf, nan)
+    m = compare_trajectories(REGISTRY["single-update"], {"manual": ref, "x": wrong}).first_mismatch
+    assert (m.step, m.quantity, m.expected, m.actual) == (1, "params.w", 1e300, 2e300)
+    # Going non-finite one step earlier is a mismatch at that step.
+    runs = {"manual": ref, "x": dataclasses.replace(same_step, batch_loss=[inf, inf])}
+    verdict = compare_trajectories(REGISTRY["single-update"], runs)
+    m = verdict.first_mismatch
+    assert (m.step, m.quantity, m.expected, m.actual) == (0, "batch_loss", 1.0, inf)
+    table = io.StringIO()
+    Console(file=table, width=200).print(verdict_table([(runs, verdict)], dtype="float64"))
+    assert "step 1 (|grad| 2.0e+00 at step 0); x: step 0" in table.getvalue()
 
 
 def test_a_stray_float_nan_is_an_error_not_invalid_json():

@@ -7,7 +7,7 @@ values ``|w|, |b| <= 3``, at most 25 steps, and learning rates below the
 stability limit of every optimizer drawn (see :func:`_rate`), so every value
 stays finite and a few dozen roundings away from the exact one.
 
-Why not diverging runs too: once a run diverges, its values approach float64's
+Why diverging runs are drawn separately: once a run diverges, its values approach float64's
 maximum, and whether a sum of per-example terms overflows to ``inf`` or stays
 just below ``1.8e308`` depends on the order of operations, which differs
 between correct backends. Drawn at rates up to 1.5 and 400 steps, momentum and
@@ -15,8 +15,10 @@ Nesterov runs went non-finite at the same step on every backend (they agree
 there), then a few hundred steps later one backend recorded ``grads.b =
 -1.755e308`` where another recorded ``-inf``: a finite value against a
 non-finite one is a mismatch by the comparator's rule, and no tolerance can
-change that. Divergence itself is tested by the example spec
-``examples/diverging-rate.toml`` (tests/test_cli.py).
+change that. So the comparator stops comparing once the reference and a backend
+have both gone non-finite at the same step (comparisons.compare), and
+:func:`test_random_diverging_runs_go_non_finite_at_the_same_step_and_agree`
+draws runs that must overflow, which agree under that rule.
 
 Invalid specs mutate one key of a valid one (wrong type, out of range, unknown
 key, missing key, non-finite number, ragged pair) and must give exit 2 with one
@@ -33,7 +35,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from comparisons import cli
@@ -169,6 +171,47 @@ def test_random_valid_specs_run_and_agree_across_all_four_backends(spec):
         assert trajectory["first_nonfinite_step"] is None  # the regime stays finite
     assert entry["backends"]["manual"]["batches"] == (
         None if "batch_size" not in spec["run"] else entry["backends"]["torch"]["batches"])
+
+
+@st.composite
+def diverging_specs(draw) -> dict:
+    """Full-batch runs at 2 to 5 times the optimizer's stability limit: they overflow.
+
+    The slowest growth drawn (SGD at ``lr * lambda_max = 4``: a factor 3 per step)
+    takes an initial error of 1e-2 to 1e154 in about 330 of the 500 steps.
+    """
+    import numpy as np
+
+    train = draw(_pairs(1, 4))
+    x, y = (np.array(column) for column in zip(*train, strict=True))
+    hessian = np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
+    curvature = float(np.linalg.eigvalsh(hessian)[-1])
+    w, b = draw(_floats(INIT_MAX)), draw(_floats(INIT_MAX))
+    # The initial gradient must have a part along the top eigenvector for the run to
+    # diverge (an exact fit stays put at any rate).
+    gradient = [np.mean((w * x + b - y) * x), np.mean(w * x + b - y)]
+    assume(abs(float(np.linalg.eigh(hessian)[1][:, -1] @ gradient)) > 1e-2)
+    name = draw(st.sampled_from(["sgd", "momentum", "nesterov"]))
+    beta = 0.0 if name == "sgd" else draw(st.floats(0.1, 0.95))
+    limit = {"sgd": 2.0, "momentum": 2 * (1 + beta),
+             "nesterov": (2 + 2 * beta) / (1 + 2 * beta)}[name]  # of lr * lambda_max, see _rate
+    optimizer = {"name": name,
+                 "learning_rate": draw(st.floats(2.0, 5.0)) * limit / curvature}
+    if name != "sgd":
+        optimizer["momentum"] = beta
+    return {"name": "diverging", "data": {"train": train},
+            "model": {"w": w, "b": b}, "optimizer": optimizer, "run": {"steps": 500}}
+
+
+@settings(max_examples=15, deadline=None)
+@given(spec=diverging_specs())
+def test_random_diverging_runs_go_non_finite_at_the_same_step_and_agree(spec):
+    code, out, err, report = run_spec(to_toml(spec))
+    assert code == 0, (out, err)
+    entry = report["experiments"][0]
+    assert entry["agree"] is True, entry["first_mismatch"]
+    steps = set(entry["first_nonfinite_step"].values())
+    assert len(steps) == 1 and None not in steps, entry["first_nonfinite_step"]
 
 
 # --- invalid: one key broken --------------------------------------------------------------------
