@@ -1,9 +1,9 @@
 """Run manifests of ``python -m comparisons run|all``: what a rerun needs, one run per experiment.
 
 A manifest is the project's one manifest format (``functional_training``'s
-manifest module: strict JSON, validated on write and read, written atomically)
-with ``tool = "comparisons run"`` (or ``"comparisons all"``) and one entry of
-``runs`` per experiment:
+``build_manifest`` and friends: strict JSON, validated on write and read,
+written atomically) with ``tool = "comparisons run"`` (or ``"comparisons all"``)
+and one entry of ``runs`` per experiment:
 
 - ``name``: the experiment's name; ``data``: its content hash (the data
   version, over the training and validation pairs as float64 arrays) and sizes;
@@ -161,7 +161,7 @@ def experiment_data(experiment: Experiment, *, source: str) -> dict:
       >>> record["train_examples"], record["validation_examples"], record["version"][:7]
       (3, 3, 'sha256:')
     """
-    from functional_training._manifest import data_record
+    from functional_training import data_record
 
     def columns(rows):
         array = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
@@ -212,7 +212,7 @@ def experiment_record(
       spec_file: the spec file's path as given, for ``spec`` experiments.
     """
     from comparisons.backends._common import optimizer_settings
-    from functional_training._manifest import run_record, trajectory_digest
+    from functional_training import run_record, trajectory_digest
 
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
@@ -252,7 +252,7 @@ def comparison_manifest(
       dtype: the precision of the runs.
       devices: recorded as is; default every device JAX sees.
     """
-    from functional_training._manifest import build_manifest
+    from functional_training import build_manifest
 
     if tool not in TOOLS:
         raise ValueError(f"tool must be one of {', '.join(TOOLS)}, got {tool!r}")

@@ -239,7 +239,7 @@ def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
 def check_output_path(path: str | Path, *, option: str) -> Path:
     """``path`` if a report can be written there, else ``ValueError`` naming ``option``.
 
-    The project's one check (``functional_training``'s manifest module), made
+    The project's one check (``functional_training.check_output_path``), made
     before anything runs: the directory must exist and accept a new file
     (probed by creating and removing a temporary file: permission bits say
     nothing for root or read-only mounts), and ``path`` must not be a directory.
@@ -250,19 +250,19 @@ def check_output_path(path: str | Path, *, option: str) -> Path:
       ...
       ValueError: --json: directory /no/such/dir does not exist
     """
-    from functional_training._manifest import check_output_path as check
+    from functional_training import check_output_path as check
 
     return check(path, option=option)
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (``functional_training``'s manifest module).
+    """Write ``text`` to ``path`` atomically (``functional_training.write_atomic``).
 
     A temporary file in the same directory, flushed and fsynced, then
     ``os.replace``: a reader sees the old file or the whole new one, never half
     of it; on any error the temporary file is removed and ``path`` is untouched.
     """
-    from functional_training._manifest import write_atomic as write
+    from functional_training import write_atomic as write
 
     write(path, text)
 

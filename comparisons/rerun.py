@@ -25,10 +25,12 @@ file is not a valid comparisons manifest or report (one line, nothing rerun).
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 from comparisons.experiments import REGISTRY, Experiment
@@ -86,16 +88,11 @@ def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None
     Raises:
       ValueError: one line naming the file and what is wrong with it.
     """
-    from functional_training._manifest import read_json, trajectory_digest, validate_manifest
+    from functional_training import read_manifest, trajectory_digest
 
-    data = read_json(path, what="manifest")
-    report = None
-    if isinstance(data, dict) and "manifest" in data and "format" not in data:
-        report, data = data, data["manifest"]
-    try:
-        manifest = validate_manifest(data)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+    manifest = read_manifest(path)  # one line naming the file for anything unreadable
+    data = json.loads(Path(path).read_text(encoding="utf-8"))  # strict JSON: read_manifest said so
+    report = data if "format" not in data else None
     if report is None:
         return manifest, None
     experiments = report.get("experiments")
@@ -264,7 +261,7 @@ def rerun(
     """
     from comparisons.backends import BackendUnavailable
     from comparisons.compare import run_and_compare
-    from functional_training._manifest import trajectory_digest
+    from functional_training import trajectory_digest
 
     tool = manifest["tool"]
     if tool not in TOOLS:
@@ -326,17 +323,18 @@ def rerun(
 
 
 def _environment_notes(manifest: Mapping) -> list[str]:
-    from functional_training._manifest import device_names, package_versions, source_digest
+    """Package versions, devices and sources that differ from the recorded ones."""
+    from functional_training import build_manifest
 
+    # The environment now, exactly as a manifest written here would record it.
+    now = build_manifest(tool=manifest["tool"], runs=manifest["runs"], dtype=manifest["dtype"])
     notes = []
-    versions = package_versions()
-    changed = [f"{name} {was} -> {versions.get(name)}"
-               for name, was in manifest["versions"].items() if versions.get(name) != was]
+    changed = [f"{name} {was} -> {now['versions'].get(name)}"
+               for name, was in manifest["versions"].items() if now["versions"].get(name) != was]
     if changed:
         notes.append("note: package versions differ: " + ", ".join(changed))
-    devices = device_names()
-    if devices != manifest["devices"]:
-        notes.append(f"note: devices differ: recorded {manifest['devices']}, now {devices}")
-    if source_digest() != manifest["source"]:
+    if now["devices"] != manifest["devices"]:
+        notes.append(f"note: devices differ: recorded {manifest['devices']}, now {now['devices']}")
+    if now["source"] != manifest["source"]:
         notes.append("note: the installed functional_training/comparisons sources differ")
     return notes

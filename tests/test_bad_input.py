@@ -342,19 +342,14 @@ OUTPUT_OPTIONS = {
     ("comparisons", "run"): ("--json", "{out}/r.json", "--markdown", "{out}/r.md",
                              "--manifest", "{out}/m.json"),
     ("functional_training", "train"): ("--json", "{out}/r.json", "--manifest", "{out}/m.json"),
-    ("functional_training", "sweep"): ("--json", "{out}/r.json"),
+    ("functional_training", "sweep"): ("--json", "{out}/r.json", "--manifest", "{out}/m.json"),
 }
 
 
 @pytest.fixture(scope="module")
 def manifests(tmp_path_factory) -> dict[str, Path]:
     """A valid comparisons manifest and a valid functional_training train manifest."""
-    from functional_training._manifest import (
-        build_manifest,
-        data_record,
-        run_record,
-        write_manifest,
-    )
+    from functional_training import build_manifest, data_record, run_record, write_manifest
 
     directory = tmp_path_factory.mktemp("manifests")
     comparisons_manifest = directory / "comparisons.json"

@@ -19,7 +19,7 @@ from comparisons.manifest import experiment_from_json, experiment_to_json, split
 from comparisons.rerun import first_difference
 from comparisons.spec import load_spec
 from comparisons.trajectory import Trajectory
-from functional_training._manifest import (
+from functional_training import (
     data_version,
     read_manifest,
     trajectory_digest,
