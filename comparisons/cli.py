@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     out, err = Console(), Console(stderr=True)
     try:
         return args.handler(args, out, err)
-    except (ValueError, OSError) as error:  # UsageError, SpecError, refused input, I/O
+    except (ValueError, TypeError, OSError) as error:  # UsageError, SpecError, refused input, I/O
         print(f"error: {_one_line(str(error))}", file=sys.stderr)
         return 2
 
