@@ -9,15 +9,6 @@ import numpy as np
 
 from functional_training._synthetic import synthetic_shipments
 
-ONE_SHIPMENT = ((2.0, 6.0),)
-"""The lesson's single shipment: disruption score 2, 6 hours late."""
-SHIPMENTS = ((1.0, 3.0), (2.0, 5.0), (3.0, 7.0))
-"""The lesson's three shipments, ``extra_delay = 2 * disruption + 1``."""
-PEAK_SEASON = ((1.0, 4.0), (2.0, 8.0), (3.0, 12.0))
-"""The lesson's peak-season training records (``y = 4 x``)."""
-NORMAL_WEEK = ((1.0, 2.0), (2.0, 4.0), (3.0, 6.0))
-"""The lesson's normal-week validation records (``y = 2 x``)."""
-
 _SYNTHETIC = re.compile(r"^synthetic:(\d+)$")
 _NO_VALIDATION = "all examples train; no validation set"
 
@@ -61,6 +52,9 @@ def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
       ([1.0, 2.0, 3.0], [3.0, 5.0, 7.0], (0.0, 0.0))
     """
     if name in ("one-shipment", "shipments"):
+        # The lesson's data is typed once, in the experiment registry.
+        from comparisons.experiments import ONE_SHIPMENT, SHIPMENTS
+
         pairs = ONE_SHIPMENT if name == "one-shipment" else SHIPMENTS
         x, y = (np.array(column, dtype=np.float64) for column in zip(*pairs, strict=True))
         init = (1.0, 0.0) if name == "one-shipment" else (0.0, 0.0)
