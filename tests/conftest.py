@@ -1,8 +1,10 @@
-"""Shared fixtures: float64 JAX and strict dtype promotion for the JAX tests."""
+"""Shared fixtures: float64 JAX with strict dtype promotion; a directory no file fits in."""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,3 +21,25 @@ def x64():
 
     with ft.float64(), jax.numpy_dtype_promotion("strict"):
         yield
+
+
+@pytest.fixture
+def unwritable_directory(tmp_path: Path) -> Callable[[], Path]:
+    """A function returning a directory in which this process cannot create a file.
+
+    For a normal user: ``tmp_path/locked`` with mode 0500. Root ignores
+    permission bits, so there it is ``/sys`` (sysfs refuses new files even to
+    root); where neither works the calling test is skipped. A function rather
+    than a path so that a table-driven test skips only the rows that need one.
+    """
+
+    def make() -> Path:
+        if os.geteuid() != 0:
+            locked = tmp_path / "locked"
+            locked.mkdir(mode=0o500, exist_ok=True)
+            return locked
+        if sys.platform.startswith("linux") and Path("/sys").is_dir():
+            return Path("/sys")
+        pytest.skip("running as root without a read-only directory to test against")
+
+    return make

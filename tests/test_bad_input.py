@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -366,18 +365,7 @@ def manifests(tmp_path_factory) -> dict[str, Path]:
     return {"cmp": comparisons_manifest, "ftm": train_manifest}
 
 
-def unwritable_directory(tmp_path: Path) -> Path:
-    """A directory in which no file can be created, for this user."""
-    if os.geteuid() != 0:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        return locked
-    if sys.platform.startswith("linux") and Path("/sys").is_dir():
-        return Path("/sys")  # sysfs refuses new files even to root
-    pytest.skip("running as root without a read-only directory to test against")
-
-
-def materialise(row: Row, tmp_path: Path, manifests: dict[str, Path]) -> list[str]:
+def materialise(row: Row, tmp_path: Path, manifests: dict[str, Path], unwritable) -> list[str]:
     """The row's argv with every placeholder filled and its files written."""
     out = tmp_path / "out"
     out.mkdir()
@@ -394,7 +382,7 @@ def materialise(row: Row, tmp_path: Path, manifests: dict[str, Path]) -> list[st
             if flag not in argv:  # the row's own path for this option wins
                 argv += [flag, value]
     if any("{unwritable}" in a for a in argv):
-        values["unwritable"] = str(unwritable_directory(tmp_path))
+        values["unwritable"] = str(unwritable())
     return [a.format(**values) for a in argv]
 
 
@@ -426,8 +414,8 @@ def _params(rows):
 
 @pytest.mark.parametrize("row", list(_params(ROWS)))
 def test_bad_command_line_is_one_line_exit_2_and_writes_nothing(row, tmp_path, capsys,
-                                                                 manifests):
-    argv = materialise(row, tmp_path, manifests)
+                                                                 manifests, unwritable_directory):
+    argv = materialise(row, tmp_path, manifests, unwritable_directory)
     code, out, err = run_main(row.tool, argv, capsys)
     assert_refused(code, out, err, row.message)
     assert list((tmp_path / "out").iterdir()) == []  # no output file, no temporary file
@@ -456,8 +444,9 @@ FRESH = ["spec not TOML", "spec ragged pair", "json in a missing directory", "re
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.id in FRESH], ids=lambda r: r.id)
-def test_bad_input_in_a_fresh_process_prints_one_line(row, tmp_path, manifests):
-    argv = materialise(row, tmp_path, manifests)
+def test_bad_input_in_a_fresh_process_prints_one_line(row, tmp_path, manifests,
+                                                       unwritable_directory):
+    argv = materialise(row, tmp_path, manifests, unwritable_directory)
     result = subprocess.run([sys.executable, "-m", row.tool, *argv], capture_output=True,
                             text=True, cwd=ROOT, timeout=300, check=False)
     assert_refused(result.returncode, result.stdout, result.stderr, row.message)

@@ -6,10 +6,8 @@ import copy
 import hashlib
 import importlib.metadata
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,25 +288,14 @@ def test_write_atomic_mode_and_missing_directory(tmp_path):
         mf.write_atomic(tmp_path / "missing" / "a.txt", b"x")
 
 
-def _unwritable_directory(tmp_path) -> Path:
-    """A directory this process cannot create files in (root ignores permission bits)."""
-    if os.geteuid() != 0:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        return locked
-    if sys.platform.startswith("linux") and Path("/sys").is_dir():
-        return Path("/sys")  # sysfs refuses new files even to root
-    pytest.skip("running as root without a read-only directory to test against")
-
-
-def test_check_output_path(tmp_path):
+def test_check_output_path(tmp_path, unwritable_directory):
     assert mf.check_output_path(tmp_path / "out.json", option="--json") == tmp_path / "out.json"
     (tmp_path / "file").write_text("")
     cases = [
         (tmp_path / "missing" / "out.json", "--json: directory .*missing does not exist"),
         (tmp_path, "--json: .* is a directory, expected a file path"),
         (tmp_path / "file" / "out.json", "--json: .*file is not a directory"),
-        (_unwritable_directory(tmp_path) / "out.json", "--json: directory .* is not writable"),
+        (unwritable_directory() / "out.json", "--json: directory .* is not writable"),
     ]
     for path, message in cases:
         with pytest.raises(ValueError, match=message):

@@ -7,8 +7,6 @@ import io
 import json
 import math
 import os
-import sys
-from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -256,20 +254,9 @@ def test_output_paths_are_checked_before_anything_runs(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the probe file is gone
 
 
-def unwritable_directory(tmp_path):
-    """A directory nobody here may create files in (root ignores permission bits: sysfs)."""
-    if os.geteuid() != 0:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        return locked
-    if sys.platform.startswith("linux") and os.path.isdir("/sys"):
-        return Path("/sys")  # sysfs refuses new files even to root
-    pytest.skip("running as root without a read-only directory to test against")
-
-
-def test_an_unwritable_directory_is_refused(tmp_path):
+def test_an_unwritable_directory_is_refused(unwritable_directory):
     # Probed by creating a file, not by permission bits (which say nothing for root).
-    directory = unwritable_directory(tmp_path)
+    directory = unwritable_directory()
     with pytest.raises(ValueError, match=r"^--json: directory .* is not writable \("):
         check_output_path(directory / "r.json", option="--json")
     assert not (directory / "r.json").exists()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -341,16 +340,6 @@ def test_rerun_bad_files_exit_2_with_one_line(tmp_path, capsys, case, content, m
 # ----------------------------------------------------------------------------- bad input
 
 
-def _unwritable_directory(tmp_path: Path) -> Path:
-    if os.geteuid() != 0:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        return locked
-    if sys.platform.startswith("linux") and Path("/sys").is_dir():
-        return Path("/sys")  # sysfs refuses new files even to root
-    pytest.skip("running as root without a read-only directory to test against")
-
-
 def _replace(argv: list[str], flag: str, value) -> list[str]:
     i = argv.index(flag)
     return argv[:i] + ([] if value is None else [flag, str(value)]) + argv[i + 2:]
@@ -437,13 +426,13 @@ BAD_TRAIN_INPUT = [
 @pytest.mark.parametrize(("case", "build", "message"), BAD_TRAIN_INPUT,
                          ids=[case[0] for case in BAD_TRAIN_INPUT])
 def test_train_bad_input_exits_2_with_one_line_and_writes_nothing(
-    tmp_path, capsys, case, build, message
+    tmp_path, capsys, case, build, message, unwritable_directory
 ):
     (tmp_path / "out").mkdir()
     (tmp_path / "afile").write_text("")
     argv = build(tmp_path)
     if any("UNWRITABLE" in a for a in argv):
-        target = _unwritable_directory(tmp_path)
+        target = unwritable_directory()
         argv = [a.replace("UNWRITABLE", str(target)) for a in argv]
     code, out, err = run(argv, capsys)
     assert code == 2, (out, err)
