@@ -66,7 +66,8 @@ def test_sweep_json_equals_direct_call(capsys, tmp_path):
     assert losses.shape == (20, 6) and payload["recorded_steps"] == [0, 10, 20, 30, 40, 50]
     np.testing.assert_allclose(losses, direct.losses, rtol=TOL64, atol=TOL64)
     assert payload["first_nonfinite_step"] == direct.first_nonfinite_step.tolist()
-    assert payload["stability_limit"] == pytest.approx(ft.stability_limit([1, 2, 3], [3, 5, 7]))
+    assert payload["stability_limit"] == pytest.approx(
+        ft.stability_limit([1, 2, 3], [3, 5, 7]), rel=TOL64, abs=TOL64)
     assert not list(tmp_path.glob(".sweep-*"))  # no temporary file left behind
 
 
