@@ -262,8 +262,8 @@ def _lesson_trajectories(backend: str, err: Console) -> dict:
     return runs
 
 
-def _lesson_check(backend: str, trajectories: dict) -> str | None:
-    """``None`` when ``backend``'s transcript is the lesson's, else the first difference."""
+def _lesson_check(trajectories: dict) -> str | None:
+    """``None`` when the transcript of ``trajectories`` is the lesson's, else the difference."""
     from comparisons.lesson_outputs import lesson_blocks
     from comparisons.transcript import check_transcript, transcript
 
@@ -284,7 +284,7 @@ def _cmd_lesson(args: argparse.Namespace, out: Console, err: Console) -> int:
     for backend in backends:
         runs = _lesson_trajectories(backend, err)
         if args.check:
-            problem = _lesson_check(backend, runs)
+            problem = _lesson_check(runs)
             failures += problem is not None
             verdict = "matches the lesson" if problem is None else f"DIFFERS: {problem}"
             _say(out, f"lesson transcript of {backend}: {verdict}")
@@ -384,7 +384,7 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
     lesson_parts = []
     for backend in backends:
         runs = {v.experiment: t[backend] for t, v in outcome.results if backend in t}
-        problem = _lesson_check(backend, runs)
+        problem = _lesson_check(runs)
         ok &= problem is None
         lesson_parts.append(f"{backend} ok" if problem is None else f"{backend} DIFFERS: {problem}")
     summary.append("lesson:  " + "; ".join(lesson_parts))

@@ -23,8 +23,6 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-QUANTITIES = ("params", "grads", "batch_loss", "train_loss", "val_loss", "predictions", "extras")
-
 
 @dataclass(frozen=True)
 class Trajectory:

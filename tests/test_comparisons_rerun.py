@@ -106,7 +106,7 @@ def test_all_writes_a_manifest_too(capsys, tmp_path, monkeypatch):
 
     small = {name: REGISTRY[name] for name in ("five-steps", "shared-path")}
     monkeypatch.setattr(cli_module, "REGISTRY", small)
-    monkeypatch.setattr(cli_module, "_lesson_check", lambda backend, runs: None)
+    monkeypatch.setattr(cli_module, "_lesson_check", lambda runs: None)
     monkeypatch.setattr("comparisons.faults.check_faults",
                         lambda **kwargs: [])
     monkeypatch.setattr("comparisons.faults.FAULTS", {})
