@@ -5,7 +5,7 @@ Examples:
   python -m comparisons run                       # every experiment, every backend
   python -m comparisons run --experiment five-steps --backend torch
   python -m comparisons run --experiment optimizer --json report.json --markdown report.md
-  python -m comparisons run --spec examples/two-shipments.toml
+  python -m comparisons run --spec examples/shipments-adam.toml
   python -m comparisons run --dtype float32       # tolerances from float32's eps
   python -m comparisons run --json report.json --manifest run.manifest.json
   python -m comparisons rerun run.manifest.json   # same trajectories again, bit for bit?

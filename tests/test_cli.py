@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,17 @@ def test_every_subcommand_has_help(capsys, command):
     code, out, _ = run_cli(capsys, *command.split(), "--help")
     assert code == 0
     assert out.startswith("usage: python -m comparisons")
+
+
+def test_every_example_file_the_help_names_exists(capsys):
+    # The help is the first place a user copies a command from: a path in it must work.
+    named = set()
+    for command in ("", "run", "lesson", "faults", "figures", "all", "rerun"):
+        _, out, _ = run_cli(capsys, *command.split(), "--help")
+        named |= set(re.findall(r"examples/[\w./-]+\.toml", out))
+    assert named, "the help names no example spec file"
+    missing = sorted(path for path in named if not (ROOT / path).is_file())
+    assert not missing, missing
 
 
 def test_no_subcommand_prints_help_and_exits_2(capsys):
