@@ -32,9 +32,17 @@ Two exact ways to take a step (``method``):
 Recording: ``losses[l, r]`` is the full training loss at ``theta^l_{r K}`` for
 ``r = 0..S // K`` (``K = record_every``); recorded values are written into a
 preallocated ``(S // K + 1, L)`` buffer (one contiguous row per record), so
-memory is bounded by what is recorded, not by ``S``.
-``first_nonfinite_step[l]`` is tracked in the loop carry, so it is exact even
-between records.
+memory is bounded by what is recorded, not by ``S`` (and refused above
+:data:`MAX_RECORDED_BYTES`). ``final_loss[l]`` is the full training loss at
+``theta^l_S`` (also when ``K`` does not divide ``S``).
+``first_nonfinite_step[l]`` follows ``Trajectory.first_nonfinite_step`` (the
+first step where any recorded quantity is non-finite) over what the sweep
+sees: the parameters, batch loss and gradient at every step (tracked in the
+loop carry, so exact between records), and the full training loss at the
+recorded steps ``0, K, 2K, ...`` and at ``S``. With full batches the batch
+loss is the full loss, so it equals ``train``'s at every step; with
+mini-batches a full loss that overflows between records while every batch
+quantity stays finite is seen at the next record.
 
 Sharding: with several devices, every per-rate array is split along the rate
 axis of a one-axis mesh (see :func:`sweep_learning_rates`); data is replicated.
@@ -70,6 +78,13 @@ MESH_AXIS = "rates"
 PROGRESS_CHUNKS = 100
 """At most this many progress callbacks per sweep (one per chunk of records)."""
 
+MAX_STEPS = 2**31 - 1
+"""Largest ``steps``: step indices are int32 inside the compiled program."""
+
+MAX_RECORDED_BYTES = 2**32
+"""Largest recorded-loss buffer, ``L x (S // K + 1) x itemsize`` bytes (4 GiB): it lives
+on the device and on the host; a larger one is refused before anything is allocated."""
+
 
 class SweepResult(NamedTuple):
     """Result of :func:`sweep_learning_rates` (host NumPy arrays).
@@ -80,20 +95,26 @@ class SweepResult(NamedTuple):
         before step ``r * K`` (``K = record_every``); column 0 is the initial loss.
       final_params: ``LinearParams`` with leaves of shape ``(L,)`` (``w``:
         ``(L, d)`` with ``d`` features): parameters after all ``S`` steps.
-      first_nonfinite_step: shape ``(L,)`` int: first step ``k`` at which the
-        parameters, the batch loss or the gradient is non-finite (``k = S``:
-        the final parameters or the final training loss); -1 where none.
+      final_loss: shape ``(L,)``: full training loss at ``final_params`` (step
+        ``S``, whether or not ``K`` divides ``S``).
+      first_nonfinite_step: shape ``(L,)`` int: first step ``k`` at which any
+        quantity the sweep sees is non-finite, as ``Trajectory.first_nonfinite_step``:
+        the parameters, batch loss or gradient at step ``k``, or the full
+        training loss if ``k`` is a recorded step (``0, K, 2K, ...``) or ``S``;
+        -1 where none.
       steps: ``S``.
       record_every: ``K``.
       method: ``"moments"`` or ``"autodiff"``: the path that ran.
       devices: the devices the rate axis was split over.
-      compile_seconds: time to trace and compile (0.0 when already compiled).
+      compile_seconds: time to trace and compile; when the program is already
+        in JAX's cache this is the cache look-up (about 1e-4 s), not 0.
       run_seconds: time to run the compiled program(s), until the results were ready.
     """
 
     learning_rates: np.ndarray
     losses: np.ndarray
     final_params: LinearParams
+    final_loss: np.ndarray
     first_nonfinite_step: np.ndarray
     steps: int
     record_every: int
@@ -106,11 +127,6 @@ class SweepResult(NamedTuple):
     def recorded_steps(self) -> np.ndarray:
         """The step index of each column of ``losses``: ``0, K, 2K, ...``."""
         return np.arange(self.losses.shape[1]) * self.record_every
-
-    @property
-    def final_loss(self) -> np.ndarray:
-        """Last recorded loss per rate, shape ``(L,)``."""
-        return self.losses[:, -1]
 
 
 class _Spec(NamedTuple):
@@ -132,6 +148,7 @@ class _State(NamedTuple):
     params: LinearParams
     opt_state: Any
     first_bad: jax.Array
+    final_loss: jax.Array
     losses: jax.Array
 
 
@@ -167,7 +184,7 @@ def sweep_learning_rates(
       x: features, shape ``(n,)`` or ``(n, d)``.
       y: targets, shape ``(n,)``.
       learning_rates: shape ``(L,)``, each finite and > 0.
-      steps: ``S`` > 0.
+      steps: ``S``, ``0 < S <= MAX_STEPS`` (int32 step indices).
       optimizer: ``"sgd"`` (default), or any name of
         :data:`functional_training.OPTIMIZER_NAMES`: its learning rate becomes a
         per-rate traced value through ``optax.inject_hyperparams``.
@@ -175,7 +192,9 @@ def sweep_learning_rates(
       batch_indices: optional int array ``(S, batch_size)``: the examples of
         each step, made on the host (e.g. :func:`minibatch_indices`); ``None``
         is full batch.
-      record_every: ``K`` >= 1: record the training loss every ``K`` steps.
+      record_every: ``K`` >= 1: record the training loss every ``K`` steps;
+        the record buffer, ``L x (S // K + 1)`` values, must fit in
+        :data:`MAX_RECORDED_BYTES`.
       devices: devices to split the rates over; ``None`` means ``jax.devices()``.
       method: ``"auto"``, ``"moments"`` or ``"autodiff"`` (see the module
         docstring); ``"auto"`` takes ``"moments"`` for full-batch SGD with one
@@ -204,6 +223,8 @@ def sweep_learning_rates(
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be an integer > 0, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be < 2**31 (int32 step indices), got {steps}")
     if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every <= 0:
         raise ValueError(f"record_every must be an integer > 0, got {record_every!r}")
     if method not in METHODS:
@@ -216,6 +237,11 @@ def sweep_learning_rates(
     dtype = jnp.result_type(*params)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"params must be floating point, got {dtype}")
+    largest = float(jnp.finfo(dtype).max)
+    if rates.max() > largest:
+        raise ValueError(
+            f"learning_rate = {rates.max():g} overflows {dtype} (largest {largest:g})"
+        )
     method = _choose_method(method, optimizer, batches is not None, x_np, y_np, dtype)
     if jnp.shape(params.w) != x_np.shape[1:] or jnp.shape(params.b) != ():
         raise ValueError(
@@ -233,6 +259,7 @@ def sweep_learning_rates(
     padded = -(-rates.size // len(device_list)) * len(device_list)
 
     records, remainder = divmod(steps, record_every)
+    _check_record_size(padded, records + 1, np.dtype(dtype).itemsize)
     spec = _Spec(method, optimizer, hyper, record_every, remainder, batches is not None, sharding)
     state = _initial_state(spec, params, rates, padded, records, dtype)
     data = _device_data(spec, x_np, y_np, batches, dtype, device_list)
@@ -261,6 +288,7 @@ def sweep_learning_rates(
         learning_rates=rates,
         losses=host.losses[:, trim].T,  # a view: no copy of a large record
         final_params=LinearParams(*(leaf[trim] for leaf in host.params)),
+        final_loss=host.final_loss[trim],
         first_nonfinite_step=host.first_bad[trim].astype(np.int64),
         steps=steps,
         record_every=record_every,
@@ -284,6 +312,17 @@ def _check_rates(learning_rates) -> np.ndarray:
     if not (np.isfinite(rates).all() and (rates > 0).all()):
         raise ValueError("learning_rates must all be finite and > 0")
     return rates
+
+
+def _check_record_size(rates: int, records: int, itemsize: int) -> None:
+    size = rates * records * itemsize
+    if size > MAX_RECORDED_BYTES:
+        raise ValueError(
+            f"the recorded losses would take {size / 2**30:.3g} GiB ({rates} rates x "
+            f"{records} records x {itemsize} bytes), over the "
+            f"{MAX_RECORDED_BYTES / 2**30:g} GiB limit: raise record_every (--record-every) "
+            "or sweep fewer learning rates (--learning-rates)"
+        )
 
 
 def _check_optimizer(optimizer: str, hyperparams: Mapping[str, float] | None) -> tuple:
@@ -360,6 +399,7 @@ def _initial_state(spec: _Spec, params, rates: np.ndarray, padded: int, records:
         params=batched,
         opt_state=opt_state,
         first_bad=np.full((padded,), -1, np.int32),
+        final_loss=np.zeros((padded,), dtype),
         losses=np.zeros((records + 1, padded), dtype),
     )
 
@@ -577,8 +617,10 @@ def _advance(state: _State, data, start, stop, spec: _Spec) -> _State:
         k0 = r * k_steps
         placeholder = jnp.zeros(state.first_bad.shape, state.losses.dtype)
         carry = (state.params, state.opt_state, state.first_bad, placeholder)
-        if spec.minibatch:
+        if spec.minibatch:  # the batch loss is not the full loss: check the record too
             record = full_loss(state.params)
+            first_bad = _mark(state.first_bad, record, k0)
+            carry = (state.params, state.opt_state, first_bad, placeholder)
             peeled = 0
         else:  # full batch: step k0's batch loss is the training loss at step k0
             carry = one_step(k0, carry)
@@ -588,7 +630,7 @@ def _advance(state: _State, data, start, stop, spec: _Spec) -> _State:
             carry = jax.lax.fori_loop(k0 + peeled, k0 + k_steps, one_step, carry)
         params, opt_state, first_bad, _ = carry
         losses = jax.lax.dynamic_update_slice(state.losses, record[None, :], (r, jnp.int32(0)))
-        return _State(params, opt_state, first_bad, losses)
+        return _State(params, opt_state, first_bad, state.final_loss, losses)
 
     return jax.lax.fori_loop(start, stop, one_record, state)
 
@@ -599,7 +641,8 @@ def _finish(state: _State, data, spec: _Spec) -> _State:
     records = state.losses.shape[0] - 1
     k0 = records * spec.record_every
     record = full_loss(state.params)
-    carry = (state.params, state.opt_state, state.first_bad, record)
+    first_bad = _mark(state.first_bad, record, jnp.int32(k0))
+    carry = (state.params, state.opt_state, first_bad, record)
     params, opt_state, first_bad, _ = jax.lax.fori_loop(
         jnp.int32(k0), jnp.int32(k0 + spec.remainder), one_step, carry
     )
@@ -607,4 +650,9 @@ def _finish(state: _State, data, spec: _Spec) -> _State:
     ok = jax.vmap(_all_finite)(params, final_loss)
     first_bad = jnp.where((first_bad < 0) & ~ok, jnp.int32(k0 + spec.remainder), first_bad)
     losses = state.losses.at[records].set(record)
-    return _State(params, opt_state, first_bad, losses)
+    return _State(params, opt_state, first_bad, final_loss, losses)
+
+
+def _mark(first_bad: jax.Array, loss: jax.Array, k) -> jax.Array:
+    """``first_bad`` with step ``k`` marked where it is unset and ``loss`` is non-finite."""
+    return jnp.where((first_bad < 0) & ~jnp.isfinite(loss), k, first_bad)
