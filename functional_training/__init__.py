@@ -49,7 +49,9 @@ from functional_training._manifest import (
 )
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
+    check_hyperparameters,
     check_learning_rate,
+    check_learning_rate_fits,
     freeze,
     make_optimizer,
     optimizer_factory,
@@ -72,7 +74,9 @@ __all__ = [
     "build_manifest",
     "check_data",
     "check_gradients",
+    "check_hyperparameters",
     "check_learning_rate",
+    "check_learning_rate_fits",
     "check_output_path",
     "Checkpoint",
     "checkpoint_chain",

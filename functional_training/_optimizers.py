@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
+import numpy as np
 import optax
 
 from functional_training._params import PARAM_NAMES, LinearParams
@@ -56,6 +58,66 @@ def check_learning_rate(learning_rate: float) -> float:
     return float(learning_rate)
 
 
+_UNIT_INTERVAL = ("momentum", "b1", "b2")  # decay rates: 1 would never forget (or divide by 0)
+
+
+def check_hyperparameters(name: str, hyperparams: dict[str, float]) -> dict[str, float]:
+    """``name``'s settings with defaults filled in, or a one-line error naming the bad one.
+
+    The bounds (the same as ``comparisons``' spec files): ``b1``, ``b2`` and
+    ``momentum`` in ``[0, 1)`` (``b = 1`` divides by zero in Adam's bias
+    correction; ``momentum = 1`` never forgets); ``momentum > 0`` for
+    ``nesterov`` (with 0 it is plain SGD); ``eps``, ``weight_decay`` finite and
+    ``>= 0``.
+
+    Example:
+      >>> check_hyperparameters("adam", {"b1": 0.8})
+      {'b1': 0.8, 'b2': 0.999, 'eps': 1e-08}
+      >>> check_hyperparameters("adam", {"b1": 1.0})
+      Traceback (most recent call last):
+      ...
+      ValueError: optimizer 'adam': b1 must lie in [0, 1), got 1.0
+    """
+    defaults = optimizer_hyperparameters(name)
+    unknown = sorted(set(hyperparams) - set(defaults))
+    if unknown:
+        takes = ", ".join(["learning_rate", *defaults]) or "learning_rate"
+        raise TypeError(f"optimizer {name!r} does not take {', '.join(unknown)}; it takes {takes}")
+    for key, value in hyperparams.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"optimizer {name!r}: {key} must be a number, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"optimizer {name!r}: {key} must be finite and >= 0, got {value}")
+        if key in _UNIT_INTERVAL and value >= 1:
+            raise ValueError(f"optimizer {name!r}: {key} must lie in [0, 1), got {value}")
+    settings = {**defaults, **{key: float(value) for key, value in hyperparams.items()}}
+    if name == "nesterov" and settings["momentum"] == 0:
+        raise ValueError(
+            f"optimizer {name!r}: nesterov needs momentum > 0 (with 0 it is plain sgd)"
+        )
+    return settings
+
+
+def check_learning_rate_fits(learning_rate: float, dtype) -> float:
+    """``learning_rate`` if it is finite in ``dtype``, else a one-line ``ValueError``.
+
+    A rate of 1e300 is a float64 number but ``inf`` in float32; a run in
+    ``dtype`` must be refused before the cast, not train with an infinite rate.
+
+    Example:
+      >>> check_learning_rate_fits(1e300, "float32")
+      Traceback (most recent call last):
+      ...
+      ValueError: learning_rate = 1e+300 overflows float32 (largest 3.40282e+38)
+    """
+    largest = float(np.finfo(dtype).max)
+    if abs(learning_rate) > largest:
+        raise ValueError(
+            f"learning_rate = {learning_rate:g} overflows {np.dtype(dtype)} (largest {largest:g})"
+        )
+    return learning_rate
+
+
 def make_optimizer(
     name: str, *, learning_rate: float, frozen: Iterable[str] = (), **hyperparams: float
 ) -> optax.GradientTransformation:
@@ -72,6 +134,18 @@ def make_optimizer(
       bias-corrected ``mhat``, ``shat``.
     - ``adamw`` (adam's plus ``weight_decay=wd``, optax default 1e-4):
       ``theta -= lr (mhat / (sqrt(shat) + eps) + wd theta)`` (decoupled decay).
+
+    Settings are checked by :func:`check_hyperparameters` (``b1``, ``b2``,
+    ``momentum`` in ``[0, 1)``, nesterov's ``momentum > 0``, ``eps`` and
+    ``weight_decay >= 0``).
+
+    Cache: equal arguments return the *same* object (an ``functools.lru_cache``
+    of up to :data:`OPTIMIZER_CACHE_SIZE` entries keyed by name, rate, frozen
+    names and settings), so ``jax.jit`` programs keyed on the optimizer, like
+    :func:`functional_training.train`'s, compile once per setting rather than
+    once per call. The objects are immutable pairs of pure functions;
+    ``make_optimizer.cache_clear()`` empties the cache (``cache_info()``
+    reports it).
 
     Args:
       name: one of ``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``.
@@ -92,23 +166,40 @@ def make_optimizer(
       >>> updates, _ = opt.update(grads, opt.init(params), params)
       >>> round(float(updates.w), 6), float(updates.b)
       (0.8, 0.0)
+      >>> opt is make_optimizer("sgd", learning_rate=0.1, frozen=("b",))
+      True
     """
-    defaults = optimizer_hyperparameters(name)
-    unknown = sorted(set(hyperparams) - set(defaults))
-    if unknown:
-        takes = ", ".join(["learning_rate", *defaults]) or "learning_rate"
-        raise TypeError(f"optimizer {name!r} does not take {', '.join(unknown)}; it takes {takes}")
-    for key, value in hyperparams.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"optimizer {name!r}: {key} must be a number, got {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"optimizer {name!r}: {key} must be finite and >= 0, got {value}")
+    settings = check_hyperparameters(name, hyperparams)
+    rate = check_learning_rate(learning_rate)
+    frozen = tuple(frozen)
+    _check_frozen(frozen)
+    key = tuple(n for n in PARAM_NAMES if n in frozen)
+    return _cached_optimizer(name, rate, key, tuple(sorted(settings.items())))
+
+
+OPTIMIZER_CACHE_SIZE = 256
+"""Most optimizers :func:`make_optimizer` keeps (least recently used dropped first)."""
+
+
+@functools.lru_cache(maxsize=OPTIMIZER_CACHE_SIZE)
+def _cached_optimizer(
+    name: str, learning_rate: float, frozen: tuple[str, ...], settings: tuple
+) -> optax.GradientTransformation:
     factory, _ = _OPTIMIZERS[name]
-    settings = {**defaults, **hyperparams, "learning_rate": check_learning_rate(learning_rate)}
+    kwargs = {**dict(settings), "learning_rate": learning_rate}
     if name == "nesterov":
-        settings["nesterov"] = True
-    optimizer = factory(**settings)
-    return freeze(optimizer, frozen)
+        kwargs["nesterov"] = True
+    return freeze(factory(**kwargs), frozen)
+
+
+make_optimizer.cache_clear = _cached_optimizer.cache_clear
+make_optimizer.cache_info = _cached_optimizer.cache_info
+
+
+def _check_frozen(frozen: tuple) -> None:
+    unknown = [name for name in frozen if name not in PARAM_NAMES]
+    if unknown:
+        raise ValueError(f"cannot freeze {unknown}: parameters are {', '.join(PARAM_NAMES)}")
 
 
 def freeze(
@@ -125,9 +216,7 @@ def freeze(
       True
     """
     frozen = tuple(frozen)
-    unknown = [name for name in frozen if name not in PARAM_NAMES]
-    if unknown:
-        raise ValueError(f"cannot freeze {unknown}: parameters are {', '.join(PARAM_NAMES)}")
+    _check_frozen(frozen)
     if not frozen:
         return optimizer
     labels = LinearParams(*("frozen" if n in frozen else "trained" for n in PARAM_NAMES))

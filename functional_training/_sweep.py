@@ -64,12 +64,13 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from functional_training._loss import loss_and_grad, mean_loss
 from functional_training._optimizers import (
-    make_optimizer,
+    check_hyperparameters,
+    check_learning_rate_fits,
     optimizer_factory,
     optimizer_hyperparameters,
 )
 from functional_training._params import LinearParams
-from functional_training._train import check_data
+from functional_training._train import check_data, float_params
 
 METHODS = ("auto", "moments", "autodiff")
 MESH_AXIS = "rates"
@@ -233,15 +234,8 @@ def sweep_learning_rates(
     x_np, y_np = check_data(x, y)
     hyper = _check_optimizer(optimizer, hyperparams)
     batches = _check_batches(batch_indices, steps, x_np.shape[0])
-    params = LinearParams(*(jnp.asarray(p) for p in params))  # a list w stays one leaf
-    dtype = jnp.result_type(*params)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"params must be floating point, got {dtype}")
-    largest = float(jnp.finfo(dtype).max)
-    if rates.max() > largest:
-        raise ValueError(
-            f"learning_rate = {rates.max():g} overflows {dtype} (largest {largest:g})"
-        )
+    params, dtype = float_params(params)  # a list w stays one leaf
+    check_learning_rate_fits(float(rates.max()), dtype)
     method = _choose_method(method, optimizer, batches is not None, x_np, y_np, dtype)
     if jnp.shape(params.w) != x_np.shape[1:] or jnp.shape(params.b) != ():
         raise ValueError(
@@ -329,7 +323,7 @@ def _check_optimizer(optimizer: str, hyperparams: Mapping[str, float] | None) ->
     hyper = dict(hyperparams or {})
     if "learning_rate" in hyper:
         raise TypeError("hyperparams must not set learning_rate: the sweep sets it per rate")
-    make_optimizer(optimizer, learning_rate=1.0, **hyper)  # validates the name and settings
+    check_hyperparameters(optimizer, hyper)  # validates the name and settings
     return tuple(sorted((k, float(v)) for k, v in hyper.items()))
 
 

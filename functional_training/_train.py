@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from functional_training._loss import loss_and_grad, mean_loss
-from functional_training._optimizers import check_learning_rate
+from functional_training._optimizers import check_learning_rate, check_learning_rate_fits
 from functional_training._params import LinearParams
 from functional_training._trajectory import Trajectory
 
@@ -47,6 +47,26 @@ def check_data(x, y, *, name: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return x_np, y_np
 
 
+def float_params(params) -> tuple[LinearParams, np.dtype]:
+    """``params`` as a ``LinearParams`` of JAX arrays, and the run's dtype (their result type).
+
+    One array per field: a list-valued ``w`` (several features) is one leaf, not a
+    subtree. Every field must be floating point (``jax.grad`` takes no integers):
+    otherwise a one-line ``TypeError`` naming the field.
+
+    Example:
+      >>> float_params(LinearParams(1, 0.0))
+      Traceback (most recent call last):
+      ...
+      TypeError: params must be floating point, got w of dtype int32
+    """
+    arrays = LinearParams(*(jnp.asarray(p) for p in params))
+    for name, value in zip(arrays._fields, arrays, strict=True):
+        if not jnp.issubdtype(value.dtype, jnp.floating):
+            raise TypeError(f"params must be floating point, got {name} of dtype {value.dtype}")
+    return arrays, jnp.result_type(*arrays)
+
+
 def train(
     params: LinearParams,
     x,
@@ -67,12 +87,14 @@ def train(
     object and data of the same shapes and dtypes reuses the compiled program.
 
     Args:
-      params: initial ``LinearParams``; their dtype sets the run's precision
-        (use :func:`functional_training.float64` for float64).
+      params: initial ``LinearParams``, floating point; their dtype sets the
+        run's precision (use :func:`functional_training.float64` for float64).
       x: features, shape ``(n,)`` or ``(n, d)``.
       y: targets, shape ``(n,)``.
-      optimizer: an ``optax.GradientTransformation``, or a float meaning plain
-        SGD with that learning rate (traced, so rates share one compilation).
+      optimizer: an ``optax.GradientTransformation`` (compiled once per object:
+        :func:`make_optimizer` returns the same object for equal settings), or a
+        float meaning plain SGD with that learning rate (traced, so rates share
+        one compilation; it must be finite in the params' dtype).
       steps: number of optimizer steps ``S`` > 0.
       batch_indices: optional int array ``(S, batch_size)`` replaying a batch
         order made elsewhere; ``None`` means full batch.
@@ -115,9 +137,7 @@ def train(
         if batch_indices.shape[1] == 0:
             raise ValueError("batch_indices: batch size must be > 0")
 
-    # One array per field: a list-valued `w` (several features) is one leaf, not a subtree.
-    params = LinearParams(*(jnp.asarray(p) for p in params))
-    dtype = jnp.result_type(*params)
+    params, dtype = float_params(params)
     x, y = jnp.asarray(x_np, dtype), jnp.asarray(y_np, dtype)
     if has_val:
         x_val, y_val = jnp.asarray(x_val, dtype), jnp.asarray(y_val, dtype)
@@ -125,7 +145,7 @@ def train(
     if isinstance(optimizer, optax.GradientTransformation):
         opt_state = optimizer.init(params)
     elif isinstance(optimizer, (int, float)) and not isinstance(optimizer, bool):
-        rate = check_learning_rate(optimizer)
+        rate = check_learning_rate_fits(check_learning_rate(optimizer), dtype)
         opt_state = _PLAIN_SGD.init(params)
         opt_state.hyperparams["learning_rate"] = jnp.asarray(rate, dtype)
         optimizer = _PLAIN_SGD

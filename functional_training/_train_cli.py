@@ -61,6 +61,7 @@ from functional_training._manifest import (
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
     check_learning_rate,
+    check_learning_rate_fits,
     make_optimizer,
     optimizer_hyperparameters,
 )
@@ -186,7 +187,7 @@ def make_settings(
             f"{', '.join(OPTIMIZER_NAMES)}"
         )
     try:
-        check_learning_rate(learning_rate)
+        check_learning_rate_fits(check_learning_rate(learning_rate), dtype)
     except (TypeError, ValueError) as err:
         raise ValueError(f"--learning-rate: {err}") from None
     hyper = dict(hyperparameters or {})

@@ -43,10 +43,14 @@ def _assert_matches_train(result, init, x, y, *, batch_indices=None, exact_tail=
         traj = ft.train(init, x, y, optimizer=float(rate), steps=result.steps,
                         batch_indices=batch_indices)
         expected_first = traj.first_nonfinite_step
-        if batch_indices is not None:  # the sweep's definition: batch loss, not full loss
-            final_loss = np.where(np.arange(result.steps + 1) == result.steps, traj.train_loss, 0)
+        if batch_indices is not None:
+            # Trajectory's definition over what the sweep sees: params, grads and batch loss
+            # at every step, the full loss at the recorded steps (0, K, 2K, ...) and at S.
+            step = np.arange(result.steps + 1)
+            seen = (step % k == 0) | (step == result.steps)
+            full_loss = np.where(seen, traj.train_loss, 0)
             expected_first = ft.first_nonfinite(*traj.params, *traj.grads, traj.batch_loss,
-                                                final_loss)
+                                                full_loss)
         expected_first = -1 if expected_first is None else expected_first
         assert result.first_nonfinite_step[i] == expected_first, rate
         recorded = np.asarray(traj.train_loss)[:: k][: result.losses.shape[1]]
@@ -56,6 +60,8 @@ def _assert_matches_train(result, init, x, y, *, batch_indices=None, exact_tail=
             keep = (np.arange(got.size) * k) < expected_first
             got, recorded = got[keep], recorded[keep]
         else:
+            np.testing.assert_allclose(result.final_loss[i], traj.train_loss[-1], rtol=TOL64,
+                                       atol=TOL64)
             np.testing.assert_allclose(result.final_params.w[i], final["w"], rtol=TOL64,
                                        atol=TOL64)
             np.testing.assert_allclose(result.final_params.b[i], final["b"], rtol=TOL64,
@@ -185,6 +191,47 @@ def test_divergence_in_float32_is_recorded():
     assert result.first_nonfinite_step[1] == traj.first_nonfinite_step
 
 
+@pytest.mark.parametrize("record_every", [1, 2])
+def test_minibatch_sweep_sees_a_full_loss_that_overflows_at_a_record(record_every):
+    # float32: 0.5 * (1e20)^2 overflows, but the batch (example 0) stays finite throughout.
+    x, y = np.float32([1.0, 1e20]), np.float32([0.0, 0.0])
+    init = ft.LinearParams(np.float32(1.0), np.float32(0.0))
+    result = ft.sweep_learning_rates(init, x, y, [0.1], steps=3, batch_indices=[[0]] * 3,
+                                     record_every=record_every)
+    traj = ft.train(init, x, y, optimizer=0.1, steps=3, batch_indices=[[0]] * 3)
+    assert not np.isfinite(result.losses).any()
+    assert traj.first_nonfinite_step == 0
+    assert result.first_nonfinite_step.tolist() == [0]
+
+
+def test_minibatch_overflow_between_records_is_seen_at_the_next_record(x64):
+    # The full loss overflows from step 1 on (w grows on example 0 only); with K = 2 the
+    # sweep sees it at step 2, the first record after it, while train sees every step.
+    x, y = np.array([1.0, 1e160]), np.array([0.0, 0.0])
+    init = ft.LinearParams(1e-10, 0.0)
+    order = [[0]] * 4
+    traj = ft.train(init, x, y, optimizer=1e10, steps=4, batch_indices=order)
+    assert np.isfinite(traj.train_loss[0]) and not np.isfinite(traj.train_loss[1])
+    assert np.isfinite(traj.batch_loss).all()
+    result = ft.sweep_learning_rates(init, x, y, [1e10], steps=4, batch_indices=order,
+                                     record_every=2)
+    assert traj.first_nonfinite_step == 1 and result.first_nonfinite_step.tolist() == [2]
+    _assert_matches_train(result, init, x, y, batch_indices=order)
+
+
+@pytest.mark.parametrize("method", ["moments", "autodiff"])
+def test_final_loss_is_the_loss_at_the_last_step(x64, method):
+    # S = 7, K = 3: records at 0, 3, 6; final_loss is at step 7 (not 6), as train's last.
+    init = ft.LinearParams(0.0, 0.0)
+    result = ft.sweep_learning_rates(init, *SHIPMENTS, [0.02, 0.1], steps=7, record_every=3,
+                                     method=method)
+    for i, rate in enumerate(result.learning_rates):
+        traj = ft.train(init, *SHIPMENTS, optimizer=float(rate), steps=7)
+        assert abs(result.final_loss[i] - traj.train_loss[6]) > 1e-6  # the old value: not it
+        np.testing.assert_allclose(result.final_loss[i], traj.train_loss[7], rtol=TOL64,
+                                   atol=TOL64)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_moments_path_equals_autodiff_path(x64, seed):
     x, y = _random_data(seed, n=5 + 20 * seed)
@@ -239,6 +286,13 @@ def test_auto_picks_moments_only_where_exact(x64):
         ({"batch_indices": [[0.0], [1.0], [2.0]]}, "integers"),
         ({"params": ft.LinearParams([0.0, 0.0], 0.0)}, "do not fit"),
         ({"devices": []}, "at least one device"),
+        ({"steps": 2**31}, r"steps must be < 2\*\*31"),
+        ({"learning_rates": [0.1] * 100, "steps": 2**31 - 1},
+         r"GiB .*raise record_every \(--record-every\) or sweep fewer learning rates"),
+        ({"learning_rates": [1e300]}, r"learning_rate = 1e\+300 overflows float32"),
+        ({"hyperparams": {"momentum": 1.0}, "optimizer": "momentum"},
+         r"momentum must lie in \[0, 1\)"),
+        ({"params": ft.LinearParams(0, 0)}, "params must be floating point"),
     ],
 )
 def test_bad_arguments_name_the_problem(kwargs, message):

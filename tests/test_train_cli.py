@@ -160,6 +160,25 @@ def test_run_training_equals_functional_training_train():
     np.testing.assert_allclose(traj.train_loss, ref.train_loss, rtol=TOL64, atol=TOL64)
 
 
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--optimizer", "adam", "--hyperparameter", "b1=1"],
+         "error: --hyperparameter: optimizer 'adam': b1 must lie in [0, 1), got 1.0"),
+        (["--optimizer", "nesterov", "--hyperparameter", "momentum=0"],
+         "error: --hyperparameter: optimizer 'nesterov': nesterov needs momentum > 0 "
+         "(with 0 it is plain sgd)"),
+        (["--learning-rate", "1e300", "--dtype", "float32"],
+         "error: --learning-rate: learning_rate = 1e+300 overflows float32 "
+         "(largest 3.40282e+38)"),
+    ],
+)
+def test_settings_out_of_bounds_exit_2_in_one_line(capsys, extra, message):
+    # argparse keeps the last --optimizer / --learning-rate given
+    code, out, err = run(shipments_argv(*extra), capsys)
+    assert (code, out, err) == (2, "", message + "\n")
+
+
 # ----------------------------------------------------------------------------- progress
 
 
