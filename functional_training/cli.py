@@ -101,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except MemoryError as err:  # e.g. numpy's ArrayMemoryError for a run too large to hold
+        print(f"error: out of memory: {err}", file=sys.stderr)
+        return 2
+    except OverflowError as err:  # a number too large for its dtype (e.g. int32 indices)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -177,3 +177,42 @@ def test_sweep_manifest_reruns_bit_for_bit(capsys, tmp_path):
     for path in (manifest, report):
         code, out, _ = _run(capsys, "rerun", str(path))
         assert code == 0 and "EQUAL" in out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--steps", "3000000000", "--record-every", "1"],
+         "error: steps must be < 2**31 (int32 step indices), got 3000000000"),
+        (["--steps", "2000000000", "--record-every", "1"],
+         "error: the recorded losses would take 22.4 GiB (3 rates x 2000000001 records x 4 "
+         "bytes), over the 4 GiB limit: raise record_every (--record-every) or sweep fewer "
+         "learning rates (--learning-rates)"),
+    ],
+)
+def test_sweep_too_large_exits_2_in_one_line(capsys, argv, message):
+    code, out, err = _run(capsys, "sweep", "--learning-rates", "0.1:0.3:3", *argv)
+    assert (code, out, err) == (2, "", message + "\n")
+
+
+def test_rerun_of_a_too_large_sweep_manifest_exits_2(capsys, tmp_path):
+    manifest = tmp_path / "sweep.manifest.json"
+    code, _, _ = _run(capsys, "sweep", "--learning-rates", "0.1:0.3:3", "--steps", "4",
+                      "--record-every", "1", "--manifest", str(manifest))
+    assert code == 0
+    recorded = json.loads(manifest.read_text())
+    recorded["runs"][0]["steps"] = 2_000_000_000
+    manifest.write_text(json.dumps(recorded))
+    code, out, err = _run(capsys, "rerun", str(manifest))
+    assert code == 2 and len(err.splitlines()) == 1 and "--record-every" in err, err
+
+
+@pytest.mark.parametrize("error", [MemoryError("Unable to allocate 373. GiB"),
+                                   OverflowError("Python int too large to convert to C int")])
+def test_memory_and_overflow_errors_exit_2_in_one_line(capsys, monkeypatch, error):
+    def handler(args):
+        raise error
+
+    monkeypatch.setattr("functional_training.cli._demo", handler)
+    code, out, err = _run(capsys, "demo")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and str(error) in err
