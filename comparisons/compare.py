@@ -23,6 +23,19 @@ overflow at the same step on every backend, and a few hundred steps later hold
 another step than the reference is a mismatch at the earlier of the two steps:
 one side is finite there and the other is not.
 
+In a run that is not float64 (``--dtype float32``), every trajectory is first
+rounded to the run's dtype (:func:`rounded_to`) and the rounded values are
+compared. The ``manual`` reference and the ``engine`` compute in Python floats
+(float64) whatever the dtype; the float32 backends cannot hold a value beyond
+float32's finite range (3.4e38) and record ``inf`` there. Comparing them with
+the unrounded reference would call a correct float32 run that overflows a
+mismatch (observed: ``diverging-rate`` in float32, torch ``batch_loss`` inf at
+step 29 where the float64 reference holds 1.93e39). Rounded, a reference value
+beyond the dtype's range is an overflow (+-inf) like the backend's, so both go
+non-finite at the same step and agree by the rule above; a genuinely different
+float32 trajectory still differs from the rounded reference. Rounding float32
+values to float32 changes nothing.
+
 Why these tolerances: they come from :func:`functional_training.tolerance`,
 the project's one precision policy. In float64 rtol = atol = 1e-12: every
 experiment is a few dozen roundings of size eps64 = 2.2e-16 per step, so
@@ -45,9 +58,12 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from comparisons.experiments import Experiment
 from comparisons.trajectory import Trajectory
@@ -57,6 +73,7 @@ __all__ = [
     "ExperimentVerdict",
     "Mismatch",
     "compare_trajectories",
+    "rounded_to",
     "run_and_compare",
     "values_agree",
 ]
@@ -189,6 +206,43 @@ def values_agree(expected: float, actual: float, tol: float) -> tuple[bool, floa
     return diff <= tol + tol * abs(expected), diff
 
 
+def rounded_to(trajectory: Trajectory, dtype: str) -> Trajectory:
+    """``trajectory`` with every float rounded to ``dtype``, back as Python floats.
+
+    A value beyond ``dtype``'s finite range becomes +-inf (an overflow, as a
+    backend computing in ``dtype`` records it); NaN stays NaN. float64 returns
+    ``trajectory`` itself.
+
+    Example:
+      >>> run = Trajectory(params={"w": [0.1, 1e39]}, grads={"w": [-1e39]},
+      ...                  batch_loss=[2.0], train_loss=[2.0, float("nan")])
+      >>> small = rounded_to(run, "float32")
+      >>> small.params["w"], small.grads["w"], small.first_nonfinite_step
+      ([0.10000000149011612, inf], [-inf], 0)
+    """
+    if np.dtype(dtype) == np.float64:
+        return trajectory
+
+    def rounded(values):
+        with np.errstate(over="ignore"):  # overflow to inf is the point, not a warning
+            return np.asarray(values, dtype=np.float64).astype(dtype).astype(np.float64).tolist()
+
+    def each(series: Mapping[str, list[float]]) -> dict[str, list[float]]:
+        return {name: rounded(values) for name, values in series.items()}
+
+    return dataclasses.replace(
+        trajectory,
+        params=each(trajectory.params),
+        grads=each(trajectory.grads),
+        batch_loss=rounded(trajectory.batch_loss),
+        train_loss=rounded(trajectory.train_loss),
+        val_loss=None if trajectory.val_loss is None else rounded(trajectory.val_loss),
+        predictions=None if trajectory.predictions is None
+        else [rounded(row) for row in trajectory.predictions],
+        extras=each(trajectory.extras),
+    )
+
+
 def compare_trajectories(
     experiment: Experiment,
     trajectories: Mapping[str, Trajectory],
@@ -204,7 +258,8 @@ def compare_trajectories(
         float32 tolerance).
       trajectories: backend name -> trajectory; must include ``reference``.
       reference: the backend every other one is compared with.
-      dtype: the precision the runs were made in (``float64`` or ``float32``).
+      dtype: the precision the runs were made in (``float64`` or ``float32``);
+        outside float64 every trajectory is compared rounded to it (:func:`rounded_to`).
       unavailable: backends that could not run, name -> install hint (recorded only).
 
     Returns:
@@ -221,9 +276,9 @@ def compare_trajectories(
             f"(have: {', '.join(trajectories) or 'none'})"
         )
     tol = tolerance(dtype, experiment.steps)
-    expected = trajectories[reference]
+    expected = rounded_to(trajectories[reference], dtype)
     verdicts = {
-        name: _compare_one(name, expected, actual, tol)
+        name: _compare_one(name, expected, rounded_to(actual, dtype), tol)
         for name, actual in trajectories.items()
         if name != reference
     }

@@ -3,6 +3,7 @@
 The JSON report (``python -m comparisons run --json PATH``) has this shape::
 
     {"dtype", "device", "versions": {package: version}, "all_agree": bool,
+     "computed_in": {NAME: precision},        e.g. "float64 (Python floats)" for manual
      "experiments": [{"name", "agree", "reference", "tolerance",
                       "backends": {NAME: TRAJ}, "max_abs_diff": {quantity: number},
                       "backend_max_abs_diff": {NAME: {quantity: number}},
@@ -13,7 +14,12 @@ The JSON report (``python -m comparisons run --json PATH``) has this shape::
      "manifest": MANIFEST}                    (when given: see comparisons.manifest)
 
 ``TRAJ`` is :meth:`comparisons.trajectory.Trajectory.to_json` (which holds the
-per-step ``grad_norm`` and the ``first_nonfinite_step`` too). It is strict
+per-step ``grad_norm`` and the ``first_nonfinite_step`` too), as the backend
+computed it. An experiment's ``first_nonfinite_step`` is the one compared: in
+a float32 run the float64 backends' values are compared rounded to float32
+(``comparisons.compare.rounded_to``), so there a value beyond float32's range
+is already an overflow; tables and reports say which backends computed in
+float64 (:func:`precision_note`). It is strict
 JSON: non-finite numbers are the strings ``"NaN"``, ``"Infinity"`` and
 ``"-Infinity"``, and the encoder runs with ``allow_nan=False`` so a stray float
 NaN is an error, never invalid output.
@@ -46,18 +52,20 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from comparisons.compare import ExperimentVerdict
+from comparisons.compare import ExperimentVerdict, rounded_to
 from comparisons.trajectory import Trajectory, json_float
 
 __all__ = [
     "REPORTED_PACKAGES",
     "check_output_path",
+    "computed_in",
     "describe_device",
     "divergence",
     "divergence_summary",
     "json_report",
     "markdown_report",
     "package_versions",
+    "precision_note",
     "verdict_table",
     "write_atomic",
 ]
@@ -130,6 +138,42 @@ def divergence_summary(trajectories: Mapping[str, Trajectory], reference: str) -
     return "; ".join(parts)
 
 
+def computed_in(results: Sequence[Result], *, dtype: str) -> dict[str, str]:
+    """Every backend of ``results`` -> the precision it computed in for a ``dtype`` run.
+
+    A name that is not a known backend (a test double) is taken to compute in ``dtype``.
+    """
+    from comparisons.backends import BACKEND_NAMES, computes_in
+
+    names = dict.fromkeys(name for trajectories, _ in results for name in trajectories)
+    return {name: computes_in(name, dtype) if name in BACKEND_NAMES else dtype for name in names}
+
+
+def precision_note(results: Sequence[Result], *, dtype: str) -> str:
+    """One line naming the backends that did not compute in ``dtype`` ('' when all did).
+
+    Example:
+      >>> run = Trajectory(params={"w": [1.0]}, grads={"w": []}, batch_loss=[],
+      ...                  train_loss=[1.0])
+      >>> precision_note([({"manual": run, "engine": run, "jax": run}, None)], dtype="float32")
+      'manual, engine: float64 (Python floats); compared rounded to float32'
+      >>> precision_note([({"manual": run}, None)], dtype="float64")
+      ''
+    """
+    other: dict[str, list[str]] = {}
+    for name, precision in computed_in(results, dtype=dtype).items():
+        if precision.split(" ")[0] != dtype:  # "float64 (Python floats)" is float64
+            other.setdefault(precision, []).append(name)
+    return "; ".join(f"{', '.join(names)}: {precision}" for precision, names in other.items()) + (
+        f"; compared rounded to {dtype}" if other else ""
+    )
+
+
+def _as_compared(trajectories: Mapping[str, Trajectory], dtype: str) -> dict[str, Trajectory]:
+    """The trajectories as the comparator saw them (rounded to the run's dtype)."""
+    return {name: rounded_to(t, dtype) for name, t in trajectories.items()}
+
+
 def json_report(
     results: Sequence[Result],
     *,
@@ -150,6 +194,7 @@ def json_report(
     """
     experiments = []
     for trajectories, verdict in results:
+        compared = _as_compared(trajectories, verdict.dtype)
         experiments.append({
             "name": verdict.experiment,
             "agree": verdict.agree,
@@ -161,7 +206,7 @@ def json_report(
                 name: _json_numbers(b.max_abs_diff) for name, b in verdict.backends.items()
             },
             "first_nonfinite_step": {
-                name: t.first_nonfinite_step for name, t in trajectories.items()
+                name: t.first_nonfinite_step for name, t in compared.items()
             },
             "first_mismatch": None
             if verdict.first_mismatch is None
@@ -173,6 +218,7 @@ def json_report(
         "device": describe_device() if device is None else device,
         "versions": package_versions() if versions is None else dict(versions),
         "all_agree": all(verdict.agree for _, verdict in results),
+        "computed_in": computed_in(results, dtype=dtype),
         "experiments": experiments,
     }
     if manifest is not None:
@@ -193,6 +239,11 @@ def markdown_report(results: Sequence[Result], *, dtype: str) -> str:
         f"Every backend against {_references(results)} ({dtype}), max |difference| and "
         "verdict: " + ("**all agree**" if all_agree else "**MISMATCH**"),
         "",
+    ]
+    note = precision_note(results, dtype=dtype)
+    if note:
+        lines += [f"Computed in: {note}.", ""]
+    lines += [
         "| experiment | " + " | ".join(backends) + " |",
         "|---|" + "---|" * len(backends),
     ]
@@ -209,18 +260,23 @@ def markdown_report(results: Sequence[Result], *, dtype: str) -> str:
 def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
     """A rich table: experiment x backend (max abs difference, verdict), and divergence.
 
-    The reference backend has no column (it is named in the title); a
-    ``diverges at`` column appears when any run diverges: the reference's first
+    The reference backend has no column (it is named in the title); a caption
+    names the backends that computed in another precision than ``dtype``
+    (:func:`precision_note`); a ``diverges at`` column appears when any run diverges
+    (as compared, i.e. rounded to the run's dtype): the reference's first
     non-finite step with the gradient norm at the step before, then any backend
     that goes non-finite at another step (:func:`divergence_summary`).
     """
     backends = _backend_columns(results)
     diverging = {
-        verdict.experiment: divergence_summary(trajectories, verdict.reference)
+        verdict.experiment: divergence_summary(
+            _as_compared(trajectories, verdict.dtype), verdict.reference)
         for trajectories, verdict in results
     }
+    note = precision_note(results, dtype=dtype)
     table = Table(
         title=f"Every backend against {_references(results)} ({dtype}): max |diff|, verdict",
+        caption=f"computed in: {note}" if note else None,
         box=box.SIMPLE_HEAD,
     )
     table.add_column("experiment", no_wrap=True)

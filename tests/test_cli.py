@@ -259,6 +259,36 @@ def test_run_in_float32_uses_float32_tolerances(capsys, tmp_path):
     assert data["experiments"][0]["tolerance"] > 1e-6  # 32 eps32 (S + 1) = 8e-5 for S = 20
 
 
+def test_the_diverging_example_agrees_in_float32_and_says_what_computed_in_float64(
+    capsys, tmp_path
+):
+    # torch and jax overflow float32 at step 29, where the float64 reference holds 1.9e39:
+    # compared rounded to float32 that is an overflow too, so every backend agrees.
+    report, markdown = tmp_path / "r.json", tmp_path / "r.md"
+    spec = ROOT / "examples" / "diverging-rate.toml"
+    code, out, err = run_cli(capsys, "run", "--spec", str(spec), "--dtype", "float32",
+                             "--json", str(report), "--markdown", str(markdown))
+    assert code == 0, out + err
+    note = "manual, engine: float64 (Python floats); compared rounded to float32"
+    assert note in " ".join(out.split())  # the table's caption (rich may wrap it)
+    assert f"Computed in: {note}." in markdown.read_text().splitlines()
+    data = json.loads(report.read_text())
+    assert data["computed_in"] == {"manual": "float64 (Python floats)",
+                                   "engine": "float64 (Python floats)",
+                                   "torch": "float32", "jax": "float32"}
+    steps = data["experiments"][0]["first_nonfinite_step"]
+    assert len(set(steps.values())) == 1, steps  # as compared: one step for every backend
+    assert data["experiments"][0]["backends"]["manual"]["first_nonfinite_step"] > steps["manual"]
+
+
+def test_a_float64_report_has_no_precision_note(capsys, tmp_path):
+    markdown = tmp_path / "r.md"
+    code, out, err = run_cli(capsys, "run", "--experiment", "five-steps", "--markdown",
+                             str(markdown))
+    assert code == 0, err
+    assert "computed in" not in out.lower() and "computed in" not in markdown.read_text().lower()
+
+
 def test_a_mismatch_exits_1_and_names_where(capsys, monkeypatch):
     import comparisons.backends as backends
 

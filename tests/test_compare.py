@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from comparisons.backends import BACKEND_NAMES, available_backends, get_backend
-from comparisons.compare import compare_trajectories, run_and_compare, values_agree
+from comparisons.compare import compare_trajectories, rounded_to, run_and_compare, values_agree
 from comparisons.experiments import REGISTRY
+from comparisons.spec import load_spec
 from comparisons.trajectory import Trajectory
 
 INF, NAN = math.inf, math.nan
 FIVE = REGISTRY["five-steps"]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _five_steps(**changes) -> Trajectory:
@@ -179,6 +183,52 @@ def test_float32_tolerance_is_derived_from_eps_and_steps():
     # 1e-5 relative is far outside float64's 1e-12, inside float32's 2.3e-5.
     assert not compare_trajectories(FIVE, {"manual": ref, "x": off}).agree
     assert compare_trajectories(FIVE, {"manual": ref, "x": off}, dtype="float32").agree
+
+
+def test_rounding_to_float32_overflows_beyond_its_range_without_a_warning():
+    # Warnings are errors here: the cast must not warn. The expected values are float32's own
+    # rounding (np.float32(v)) and IEEE overflow past float32's max (3.4028235e38).
+    run = _five_steps(batch_loss=[1e39, -1e39, FLOAT32_MAX, NAN, 0.1])
+    small = rounded_to(run, "float32")
+    assert small.batch_loss[:4] == [INF, -INF, FLOAT32_MAX, small.batch_loss[3]]
+    assert math.isnan(small.batch_loss[3])
+    assert small.batch_loss[4] == float(np.float32(0.1)) != 0.1
+    assert small.params["w"] == [float(np.float32(v)) for v in run.params["w"]]
+    assert (small.first_nonfinite_step, run.first_nonfinite_step) == (0, 3)  # NaN at 3
+    assert rounded_to(run, "float64") is run
+
+
+def test_a_float32_overflow_agrees_with_the_float64_reference_beyond_float32s_range():
+    # The float64 reference holds 1.0e39 at step 3 where a float32 run can only hold inf.
+    big = _five_steps(batch_loss=[8.0, 2.0, 0.5, 1e39, INF], train_loss=[8.0, 2.0, 0.5, 1e39,
+                                                                         INF, INF])
+    overflowed = _five_steps(batch_loss=[8.0, 2.0, 0.5, INF, INF],
+                             train_loss=[8.0, 2.0, 0.5, INF, INF, INF])
+    runs = {"manual": big, "torch": overflowed}
+    first = compare_trajectories(FIVE, runs).first_mismatch  # in float64: a real mismatch
+    assert (first.step, first.quantity) == (3, "batch_loss")
+    verdict = compare_trajectories(FIVE, runs, dtype="float32")
+    assert verdict.agree, verdict.describe()
+
+
+def test_the_diverging_example_agrees_in_float32_and_a_different_run_does_not():
+    spec = load_spec(EXAMPLES / "diverging-rate.toml")
+    trajectories, verdict = run_and_compare(spec, dtype="float32")
+    assert verdict.agree, verdict.describe()
+    steps = {name: t.first_nonfinite_step for name, t in trajectories.items()}
+    # manual and engine (float64) overflow ~200 steps later than float32 can; as compared
+    # (rounded to float32) every backend goes non-finite at the same step.
+    assert steps["manual"] > steps["torch"] == steps["jax"]
+    assert {rounded_to(t, "float32").first_nonfinite_step
+            for t in trajectories.values()} == {steps["torch"]}
+    # A genuinely different float32 trajectory (learning rate 1.01) is still a mismatch, at
+    # the first update: w1 = 1.01 * 34/3 vs 34/3, 1e-2 relative against a 1e-3 tolerance.
+    other = dataclasses.replace(spec, hyperparams={"learning_rate": 1.01})
+    different = get_backend("jax").run(other, dtype="float32")
+    mismatch = compare_trajectories(
+        spec, {"manual": trajectories["manual"], "jax": different}, dtype="float32"
+    ).first_mismatch
+    assert mismatch is not None and mismatch.step == 1, mismatch
 
 
 # --- the real backends ---------------------------------------------------------------------------

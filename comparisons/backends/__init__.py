@@ -2,8 +2,10 @@
 
 Every backend module defines ``run(experiment, *, dtype="float64") -> Trajectory``
 plus ``DESCRIPTION``, ``REQUIRES`` (the third-party modules it imports, lazily,
-inside ``run``) and ``INSTALL_HINT``. No backend knows another exists; adding
-one is a module plus one line in :data:`_MODULES`.
+inside ``run``) and ``INSTALL_HINT``; one that computes in a fixed precision
+whatever ``dtype`` says also defines ``COMPUTES_IN`` (see :func:`computes_in`).
+No backend knows another exists; adding one is a module plus one line in
+:data:`_MODULES`.
 
 - ``manual``: the lesson's formulas on Python floats, derivatives by hand.
 - ``engine``: the scalar autograd engine ``comparisons.engine.Value``.
@@ -38,6 +40,7 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "available_backends",
+    "computes_in",
     "get_backend",
 ]
 
@@ -129,6 +132,22 @@ def get_backend(name: str) -> Backend:
         name=name, description=module.DESCRIPTION, requires=tuple(module.REQUIRES),
         install_hint=module.INSTALL_HINT, module=_MODULES[name],
     )
+
+
+def computes_in(name: str, dtype: str) -> str:
+    """The precision backend ``name`` computes in when asked for ``dtype``.
+
+    A dtype name, optionally followed by a note in parentheses.
+
+    Example:
+      >>> computes_in("manual", "float32"), computes_in("jax", "float32")
+      ('float64 (Python floats)', 'float32')
+    """
+    if name not in _MODULES:
+        raise ValueError(
+            f"unknown backend {name!r}; expected one of {', '.join(BACKEND_NAMES)}"
+        )
+    return getattr(_load(_MODULES[name]), "COMPUTES_IN", dtype)
 
 
 def available_backends() -> dict[str, str | None]:

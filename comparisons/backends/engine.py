@@ -34,6 +34,8 @@ from comparisons.trajectory import Trajectory
 DESCRIPTION = "the scalar autograd engine (comparisons.engine.Value): graph, backward(), .grad"
 REQUIRES: tuple[str, ...] = ()
 INSTALL_HINT = "nothing to install (standard library only)"
+COMPUTES_IN = "float64 (Python floats)"
+"""The precision of every run, whatever ``dtype`` asks for."""
 
 
 def mean_loss(w: Value, b: Value, records: Sequence[tuple[float, float]]) -> Value:

@@ -30,6 +30,8 @@ from comparisons.trajectory import Trajectory
 DESCRIPTION = "the lesson's formulas on Python floats, derivatives written by hand"
 REQUIRES: tuple[str, ...] = ()
 INSTALL_HINT = "nothing to install (standard library only)"
+COMPUTES_IN = "float64 (Python floats)"
+"""The precision of every run, whatever ``dtype`` asks for."""
 
 
 def mean_loss(w: float, b: float, records: Sequence[tuple[float, float]]) -> float:
