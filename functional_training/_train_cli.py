@@ -514,7 +514,10 @@ class _Reporter:
     """Progress after each chunk: a rich bar on a terminal (or ``--progress``), else plain lines.
 
     Plain mode writes about ten lines per run to stderr:
-    ``step k/S batch_loss=... train_loss=... grad_norm=...``.
+    ``k/S steps done; step k-1: batch_loss=... train_loss=... grad_norm=...``. The
+    values are the last step's records: the batch loss and gradient taken at
+    ``params[k-1]`` and the full training loss at ``params[k-1]`` (the loss at the
+    new ``params[k]`` is the next step's, or the summary's final train_loss).
     """
 
     def __init__(self, steps: int, *, bar: bool):
@@ -554,11 +557,12 @@ class _Reporter:
     def __call__(self, step: int, steps: int, segment: dict) -> None:
         batch_loss, train_loss, norm = _latest(segment)
         if self.bar is not None:
-            status = f"loss={batch_loss:.4g} grad_norm={norm:.4g}"
+            status = f"step {step - 1}: loss={batch_loss:.4g} grad_norm={norm:.4g}"
             self.bar.update(self.task, completed=step, status=status)
         elif step >= self.next_line or step == steps:
-            print(f"step {step}/{steps} batch_loss={batch_loss:.6g} train_loss={train_loss:.6g} "
-                  f"grad_norm={norm:.6g}", file=sys.stderr, flush=True)
+            print(f"{step}/{steps} steps done; step {step - 1}: batch_loss={batch_loss:.6g} "
+                  f"train_loss={train_loss:.6g} grad_norm={norm:.6g}", file=sys.stderr,
+                  flush=True)
             self.next_line = (step // self.stride + 1) * self.stride
 
 

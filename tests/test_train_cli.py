@@ -188,10 +188,26 @@ def test_plain_progress_lines_show_loss_and_gradient_norm(capsys):
     lines = err.splitlines()
     assert 1 <= len(lines) <= 11  # about ten lines whatever the step count
     for line in lines:
-        head, *fields = line.split()
-        assert head == "step" and fields[1].startswith("batch_loss=")
-        assert fields[3].startswith("grad_norm=")
-    assert lines[-1].startswith("step 400/400 ")
+        done, _, records = line.partition("; ")
+        assert done.endswith("/400 steps done")
+        word, step, batch_loss, train_loss, grad_norm = records.split()
+        assert (word, step) == ("step", f"{int(done.split('/')[0]) - 1}:")
+        assert batch_loss.startswith("batch_loss=") and grad_norm.startswith("grad_norm=")
+    assert lines[-1].startswith("400/400 steps done; step 399: ")
+
+
+def test_progress_line_labels_the_losses_with_their_step(capsys, tmp_path):
+    # The last line's train_loss is the loss at params[19] (step 19's record), not at the
+    # final params[20]: the label must say step 19. Values printed with %.6g.
+    report = tmp_path / "run.json"
+    code, out, err = run(shipments_argv("--json", report), capsys)
+    assert code == 0
+    train_loss = _json(report)["trajectory"]["train_loss"]
+    assert len(train_loss) == 21 and f"{train_loss[19]:.6g}" != f"{train_loss[20]:.6g}"
+    last = err.splitlines()[-1]
+    assert last.startswith("20/20 steps done; step 19: ")
+    assert f" train_loss={train_loss[19]:.6g} " in last
+    assert f"train_loss {train_loss[0]:.6g} -> {train_loss[20]:.6g};" in out
 
 
 def test_progress_flag_draws_a_rich_bar(capsys):
