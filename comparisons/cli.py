@@ -89,7 +89,7 @@ def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    from comparisons.report import check_output_path
+    from functional_training import check_output_path
 
     for option in ("json", "markdown", "manifest"):
         path = getattr(args, option, None)
@@ -179,7 +179,8 @@ def run_manifest(outcome: RunOutcome) -> dict:
 
 
 def _write_reports(outcome: RunOutcome, args: argparse.Namespace) -> None:
-    from comparisons.report import dumps_json, json_report, markdown_report, write_atomic
+    from comparisons.report import dumps_json, json_report, markdown_report
+    from functional_training import write_atomic
 
     manifest = None
     if args.json is not None or args.manifest is not None:
@@ -344,9 +345,20 @@ def _render_figures(args: argparse.Namespace) -> list[Path]:
     return figures.render_all(args.out, tuple(args.format))
 
 
+def _check_figure_output(args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` the figures cannot be written to, before anything is computed."""
+    from comparisons.figures import check_output_directory
+
+    try:
+        check_output_directory(args.out, option="--out")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
 def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
     from comparisons.figures import UnverifiedTrajectoryError
 
+    _check_figure_output(args)
     try:
         paths = _render_figures(args)
     except UnverifiedTrajectoryError as error:  # a backend disagreed: nothing was drawn
@@ -362,6 +374,8 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
     from comparisons.faults import FAULTS, check_faults
 
     _check_outputs(args)
+    if not args.no_figures:
+        _check_figure_output(args)
     summary: list[str] = []
     ok = True
 

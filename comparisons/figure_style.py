@@ -27,8 +27,7 @@ Example:
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -180,54 +179,31 @@ def new_figure(size: Sequence[float] = FIGURE_SIZE) -> Figure:
 def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Write ``fig`` as ``stem.<format>`` for each format, each file atomically.
 
-    Each file is written to a temporary file in the same directory, flushed,
-    synced and moved into place with ``os.replace``, so a reader never sees a
-    half-written figure. Call inside ``matplotlib.rc_context(STYLE)`` (the SVG
-    hash salt is read at save time).
+    Each format is rendered into memory, then written with
+    :func:`functional_training.write_atomic` (temporary file in the same
+    directory, flushed, fsynced, ``os.replace``, directory fsynced), so a reader
+    never sees a half-written figure. Call inside ``matplotlib.rc_context(STYLE)``
+    (the SVG hash salt is read at save time).
 
     Args:
       fig: the figure to save.
-      stem: output path without suffix, e.g. ``figures/learning-rates``.
+      stem: output path without suffix, e.g. ``figures/learning-rates``; its
+        directory must exist.
       formats: a subset of :data:`FORMATS`.
 
     Returns:
       The paths written, in ``formats`` order.
     """
+    from functional_training import write_atomic
+
     written = []
     for fmt in formats:
         if fmt not in FORMATS:
             raise ValueError(f"unknown figure format {fmt!r}; choose from {', '.join(FORMATS)}")
         metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
         path = stem.with_name(f"{stem.name}.{fmt}")
-        write_atomically(
-            path, lambda handle, f=fmt, m=metadata: fig.savefig(
-                handle, format=f, dpi=SAVE_DPI, metadata=m
-            )
-        )
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=SAVE_DPI, metadata=metadata)
+        write_atomic(path, buffer.getvalue())
         written.append(path)
     return written
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call ``write(binary_handle)`` on a temp file beside ``path``, then move it into place.
-
-    Example:
-      >>> import tempfile
-      >>> with tempfile.TemporaryDirectory() as tmp:
-      ...     target = Path(tmp) / "note.txt"
-      ...     write_atomically(target, lambda handle: handle.write(b"hours"))
-      ...     target.read_bytes(), sorted(p.name for p in Path(tmp).iterdir())
-      (b'hours', ['note.txt'])
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; figures are for everyone to read
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise

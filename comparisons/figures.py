@@ -58,6 +58,7 @@ __all__ = [
     "FigureSpec",
     "UnverifiedTrajectoryError",
     "add_figure_arguments",
+    "check_output_directory",
     "data_json",
     "draw_figure",
     "figure_data",
@@ -677,8 +678,11 @@ def write_figures(
     Returns:
       Every path written: figures in :data:`FIGURE_NAMES` order, then README and data.
     """
+    from functional_training import write_atomic
+
     formats = parse_formats(formats)
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in FIGURE_NAMES:
         fig = draw_figure(name, data["figures"][name])
@@ -688,9 +692,40 @@ def write_figures(
     for filename, text in ((README_FILE, readme_text(data, formats)),
                            (DATA_FILE, data_json(record))):
         path = out_dir / filename
-        style.write_atomically(path, lambda handle, t=text: handle.write(t.encode("utf-8")))
+        write_atomic(path, text.encode("utf-8"))
         written.append(path)
     return written
+
+
+def check_output_directory(out_dir: str | Path, *, option: str = "--out") -> Path:
+    """``out_dir`` if the figures can be written there, else ``ValueError`` naming ``option``.
+
+    Checked before any trajectory is computed. ``out_dir`` need not exist
+    (:func:`write_figures` creates it): it must not be a file, and its nearest
+    existing ancestor must be a directory that accepts a new file (probed with
+    :func:`functional_training.check_output_path`, which creates and removes a
+    temporary file; nothing is left behind and no directory is created).
+
+    Example:
+      >>> import tempfile
+      >>> with tempfile.NamedTemporaryFile() as handle:
+      ...     check_output_directory(Path(handle.name) / "figures")
+      Traceback (most recent call last):
+      ...
+      ValueError: --out: ... is not a directory
+    """
+    from functional_training import check_output_path
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{option}: {out_dir} is not a directory")
+    existing = out_dir.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{option}: {existing} is not a directory")
+    check_output_path(existing / README_FILE, option=option)
+    return out_dir
 
 
 def render_all(out_dir: Path, formats: tuple[str, ...] = style.FORMATS) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Verdicts as a terminal table, a strict-JSON report and a Markdown table; atomic writes.
+"""Verdicts as a terminal table, a strict-JSON report and a Markdown table.
 
 The JSON report (``python -m comparisons run --json PATH``) has this shape::
 
@@ -46,7 +46,6 @@ import json
 import platform
 from collections.abc import Mapping, Sequence
 from importlib import metadata
-from pathlib import Path
 
 from rich import box
 from rich.table import Table
@@ -57,7 +56,6 @@ from comparisons.trajectory import Trajectory, json_float
 
 __all__ = [
     "REPORTED_PACKAGES",
-    "check_output_path",
     "computed_in",
     "describe_device",
     "divergence",
@@ -67,7 +65,6 @@ __all__ = [
     "package_versions",
     "precision_note",
     "verdict_table",
-    "write_atomic",
 ]
 
 Result = tuple[Mapping[str, Trajectory], ExperimentVerdict]
@@ -290,37 +287,6 @@ def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
             cells.append(Text(diverging.get(verdict.experiment, "")))
         table.add_row(verdict.experiment, *cells)
     return table
-
-
-def check_output_path(path: str | Path, *, option: str) -> Path:
-    """``path`` if a report can be written there, else ``ValueError`` naming ``option``.
-
-    The project's one check (``functional_training.check_output_path``), made
-    before anything runs: the directory must exist and accept a new file
-    (probed by creating and removing a temporary file: permission bits say
-    nothing for root or read-only mounts), and ``path`` must not be a directory.
-
-    Example:
-      >>> check_output_path("/no/such/dir/report.json", option="--json")
-      Traceback (most recent call last):
-      ...
-      ValueError: --json: directory /no/such/dir does not exist
-    """
-    from functional_training import check_output_path as check
-
-    return check(path, option=option)
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (``functional_training.write_atomic``).
-
-    A temporary file in the same directory, flushed and fsynced, then
-    ``os.replace``: a reader sees the old file or the whole new one, never half
-    of it; on any error the temporary file is removed and ``path`` is untouched.
-    """
-    from functional_training import write_atomic as write
-
-    write(path, text)
 
 
 def _json_numbers(values: Mapping[str, float]) -> dict[str, float | str]:

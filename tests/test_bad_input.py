@@ -28,9 +28,9 @@ from comparisons import cli as comparisons_cli
 from comparisons.backends import get_backend
 from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.report import check_output_path
 from comparisons.spec import SpecError, load_spec, parse_spec
 from comparisons.trajectory import Trajectory
+from functional_training import check_output_path
 from functional_training import cli as functional_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -289,6 +289,27 @@ def test_a_float64_report_has_no_precision_note(capsys, tmp_path):
     assert "computed in" not in out.lower() and "computed in" not in markdown.read_text().lower()
 
 
+@pytest.mark.parametrize("command", ["figures", "all"])
+@pytest.mark.parametrize("where", ["unwritable", "a file", "below a file"])
+def test_an_unusable_figure_directory_is_refused_before_anything_runs(
+    capsys, monkeypatch, tmp_path, unwritable_directory, command, where
+):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("computed trajectories before checking --out")
+
+    monkeypatch.setattr("comparisons.figures.figure_data", must_not_run)
+    monkeypatch.setattr("comparisons.compare.run_and_compare", must_not_run)
+    (tmp_path / "afile").write_text("")
+    out_dir = {"unwritable": unwritable_directory() / "figs", "a file": tmp_path / "afile",
+               "below a file": tmp_path / "afile" / "figs"}[where]
+    code, out, err = run_cli(capsys, command, "--out", str(out_dir))
+    assert code == 2, out + err
+    assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("error: --out: "), err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "locked") == ["afile"]
+    assert not out_dir.exists() or out_dir == tmp_path / "afile"
+
+
 def test_a_mismatch_exits_1_and_names_where(capsys, monkeypatch):
     import comparisons.backends as backends
 

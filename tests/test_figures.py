@@ -107,6 +107,24 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)  # no temp files
 
 
+def test_every_file_goes_through_the_projects_one_atomic_writer(data, tmp_path, monkeypatch):
+    # functional_training.write_atomic also fsyncs the directory and sets mode 0644; the
+    # figures use it (no second writer). A missing --out directory is still created.
+    calls = []
+    real = ft.write_atomic
+
+    def recording(path, payload):
+        calls.append(Path(path))
+        return real(path, payload)
+
+    monkeypatch.setattr(ft, "write_atomic", recording)
+    out = tmp_path / "new" / "figs"
+    written = figures.write_figures(data, out, ("svg",))
+    assert calls == written and len(written) == len(figures.FIGURE_NAMES) + 2
+    assert all(path.stat().st_mode & 0o777 == 0o644 for path in written)
+    assert not hasattr(style, "write_atomically")
+
+
 def test_two_renders_in_a_row_are_byte_identical(data, rendered, tmp_path):
     out, written = rendered
     again = figures.write_figures(data, tmp_path)

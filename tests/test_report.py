@@ -13,16 +13,10 @@ from rich.console import Console
 
 from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY
-from comparisons.report import (
-    check_output_path,
-    dumps_json,
-    json_report,
-    markdown_report,
-    verdict_table,
-    write_atomic,
-)
+from comparisons.report import dumps_json, json_report, markdown_report, verdict_table
 from comparisons.spec import parse_spec
 from comparisons.trajectory import Trajectory
+from functional_training import check_output_path, write_atomic
 
 NON_FINITE = ("NaN", "Infinity", "-Infinity")
 
