@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import NamedTuple
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from functional_training._synthetic import synthetic_shipments
 
-_SYNTHETIC = re.compile(r"^synthetic:(\d+)$")
+_SYNTHETIC = re.compile(r"^synthetic:(\d+(?:_\d+)*)$")  # digits, optionally 1_000-grouped
 _NO_VALIDATION = "all examples train; no validation set"
 
 SYNTHETIC_SEED = 0
@@ -35,7 +36,44 @@ class NamedData(NamedTuple):
     init: tuple[float, float]
 
 
-DATA_NAMES = ("one-shipment", "shipments", "synthetic:N")
+_LESSON_DATA = ("one-shipment", "shipments")
+_EXPECTED = "expected one-shipment, shipments or synthetic:N with N an integer >= 1"
+
+
+def parse_data_name(text: str) -> str:
+    """The one ``--data`` grammar: ``one-shipment``, ``shipments`` or ``synthetic:N``.
+
+    ``N`` is an integer >= 1, digits optionally grouped with ``_`` (``synthetic:1_000``);
+    the canonical name is returned (``synthetic:1000``), so manifests record one
+    spelling. Anything else is a ``ValueError`` naming the text.
+
+    Example:
+      >>> parse_data_name("synthetic:1_000")
+      'synthetic:1000'
+      >>> parse_data_name("synthetic:0")  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: unknown data 'synthetic:0'; expected one-shipment, shipments or synthetic:N ...
+    """
+    if text in _LESSON_DATA:
+        return text
+    match = _SYNTHETIC.match(text) if isinstance(text, str) else None
+    if match is None or int(match.group(1).replace("_", "")) < 1:
+        raise ValueError(f"unknown data {text!r}; {_EXPECTED}")
+    return f"synthetic:{int(match.group(1).replace('_', ''))}"
+
+
+def data_argument(text: str) -> str:
+    """:func:`parse_data_name` as an argparse ``type=`` (``train`` and ``sweep`` ``--data``).
+
+    Example:
+      >>> data_argument("shipments")
+      'shipments'
+    """
+    try:
+        return parse_data_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
@@ -51,7 +89,11 @@ def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
       >>> data.x.tolist(), data.y.tolist(), data.init
       ([1.0, 2.0, 3.0], [3.0, 5.0, 7.0], (0.0, 0.0))
     """
-    if name in ("one-shipment", "shipments"):
+    try:
+        name = parse_data_name(name)
+    except ValueError as err:
+        raise ValueError(f"--data: {err}") from None
+    if name in _LESSON_DATA:
         # The lesson's data is typed once, in the experiment registry.
         from comparisons.experiments import ONE_SHIPMENT, SHIPMENTS
 
@@ -59,13 +101,7 @@ def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
         x, y = (np.array(column, dtype=np.float64) for column in zip(*pairs, strict=True))
         init = (1.0, 0.0) if name == "one-shipment" else (0.0, 0.0)
         return NamedData(name, x, y, None, None, _NO_VALIDATION, init)
-    match = _SYNTHETIC.match(name) if isinstance(name, str) else None
-    if match is None or int(match.group(1)) < 1:
-        raise ValueError(
-            f"--data: expected one-shipment, shipments or synthetic:N with N an integer >= 1, "
-            f"got {name!r}"
-        )
-    data = synthetic_shipments(int(match.group(1)), seed=seed)
+    data = synthetic_shipments(int(name.split(":", 1)[1]), seed=seed)
     split = f"all {data.y.size} examples train (synthetic_shipments seed {seed}); " \
         "no validation set"
     return NamedData(name, data.x, data.y, None, None, split, (0.0, 0.0))

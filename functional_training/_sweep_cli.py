@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from functional_training._arguments import nonnegative_int, positive_int
+from functional_training._datasets import data_argument
 
 # The lesson's data sets: (x, y) and the lesson's initial (w, b).
 MAX_RECORDS = 100
@@ -79,23 +80,6 @@ def parse_rate_range(text: str) -> RateRange:
     return RateRange(start, stop, count)
 
 
-def parse_data(text: str) -> str:
-    """Check ``one-shipment``, ``shipments`` or ``synthetic:N`` (``N >= 1``)."""
-    if text in ("one-shipment", "shipments"):
-        return text
-    if text.startswith("synthetic:"):
-        size = text.split(":", 1)[1].replace("_", "")
-        if not size.isdigit() or int(size) < 1:
-            raise argparse.ArgumentTypeError(
-                f"synthetic:N needs an integer N >= 1, got {text!r}"
-            )
-        return f"synthetic:{int(size)}"
-    raise argparse.ArgumentTypeError(
-        f"unknown data {text!r}; expected one-shipment, shipments or synthetic:N"
-    )
-
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand to ``python -m functional_training``."""
     from functional_training import OPTIMIZER_NAMES, SWEEP_METHODS
@@ -111,7 +95,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         metavar="START:STOP:COUNT", help="COUNT rates from START to STOP")
     parser.add_argument("--log", action="store_true", help="space the rates geometrically")
     parser.add_argument("--steps", required=True, type=positive_int, help="optimizer steps")
-    parser.add_argument("--data", default="one-shipment", type=parse_data,
+    parser.add_argument("--data", default="one-shipment", type=data_argument,
                         help="one-shipment (default), shipments, or synthetic:N")
     parser.add_argument("--seed", default=0, type=nonnegative_int,
                         help="seed of the mini-batch order (default 0); synthetic:N data always "

@@ -48,7 +48,7 @@ from functional_training._checkpoint import (
     list_checkpoints,
     save_checkpoint,
 )
-from functional_training._datasets import NamedData, named_data
+from functional_training._datasets import NamedData, data_argument, named_data
 from functional_training._manifest import (
     build_manifest,
     check_output_path,
@@ -620,8 +620,8 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", required=True, metavar="NAME",
-                        help="one-shipment, shipments or synthetic:N")
+    parser.add_argument("--data", required=True, metavar="NAME", type=data_argument,
+                        help="one-shipment, shipments or synthetic:N (N may be written 1_000)")
     parser.add_argument("--optimizer", required=True, choices=OPTIMIZER_NAMES)
     parser.add_argument("--learning-rate", required=True, type=positive_float, metavar="LR")
     parser.add_argument("--hyperparameter", action="append", type=name_value, default=[],

@@ -216,3 +216,24 @@ def test_memory_and_overflow_errors_exit_2_in_one_line(capsys, monkeypatch, erro
     monkeypatch.setattr("functional_training.cli._demo", handler)
     code, out, err = _run(capsys, "demo")
     assert code == 2 and out == "" and len(err.splitlines()) == 1 and str(error) in err
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "--optimizer", "sgd", "--learning-rate", "0.01", "--steps", "2"],
+    ["sweep", "--learning-rates", "0.01:0.02:2", "--steps", "2"],
+])
+def test_train_and_sweep_share_one_data_grammar(capsys, tmp_path, command):
+    # One parser: synthetic:1_000 is synthetic:1000 for both commands (and in the manifest);
+    # synthetic:0 and unknown names are refused by both with the same message.
+    manifest = tmp_path / "m.json"
+    code, _, err = _run(capsys, *command, "--data", "synthetic:1_0", "--manifest", str(manifest))
+    assert code == 0, err
+    run = json.loads(manifest.read_text())["runs"][0]
+    assert json.dumps(run).count('"synthetic:10"') >= 1 and "synthetic:1_0" not in json.dumps(run)
+    for bad in ("synthetic:0", "synthetic:1__0", "weather"):
+        with pytest.raises(SystemExit) as exit_:
+            main([*command, "--data", bad])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.endswith(f"argument --data: unknown data {bad!r}; expected one-shipment, "
+                            "shipments or synthetic:N with N an integer >= 1\n"), err
