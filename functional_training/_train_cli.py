@@ -19,6 +19,11 @@ the chain of checkpoints and continues from the latest; chunk boundaries are
 multiples of ``--checkpoint-every`` whether or not the run was interrupted,
 so a resumed run computes exactly what the uninterrupted run computes.
 
+Cost: every step records the full training loss (the trajectory contract), so
+each step reads all N examples whatever ``--batch-size`` is: with
+``--data synthetic:10000000 --batch-size 32`` a step costs what a full-batch
+step costs. For loss curves of large data sets use ``sweep --record-every``.
+
 Exit codes: 0 trained (a run that diverges still exits 0: divergence is data),
 2 bad usage or bad input (one line, no traceback, no output file written),
 130 interrupted with Ctrl-C (one line; ``--resume`` continues from the last checkpoint).
@@ -628,7 +633,8 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
                         metavar="NAME=VALUE",
                         help="another optimizer setting, e.g. momentum=0.9 (repeatable)")
     parser.add_argument("--batch-size", type=positive_int, metavar="B",
-                        help="examples per step (default: full batch)")
+                        help="examples per gradient step (default: full batch); the full "
+                             "training loss is still computed at every step, O(N)")
     length = parser.add_mutually_exclusive_group(required=True)
     length.add_argument("--steps", type=positive_int, metavar="S")
     length.add_argument("--epochs", type=positive_int, metavar="E")
