@@ -319,7 +319,7 @@ ROWS = [
            "--hyperparameter", "momentum=nan",
            message=r"--hyperparameter: optimizer 'momentum': momentum must be finite"),
     ft_row("train unknown data", *swap(TRAIN, "--data", "weather"),
-           message=r"--data: expected one-shipment, shipments or synthetic:N"),
+           message=r"--data: unknown data 'weather'; expected one-shipment, shipments or synth"),
     ft_row("train json in a missing directory", *TRAIN, "--json", "{tmp}/missing/r.json",
            message=r"--json: directory .*/missing does not exist$", outputs=False),
     ft_row("train manifest in a missing directory", *TRAIN, "--manifest", "{tmp}/missing/m.json",
