@@ -88,11 +88,15 @@ def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None
     Raises:
       ValueError: one line naming the file and what is wrong with it.
     """
-    from functional_training import read_manifest, trajectory_digest
+    from functional_training import trajectory_digest, validate_manifest
 
-    manifest = read_manifest(path)  # one line naming the file for anything unreadable
-    data = json.loads(Path(path).read_text(encoding="utf-8"))  # strict JSON: read_manifest said so
-    report = data if "format" not in data else None
+    data = _read_strict_json(path)  # the file is read and parsed once
+    is_report = isinstance(data, dict) and "manifest" in data and "format" not in data
+    report = data if is_report else None
+    try:
+        manifest = validate_manifest(data if report is None else report["manifest"])
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
     if report is None:
         return manifest, None
     experiments = report.get("experiments")
@@ -117,6 +121,33 @@ def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None
                     "digest; the report was edited"
                 )
     return manifest, recorded
+
+
+def _read_strict_json(path):
+    """Parse ``path`` as strict JSON (no NaN/Infinity literals); one ``ValueError`` line if not.
+
+    The messages are ``functional_training.read_manifest``'s for the same faults.
+    """
+    def refuse(constant: str):
+        raise _NonStrictJSON(constant)
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"cannot read manifest {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"manifest {path} is not UTF-8 text") from None
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"manifest {path} is not valid JSON: {err.msg} at line {err.lineno} "
+                         f"column {err.colno}") from None
+    except _NonStrictJSON as err:
+        raise ValueError(f"manifest {path} is not strict JSON: it contains {err}") from None
+
+
+class _NonStrictJSON(ValueError):
+    pass
 
 
 def _plan(i: int, run: dict, dtype: str) -> _Plan:
@@ -324,17 +355,6 @@ def rerun(
 
 def _environment_notes(manifest: Mapping) -> list[str]:
     """Package versions, devices and sources that differ from the recorded ones."""
-    from functional_training import build_manifest
+    from comparisons.manifest import current_environment, environment_notes
 
-    # The environment now, exactly as a manifest written here would record it.
-    now = build_manifest(tool=manifest["tool"], runs=manifest["runs"], dtype=manifest["dtype"])
-    notes = []
-    changed = [f"{name} {was} -> {now['versions'].get(name)}"
-               for name, was in manifest["versions"].items() if now["versions"].get(name) != was]
-    if changed:
-        notes.append("note: package versions differ: " + ", ".join(changed))
-    if now["devices"] != manifest["devices"]:
-        notes.append(f"note: devices differ: recorded {manifest['devices']}, now {now['devices']}")
-    if now["source"] != manifest["source"]:
-        notes.append("note: the installed functional_training/comparisons sources differ")
-    return notes
+    return environment_notes(manifest, current_environment())

@@ -137,6 +137,31 @@ def test_rerun_reproduces_every_trajectory_bit_for_bit(capsys, tmp_path, which):
     assert lines[-1] == f"rerun: all {len(MANY) + 1} experiments EQUAL to the recorded trajectories"
 
 
+def test_a_rerun_reads_its_file_once_and_builds_no_manifest_of_the_recorded_runs(
+    capsys, tmp_path, monkeypatch
+):
+    import functional_training
+
+    report, _ = record(capsys, tmp_path, *_experiments("five-steps", "shared-path"))
+    reads, built = [], []
+    real_read, real_build = Path.read_text, functional_training.build_manifest
+
+    def read_text(self, *args, **kwargs):
+        reads.append(self)
+        return real_read(self, *args, **kwargs)
+
+    def build_manifest(*, runs, **kwargs):
+        built.append(len(runs))
+        return real_build(runs=runs, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(functional_training, "build_manifest", build_manifest)
+    code, out, err = run_cli(capsys, "rerun", report)
+    assert code == 0, out + err
+    assert reads.count(Path(report)) == 1
+    assert built and max(built) <= 1  # environment notes: no validation of the 2 recorded runs
+
+
 def test_a_spec_experiment_reruns_after_its_file_is_gone(capsys, tmp_path):
     spec = tmp_path / "mine.toml"
     shutil.copy(EXAMPLES / "shipments-adam.toml", spec)
