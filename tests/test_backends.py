@@ -164,21 +164,39 @@ def test_optimizer_runs_are_not_sgd_in_disguise(runs):
     assert len({round(v, 6) for v in finals.values()}) == 5, finals
 
 
+def _numpy_adamw(x, y, *, lr, steps, b1, b2, eps, weight_decay):
+    """AdamW from its formulas in NumPy float64 (optax's form: decay inside the lr step)."""
+    x, y = np.asarray(x), np.asarray(y)
+    p, m, v, ws = np.zeros(2), np.zeros(2), np.zeros(2), [0.0]
+    for t in range(1, steps + 1):
+        err = p[0] * x + p[1] - y
+        g = np.array([np.mean(err * x), np.mean(err)])
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        mhat, vhat = m / (1 - b1**t), v / (1 - b2**t)
+        p = p - lr * (mhat / (np.sqrt(vhat) + eps) + weight_decay * p)
+        ws.append(p[0])
+    return ws
+
+
 def test_omitted_hyperparameters_take_optax_defaults():
     """An experiment that leaves adamw's settings out runs optax's defaults in every backend.
 
-    Reference: functional_training.train with make_optimizer("adamw") and no
-    settings, i.e. optax's own defaults (weight decay 1e-4, not torch's 1e-2).
+    Reference: AdamW in NumPy with optax's defaults written out (b1 0.9, b2 0.999,
+    eps 1e-8, weight decay 1e-4 -- not torch's 1e-2, which moves w by ~1e-3 here).
     """
     e = replace(REGISTRY["optimizer/adamw"], hyperparams={"learning_rate": 0.1})
-    with ft.float64():
-        ref = ft.train(ft.LinearParams(jnp.float64(0.0), jnp.float64(0.0)), e.xs, e.ys,
-                       optimizer=ft.make_optimizer("adamw", learning_rate=0.1), steps=e.steps)
-        ref_w = np.asarray(ref.params.w).tolist()
+    ref_w = _numpy_adamw(e.xs, e.ys, lr=0.1, steps=e.steps, b1=0.9, b2=0.999, eps=1e-8,
+                         weight_decay=1e-4)
     tol = ft.tolerance("float64", e.steps)
     for backend in BACKEND_NAMES:
         np.testing.assert_allclose(get_backend(backend).run(e).params["w"], ref_w,
                                    rtol=tol, atol=tol, err_msg=backend)
+
+
+def test_backend_default_table_is_functional_trainings():
+    from comparisons.backends._common import OPTIMIZER_DEFAULTS
+
+    assert OPTIMIZER_DEFAULTS == {n: ft.optimizer_hyperparameters(n) for n in ft.OPTIMIZER_NAMES}
 
 
 # --- the lesson's printed numbers ---------------------------------------------------
