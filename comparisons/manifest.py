@@ -40,8 +40,6 @@ __all__ = [
     "ORIGINS",
     "TOOLS",
     "comparison_manifest",
-    "current_environment",
-    "environment_notes",
     "experiment_data",
     "experiment_from_json",
     "experiment_record",
@@ -307,48 +305,3 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
-ENVIRONMENT_KEYS = ("versions", "devices", "source")
-"""The manifest keys that describe where a run ran (compared as notes by a rerun)."""
-
-
-def current_environment() -> dict:
-    """This process's ``versions``, ``devices`` and ``source``, as a manifest written here has them.
-
-    Package metadata, ``jax.devices()`` and a hash of the installed sources: no
-    run is validated. (``functional_training`` exports no separate helpers for
-    these, so they are read from a one-run manifest built by its public
-    ``build_manifest``.)
-    """
-    from functional_training import build_manifest, data_record, run_record
-
-    probe = run_record(name="environment", data=data_record("probe", [0.0], [0.0]),
-                       split="environment probe", optimizer="none", hyperparameters={},
-                       learning_rates=[], steps=1)
-    built = build_manifest(tool=TOOLS[0], runs=[probe], dtype="float64")
-    return {key: built[key] for key in ENVIRONMENT_KEYS}
-
-
-def environment_notes(recorded: Mapping, now: Mapping) -> list[str]:
-    """``note:`` lines for each environment key of ``recorded`` that differs in ``now``.
-
-    Package versions, devices and sources explain a difference between a
-    recorded and a rerun trajectory; they are not one.
-
-    Example:
-      >>> then = {"versions": {"jax": "0.4.30"}, "devices": ["cpu:0 cpu"], "source": "sha256:a"}
-      >>> environment_notes(then, {**then, "versions": {"jax": "0.10.2"}})
-      ['note: package versions differ: jax 0.4.30 -> 0.10.2']
-      >>> environment_notes(then, then)
-      []
-    """
-    notes = []
-    versions = now["versions"]
-    changed = [f"{name} {was} -> {versions.get(name)}"
-               for name, was in recorded["versions"].items() if versions.get(name) != was]
-    if changed:
-        notes.append("note: package versions differ: " + ", ".join(changed))
-    if now["devices"] != recorded["devices"]:
-        notes.append(f"note: devices differ: recorded {recorded['devices']}, now {now['devices']}")
-    if now["source"] != recorded["source"]:
-        notes.append("note: the installed functional_training/comparisons sources differ")
-    return notes

@@ -304,7 +304,9 @@ def rerun(
         raise ValueError(f"manifest: dtype {dtype!r} cannot be rerun (float64 or float32)")
     plans = [_plan(i, run, dtype) for i, run in enumerate(manifest["runs"])]
 
-    lines = _environment_notes(manifest)
+    from functional_training import environment_notes
+
+    lines = environment_notes(manifest)
     first: str | None = None
     equal = 0
     for plan in plans:
@@ -351,10 +353,3 @@ def rerun(
     else:
         lines.append(f"rerun: {equal} of {total} experiments equal; first difference: {first}")
     return RerunReport(first is None, lines)
-
-
-def _environment_notes(manifest: Mapping) -> list[str]:
-    """Package versions, devices and sources that differ from the recorded ones."""
-    from comparisons.manifest import current_environment, environment_notes
-
-    return environment_notes(manifest, current_environment())

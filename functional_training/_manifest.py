@@ -240,6 +240,39 @@ def device_names() -> list[str]:
 # --------------------------------------------------------------------------- building
 
 
+def current_environment() -> dict:
+    """This process's ``versions``, ``devices`` and ``source``, as a manifest made here has them."""
+    return {"versions": package_versions(), "devices": device_names(), "source": source_digest()}
+
+
+def environment_notes(recorded: Mapping) -> list[str]:
+    """``note:`` lines for each environment key of a ``recorded`` manifest that differs now.
+
+    Package versions, devices and installed sources explain a difference between
+    a recorded and a rerun trajectory; they are not one.
+
+    Example:
+      >>> now = current_environment()
+      >>> environment_notes({**now, "versions": {**now["versions"], "numpy": "0.0"}})
+      ... # doctest: +ELLIPSIS
+      ['note: package versions differ: numpy 0.0 -> ...']
+      >>> environment_notes(now)
+      []
+    """
+    now = current_environment()
+    notes = []
+    versions = now["versions"]
+    changed = [f"{name} {was} -> {versions.get(name)}"
+               for name, was in recorded["versions"].items() if versions.get(name) != was]
+    if changed:
+        notes.append("note: package versions differ: " + ", ".join(changed))
+    if now["devices"] != recorded["devices"]:
+        notes.append(f"note: devices differ: recorded {recorded['devices']}, now {now['devices']}")
+    if now["source"] != recorded["source"]:
+        notes.append("note: the installed functional_training/comparisons sources differ")
+    return notes
+
+
 def data_record(source: str, x, y, x_val=None, y_val=None) -> dict:
     """The ``data`` block of a run: where the data came from and its content hash.
 

@@ -31,12 +31,10 @@ import numpy as np
 from functional_training._manifest import (
     build_manifest,
     data_record,
-    device_names,
-    package_versions,
+    environment_notes,
     read_json,
     run_record,
     sha256_digest,
-    source_digest,
     trajectory_digest,
     validate_manifest,
 )
@@ -178,7 +176,7 @@ def rerun(manifest: Mapping, *, recorded_trajectory: Mapping | None = None) -> R
         )
     else:
         raise ValueError(f"manifest tool {tool!r} is not one functional_training can rerun")
-    return RerunReport(report.equal, _environment_notes(manifest) + report.lines)
+    return RerunReport(report.equal, environment_notes(manifest) + report.lines)
 
 
 def _single_run(manifest: Mapping, result_key: str) -> dict:
@@ -281,24 +279,6 @@ def _null():
     import contextlib
 
     return contextlib.nullcontext()
-
-
-def _environment_notes(manifest: Mapping) -> list[str]:
-    notes = []
-    versions = package_versions()
-    changed = [
-        f"{name} {recorded} -> {versions.get(name)}"
-        for name, recorded in manifest["versions"].items()
-        if versions.get(name) != recorded
-    ]
-    if changed:
-        notes.append("note: package versions differ: " + ", ".join(changed))
-    devices = device_names()
-    if devices != manifest["devices"]:
-        notes.append(f"note: devices differ: recorded {manifest['devices']}, now {devices}")
-    if source_digest() != manifest["source"]:
-        notes.append("note: the installed functional_training/comparisons sources differ")
-    return notes
 
 
 def first_difference(recorded: Mapping, now: Mapping) -> str:
