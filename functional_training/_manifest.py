@@ -172,6 +172,18 @@ def trajectory_digest(trajectory) -> str:
     return sha256_digest(_canonical_json(data))
 
 
+def json_floats(values) -> float | str | list:
+    """Numbers (any shape) as strict-JSON values: nested lists, non-finite as strings.
+
+    Example:
+      >>> json_floats([1.5, float("inf"), float("nan")])
+      [1.5, 'Infinity', 'NaN']
+    """
+    array = np.asarray(values, np.float64)
+    text = np.where(np.isnan(array), "NaN", np.where(array > 0, "Infinity", "-Infinity"))
+    return np.where(np.isfinite(array), array.astype(object), text).tolist()
+
+
 def _canonical_json(data) -> bytes:
     try:
         return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()

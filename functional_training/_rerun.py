@@ -26,12 +26,12 @@ import argparse
 from collections.abc import Mapping
 from typing import NamedTuple
 
-import numpy as np
-
 from functional_training._manifest import (
+    _canonical_json,
     build_manifest,
     data_record,
     environment_notes,
+    json_floats,
     read_json,
     run_record,
     sha256_digest,
@@ -68,18 +68,10 @@ def sweep_result_json(result) -> dict:
       >>> sorted(sweep_result_json(r))
       ['final_params', 'first_nonfinite_step', 'learning_rates', 'losses', 'record_every', 'steps']
     """
-    from comparisons.trajectory import json_float
-
-    def floats(values) -> list:
-        array = np.asarray(values, dtype=np.float64)
-        if array.ndim == 0:
-            return json_float(array)
-        return [floats(row) for row in array]
-
     return {
-        "learning_rates": floats(result.learning_rates),
-        "losses": floats(result.losses),
-        "final_params": {name: floats(values)
+        "learning_rates": json_floats(result.learning_rates),
+        "losses": json_floats(result.losses),
+        "final_params": {name: json_floats(values)
                          for name, values in zip(("w", "b"), result.final_params, strict=True)},
         "first_nonfinite_step": [int(k) for k in result.first_nonfinite_step],
         "steps": int(result.steps),
@@ -135,15 +127,9 @@ def sweep_manifest(
         seed=seed if batch_size is not None else None,
         options={"data": data, "data_seed": data_seed, "record_every": int(result.record_every),
                  "method": method},
-        results={"sweep": sha256_digest(_canonical(sweep_result_json(result)))},
+        results={"sweep": sha256_digest(_canonical_json(sweep_result_json(result)))},
     )
     return build_manifest(tool=SWEEP_TOOL, runs=[run], dtype=dtype)
-
-
-def _canonical(obj) -> bytes:
-    import json
-
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 # --------------------------------------------------------------------------- rerun
@@ -268,7 +254,7 @@ def _rerun_sweep(manifest: Mapping) -> RerunReport:
             optimizer=run["optimizer"], hyperparams=hyper, batch_indices=order,
             record_every=options["record_every"], method=options["method"],
         )
-    digest = sha256_digest(_canonical(sweep_result_json(result)))
+    digest = sha256_digest(_canonical_json(sweep_result_json(result)))
     expected = run["results"]["sweep"]
     if digest == expected:
         return RerunReport(True, [line, f"sweep: EQUAL to the recorded one ({digest})"])

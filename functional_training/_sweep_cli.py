@@ -24,6 +24,7 @@ import numpy as np
 
 from functional_training._arguments import nonnegative_int, positive_int
 from functional_training._datasets import data_argument
+from functional_training._manifest import json_floats
 
 # The lesson's data sets: (x, y) and the lesson's initial (w, b).
 MAX_RECORDS = 100
@@ -232,15 +233,6 @@ def _progress_bar(enabled: bool, steps: int):
         yield lambda done, total: bar.update(task, completed=done)
 
 
-def _json_floats(values) -> list:
-    """Nested lists of floats with non-finite values as "NaN", "Infinity", "-Infinity"."""
-    array = np.asarray(values, np.float64)
-    if np.isfinite(array).all():
-        return array.tolist()
-    text = np.where(np.isnan(array), "NaN", np.where(array > 0, "Infinity", "-Infinity"))
-    return np.where(np.isfinite(array), array.astype(object), text).tolist()
-
-
 def to_json(result, summary: dict, *, args: dict) -> dict:
     """The sweep as a strict-JSON-ready dict (non-finite floats as strings)."""
     return {
@@ -252,10 +244,10 @@ def to_json(result, summary: dict, *, args: dict) -> dict:
         "record_every": result.record_every,
         "recorded_steps": result.recorded_steps.tolist(),
         "learning_rates": result.learning_rates.tolist(),
-        "losses": _json_floats(result.losses),
+        "losses": json_floats(result.losses),
         "first_nonfinite_step": result.first_nonfinite_step.tolist(),
-        "final_params": {"w": _json_floats(result.final_params.w),
-                         "b": _json_floats(result.final_params.b)},
+        "final_params": {"w": json_floats(result.final_params.w),
+                         "b": json_floats(result.final_params.b)},
         "compile_seconds": result.compile_seconds,
         "run_seconds": result.run_seconds,
         **summary,
