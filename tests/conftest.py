@@ -1,4 +1,4 @@
-"""Shared fixtures: float64 JAX with strict dtype promotion; a directory no file fits in."""
+"""Shared fixtures: float64 JAX with strict promotion; a directory no file fits in."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 @pytest.fixture
 def x64():
-    """Run the test body in float64 with strict dtype promotion (DESIGN.md precision policy)."""
+    """Run the test body in float64 with strict dtype and rank promotion (DESIGN.md)."""
     import jax
 
     import functional_training as ft
 
-    with ft.float64(), jax.numpy_dtype_promotion("strict"):
+    with ft.float64(), jax.numpy_dtype_promotion("strict"), jax.numpy_rank_promotion("raise"):
         yield
 
 
