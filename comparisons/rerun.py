@@ -25,12 +25,10 @@ file is not a valid comparisons manifest or report (one line, nothing rerun).
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 from comparisons.experiments import REGISTRY, Experiment
@@ -88,9 +86,9 @@ def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None
     Raises:
       ValueError: one line naming the file and what is wrong with it.
     """
-    from functional_training import trajectory_digest, validate_manifest
+    from functional_training import read_json, trajectory_digest, validate_manifest
 
-    data = _read_strict_json(path)  # the file is read and parsed once
+    data = read_json(path, what="manifest")  # the file is read and parsed once
     is_report = isinstance(data, dict) and "manifest" in data and "format" not in data
     report = data if is_report else None
     try:
@@ -121,33 +119,6 @@ def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None
                     "digest; the report was edited"
                 )
     return manifest, recorded
-
-
-def _read_strict_json(path):
-    """Parse ``path`` as strict JSON (no NaN/Infinity literals); one ``ValueError`` line if not.
-
-    The messages are ``functional_training.read_manifest``'s for the same faults.
-    """
-    def refuse(constant: str):
-        raise _NonStrictJSON(constant)
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ValueError(f"cannot read manifest {path}: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"manifest {path} is not UTF-8 text") from None
-    try:
-        return json.loads(text, parse_constant=refuse)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"manifest {path} is not valid JSON: {err.msg} at line {err.lineno} "
-                         f"column {err.colno}") from None
-    except _NonStrictJSON as err:
-        raise ValueError(f"manifest {path} is not strict JSON: it contains {err}") from None
-
-
-class _NonStrictJSON(ValueError):
-    pass
 
 
 def _plan(i: int, run: dict, dtype: str) -> _Plan:
