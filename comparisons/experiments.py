@@ -21,10 +21,7 @@ Kinds:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
 
 KINDS = ("train", "gradient-check", "shared-path", "accumulation")
 
@@ -96,11 +93,12 @@ class Experiment:
 def batch_order(experiment: Experiment) -> list[list[int]] | None:
     """Example indices for each step, or ``None`` for full batch.
 
-    Each epoch draws ``numpy.random.default_rng(seed).permutation(n)`` (one
-    generator for the whole run, so epochs differ) and cuts it into
-    ``n // batch_size`` batches, dropping the remainder so every batch has the
-    same size; epochs repeat until ``steps`` batches exist. Generated once here
-    and replayed by every backend: frameworks never share random streams.
+    The rule of :func:`functional_training.minibatch_indices`: each epoch draws
+    ``numpy.random.default_rng(seed).permutation(n)`` (one generator for the
+    whole run, so epochs differ) and cuts it into ``n // batch_size`` batches,
+    dropping the remainder so every batch has the same size; epochs repeat
+    until ``steps`` batches exist. Generated once here and replayed by every
+    backend: frameworks never share random streams.
 
     Example:
       >>> e = REGISTRY["mini-batch"]
@@ -110,16 +108,11 @@ def batch_order(experiment: Experiment) -> list[list[int]] | None:
     """
     if experiment.batch_size is None:
         return None
-    n = len(experiment.train)
-    per_epoch = n // experiment.batch_size
-    rng = np.random.default_rng(experiment.seed)
-    order: list[list[int]] = []
-    for _ in range(math.ceil(experiment.steps / per_epoch)):
-        perm = rng.permutation(n)
-        for j in range(per_epoch):
-            batch = perm[j * experiment.batch_size : (j + 1) * experiment.batch_size]
-            order.append([int(i) for i in batch])
-    return order[: experiment.steps]
+    from functional_training import minibatch_indices  # the one implementation of the rule
+
+    order = minibatch_indices(len(experiment.train), batch_size=experiment.batch_size,
+                              steps=experiment.steps, seed=experiment.seed)
+    return order.tolist()
 
 
 def _sgd(rate: float) -> dict[str, float]:

@@ -96,8 +96,8 @@ def minibatch_indices(n: int, *, batch_size: int, steps: int, seed: int = 0) -> 
     Each epoch draws ``numpy.random.default_rng(seed).permutation(n)`` (one
     generator for the whole run, so epochs differ) and cuts it into
     ``n // batch_size`` batches, dropping the remainder so every batch has the
-    same size; epochs repeat until ``steps`` batches exist. The same rule as
-    ``comparisons.experiments.batch_order``, so any backend can replay it. One
+    same size; epochs repeat until ``steps`` batches exist.
+    ``comparisons.experiments.batch_order`` calls this, so every backend replays it. One
     permutation per epoch on the host: a permutation of 10**6 indices costs
     about 10 ms in NumPy, against about 0.7 s for ``jax.random.permutation``
     on this project's 2-core CPU.
