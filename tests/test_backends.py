@@ -546,3 +546,26 @@ def test_convention_tf32_defaults():
     # CPU only here: these are the defaults that keep float32 matmuls in full precision.
     assert torch.backends.cuda.matmul.allow_tf32 is False
     assert torch.get_float32_matmul_precision() == "highest"
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam", "adamw"])
+def test_backends_and_functional_training_accept_the_same_settings(name):
+    # Two validators (the stdlib backends need no JAX), one set of bounds: probe each
+    # hyperparameter at and around its bounds and require the same verdict.
+    from comparisons.backends._common import optimizer_settings
+
+    for key in ft.optimizer_hyperparameters(name):
+        for value in (-0.5, 0.0, 0.5, 0.999, 1.0, 1.5, float("inf"), float("nan")):
+            experiment = replace(REGISTRY[f"optimizer/{name}"],
+                                 hyperparams={"learning_rate": 0.1, key: value})
+            try:
+                optimizer_settings(experiment)
+                backends_accept = True
+            except (ValueError, TypeError):
+                backends_accept = False
+            try:
+                ft.check_hyperparameters(name, {key: value})
+                ft_accepts = True
+            except (ValueError, TypeError):
+                ft_accepts = False
+            assert backends_accept == ft_accepts, (name, key, value)

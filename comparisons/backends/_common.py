@@ -64,8 +64,9 @@ def optimizer_settings(experiment: Experiment) -> dict[str, float]:
     """The experiment's optimizer hyperparameters, validated, defaults filled in.
 
     ``learning_rate`` must be finite and > 0 (a huge rate is allowed: divergence
-    is data); ``momentum``, ``eps`` and ``weight_decay`` finite and >= 0; ``b1``
-    and ``b2`` in [0, 1) (1 would divide by zero in the bias correction);
+    is data); ``eps`` and ``weight_decay`` finite and >= 0; ``b1``, ``b2`` and
+    ``momentum`` in [0, 1) (1 would divide by zero in the bias correction, or
+    never forget);
     Nesterov needs ``momentum > 0``. Every backend calls this, so they accept
     and reject the same experiments.
 
@@ -102,7 +103,7 @@ def optimizer_settings(experiment: Experiment) -> dict[str, float]:
     for key in ("momentum", "eps", "weight_decay"):
         if settings.get(key, 0.0) < 0:
             raise ValueError(f"{key} must be >= 0, got {settings[key]}")
-    for key in ("b1", "b2"):
+    for key in ("b1", "b2", "momentum"):  # functional_training.check_hyperparameters' bounds
         if key in settings and not 0.0 <= settings[key] < 1.0:
             raise ValueError(f"{key} must lie in [0, 1), got {settings[key]}")
     if name == "nesterov" and settings["momentum"] == 0:
