@@ -141,6 +141,11 @@ def run(args: argparse.Namespace) -> int:
                                        steps=args.steps, seed=args.seed)
     rates = args.learning_rates.values(log=args.log)
     record_every = args.record_every or max(1, args.steps // MAX_RECORDS)
+    if record_every > args.steps:
+        raise ValueError(
+            f"--record-every {record_every} is larger than --steps {args.steps}: "
+            "nothing after the initial loss would be recorded"
+        )
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
 
     precision = ft.float64() if args.dtype == "float64" else contextlib.nullcontext()
@@ -182,17 +187,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summarize(result, x, y) -> dict:
-    """Best rate, observed divergence and analytic limit of a sweep."""
+    """Best rate(s), observed divergence and analytic limit of a sweep.
+
+    Both use the loss at the final step ``S`` (``result.final_loss``) as well as
+    the recorded ones, so a ``record_every`` that does not divide ``S`` cannot
+    hide a divergence. Rates whose final loss ties the best one exactly (e.g.
+    many rates reach 0 in float arithmetic) are counted, not silently reduced
+    to the smallest.
+    """
     import functional_training as ft
 
     final = result.final_loss
     finite = np.isfinite(final) & (result.first_nonfinite_step < 0)
     best = int(np.argmin(np.where(finite, final, np.inf))) if finite.any() else None
+    tied = np.flatnonzero(finite & (final == final[best])) if best is not None else []
+    losses = np.column_stack([result.losses, final])
     return {
         "best_rate": None if best is None else float(result.learning_rates[best]),
         "best_final_loss": None if best is None else float(final[best]),
+        "best_rates_tied": int(len(tied)),
+        "best_rates_range": None if best is None else [
+            float(result.learning_rates[tied].min()), float(result.learning_rates[tied].max())
+        ],
         "observed_divergence": ft.observed_divergence(
-            result.learning_rates, result.losses, result.first_nonfinite_step
+            result.learning_rates, losses, result.first_nonfinite_step
         ),
         "stability_limit": ft.stability_limit(x, y),
     }
@@ -201,6 +219,10 @@ def summarize(result, x, y) -> dict:
 def _best_line(summary: dict) -> str:
     if summary["best_rate"] is None:
         return "best rate: none (every rate went non-finite)"
+    if summary["best_rates_tied"] > 1:
+        low, high = summary["best_rates_range"]
+        return (f"best rate: {summary['best_rates_tied']} rates tie at final loss "
+                f"{summary['best_final_loss']:.6g} ({low:.6g} to {high:.6g})")
     return (f"best rate: {summary['best_rate']:.6g} "
             f"(final loss {summary['best_final_loss']:.6g})")
 
