@@ -91,6 +91,7 @@ def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict
 def _check_outputs(args: argparse.Namespace) -> None:
     from functional_training import check_output_path
 
+    seen: dict[Path, str] = {}
     for option in ("json", "markdown", "manifest"):
         path = getattr(args, option, None)
         if path is not None:
@@ -98,6 +99,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
                 check_output_path(path, option=f"--{option}")
             except ValueError as err:
                 raise UsageError(str(err)) from None
+            same = seen.setdefault(Path(path).resolve(), f"--{option}")
+            if same != f"--{option}":
+                raise UsageError(f"--{option}: {path} is also the {same} file; give each its own")
 
 
 @contextlib.contextmanager
@@ -222,6 +226,11 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         spec_files=spec_files,
     )
     _print_run(outcome, out)
+    if not args.experiment and not args.spec:
+        skipped = [e.name for e in REGISTRY.values() if e not in experiments]
+        if skipped:
+            _say(out, f"skipped in {args.dtype}: {', '.join(skipped)} "
+                      "(finite-difference gradient checks are float64 only)")
     _write_reports(outcome, args)
     return 0 if outcome.agree else 1
 

@@ -474,3 +474,19 @@ def test_bad_input_in_a_fresh_process_has_no_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"error: {spec}: [data]: missing table\n"
+
+
+def test_one_path_for_two_reports_is_refused(capsys, tmp_path):
+    report = tmp_path / "o.json"
+    code, out, err = run_cli(capsys, "run", "--experiment", "five-steps", "--json", str(report),
+                             "--markdown", str(report))
+    assert_one_line_error(code, out, err, contains="--markdown: ")
+    assert "is also the --json file" in err
+    assert not report.exists()
+
+
+def test_float32_run_says_which_experiments_it_skipped(capsys):
+    code, out, _ = run_cli(capsys, "run", "--dtype", "float32", "--backend", "jax")
+    assert code == 0
+    assert out.splitlines()[-1] == ("skipped in float32: gradient-check (finite-difference "
+                                    "gradient checks are float64 only)")
