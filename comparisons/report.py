@@ -273,7 +273,11 @@ def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
     note = precision_note(results, dtype=dtype)
     table = Table(
         title=f"Every backend against {_references(results)} ({dtype}): max |diff|, verdict",
-        caption=f"computed in: {note}" if note else None,
+        caption="\n".join(
+            [*([f"computed in: {note}"] if note else []),
+             "agree: every value within atol + rtol * |reference| (functional_training.tolerance);"
+             " max |diff| is absolute, so it is large where values are large"]
+        ),
         box=box.SIMPLE_HEAD,
     )
     table.add_column("experiment", no_wrap=True)

@@ -490,3 +490,9 @@ def test_float32_run_says_which_experiments_it_skipped(capsys):
     assert code == 0
     assert out.splitlines()[-1] == ("skipped in float32: gradient-check (finite-difference "
                                     "gradient checks are float64 only)")
+
+
+def test_run_table_says_the_verdict_is_relative(capsys):
+    code, out, _ = run_cli(capsys, "run", "--experiment", "five-steps")
+    assert code == 0
+    assert "agree: every value within atol + rtol * |reference|" in " ".join(out.split())
