@@ -320,7 +320,8 @@ def rerun(
                          "bit for bit)")
     total = len(plans)
     if first is None:
-        lines.append(f"rerun: all {total} experiments EQUAL to the recorded trajectories")
+        subject = "the experiment is" if total == 1 else f"all {total} experiments are"
+        lines.append(f"rerun: {subject} EQUAL to the recorded trajectories")
     else:
         lines.append(f"rerun: {equal} of {total} experiments equal; first difference: {first}")
     return RerunReport(first is None, lines)

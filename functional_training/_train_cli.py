@@ -640,8 +640,12 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
     length.add_argument("--epochs", type=positive_int, metavar="E")
     parser.add_argument("--seed", type=nonnegative_int, metavar="K",
                         help="batch-order seed (needs --batch-size; default 0)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float64")
-    parser.add_argument("--checkpoint-dir", metavar="DIR")
+    parser.add_argument("--dtype", choices=DTYPES, default="float64",
+                        help="precision of the run (default float64, for verification; "
+                             "`sweep` defaults to float32, the accelerators' precision)")
+    parser.add_argument("--checkpoint-dir", metavar="DIR",
+                        help="save a checkpoint every --checkpoint-every steps here "
+                             "(needs --checkpoint-every)")
     parser.add_argument("--checkpoint-every", type=positive_int, metavar="K",
                         help="steps between checkpoints (needs --checkpoint-dir)")
     parser.add_argument("--resume", action="store_true",

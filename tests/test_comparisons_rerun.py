@@ -118,7 +118,7 @@ def test_all_writes_a_manifest_too(capsys, tmp_path, monkeypatch):
     assert [run["name"] for run in manifest["runs"]] == ["five-steps", "shared-path"]
     code, out, _ = run_cli(capsys, "rerun", path)
     assert code == 0, out
-    assert "rerun: all 2 experiments EQUAL" in out
+    assert "rerun: all 2 experiments are EQUAL" in out
 
 
 # --- rerun: equal ------------------------------------------------------------------------------
@@ -134,7 +134,8 @@ def test_rerun_reproduces_every_trajectory_bit_for_bit(capsys, tmp_path, which):
     assert lines[0].startswith("rerun of comparisons run from ")
     for name in [*MANY, "diverging-rate"]:
         assert f"{name}: EQUAL (manual, engine, torch, jax: every value, bit for bit)" in lines
-    assert lines[-1] == f"rerun: all {len(MANY) + 1} experiments EQUAL to the recorded trajectories"
+    assert lines[-1] == (f"rerun: all {len(MANY) + 1} experiments are EQUAL to the recorded "
+                         "trajectories")
 
 
 def test_a_rerun_reads_its_file_once_and_builds_no_manifest_of_the_recorded_runs(
@@ -410,7 +411,7 @@ def test_manifest_round_trip_and_rerun_in_fresh_processes(tmp_path):
     assert first.returncode == 0, first.stderr
     again = module("rerun", manifest)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines()[-1] == "rerun: all 2 experiments EQUAL to the recorded " \
+    assert again.stdout.splitlines()[-1] == "rerun: all 2 experiments are EQUAL to the recorded " \
         "trajectories"
     bad = module("rerun", tmp_path / "none.json")
     assert bad.returncode == 2 and bad.stdout == ""
