@@ -285,7 +285,8 @@ def _verified_contents(path: Path) -> tuple[str, dict, dict[str, np.ndarray]]:
     if actual != expected:
         raise ValueError(
             f"checkpoint {path} is corrupt or truncated: its content hash {actual[:19]}... "
-            f"does not match the {expected[:19]}... in its name; refusing to load it"
+            f"does not match the {expected[:19]}... in its name; refusing to load it "
+            "(delete it to resume from the checkpoint before)"
         )
     try:
         arrays = _read_npz(payload)
