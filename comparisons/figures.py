@@ -384,6 +384,17 @@ def _rates_alt(data: Mapping) -> str:
     )
 
 
+def _lesson_print_clause(data: Mapping) -> str:
+    """Why the lesson's printed losses stop one short of the figure's last point."""
+    losses = [run["losses"][data["reference"]] for run in data["runs"]]
+    updates = len(losses[0]) - 1
+    return (
+        f"The lesson prints the loss before each of its {updates} updates, so its lists end "
+        f"at {', '.join(f'{v[-2]:.3f}' for v in losses)}; the figure also shows the loss "
+        f"after update {updates} ({', '.join(_num(v[-1]) for v in losses)})."
+    )
+
+
 def _valley(data: Mapping) -> str:
     (x,), (y,) = data["x"], data["y"]
     return f"{x:g}w + b = {y:g}"
@@ -433,7 +444,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             "w = 1, b = 0) at learning rates "
             f"{_rate_list(d)}. Too small a rate "
             "creeps, a useful one settles, too large a one overshoots and the error grows "
-            f"each step. Markers are each backend's own values: {_backends_phrase(c)}."
+            f"each step. {_lesson_print_clause(d)} "
+            f"Markers are each backend's own values: {_backends_phrase(c)}."
         ),
         _rates_alt,
     ),
@@ -445,8 +457,9 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             "The (w, b) path of each learning rate over the contours of the loss "
             f"{_loss_formula(REGISTRY[LESSON_RATES[0]])}. With one example the loss has a "
             f"straight valley of zero loss ({_valley(d)}); "
-            "every update moves at right angles to the contours, by a step proportional to "
-            "the rate. Paths are the verified reference trajectories "
+            "both axes have the same scale, so each update, drawn as a straight arrow from "
+            "one (w, b) to the next, visibly moves at right angles to the contours, by a step "
+            "proportional to the rate. Paths are the verified reference trajectories "
             f"({_backends_phrase(c)})."
         ),
         _trajectories_alt,

@@ -193,6 +193,37 @@ def test_lr_trajectories_draws_the_verified_paths(data, verified):
     assert titles == ["lr = 0.01: creeps", "lr = 0.1: settles", "lr = 0.5: overshoots"]
 
 
+def test_lr_trajectories_are_drawn_as_the_caption_says(data):
+    """Equal scales, straight steps, labels apart, and a legend only where its entries show."""
+    fig = draw("lr-trajectories", data)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    runs = data["figures"]["lr-trajectories"]["runs"]
+    for ax, run in zip(fig.axes, runs, strict=True):
+        rate = run["learning_rate"]
+        # One data unit is as long on the w axis as on the b axis (right angles stay right).
+        (x0, y0), (x1, y1) = ax.transData.transform([(0.0, 0.0), (1.0, 1.0)])
+        assert x1 - x0 == pytest.approx(y1 - y0, rel=1e-9)
+        for k in range(len(run["w"]) - 1):  # straight from theta_k to theta_k+1
+            step = by_gid(fig, f"step {k} lr={rate}")
+            assert step.xy == (run["w"][k + 1], run["b"][k + 1])
+            assert step.xyann == (run["w"][k], run["b"][k])
+            assert getattr(step.arrow_patch.get_connectionstyle(), "rad", 0.0) == 0.0
+        labels = [a for a in ax.texts if str(a.get_gid()).startswith("label k=")]
+        assert {"label k=0", f"label k={len(run['w']) - 1}"} <= {
+            a.get_gid().removesuffix(f" lr={rate}") for a in labels}
+        boxes = [a.get_window_extent(renderer) for a in labels]
+        assert not any(p.overlaps(q) for i, p in enumerate(boxes) for q in boxes[i + 1:])
+        legend = ax.get_legend()
+        if legend is not None and any(t.get_text() == "loss = 0" for t in legend.get_texts()):
+            valley = by_gid(fig, f"valley lr={rate}")
+            low, high = sorted(valley.get_ydata())
+            assert low <= ax.get_ylim()[1] and high >= ax.get_ylim()[0], rate  # in view
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 1
+    assert fig.axes[0].get_legend() is None  # the valley is out of view at lr = 0.01
+
+
 def test_loss_surface_is_the_hessian_quadratic_form():
     # One shipment (x = 2, y = 6): zero loss at (3, 0); L = 0.5 d^T H d with H = [[4, 2], [2, 1]].
     w, b = np.meshgrid(np.linspace(-2, 5, 7), np.linspace(-3, 4, 5))

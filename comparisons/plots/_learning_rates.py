@@ -109,6 +109,72 @@ def _limits(w: np.ndarray, b: np.ndarray, ratio: float) -> tuple[tuple, tuple]:
     return (w_lo, w_hi), (b_lo, b_hi)
 
 
+def _valley_visible(x: Sequence[float], y: Sequence[float], w_lim, b_lim) -> bool:
+    """Whether the zero-loss line (one example) or the least-squares fit lies inside the limits."""
+    if len(x) == 1:
+        b_at = sorted(y[0] - x[0] * v for v in w_lim)
+        return b_at[1] >= b_lim[0] and b_at[0] <= b_lim[1]
+    design = np.column_stack([x, np.ones(len(x))])
+    (w_star, b_star), *_ = np.linalg.lstsq(design, np.asarray(y), rcond=None)
+    return bool(w_lim[0] <= w_star <= w_lim[1] and b_lim[0] <= b_star <= b_lim[1])
+
+
+_LABEL_SIZE = (30.0, 14.0)
+"""A step label's box in points (``k=5`` at 10.5 pt on its backing, rounded up)."""
+
+
+_LABEL_CLEARANCE = 4.0
+"""Points kept free between a label and any other label or marker (no crowding)."""
+
+
+def _step_labels(
+    ax: Axes, w: np.ndarray, b: np.ndarray, w_lim, b_lim, ratio: float
+) -> list[tuple[int, float, float]]:
+    """Which steps get a label, and where: ``(k, dx, dy)``, the label's centre in offset points.
+
+    ``k = 0`` and the last step first, then the others in order; each label
+    goes across the path from its point (at right angles to the path there,
+    on one side, failing that on the other), so it sits nearest its own point
+    and clear of the arrows, wherever it overlaps no earlier label and no
+    marker; a label with room on neither side is left out. Sizes are in
+    points, from the panel's width in the figure before layout (the layout
+    only widens it), so the rule is deterministic.
+    """
+    fig_w, fig_h = (72.0 * v for v in ax.figure.get_size_inches())
+    cell = ax.get_position()
+    width_pt = min(cell.width * fig_w, cell.height * fig_h / ratio)
+    scale = width_pt / (w_lim[1] - w_lim[0])  # points per data unit, the same on both axes
+    px, py = (w - w_lim[0]) * scale, (b - b_lim[0]) * scale
+    radius = [7.0] + [4.0] * (len(px) - 1)  # the start marker is larger
+    boxes = [(x - r, y - r, x + r, y + r) for x, y, r in zip(px, py, radius, strict=True)]
+    half_w, half_h = (v / 2 for v in _LABEL_SIZE)
+    placed = []
+    last = len(w) - 1
+    for k in dict.fromkeys((0, last, *range(1, last))):
+        before, after = max(k - 1, 0), min(k + 1, last)
+        tx, ty = px[after] - px[before], py[after] - py[before]
+        norm = math.hypot(tx, ty) or 1.0
+        nx, ny = ty / norm, -tx / norm  # right of the direction of travel
+        # The first and last steps are always labelled, touching markers if they must.
+        clear = 0.0 if k in (0, last) else _LABEL_CLEARANCE
+        options = []
+        for side in (1.0, -1.0):
+            ux, uy = side * nx, side * ny
+            reach = min(half_w / abs(ux) if ux else math.inf, half_h / abs(uy) if uy else math.inf)
+            dx, dy = ux * (radius[k] + 2.0 + reach), uy * (radius[k] + 2.0 + reach)
+            box = (px[k] + dx - half_w, py[k] + dy - half_h, px[k] + dx + half_w,
+                   py[k] + dy + half_h)
+            free = not any(box[0] < o[2] + clear and o[0] < box[2] + clear
+                           and box[1] < o[3] + clear and o[1] < box[3] + clear
+                           for i, o in enumerate(boxes) if i != k)  # not its own marker
+            options.append((not free, box, dx, dy))
+        if not options[0][0] or not options[1][0] or k in (0, last):
+            _, box, dx, dy = min(options, key=lambda o: o[0])  # the first free side
+            boxes.append(box)
+            placed.append((k, dx, dy))
+    return placed
+
+
 def plot_lr_trajectory(
     ax: Axes, *, learning_rate: float, w: Sequence[float], b: Sequence[float],
     x: Sequence[float], y: Sequence[float], losses: Sequence[float], color: str,
@@ -120,7 +186,8 @@ def plot_lr_trajectory(
     ``0.5 * error^2``); the dashed line is the valley floor where the loss is
     0 (one example) or the cross marks the least-squares fit (several); axes
     have equal scales so the gradient is drawn at right angles to the
-    contours. Curved arrows show each update, numbered by step.
+    contours. Each update is a straight arrow from theta_k to theta_k+1;
+    ``k = 0``, the last step and any other step whose label has room are numbered.
 
     Args:
       ax: the Axes to draw on.
@@ -140,25 +207,24 @@ def plot_lr_trajectory(
     ax.contour(grid_w, grid_b, surface, levels=levels[1:], colors="white", linewidths=0.7)
     if len(x) == 1:  # one example: zero loss on the whole line w x + b = y
         ax.plot(w_lim, [y[0] - x[0] * v for v in w_lim], color=style.MUTED, linewidth=1.6,
-                linestyle="dashed", zorder=2)
+                linestyle="dashed", zorder=2, gid=f"valley lr={learning_rate}")
     else:
         design = np.column_stack([x, np.ones(len(x))])
         (w_star, b_star), *_ = np.linalg.lstsq(design, np.asarray(y), rcond=None)
-        ax.plot([w_star], [b_star], marker="X", markersize=12, color=style.MUTED, zorder=2)
+        ax.plot([w_star], [b_star], marker="X", markersize=12, color=style.MUTED, zorder=2,
+                gid=f"valley lr={learning_rate}")
     ax.plot(w, b, linestyle="none", color=color, marker="o", markersize=7, zorder=4,
             gid=f"path lr={learning_rate}")
-    for k in range(len(w) - 1):
+    for k in range(len(w) - 1):  # an SGD update is a straight step from theta_k to theta_k+1
         ax.annotate("", xy=(w[k + 1], b[k + 1]), xytext=(w[k], b[k]), zorder=3,
-                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.8,
-                                "shrinkA": 4, "shrinkB": 4, "mutation_scale": 14,
-                                "connectionstyle": "arc3,rad=0.35"})
-    labelled: list[tuple[float, float]] = []
-    span = w_lim[1] - w_lim[0]
-    for k in (0, len(w) - 1, *range(1, len(w) - 1)):
-        if all(np.hypot(w[k] - p, b[k] - q) > 0.07 * span for p, q in labelled):
-            labelled.append((w[k], b[k]))
-            ax.annotate(f"k={k}", xy=(w[k], b[k]), xytext=(7, -15), textcoords="offset points",
-                        fontsize=10.5, zorder=6)
+                    gid=f"step {k} lr={learning_rate}",
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.6,
+                                "shrinkA": 4, "shrinkB": 4, "mutation_scale": 13})
+    for k, dx, dy in _step_labels(ax, w, b, w_lim, b_lim, ratio):
+        ax.annotate(f"k={k}", xy=(w[k], b[k]), xytext=(dx, dy), textcoords="offset points",
+                    ha="center", va="center", fontsize=10.5, zorder=6,
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
+                          "alpha": 0.75}, gid=f"label k={k} lr={learning_rate}")
     ax.plot(w[:1], b[:1], linestyle="none", marker="o", markersize=11, color="black",
             markerfacecolor="white", markeredgewidth=2, zorder=5)
     ax.set_xlim(*w_lim)
@@ -174,6 +240,9 @@ def plot_lr_trajectories(
     axes: Sequence[Axes], *, x: Sequence[float], y: Sequence[float], runs: Sequence[Mapping]
 ) -> None:
     """The (w, b) path of each learning rate over the loss contours, one panel per rate.
+
+    The legend goes on the first panel that shows the valley (zero-loss line or
+    least-squares fit), so each of its entries is in view where it is drawn.
 
     Args:
       axes: one Axes per run.
@@ -192,7 +261,11 @@ def plot_lr_trajectories(
                      label="least-squares fit"))
     shade = Line2D([], [], color="white", marker="s", markersize=12, markerfacecolor="#8E8A7A",
                    linestyle="none", label="darker = higher loss")
-    axes[0].legend(handles=[valley, shade], loc="upper left", fontsize=10)
+    showing = [ax for ax in axes if _valley_visible(x, y, ax.get_xlim(), ax.get_ylim())]
+    if showing:
+        showing[0].legend(handles=[valley, shade], loc="upper left", fontsize=10)
+    else:
+        axes[0].legend(handles=[shade], loc="upper left", fontsize=10)
 
 
 def plot_lr_sweep(
