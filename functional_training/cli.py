@@ -94,8 +94,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """``--learning-rates -0.1:0.5:5`` as ``--learning-rates=-0.1:0.5:5``.
+
+    argparse takes a value starting with ``-`` for an option and answers
+    "expected one argument"; attaching it lets the option's own check say what
+    is wrong with the range.
+
+    Example:
+      >>> _attach_negative_values(["sweep", "--learning-rates", "-0.1:0.5:5"])
+      ['sweep', '--learning-rates=-0.1:0.5:5']
+    """
+    fixed: list[str] = []
+    for token in argv:
+        if fixed and fixed[-1] == "--learning-rates" and token.startswith("-") and ":" in token:
+            fixed[-1] = f"--learning-rates={token}"
+        else:
+            fixed.append(token)
+    return fixed
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(_attach_negative_values(argv))
     try:
         return args.handler(args)
     except (ValueError, TypeError, OSError) as err:

@@ -274,3 +274,10 @@ def test_sweep_reports_rates_tied_at_the_best_loss(capsys):
         assert best.startswith(f"{zero.size} rates tie at final loss 0 ")
     else:
         assert " tie " not in best
+
+
+def test_negative_rate_range_gets_the_range_message(capsys):
+    code, out, err = _run(capsys, "sweep", "--learning-rates", "-0.1:0.5:5", "--steps", "3")
+    assert (code, out) == (2, "")
+    assert err.strip().endswith("argument --learning-rates: rates must be finite and > 0, "
+                                "got '-0.1:0.5:5'")
