@@ -277,7 +277,10 @@ def test_sweep_reports_rates_tied_at_the_best_loss(capsys):
 
 
 def test_negative_rate_range_gets_the_range_message(capsys):
-    code, out, err = _run(capsys, "sweep", "--learning-rates", "-0.1:0.5:5", "--steps", "3")
-    assert (code, out) == (2, "")
+    # Written with a space, as users type it: argparse alone would say "expected one argument".
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", "--learning-rates", "-0.1:0.5:5", "--steps", "3"])
+    out, err = capsys.readouterr()
+    assert (stop.value.code, out) == (2, "")
     assert err.strip().endswith("argument --learning-rates: rates must be finite and > 0, "
                                 "got '-0.1:0.5:5'")
