@@ -518,18 +518,19 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
 class _Reporter:
     """Progress after each chunk: a rich bar on a terminal (or ``--progress``), else plain lines.
 
-    Plain mode writes about ten lines per run to stderr:
+    Plain mode writes about ten lines per run to stderr, every ``n`` chunks:
     ``k/S steps done; step k-1: batch_loss=... train_loss=... grad_norm=...``. The
     values are the last step's records: the batch loss and gradient taken at
     ``params[k-1]`` and the full training loss at ``params[k-1]`` (the loss at the
     new ``params[k]`` is the next step's, or the summary's final train_loss).
     """
 
-    def __init__(self, steps: int, *, bar: bool):
+    def __init__(self, steps: int, *, chunk: int, bar: bool):
         self.steps = steps
         self.bar = None
         self.next_line = 0
-        self.stride = max(1, math.ceil(steps / 10))
+        # A whole number of chunks, so the lines fall at evenly spaced chunk ends.
+        self.stride = chunk * max(1, math.ceil(steps / chunk / 10))
         if bar:
             from rich.console import Console
             from rich.progress import (
@@ -692,7 +693,8 @@ def train_command(args: argparse.Namespace) -> int:
     if args.checkpoint_dir is not None:
         directory = prepare_checkpoint_dir(args.checkpoint_dir, resume=args.resume)
     try:
-        with _Reporter(settings.steps, bar=args.progress or sys.stderr.isatty()) as reporter:
+        with _Reporter(settings.steps, chunk=settings.chunk_steps,
+                       bar=args.progress or sys.stderr.isatty()) as reporter:
             outcome = run_training(settings, data, checkpoint_dir=directory, resume=args.resume,
                                    progress=reporter)
     except KeyboardInterrupt:

@@ -640,3 +640,13 @@ def test_resume_from_any_checkpoint_matches_the_uninterrupted_run(
 
 if __name__ == "__main__":  # the subprocess tests run this file as the command line
     sys.exit(main(sys.argv[1:]))
+
+
+def test_plain_progress_lines_fall_at_evenly_spaced_chunk_ends(capsys, tmp_path):
+    # 6000 steps in chunks of 500: a line after the first chunk (early feedback), then
+    # every second chunk end (every chunk would be 12 lines, more than about ten).
+    code, _, err = run(shipments_argv("--steps", "6000", "--checkpoint-every", "500",
+                                      "--checkpoint-dir", str(tmp_path / "ckpt")), capsys)
+    assert code == 0
+    done = [int(line.split("/")[0]) for line in err.splitlines()]
+    assert done == [500, *range(1000, 6001, 1000)]
