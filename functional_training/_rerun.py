@@ -187,7 +187,7 @@ def _data_check(run: dict, named) -> tuple[bool, str]:
 
 def _rerun_train(manifest: Mapping, recorded: Mapping | None) -> RerunReport:
     from functional_training._datasets import named_data
-    from functional_training._train_cli import run_training, settings_from_run
+    from functional_training._training import run_training, settings_from_run
 
     run = _single_run(manifest, "trajectory")
     settings = settings_from_run(run, dtype=manifest["dtype"])

@@ -26,15 +26,12 @@ from lesson_fixture import lesson_blocks
 from numpy_reference import numpy_sgd
 
 import functional_training as ft
+from functional_training._datasets import named_data
 from functional_training._manifest import read_manifest, sha256_digest, trajectory_digest
 from functional_training._rerun import add_rerun_command
 from functional_training._train import train_chunk
-from functional_training._train_cli import (
-    add_train_command,
-    make_settings,
-    named_data,
-    run_training,
-)
+from functional_training._train_cli import add_train_command
+from functional_training._training import make_settings, run_training
 
 LESSON = lesson_blocks()
 # float64 reference comparisons: independent float64 implementations of a few dozen

@@ -1,0 +1,485 @@
+"""Training runs in checkpointed chunks: settings, the run loop, resume, and the run's manifest.
+
+The library behind ``python -m functional_training train`` (and ``rerun``): a run is
+cut into chunks of ``chunk_steps`` steps, each one call of one compiled
+``lax.scan`` (:func:`functional_training.train_chunk`), carrying parameters and
+optimizer state across chunks; with a checkpoint directory each chunk ends in a
+content-hashed checkpoint, and resuming verifies the chain and continues from
+the latest, so a resumed run computes exactly what the uninterrupted run computes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from functional_training._checkpoint import (
+    checkpoint_chain,
+    checkpoint_id,
+    checkpoint_metadata,
+    latest_checkpoint,
+    list_checkpoints,
+    save_checkpoint,
+)
+from functional_training._datasets import NamedData, named_data
+from functional_training._manifest import (
+    build_manifest,
+    check_output_path,
+    data_record,
+    run_record,
+    trajectory_digest,
+)
+from functional_training._optimizers import (
+    OPTIMIZER_NAMES,
+    check_learning_rate,
+    check_learning_rate_fits,
+    make_optimizer,
+    optimizer_hyperparameters,
+)
+from functional_training._params import LinearParams
+from functional_training._precision import float64
+from functional_training._synthetic import minibatch_indices
+from functional_training._train import check_data, full_losses, train_chunk
+
+TOOL = "functional_training train"
+DEFAULT_CHUNK_STEPS = 1000
+"""Steps per compiled chunk without ``--checkpoint-every``: progress is reported per chunk."""
+
+
+DTYPES = ("float64", "float32")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that determines a training run's trajectory.
+
+    Attributes:
+      data: the ``--data`` name.
+      optimizer: one of ``functional_training.OPTIMIZER_NAMES``.
+      learning_rate: finite and > 0.
+      hyperparameters: every other optimizer setting, defaults filled in.
+      steps: optimizer steps ``S``.
+      epochs: the ``--epochs`` asked for, or ``None`` when ``--steps`` was given.
+      batch_size: examples per step, ``None`` for full batch.
+      seed: batch-order seed, ``None`` for full batch.
+      dtype: ``"float64"`` or ``"float32"``.
+      chunk_steps: steps per compiled chunk (= ``--checkpoint-every``).
+      init: initial ``(w, b)``.
+    """
+
+    data: str
+    optimizer: str
+    learning_rate: float
+    steps: int
+    chunk_steps: int
+    init: tuple[float, float]
+    hyperparameters: dict[str, float] = field(default_factory=dict)
+    epochs: int | None = None
+    batch_size: int | None = None
+    seed: int | None = None
+    dtype: str = "float64"
+
+    def fingerprint(self, data_version: str) -> dict:
+        """What a checkpoint must share with a run to be resumed by it.
+
+        ``steps`` is part of it: the last chunk of a finished run is shorter
+        than ``chunk_steps``, and XLA may round a scan of another length
+        differently in the last bit, so continuing a finished run to more
+        steps would not reproduce an uninterrupted run of that length.
+        """
+        return {
+            "data": self.data,
+            "data_version": data_version,
+            "optimizer": self.optimizer,
+            "learning_rate": self.learning_rate,
+            "hyperparameters": dict(sorted(self.hyperparameters.items())),
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "dtype": self.dtype,
+            "chunk_steps": self.chunk_steps,
+            "init": list(self.init),
+            "steps": self.steps,
+        }
+
+
+def make_settings(
+    data: NamedData,
+    *,
+    optimizer: str,
+    learning_rate: float,
+    hyperparameters: dict[str, float] | None = None,
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    dtype: str = "float64",
+    chunk_steps: int | None = None,
+    init: tuple[float, float] | None = None,
+) -> TrainSettings:
+    """Validate a run's settings against its data and fill in what follows from them.
+
+    Exactly one of ``steps`` and ``epochs``; an epoch is ``n // batch_size``
+    steps (one step with full batch). ``seed`` needs ``batch_size`` and
+    defaults to 0 with it. Every error is one line naming the flag.
+
+    Example:
+      >>> s = make_settings(named_data("shipments"), optimizer="sgd", learning_rate=0.08,
+      ...                   epochs=20)
+      >>> s.steps, s.chunk_steps, s.seed, s.hyperparameters
+      (20, 20, None, {})
+    """
+    n = int(data.y.shape[0])
+    if (steps is None) == (epochs is None):
+        raise ValueError("give exactly one of --steps and --epochs")
+    for flag, value in (("--steps", steps), ("--epochs", epochs), ("--batch-size", batch_size),
+                        ("--checkpoint-every", chunk_steps)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value <= 0):
+            raise ValueError(f"{flag} must be an integer > 0, got {value!r}")
+    if batch_size is not None and batch_size > n:
+        raise ValueError(
+            f"--batch-size {batch_size} is larger than the {n} training examples of {data.name}"
+        )
+    if seed is not None:
+        if batch_size is None:
+            raise ValueError("--seed sets the mini-batch order; it needs --batch-size")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"--seed must be an integer >= 0, got {seed!r}")
+    elif batch_size is not None:
+        seed = 0
+    if dtype not in DTYPES:
+        raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if optimizer not in OPTIMIZER_NAMES:
+        raise ValueError(
+            f"--optimizer: unknown optimizer {optimizer!r}; expected one of "
+            f"{', '.join(OPTIMIZER_NAMES)}"
+        )
+    try:
+        check_learning_rate_fits(check_learning_rate(learning_rate), dtype)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--learning-rate: {err}") from None
+    hyper = dict(hyperparameters or {})
+    if "learning_rate" in hyper:
+        raise ValueError("--hyperparameter: set the learning rate with --learning-rate")
+    try:
+        make_optimizer(optimizer, learning_rate=learning_rate, **hyper)  # validates the rest
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--hyperparameter: {err}") from None
+    hyper = {**optimizer_hyperparameters(optimizer), **{k: float(v) for k, v in hyper.items()}}
+    if epochs is not None:
+        steps = epochs * (1 if batch_size is None else n // batch_size)
+    return TrainSettings(
+        data=data.name,
+        optimizer=optimizer,
+        learning_rate=float(learning_rate),
+        hyperparameters=hyper,
+        steps=steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        dtype=dtype,
+        chunk_steps=chunk_steps or min(steps, DEFAULT_CHUNK_STEPS),
+        init=tuple(float(v) for v in (init or data.init)),
+    )
+
+
+# --------------------------------------------------------------------------- training
+
+
+class TrainOutcome(NamedTuple):
+    """What :func:`run_training` produced.
+
+    Attributes:
+      trajectory: the run as a ``comparisons.trajectory.Trajectory``.
+      checkpoint: identifier of the last checkpoint written or resumed from, or ``None``.
+      resumed_from: identifier of the checkpoint the run continued from, or ``None``.
+    """
+
+    trajectory: Any
+    checkpoint: str | None
+    resumed_from: str | None
+
+
+Progress = Callable[[int, int, dict], None]
+"""``progress(step, steps, segment)`` after each chunk; ``segment`` holds the chunk's records."""
+
+
+@contextlib.contextmanager
+def _precision(dtype: str) -> Iterator[None]:
+    if dtype == "float64":
+        with float64():
+            yield
+    else:
+        yield
+
+
+def _segment(records, batches) -> dict[str, np.ndarray]:
+    params, grads, batch_loss, train_loss, val_loss = jax.device_get(records)
+    segment = {
+        "params.w": params.w, "params.b": params.b, "grads.w": grads.w, "grads.b": grads.b,
+        "batch_loss": batch_loss, "train_loss": train_loss,
+    }
+    if val_loss is not None:
+        segment["val_loss"] = val_loss
+    if batches is not None:
+        segment["batches"] = batches
+    return {name: np.asarray(values) for name, values in segment.items()}
+
+
+def prepare_checkpoint_dir(directory, *, resume: bool) -> Path:
+    """Check (and create) the checkpoint directory before a run starts.
+
+    A fresh run refuses a directory that already holds checkpoints (mixing two
+    runs' chains would make resuming ambiguous); ``--resume`` needs one.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"--checkpoint-dir: {directory} is not a directory")
+    if resume:
+        if not directory.is_dir():
+            raise ValueError(f"--resume: checkpoint directory {directory} does not exist")
+        if latest_checkpoint(directory) is None:
+            raise ValueError(f"--resume: no checkpoint in {directory}")
+        return directory
+    if not directory.exists():
+        if not directory.parent.is_dir():
+            raise ValueError(f"--checkpoint-dir: directory {directory.parent} does not exist")
+        directory.mkdir()
+    elif list_checkpoints(directory):
+        raise ValueError(
+            f"--checkpoint-dir: {directory} already holds checkpoints; pass --resume to "
+            "continue that run, or choose an empty directory"
+        )
+    check_output_path(directory / "checkpoint.probe", option="--checkpoint-dir")
+    return directory
+
+
+def run_training(
+    settings: TrainSettings,
+    data: NamedData,
+    *,
+    checkpoint_dir=None,
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> TrainOutcome:
+    """Train in chunks of ``settings.chunk_steps`` steps, checkpointing after each.
+
+    Step ``k`` uses batch ``k`` of ``minibatch_indices(n, batch_size, steps, seed)``
+    (full batch without a batch size), records the trajectory contract's
+    quantities at ``theta_k``, and applies the optimizer. Chunk ``j`` covers
+    steps ``[j K, min((j + 1) K, S))``.
+
+    Args:
+      settings: from :func:`make_settings`.
+      data: from :func:`named_data`.
+      checkpoint_dir: a directory prepared by :func:`prepare_checkpoint_dir`,
+        or ``None`` for no checkpoints.
+      resume: continue from the latest checkpoint in ``checkpoint_dir``.
+      progress: called after each chunk.
+
+    Returns:
+      A :class:`TrainOutcome`. Non-finite values are recorded, not raised.
+
+    Raises:
+      ValueError: a checkpoint that is corrupt, incomplete, or from another run.
+
+    Example:
+      >>> data = named_data("one-shipment")
+      >>> settings = make_settings(data, optimizer="sgd", learning_rate=0.1, steps=5,
+      ...                          chunk_steps=2)
+      >>> traj = run_training(settings, data).trajectory
+      >>> [round(v, 3) for v in traj.batch_loss]
+      [8.0, 2.0, 0.5, 0.125, 0.031]
+    """
+    from comparisons.trajectory import Trajectory
+
+    version = data_record(data.name, data.x, data.y, data.x_val, data.y_val)["version"]
+    fingerprint = settings.fingerprint(version)
+    n, steps, chunk = int(data.y.shape[0]), settings.steps, settings.chunk_steps
+    order = None
+    if settings.batch_size is not None:
+        order = minibatch_indices(
+            n, batch_size=settings.batch_size, steps=steps, seed=settings.seed
+        )
+    with _precision(settings.dtype):
+        dtype = jnp.dtype(settings.dtype)
+        x, y = (jnp.asarray(values, dtype) for values in check_data(data.x, data.y))
+        x_val = y_val = None
+        if data.x_val is not None:
+            x_val, y_val = (jnp.asarray(v, dtype) for v in check_data(data.x_val, data.y_val))
+        w0 = jnp.full(x.shape[1:], settings.init[0], dtype)
+        params = LinearParams(w0, jnp.asarray(settings.init[1], dtype))
+        optimizer = make_optimizer(
+            settings.optimizer, learning_rate=settings.learning_rate, **settings.hyperparameters
+        )
+        opt_state = optimizer.init(params)
+
+        segments: list[dict[str, np.ndarray]] = []
+        step, parent, last_id, resumed_from = 0, None, None, None
+        if resume:
+            latest_path = latest_checkpoint(checkpoint_dir)
+            _check_same_run(latest_path, checkpoint_metadata(latest_path)["run"], fingerprint)
+            chain = checkpoint_chain(latest_path, params=params, opt_state=opt_state)
+            _check_resumable(chain)
+            segments = [link.records for link in chain]
+            latest = chain[-1]
+            step, parent, last_id = latest.step, latest.path.name, latest.id
+            resumed_from = latest.id
+            params = jax.tree.map(jnp.asarray, latest.params)
+            opt_state = jax.tree.map(jnp.asarray, latest.opt_state)
+            if progress is not None:
+                progress(step, steps, segments[-1])
+        while step < steps:
+            end = min(steps, (step // chunk + 1) * chunk)
+            batches = None if order is None else order[step:end]
+            params, opt_state, records = train_chunk(
+                optimizer, end - step, params, opt_state, x, y, batches, x_val, y_val
+            )
+            segments.append(_segment(records, batches))
+            step = end
+            if checkpoint_dir is not None:
+                path = save_checkpoint(
+                    checkpoint_dir,
+                    step=step,
+                    params=params,
+                    opt_state=opt_state,
+                    position=_position(settings, n, step),
+                    run=fingerprint,
+                    parent=parent,
+                    records=segments[-1],
+                )
+                parent, last_id = path.name, checkpoint_id(path)
+            if progress is not None:
+                progress(step, steps, segments[-1])
+        final_train, final_val = jax.device_get(full_losses(params, x, y, x_val, y_val))
+        final = jax.device_get(params)
+
+    def series(name: str, last=None) -> np.ndarray:
+        values = [segment[name] for segment in segments]
+        if last is not None:
+            values.append(np.asarray(last)[None])
+        return np.concatenate(values).astype(np.float64)
+
+    params_json = _named_series("w", series("params.w", final.w))
+    params_json.update(_named_series("b", series("params.b", final.b)))
+    grads_json = _named_series("w", series("grads.w"))
+    grads_json.update(_named_series("b", series("grads.b")))
+    trajectory = Trajectory(
+        params=params_json,
+        grads=grads_json,
+        batch_loss=series("batch_loss").tolist(),
+        train_loss=series("train_loss", final_train).tolist(),
+        val_loss=None if final_val is None else series("val_loss", final_val).tolist(),
+        batches=None if order is None else np.concatenate(
+            [segment["batches"] for segment in segments]
+        ).tolist(),
+    )
+    trajectory.check_lengths()
+    return TrainOutcome(trajectory, last_id, resumed_from)
+
+
+def _named_series(name: str, values: np.ndarray) -> dict[str, list[float]]:
+    if values.ndim == 1:
+        return {name: values.tolist()}
+    return {f"{name}[{i}]": values[:, i].tolist() for i in range(values.shape[1])}
+
+
+def _position(settings: TrainSettings, n: int, step: int) -> dict:
+    """Where the batch order stands after ``step`` steps (one permutation per epoch)."""
+    if settings.batch_size is None:
+        return {"step": step, "order": "full batch"}
+    per_epoch = n // settings.batch_size
+    return {
+        "step": step,
+        "order": "minibatch_indices",
+        "seed": settings.seed,
+        "epoch": step // per_epoch,
+        "batch_in_epoch": step % per_epoch,
+    }
+
+
+def _check_same_run(path: Path, run: dict, fingerprint: dict) -> None:
+    for key, value in fingerprint.items():
+        if run.get(key) != value:
+            raise ValueError(
+                f"--resume: {path.name} was written by a different run: "
+                f"{key} is {run.get(key)!r} there and {value!r} here"
+            )
+
+
+def _check_resumable(chain) -> None:
+    latest = chain[-1]
+    covered = sum(int(np.shape(link.records.get("batch_loss", []))[0]) for link in chain)
+    if covered != latest.step:
+        raise ValueError(
+            f"--resume: the checkpoints in {latest.path.parent} record {covered} steps of "
+            f"history but the latest is at step {latest.step}; the chain is incomplete"
+        )
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutcome) -> dict:
+    """The manifest of a training run (see :mod:`functional_training._manifest`)."""
+    run = run_record(
+        name="train",
+        data=data_record(data.name, data.x, data.y, data.x_val, data.y_val),
+        split=data.split,
+        init={"w": settings.init[0], "b": settings.init[1]},
+        optimizer=settings.optimizer,
+        hyperparameters=settings.hyperparameters,
+        learning_rates=[settings.learning_rate],
+        steps=settings.steps,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        checkpoint=outcome.checkpoint,
+        options={
+            "data": settings.data,
+            "chunk_steps": settings.chunk_steps,
+            "resumed_from": outcome.resumed_from,
+        },
+        results={"trajectory": trajectory_digest(outcome.trajectory)},
+    )
+    return build_manifest(tool=TOOL, runs=[run], dtype=settings.dtype)
+
+
+def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
+    """Rebuild the settings of a training run from its manifest entry (for ``rerun``)."""
+    options = run["options"]
+    data_name, chunk = options.get("data"), options.get("chunk_steps")
+    if not isinstance(data_name, str):
+        raise ValueError("manifest: runs[0].options.data must be a --data name")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk <= 0:
+        raise ValueError("manifest: runs[0].options.chunk_steps must be an integer > 0")
+    if len(run["learning_rates"]) != 1:
+        raise ValueError("manifest: runs[0].learning_rates must hold exactly one rate")
+    init = run["init"] or {}
+    if set(init) != {"w", "b"}:
+        raise ValueError("manifest: runs[0].init must give w and b")
+    data = named_data(data_name)
+    hyper = dict(run["hyperparameters"])
+    settings = make_settings(
+        data,
+        optimizer=run["optimizer"],
+        learning_rate=run["learning_rates"][0],
+        hyperparameters=hyper,
+        steps=run["steps"],
+        batch_size=run["batch_size"],
+        seed=run["seed"],
+        dtype=dtype,
+        chunk_steps=chunk,
+        init=(init["w"], init["b"]),
+    )
+    return settings
