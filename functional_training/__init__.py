@@ -61,7 +61,7 @@ from functional_training._optimizers import (
     optimizer_hyperparameters,
 )
 from functional_training._params import PARAM_NAMES, LinearParams
-from functional_training._precision import float64, tolerance
+from functional_training._precision import float64, precision, tolerance
 from functional_training._rerun import RerunReport, rerun, sweep_manifest
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
@@ -108,6 +108,7 @@ __all__ = [
     "optimizer_factory",
     "optimizer_hyperparameters",
     "package_versions",
+    "precision",
     "predict",
     "read_json",
     "read_manifest",

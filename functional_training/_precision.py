@@ -47,6 +47,21 @@ def float64() -> Iterator[None]:
         yield
 
 
+def precision(dtype) -> contextlib.AbstractContextManager[None]:
+    """The context a run in ``dtype`` needs: :func:`float64` for float64, else nothing.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> with precision("float64"):
+      ...     print(jnp.asarray(1.0).dtype)
+      float64
+      >>> with precision("float32"):
+      ...     print(jnp.asarray(1.0).dtype)
+      float32
+    """
+    return float64() if np.dtype(dtype) == np.float64 else contextlib.nullcontext()
+
+
 def tolerance(dtype, steps: int) -> float:
     """rtol = atol used to compare two implementations' trajectories.
 

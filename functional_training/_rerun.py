@@ -217,7 +217,7 @@ def _rerun_sweep(manifest: Mapping) -> RerunReport:
 
     from functional_training._datasets import named_data
     from functional_training._params import LinearParams
-    from functional_training._precision import float64
+    from functional_training._precision import precision
     from functional_training._sweep import sweep_learning_rates
     from functional_training._synthetic import minibatch_indices
 
@@ -245,8 +245,7 @@ def _rerun_sweep(manifest: Mapping) -> RerunReport:
     dtype = manifest["dtype"]
     if dtype not in ("float64", "float32"):
         raise ValueError(f"manifest: dtype {dtype!r} cannot be rerun here (float64 or float32)")
-    context = float64() if dtype == "float64" else _null()
-    with context:
+    with precision(dtype):
         params = LinearParams(jnp.asarray(init["w"], dtype), jnp.asarray(init["b"], dtype))
         hyper = dict(run["hyperparameters"])
         result = sweep_learning_rates(
@@ -259,12 +258,6 @@ def _rerun_sweep(manifest: Mapping) -> RerunReport:
     if digest == expected:
         return RerunReport(True, [line, f"sweep: EQUAL to the recorded one ({digest})"])
     return RerunReport(False, [line, f"sweep: DIFFERENT: recorded {expected}, now {digest}"])
-
-
-def _null():
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 def first_difference(recorded: Mapping, now: Mapping) -> str:

@@ -148,8 +148,7 @@ def run(args: argparse.Namespace) -> int:
         )
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
 
-    precision = ft.float64() if args.dtype == "float64" else contextlib.nullcontext()
-    with precision, _progress_bar(show_progress, args.steps) as on_progress:
+    with ft.precision(args.dtype), _progress_bar(show_progress, args.steps) as on_progress:
         result = ft.sweep_learning_rates(
             ft.LinearParams(*init), x, y, rates, steps=args.steps, optimizer=args.optimizer,
             batch_indices=batches, record_every=record_every, method=args.method,

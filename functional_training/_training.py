@@ -10,8 +10,7 @@ the latest, so a resumed run computes exactly what the uninterrupted run compute
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -44,7 +43,7 @@ from functional_training._optimizers import (
     optimizer_hyperparameters,
 )
 from functional_training._params import LinearParams
-from functional_training._precision import float64
+from functional_training._precision import precision
 from functional_training._synthetic import minibatch_indices
 from functional_training._train import check_data, full_losses, train_chunk
 
@@ -214,15 +213,6 @@ Progress = Callable[[int, int, dict], None]
 """``progress(step, steps, segment)`` after each chunk; ``segment`` holds the chunk's records."""
 
 
-@contextlib.contextmanager
-def _precision(dtype: str) -> Iterator[None]:
-    if dtype == "float64":
-        with float64():
-            yield
-    else:
-        yield
-
-
 def _segment(records, batches) -> dict[str, np.ndarray]:
     params, grads, batch_loss, train_loss, val_loss = jax.device_get(records)
     segment = {
@@ -311,7 +301,7 @@ def run_training(
         order = minibatch_indices(
             n, batch_size=settings.batch_size, steps=steps, seed=settings.seed
         )
-    with _precision(settings.dtype):
+    with precision(settings.dtype):
         dtype = jnp.dtype(settings.dtype)
         x, y = (jnp.asarray(values, dtype) for values in check_data(data.x, data.y))
         x_val = y_val = None

@@ -18,8 +18,6 @@ The accumulation experiment therefore emulates the framework's buffer,
 
 from __future__ import annotations
 
-import contextlib
-
 from comparisons.backends import _common
 from comparisons.experiments import Experiment, batch_order
 from comparisons.trajectory import Trajectory
@@ -161,10 +159,9 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
 
     import functional_training as ft
 
-    precision = ft.float64() if dtype == "float64" else contextlib.nullcontext()
     # The lesson's model has no matmul (w is a scalar), but a spec with one would
     # otherwise run float32 dots in TF32 on recent GPUs: ask for full precision.
-    with precision, jax.default_matmul_precision("highest"):
+    with ft.precision(dtype), jax.default_matmul_precision("highest"):
         jax_dtype = jnp.float64 if dtype == "float64" else jnp.float32
         if experiment.kind == "shared-path":
             return _run_shared_path(experiment, jax_dtype)
