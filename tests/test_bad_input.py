@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from specs import shipments_spec
 
 import functional_training as ft
 from comparisons import cli as comparisons_cli
@@ -35,19 +36,7 @@ from functional_training import cli as functional_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SPEC = """\
-name = "bad-input"
-[data]
-train = [[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]]
-[model]
-w = 0.0
-b = 0.0
-[optimizer]
-name = "sgd"
-learning_rate = 0.08
-[run]
-steps = 2
-"""
+SPEC = shipments_spec("bad-input", learning_rate=0.08, steps=2)
 
 
 def spec(old: str | None = None, new: str = "") -> str:

@@ -10,6 +10,7 @@ import os
 
 import pytest
 from rich.console import Console
+from specs import shipments_spec
 
 from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY
@@ -20,19 +21,7 @@ from functional_training import check_output_path, write_atomic
 
 NON_FINITE = ("NaN", "Infinity", "-Infinity")
 
-DIVERGING = parse_spec("""
-name = "diverging"
-[data]
-train = [[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]]
-[model]
-w = 0.0
-b = 0.0
-[optimizer]
-name = "sgd"
-learning_rate = 1.0
-[run]
-steps = 250
-""")
+DIVERGING = parse_spec(shipments_spec("diverging", learning_rate=1.0, steps=250))
 
 
 def _number(value) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from specs import shipments_spec
 
 from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY
@@ -15,20 +16,8 @@ from comparisons.spec import MAX_STEPS, SpecError, dump_spec, load_spec, parse_s
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
 
-FULL_BATCH = """
-name = "full-batch-again"
-description = "the lesson's full-batch run, from a spec file"
-[data]
-train = [[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]]
-[model]
-w = 0.0
-b = 0.0
-[optimizer]
-name = "sgd"
-learning_rate = 0.08
-[run]
-steps = 20
-"""
+FULL_BATCH = shipments_spec("full-batch-again", learning_rate=0.08, steps=20,
+                            description="the lesson's full-batch run, from a spec file")
 
 
 def _spec(**tables: str) -> str:
