@@ -2,7 +2,7 @@
 
 Backends (``comparisons.backends``: manual formulas, the scalar autograd
 engine, PyTorch, JAX) each run an :class:`Experiment` into a
-:class:`Trajectory`; :func:`compare_trajectories` checks every quantity at
+:class:`TrajectoryRecord`; :func:`compare_trajectories` checks every quantity at
 every step against the reference backend and names the first mismatch. The
 command line is ``python -m comparisons`` (see :mod:`comparisons.cli`).
 
@@ -36,8 +36,8 @@ from comparisons.experiments import REGISTRY, Experiment, batch_order
 from comparisons.faults import FAULTS, Fault, FaultResult, check_fault, check_faults
 from comparisons.lesson_outputs import lesson_blocks
 from comparisons.spec import SpecError, dump_spec, load_spec, parse_spec
-from comparisons.trajectory import Trajectory
 from comparisons.transcript import transcript
+from functional_training import TrajectoryRecord
 
 __all__ = [
     "FAULTS",
@@ -49,7 +49,7 @@ __all__ = [
     "FaultResult",
     "Mismatch",
     "SpecError",
-    "Trajectory",
+    "TrajectoryRecord",
     "batch_order",
     "check_fault",
     "check_faults",

@@ -1,6 +1,6 @@
 """Trajectories -> an agreement verdict: every quantity, every step, one tolerance policy.
 
-Each backend's :class:`~comparisons.trajectory.Trajectory` is compared with the
+Each backend's :class:`functional_training.TrajectoryRecord` is compared with the
 reference backend's (default ``manual``, the lesson's own formulas), series by
 series (``params.w``, ``grads.b``, ``batch_loss``, ``train_loss``, ``val_loss``,
 ``predictions``, ``extras.*``; the batch order too) and step by step. A value
@@ -12,7 +12,7 @@ or when both are the same non-finite value (both NaN, or the same infinity).
 
 Non-finite values are data. A backend that goes non-finite at the same step
 ``k`` as the reference (the first step holding an inf or NaN in any series,
-``Trajectory.first_nonfinite_step``) agrees with it from there on: at step
+``TrajectoryRecord.first_nonfinite_step``) agrees with it from there on: at step
 ``k`` only the values finite on both sides are compared, and later steps are
 not compared at all (the batch order still is). Past an overflow the values are
 rounding artefacts near float64's maximum: whether a sum of per-example terms
@@ -46,9 +46,9 @@ per step that a stable iteration adds up at most linearly.
 
 Example:
   >>> from comparisons.experiments import REGISTRY
-  >>> from comparisons.trajectory import Trajectory
+  >>> from functional_training import TrajectoryRecord
   >>> def one_step(grad_w):
-  ...     return Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [grad_w]},
+  ...     return TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [grad_w]},
   ...                       batch_loss=[8.0], train_loss=[8.0, 2.0])
   >>> verdict = compare_trajectories(
   ...     REGISTRY["single-update"], {"manual": one_step(-8.0), "broken": one_step(-4.0)})
@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from comparisons.experiments import Experiment
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 __all__ = [
     "BackendVerdict",
@@ -206,7 +206,7 @@ def values_agree(expected: float, actual: float, tol: float) -> tuple[bool, floa
     return diff <= tol + tol * abs(expected), diff
 
 
-def rounded_to(trajectory: Trajectory, dtype: str) -> Trajectory:
+def rounded_to(trajectory: TrajectoryRecord, dtype: str) -> TrajectoryRecord:
     """``trajectory`` with every float rounded to ``dtype``, back as Python floats.
 
     A value beyond ``dtype``'s finite range becomes +-inf (an overflow, as a
@@ -214,7 +214,7 @@ def rounded_to(trajectory: Trajectory, dtype: str) -> Trajectory:
     ``trajectory`` itself.
 
     Example:
-      >>> run = Trajectory(params={"w": [0.1, 1e39]}, grads={"w": [-1e39]},
+      >>> run = TrajectoryRecord(params={"w": [0.1, 1e39]}, grads={"w": [-1e39]},
       ...                  batch_loss=[2.0], train_loss=[2.0, float("nan")])
       >>> small = rounded_to(run, "float32")
       >>> small.params["w"], small.grads["w"], small.first_nonfinite_step
@@ -245,7 +245,7 @@ def rounded_to(trajectory: Trajectory, dtype: str) -> Trajectory:
 
 def compare_trajectories(
     experiment: Experiment,
-    trajectories: Mapping[str, Trajectory],
+    trajectories: Mapping[str, TrajectoryRecord],
     *,
     reference: str = "manual",
     dtype: str = "float64",
@@ -307,7 +307,7 @@ def run_and_compare(
     backends: Sequence[str] | None = None,
     reference: str = "manual",
     dtype: str = "float64",
-) -> tuple[dict[str, Trajectory], ExperimentVerdict]:
+) -> tuple[dict[str, TrajectoryRecord], ExperimentVerdict]:
     """Run ``experiment`` on each backend (the reference always included) and compare.
 
     Backends that cannot run here (``BackendUnavailable``: e.g. torch not
@@ -332,7 +332,7 @@ def run_and_compare(
     names = list(BACKEND_NAMES if backends is None else backends)
     if reference not in names:
         names.insert(0, reference)
-    trajectories: dict[str, Trajectory] = {}
+    trajectories: dict[str, TrajectoryRecord] = {}
     unavailable: dict[str, str] = {}
     for name in names:
         try:
@@ -350,7 +350,7 @@ def run_and_compare(
 # --- one backend against the reference ------------------------------------------------
 
 
-def _compare_one(backend: str, expected: Trajectory, actual: Trajectory, tol: float):
+def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRecord, tol: float):
     max_diff: dict[str, float] = {}
     first: Mismatch | None = None
     first_rank = None
@@ -374,7 +374,7 @@ def _compare_one(backend: str, expected: Trajectory, actual: Trajectory, tol: fl
     return BackendVerdict(backend, first is None, max_diff, first)
 
 
-def _aligned(expected: Trajectory, actual: Trajectory) -> Iterator[tuple]:
+def _aligned(expected: TrajectoryRecord, actual: TrajectoryRecord) -> Iterator[tuple]:
     """``(label, quantity, step, reference value, actual value)`` for every compared value.
 
     Series present on one side only, and steps beyond the shorter side, pair a
@@ -407,7 +407,7 @@ def _aligned_rows(k: int, r, a) -> Iterator[tuple]:
         )
 
 
-def _labelled(trajectory: Trajectory) -> Iterable[tuple[str, list]]:
+def _labelled(trajectory: TrajectoryRecord) -> Iterable[tuple[str, list]]:
     yield from trajectory.series()
     if trajectory.batches is not None:
         yield "batches", trajectory.batches
@@ -418,7 +418,7 @@ def _show(value) -> str:
 
 
 def _json_value(value):
-    from comparisons.trajectory import json_float
+    from functional_training import json_float
 
     if value is None or isinstance(value, list):
         return value

@@ -1,7 +1,7 @@
 """The lesson's experiments as data, and the batch order every backend replays.
 
 An :class:`Experiment` is a frozen description; backends turn it into a
-:class:`~comparisons.trajectory.Trajectory`. Adding an experiment is one entry
+:class:`functional_training.TrajectoryRecord`. Adding an experiment is one entry
 in :data:`REGISTRY` (or one user spec file, see :mod:`comparisons.spec`).
 
 Kinds:
@@ -23,18 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("train", "gradient-check", "shared-path", "accumulation")
-
-ONE_SHIPMENT = ((2.0, 6.0),)
-SHIPMENTS = ((1.0, 3.0), (2.0, 5.0), (3.0, 7.0))  # extra_delay = 2 * disruption + 1
-PEAK_SEASON = ((1.0, 4.0), (2.0, 8.0), (3.0, 12.0))
-NORMAL_WEEK = ((1.0, 2.0), (2.0, 4.0), (3.0, 6.0))
-# Ten shipments for the mini-batch run: disruption score -> extra delay (hours), roughly
-# 2 * x + 1 with the scatter real records have.
-MANY_SHIPMENTS = (
-    (0.5, 2.1), (1.0, 2.8), (1.5, 4.3), (2.0, 4.9), (2.5, 6.2),
-    (3.0, 6.8), (3.5, 8.1), (4.0, 9.2), (4.5, 9.8), (5.0, 11.3),
+from functional_training import (
+    MANY_SHIPMENTS,
+    NORMAL_WEEK,
+    ONE_SHIPMENT,
+    PEAK_SEASON,
+    SHIPMENTS,
+    minibatch_indices,
 )
+
+KINDS = ("train", "gradient-check", "shared-path", "accumulation")
 
 
 @dataclass(frozen=True)
@@ -108,8 +106,6 @@ def batch_order(experiment: Experiment) -> list[list[int]] | None:
     """
     if experiment.batch_size is None:
         return None
-    from functional_training import minibatch_indices  # the one implementation of the rule
-
     order = minibatch_indices(len(experiment.train), batch_size=experiment.batch_size,
                               steps=experiment.steps, seed=experiment.seed)
     return order.tolist()

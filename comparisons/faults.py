@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from comparisons.compare import ExperimentVerdict, compare_trajectories
 from comparisons.engine import Value, zero_grad
 from comparisons.experiments import REGISTRY, Experiment, batch_order
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 __all__ = ["FAULTS", "Fault", "FaultResult", "check_fault", "check_faults"]
 
@@ -47,14 +47,14 @@ class Fault:
       name: short identifier, e.g. ``gradients-not-cleared``.
       bug: one line: what the broken code does wrong.
       experiment_name: the registry experiment it runs.
-      run: ``run(experiment, *, broken) -> Trajectory``; ``broken=False`` is the
+      run: ``run(experiment, *, broken) -> TrajectoryRecord``; ``broken=False`` is the
         same code without the bug.
     """
 
     name: str
     bug: str
     experiment_name: str
-    run: Callable[..., Trajectory]
+    run: Callable[..., TrajectoryRecord]
 
     def experiment(self) -> Experiment:
         """The registry experiment this fault runs."""
@@ -92,7 +92,7 @@ def check_fault(
     fault: Fault,
     *,
     reference: str = "manual",
-    reference_trajectory: Trajectory | None = None,
+    reference_trajectory: TrajectoryRecord | None = None,
 ) -> FaultResult:
     """Run a fault's broken and correct variants and compare both with the reference.
 
@@ -115,7 +115,7 @@ def check_fault(
 
 
 def check_faults(
-    *, reference: str = "manual", reference_trajectories: dict[str, Trajectory] | None = None
+    *, reference: str = "manual", reference_trajectories: dict[str, TrajectoryRecord] | None = None
 ) -> list[FaultResult]:
     """:func:`check_fault` for every fault in :data:`FAULTS`, reusing given reference runs.
 
@@ -152,13 +152,13 @@ class _OverwritingValue(Value):
         return out
 
 
-def _shared_path(experiment: Experiment, *, broken: bool) -> Trajectory:
+def _shared_path(experiment: Experiment, *, broken: bool) -> TrajectoryRecord:
     """The lesson's ``a * a`` through the engine; ``broken`` uses the overwriting ``*``."""
     a0 = experiment.init["a"]
     a = (_OverwritingValue if broken else Value)(a0)
     square = a * a
     square.backward()
-    return Trajectory(
+    return TrajectoryRecord(
         params={"a": [a0, a0]},
         grads={"a": [a.grad]},
         batch_loss=[square.data],
@@ -172,7 +172,7 @@ def _engine_sgd(
     clear_gradients: bool = True,
     half: float = 0.5,
     record_after_update: bool = False,
-) -> Trajectory:
+) -> TrajectoryRecord:
     """SGD with engine gradients; each flag turned off/changed is one classic bug."""
     params = {name: Value(value) for name, value in experiment.init.items()}
     order = batch_order(experiment)
@@ -253,8 +253,8 @@ class _Recorder:
     def batch_loss(self, loss: float) -> None:
         self.losses.append(loss)
 
-    def trajectory(self) -> Trajectory:
-        return Trajectory(
+    def trajectory(self) -> TrajectoryRecord:
+        return TrajectoryRecord(
             params=self.values,
             grads=self.gradients,
             batch_loss=self.losses,
@@ -269,10 +269,10 @@ def _mean_loss(w: float, b: float, data: Sequence[tuple[float, float]]) -> float
     return sum(0.5 * (w * x + b - y) ** 2 for x, y in data) / len(data)
 
 
-def _variant(run: Callable[..., Trajectory], **bug) -> Callable[..., Trajectory]:
+def _variant(run: Callable[..., TrajectoryRecord], **bug) -> Callable[..., TrajectoryRecord]:
     """``run`` with keyword settings ``bug`` applied only when ``broken=True``."""
 
-    def variant(experiment: Experiment, *, broken: bool) -> Trajectory:
+    def variant(experiment: Experiment, *, broken: bool) -> TrajectoryRecord:
         return run(experiment, **(bug if broken else {}))
 
     return variant

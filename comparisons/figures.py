@@ -44,7 +44,7 @@ from comparisons import figure_style as style
 from comparisons import plots
 from comparisons.compare import ExperimentVerdict, run_and_compare, values_agree
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.trajectory import Trajectory, json_float
+from functional_training import TrajectoryRecord, json_float
 
 __all__ = [
     "DATA_FILE",
@@ -91,7 +91,7 @@ class UnverifiedTrajectoryError(RuntimeError):
 
 def verified_runs(
     name: str, *, backends: Sequence[str] | None = None
-) -> tuple[dict[str, Trajectory], ExperimentVerdict]:
+) -> tuple[dict[str, TrajectoryRecord], ExperimentVerdict]:
     """Run experiment ``name`` on every backend and return its trajectories if they agree.
 
     Raises:
@@ -194,7 +194,7 @@ def _engine_graph(experiment: Experiment) -> tuple[list[dict], list[list[int]], 
     return nodes, edges, values
 
 
-def _lr_sweep_data(reference_runs: Sequence[Trajectory]) -> dict:
+def _lr_sweep_data(reference_runs: Sequence[TrajectoryRecord]) -> dict:
     """The sweep over :data:`SWEEP_RATES` plus the lesson's rates, checked against their runs.
 
     Args:
@@ -228,7 +228,7 @@ def _lr_sweep_data(reference_runs: Sequence[Trajectory]) -> dict:
     }
 
 
-def _autograd_graph_data(verified: Trajectory, tol: float) -> dict:
+def _autograd_graph_data(verified: TrajectoryRecord, tol: float) -> dict:
     """The engine's graph of the lesson's loss, checked against the verified scalar-autograd run."""
     nodes, edges, values = _engine_graph(REGISTRY["scalar-autograd"])
     checks = [("loss", verified.batch_loss[0]), ("w.grad", verified.grads["w"][0]),
@@ -264,7 +264,7 @@ def figure_data(*, backends: Sequence[str] | None = None) -> dict:
     names = [n for n in runs[LESSON_RATES[0]][0] if all(n in t for t, _ in runs.values())]
     tol = max(verdict.tolerance for verdict in verdicts)
 
-    def ref(name: str) -> Trajectory:
+    def ref(name: str) -> TrajectoryRecord:
         return runs[name][0][reference]
 
     one = REGISTRY[LESSON_RATES[0]]

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from comparisons.experiments import KINDS, REGISTRY, Experiment
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 __all__ = [
     "ORIGINS",
@@ -192,7 +192,7 @@ def split_policy(experiment: Experiment) -> str:
 
 def experiment_record(
     experiment: Experiment,
-    trajectories: Mapping[str, Trajectory],
+    trajectories: Mapping[str, TrajectoryRecord],
     *,
     origin: str,
     backends: Sequence[str],

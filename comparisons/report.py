@@ -13,7 +13,7 @@ The JSON report (``python -m comparisons run --json PATH``) has this shape::
                       "unavailable": {NAME: install hint}}],
      "manifest": MANIFEST}                    (when given: see comparisons.manifest)
 
-``TRAJ`` is :meth:`comparisons.trajectory.Trajectory.to_json` (which holds the
+``TRAJ`` is :meth:`functional_training.TrajectoryRecord.to_json` (which holds the
 per-step ``grad_norm`` and the ``first_nonfinite_step`` too), as the backend
 computed it. An experiment's ``first_nonfinite_step`` is the one compared: in
 a float32 run the float64 backends' values are compared rounded to float32
@@ -27,8 +27,8 @@ NaN is an error, never invalid output.
 Example:
   >>> from comparisons.experiments import REGISTRY
   >>> from comparisons.compare import compare_trajectories
-  >>> from comparisons.trajectory import Trajectory
-  >>> run = Trajectory(params={"a": [3.0, 3.0]}, grads={"a": [6.0]},
+  >>> from functional_training import TrajectoryRecord
+  >>> run = TrajectoryRecord(params={"a": [3.0, 3.0]}, grads={"a": [6.0]},
   ...                  batch_loss=[9.0], train_loss=[9.0, 9.0])
   >>> runs = {"manual": run, "engine": run}
   >>> verdict = compare_trajectories(REGISTRY["shared-path"], runs)
@@ -52,7 +52,7 @@ from rich.table import Table
 from rich.text import Text
 
 from comparisons.compare import ExperimentVerdict, rounded_to
-from comparisons.trajectory import Trajectory, json_float
+from functional_training import TrajectoryRecord, json_float
 
 __all__ = [
     "REPORTED_PACKAGES",
@@ -67,7 +67,7 @@ __all__ = [
     "verdict_table",
 ]
 
-Result = tuple[Mapping[str, Trajectory], ExperimentVerdict]
+Result = tuple[Mapping[str, TrajectoryRecord], ExperimentVerdict]
 """One experiment's trajectories by backend and its verdict, as ``run_and_compare`` returns."""
 
 REPORTED_PACKAGES = ("jax", "jaxlib", "optax", "chex", "numpy", "torch", "rich")
@@ -91,12 +91,12 @@ def describe_device() -> str:
     return f"{device.platform} ({device.device_kind})"
 
 
-def divergence(trajectory: Trajectory) -> str:
+def divergence(trajectory: TrajectoryRecord) -> str:
     """Where a run goes non-finite, with the grad norm at the last finite step ('' if never).
 
     Example:
       >>> inf = float("inf")
-      >>> run = Trajectory(params={"w": [1.0, 1e200, inf]}, grads={"w": [-1e200, inf]},
+      >>> run = TrajectoryRecord(params={"w": [1.0, 1e200, inf]}, grads={"w": [-1e200, inf]},
       ...                  batch_loss=[1.0, inf], train_loss=[1.0, 1e300, inf])
       >>> divergence(run)
       'step 1 (|grad| 1.0e+200 at step 0)'
@@ -110,7 +110,7 @@ def divergence(trajectory: Trajectory) -> str:
     return text
 
 
-def divergence_summary(trajectories: Mapping[str, Trajectory], reference: str) -> str:
+def divergence_summary(trajectories: Mapping[str, TrajectoryRecord], reference: str) -> str:
     """Where the reference diverges, and every backend that diverges at another step ('' if none).
 
     Backends that go non-finite at the reference's step agree (their values
@@ -119,9 +119,9 @@ def divergence_summary(trajectories: Mapping[str, Trajectory], reference: str) -
 
     Example:
       >>> inf = float("inf")
-      >>> ok = Trajectory(params={"w": [1.0, 2.0]}, grads={"w": [3.0]},
+      >>> ok = TrajectoryRecord(params={"w": [1.0, 2.0]}, grads={"w": [3.0]},
       ...                 batch_loss=[1.0], train_loss=[1.0, 1.0])
-      >>> bad = Trajectory(params={"w": [1.0, inf]}, grads={"w": [3.0]},
+      >>> bad = TrajectoryRecord(params={"w": [1.0, inf]}, grads={"w": [3.0]},
       ...                  batch_loss=[1.0], train_loss=[1.0, inf])
       >>> divergence_summary({"manual": ok, "torch": bad}, "manual")
       'torch: step 1 (|grad| 3.0e+00 at step 0)'
@@ -150,7 +150,7 @@ def precision_note(results: Sequence[Result], *, dtype: str) -> str:
     """One line naming the backends that did not compute in ``dtype`` ('' when all did).
 
     Example:
-      >>> run = Trajectory(params={"w": [1.0]}, grads={"w": []}, batch_loss=[],
+      >>> run = TrajectoryRecord(params={"w": [1.0]}, grads={"w": []}, batch_loss=[],
       ...                  train_loss=[1.0])
       >>> precision_note([({"manual": run, "engine": run, "jax": run}, None)], dtype="float32")
       'manual, engine: float64 (Python floats); compared rounded to float32'
@@ -166,7 +166,9 @@ def precision_note(results: Sequence[Result], *, dtype: str) -> str:
     )
 
 
-def _as_compared(trajectories: Mapping[str, Trajectory], dtype: str) -> dict[str, Trajectory]:
+def _as_compared(
+    trajectories: Mapping[str, TrajectoryRecord], dtype: str
+) -> dict[str, TrajectoryRecord]:
     """The trajectories as the comparator saw them (rounded to the run's dtype)."""
     return {name: rounded_to(t, dtype) for name, t in trajectories.items()}
 

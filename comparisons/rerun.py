@@ -39,7 +39,7 @@ from comparisons.manifest import (
     experiment_record,
     experiment_to_json,
 )
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 __all__ = ["RerunReport", "first_difference", "read_rerun_file", "rerun"]
 
@@ -75,7 +75,7 @@ class _Plan:
 # --- reading --------------------------------------------------------------------------------
 
 
-def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None]:
+def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, TrajectoryRecord]] | None]:
     """Read a manifest or a ``--json`` report.
 
     Returns:
@@ -101,7 +101,7 @@ def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None
     if not isinstance(experiments, list) or not all(isinstance(e, dict) for e in experiments):
         raise ValueError(f"{path}: \"experiments\" must be a list of objects")
     digests = {run["name"]: run["results"] for run in manifest["runs"]}
-    recorded: dict[str, dict[str, Trajectory]] = {}
+    recorded: dict[str, dict[str, TrajectoryRecord]] = {}
     for i, entry in enumerate(experiments):
         name, backends = entry.get("name"), entry.get("backends")
         if name not in digests or not isinstance(backends, dict):
@@ -110,7 +110,7 @@ def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, Trajectory]] | None
         for backend, traj in backends.items():
             try:
                 same = trajectory_digest(traj) == digests[name].get(backend)
-                recorded[name][backend] = Trajectory.from_json(traj)
+                recorded[name][backend] = TrajectoryRecord.from_json(traj)
             except (KeyError, TypeError, ValueError, AttributeError):
                 same = False
             if not same:
@@ -208,16 +208,16 @@ def _same_bits(a, b) -> bool:
     return a == b and type(a) is type(b)
 
 
-def first_difference(recorded: Trajectory, now: Trajectory) -> str | None:
+def first_difference(recorded: TrajectoryRecord, now: TrajectoryRecord) -> str | None:
     """Where two trajectories first differ in any bit (earliest step, then series order).
 
     ``None`` when every value has the same bits (NaN equals NaN, ``0.0`` and
     ``-0.0`` differ).
 
     Example:
-      >>> old = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+      >>> old = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
       ...                  batch_loss=[8.0], train_loss=[8.0, 2.0])
-      >>> new = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+      >>> new = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
       ...                  batch_loss=[8.0], train_loss=[8.0, 2.0000000000000004])
       >>> first_difference(old, new)
       'step 1, train_loss: recorded 2.0, now 2.0000000000000004'
@@ -243,7 +243,7 @@ def _show(value) -> str:
 def rerun(
     manifest: Mapping,
     *,
-    recorded: Mapping[str, Mapping[str, Trajectory]] | None = None,
+    recorded: Mapping[str, Mapping[str, TrajectoryRecord]] | None = None,
     advance: Callable[[str], None] | None = None,
 ) -> RerunReport:
     """Run every experiment of a comparisons manifest again and compare with the record.

@@ -8,8 +8,8 @@ transcript can be checked line for line against
 
 Example:
   >>> from comparisons.experiments import REGISTRY
-  >>> from comparisons.trajectory import Trajectory
-  >>> run = Trajectory(params={"a": [3.0, 3.0]}, grads={"a": [6.0]},
+  >>> from functional_training import TrajectoryRecord
+  >>> run = TrajectoryRecord(params={"a": [3.0, 3.0]}, grads={"a": [6.0]},
   ...                  batch_loss=[9.0], train_loss=[9.0, 9.0])
   >>> block_lines("shared-path", [(REGISTRY["shared-path"], run)])
   ['a*a=9.0', 'd(a*a)/da=6.0']
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 __all__ = [
     "LESSON_BLOCKS",
@@ -30,7 +30,7 @@ __all__ = [
     "transcript",
 ]
 
-Run = tuple[Experiment, Trajectory]
+Run = tuple[Experiment, TrajectoryRecord]
 
 
 def _prediction(run: Run, k: int) -> float:
@@ -179,7 +179,7 @@ def block_lines(block: str, runs: Sequence[Run]) -> list[str]:
     return LESSON_BLOCKS[block](runs)
 
 
-def transcript(trajectories: Mapping[str, Trajectory]) -> dict[str, list[str]]:
+def transcript(trajectories: Mapping[str, TrajectoryRecord]) -> dict[str, list[str]]:
     """Every lesson block's lines from one backend's trajectories (keyed by experiment name).
 
     Args:

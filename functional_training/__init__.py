@@ -26,6 +26,13 @@ from functional_training._checkpoint import (
     save_checkpoint,
 )
 from functional_training._gradcheck import GradientCheck, check_gradients
+from functional_training._lesson_data import (
+    MANY_SHIPMENTS,
+    NORMAL_WEEK,
+    ONE_SHIPMENT,
+    PEAK_SEASON,
+    SHIPMENTS,
+)
 from functional_training._loss import (
     half_squared_error,
     loss_and_grad,
@@ -62,6 +69,13 @@ from functional_training._optimizers import (
 )
 from functional_training._params import PARAM_NAMES, LinearParams
 from functional_training._precision import float64, precision, tolerance
+from functional_training._record import (
+    TrajectoryRecord,
+    from_json_float,
+    json_float,
+    named_series,
+    record_from_trajectory,
+)
 from functional_training._rerun import RerunReport, rerun, sweep_manifest
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
@@ -71,6 +85,16 @@ from functional_training._train import check_data, full_losses, train, train_chu
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
+    "MANY_SHIPMENTS",
+    "NORMAL_WEEK",
+    "ONE_SHIPMENT",
+    "PEAK_SEASON",
+    "SHIPMENTS",
+    "TrajectoryRecord",
+    "from_json_float",
+    "json_float",
+    "named_series",
+    "record_from_trajectory",
     "OPTIMIZER_NAMES",
     "PARAM_NAMES",
     "SWEEP_METHODS",

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from functional_training._lesson_data import ONE_SHIPMENT, SHIPMENTS
 from functional_training._synthetic import synthetic_shipments
 
 _SYNTHETIC = re.compile(r"^synthetic:(\d+(?:_\d+)*)$")  # digits, optionally 1_000-grouped
@@ -94,9 +95,6 @@ def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
     except ValueError as err:
         raise ValueError(f"--data: {err}") from None
     if name in _LESSON_DATA:
-        # The lesson's data is typed once, in the experiment registry.
-        from comparisons.experiments import ONE_SHIPMENT, SHIPMENTS
-
         pairs = ONE_SHIPMENT if name == "one-shipment" else SHIPMENTS
         x, y = (np.array(column, dtype=np.float64) for column in zip(*pairs, strict=True))
         init = (1.0, 0.0) if name == "one-shipment" else (0.0, 0.0)

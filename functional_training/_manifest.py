@@ -148,7 +148,7 @@ def trajectory_digest(trajectory) -> str:
     """Digest of a trajectory's canonical JSON: equal digests mean bit-identical runs.
 
     Args:
-      trajectory: a ``comparisons.trajectory.Trajectory`` (anything with
+      trajectory: a ``functional_training.TrajectoryRecord`` (anything with
         ``to_json()``) or the JSON object it produces.
 
     Returns:
@@ -613,7 +613,7 @@ def write_json_atomic(path, obj) -> Path:
 
     Raises:
       ValueError: if ``obj`` holds a non-finite float (convert with
-        ``comparisons.trajectory.json_float`` first); nothing is written.
+        ``functional_training.json_float`` first); nothing is written.
 
     Example:
       >>> import tempfile, pathlib

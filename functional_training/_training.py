@@ -44,6 +44,7 @@ from functional_training._optimizers import (
 )
 from functional_training._params import LinearParams
 from functional_training._precision import precision
+from functional_training._record import TrajectoryRecord
 from functional_training._synthetic import minibatch_indices
 from functional_training._train import check_data, full_losses, train_chunk
 
@@ -199,7 +200,7 @@ class TrainOutcome(NamedTuple):
     """What :func:`run_training` produced.
 
     Attributes:
-      trajectory: the run as a ``comparisons.trajectory.Trajectory``.
+      trajectory: the run as a ``functional_training.TrajectoryRecord``.
       checkpoint: identifier of the last checkpoint written or resumed from, or ``None``.
       resumed_from: identifier of the checkpoint the run continued from, or ``None``.
     """
@@ -291,7 +292,6 @@ def run_training(
       >>> [round(v, 3) for v in traj.batch_loss]
       [8.0, 2.0, 0.5, 0.125, 0.031]
     """
-    from comparisons.trajectory import Trajectory
 
     version = data_record(data.name, data.x, data.y, data.x_val, data.y_val)["version"]
     fingerprint = settings.fingerprint(version)
@@ -364,7 +364,7 @@ def run_training(
     params_json.update(_named_series("b", series("params.b", final.b)))
     grads_json = _named_series("w", series("grads.w"))
     grads_json.update(_named_series("b", series("grads.b")))
-    trajectory = Trajectory(
+    trajectory = TrajectoryRecord(
         params=params_json,
         grads=grads_json,
         batch_loss=series("batch_loss").tolist(),

@@ -1,6 +1,6 @@
 """The four backends that run an experiment, one module each, one contract.
 
-Every backend module defines ``run(experiment, *, dtype="float64") -> Trajectory``
+Every backend module defines ``run(experiment, *, dtype="float64") -> TrajectoryRecord``
 plus ``DESCRIPTION``, ``REQUIRES`` (the third-party modules it imports, lazily,
 inside ``run``) and ``INSTALL_HINT``; one that computes in a fixed precision
 whatever ``dtype`` says also defines ``COMPUTES_IN`` (see :func:`computes_in`).
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from comparisons.experiments import Experiment
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 __all__ = [
     "BACKEND_NAMES",
@@ -90,7 +90,7 @@ class Backend:
                 return f"cannot import {requirement} ({reason})"
         return None
 
-    def run(self, experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
+    def run(self, experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
         """Run ``experiment`` (see the backend module's ``run``).
 
         Raises:

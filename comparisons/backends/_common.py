@@ -3,7 +3,7 @@
 - :func:`check_run`: the dtype, the experiment's kind and its fields, before any work.
 - :func:`optimizer_settings`: the optimizer's hyperparameters, every value explicit.
 - :class:`Recorder`: collects per-step values into a
-  :class:`~comparisons.trajectory.Trajectory` of the contract's shape.
+  :class:`functional_training.TrajectoryRecord` of the contract's shape.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from comparisons.experiments import KINDS, Experiment
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 DTYPES = ("float64", "float32")
 """The precisions a run may ask for; ``float64`` is the verification precision."""
@@ -250,9 +250,9 @@ class Recorder:
         for key, values in self._extras.items():
             values.append(float(extras[key]))
 
-    def trajectory(self, *, batches: list[list[int]] | None) -> Trajectory:
+    def trajectory(self, *, batches: list[list[int]] | None) -> TrajectoryRecord:
         """The recorded run; raises ``ValueError`` if a series has the wrong length."""
-        trajectory = Trajectory(
+        trajectory = TrajectoryRecord(
             params=self._params, grads=self._grads, batch_loss=self._batch_loss,
             train_loss=self._train_loss, val_loss=self._val_loss,
             predictions=self._predictions, batches=batches, extras=self._extras,

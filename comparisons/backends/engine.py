@@ -29,7 +29,7 @@ from comparisons.backends import _common
 from comparisons.backends.update_rules import update_rule
 from comparisons.engine import Value, zero_grad
 from comparisons.experiments import Experiment, batch_order
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 DESCRIPTION = "the scalar autograd engine (comparisons.engine.Value): graph, backward(), .grad"
 REQUIRES: tuple[str, ...] = ()
@@ -56,7 +56,7 @@ def _forward(w: float, b: float, records: Sequence[tuple[float, float]]) -> floa
     return mean_loss(Value(w), Value(b), records).data
 
 
-def _run_linear(experiment: Experiment) -> Trajectory:
+def _run_linear(experiment: Experiment) -> TrajectoryRecord:
     records, validation = list(experiment.train), experiment.validation
     batches = batch_order(experiment)
     leaves = {n: Value(experiment.init[n]) for n in _common.LINEAR_PARAMS}
@@ -103,7 +103,7 @@ def _run_linear(experiment: Experiment) -> Trajectory:
     return rec.trajectory(batches=batches)
 
 
-def _run_shared_path(experiment: Experiment) -> Trajectory:
+def _run_shared_path(experiment: Experiment) -> TrajectoryRecord:
     a = Value(experiment.init["a"])
     rec = _common.recorder_for(experiment)
     for _ in range(experiment.steps):
@@ -116,7 +116,7 @@ def _run_shared_path(experiment: Experiment) -> Trajectory:
     return rec.trajectory(batches=None)
 
 
-def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
+def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
     """Run ``experiment`` through the scalar autograd engine (always float64).
 
     Args:
@@ -125,7 +125,7 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
         a gradient check in float32 is refused like in every backend.
 
     Returns:
-      The :class:`~comparisons.trajectory.Trajectory`; non-finite values are recorded.
+      The :class:`functional_training.TrajectoryRecord`; non-finite values are recorded.
 
     Raises:
       ValueError: the experiment cannot be run (message names the field).

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from comparisons.backends import _common
 from comparisons.experiments import Experiment, batch_order
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 DESCRIPTION = "JAX: functional_training (jax.grad, optax, one jitted lax.scan)"
 REQUIRES = ("jax", "optax")
@@ -34,7 +34,7 @@ def _floats(array) -> list:
     return np.asarray(array, dtype=np.float64).tolist()
 
 
-def _run_train(experiment: Experiment, dtype) -> Trajectory:
+def _run_train(experiment: Experiment, dtype) -> TrajectoryRecord:
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -70,7 +70,7 @@ def _run_train(experiment: Experiment, dtype) -> Trajectory:
             numeric["numeric.w"].append(float(check.numeric.w))
             numeric["numeric.b"].append(float(check.numeric.b))
         extras = numeric
-    trajectory = Trajectory(
+    trajectory = TrajectoryRecord(
         params={"w": _floats(traj.params.w), "b": _floats(traj.params.b)},
         grads={"w": _floats(traj.grads.w), "b": _floats(traj.grads.b)},
         batch_loss=_floats(traj.batch_loss),
@@ -84,7 +84,7 @@ def _run_train(experiment: Experiment, dtype) -> Trajectory:
     return trajectory
 
 
-def _run_accumulation(experiment: Experiment, dtype) -> Trajectory:
+def _run_accumulation(experiment: Experiment, dtype) -> TrajectoryRecord:
     import jax
     import jax.numpy as jnp
 
@@ -119,7 +119,7 @@ def _run_accumulation(experiment: Experiment, dtype) -> Trajectory:
     return rec.trajectory(batches=batches)
 
 
-def _run_shared_path(experiment: Experiment, dtype) -> Trajectory:
+def _run_shared_path(experiment: Experiment, dtype) -> TrajectoryRecord:
     import jax
     import jax.numpy as jnp
 
@@ -133,7 +133,7 @@ def _run_shared_path(experiment: Experiment, dtype) -> Trajectory:
     return rec.trajectory(batches=None)
 
 
-def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
+def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
     """Run ``experiment`` with JAX and optax (CPU or whatever JAX's default device is).
 
     Args:
@@ -142,7 +142,7 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
         or ``"float32"``.
 
     Returns:
-      The :class:`~comparisons.trajectory.Trajectory`; non-finite values are recorded.
+      The :class:`functional_training.TrajectoryRecord`; non-finite values are recorded.
 
     Raises:
       ValueError: the experiment cannot be run (message names the field).

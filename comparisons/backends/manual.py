@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from comparisons.backends import _common
 from comparisons.backends.update_rules import apply_updates, update_rule
 from comparisons.experiments import Experiment, batch_order
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 DESCRIPTION = "the lesson's formulas on Python floats, derivatives written by hand"
 REQUIRES: tuple[str, ...] = ()
@@ -79,7 +79,7 @@ def _numeric_grads(
     }
 
 
-def _run_linear(experiment: Experiment) -> Trajectory:
+def _run_linear(experiment: Experiment) -> TrajectoryRecord:
     records, validation = list(experiment.train), experiment.validation
     batches = batch_order(experiment)
     settings = _common.optimizer_settings(experiment)
@@ -121,7 +121,7 @@ def _run_linear(experiment: Experiment) -> Trajectory:
     return rec.trajectory(batches=batches)
 
 
-def _run_shared_path(experiment: Experiment) -> Trajectory:
+def _run_shared_path(experiment: Experiment) -> TrajectoryRecord:
     """``L = a * a``; by hand ``dL/da = a + a`` (one term per path)."""
     a = float(experiment.init["a"])
     rec = _common.recorder_for(experiment)
@@ -132,7 +132,7 @@ def _run_shared_path(experiment: Experiment) -> Trajectory:
     return rec.trajectory(batches=None)
 
 
-def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
+def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
     """Run ``experiment`` with the lesson's formulas (always float64: Python floats).
 
     Args:
@@ -141,7 +141,7 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
         a gradient check in float32 is refused like in every backend.
 
     Returns:
-      The :class:`~comparisons.trajectory.Trajectory`; non-finite values are recorded.
+      The :class:`functional_training.TrajectoryRecord`; non-finite values are recorded.
 
     Raises:
       ValueError: the experiment cannot be run (message names the field).

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 
 from comparisons.backends import _common
 from comparisons.experiments import Experiment, batch_order
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 DESCRIPTION = "PyTorch: nn.Linear(1, 1), 0.5 * nn.MSELoss, loss.backward(), torch.optim"
 REQUIRES = ("torch",)
@@ -77,7 +77,7 @@ def _optimizer(torch, name: str, settings: dict[str, float], params: list):
     return torch.optim.AdamW(params, weight_decay=settings["weight_decay"], **adam)
 
 
-def _run_linear(torch, experiment: Experiment, dtype) -> Trajectory:
+def _run_linear(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
     from torch import nn
 
     def column(values: Sequence[float]):
@@ -158,7 +158,7 @@ def _numeric_grads(torch, model, loss_fn, xb, yb, names, values, eps) -> dict[st
     return numeric
 
 
-def _run_shared_path(torch, experiment: Experiment, dtype) -> Trajectory:
+def _run_shared_path(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
     a = torch.tensor(experiment.init["a"], dtype=dtype, requires_grad=True)
     rec = _common.recorder_for(experiment)
     for _ in range(experiment.steps):
@@ -173,7 +173,7 @@ def _run_shared_path(torch, experiment: Experiment, dtype) -> Trajectory:
     return rec.trajectory(batches=None)
 
 
-def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
+def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
     """Run ``experiment`` with PyTorch on the CPU.
 
     Args:
@@ -181,7 +181,7 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> Trajectory:
       dtype: ``"float64"`` (verification) or ``"float32"``.
 
     Returns:
-      The :class:`~comparisons.trajectory.Trajectory` (values via ``.item()``,
+      The :class:`functional_training.TrajectoryRecord` (values via ``.item()``,
       exact in Python floats); non-finite values are recorded.
 
     Raises:

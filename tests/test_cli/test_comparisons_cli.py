@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from lesson_fixture import lesson_blocks
-from test_report import validate_report
+from report_shape import validate_report
 
 from comparisons import cli
 from comparisons.backends import BACKEND_NAMES
@@ -20,7 +20,7 @@ from comparisons.experiments import REGISTRY
 from comparisons.faults import FAULTS
 from comparisons.lesson_outputs import LESSON_OUTPUTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 
 

@@ -30,14 +30,14 @@ from comparisons import figure_style as style
 from comparisons import figures, plots
 from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY, batch_order
-from comparisons.trajectory import from_json_float
+from functional_training import from_json_float
 
 LESSON = lesson_blocks()
 # float64 policy (functional_training.tolerance): independent float64 implementations of
 # these few-flop steps differ by a few ulps per step, far below 1e-12; any formula
 # difference shows at 1e-3 or more.
 TOL64 = ft.tolerance("float64", 0)
-COMMITTED = Path(__file__).resolve().parents[1] / "figures"
+COMMITTED = Path(__file__).resolve().parents[2] / "figures"
 RATES = figures.LESSON_RATES
 
 

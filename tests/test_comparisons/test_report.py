@@ -9,6 +9,7 @@ import math
 import os
 
 import pytest
+from report_shape import validate_report
 from rich.console import Console
 from specs import shipments_spec
 
@@ -16,66 +17,9 @@ from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY
 from comparisons.report import dumps_json, json_report, markdown_report, verdict_table
 from comparisons.spec import parse_spec
-from comparisons.trajectory import Trajectory
-from functional_training import check_output_path, write_atomic
-
-NON_FINITE = ("NaN", "Infinity", "-Infinity")
+from functional_training import TrajectoryRecord, check_output_path, write_atomic
 
 DIVERGING = parse_spec(shipments_spec("diverging", learning_rate=1.0, steps=250))
-
-
-def _number(value) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value)) or value in NON_FINITE
-
-
-def _numbers(values, length: int) -> None:
-    assert isinstance(values, list) and len(values) == length
-    assert all(_number(v) for v in values), values
-
-
-def validate_traj(traj: dict) -> None:
-    """Assert ``traj`` is a TRAJ object with the trajectory contract's lengths."""
-    steps = len(traj["batch_loss"])
-    assert steps > 0
-    assert set(traj["params"]) == set(traj["grads"]) and traj["params"]
-    for name in traj["params"]:
-        _numbers(traj["params"][name], steps + 1)
-        _numbers(traj["grads"][name], steps)
-    _numbers(traj["batch_loss"], steps)
-    _numbers(traj["train_loss"], steps + 1)
-    if traj["val_loss"] is not None:
-        _numbers(traj["val_loss"], steps + 1)
-    batches = traj["batches"]
-    if batches is not None:
-        assert len(batches) == steps
-        assert all(isinstance(i, int) and not isinstance(i, bool) for b in batches for i in b)
-    first = traj["first_nonfinite_step"]
-    assert first is None or (isinstance(first, int) and 0 <= first <= steps)
-
-
-def validate_report(report: dict) -> None:
-    """Assert ``report`` has the JSON report's shape (issue 4, item 6)."""
-    assert {"dtype", "device", "versions", "all_agree", "experiments"} <= set(report)
-    assert report["dtype"] in ("float64", "float32")
-    assert isinstance(report["device"], str) and report["device"]
-    assert all(isinstance(k, str) and isinstance(v, str) for k, v in report["versions"].items())
-    assert isinstance(report["all_agree"], bool)
-    assert report["all_agree"] == all(e["agree"] for e in report["experiments"])
-    for entry in report["experiments"]:
-        assert {"name", "agree", "reference", "backends", "max_abs_diff",
-                "first_mismatch"} <= set(entry)
-        assert isinstance(entry["name"], str) and isinstance(entry["agree"], bool)
-        assert entry["reference"] in entry["backends"]
-        for traj in entry["backends"].values():
-            validate_traj(traj)
-        assert all(_number(v) for v in entry["max_abs_diff"].values())
-        mismatch = entry["first_mismatch"]
-        assert (mismatch is None) == entry["agree"]
-        if mismatch is not None:
-            assert set(mismatch) == {"backend", "step", "quantity", "expected", "actual"}
-            assert mismatch["backend"] in entry["backends"]
-            assert isinstance(mismatch["step"], int) and isinstance(mismatch["quantity"], str)
 
 
 def _strict_loads(text: str):
@@ -108,12 +52,12 @@ def test_trajectories_in_the_report_read_back_equal(results):
     report = _strict_loads(dumps_json(json_report(results, dtype="float64")))
     for (trajectories, _), entry in zip(results, report["experiments"], strict=True):
         for name, trajectory in trajectories.items():
-            back = Trajectory.from_json(entry["backends"][name])
+            back = TrajectoryRecord.from_json(entry["backends"][name])
             assert _flat(back) == _flat(trajectory)
             assert back.batches == trajectory.batches
 
 
-def _flat(trajectory: Trajectory) -> list:
+def _flat(trajectory: TrajectoryRecord) -> list:
     """Every recorded value with its label, NaN as a string so that NaN equals NaN."""
     def key(value):
         return "nan" if math.isnan(value) else value
@@ -138,7 +82,7 @@ def test_non_finite_values_are_strings_in_strict_json(results):
 
 
 def test_nan_and_negative_infinity_are_strings_too():
-    run = Trajectory(params={"w": [1.0, math.nan]}, grads={"w": [-math.inf]},
+    run = TrajectoryRecord(params={"w": [1.0, math.nan]}, grads={"w": [-math.inf]},
                      batch_loss=[math.inf], train_loss=[8.0, math.nan])
     runs = {"manual": run, "engine": run}
     verdict = compare_trajectories(REGISTRY["single-update"], runs)
@@ -156,7 +100,7 @@ def test_backends_that_go_non_finite_at_the_same_step_agree_from_there_on():
     inf, nan = math.inf, math.nan
 
     def run(w1, g1, w2, loss2):
-        return Trajectory(params={"w": [1.0, w1, w2]}, grads={"w": [2.0, g1]},
+        return TrajectoryRecord(params={"w": [1.0, w1, w2]}, grads={"w": [2.0, g1]},
                           batch_loss=[1.0, inf], train_loss=[1.0, inf, loss2])
 
     ref = run(1e300, 1e308, -1.7e308, inf)
@@ -185,9 +129,9 @@ def test_a_stray_float_nan_is_an_error_not_invalid_json():
 
 
 def test_a_mismatch_is_reported_with_both_values():
-    run = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+    run = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
                      batch_loss=[8.0], train_loss=[8.0, 2.0])
-    bad = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-4.0]},
+    bad = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-4.0]},
                      batch_loss=[math.inf], train_loss=[8.0, 2.0])
     runs = {"manual": run, "engine": bad}
     verdict = compare_trajectories(REGISTRY["single-update"], runs)

@@ -39,7 +39,7 @@ from comparisons.experiments import (
     Experiment,
     batch_order,
 )
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 LESSON = lesson_blocks()
 OTHERS = tuple(b for b in BACKEND_NAMES if b != "manual")
@@ -49,9 +49,9 @@ FLOAT32_EPS = float(np.finfo(np.float32).eps)
 @pytest.fixture(scope="module")
 def runs():
     """``runs(backend, experiment_name, dtype)``: each run once per module, then reused."""
-    cache: dict[tuple[str, str, str], Trajectory] = {}
+    cache: dict[tuple[str, str, str], TrajectoryRecord] = {}
 
-    def run(backend: str, name: str, dtype: str = "float64") -> Trajectory:
+    def run(backend: str, name: str, dtype: str = "float64") -> TrajectoryRecord:
         key = (backend, name, dtype)
         if key not in cache:
             cache[key] = get_backend(backend).run(REGISTRY[name], dtype=dtype)
@@ -70,7 +70,7 @@ def _same(actual: float, expected: float, tol: float) -> bool:
     return abs(actual - expected) <= tol + tol * abs(expected)
 
 
-def mismatches(actual: Trajectory, reference: Trajectory, tol: float) -> list[str]:
+def mismatches(actual: TrajectoryRecord, reference: TrajectoryRecord, tol: float) -> list[str]:
     """Every series and step where ``actual`` differs from ``reference`` (empty: they agree)."""
     found = []
     mine, theirs = dict(actual.series()), dict(reference.series())
@@ -97,7 +97,7 @@ def test_local_comparison_catches_any_single_changed_value(runs):
     checked = 0
     for label, values in reference.series():
         for k, value in enumerate(values):
-            changed = Trajectory.from_json(data)  # a fresh copy of every list
+            changed = TrajectoryRecord.from_json(data)  # a fresh copy of every list
             target = dict(changed.series())[label]
             if isinstance(value, list):
                 target[k][-1] = value[-1] * (1 + 1e-9) + 1e-9
@@ -106,7 +106,7 @@ def test_local_comparison_catches_any_single_changed_value(runs):
             assert mismatches(changed, reference, tol), (label, k)
             checked += 1
     assert checked > 30
-    assert mismatches(Trajectory.from_json(data), reference, tol) == []
+    assert mismatches(TrajectoryRecord.from_json(data), reference, tol) == []
     nan = replace(reference, batch_loss=[math.nan] * reference.steps)
     assert mismatches(nan, nan, tol) == []  # the same non-finite value agrees
     assert mismatches(nan, reference, tol)
@@ -383,13 +383,18 @@ def test_missing_torch_is_reported_not_raised_on_import(monkeypatch):
     assert get_backend("manual").run(REGISTRY["five-steps"]).steps == 5
 
 
-def test_importing_the_backends_imports_neither_torch_nor_jax():
+def test_importing_the_backends_does_not_import_torch():
+    """torch is an optional extra, imported only when the torch backend runs.
+
+    JAX is a dependency of the project (comparisons builds on functional_training),
+    so it may be imported; torch and matplotlib may not.
+    """
     code = ("import sys, comparisons.backends as b\n"
             "from comparisons.experiments import REGISTRY\n"
             "for name in ('manual', 'engine'):\n"
             "    b.get_backend(name).run(REGISTRY['five-steps'])\n"
             "for name in b.BACKEND_NAMES: b.get_backend(name)\n"
-            "print(sorted(m for m in ('torch', 'jax', 'optax') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"

@@ -13,20 +13,20 @@ from comparisons.backends import BACKEND_NAMES, available_backends, get_backend
 from comparisons.compare import compare_trajectories, rounded_to, run_and_compare, values_agree
 from comparisons.experiments import REGISTRY
 from comparisons.spec import load_spec
-from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord
 
 INF, NAN = math.inf, math.nan
 FIVE = REGISTRY["five-steps"]
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _five_steps(**changes) -> Trajectory:
+def _five_steps(**changes) -> TrajectoryRecord:
     """The lesson's five-step trajectory, from its closed form (errors halve every step)."""
     w = [1.0, 1.8, 2.2, 2.4, 2.5, 2.55]
     b = [0.0, 0.4, 0.6, 0.7, 0.75, 0.775]
     errors = [w[k] * 2.0 + b[k] - 6.0 for k in range(6)]
-    run = Trajectory(
+    run = TrajectoryRecord(
         params={"w": w, "b": b},
         grads={"w": [2.0 * e for e in errors[:5]], "b": errors[:5]},
         batch_loss=[0.5 * e * e for e in errors[:5]],

@@ -30,11 +30,10 @@ from comparisons.backends import get_backend
 from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.spec import SpecError, load_spec, parse_spec
-from comparisons.trajectory import Trajectory
-from functional_training import check_output_path
+from functional_training import TrajectoryRecord, check_output_path
 from functional_training import cli as functional_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SPEC = shipments_spec("bad-input", learning_rate=0.08, steps=2)
 
@@ -468,7 +467,7 @@ def _gradient_check_with_float32_leaves():
         return ft.check_gradients(ft.mean_loss, params, 2.0, 6.0)
 
 
-_ONE = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]}, batch_loss=[8.0],
+_ONE = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]}, batch_loss=[8.0],
                   train_loss=[8.0, 2.0])
 
 API_ROWS: list[tuple[str, Callable[[], object], type[Exception], str]] = [

@@ -18,15 +18,15 @@ from comparisons.experiments import REGISTRY
 from comparisons.manifest import experiment_from_json, experiment_to_json, split_policy
 from comparisons.rerun import first_difference
 from comparisons.spec import load_spec
-from comparisons.trajectory import Trajectory
 from functional_training import (
+    TrajectoryRecord,
     data_version,
     read_manifest,
     trajectory_digest,
     validate_manifest,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 MANY = ["five-steps", "train-validation", "mini-batch", "gradient-check", "shared-path",
         "gradient-accumulation", "optimizer/adamw"]
@@ -295,8 +295,8 @@ def test_a_backend_missing_at_rerun_is_a_difference(capsys, tmp_path, monkeypatc
 
 
 def test_first_difference_compares_bits_not_values():
-    def traj(zero: float) -> Trajectory:
-        return Trajectory(params={"w": [1.0, zero]}, grads={"w": [math.nan]},
+    def traj(zero: float) -> TrajectoryRecord:
+        return TrajectoryRecord(params={"w": [1.0, zero]}, grads={"w": [math.nan]},
                           batch_loss=[math.inf], train_loss=[8.0, 2.0])
 
     assert first_difference(traj(0.0), traj(0.0)) is None  # NaN equals NaN

@@ -1,4 +1,8 @@
-"""The trajectory every backend returns: the contract of DESIGN.md as plain Python data.
+"""The plain trajectory record: the trajectory contract (docs/design.md) as Python floats.
+
+What every ``comparisons`` backend returns, what reports, manifests and reruns
+store as JSON (the ``TRAJ`` object), and what :func:`record_from_trajectory`
+makes of a JAX :class:`functional_training.Trajectory`.
 
 For an experiment of ``S`` optimizer steps:
 
@@ -15,18 +19,26 @@ For an experiment of ``S`` optimizer steps:
   gradients of the gradient-check experiment), compared like every other quantity.
 
 Values are Python floats (float64); non-finite values are data.
+
+Parameter names follow one rule for every model kind (:func:`named_series`):
+a scalar leaf is its name (``w``, ``b``); an array leaf adds its index
+(``w[0]``, ``w[1]``; ``layers.0.w[1,2]``); nested leaves join their path with
+dots (``layers.0.b[3]``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+
+import jax
+import numpy as np
 
 
 @dataclass(frozen=True)
-class Trajectory:
-    """One backend's record of one experiment (see the module docstring)."""
+class TrajectoryRecord:
+    """One run, step by step, as plain floats (see the module docstring)."""
 
     params: dict[str, list[float]]
     grads: dict[str, list[float]]
@@ -108,7 +120,7 @@ class Trajectory:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> Trajectory:
+    def from_json(cls, data: dict) -> TrajectoryRecord:
         """Inverse of :meth:`to_json`."""
         def floats(values):
             return None if values is None else [from_json_float(v) for v in values]
@@ -149,3 +161,92 @@ def json_float(value: float) -> float | str:
 def from_json_float(value: float | str) -> float:
     """Inverse of :func:`json_float` (``float`` parses ``"NaN"`` and ``"Infinity"``)."""
     return float(value)
+
+
+def _key_name(key) -> str:
+    for attribute in ("name", "key", "idx"):
+        if hasattr(key, attribute):
+            return str(getattr(key, attribute))
+    return str(key)
+
+
+def named_series(tree, *, leading: int = 1) -> dict[str, np.ndarray]:
+    """Every scalar of a parameter pytree as a named float64 series.
+
+    The naming rule of the trajectory contract: a leaf's path joined with dots
+    (``NamedTuple`` fields, dict keys, list indices), then, for an array leaf,
+    its element index in brackets (``w[0]``; ``w[1,2]`` for a matrix).
+
+    Args:
+      tree: a pytree of arrays whose first ``leading`` axes are not part of the
+        parameter (1: a leading step axis; 0: a single parameter value).
+      leading: how many leading axes to keep.
+
+    Returns:
+      ``{name: array}`` with each array of the leading shape, float64.
+
+    Example:
+      >>> import numpy as np
+      >>> from functional_training._params import LinearParams
+      >>> names = named_series(LinearParams(np.zeros((3, 2)), np.zeros(3)))
+      >>> sorted(names), names["b"].shape
+      (['b', 'w[0]', 'w[1]'], (3,))
+      >>> list(named_series({"layers": [{"w": np.zeros((2, 1))}]}, leading=0))
+      ['layers.0.w[0,0]', 'layers.0.w[1,0]']
+    """
+    series: dict[str, np.ndarray] = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = ".".join(_key_name(key) for key in path)
+        values = np.asarray(leaf, dtype=np.float64)
+        lead, shape = values.shape[:leading], values.shape[leading:]
+        if not shape:
+            series[name] = values
+            continue
+        flat = values.reshape(*lead, -1)
+        for position, index in enumerate(np.ndindex(*shape)):
+            series[f"{name}[{','.join(map(str, index))}]"] = flat[..., position]
+    return series
+
+
+def record_from_trajectory(
+    trajectory,
+    *,
+    predictions=None,
+    batches: list[list[int]] | None = None,
+    extras: Mapping[str, Iterable[float]] | None = None,
+) -> TrajectoryRecord:
+    """The one converter from a JAX :class:`functional_training.Trajectory` to a record.
+
+    Args:
+      trajectory: ``params`` and ``grads`` pytrees with a leading step axis,
+        ``batch_loss``, ``train_loss`` and optional ``val_loss`` arrays.
+      predictions: optional array ``(S + 1, n)`` of predictions at each ``params[k]``.
+      batches: the batch order replayed, or ``None`` for full batch.
+      extras: optional extra series by name.
+
+    Returns:
+      A :class:`TrajectoryRecord` with the contract's lengths (checked).
+
+    Example:
+      >>> import functional_training as ft
+      >>> with ft.float64():
+      ...     traj = ft.train(ft.LinearParams(1.0, 0.0), [2.0], [6.0], optimizer=0.1, steps=1)
+      >>> record = record_from_trajectory(traj)
+      >>> record.params, record.grads
+      ({'w': [1.0, 1.8], 'b': [0.0, 0.4]}, {'w': [-8.0], 'b': [-4.0]})
+    """
+    def floats(values):
+        return None if values is None else np.asarray(values, dtype=np.float64).tolist()
+
+    record = TrajectoryRecord(
+        params={k: v.tolist() for k, v in named_series(trajectory.params).items()},
+        grads={k: v.tolist() for k, v in named_series(trajectory.grads).items()},
+        batch_loss=floats(trajectory.batch_loss),
+        train_loss=floats(trajectory.train_loss),
+        val_loss=floats(trajectory.val_loss),
+        predictions=floats(predictions),
+        batches=batches,
+        extras={k: [float(v) for v in vs] for k, vs in (extras or {}).items()},
+    )
+    record.check_lengths()
+    return record

@@ -14,7 +14,7 @@ from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY
 from comparisons.spec import MAX_STEPS, SpecError, dump_spec, load_spec, parse_spec
 
-EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
 
 FULL_BATCH = shipments_spec("full-batch-again", learning_rate=0.08, steps=20,
                             description="the lesson's full-batch run, from a spec file")

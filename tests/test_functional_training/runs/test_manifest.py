@@ -96,9 +96,9 @@ def test_trajectory_digest_equal_exactly_when_bits_are():
 
 
 def test_trajectory_digest_accepts_the_trajectory_class():
-    from comparisons.trajectory import Trajectory
+    from functional_training import TrajectoryRecord
 
-    traj = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]}, batch_loss=[8.0],
+    traj = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]}, batch_loss=[8.0],
                       train_loss=[8.0, 2.0])
     assert mf.trajectory_digest(traj) == mf.trajectory_digest(traj.to_json())
 
