@@ -17,28 +17,52 @@ Examples:
   python -m comparisons run --help
 
 Exit codes: 0 everything agrees, 1 a mismatch or a failed check, 2 bad usage or
-bad input (one line on stderr, no traceback, no output file written). For
-``rerun``: 0 every trajectory is identical, 1 one differs (or an experiment
-changed), 2 the file is not a valid comparisons manifest or report.
+bad input (one line on stderr, no traceback, no output file written), 130
+interrupted with Ctrl-C (one line). For ``rerun`` (the same command as
+``python -m functional_training rerun``, for any tool's manifest): 0 every
+trajectory is identical, 1 one differs (or an experiment changed), 2 the file is
+not a valid manifest or report.
+
+The parser and the error handling are ``functional_training.runs``' command-line
+machinery, shared with ``python -m functional_training``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
+import comparisons.backends
+import comparisons.compare
+import comparisons.faults
+import comparisons.lesson_outputs
+from comparisons.backends import BACKEND_NAMES
+from comparisons.backends._common import check_run
 from comparisons.experiments import REGISTRY, Experiment
+from comparisons.manifest import comparison_manifest, experiment_record
+from comparisons.report import dumps_json, json_report, markdown_report, verdict_table
+from comparisons.spec import SpecError, load_spec
+from comparisons.transcript import LESSON_BLOCKS, block_experiments, check_transcript, transcript
+from functional_training import DTYPES
+from functional_training.runs import (
+    ArgumentParser,
+    add_rerun_command,
+    check_output_path,
+    one_line,
+    progress,
+    rerun_command,
+    run_handler,
+    write_atomic,
+)
 
 __all__ = ["build_parser", "main"]
-
-DTYPES = ("float64", "float32")
 
 
 class UsageError(ValueError):
@@ -77,9 +101,7 @@ def select_experiments(names: Sequence[str], *, dtype: str = "float64") -> list[
 
 def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict[str, str]]:
     """``(usable backends, {unusable: hint})``; an explicitly requested unusable one is an error."""
-    from comparisons.backends import available_backends
-
-    status = available_backends()
+    status = comparisons.backends.available_backends()
     usable = [n for n in names if status[n] is None]
     missing = {n: status[n] for n in names if status[n] is not None}
     if explicit and missing:
@@ -89,8 +111,6 @@ def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    from functional_training import check_output_path
-
     seen: dict[Path, str] = {}
     for option in ("json", "markdown", "manifest"):
         path = getattr(args, option, None)
@@ -102,16 +122,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
             same = seen.setdefault(Path(path).resolve(), f"--{option}")
             if same != f"--{option}":
                 raise UsageError(f"--{option}: {path} is also the {same} file; give each its own")
-
-
-@contextlib.contextmanager
-def _progress(console: Console, total: int, label: str) -> Iterator:
-    """A transient progress bar on a terminal; nothing at all when output is not one."""
-    from rich.progress import Progress
-
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda description: bar.update(task, advance=1, description=description)
 
 
 # --- running and reporting ----------------------------------------------------------------
@@ -138,22 +148,18 @@ def _run_experiments(
     experiments: Sequence[Experiment], backends: Sequence[str], *, reference: str, dtype: str,
     err: Console, spec_files: dict[str, str] | None = None, tool: str = "comparisons run",
 ) -> RunOutcome:
-    from comparisons.compare import run_and_compare
-
     outcome = RunOutcome(dtype=dtype, experiments=list(experiments), backends=list(backends),
                          reference=reference, spec_files=dict(spec_files or {}), tool=tool)
-    with _progress(err, len(experiments), "running") as advance:
+    with progress(len(experiments), "running", console=err) as advance:
         for experiment in experiments:
-            outcome.results.append(
-                run_and_compare(experiment, backends=backends, reference=reference, dtype=dtype)
-            )
+            outcome.results.append(comparisons.compare.run_and_compare(
+                experiment, backends=backends, reference=reference, dtype=dtype
+            ))
             advance(experiment.name)
     return outcome
 
 
 def _print_run(outcome: RunOutcome, out: Console) -> None:
-    from comparisons.report import verdict_table
-
     out.print(verdict_table(outcome.results, dtype=outcome.dtype))
     for _, verdict in outcome.results:
         if verdict.first_mismatch is not None:
@@ -167,8 +173,6 @@ def _print_run(outcome: RunOutcome, out: Console) -> None:
 
 def run_manifest(outcome: RunOutcome) -> dict:
     """The manifest of a run (see :mod:`comparisons.manifest`): one entry per experiment."""
-    from comparisons.manifest import comparison_manifest, experiment_record
-
     records = [
         experiment_record(
             experiment, trajectories,
@@ -183,9 +187,6 @@ def run_manifest(outcome: RunOutcome) -> dict:
 
 
 def _write_reports(outcome: RunOutcome, args: argparse.Namespace) -> None:
-    from comparisons.report import dumps_json, json_report, markdown_report
-    from functional_training import write_atomic
-
     manifest = None
     if args.json is not None or args.manifest is not None:
         manifest = run_manifest(outcome)
@@ -199,9 +200,6 @@ def _write_reports(outcome: RunOutcome, args: argparse.Namespace) -> None:
 
 
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from comparisons.backends import BACKEND_NAMES
-    from comparisons.spec import SpecError, load_spec
-
     experiments = (
         select_experiments(args.experiment or [], dtype=args.dtype)
         if args.experiment or not args.spec
@@ -237,8 +235,6 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _check_runnable(experiments: Sequence[Experiment], dtype: str) -> None:
     """Refuse, before anything runs, what the backends would refuse for every experiment."""
-    from comparisons.backends._common import check_run
-
     for experiment in experiments:
         try:
             check_run(experiment, dtype)
@@ -247,25 +243,15 @@ def _check_runnable(experiments: Sequence[Experiment], dtype: str) -> None:
 
 
 def _cmd_rerun(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from comparisons.rerun import read_rerun_file, rerun
-
-    manifest, recorded = read_rerun_file(args.path)
-    with _progress(err, len(manifest["runs"]), "rerunning") as advance:
-        report = rerun(manifest, recorded=recorded, advance=advance)
-    _say(out, f"rerun of {manifest['tool']} from {args.path} ({manifest['dtype']})")
-    for line in report.lines:
-        _say(out, line)
-    return 0 if report.equal else 1
+    """``rerun``: ``functional_training.runs.rerun_command``, for any tool's manifest."""
+    return rerun_command(args)
 
 
 def _lesson_trajectories(backend: str, err: Console) -> dict:
-    from comparisons.backends import get_backend
-    from comparisons.transcript import LESSON_BLOCKS, block_experiments
-
     experiments = [e for block in LESSON_BLOCKS for e in block_experiments(block)]
-    runner = get_backend(backend)
+    runner = comparisons.backends.get_backend(backend)
     runs = {}
-    with _progress(err, len(experiments), f"{backend}: lesson") as advance:
+    with progress(len(experiments), f"{backend}: lesson", console=err) as advance:
         for experiment in experiments:
             runs[experiment.name] = runner.run(experiment, dtype="float64")
             advance(experiment.name)
@@ -274,16 +260,10 @@ def _lesson_trajectories(backend: str, err: Console) -> dict:
 
 def _lesson_check(trajectories: dict) -> str | None:
     """``None`` when the transcript of ``trajectories`` is the lesson's, else the difference."""
-    from comparisons.lesson_outputs import lesson_blocks
-    from comparisons.transcript import check_transcript, transcript
-
-    return check_transcript(transcript(trajectories), lesson_blocks())
+    return check_transcript(transcript(trajectories), comparisons.lesson_outputs.lesson_blocks())
 
 
 def _cmd_lesson(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from comparisons.backends import BACKEND_NAMES
-    from comparisons.transcript import transcript
-
     if args.backend:
         backends, _ = _available([args.backend], explicit=True)
     else:
@@ -309,8 +289,6 @@ def _cmd_lesson(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _fault_table(results) -> Table:
-    from rich import box
-
     table = Table(
         title="Fault gallery: each bug's first mismatch with the manual reference",
         box=box.SIMPLE_HEAD,
@@ -334,44 +312,48 @@ def _number(value) -> str:
 
 
 def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from comparisons.faults import FAULTS, check_faults
-
-    results = check_faults()
+    results = comparisons.faults.check_faults()
     out.print(_fault_table(results))
     _say(out, "control: the same code without the bug, compared with the same reference")
     for result in results:
         _say(out, f"{result.fault.name} ({result.fault.experiment_name}): {result.fault.bug}")
     caught = sum(r.caught for r in results)
-    _say(out, f"faults: {caught} of {len(FAULTS)} caught")
-    return 0 if caught == len(FAULTS) else 1
+    _say(out, f"faults: {caught} of {len(comparisons.faults.FAULTS)} caught")
+    return 0 if caught == len(comparisons.faults.FAULTS) else 1
+
+
+def _figures():
+    """The ``comparisons.figures`` module, imported on first use.
+
+    It imports matplotlib at import time, so only the commands that draw
+    (``figures``, ``all``) load it: ``python -m comparisons --help`` and ``run``
+    stay free of matplotlib.
+    """
+    from comparisons import figures
+
+    return figures
 
 
 def _render_figures(args: argparse.Namespace) -> list[Path]:
     """Render every figure from freshly verified trajectories (imports matplotlib)."""
-    from comparisons import figures
-
     # `--out` and `--format` are comparisons.figures' own options (add_figure_arguments).
-    return figures.render_all(args.out, tuple(args.format))
+    return _figures().render_all(args.out, tuple(args.format))
 
 
 def _check_figure_output(args: argparse.Namespace) -> None:
     """Refuse an ``--out`` the figures cannot be written to, before anything is computed."""
-    from comparisons.figures import check_output_directory
-
     try:
-        check_output_directory(args.out, option="--out")
+        _figures().check_output_directory(args.out, option="--out")
     except ValueError as err:
         raise UsageError(str(err)) from None
 
 
 def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from comparisons.figures import UnverifiedTrajectoryError
-
     _check_figure_output(args)
     try:
         paths = _render_figures(args)
-    except UnverifiedTrajectoryError as error:  # a backend disagreed: nothing was drawn
-        _say(err, f"figures: not rendered: {_one_line(str(error))}")
+    except _figures().UnverifiedTrajectoryError as error:  # a backend disagreed: nothing drawn
+        _say(err, f"figures: not rendered: {one_line(str(error))}")
         return 1
     for path in paths:
         _say(out, str(path))
@@ -379,9 +361,6 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from comparisons.backends import BACKEND_NAMES
-    from comparisons.faults import FAULTS, check_faults
-
     _check_outputs(args)
     if not args.no_figures:
         _check_figure_output(args)
@@ -413,11 +392,11 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
     summary.append("lesson:  " + "; ".join(lesson_parts))
 
     references = {v.experiment: t["manual"] for t, v in outcome.results}
-    results = check_faults(reference_trajectories=references)
+    results = comparisons.faults.check_faults(reference_trajectories=references)
     out.print(_fault_table(results))
     caught = sum(r.caught for r in results)
-    ok &= caught == len(FAULTS)
-    summary.append(f"faults:  {caught} of {len(FAULTS)} caught")
+    ok &= caught == len(comparisons.faults.FAULTS)
+    summary.append(f"faults:  {caught} of {len(comparisons.faults.FAULTS)} caught")
 
     if args.no_figures:
         summary.append("figures: skipped (--no-figures)")
@@ -428,7 +407,7 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
             summary.append(f"figures: {len(paths)} files in {', '.join(folders) or '-'}")
         except Exception as error:  # noqa: BLE001 -- any failure is reported, the summary still prints
             ok = False
-            summary.append(f"figures: FAILED: {type(error).__name__}: {_one_line(str(error))}")
+            summary.append(f"figures: FAILED: {type(error).__name__}: {one_line(str(error))}")
 
     summary.append("all:     " + ("everything agrees" if ok else "FAILED (see above)"))
     _say(out, "")
@@ -443,11 +422,6 @@ def _say(console: Console, text: str) -> None:
 
 
 # --- the parser -----------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -468,15 +442,13 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
         and ``all`` (importing that module and matplotlib); ``main`` asks for
         them only when one of those commands is on the command line.
     """
-    from comparisons.backends import BACKEND_NAMES
-
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m comparisons",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run", help="run experiments on backends and compare every step with the reference",
@@ -537,23 +509,15 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
         _add_figure_arguments(everything)
     everything.set_defaults(handler=_cmd_all)
 
-    again = commands.add_parser(
-        "rerun", help="run a --manifest (or --json report) again; exit 0 if bit-identical",
-        description="Run every experiment of a manifest (or of a --json report, which embeds "
-        "one) again, on the recorded backends and dtype, and compare each new trajectory with "
-        "the recorded one bit for bit. Built-in experiments are taken from the registry only if "
-        "they are unchanged; spec experiments are rebuilt from the manifest. Exit 0 identical, "
-        "1 different or changed, 2 not a valid comparisons manifest.",
-    )
-    again.add_argument("path", type=Path, metavar="PATH", help="a --manifest or --json file")
+    # The one rerun (functional_training.runs): any tool's manifest. A comparisons manifest's
+    # experiments are rebuilt and rerun by comparisons.rerun, through the entry point.
+    again = add_rerun_command(commands)
     again.set_defaults(handler=_cmd_rerun)
     return parser
 
 
 def _add_figure_arguments(parser: argparse.ArgumentParser) -> None:
-    from comparisons.figures import add_figure_arguments
-
-    add_figure_arguments(parser)
+    _figures().add_figure_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -564,16 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    out, err = Console(), Console(stderr=True)
-    try:
-        return args.handler(args, out, err)
-    except (ValueError, TypeError, OSError) as error:  # UsageError, SpecError, refused input, I/O
-        print(f"error: {_one_line(str(error))}", file=sys.stderr)
-        return 2
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    return run_handler(args.handler, args, Console(), Console(stderr=True))
 
 
 if __name__ == "__main__":

@@ -65,8 +65,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import comparisons.backends
+from comparisons.backends import BACKEND_NAMES, BackendUnavailable
 from comparisons.experiments import Experiment
-from functional_training import TrajectoryRecord
+from functional_training import TrajectoryRecord, json_float, tolerance
 
 __all__ = [
     "BackendVerdict",
@@ -268,8 +270,6 @@ def compare_trajectories(
     Raises:
       ValueError: ``reference`` has no trajectory.
     """
-    from functional_training import tolerance
-
     if reference not in trajectories:
         raise ValueError(
             f"{experiment.name}: reference backend {reference!r} has no trajectory "
@@ -327,8 +327,6 @@ def run_and_compare(
       comparisons.backends.BackendUnavailable: the reference backend cannot run.
       ValueError: an unknown backend name, or input the backends refuse.
     """
-    from comparisons.backends import BACKEND_NAMES, BackendUnavailable, get_backend
-
     names = list(BACKEND_NAMES if backends is None else backends)
     if reference not in names:
         names.insert(0, reference)
@@ -336,7 +334,8 @@ def run_and_compare(
     unavailable: dict[str, str] = {}
     for name in names:
         try:
-            trajectories[name] = get_backend(name).run(experiment, dtype=dtype)
+            trajectories[name] = comparisons.backends.get_backend(name).run(experiment,
+                                                                           dtype=dtype)
         except BackendUnavailable as err:
             if name == reference:
                 raise
@@ -418,8 +417,6 @@ def _show(value) -> str:
 
 
 def _json_value(value):
-    from functional_training import json_float
-
     if value is None or isinstance(value, list):
         return value
     return json_float(value)

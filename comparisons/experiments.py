@@ -6,11 +6,12 @@ in :data:`REGISTRY` (or one user spec file, see :mod:`comparisons.spec`).
 
 Kinds:
 
-- ``train``: the linear model ``prediction = w * x + b`` with mean half squared
-  error, trained by ``optimizer`` for ``steps`` steps.
+- ``train``: a model of kind ``model`` (``linear``: ``prediction = x @ w + b``,
+  ``w * x + b`` for one feature) with mean half squared error, trained by
+  ``optimizer`` for ``steps`` steps.
 - ``gradient-check``: like ``train`` (its ``steps`` optimizer steps), plus
   centered finite differences of the loss at ``params[k]`` with step
-  ``fd_epsilon``, recorded per step as ``extras["numeric.w"]`` / ``extras["numeric.b"]``.
+  ``fd_epsilon``, recorded per step as ``extras["numeric.<name>"]`` per parameter.
 - ``shared-path``: the lesson's ``a * a``: one parameter ``a``, loss ``a * a``,
   gradient by each backend's own machinery, no update (``optimizer = "none"``).
 - ``accumulation``: the lesson's gradient-buffer example: ``steps`` backward
@@ -22,6 +23,9 @@ Kinds:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import as_file, files
+
+import numpy as np
 
 from functional_training import (
     MANY_SHIPMENTS,
@@ -30,6 +34,8 @@ from functional_training import (
     PEAK_SEASON,
     SHIPMENTS,
     minibatch_indices,
+    parameter_names,
+    read_table,
 )
 
 KINDS = ("train", "gradient-check", "shared-path", "accumulation")
@@ -42,11 +48,14 @@ class Experiment:
     Attributes:
       name: registry key, e.g. ``"five-steps"``.
       description: one line for tables and reports.
-      train: ``(x, target)`` pairs used for gradients.
-      validation: ``(x, target)`` pairs only evaluated, or ``None``.
-      init: initial parameter values, ``{"w": .., "b": ..}`` (``{"a": ..}`` for shared-path).
-      trainable: names of the parameters the optimizer moves; others stay frozen
-        (their gradients are still recorded).
+      train: rows ``(x_1, ..., x_d, target)`` used for gradients (``(x, target)``
+        pairs for the lesson's one feature).
+      validation: rows of the same shape, only evaluated, or ``None``.
+      init: initial parameter values by scalar name (``{"w": .., "b": ..}``; for
+        several features ``{"w[0]": .., "w[1]": .., "b": ..}``, see
+        :func:`functional_training.parameter_names`; ``{"a": ..}`` for shared-path).
+      trainable: names of the parameter leaves the optimizer moves (``w``, ``b``);
+        others stay frozen (their gradients are still recorded).
       optimizer: ``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``, or ``none``.
       hyperparams: the optimizer's settings, ``learning_rate`` included. Every
         value a framework default could change is set explicitly.
@@ -57,16 +66,17 @@ class Experiment:
       zero_grad: accumulation experiments only: clear the buffer before step k?
       fd_epsilon: gradient-check experiments only: the finite-difference step.
       lesson_block: the lesson block this experiment regenerates, if any.
+      model: the model kind (a key of :data:`functional_training.MODEL_KINDS`).
     """
 
     name: str
     description: str
-    train: tuple[tuple[float, float], ...]
+    train: tuple[tuple[float, ...], ...]
     init: dict[str, float]
     optimizer: str
     hyperparams: dict[str, float]
     steps: int
-    validation: tuple[tuple[float, float], ...] | None = None
+    validation: tuple[tuple[float, ...], ...] | None = None
     trainable: tuple[str, ...] = ("w", "b")
     batch_size: int | None = None
     seed: int = 0
@@ -74,14 +84,41 @@ class Experiment:
     zero_grad: tuple[bool, ...] | None = None
     fd_epsilon: float | None = None
     lesson_block: str | None = None
+    model: str = "linear"
+
+    @property
+    def features(self) -> int:
+        """Number of features ``d`` per example (1 for the lesson's data)."""
+        return len(self.train[0]) - 1 if self.train else 1
+
+    @property
+    def model_config(self) -> dict[str, int]:
+        """The model kind's configuration (``{"features": d}`` for ``linear``)."""
+        return {"features": self.features}
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """The scalar parameter names of the contract, in the model kind's order."""
+        if self.kind == "shared-path":
+            return tuple(self.init)
+        return parameter_names(self.model, **self.model_config)
+
+    @property
+    def x_rows(self) -> list[tuple[float, ...]]:
+        """The training features, one tuple of ``d`` values per example."""
+        return [tuple(row[:-1]) for row in self.train]
 
     @property
     def xs(self) -> list[float]:
-        return [x for x, _ in self.train]
+        """The training feature of a one-feature experiment (the lesson's ``x``)."""
+        if self.features != 1:
+            raise ValueError(f"{self.name} has {self.features} features; use x_rows")
+        return [row[0] for row in self.train]
 
     @property
     def ys(self) -> list[float]:
-        return [y for _, y in self.train]
+        """The training targets."""
+        return [row[-1] for row in self.train]
 
     @property
     def learning_rate(self) -> float:
@@ -166,5 +203,51 @@ def _lesson_experiments() -> list[Experiment]:
     return experiments
 
 
-REGISTRY: dict[str, Experiment] = {e.name: e for e in _lesson_experiments()}
+def d2l_regression(n: int = 1000, *, seed: int = 0) -> tuple[tuple[float, ...], ...]:
+    """d2l's synthetic linear regression: ``y = x @ [2, -3.4] + 4.2 + noise``.
+
+    ``x ~ N(0, 1)`` of shape ``(n, 2)`` and noise ``~ N(0, 0.01^2)``, drawn from
+    ``numpy.random.default_rng(seed)`` (features first, then noise).
+
+    Example:
+      >>> rows = d2l_regression(3)
+      >>> len(rows), len(rows[0])
+      (3, 3)
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, size=(n, 2))
+    y = x @ np.array([2.0, -3.4]) + 4.2 + rng.normal(0.0, 0.01, size=n)
+    return tuple(tuple(row) for row in np.column_stack([x, y]).tolist())
+
+
+DELIVERIES = files("comparisons") / "data"
+"""The shipped multi-feature data: ``deliveries-train.csv`` and ``deliveries-validation.csv``
+(columns ``disruption``, ``distance_100km``, ``weight_t`` and the target ``delay_h``)."""
+
+
+def _file_rows(name: str) -> tuple[tuple[float, ...], ...]:
+    with as_file(DELIVERIES / name) as path:
+        table = read_table(path)
+    return tuple(tuple(row) for row in np.column_stack([table.x, table.y]).tolist())
+
+
+def _multi_feature_experiments() -> list[Experiment]:
+    d2l_init = np.random.default_rng(1).normal(0.0, 0.01, size=2)  # d2l: w ~ N(0, 0.01^2)
+    return [
+        Experiment("multi-feature/d2l", "d2l's synthetic regression: 2 features, batches of 10",
+                   d2l_regression(), {"w[0]": float(d2l_init[0]), "w[1]": float(d2l_init[1]),
+                                      "b": 0.0},
+                   "sgd", _sgd(0.03), 300, batch_size=10, seed=0),
+        Experiment("multi-feature/shipments",
+                   "3 features from CSV files, validation file, Adam, batches of 4",
+                   _file_rows("deliveries-train.csv"), {"w[0]": 0.0, "w[1]": 0.0, "w[2]": 0.0,
+                                                        "b": 0.0},
+                   "adam", {"learning_rate": 0.05, "b1": 0.9, "b2": 0.999, "eps": 1e-8}, 60,
+                   validation=_file_rows("deliveries-validation.csv"), batch_size=4, seed=3),
+    ]
+
+
+REGISTRY: dict[str, Experiment] = {
+    e.name: e for e in [*_lesson_experiments(), *_multi_feature_experiments()]
+}
 """Every built-in experiment by name (read-only by convention; user specs are loaded separately)."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import comparisons.backends
 from comparisons.compare import ExperimentVerdict, compare_trajectories
 from comparisons.engine import Value, zero_grad
 from comparisons.experiments import REGISTRY, Experiment, batch_order
@@ -104,9 +105,9 @@ def check_fault(
     """
     experiment = fault.experiment()
     if reference_trajectory is None:
-        from comparisons.backends import get_backend
-
-        reference_trajectory = get_backend(reference).run(experiment, dtype="float64")
+        reference_trajectory = comparisons.backends.get_backend(reference).run(
+            experiment, dtype="float64"
+        )
     verdicts = {}
     for label, broken in (("broken", True), ("correct", False)):
         runs = {reference: reference_trajectory, label: fault.run(experiment, broken=broken)}

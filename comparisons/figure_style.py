@@ -35,6 +35,8 @@ from cycler import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+import functional_training.runs as ft_runs
+
 __all__ = [
     "BACKEND_COLORS",
     "BACKEND_MARKERS",
@@ -180,7 +182,7 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> li
     """Write ``fig`` as ``stem.<format>`` for each format, each file atomically.
 
     Each format is rendered into memory, then written with
-    :func:`functional_training.write_atomic` (temporary file in the same
+    :func:`functional_training.runs.write_atomic` (temporary file in the same
     directory, flushed, fsynced, ``os.replace``, directory fsynced), so a reader
     never sees a half-written figure. Call inside ``matplotlib.rc_context(STYLE)``
     (the SVG hash salt is read at save time).
@@ -194,8 +196,6 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> li
     Returns:
       The paths written, in ``formats`` order.
     """
-    from functional_training import write_atomic
-
     written = []
     for fmt in formats:
         if fmt not in FORMATS:
@@ -204,6 +204,6 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> li
         path = stem.with_name(f"{stem.name}.{fmt}")
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=SAVE_DPI, metadata=metadata)
-        write_atomic(path, buffer.getvalue())
+        ft_runs.write_atomic(path, buffer.getvalue())
         written.append(path)
     return written

@@ -40,10 +40,14 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+import functional_training as ft
+import functional_training.runs as ft_runs
 from comparisons import figure_style as style
 from comparisons import plots
 from comparisons.compare import ExperimentVerdict, run_and_compare, values_agree
+from comparisons.engine import Value, to_dot
 from comparisons.experiments import REGISTRY, Experiment
+from comparisons.least_squares import least_squares_line
 from functional_training import TrajectoryRecord, json_float
 
 __all__ = [
@@ -139,9 +143,8 @@ def _loss_formula(experiment: Experiment) -> str:
 
 
 def _least_squares(experiment: Experiment) -> tuple[float, float]:
-    design = np.column_stack([experiment.xs, np.ones(len(experiment.xs))])
-    (w, b), *_ = np.linalg.lstsq(design, np.asarray(experiment.ys), rcond=None)
-    return float(w), float(b)
+    """The line the run converges to, exactly (the same bits on every machine)."""
+    return least_squares_line(experiment.xs, experiment.ys)
 
 
 def _engine_graph(experiment: Experiment) -> tuple[list[dict], list[list[int]], dict]:
@@ -151,8 +154,6 @@ def _engine_graph(experiment: Experiment) -> tuple[list[dict], list[list[int]], 
     negation node can be named. Structure and operation labels come from
     :func:`comparisons.engine.to_dot`; data and gradients from the Values.
     """
-    from comparisons.engine import Value, to_dot
-
     (x_value, y_value), = experiment.train
     x, target = Value(x_value), Value(y_value)
     w, b = Value(experiment.init["w"]), Value(experiment.init["b"])
@@ -200,8 +201,6 @@ def _lr_sweep_data(reference_runs: Sequence[TrajectoryRecord]) -> dict:
     Args:
       reference_runs: the verified reference trajectories of :data:`LESSON_RATES`, in order.
     """
-    import functional_training as ft
-
     one = REGISTRY[LESSON_RATES[0]]
     lesson_rates = [REGISTRY[n].learning_rate for n in LESSON_RATES]
     with ft.float64():
@@ -667,17 +666,18 @@ def data_json(data: Mapping) -> str:
     return json.dumps(_jsonable(data), indent=1, allow_nan=False) + "\n"
 
 
-def rendered_with() -> dict[str, str]:
-    """Versions of the libraries that decide the bytes of a rendered figure."""
-    import importlib.metadata
+RENDERING_PACKAGES = ("matplotlib", "numpy", "jax", "jaxlib", "torch")
+"""The libraries whose versions decide the bytes of a rendered figure."""
 
-    versions = {}
-    for package in ("matplotlib", "numpy", "jax", "jaxlib", "torch"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+
+def rendered_with() -> dict[str, str]:
+    """Versions of :data:`RENDERING_PACKAGES` (``"not installed"`` for a missing one).
+
+    Read with ``functional_training.runs.package_versions``, the project's one
+    version reader.
+    """
+    versions = ft_runs.package_versions(RENDERING_PACKAGES)
+    return {name: versions[name] or "not installed" for name in RENDERING_PACKAGES}
 
 
 def write_figures(
@@ -691,8 +691,6 @@ def write_figures(
     Returns:
       Every path written: figures in :data:`FIGURE_NAMES` order, then README and data.
     """
-    from functional_training import write_atomic
-
     formats = parse_formats(formats)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -705,7 +703,7 @@ def write_figures(
     for filename, text in ((README_FILE, readme_text(data, formats)),
                            (DATA_FILE, data_json(record))):
         path = out_dir / filename
-        write_atomic(path, text.encode("utf-8"))
+        ft_runs.write_atomic(path, text.encode("utf-8"))
         written.append(path)
     return written
 
@@ -716,7 +714,7 @@ def check_output_directory(out_dir: str | Path, *, option: str = "--out") -> Pat
     Checked before any trajectory is computed. ``out_dir`` need not exist
     (:func:`write_figures` creates it): it must not be a file, and its nearest
     existing ancestor must be a directory that accepts a new file (probed with
-    :func:`functional_training.check_output_path`, which creates and removes a
+    :func:`functional_training.runs.check_output_path`, which creates and removes a
     temporary file; nothing is left behind and no directory is created).
 
     Example:
@@ -727,8 +725,6 @@ def check_output_directory(out_dir: str | Path, *, option: str = "--out") -> Pat
       ...
       ValueError: --out: ... is not a directory
     """
-    from functional_training import check_output_path
-
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"{option}: {out_dir} is not a directory")
@@ -737,7 +733,7 @@ def check_output_directory(out_dir: str | Path, *, option: str = "--out") -> Pat
         existing = existing.parent
     if not existing.is_dir():
         raise ValueError(f"{option}: {existing} is not a directory")
-    check_output_path(existing / README_FILE, option=option)
+    ft_runs.check_output_path(existing / README_FILE, option=option)
     return out_dir
 
 

@@ -1,12 +1,12 @@
 """Run manifests of ``python -m comparisons run|all``: what a rerun needs, one run per experiment.
 
-A manifest is the project's one manifest format (``functional_training``'s
+A manifest is the project's one manifest format (``functional_training.runs``'
 ``build_manifest`` and friends: strict JSON, validated on write and read,
 written atomically) with ``tool = "comparisons run"`` (or ``"comparisons all"``)
 and one entry of ``runs`` per experiment:
 
 - ``name``: the experiment's name; ``data``: its content hash (the data
-  version, over the training and validation pairs as float64 arrays) and sizes;
+  version, over the training and validation rows as float64 arrays) and sizes;
   ``split``: the split policy in words;
 - ``init``, ``optimizer``, ``hyperparameters`` (every setting except the
   learning rate, defaults filled in), ``learning_rates`` (``[]`` for the
@@ -33,8 +33,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from comparisons.backends._common import optimizer_settings
 from comparisons.experiments import KINDS, REGISTRY, Experiment
 from functional_training import TrajectoryRecord
+from functional_training.runs import build_manifest, data_record, run_record, trajectory_digest
 
 __all__ = [
     "ORIGINS",
@@ -57,7 +59,10 @@ ORIGINS = ("registry", "spec")
 _DESCRIPTION_KEYS = (
     "name", "description", "kind", "train", "validation", "init", "trainable", "optimizer",
     "hyperparams", "steps", "batch_size", "seed", "zero_grad", "fd_epsilon", "lesson_block",
+    "model",
 )
+_OPTIONAL_KEYS = {"model": "linear"}
+"""Description keys older manifests lack, with the value they meant."""
 
 
 def experiment_to_json(experiment: Experiment) -> dict:
@@ -65,15 +70,15 @@ def experiment_to_json(experiment: Experiment) -> dict:
 
     :func:`experiment_from_json` reads it back equal.
     """
-    def pairs(rows):
-        return None if rows is None else [[float(x), float(y)] for x, y in rows]
+    def rows(records):
+        return None if records is None else [[float(v) for v in row] for row in records]
 
     return {
         "name": experiment.name,
         "description": experiment.description,
         "kind": experiment.kind,
-        "train": pairs(experiment.train),
-        "validation": pairs(experiment.validation),
+        "train": rows(experiment.train),
+        "validation": rows(experiment.validation),
         "init": {k: float(v) for k, v in experiment.init.items()},
         "trainable": list(experiment.trainable),
         "optimizer": experiment.optimizer,
@@ -84,6 +89,7 @@ def experiment_to_json(experiment: Experiment) -> dict:
         "zero_grad": None if experiment.zero_grad is None else list(experiment.zero_grad),
         "fd_epsilon": experiment.fd_epsilon,
         "lesson_block": experiment.lesson_block,
+        "model": experiment.model,
     }
 
 
@@ -104,6 +110,7 @@ def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
         raise ValueError(
             f"{where}.{unknown[0]}: unknown key; expected {', '.join(_DESCRIPTION_KEYS)}"
         )
+    data = {**_OPTIONAL_KEYS, **data}
     for key in _DESCRIPTION_KEYS:
         if key not in data:
             raise ValueError(f"{where}.{key}: missing")
@@ -111,8 +118,9 @@ def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
         "name": (_is_text, "a non-empty string"),
         "description": (lambda v: isinstance(v, str), "a string"),
         "kind": (lambda v: v in KINDS, f"one of {', '.join(KINDS)}"),
-        "train": (_is_pairs, "a list of [x, target] number pairs"),
-        "validation": (lambda v: v is None or _is_pairs(v), "null or a list of [x, target] pairs"),
+        "train": (_is_rows, "a list of [x_1, ..., x_d, target] number rows"),
+        "validation": (lambda v: v is None or _is_rows(v),
+                       "null or a list of [x_1, ..., x_d, target] rows"),
         "init": (lambda v: _is_mapping(v, _is_number), "an object of name -> number"),
         "trainable": (lambda v: isinstance(v, list) and all(map(_is_text, v)),
                       "a list of parameter names"),
@@ -126,23 +134,25 @@ def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
                       "null or a list of booleans"),
         "fd_epsilon": (lambda v: v is None or _is_number(v), "null or a number"),
         "lesson_block": (lambda v: v is None or isinstance(v, str), "null or a string"),
+        "model": (_is_text, "a model kind's name"),
     }
     for key, (check, expected) in checks.items():
         if not check(data[key]):
             raise ValueError(f"{where}.{key}: must be {expected}, got {_kind(data[key])}")
 
-    def pairs(rows):
-        return None if rows is None else tuple((float(x), float(y)) for x, y in rows)
+    def rows(records):
+        return None if records is None else tuple(tuple(float(v) for v in row)
+                                                  for row in records)
 
     return Experiment(
         name=data["name"],
         description=data["description"],
-        train=pairs(data["train"]),
+        train=rows(data["train"]),
         init={k: float(v) for k, v in data["init"].items()},
         optimizer=data["optimizer"],
         hyperparams={k: float(v) for k, v in data["hyperparams"].items()},
         steps=data["steps"],
-        validation=pairs(data["validation"]),
+        validation=rows(data["validation"]),
         trainable=tuple(data["trainable"]),
         batch_size=data["batch_size"],
         seed=data["seed"],
@@ -150,22 +160,22 @@ def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
         zero_grad=None if data["zero_grad"] is None else tuple(data["zero_grad"]),
         fd_epsilon=None if data["fd_epsilon"] is None else float(data["fd_epsilon"]),
         lesson_block=data["lesson_block"],
+        model=data["model"],
     )
 
 
 def experiment_data(experiment: Experiment, *, source: str) -> dict:
-    """The manifest's ``data`` block: the pairs as float64 arrays, hashed (the data version).
+    """The manifest's ``data`` block: the rows as float64 arrays, hashed (the data version).
 
     Example:
       >>> record = experiment_data(REGISTRY["train-validation"], source="registry")
       >>> record["train_examples"], record["validation_examples"], record["version"][:7]
       (3, 3, 'sha256:')
     """
-    from functional_training import data_record
-
     def columns(rows):
-        array = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
-        return array[:, 0], array[:, 1]
+        array = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1 if rows else 2)
+        x = array[:, 0] if array.shape[1] == 2 else array[:, :-1]  # (n,) for one feature
+        return x, array[:, -1]
 
     x, y = columns(experiment.train)
     x_val = y_val = None
@@ -211,9 +221,6 @@ def experiment_record(
       unavailable: backends that could not run, name -> install hint.
       spec_file: the spec file's path as given, for ``spec`` experiments.
     """
-    from comparisons.backends._common import optimizer_settings
-    from functional_training import run_record, trajectory_digest
-
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
     settings = optimizer_settings(experiment)
@@ -252,8 +259,6 @@ def comparison_manifest(
       dtype: the precision of the runs.
       devices: recorded as is; default every device JAX sees.
     """
-    from functional_training import build_manifest
-
     if tool not in TOOLS:
         raise ValueError(f"tool must be one of {', '.join(TOOLS)}, got {tool!r}")
     return build_manifest(tool=tool, runs=records, dtype=dtype, devices=devices)
@@ -289,9 +294,9 @@ def _is_mapping(value, check) -> bool:
                                            for k, v in value.items())
 
 
-def _is_pairs(value) -> bool:
+def _is_rows(value) -> bool:
     return isinstance(value, list) and all(
-        isinstance(row, list) and len(row) == 2 and all(map(_is_number, row)) for row in value
+        isinstance(row, list) and len(row) >= 2 and all(map(_is_number, row)) for row in value
     )
 
 

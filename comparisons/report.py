@@ -41,18 +41,18 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import platform
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 
+import jax
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from comparisons.backends import BACKEND_NAMES, computes_in
 from comparisons.compare import ExperimentVerdict, rounded_to
 from functional_training import TrajectoryRecord, json_float
+from functional_training.runs import package_versions as installed_versions
 
 __all__ = [
     "REPORTED_PACKAGES",
@@ -75,18 +75,16 @@ REPORTED_PACKAGES = ("jax", "jaxlib", "optax", "chex", "numpy", "torch", "rich")
 
 
 def package_versions() -> dict[str, str]:
-    """Python's and each installed reported package's version (uninstalled ones omitted)."""
-    versions = {"python": platform.python_version()}
-    for package in REPORTED_PACKAGES:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions
+    """Python's and each installed reported package's version (uninstalled ones omitted).
+
+    Read with ``functional_training.runs.package_versions``, the project's one version reader.
+    """
+    versions = installed_versions(REPORTED_PACKAGES)
+    return {name: version for name, version in versions.items() if version is not None}
 
 
 def describe_device() -> str:
     """The device JAX computes on, e.g. ``cpu (cpu)`` (the other backends run on the CPU)."""
-    import jax
-
     device = jax.devices()[0]
     return f"{device.platform} ({device.device_kind})"
 
@@ -140,8 +138,6 @@ def computed_in(results: Sequence[Result], *, dtype: str) -> dict[str, str]:
 
     A name that is not a known backend (a test double) is taken to compute in ``dtype``.
     """
-    from comparisons.backends import BACKEND_NAMES, computes_in
-
     names = dict.fromkeys(name for trajectories, _ in results for name in trajectories)
     return {name: computes_in(name, dtype) if name in BACKEND_NAMES else dtype for name in names}
 

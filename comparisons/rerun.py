@@ -1,9 +1,14 @@
-"""``python -m comparisons rerun PATH``: run a recorded comparison again and compare, bit for bit.
+"""The rerunner of ``comparisons run|all`` manifests: rebuild each experiment, run, compare.
 
-``PATH`` is a manifest (``run --manifest``) or a ``--json`` report, which
-embeds the same manifest under ``"manifest"`` next to every trajectory. Each
-recorded experiment is rebuilt and run again on the recorded backends, in the
-recorded dtype, with the recorded reference:
+``python -m comparisons rerun PATH`` and ``python -m functional_training rerun
+PATH`` are one command (``functional_training.runs.rerun``); for a manifest whose
+``tool`` is ``comparisons run`` or ``comparisons all`` it calls
+:func:`rerun_comparisons`, registered in ``pyproject.toml`` under the entry-point
+group ``functional_training.rerunners``. ``PATH`` is a manifest (``run
+--manifest``) or a ``--json`` report, which embeds the same manifest under
+``"manifest"`` next to every trajectory. Each recorded experiment is rebuilt
+and run again on the recorded backends, in the recorded dtype, with the
+recorded reference:
 
 - a built-in experiment is taken from :data:`~comparisons.experiments.REGISTRY`
   by name, and only if the registry entry still describes the recorded
@@ -14,50 +19,41 @@ recorded dtype, with the recorded reference:
 
 Every new trajectory's ``trajectory_digest`` is compared with the recorded
 one: equal digests mean every value has the same bits. With a report, a
-difference names the first differing step and quantity (bits compared
-directly, NaN equal to NaN). Package-version, device and source differences
-are printed as ``note:`` lines: they explain a difference, they are not one.
+difference names the first differing step and quantity
+(``functional_training.runs.first_difference``: bits compared directly, NaN
+equal to NaN, ``0.0`` and ``-0.0`` different).
 
-Exit codes (see :func:`rerun_command`): 0 every trajectory is identical, 1 one
-differs, an experiment changed or a recorded backend cannot run here, 2 the
-file is not a valid comparisons manifest or report (one line, nothing rerun).
+Exit codes (of ``rerun``): 0 every trajectory is identical, 1 one differs, an
+experiment changed or a recorded backend cannot run here, 2 the file is not a
+valid manifest or report (one line, nothing rerun).
 """
 
 from __future__ import annotations
 
-import math
-import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
 
+from comparisons.backends import BACKEND_NAMES, BackendUnavailable
+from comparisons.backends._common import check_run
+from comparisons.compare import run_and_compare
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.manifest import (
     ORIGINS,
     TOOLS,
+    experiment_data,
     experiment_from_json,
     experiment_record,
     experiment_to_json,
 )
+from comparisons.spec import dump_spec, parse_spec
 from functional_training import TrajectoryRecord
+from functional_training.runs import RerunReport, first_difference, trajectory_digest
 
-__all__ = ["RerunReport", "first_difference", "read_rerun_file", "rerun"]
+__all__ = ["recorded_trajectories", "rerun_comparisons"]
 
 _RECORD_KEYS = ("data", "split", "init", "optimizer", "hyperparameters", "learning_rates",
                 "steps", "epochs", "batch_size", "seed", "checkpoint")
 """Run-record keys that follow from the stored experiment: an edit to one is refused."""
-
-
-class RerunReport(NamedTuple):
-    """Outcome of :func:`rerun`.
-
-    Attributes:
-      equal: every recorded trajectory was reproduced bit for bit.
-      lines: what to print: notes, one line per experiment, a summary line.
-    """
-
-    equal: bool
-    lines: list[str]
 
 
 @dataclass(frozen=True)
@@ -75,37 +71,26 @@ class _Plan:
 # --- reading --------------------------------------------------------------------------------
 
 
-def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, TrajectoryRecord]] | None]:
-    """Read a manifest or a ``--json`` report.
+def recorded_trajectories(
+    manifest: Mapping, report: Mapping
+) -> dict[str, dict[str, TrajectoryRecord]]:
+    """A ``--json`` report's trajectories by experiment name, then backend.
 
-    Returns:
-      ``(manifest, recorded)``: the validated manifest, and for a report its
-      trajectories by experiment name, then backend (``None`` for a manifest).
-      A report's trajectories must match its manifest's digests.
+    Each must match its manifest's digest, so an edited report is refused
+    rather than compared.
 
     Raises:
-      ValueError: one line naming the file and what is wrong with it.
+      ValueError: one line naming what is wrong with the report.
     """
-    from functional_training import read_json, trajectory_digest, validate_manifest
-
-    data = read_json(path, what="manifest")  # the file is read and parsed once
-    is_report = isinstance(data, dict) and "manifest" in data and "format" not in data
-    report = data if is_report else None
-    try:
-        manifest = validate_manifest(data if report is None else report["manifest"])
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
-    if report is None:
-        return manifest, None
     experiments = report.get("experiments")
     if not isinstance(experiments, list) or not all(isinstance(e, dict) for e in experiments):
-        raise ValueError(f"{path}: \"experiments\" must be a list of objects")
+        raise ValueError("report: \"experiments\" must be a list of objects")
     digests = {run["name"]: run["results"] for run in manifest["runs"]}
     recorded: dict[str, dict[str, TrajectoryRecord]] = {}
     for i, entry in enumerate(experiments):
         name, backends = entry.get("name"), entry.get("backends")
         if name not in digests or not isinstance(backends, dict):
-            raise ValueError(f"{path}: experiments[{i}] is not an experiment of its manifest")
+            raise ValueError(f"report: experiments[{i}] is not an experiment of its manifest")
         recorded[name] = {}
         for backend, traj in backends.items():
             try:
@@ -115,18 +100,14 @@ def read_rerun_file(path) -> tuple[dict, dict[str, dict[str, TrajectoryRecord]] 
                 same = False
             if not same:
                 raise ValueError(
-                    f"{path}: the trajectory of {name}/{backend} does not match its manifest's "
+                    f"report: the trajectory of {name}/{backend} does not match its manifest's "
                     "digest; the report was edited"
                 )
-    return manifest, recorded
+    return recorded
 
 
 def _plan(i: int, run: dict, dtype: str) -> _Plan:
     """Check run ``i`` of a manifest and find the experiment to rerun; ``ValueError`` if bad."""
-    from comparisons.backends import BACKEND_NAMES
-    from comparisons.backends._common import check_run
-    from comparisons.spec import dump_spec, parse_spec
-
     where = f"manifest: runs[{i}]"
     options = run["options"]
     for key in ("origin", "spec_file", "experiment", "backends", "reference", "unavailable"):
@@ -185,8 +166,6 @@ def _plan(i: int, run: dict, dtype: str) -> _Plan:
 
 def _registry_change(recorded: Experiment, current: Experiment | None, *, data: dict) -> str | None:
     """Why the registry's experiment is no longer the recorded one (``None``: it is)."""
-    from comparisons.manifest import experiment_data
-
     if current is None:
         return "no longer in the registry"
     now = experiment_data(current, source=data["source"])["version"]
@@ -199,85 +178,42 @@ def _registry_change(recorded: Experiment, current: Experiment | None, *, data: 
     return None
 
 
-# --- comparing --------------------------------------------------------------------------------
+# --- rerunning -------------------------------------------------------------------------------
 
 
-def _same_bits(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
-    return a == b and type(a) is type(b)
-
-
-def first_difference(recorded: TrajectoryRecord, now: TrajectoryRecord) -> str | None:
-    """Where two trajectories first differ in any bit (earliest step, then series order).
-
-    ``None`` when every value has the same bits (NaN equals NaN, ``0.0`` and
-    ``-0.0`` differ).
-
-    Example:
-      >>> old = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
-      ...                  batch_loss=[8.0], train_loss=[8.0, 2.0])
-      >>> new = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
-      ...                  batch_loss=[8.0], train_loss=[8.0, 2.0000000000000004])
-      >>> first_difference(old, new)
-      'step 1, train_loss: recorded 2.0, now 2.0000000000000004'
-      >>> first_difference(old, old) is None
-      True
-    """
-    from comparisons.compare import _aligned
-
-    first = None
-    for rank, (_, quantity, k, r, a) in enumerate(_aligned(recorded, now)):
-        if not _same_bits(r, a) and (first is None or (k, rank) < first[0]):
-            first = ((k, rank), quantity, r, a)
-    if first is None:
-        return None
-    (k, _), quantity, r, a = first
-    return f"step {k}, {quantity}: recorded {_show(r)}, now {_show(a)}"
-
-
-def _show(value) -> str:
-    return "nothing" if value is None else repr(value)
-
-
-def rerun(
+def rerun_comparisons(
     manifest: Mapping,
     *,
-    recorded: Mapping[str, Mapping[str, TrajectoryRecord]] | None = None,
+    recorded: Mapping | None = None,
     advance: Callable[[str], None] | None = None,
 ) -> RerunReport:
     """Run every experiment of a comparisons manifest again and compare with the record.
 
+    The rerunner of ``comparisons run`` and ``comparisons all`` manifests
+    (``functional_training.runs.Rerunner``); call it through
+    ``functional_training.runs.rerun``, which adds the environment notes.
+
     Args:
       manifest: a validated manifest with a ``tool`` of :data:`~comparisons.manifest.TOOLS`.
-      recorded: the report's trajectories (from :func:`read_rerun_file`), so a
-        difference names its step and quantity; ``None`` compares digests only.
+      recorded: the ``--json`` report the manifest came from, so a difference
+        names its step and quantity; ``None`` compares digests only.
       advance: called with each experiment's name after it ran (a progress bar).
 
     Returns:
-      A :class:`RerunReport`.
+      A ``functional_training.runs.RerunReport``.
 
     Raises:
-      ValueError: the manifest is another tool's, or a run in it is malformed or
-        edited (checked for every run before anything runs).
+      ValueError: the manifest is another tool's, or a run in it (or the report)
+        is malformed or edited (checked for every run before anything runs).
     """
-    from comparisons.backends import BackendUnavailable
-    from comparisons.compare import run_and_compare
-    from functional_training import trajectory_digest
-
     tool = manifest["tool"]
     if tool not in TOOLS:
-        hint = ("rerun it with python -m functional_training rerun"
-                if tool.startswith("functional_training") else "not a comparisons manifest")
-        raise ValueError(f"manifest was written by {tool!r}: {hint}")
+        raise ValueError(f"manifest was written by {tool!r}: not a comparisons manifest")
     dtype = manifest["dtype"]
-    if dtype not in ("float64", "float32"):
-        raise ValueError(f"manifest: dtype {dtype!r} cannot be rerun (float64 or float32)")
     plans = [_plan(i, run, dtype) for i, run in enumerate(manifest["runs"])]
+    trajectories = {} if recorded is None else recorded_trajectories(manifest, recorded)
 
-    from functional_training import environment_notes
-
-    lines = environment_notes(manifest)
+    lines: list[str] = []
     first: str | None = None
     equal = 0
     for plan in plans:
@@ -299,7 +235,7 @@ def rerun(
                 now = trajectory_digest(runs[backend])
                 if now == digest:
                     continue
-                old = (recorded or {}).get(plan.name, {}).get(backend)
+                old = trajectories.get(plan.name, {}).get(backend)
                 where = None if old is None else first_difference(old, runs[backend])
                 problems.append(
                     f"DIFFERENT: {backend} at {where}" if where is not None else

@@ -16,14 +16,13 @@ Example:
   (8.0, -8.0, -4.0)
 """
 
-from functional_training._checkpoint import (
-    Checkpoint,
-    checkpoint_chain,
-    checkpoint_metadata,
-    latest_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
-    save_checkpoint,
+from functional_training._data_files import (
+    DataFileError,
+    Table,
+    check_same_features,
+    file_digest,
+    is_data_file,
+    read_table,
 )
 from functional_training._gradcheck import GradientCheck, check_gradients
 from functional_training._lesson_data import (
@@ -40,35 +39,32 @@ from functional_training._loss import (
     predict,
     sgd_step,
 )
-from functional_training._manifest import (
-    build_manifest,
-    check_output_path,
-    current_environment,
-    data_record,
-    data_version,
-    environment_notes,
-    package_versions,
-    read_json,
-    read_manifest,
-    run_record,
-    trajectory_digest,
-    validate_manifest,
-    write_atomic,
-    write_json_atomic,
-    write_manifest,
+from functional_training._models import (
+    INITS,
+    MODEL_KINDS,
+    ModelKind,
+    initial_values,
+    model_kind,
+    parameter_names,
+    params_from_values,
 )
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
+    OPTIMIZERS,
+    UNIT_INTERVAL,
+    OptimizerKind,
     check_hyperparameters,
     check_learning_rate,
     check_learning_rate_fits,
     freeze,
+    hyperparameter_problem,
     make_optimizer,
     optimizer_factory,
     optimizer_hyperparameters,
+    settings_problem,
 )
 from functional_training._params import PARAM_NAMES, LinearParams
-from functional_training._precision import float64, precision, tolerance
+from functional_training._precision import DTYPES, float64, precision, tolerance
 from functional_training._record import (
     TrajectoryRecord,
     from_json_float,
@@ -76,7 +72,6 @@ from functional_training._record import (
     named_series,
     record_from_trajectory,
 )
-from functional_training._rerun import RerunReport, rerun, sweep_manifest
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import SweepResult, moment_statistics, sweep_learning_rates
@@ -85,6 +80,24 @@ from functional_training._train import check_data, full_losses, train, train_chu
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
+    "DataFileError",
+    "Table",
+    "check_same_features",
+    "file_digest",
+    "is_data_file",
+    "read_table",
+    "INITS",
+    "MODEL_KINDS",
+    "ModelKind",
+    "initial_values",
+    "model_kind",
+    "parameter_names",
+    "params_from_values",
+    "OPTIMIZERS",
+    "UNIT_INTERVAL",
+    "OptimizerKind",
+    "hyperparameter_problem",
+    "settings_problem",
     "MANY_SHIPMENTS",
     "NORMAL_WEEK",
     "ONE_SHIPMENT",
@@ -98,30 +111,19 @@ __all__ = [
     "OPTIMIZER_NAMES",
     "PARAM_NAMES",
     "SWEEP_METHODS",
-    "build_manifest",
+    "DTYPES",
     "check_data",
     "check_gradients",
     "check_hyperparameters",
     "check_learning_rate",
     "check_learning_rate_fits",
-    "check_output_path",
-    "Checkpoint",
-    "checkpoint_chain",
-    "checkpoint_metadata",
-    "data_record",
-    "current_environment",
-    "data_version",
-    "environment_notes",
     "first_nonfinite",
     "float64",
     "freeze",
     "full_losses",
     "GradientCheck",
     "half_squared_error",
-    "latest_checkpoint",
     "LinearParams",
-    "list_checkpoints",
-    "load_checkpoint",
     "loss_and_grad",
     "loss_hessian",
     "make_optimizer",
@@ -131,29 +133,16 @@ __all__ = [
     "observed_divergence",
     "optimizer_factory",
     "optimizer_hyperparameters",
-    "package_versions",
     "precision",
     "predict",
-    "read_json",
-    "read_manifest",
-    "rerun",
-    "RerunReport",
-    "run_record",
-    "save_checkpoint",
     "sgd_step",
     "Shipments",
     "stability_limit",
     "sweep_learning_rates",
-    "sweep_manifest",
     "SweepResult",
     "synthetic_shipments",
     "tolerance",
     "train",
     "train_chunk",
     "Trajectory",
-    "trajectory_digest",
-    "validate_manifest",
-    "write_atomic",
-    "write_json_atomic",
-    "write_manifest",
 ]

@@ -607,14 +607,6 @@ def _read_parquet(path: str, features: Sequence[str] | None, target: str | None)
 # ----------------------------------------------------------------------------- NumPy
 
 
-def _magic(path: str, size: int) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(size)
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot be read ({_reason(exc)})") from exc
-
-
 def _numeric_dtype(path: str, what: str, dtype: np.dtype) -> None:
     if not _is_number_dtype(dtype):
         raise DataFileError(
@@ -623,12 +615,15 @@ def _numeric_dtype(path: str, what: str, dtype: np.dtype) -> None:
 
 
 def _read_npy(path: str, features: Sequence[str] | None, target: str | None) -> Table:
-    if _magic(path, len(_NPY_MAGIC)) != _NPY_MAGIC:
-        raise DataFileError(f"{path}: not a .npy file (no NumPy magic bytes at its start)")
-    try:
-        array = np.load(path, allow_pickle=False)
+    try:  # np.load is given an open file: on failure it would leave its own unclosed
+        with open(path, "rb") as handle:
+            magic = handle.read(len(_NPY_MAGIC))
+            handle.seek(0)
+            array = np.load(handle, allow_pickle=False) if magic == _NPY_MAGIC else None
     except (ValueError, OSError, EOFError) as exc:
         raise DataFileError(f"{path}: cannot be read as .npy: {_one_line(exc)}") from exc
+    if array is None:
+        raise DataFileError(f"{path}: not a .npy file (no NumPy magic bytes at its start)")
     if array.ndim != 2:
         raise DataFileError(
             f"{path}: array has shape {array.shape}; expected a 2-D array (rows, columns)"
@@ -644,13 +639,18 @@ def _read_npy(path: str, features: Sequence[str] | None, target: str | None) -> 
 
 
 def _read_npz(path: str, features: Sequence[str] | None, target: str | None) -> Table:
-    if _magic(path, 4) not in _ZIP_MAGICS:
-        raise DataFileError(f"{path}: not a .npz archive (no zip signature at its start)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+    arrays = None
+    try:  # np.load is given an open file: on failure it would leave its own unclosed
+        with open(path, "rb") as handle:
+            magic = handle.read(len(_ZIP_MAGICS[0]))
+            handle.seek(0)
+            if magic in _ZIP_MAGICS:
+                with np.load(handle, allow_pickle=False) as archive:
+                    arrays = {key: archive[key] for key in archive.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFileError(f"{path}: cannot be read as .npz: {_one_line(exc)}") from exc
+    if arrays is None:
+        raise DataFileError(f"{path}: not a .npz archive (no zip signature at its start)")
     if not arrays:
         raise DataFileError(f"{path}: the archive holds no arrays")
     names = list(arrays)

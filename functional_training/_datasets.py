@@ -1,4 +1,15 @@
-"""Data sets named on the command line: the lesson's, and synthetic shipments at scale."""
+"""Data sets by name: the lesson's, synthetic shipments at scale, and users' data files.
+
+The kinds of data set (one grammar, :func:`parse_data_name`):
+
+- ``one-shipment``, ``shipments``: the lesson's data (``functional_training``'s
+  lesson data, typed once);
+- ``synthetic:N``: :func:`functional_training.synthetic_shipments` with ``N`` examples;
+- a path ending in ``.csv``, ``.parquet``/``.pq``, ``.npy`` or ``.npz``: a user's
+  file, read by :func:`functional_training.read_table` with its ``features`` and
+  ``target`` columns; its content hash (:func:`functional_training.file_digest`)
+  is kept with the data so a manifest can record it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from functional_training._data_files import file_digest, is_data_file, read_table
 from functional_training._lesson_data import ONE_SHIPMENT, SHIPMENTS
 from functional_training._synthetic import synthetic_shipments
 
@@ -26,6 +38,9 @@ class NamedData(NamedTuple):
       x_val, y_val: validation set, or ``None``.
       split: the split policy in words (recorded in the manifest).
       init: the lesson's initial ``(w, b)`` for this data.
+      features: a file's feature columns (``None`` for named data).
+      target: a file's target column (``None`` for named data).
+      files: ``(role, "sha256:...")`` pairs: the content hash of each data file read.
     """
 
     name: str
@@ -35,18 +50,23 @@ class NamedData(NamedTuple):
     y_val: np.ndarray | None
     split: str
     init: tuple[float, float]
+    features: tuple[str, ...] | None = None
+    target: str | None = None
+    files: tuple[tuple[str, str], ...] = ()
 
 
 _LESSON_DATA = ("one-shipment", "shipments")
-_EXPECTED = "expected one-shipment, shipments or synthetic:N with N an integer >= 1"
+_EXPECTED = ("expected one-shipment, shipments, synthetic:N with N an integer >= 1, or a data "
+             "file (.csv, .parquet, .pq, .npy, .npz)")
 
 
 def parse_data_name(text: str) -> str:
-    """The one ``--data`` grammar: ``one-shipment``, ``shipments`` or ``synthetic:N``.
+    """The one data grammar: ``one-shipment``, ``shipments``, ``synthetic:N`` or a file path.
 
     ``N`` is an integer >= 1, digits optionally grouped with ``_`` (``synthetic:1_000``);
     the canonical name is returned (``synthetic:1000``), so manifests record one
-    spelling. Anything else is a ``ValueError`` naming the text.
+    spelling. A path with a data file suffix is returned as given (the file is
+    read by :func:`named_data`). Anything else is a ``ValueError`` naming the text.
 
     Example:
       >>> parse_data_name("synthetic:1_000")
@@ -54,9 +74,11 @@ def parse_data_name(text: str) -> str:
       >>> parse_data_name("synthetic:0")  # doctest: +ELLIPSIS
       Traceback (most recent call last):
       ...
-      ValueError: unknown data 'synthetic:0'; expected one-shipment, shipments or synthetic:N ...
+      ValueError: unknown data 'synthetic:0'; expected one-shipment, shipments, synthetic:N ...
     """
     if text in _LESSON_DATA:
+        return text
+    if isinstance(text, str) and is_data_file(text):
         return text
     match = _SYNTHETIC.match(text) if isinstance(text, str) else None
     if match is None or int(match.group(1).replace("_", "")) < 1:
@@ -77,13 +99,23 @@ def data_argument(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
-    """The data set ``--data`` names: ``one-shipment``, ``shipments`` or ``synthetic:N``.
+def named_data(
+    name: str,
+    *,
+    seed: int = SYNTHETIC_SEED,
+    features: list[str] | tuple[str, ...] | None = None,
+    target: str | None = None,
+) -> NamedData:
+    """The data set ``name`` names: ``one-shipment``, ``shipments``, ``synthetic:N`` or a file.
 
     ``one-shipment`` is the lesson's ``x = 2, y = 6`` (start ``w = 1, b = 0``);
     ``shipments`` its three shipments ``y = 2 x + 1`` (start at zero);
     ``synthetic:N`` is ``functional_training.synthetic_shipments(N, seed=seed)``
-    (``train`` and ``sweep`` use seed 0: their ``--seed`` is the batch order's).
+    (``train`` and ``sweep`` use seed 0: their ``--seed`` is the batch order's);
+    a data file is :func:`functional_training.read_table` with ``features`` and
+    ``target`` (every example trains; start at zero). ``x`` has shape ``(n,)``
+    for one feature (the lesson's scalar ``w``) and ``(n, d)`` for several.
+    ``features`` and ``target`` are for files only.
 
     Example:
       >>> data = named_data("shipments")
@@ -93,7 +125,11 @@ def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
     try:
         name = parse_data_name(name)
     except ValueError as err:
-        raise ValueError(f"--data: {err}") from None
+        raise ValueError(f"data: {err}") from None
+    if is_data_file(name):
+        return _file_data(name, features=features, target=target)
+    if features is not None or target is not None:
+        raise ValueError(f"data: features and target name columns of a data file, not of {name}")
     if name in _LESSON_DATA:
         pairs = ONE_SHIPMENT if name == "one-shipment" else SHIPMENTS
         x, y = (np.array(column, dtype=np.float64) for column in zip(*pairs, strict=True))
@@ -103,3 +139,12 @@ def named_data(name: str, *, seed: int = SYNTHETIC_SEED) -> NamedData:
     split = f"all {data.y.size} examples train (synthetic_shipments seed {seed}); " \
         "no validation set"
     return NamedData(name, data.x, data.y, None, None, split, (0.0, 0.0))
+
+
+def _file_data(path: str, *, features, target) -> NamedData:
+    table = read_table(path, features=features, target=target)
+    x = table.x[:, 0] if table.x.shape[1] == 1 else table.x
+    split = (f"all {table.y.size} rows of {path} train (features {', '.join(table.features)}; "
+             f"target {table.target}); no validation set")
+    return NamedData(path, x, table.y, None, None, split, (0.0, 0.0), table.features,
+                     table.target, (("train", file_digest(path)),))

@@ -4,25 +4,50 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import optax
 
 from functional_training._params import PARAM_NAMES, LinearParams
 
-# name -> (optax factory, its hyperparameters and their defaults). Defaults are
-# optax's own; torch.optim's differ for adamw's weight decay (see the docs'
-# convention table), so parity experiments always set every value explicitly.
-_OPTIMIZERS = {
-    "sgd": (optax.sgd, {}),
-    "momentum": (optax.sgd, {"momentum": 0.9}),
-    "nesterov": (optax.sgd, {"momentum": 0.9}),
-    "adam": (optax.adam, {"b1": 0.9, "b2": 0.999, "eps": 1e-8}),
-    "adamw": (optax.adamw, {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4}),
-}
 
-OPTIMIZER_NAMES = tuple(_OPTIMIZERS)
+class OptimizerKind(NamedTuple):
+    """One optimizer of the table: the optax factory behind it and its settings.
+
+    Attributes:
+      factory: the optax factory (``optax.sgd`` for sgd, momentum and nesterov).
+      defaults: every hyperparameter besides ``learning_rate``, with optax's default.
+      fixed: keywords the factory always gets (``nesterov=True`` for nesterov).
+    """
+
+    factory: Callable[..., optax.GradientTransformation]
+    defaults: dict[str, float]
+    fixed: dict[str, Any]
+
+
+OPTIMIZERS: dict[str, OptimizerKind] = {
+    "sgd": OptimizerKind(optax.sgd, {}, {}),
+    "momentum": OptimizerKind(optax.sgd, {"momentum": 0.9}, {}),
+    "nesterov": OptimizerKind(optax.sgd, {"momentum": 0.9}, {"nesterov": True}),
+    "adam": OptimizerKind(optax.adam, {"b1": 0.9, "b2": 0.999, "eps": 1e-8}, {}),
+    "adamw": OptimizerKind(
+        optax.adamw, {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4}, {}
+    ),
+}
+"""The one optimizer table: names, optax factories, hyperparameters and defaults.
+
+Defaults are optax's own; torch.optim's differ (AdamW's weight decay is 1e-2
+there, see docs/conventions.md), so parity experiments set every value
+explicitly. The JAX core, the hand-written backends (``comparisons``' update
+rules) and the spec reader all read this table and :func:`hyperparameter_problem`."""
+
+OPTIMIZER_NAMES = tuple(OPTIMIZERS)
+
+UNIT_INTERVAL = ("momentum", "b1", "b2")
+"""Decay rates, in ``[0, 1)``: 1 would never forget (or divide by zero in Adam's bias
+correction)."""
 
 
 def optimizer_hyperparameters(name: str) -> dict[str, float]:
@@ -32,9 +57,9 @@ def optimizer_hyperparameters(name: str) -> dict[str, float]:
       >>> optimizer_hyperparameters("adam")
       {'b1': 0.9, 'b2': 0.999, 'eps': 1e-08}
     """
-    if name not in _OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(_OPTIMIZERS)}")
-    return dict(_OPTIMIZERS[name][1])
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    return dict(OPTIMIZERS[name].defaults)
 
 
 def optimizer_factory(name: str):
@@ -46,7 +71,7 @@ def optimizer_factory(name: str):
       True
     """
     optimizer_hyperparameters(name)  # validates the name
-    return _OPTIMIZERS[name][0]
+    return OPTIMIZERS[name].factory
 
 
 def check_learning_rate(learning_rate: float) -> float:
@@ -58,17 +83,44 @@ def check_learning_rate(learning_rate: float) -> float:
     return float(learning_rate)
 
 
-_UNIT_INTERVAL = ("momentum", "b1", "b2")  # decay rates: 1 would never forget (or divide by 0)
+def hyperparameter_problem(key: str, value: float) -> str | None:
+    """What is wrong with one numeric hyperparameter value, or ``None``.
+
+    The bounds: ``b1``, ``b2`` and ``momentum`` in ``[0, 1)``; every other
+    setting (``eps``, ``weight_decay``) finite and ``>= 0``. Callers prefix the
+    key their own way (``optimizer 'adam': b1 ...``, ``[optimizer].b1: ...``).
+
+    Example:
+      >>> hyperparameter_problem("b1", 1.0)
+      'must lie in [0, 1), got 1.0'
+      >>> hyperparameter_problem("eps", 1e-8) is None
+      True
+    """
+    if not math.isfinite(value) or value < 0:
+        return f"must be finite and >= 0, got {value}"
+    if key in UNIT_INTERVAL and value >= 1:
+        return f"must lie in [0, 1), got {value}"
+    return None
+
+
+def settings_problem(name: str, settings: Mapping[str, float]) -> tuple[str, str] | None:
+    """A problem between settings (not of one value alone) as ``(key, problem)``, or ``None``.
+
+    Example:
+      >>> settings_problem("nesterov", {"momentum": 0.0})
+      ('momentum', 'nesterov needs momentum > 0 (with 0 it is plain sgd)')
+    """
+    if name == "nesterov" and settings.get("momentum") == 0:
+        return "momentum", "nesterov needs momentum > 0 (with 0 it is plain sgd)"
+    return None
 
 
 def check_hyperparameters(name: str, hyperparams: dict[str, float]) -> dict[str, float]:
     """``name``'s settings with defaults filled in, or a one-line error naming the bad one.
 
-    The bounds (the same as ``comparisons``' spec files): ``b1``, ``b2`` and
-    ``momentum`` in ``[0, 1)`` (``b = 1`` divides by zero in Adam's bias
-    correction; ``momentum = 1`` never forgets); ``momentum > 0`` for
-    ``nesterov`` (with 0 it is plain SGD); ``eps``, ``weight_decay`` finite and
-    ``>= 0``.
+    The bounds are :func:`hyperparameter_problem`'s and :func:`settings_problem`'s
+    (``b1``, ``b2``, ``momentum`` in ``[0, 1)``; nesterov's ``momentum > 0``;
+    ``eps``, ``weight_decay`` finite and ``>= 0``); an unknown key is a ``TypeError``.
 
     Example:
       >>> check_hyperparameters("adam", {"b1": 0.8})
@@ -81,20 +133,18 @@ def check_hyperparameters(name: str, hyperparams: dict[str, float]) -> dict[str,
     defaults = optimizer_hyperparameters(name)
     unknown = sorted(set(hyperparams) - set(defaults))
     if unknown:
-        takes = ", ".join(["learning_rate", *defaults]) or "learning_rate"
+        takes = ", ".join(["learning_rate", *defaults])
         raise TypeError(f"optimizer {name!r} does not take {', '.join(unknown)}; it takes {takes}")
     for key, value in hyperparams.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"optimizer {name!r}: {key} must be a number, got {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"optimizer {name!r}: {key} must be finite and >= 0, got {value}")
-        if key in _UNIT_INTERVAL and value >= 1:
-            raise ValueError(f"optimizer {name!r}: {key} must lie in [0, 1), got {value}")
+        problem = hyperparameter_problem(key, value)
+        if problem is not None:
+            raise ValueError(f"optimizer {name!r}: {key} {problem}")
     settings = {**defaults, **{key: float(value) for key, value in hyperparams.items()}}
-    if name == "nesterov" and settings["momentum"] == 0:
-        raise ValueError(
-            f"optimizer {name!r}: nesterov needs momentum > 0 (with 0 it is plain sgd)"
-        )
+    problem = settings_problem(name, settings)
+    if problem is not None:
+        raise ValueError(f"optimizer {name!r}: {problem[1]}")
     return settings
 
 
@@ -185,11 +235,9 @@ OPTIMIZER_CACHE_SIZE = 256
 def _cached_optimizer(
     name: str, learning_rate: float, frozen: tuple[str, ...], settings: tuple
 ) -> optax.GradientTransformation:
-    factory, _ = _OPTIMIZERS[name]
-    kwargs = {**dict(settings), "learning_rate": learning_rate}
-    if name == "nesterov":
-        kwargs["nesterov"] = True
-    return freeze(factory(**kwargs), frozen)
+    kind = OPTIMIZERS[name]
+    kwargs = {**dict(settings), **kind.fixed, "learning_rate": learning_rate}
+    return freeze(kind.factory(**kwargs), frozen)
 
 
 make_optimizer.cache_clear = _cached_optimizer.cache_clear

@@ -8,6 +8,12 @@ from collections.abc import Iterator
 import jax
 import numpy as np
 
+DTYPES = ("float64", "float32")
+"""The precisions a run can compute in: float64 (verification) and float32 (accelerators).
+
+Every command line's ``--dtype``, the run settings, the backends and the manifest
+schema accept exactly these."""
+
 FLOAT64_TOLERANCE = 1e-12
 """rtol = atol for float64 verification.
 

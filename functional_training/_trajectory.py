@@ -33,7 +33,7 @@ def first_nonfinite(*series) -> int | None:
 
 
 class Trajectory(NamedTuple):
-    """One training run, step by step (the contract in DESIGN.md).
+    """One training run, step by step (the trajectory contract of docs/design.md).
 
     For ``S`` optimizer steps:
 

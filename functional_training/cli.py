@@ -10,10 +10,14 @@ Examples:
   python -m functional_training rerun run.json
   python -m functional_training --help
 
-Each subcommand beyond demo/devices lives in its own module and is only
-registered here (sweep: _sweep_cli.py, train: _train_cli.py, rerun: _rerun.py).
+Each subcommand beyond demo/devices lives in its own module of
+``functional_training.runs`` and is only registered here (sweep: ``_sweep_cli``,
+train: ``_train_cli``, rerun: ``_rerun``, which reruns any tool's manifest,
+``comparisons`` ones included). The parser and error handling are
+``functional_training.runs``' command-line machinery, shared with ``python -m comparisons``.
 
-Exit codes: 0 success, 1 a failed check, 2 bad usage or bad input (one line, no traceback).
+Exit codes: 0 success, 1 a failed check, 2 bad usage or bad input (one line, no
+traceback), 130 interrupted with Ctrl-C (one line).
 """
 
 from __future__ import annotations
@@ -21,15 +25,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from functional_training import _rerun, _sweep_cli, _train_cli
+import jax
+
+from functional_training import LinearParams, float64, predict, sgd_step
+from functional_training.runs import (
+    ArgumentParser,
+    _sweep_cli,
+    _train_cli,
+    add_rerun_command,
+    attach_negative_values,
+    run_handler,
+)
 
 
 def demo_lines() -> list[str]:
     """The lesson's first update (x=2, y=6, w=1, b=0, lr=0.1), computed by JAX in float64."""
-    import jax
-
-    from functional_training import LinearParams, float64, predict, sgd_step
-
     with float64():
         params = LinearParams(1.0, 0.0)
         new, loss, grads = sgd_step(params, 2.0, 6.0, 0.1)
@@ -47,8 +57,6 @@ def demo_lines() -> list[str]:
 
 def device_lines() -> list[str]:
     """One line per device JAX sees, plus the default backend."""
-    import jax
-
     lines = [
         f"default backend: {jax.default_backend()}",
         f"processes: {jax.process_count()} (this is process {jax.process_index()})",
@@ -70,64 +78,31 @@ def _devices(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    """The ``python -m functional_training`` parser (every subcommand has ``--help``)."""
+    parser = ArgumentParser(
         prog="python -m functional_training",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command")
     demo = commands.add_parser("demo", help="print the lesson's first update computed by JAX")
     demo.set_defaults(handler=_demo)
     devices = commands.add_parser("devices", help="list the devices JAX sees")
     devices.set_defaults(handler=_devices)
     _sweep_cli.register(commands)
     _train_cli.add_train_command(commands)
-    _rerun.add_rerun_command(commands)
+    add_rerun_command(commands)
     parser.set_defaults(handler=_demo)
     return parser
 
 
-def _attach_negative_values(argv: list[str]) -> list[str]:
-    """``--learning-rates -0.1:0.5:5`` as ``--learning-rates=-0.1:0.5:5``.
-
-    argparse takes a value starting with ``-`` for an option and answers
-    "expected one argument"; attaching it lets the option's own check say what
-    is wrong with the range.
-
-    Example:
-      >>> _attach_negative_values(["sweep", "--learning-rates", "-0.1:0.5:5"])
-      ['sweep', '--learning-rates=-0.1:0.5:5']
-    """
-    fixed: list[str] = []
-    for token in argv:
-        if fixed and fixed[-1] == "--learning-rates" and token.startswith("-") and ":" in token:
-            fixed[-1] = f"--learning-rates={token}"
-        else:
-            fixed.append(token)
-    return fixed
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(_attach_negative_values(argv))
-    try:
-        return args.handler(args)
-    except (ValueError, TypeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except MemoryError as err:  # e.g. numpy's ArrayMemoryError for a run too large to hold
-        print(f"error: out of memory: {err}", file=sys.stderr)
-        return 2
-    except OverflowError as err:  # a number too large for its dtype (e.g. int32 indices)
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    args = build_parser().parse_args(attach_negative_values(argv))
+    return run_handler(args.handler, args)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 @pytest.fixture
 def x64():
-    """Run the test body in float64 with strict dtype and rank promotion (DESIGN.md)."""
+    """Run the test body in float64 with strict dtype and rank promotion (docs/design.md)."""
     import jax
 
     import functional_training as ft

@@ -1,4 +1,4 @@
-"""What every backend checks and records the same way (stdlib only; no backend lives here).
+"""What every backend checks and records the same way (no backend lives here).
 
 - :func:`check_run`: the dtype, the experiment's kind and its fields, before any work.
 - :func:`optimizer_settings`: the optimizer's hyperparameters, every value explicit.
@@ -13,31 +13,16 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from comparisons.experiments import KINDS, Experiment
-from functional_training import TrajectoryRecord
-
-DTYPES = ("float64", "float32")
-"""The precisions a run may ask for; ``float64`` is the verification precision."""
+from functional_training import (
+    DTYPES,
+    MODEL_KINDS,
+    OPTIMIZER_NAMES,
+    TrajectoryRecord,
+    check_hyperparameters,
+)
 
 FLOAT_MAX = {"float64": sys.float_info.max, "float32": 3.4028234663852886e38}
-"""Largest finite value per dtype (``numpy.finfo(dtype).max``, kept stdlib here)."""
-
-LINEAR_PARAMS = ("w", "b")
-"""Parameters of the lesson's model ``prediction = w * x + b``."""
-
-OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
-    "sgd": {},
-    "momentum": {"momentum": 0.9},
-    "nesterov": {"momentum": 0.9},
-    "adam": {"b1": 0.9, "b2": 0.999, "eps": 1e-8},
-    "adamw": {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4},
-}
-"""Hyperparameters each optimizer takes besides ``learning_rate``, with optax's defaults.
-
-One table for every backend, so a value an experiment leaves out is the same
-everywhere (torch.optim's own defaults differ: AdamW's weight decay is 1e-2
-there, see docs/conventions.md). Equal to
-``functional_training.optimizer_hyperparameters`` (tests check it); kept here
-so the stdlib backends need no JAX."""
+"""Largest finite value per dtype (``numpy.finfo(dtype).max``)."""
 
 
 def check_dtype(dtype: str) -> str:
@@ -64,11 +49,12 @@ def optimizer_settings(experiment: Experiment) -> dict[str, float]:
     """The experiment's optimizer hyperparameters, validated, defaults filled in.
 
     ``learning_rate`` must be finite and > 0 (a huge rate is allowed: divergence
-    is data); ``eps`` and ``weight_decay`` finite and >= 0; ``b1``, ``b2`` and
-    ``momentum`` in [0, 1) (1 would divide by zero in the bias correction, or
-    never forget);
-    Nesterov needs ``momentum > 0``. Every backend calls this, so they accept
-    and reject the same experiments.
+    is data); every other setting is checked against the one optimizer table,
+    :data:`functional_training.OPTIMIZERS`, by
+    :func:`functional_training.check_hyperparameters` (``b1``, ``b2``,
+    ``momentum`` in [0, 1); ``eps``, ``weight_decay`` finite and >= 0;
+    Nesterov needs ``momentum > 0``). Every backend calls this, so they accept
+    and reject the same experiments as the JAX core and the spec reader.
 
     Returns:
       ``{"learning_rate": .., **hyperparameters}``; ``{}`` for optimizer ``none``.
@@ -83,32 +69,19 @@ def optimizer_settings(experiment: Experiment) -> dict[str, float]:
         if given:
             raise ValueError(f"optimizer 'none' takes no hyperparameters, got {sorted(given)}")
         return {}
-    if name not in OPTIMIZER_DEFAULTS:
+    if name not in OPTIMIZER_NAMES:
         raise ValueError(
-            f"unknown optimizer {name!r}; expected one of none, {', '.join(OPTIMIZER_DEFAULTS)}"
-        )
-    defaults = OPTIMIZER_DEFAULTS[name]
-    unknown = sorted(set(given) - {"learning_rate", *defaults})
-    if unknown:
-        raise ValueError(
-            f"optimizer {name!r} does not take {', '.join(unknown)}; "
-            f"it takes {', '.join(['learning_rate', *defaults])}"
+            f"unknown optimizer {name!r}; expected one of none, {', '.join(OPTIMIZER_NAMES)}"
         )
     if "learning_rate" not in given:
         raise ValueError(f"optimizer {name!r} needs a learning_rate")
-    settings = {key: _finite_number(value, key) for key, value in {**defaults, **given}.items()}
-    settings = {"learning_rate": settings.pop("learning_rate"), **settings}
-    if settings["learning_rate"] <= 0:
-        raise ValueError(f"learning_rate must be > 0, got {settings['learning_rate']}")
-    for key in ("momentum", "eps", "weight_decay"):
-        if settings.get(key, 0.0) < 0:
-            raise ValueError(f"{key} must be >= 0, got {settings[key]}")
-    for key in ("b1", "b2", "momentum"):  # functional_training.check_hyperparameters' bounds
-        if key in settings and not 0.0 <= settings[key] < 1.0:
-            raise ValueError(f"{key} must lie in [0, 1), got {settings[key]}")
-    if name == "nesterov" and settings["momentum"] == 0:
-        raise ValueError("nesterov needs momentum > 0 (with 0 it is plain sgd)")
-    return settings
+    rate = _finite_number(given.pop("learning_rate"), "learning_rate")
+    if rate <= 0:
+        raise ValueError(f"learning_rate must be > 0, got {rate}")
+    try:
+        return {"learning_rate": rate, **check_hyperparameters(name, given)}
+    except TypeError as err:  # a key the optimizer does not take: the experiment is invalid
+        raise ValueError(str(err)) from None
 
 
 def check_run(experiment: Experiment, dtype: str) -> None:
@@ -149,23 +122,22 @@ def check_run(experiment: Experiment, dtype: str) -> None:
         if experiment.optimizer != "none":
             raise ValueError(f"shared-path takes optimizer 'none', got {experiment.optimizer!r}")
         return
-    if set(experiment.init) != set(LINEAR_PARAMS):
-        raise ValueError(f"{kind} needs init for w and b, got {sorted(experiment.init)}")
-    for name in LINEAR_PARAMS:
+    if experiment.model not in MODEL_KINDS:
+        raise ValueError(
+            f"unknown model kind {experiment.model!r}; expected one of {', '.join(MODEL_KINDS)}"
+        )
+    _check_rows(experiment)
+    names = experiment.parameter_names
+    if set(experiment.init) != set(names):
+        raise ValueError(f"{kind} needs init for {', '.join(names)}, got {sorted(experiment.init)}")
+    for name in names:
         _finite_number(experiment.init[name], f"init {name}")
-    unknown = sorted(set(experiment.trainable) - set(LINEAR_PARAMS))
+    leaves = _leaf_names(names)
+    unknown = sorted(set(experiment.trainable) - set(leaves))
     if unknown:
-        raise ValueError(f"trainable names unknown parameters {unknown}; parameters are w, b")
-    for label, records in (("train", experiment.train), ("validation", experiment.validation)):
-        if records is None and label == "validation":
-            continue
-        if not records:
-            raise ValueError(f"{label} data is empty")
-        for i, pair in enumerate(records):
-            if len(pair) != 2:
-                raise ValueError(f"{label} record {i} must be (x, target), got {pair!r}")
-            for value in pair:
-                _finite_number(value, f"{label} record {i}")
+        raise ValueError(
+            f"trainable names unknown parameters {unknown}; parameters are {', '.join(leaves)}"
+        )
     if kind == "accumulation":
         if experiment.optimizer != "none":
             raise ValueError(f"accumulation takes optimizer 'none', got {experiment.optimizer!r}")
@@ -187,15 +159,64 @@ def check_run(experiment: Experiment, dtype: str) -> None:
         )
 
 
+def _check_rows(experiment: Experiment) -> None:
+    """Every train and validation row is ``(x_1, ..., x_d, target)`` of finite numbers, one d."""
+    width = None
+    for label, records in (("train", experiment.train), ("validation", experiment.validation)):
+        if records is None and label == "validation":
+            continue
+        if not records:
+            raise ValueError(f"{label} data is empty")
+        for i, row in enumerate(records):
+            if not isinstance(row, (tuple, list)) or len(row) < 2:
+                raise ValueError(f"{label} record {i} must be (x_1, ..., x_d, target), got {row!r}")
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise ValueError(
+                    f"{label} record {i} has {len(row) - 1} features, the first train record "
+                    f"has {width - 1}"
+                )
+            for value in row:
+                _finite_number(value, f"{label} record {i}")
+
+
+def _leaf_names(names: Sequence[str]) -> tuple[str, ...]:
+    """The leaves behind scalar names: ``w[0]``, ``w[1]`` -> ``w`` (order kept)."""
+    return tuple(dict.fromkeys(name.split("[")[0] for name in names))
+
+
+def leaf_of(name: str) -> str:
+    """The parameter leaf a scalar name belongs to.
+
+    Example:
+      >>> leaf_of("w[2]"), leaf_of("b")
+      ('w', 'b')
+    """
+    return name.split("[")[0]
+
+
 def frozen_names(experiment: Experiment) -> tuple[str, ...]:
-    """Parameters the optimizer never moves (their gradients are still recorded).
+    """Parameter leaves the optimizer never moves (their gradients are still recorded).
 
     Example:
       >>> from comparisons.experiments import REGISTRY
       >>> frozen_names(REGISTRY["train-validation"])
       ('b',)
     """
-    return tuple(name for name in experiment.init if name not in experiment.trainable)
+    return tuple(leaf for leaf in _leaf_names(experiment.parameter_names)
+                 if leaf not in experiment.trainable)
+
+
+def trainable_names(experiment: Experiment) -> list[str]:
+    """The scalar parameter names the optimizer moves (those of trainable leaves).
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> trainable_names(REGISTRY["train-validation"])
+      ['w']
+    """
+    return [n for n in experiment.parameter_names if leaf_of(n) in experiment.trainable]
 
 
 class Recorder:
@@ -265,8 +286,8 @@ def recorder_for(experiment: Experiment) -> Recorder:
     """A :class:`Recorder` with the series ``experiment``'s kind records."""
     if experiment.kind == "shared-path":
         return Recorder(("a",), validation=False, predictions=False)
-    extras = ("numeric.w", "numeric.b") if experiment.kind == "gradient-check" else ()
+    names = experiment.parameter_names
+    extras = tuple(f"numeric.{n}" for n in names) if experiment.kind == "gradient-check" else ()
     return Recorder(
-        LINEAR_PARAMS, validation=experiment.validation is not None, predictions=True,
-        extras=extras,
+        names, validation=experiment.validation is not None, predictions=True, extras=extras,
     )

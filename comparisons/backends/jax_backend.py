@@ -1,10 +1,12 @@
 """The jax backend: ``functional_training`` (pure JAX) and optax.
 
 Training experiments run as one jitted ``lax.scan`` through
-``functional_training.train`` with ``make_optimizer(name, frozen=...)``
+``functional_training.train`` on the model kind's parameters
+(``functional_training.params_from_values``), with ``make_optimizer(name, frozen=...)``
 (frozen parameters get zero updates from ``optax.set_to_zero``, their
-gradients are still recorded); predictions are ``functional_training.predict``
-vmapped over the recorded parameters; the gradient check is
+gradients are still recorded); the trajectory becomes the plain record through
+``functional_training.record_from_trajectory`` (the one converter); predictions
+are the kind's forward vmapped over the recorded parameters; the gradient check is
 ``functional_training.check_gradients`` on the batch loss at each ``params[k]``.
 float64 runs inside ``functional_training.float64()``, which enables 64-bit
 JAX for the call only; float32 runs use float32 arrays explicitly.
@@ -18,92 +20,83 @@ The accumulation experiment therefore emulates the framework's buffer,
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import functional_training as ft
 from comparisons.backends import _common
 from comparisons.experiments import Experiment, batch_order
-from functional_training import TrajectoryRecord
 
 DESCRIPTION = "JAX: functional_training (jax.grad, optax, one jitted lax.scan)"
 REQUIRES = ("jax", "optax")
 INSTALL_HINT = "pip install 'jax>=0.4.30' 'optax>=0.2.3'"
 
 
-def _floats(array) -> list:
-    """A JAX array as (nested) Python floats, exactly."""
-    import numpy as np
+def _arrays(experiment: Experiment, rows, dtype) -> tuple[jax.Array, jax.Array]:
+    """Features ``(n,)`` for one feature (the lesson's scalar ``w``), else ``(n, d)``; targets."""
+    x = np.asarray([row[:-1] for row in rows], dtype=np.float64)
+    if experiment.features == 1:
+        x = x[:, 0]
+    return jnp.asarray(x, dtype), jnp.asarray([row[-1] for row in rows], dtype)
 
-    return np.asarray(array, dtype=np.float64).tolist()
+
+def _initial_params(experiment: Experiment, dtype):
+    return jax.tree.map(
+        lambda leaf: jnp.asarray(leaf, dtype),
+        ft.params_from_values(experiment.model, experiment.init, **experiment.model_config),
+    )
 
 
-def _run_train(experiment: Experiment, dtype) -> TrajectoryRecord:
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    import functional_training as ft
-
+def _run_train(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
+    kind = ft.model_kind(experiment.model)
     settings = _common.optimizer_settings(experiment)
     optimizer = ft.make_optimizer(
         experiment.optimizer, frozen=_common.frozen_names(experiment), **settings
     )
-    params = ft.LinearParams(*(jnp.asarray(experiment.init[n], dtype) for n in ("w", "b")))
-    x = jnp.asarray(experiment.xs, dtype)
-    y = jnp.asarray(experiment.ys, dtype)
+    params = _initial_params(experiment, dtype)
+    x, y = _arrays(experiment, experiment.train, dtype)
     batches = batch_order(experiment)
     x_val = y_val = None
     if experiment.validation is not None:
-        x_val = [r[0] for r in experiment.validation]
-        y_val = [r[1] for r in experiment.validation]
+        x_val, y_val = _arrays(experiment, experiment.validation, dtype)
     traj = ft.train(
-        params, np.asarray(experiment.xs), np.asarray(experiment.ys), optimizer=optimizer,
-        steps=experiment.steps,
+        params, x, y, optimizer=optimizer, steps=experiment.steps,
         batch_indices=None if batches is None else np.asarray(batches, dtype=np.int64),
         x_val=x_val, y_val=y_val,
     )
-    predictions = jax.vmap(ft.predict, in_axes=(0, None))(traj.params, x)
+    predictions = jax.vmap(kind.apply, in_axes=(0, None))(traj.params, x)
     extras = {}
     if experiment.kind == "gradient-check":
-        numeric = {"numeric.w": [], "numeric.b": []}
+        numeric: dict[str, list[float]] = {}
         for k in range(experiment.steps):
-            at = ft.LinearParams(traj.params.w[k], traj.params.b[k])
+            at = jax.tree.map(lambda leaf, k=k: leaf[k], traj.params)
             xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
             check = ft.check_gradients(ft.mean_loss, at, xb, yb, eps=float(experiment.fd_epsilon))
-            numeric["numeric.w"].append(float(check.numeric.w))
-            numeric["numeric.b"].append(float(check.numeric.b))
+            for name, value in ft.named_series(check.numeric, leading=0).items():
+                numeric.setdefault(f"numeric.{name}", []).append(float(value))
         extras = numeric
-    trajectory = TrajectoryRecord(
-        params={"w": _floats(traj.params.w), "b": _floats(traj.params.b)},
-        grads={"w": _floats(traj.grads.w), "b": _floats(traj.grads.b)},
-        batch_loss=_floats(traj.batch_loss),
-        train_loss=_floats(traj.train_loss),
-        val_loss=None if traj.val_loss is None else _floats(traj.val_loss),
-        predictions=_floats(predictions),
-        batches=batches,
-        extras=extras,
-    )
-    trajectory.check_lengths()
-    return trajectory
+    return ft.record_from_trajectory(traj, predictions=predictions, batches=batches,
+                                     extras=extras)
 
 
-def _run_accumulation(experiment: Experiment, dtype) -> TrajectoryRecord:
-    import jax
-    import jax.numpy as jnp
-
-    import functional_training as ft
-
-    params = ft.LinearParams(*(jnp.asarray(experiment.init[n], dtype) for n in ("w", "b")))
-    x, y = jnp.asarray(experiment.xs, dtype), jnp.asarray(experiment.ys, dtype)
+def _run_accumulation(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
+    params = _initial_params(experiment, dtype)
+    x, y = _arrays(experiment, experiment.train, dtype)
     validation = experiment.validation
     if validation is not None:
-        x_val = jnp.asarray([r[0] for r in validation], dtype)
-        y_val = jnp.asarray([r[1] for r in validation], dtype)
+        x_val, y_val = _arrays(experiment, validation, dtype)
     batches = batch_order(experiment)
     rec = _common.recorder_for(experiment)
 
+    def named(tree) -> dict[str, float]:
+        return {name: float(v) for name, v in ft.named_series(tree, leading=0).items()}
+
     def record_state() -> None:
         rec.state(
-            params._asdict(), train_loss=ft.mean_loss(params, x, y),
+            named(params), train_loss=ft.mean_loss(params, x, y),
             val_loss=None if validation is None else ft.mean_loss(params, x_val, y_val),
-            predictions=_floats(ft.predict(params, x)),
+            predictions=np.asarray(ft.predict(params, x), dtype=np.float64).tolist(),
         )
 
     buffer = jax.tree.map(jnp.zeros_like, params)
@@ -114,15 +107,12 @@ def _run_accumulation(experiment: Experiment, dtype) -> TrajectoryRecord:
         if experiment.zero_grad[k]:
             buffer = jax.tree.map(jnp.zeros_like, buffer)
         buffer = jax.tree.map(jnp.add, buffer, grads)
-        rec.step(buffer._asdict(), batch_loss=loss)
+        rec.step(named(buffer), batch_loss=loss)
     record_state()
     return rec.trajectory(batches=batches)
 
 
-def _run_shared_path(experiment: Experiment, dtype) -> TrajectoryRecord:
-    import jax
-    import jax.numpy as jnp
-
+def _run_shared_path(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
     a = jnp.asarray(experiment.init["a"], dtype)
     rec = _common.recorder_for(experiment)
     for _ in range(experiment.steps):
@@ -133,7 +123,7 @@ def _run_shared_path(experiment: Experiment, dtype) -> TrajectoryRecord:
     return rec.trajectory(batches=None)
 
 
-def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
+def run(experiment: Experiment, *, dtype: str = "float64") -> ft.TrajectoryRecord:
     """Run ``experiment`` with JAX and optax (CPU or whatever JAX's default device is).
 
     Args:
@@ -154,13 +144,8 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
       ([9.0, 9.0], {'a': [6.0]})
     """
     _common.check_run(experiment, dtype)
-    import jax
-    import jax.numpy as jnp
-
-    import functional_training as ft
-
-    # The lesson's model has no matmul (w is a scalar), but a spec with one would
-    # otherwise run float32 dots in TF32 on recent GPUs: ask for full precision.
+    # Several features make x @ w a matmul, which recent GPUs would run in TF32 in
+    # float32: ask for full precision (docs/accelerators.md).
     with ft.precision(dtype), jax.default_matmul_precision("highest"):
         jax_dtype = jnp.float64 if dtype == "float64" else jnp.float32
         if experiment.kind == "shared-path":

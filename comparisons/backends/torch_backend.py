@@ -1,11 +1,14 @@
-"""The torch backend: ``nn.Linear(1, 1)``, ``0.5 * nn.MSELoss()``, ``torch.optim``.
+"""The torch backend: the kind's ``nn`` modules (``nn.Linear(d, 1)``), ``0.5 * nn.MSELoss()``,
+``torch.optim``.
 
 Per step, as the lesson's PyTorch block does it: clear the gradients,
 ``loss = 0.5 * nn.MSELoss(reduction="mean")(model(x_batch), y_batch)``,
 ``loss.backward()``, read ``weight.grad`` and ``bias.grad``, ``optimizer.step()``.
-The model is built with ``torch.nn.utils.skip_init`` and filled with the
-experiment's initial values, so torch's global random generator is never
-touched. Everything runs on the CPU in float64 (or float32 when asked).
+The model is the kind's ``torch_module`` (``comparisons.models``), built with
+``torch.nn.utils.skip_init`` and filled with the experiment's initial values
+element by element (``torch_parameters`` says where ``w[i]`` lives), so
+torch's global random generator is never touched. Everything runs on the CPU
+in float64 (or float32 when asked).
 
 Optimizers, every hyperparameter explicit so no torch default can differ from
 optax's (docs/conventions.md has the full table):
@@ -32,7 +35,7 @@ The accumulation experiment clears with ``model.zero_grad()`` only where
 ``zero_grad[k]`` says so and records ``.grad`` as it stands. shared-path is the
 lesson's ``a = torch.tensor(3.0, requires_grad=True); (a * a).backward()``.
 The gradient check's finite differences evaluate the model with
-``torch.func.functional_call`` at ``w +- eps`` and ``b +- eps`` (float64 only).
+``torch.func.functional_call`` at each parameter ``+- eps`` (float64 only).
 """
 
 from __future__ import annotations
@@ -41,14 +44,12 @@ from collections.abc import Sequence
 
 from comparisons.backends import _common
 from comparisons.experiments import Experiment, batch_order
+from comparisons.models import model_pieces
 from functional_training import TrajectoryRecord
 
-DESCRIPTION = "PyTorch: nn.Linear(1, 1), 0.5 * nn.MSELoss, loss.backward(), torch.optim"
+DESCRIPTION = "PyTorch: nn.Linear(d, 1), 0.5 * nn.MSELoss, loss.backward(), torch.optim"
 REQUIRES = ("torch",)
 INSTALL_HINT = "pip install torch==2.13.0"
-
-_TORCH_NAMES = {"w": "weight", "b": "bias"}
-
 
 def _optimizer(torch, name: str, settings: dict[str, float], params: list):
     """The ``torch.optim`` optimizer matching ``name``, every value set explicitly."""
@@ -77,30 +78,37 @@ def _optimizer(torch, name: str, settings: dict[str, float], params: list):
     return torch.optim.AdamW(params, weight_decay=settings["weight_decay"], **adam)
 
 
-def _run_linear(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
-    from torch import nn
+def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
+    model_kind = model_pieces(experiment.model)
 
-    def column(values: Sequence[float]):
-        return torch.tensor([[v] for v in values], dtype=dtype, device="cpu")
+    def tensors(rows: Sequence[Sequence[float]]):
+        x = torch.tensor([list(row[:-1]) for row in rows], dtype=dtype, device="cpu")
+        y = torch.tensor([[row[-1]] for row in rows], dtype=dtype, device="cpu")
+        return x, y
 
-    x, y = column(experiment.xs), column(experiment.ys)
+    x, y = tensors(experiment.train)
     validation = experiment.validation
     if validation is not None:
-        x_val, y_val = column([r[0] for r in validation]), column([r[1] for r in validation])
+        x_val, y_val = tensors(validation)
     batches = batch_order(experiment)
 
-    model = nn.utils.skip_init(nn.Linear, 1, 1, dtype=dtype, device="cpu")
-    params = {n: getattr(model, _TORCH_NAMES[n]) for n in _common.LINEAR_PARAMS}
+    model = model_kind.torch_module(torch, dtype=dtype, **experiment.model_config)
+    located = model_kind.torch_parameters(model)
     with torch.no_grad():
-        for n, p in params.items():
-            p.fill_(experiment.init[n])
-    loss_fn = nn.MSELoss(reduction="none")
+        for name, (tensor, index) in located.items():
+            tensor[index] = experiment.init[name]
+    loss_fn = torch.nn.MSELoss(reduction="none")
 
     def loss_on(features, targets):
         return (0.5 * loss_fn(model(features), targets)).mean()
 
+    def values(which: str = "data") -> dict[str, float]:
+        return {name: (tensor if which == "data" else tensor.grad)[index].item()
+                for name, (tensor, index) in located.items()}
+
     accumulation = experiment.kind == "accumulation"
-    trainable = [params[n] for n in _common.LINEAR_PARAMS if n in experiment.trainable]
+    leaves = model_kind.torch_leaves(model)
+    trainable = [tensor for leaf, tensor in leaves.items() if leaf in experiment.trainable]
     optimizer = None
     if not accumulation and trainable:
         optimizer = _optimizer(
@@ -111,7 +119,7 @@ def _run_linear(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
     def record_state() -> None:
         with torch.no_grad():
             rec.state(
-                {n: p.item() for n, p in params.items()},
+                values(),
                 train_loss=loss_on(x, y).item(),
                 val_loss=None if validation is None else loss_on(x_val, y_val).item(),
                 predictions=model(x).flatten().tolist(),
@@ -124,11 +132,10 @@ def _run_linear(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
         xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
         loss = loss_on(xb, yb)
         loss.backward()
-        grads = {n: p.grad.item() for n, p in params.items()}
+        grads = values("grad")
         extras = None
         if experiment.kind == "gradient-check":
-            extras = _numeric_grads(torch, model, loss_fn, xb, yb, grads.keys(),
-                                    {n: p.item() for n, p in params.items()},
+            extras = _numeric_grads(torch, model, located, loss_fn, xb, yb,
                                     float(experiment.fd_epsilon))
         rec.step(grads, batch_loss=loss.item(), extras=extras)
         if optimizer is not None:
@@ -137,25 +144,24 @@ def _run_linear(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
     return rec.trajectory(batches=batches)
 
 
-def _numeric_grads(torch, model, loss_fn, xb, yb, names, values, eps) -> dict[str, float]:
-    """Centered differences of the batch loss, each loss a torch forward of the model."""
-    dtype = xb.dtype
+def _numeric_grads(torch, model, located, loss_fn, xb, yb, eps) -> dict[str, float]:
+    """Centered differences of the batch loss, each loss a torch forward of the model.
 
-    def loss_at(moved: dict[str, float]) -> float:
-        tensors = {
-            "weight": torch.tensor([[moved["w"]]], dtype=dtype),
-            "bias": torch.tensor([moved["b"]], dtype=dtype),
-        }
+    Each parameter moved by ``+-eps`` in a copy of the model's tensors, evaluated
+    with ``torch.func.functional_call`` (the model's own tensors are never touched).
+    """
+    names = {id(tensor): name for name, tensor in model.named_parameters()}
+
+    def loss_at(name: str, delta: float) -> float:
+        tensor, index = located[name]
+        moved = {n: p.detach().clone() for n, p in model.named_parameters()}
+        moved[names[id(tensor)]][index] += delta
         with torch.no_grad():
-            out = torch.func.functional_call(model, tensors, (xb,))
+            out = torch.func.functional_call(model, moved, (xb,))
             return (0.5 * loss_fn(out, yb)).mean().item()
 
-    numeric = {}
-    for n in names:
-        plus = loss_at({**values, n: values[n] + eps})
-        minus = loss_at({**values, n: values[n] - eps})
-        numeric[f"numeric.{n}"] = (plus - minus) / (2 * eps)
-    return numeric
+    return {f"numeric.{name}": (loss_at(name, eps) - loss_at(name, -eps)) / (2 * eps)
+            for name in located}
 
 
 def _run_shared_path(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
@@ -201,4 +207,4 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
     torch_dtype = torch.float64 if dtype == "float64" else torch.float32
     if experiment.kind == "shared-path":
         return _run_shared_path(torch, experiment, torch_dtype)
-    return _run_linear(torch, experiment, torch_dtype)
+    return _run_train(torch, experiment, torch_dtype)

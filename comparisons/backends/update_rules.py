@@ -1,4 +1,7 @@
-"""The lesson's optimizers as hand-written update rules on Python floats (stdlib only).
+"""The lesson's optimizers as hand-written update rules on Python floats.
+
+Which optimizers exist and which settings each takes is the one table,
+:data:`functional_training.OPTIMIZERS`; the arithmetic below is written by hand.
 
 The same ``init`` / ``update`` pair shape as optax, on dicts ``{name: float}``
 instead of pytrees, so the rules read like the maths. With gradient ``g``,
@@ -36,6 +39,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
+
+from functional_training import optimizer_hyperparameters
 
 Floats = Mapping[str, float]
 
@@ -153,18 +158,10 @@ def update_rule(name: str, *, learning_rate: float, **hyperparams: float) -> Upd
       >>> updates  # the first Adam step moves by lr in the sign of -g
       {'w': 0.1}
     """
-    takes = {
-        "sgd": (),
-        "momentum": ("momentum",),
-        "nesterov": ("momentum",),
-        "adam": ("b1", "b2", "eps"),
-        "adamw": ("b1", "b2", "eps", "weight_decay"),
-    }
-    if name not in takes:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(takes)}")
-    if set(hyperparams) != set(takes[name]):
+    takes = tuple(optimizer_hyperparameters(name))  # the one table; unknown names refused
+    if set(hyperparams) != set(takes):
         raise TypeError(
-            f"optimizer {name!r} takes exactly {', '.join(takes[name]) or 'no settings'} "
+            f"optimizer {name!r} takes exactly {', '.join(takes) or 'no settings'} "
             f"besides learning_rate, got {', '.join(sorted(hyperparams)) or 'none'}"
         )
     if name == "sgd":

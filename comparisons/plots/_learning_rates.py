@@ -11,6 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from comparisons import figure_style as style
+from comparisons.least_squares import least_squares_line
 
 RATE_COLORS = (style.SLOW, style.GOOD, style.UNSTABLE)
 """Colours of the lesson's rates in increasing order: too small, useful, too large."""
@@ -114,8 +115,7 @@ def _valley_visible(x: Sequence[float], y: Sequence[float], w_lim, b_lim) -> boo
     if len(x) == 1:
         b_at = sorted(y[0] - x[0] * v for v in w_lim)
         return b_at[1] >= b_lim[0] and b_at[0] <= b_lim[1]
-    design = np.column_stack([x, np.ones(len(x))])
-    (w_star, b_star), *_ = np.linalg.lstsq(design, np.asarray(y), rcond=None)
+    w_star, b_star = least_squares_line(x, y)
     return bool(w_lim[0] <= w_star <= w_lim[1] and b_lim[0] <= b_star <= b_lim[1])
 
 
@@ -209,8 +209,7 @@ def plot_lr_trajectory(
         ax.plot(w_lim, [y[0] - x[0] * v for v in w_lim], color=style.MUTED, linewidth=1.6,
                 linestyle="dashed", zorder=2, gid=f"valley lr={learning_rate}")
     else:
-        design = np.column_stack([x, np.ones(len(x))])
-        (w_star, b_star), *_ = np.linalg.lstsq(design, np.asarray(y), rcond=None)
+        w_star, b_star = least_squares_line(x, y)
         ax.plot([w_star], [b_star], marker="X", markersize=12, color=style.MUTED, zorder=2,
                 gid=f"valley lr={learning_rate}")
     ax.plot(w, b, linestyle="none", color=color, marker="o", markersize=7, zorder=4,
@@ -279,8 +278,11 @@ def plot_lr_sweep(
     Top panel: the loss after ``steps`` updates for every rate whose run stayed
     finite (log-log); losses below ``loss_floor`` (exactly 0 included: the
     iteration lands on the minimum in float64) sit on the bottom edge as
-    triangles. An inset zooms in on the limit. Bottom panel: for rates whose
-    run overflowed, the first step at which a value became non-finite.
+    triangles. How many are exactly 0 is not shown: whether a loss of 1e-300
+    rounds to 0 depends on how XLA fuses the arithmetic on the machine, and a
+    committed figure must not change by itself. An inset zooms in on the limit.
+    Bottom panel: for rates whose run overflowed, the first step at which a value
+    became non-finite.
     Vertical lines: the analytic limit ``2 / lambda_max`` of the loss Hessian
     and the smallest swept rate at which the loss stopped falling.
 
@@ -307,7 +309,7 @@ def plot_lr_sweep(
     if below.any():
         top.plot(rates[below], np.full(int(below.sum()), loss_floor), linestyle="none",
                  marker="v", markersize=5, color=style.MUTED, clip_on=False, gid="below floor",
-                 label=f"below {loss_floor:.0e} ({int((final[below] == 0).sum())} exactly 0)")
+                 label=f"below {loss_floor:.0e}, exactly 0 included")
     top.axhline(initial_loss, color=style.MUTED, linestyle="dotted", linewidth=1.4,
                 label=f"initial loss {initial_loss:g} h²")
     top.plot([], [], color=style.UNSTABLE, linestyle="dashed", linewidth=2,

@@ -30,8 +30,15 @@ from comparisons.backends import get_backend
 from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.spec import SpecError, load_spec, parse_spec
-from functional_training import TrajectoryRecord, check_output_path
+from functional_training import TrajectoryRecord
 from functional_training import cli as functional_cli
+from functional_training.runs import (
+    build_manifest,
+    check_output_path,
+    data_record,
+    run_record,
+    write_manifest,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,8 +59,9 @@ class Row:
 
     ``argv`` may hold ``{tmp}`` (the test's directory), ``{out}`` (the output
     directory that must stay empty), ``{spec}`` (a file holding ``spec_text``),
-    ``{unwritable}`` (a directory no file can be created in) and ``{cmp}`` /
-    ``{ftm}`` (a valid comparisons / functional_training manifest).
+    ``{unwritable}`` (a directory no file can be created in), ``{cmp}`` /
+    ``{ftm}`` (a valid comparisons / functional_training manifest) and ``{make}``
+    (a valid manifest of a tool no rerunner knows).
     """
 
     id: str
@@ -106,7 +114,8 @@ ROWS = [
     c_spec("spec missing steps", spec("steps = 2\n"), r"\[run\]\.steps: missing$"),
     c_spec("spec missing rate", spec("learning_rate = 0.08\n"),
            r"\[optimizer\]\.learning_rate: missing$"),
-    c_spec("spec missing w", spec("w = 0.0\n"), r"\[model\]\.w: missing$"),
+    c_spec("spec missing w", spec("w = 0.0\n"),
+           r"\[model\]\.w: missing \(give w, b, or init = \"zeros\" or \"seeded\"\)$"),
     c_spec("spec missing train", spec("train = [[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]]\n"),
            r"\[data\]\.train: missing$"),
     c_spec("spec unknown top key", spec(None, 'colour = "red"'),
@@ -126,7 +135,8 @@ ROWS = [
            r"\[model\]\.w: expected a number, got a boolean$"),
     c_spec("spec train is text", spec("train = [[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]]",
                                       'train = "pairs"'),
-           r"\[data\]\.train: expected a list of \[x, target\] pairs, got a string$"),
+           r"\[data\]\.train: 'pairs' is neither a list of rows nor a data file path "
+           r"\(\.csv, \.parquet, \.pq, \.npy, \.npz\)$"),
     c_spec("spec x is text", spec("[[1.0, 3.0], [2.0", '[[1.0, 3.0], ["two"'),
            r"\[data\]\.train\[1\]\[0\]: expected a number, got a string$"),
     c_spec("spec data is a value", spec("[data]\ntrain = [[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]]\n",
@@ -151,12 +161,13 @@ ROWS = [
     c_spec("spec empty validation", spec("[model]", "validation = []\n[model]"),
            r"\[data\]\.validation: is empty"),
     c_spec("spec ragged pair", spec("[2.0, 5.0]", "[2.0]"),
-           r"\[data\]\.train\[1\]: expected a pair \[x, target\], got \[2\.0\]$"),
+           r"\[data\]\.train\[1\]: expected a pair \[x, target\] "
+           r"\(or \[x_1, \.\.\., x_d, target\]\), got \[2\.0\]$"),
     c_spec("spec x/y length mismatch", spec("[3.0, 7.0]", "[3.0, 7.0, 9.0]"),
-           r"\[data\]\.train\[2\]: expected a pair \[x, target\], got \[3\.0, 7\.0, 9\.0\]$"),
+           r"\[data\]\.train\[2\]: has 3 values but \[data\]\.train\[0\] has 2$"),
     c_spec("spec validation feature count", spec("[model]", "validation = [[1.0, 2.0, 3.0]]\n"
                                                  "[model]"),
-           r"\[data\]\.validation\[0\]: expected a pair \[x, target\], got \[1\.0, 2\.0, 3\.0\]$"),
+           r"\[data\]\.validation: 2 feature\(s\) per row but train has 1$"),
     # --- spec files: out of range --------------------------------------------------------------
     c_spec("spec rate 0", spec("learning_rate = 0.08", "learning_rate = 0.0"),
            r"\[optimizer\]\.learning_rate: must be > 0, got 0\.0$"),
@@ -183,7 +194,7 @@ ROWS = [
     c_spec("spec trainable empty", spec("b = 0.0", "b = 0.0\ntrainable = []"),
            r"\[model\]\.trainable: is empty"),
     c_spec("spec bad name", spec('name = "bad-input"', 'name = "bad input!"'),
-           r"name: 'bad input!' must start with a letter or digit"),
+           r"name: 'bad input!' must start with an ASCII letter or digit"),
     # --- spec files: optimizers and hyperparameters ----------------------------------------------
     c_spec("spec unknown optimizer", spec('name = "sgd"', 'name = "rmsprop"'),
            r"\[optimizer\]\.name: unknown optimizer 'rmsprop'; expected one of sgd, momentum, "
@@ -195,10 +206,10 @@ ROWS = [
            r"\[optimizer\]\.b1: not a key of sgd; it takes learning_rate$"),
     c_spec("spec momentum >= 1",
            spec('name = "sgd"', 'name = "momentum"').replace("0.08", "0.08\nmomentum = 1.5"),
-           r"\[optimizer\]\.momentum: must be in \[0, 1\), got 1\.5$"),
+           r"\[optimizer\]\.momentum: must lie in \[0, 1\), got 1\.5$"),
     c_spec("spec eps negative",
            spec('name = "sgd"', 'name = "adam"').replace("0.08", "0.08\neps = -1e-8"),
-           r"\[optimizer\]\.eps: must be >= 0, got -1e-08$"),
+           r"\[optimizer\]\.eps: must be finite and >= 0, got -1e-08$"),
     c_spec("spec nesterov without momentum",
            spec('name = "sgd"', 'name = "nesterov"').replace("0.08", "0.08\nmomentum = 0.0"),
            r"\[optimizer\]\.momentum: nesterov needs momentum > 0"),
@@ -249,9 +260,9 @@ ROWS = [
         r"cannot read manifest .*none\.json: No such file or directory$", outputs=False),
     Row("rerun not JSON", "comparisons", ("rerun", "{spec}"), r"is not valid JSON",
         spec_text="{", outputs=False),
-    Row("rerun another tool's manifest", "comparisons", ("rerun", "{ftm}"),
-        r"manifest was written by 'functional_training train': rerun it with "
-        r"python -m functional_training rerun$", outputs=False),
+    Row("rerun an unknown tool's manifest", "comparisons", ("rerun", "{make}"),
+        r"manifest was written by 'make': no rerunner is installed for it \(known: ",
+        outputs=False),
     Row("rerun a spec file", "comparisons", ("rerun", "{spec}"), r"is not valid JSON",
         spec_text=SPEC, outputs=False),
     # --- functional_training sweep -------------------------------------------------------------
@@ -307,7 +318,7 @@ ROWS = [
            "--hyperparameter", "momentum=nan",
            message=r"--hyperparameter: optimizer 'momentum': momentum must be finite"),
     ft_row("train unknown data", *swap(TRAIN, "--data", "weather"),
-           message=r"--data: unknown data 'weather'; expected one-shipment, shipments or synth"),
+           message=r"--data: unknown data 'weather'; expected one-shipment, shipments"),
     ft_row("train json in a missing directory", *TRAIN, "--json", "{tmp}/missing/r.json",
            message=r"--json: directory .*/missing does not exist$", outputs=False),
     ft_row("train manifest in a missing directory", *TRAIN, "--manifest", "{tmp}/missing/m.json",
@@ -320,9 +331,9 @@ ROWS = [
     ft_row("ft rerun missing file", "rerun", "{tmp}/none.json",
            message=r"cannot read manifest .*none\.json: No such file or directory$",
            outputs=False),
-    ft_row("ft rerun a comparisons manifest", "rerun", "{cmp}",
-           message=r"manifest was written by 'comparisons run': rerun it with "
-                   r"python -m comparisons rerun$", outputs=False),
+    ft_row("ft rerun an unknown tool's manifest", "rerun", "{make}",
+           message=r"manifest was written by 'make': no rerunner is installed for it \(known: ",
+           outputs=False),
 ]
 
 OUTPUT_OPTIONS = {
@@ -335,9 +346,7 @@ OUTPUT_OPTIONS = {
 
 @pytest.fixture(scope="module")
 def manifests(tmp_path_factory) -> dict[str, Path]:
-    """A valid comparisons manifest and a valid functional_training train manifest."""
-    from functional_training import build_manifest, data_record, run_record, write_manifest
-
+    """A valid comparisons manifest, a valid train manifest and one of an unknown tool."""
     directory = tmp_path_factory.mktemp("manifests")
     comparisons_manifest = directory / "comparisons.json"
     assert comparisons_cli.main(["run", "--experiment", "single-update", "--backend", "engine",
@@ -350,7 +359,9 @@ def manifests(tmp_path_factory) -> dict[str, Path]:
     train_manifest = directory / "train.json"
     write_manifest(train_manifest, build_manifest(tool="functional_training train", runs=[run],
                                                   dtype="float64"))
-    return {"cmp": comparisons_manifest, "ftm": train_manifest}
+    unknown_manifest = directory / "make.json"
+    write_manifest(unknown_manifest, build_manifest(tool="make", runs=[run], dtype="float64"))
+    return {"cmp": comparisons_manifest, "ftm": train_manifest, "make": unknown_manifest}
 
 
 def materialise(row: Row, tmp_path: Path, manifests: dict[str, Path], unwritable) -> list[str]:
@@ -359,7 +370,8 @@ def materialise(row: Row, tmp_path: Path, manifests: dict[str, Path], unwritable
     out.mkdir()
     (tmp_path / "afile").write_text("")
     values = {"tmp": str(tmp_path), "out": str(out), "spec": str(tmp_path / "bad.toml"),
-              "cmp": str(manifests["cmp"]), "ftm": str(manifests["ftm"])}
+              "cmp": str(manifests["cmp"]), "ftm": str(manifests["ftm"]),
+              "make": str(manifests["make"])}
     if row.spec_text is not None:
         data = row.spec_text if isinstance(row.spec_text, bytes) else row.spec_text.encode()
         (tmp_path / "bad.toml").write_bytes(data)
@@ -563,10 +575,10 @@ API_ROWS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
      ValueError, r"^optimizer 'sgd' does not take b1; it takes learning_rate$"),
     ("experiment ragged pair",
      lambda: get_backend("engine").run(_exp(train=((1.0, 2.0), (3.0,)))), ValueError,
-     r"^train record 1 must be \(x, target\), got \(3\.0,\)$"),
+     r"^train record 1 must be \(x_1, \.\.\., x_d, target\), got \(3\.0,\)$"),
     ("experiment validation feature count",
      lambda: get_backend("manual").run(_exp(validation=((1.0, 2.0, 3.0),))), ValueError,
-     r"^validation record 0 must be \(x, target\), got \(1\.0, 2\.0, 3\.0\)$"),
+     r"^validation record 0 has 2 features, the first train record has 1$"),
     ("experiment non-finite data",
      lambda: get_backend("torch").run(_exp(train=((1.0, math.nan),))), ValueError,
      r"^train record 0 must be finite, got nan$"),

@@ -432,8 +432,9 @@ def test_all_without_figures_passes_and_summarises(capsys, tmp_path):
                              "--manifest", str(manifest))
     assert code == 0, err
     summary = out.splitlines()[-5:]
-    assert summary[0].startswith("run:     17 of 17 experiments agree across manual, engine, "
-                                 "torch, jax")
+    total = len(REGISTRY)
+    assert summary[0].startswith(f"run:     {total} of {total} experiments agree across manual, "
+                                 "engine, torch, jax")
     assert summary[1] == "lesson:  manual ok; engine ok; torch ok; jax ok"
     assert summary[2] == f"faults:  {len(FAULTS)} of {len(FAULTS)} caught"
     assert summary[3] == "figures: skipped (--no-figures)"
@@ -442,7 +443,7 @@ def test_all_without_figures_passes_and_summarises(capsys, tmp_path):
     validate_report(data)
     assert data["manifest"] == json.loads(manifest.read_text())
     assert data["manifest"]["tool"] == "comparisons all"
-    assert len(data["manifest"]["runs"]) == 17
+    assert len(data["manifest"]["runs"]) == total
 
 
 def test_figures_refused_when_unverified_is_one_line_exit_1(capsys, monkeypatch, tmp_path):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import functional_training as ft
+from functional_training import runs
 from functional_training.cli import main
 
 TOL64 = ft.tolerance("float64", 0)  # float64 sweep vs direct call: same computation, 1e-12
@@ -172,7 +173,7 @@ def test_sweep_manifest_reruns_bit_for_bit(capsys, tmp_path):
     assert code == 0
     recorded = json.loads(manifest.read_text())
     assert json.loads(report.read_text())["manifest"] == recorded
-    assert recorded["runs"][0]["data"]["version"] == ft.data_version(
+    assert recorded["runs"][0]["data"]["version"] == runs.data_version(
         np.array([1.0, 2.0, 3.0]), np.array([3.0, 5.0, 7.0])
     )
     for path in (manifest, report):
@@ -237,7 +238,8 @@ def test_train_and_sweep_share_one_data_grammar(capsys, tmp_path, command):
         assert exit_.value.code == 2
         err = capsys.readouterr().err
         assert err.endswith(f"argument --data: unknown data {bad!r}; expected one-shipment, "
-                            "shipments or synthetic:N with N an integer >= 1\n"), err
+                            "shipments, synthetic:N with N an integer >= 1, or a data file "
+                            "(.csv, .parquet, .pq, .npy, .npz)\n"), err
 
 
 def test_sweep_sees_divergence_at_the_final_step_even_when_not_recorded(capsys):

@@ -1,14 +1,12 @@
 """``train`` and ``rerun``: lesson numbers, kill-and-resume, manifests round trip, bad input.
 
-The commands are registered on a parser built here exactly as
-``functional_training/cli.py`` builds its own (one-line errors, exit 2; handler
-errors caught and printed as ``error: ...``). Subprocess tests run this file as
-a script, which does the same.
+In-process tests call ``python -m functional_training``'s own ``main`` (one-line
+errors, exit 2; handler errors caught and printed as ``error: ...``); subprocess
+tests run ``python -m functional_training``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import signal
@@ -27,36 +25,24 @@ from numpy_reference import numpy_sgd
 
 import functional_training as ft
 from functional_training._datasets import named_data
-from functional_training._manifest import read_manifest, sha256_digest, trajectory_digest
-from functional_training._rerun import add_rerun_command
 from functional_training._train import train_chunk
-from functional_training._train_cli import add_train_command
-from functional_training._training import make_settings, run_training
+from functional_training.cli import main
+from functional_training.runs import (
+    data_version,
+    make_settings,
+    read_manifest,
+    run_training,
+    sha256_digest,
+    sweep_manifest,
+    trajectory_digest,
+    write_manifest,
+)
 
 LESSON = lesson_blocks()
 # float64 reference comparisons: independent float64 implementations of a few dozen
 # flops per step differ by a few ulps; 1e-12 is the project's policy.
 TOL64 = ft.tolerance("float64", 0)
-SCRIPT = [sys.executable, str(Path(__file__).resolve())]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def main(argv: list[str]) -> int:
-    """The train and rerun commands as ``python -m functional_training`` runs them."""
-    parser = _Parser(prog="python -m functional_training")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
-    add_train_command(commands)
-    add_rerun_command(commands)
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except (ValueError, TypeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+SCRIPT = [sys.executable, "-m", "functional_training"]
 
 
 def run(argv, capsys) -> tuple[int, str, str]:
@@ -268,9 +254,6 @@ def test_manifest_round_trip_and_rerun(tmp_path, capsys):
 
 @pytest.mark.parametrize(("name", "batch_size"), [("shipments", None), ("synthetic:20", 2)])
 def test_sweep_manifest_reruns_equal(tmp_path, capsys, name, batch_size):
-    from functional_training._manifest import write_manifest
-    from functional_training._rerun import sweep_manifest
-
     data = named_data(name, seed=4)
     order = None if batch_size is None else ft.minibatch_indices(
         data.y.size, batch_size=batch_size, steps=12, seed=4)
@@ -291,8 +274,6 @@ def test_sweep_manifest_reruns_equal(tmp_path, capsys, name, batch_size):
 
 
 def ft_data_version(name: str) -> str:
-    from functional_training._manifest import data_version
-
     data = named_data(name)
     return data_version(data.x, data.y)
 
@@ -306,7 +287,22 @@ def test_rerun_reports_a_different_trajectory(tmp_path, capsys):
     (tmp_path / "other.json").write_text(json.dumps(report))
     code, out, err = run(["rerun", tmp_path / "other.json"], capsys)
     assert code == 1 and err == ""
-    assert "trajectory: DIFFERENT" in out and "first difference: batch_loss[2]" in out
+    assert "trajectory: DIFFERENT" in out
+    assert "first difference: step 2, batch_loss: recorded " in out
+
+
+def test_rerun_of_a_train_report_compares_bits_so_negative_zero_differs(tmp_path, capsys):
+    # 0.0 == -0.0 in Python; the digests differ, and so must the first difference named.
+    code, _, _ = run(shipments_argv("--json", tmp_path / "r.json"), capsys)
+    assert code == 0
+    report = _json(tmp_path / "r.json")
+    assert report["trajectory"]["params"]["w"][0] == 0.0  # shipments start at w = 0
+    report["trajectory"]["params"]["w"][0] = -0.0
+    report["manifest"]["runs"][0]["results"]["trajectory"] = trajectory_digest(report["trajectory"])
+    (tmp_path / "other.json").write_text(json.dumps(report))
+    code, out, err = run(["rerun", tmp_path / "other.json"], capsys)
+    assert (code, err) == (1, ""), out
+    assert "first difference: step 0, params.w: recorded -0.0, now 0.0" in out.splitlines()
 
 
 def test_rerun_reports_changed_data(tmp_path, capsys):
@@ -336,14 +332,15 @@ BAD_RERUN_FILES = [
     ("unknown key", _manifest_edit(lambda m: m.update(colour=1)), "unknown key 'colour'"),
     ("steps zero", _manifest_edit(lambda m: m["runs"][0].update(steps=0)),
      r"runs\[0\].steps must be an integer > 0"),
-    ("comparisons", _manifest_edit(lambda m: m.update(tool="comparisons run")),
-     "rerun it with python -m comparisons rerun"),
-    ("other tool", _manifest_edit(lambda m: m.update(tool="make")), "tool 'make' is not one"),
+    ("comparisons, not one", _manifest_edit(lambda m: m.update(tool="comparisons run")),
+     r"runs\[0\].options: missing key 'origin' \(a comparisons run needs it\)"),
+    ("other tool", _manifest_edit(lambda m: m.update(tool="make")),
+     "manifest was written by 'make': no rerunner is installed for it"),
     ("two runs", _manifest_edit(lambda m: m["runs"].append(m["runs"][0])), "holds one run"),
     ("no chunking", _manifest_edit(lambda m: m["runs"][0]["options"].pop("chunk_steps")),
      "options.chunk_steps must be an integer > 0"),
     ("bad data", _manifest_edit(lambda m: m["runs"][0]["options"].update(data="weather")),
-     "--data: unknown data 'weather'; expected one-shipment, shipments or synthetic:N"),
+     "unknown data 'weather'; expected one-shipment, shipments"),
     ("no digest", _manifest_edit(lambda m: m["runs"][0]["results"].clear()),
      "has no 'trajectory' digest"),
     ("edited report", lambda r: {**r, "trajectory": {**r["trajectory"], "batch_loss": []}},
@@ -407,7 +404,7 @@ BAD_TRAIN_INPUT = [
     ("optimizer", _case([("--optimizer", "rmsprop")]),
      "argument --optimizer: invalid choice: 'rmsprop'"),
     ("data", _case([("--data", "weather")]),
-     "argument --data: unknown data 'weather'; expected one-shipment, shipments or synthetic:N"),
+     "argument --data: unknown data 'weather'; expected one-shipment, shipments"),
     ("synthetic 0", _case([("--data", "synthetic:0")]),
      "unknown data 'synthetic:0'; expected .* with N an integer >= 1"),
     ("synthetic text", _case([("--data", "synthetic:many")]), "data 'synthetic:many'"),
@@ -634,9 +631,6 @@ def test_resume_from_any_checkpoint_matches_the_uninterrupted_run(
     assert resumed.trajectory == full.trajectory
     assert resumed.checkpoint == full.checkpoint
 
-
-if __name__ == "__main__":  # the subprocess tests run this file as the command line
-    sys.exit(main(sys.argv[1:]))
 
 
 def test_plain_progress_lines_fall_at_evenly_spaced_chunk_ends(capsys, tmp_path):

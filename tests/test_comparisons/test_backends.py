@@ -32,14 +32,9 @@ from comparisons.backends import (
     available_backends,
     get_backend,
 )
-from comparisons.experiments import (
-    ONE_SHIPMENT,
-    REGISTRY,
-    SHIPMENTS,
-    Experiment,
-    batch_order,
-)
-from functional_training import TrajectoryRecord
+from comparisons.backends.update_rules import update_rule
+from comparisons.experiments import REGISTRY, Experiment, batch_order
+from functional_training import ONE_SHIPMENT, SHIPMENTS, TrajectoryRecord
 
 LESSON = lesson_blocks()
 OTHERS = tuple(b for b in BACKEND_NAMES if b != "manual")
@@ -139,7 +134,9 @@ def test_manual_trajectory_has_the_contract_shape(runs, name):
         assert all(len(v) == traj.steps for v in traj.extras.values())
 
 
-SGD_RUNS = [n for n, e in REGISTRY.items() if e.optimizer == "sgd" and e.kind == "train"]
+SGD_RUNS = [n for n, e in REGISTRY.items()
+            if e.optimizer == "sgd" and e.kind == "train" and e.features == 1]
+# (several features: tests/test_comparisons/test_multi_feature.py, numpy_linear)
 
 
 @pytest.mark.parametrize("name", SGD_RUNS)
@@ -193,10 +190,14 @@ def test_omitted_hyperparameters_take_optax_defaults():
                                    rtol=tol, atol=tol, err_msg=backend)
 
 
-def test_backend_default_table_is_functional_trainings():
-    from comparisons.backends._common import OPTIMIZER_DEFAULTS
-
-    assert OPTIMIZER_DEFAULTS == {n: ft.optimizer_hyperparameters(n) for n in ft.OPTIMIZER_NAMES}
+@pytest.mark.parametrize("name", ft.OPTIMIZER_NAMES)
+def test_hand_written_rules_take_exactly_the_one_tables_settings(name):
+    """The update rules read functional_training.OPTIMIZERS: its keys, nothing else."""
+    defaults = ft.OPTIMIZERS[name].defaults
+    rule = update_rule(name, learning_rate=0.1, **defaults)
+    assert rule.update({"w": 1.0}, rule.init({"w": 0.0}), {"w": 0.0})[0]["w"] < 0
+    with pytest.raises(TypeError, match="takes exactly"):
+        update_rule(name, learning_rate=0.1, **defaults, extra=1.0)
 
 
 # --- the lesson's printed numbers ---------------------------------------------------

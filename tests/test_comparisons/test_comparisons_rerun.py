@@ -16,11 +16,11 @@ from comparisons import cli
 from comparisons.backends import BACKEND_NAMES
 from comparisons.experiments import REGISTRY
 from comparisons.manifest import experiment_from_json, experiment_to_json, split_policy
-from comparisons.rerun import first_difference
 from comparisons.spec import load_spec
-from functional_training import (
-    TrajectoryRecord,
+from functional_training import TrajectoryRecord
+from functional_training.runs import (
     data_version,
+    first_difference,
     read_manifest,
     trajectory_digest,
     validate_manifest,
@@ -141,11 +141,11 @@ def test_rerun_reproduces_every_trajectory_bit_for_bit(capsys, tmp_path, which):
 def test_a_rerun_reads_its_file_once_and_builds_no_manifest_of_the_recorded_runs(
     capsys, tmp_path, monkeypatch
 ):
-    import functional_training
+    import comparisons.manifest
 
     report, _ = record(capsys, tmp_path, *_experiments("five-steps", "shared-path"))
     reads, built = [], []
-    real_read, real_build = Path.read_text, functional_training.build_manifest
+    real_read, real_build = Path.read_text, comparisons.manifest.build_manifest
 
     def read_text(self, *args, **kwargs):
         reads.append(self)
@@ -156,11 +156,11 @@ def test_a_rerun_reads_its_file_once_and_builds_no_manifest_of_the_recorded_runs
         return real_build(runs=runs, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", read_text)
-    monkeypatch.setattr(functional_training, "build_manifest", build_manifest)
+    monkeypatch.setattr(comparisons.manifest, "build_manifest", build_manifest)
     code, out, err = run_cli(capsys, "rerun", report)
     assert code == 0, out + err
     assert reads.count(Path(report)) == 1
-    assert built == []  # environment notes come from ft.current_environment, no manifest built
+    assert built == []  # environment notes come from current_environment, no manifest built
 
 
 def test_a_spec_experiment_reruns_after_its_file_is_gone(capsys, tmp_path):
@@ -330,10 +330,10 @@ BAD_FILES = [
     ("not an object", "[1]", "manifest must be a JSON object"),
     ("missing key", _manifest_only(lambda m: m.pop("dtype")), "missing key 'dtype'"),
     ("unknown key", _manifest_only(lambda m: m.update(colour=1)), "unknown key 'colour'"),
-    ("train tool", _manifest_only(lambda m: m.update(tool="functional_training train")),
-     "rerun it with python -m functional_training rerun"),
+    ("train tool, not one", _manifest_only(lambda m: m.update(tool="functional_training train")),
+     r"manifest: runs\[0\].results has no 'trajectory' digest to compare with"),
     ("other tool", _manifest_only(lambda m: m.update(tool="make")),
-     "written by 'make': not a comparisons manifest"),
+     "manifest was written by 'make': no rerunner is installed for it"),
     ("no options", _manifest_only(lambda m: m["runs"][0]["options"].clear()),
      r"runs\[0\].options: missing key 'origin'"),
     ("origin", _manifest_only(lambda m: m["runs"][0]["options"].update(origin="web")),

@@ -246,7 +246,7 @@ def test_chain_one_million_deep_in_a_fresh_default_interpreter():
     the issue asks (recursion limit 1000, nothing else loaded -- the garbage collector's
     pauses grow with every object alive in a process, and this one holds torch)."""
     root = Path(__file__).resolve().parents[2]
-    paths = [str(root), str(root / "tests"), os.environ.get("PYTHONPATH", "")]
+    paths = [str(root), str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     code = "import test_engine; test_engine.check_chain_one_million_deep()"
     child = subprocess.run(

@@ -30,7 +30,7 @@ from comparisons import figure_style as style
 from comparisons import figures, plots
 from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY, batch_order
-from functional_training import from_json_float
+from functional_training import from_json_float, runs
 
 LESSON = lesson_blocks()
 # float64 policy (functional_training.tolerance): independent float64 implementations of
@@ -108,16 +108,16 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
 
 
 def test_every_file_goes_through_the_projects_one_atomic_writer(data, tmp_path, monkeypatch):
-    # functional_training.write_atomic also fsyncs the directory and sets mode 0644; the
+    # functional_training.runs.write_atomic also fsyncs the directory and sets mode 0644; the
     # figures use it (no second writer). A missing --out directory is still created.
     calls = []
-    real = ft.write_atomic
+    real = runs.write_atomic
 
     def recording(path, payload):
         calls.append(Path(path))
         return real(path, payload)
 
-    monkeypatch.setattr(ft, "write_atomic", recording)
+    monkeypatch.setattr(runs, "write_atomic", recording)
     out = tmp_path / "new" / "figs"
     written = figures.write_figures(data, out, ("svg",))
     assert calls == written and len(written) == len(figures.FIGURE_NAMES) + 2

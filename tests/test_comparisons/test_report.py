@@ -17,7 +17,8 @@ from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY
 from comparisons.report import dumps_json, json_report, markdown_report, verdict_table
 from comparisons.spec import parse_spec
-from functional_training import TrajectoryRecord, check_output_path, write_atomic
+from functional_training import TrajectoryRecord
+from functional_training.runs import check_output_path, write_atomic
 
 DIVERGING = parse_spec(shipments_spec("diverging", learning_rate=1.0, steps=250))
 

@@ -257,7 +257,8 @@ def invalid_specs(draw) -> tuple[dict, str]:
             spec[path[0]] = bad
         else:
             spec[path[0]][path[1]] = bad
-        return spec, re.escape(_where(path)) + r": (expected|must be)"
+        # A string where rows belong is taken for a file path: "is neither" rows nor a file.
+        return spec, re.escape(_where(path)) + r": (expected|must be|'pairs' is neither)"
     if kind == "range":
         n = len(spec["data"]["train"])
         path, bad = draw(st.sampled_from([
@@ -285,7 +286,10 @@ def invalid_specs(draw) -> tuple[dict, str]:
         return spec, where + r": must be finite"
     i = draw(st.integers(0, len(spec["data"]["train"]) - 1))
     row = spec["data"]["train"][i]
-    spec["data"]["train"][i] = draw(st.sampled_from([row[:1], row + [1.0], []]))
+    if i > 0 and draw(st.booleans()):  # a row wider than the first: a ragged table
+        spec["data"]["train"][i] = row + [1.0]
+        return spec, rf"\[data\]\.train\[{i}\]: has 3 values but \[data\]\.train\[0\] has 2"
+    spec["data"]["train"][i] = draw(st.sampled_from([row[:1], []]))
     return spec, rf"\[data\]\.train\[{i}\]: expected a pair \[x, target\]"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 
 import jax
@@ -12,8 +13,7 @@ import optax
 import pytest
 
 import functional_training as ft
-from functional_training import _checkpoint as ck
-from functional_training import _manifest as mf
+from functional_training import runs
 
 
 @pytest.fixture
@@ -56,10 +56,10 @@ def _leaves_equal(a, b) -> bool:
 )
 def test_round_trip_is_exact_for_every_optimizer(tmp_path, f64, name, frozen):
     optimizer, params, state = _state(name, frozen=frozen)
-    path = ck.save_checkpoint(tmp_path, step=3, params=params, opt_state=state,
+    path = runs.save_checkpoint(tmp_path, step=3, params=params, opt_state=state,
                               position={"epoch": 1}, run={"optimizer": name})
     template_params, template_state = _templates(optimizer)
-    restored = ck.load_checkpoint(path, params=template_params, opt_state=template_state)
+    restored = runs.load_checkpoint(path, params=template_params, opt_state=template_state)
     assert restored.step == 3 and restored.position == {"epoch": 1}
     assert restored.run == {"optimizer": name}
     assert jax.tree.structure(restored.opt_state) == jax.tree.structure(state)
@@ -75,38 +75,38 @@ def test_round_trip_is_exact_for_every_optimizer(tmp_path, f64, name, frozen):
 
 def test_name_is_the_sha256_of_the_bytes_and_saving_is_deterministic(tmp_path, f64):
     _, params, state = _state("adam")
-    first = ck.save_checkpoint(tmp_path / ".", step=7, params=params, opt_state=state)
+    first = runs.save_checkpoint(tmp_path / ".", step=7, params=params, opt_state=state)
     digest = hashlib.sha256(first.read_bytes()).hexdigest()
     assert first.name == f"step-000000007-{digest}.npz"
-    assert ck.checkpoint_id(first) == "sha256:" + digest
+    assert runs.checkpoint_id(first) == "sha256:" + digest
     other = tmp_path / "again"
     other.mkdir()
-    second = ck.save_checkpoint(other, step=7, params=params, opt_state=state)
+    second = runs.save_checkpoint(other, step=7, params=params, opt_state=state)
     assert second.name == first.name and second.read_bytes() == first.read_bytes()
 
 
 def test_checkpoint_is_a_plain_npz(tmp_path, f64):
     _, params, state = _state("momentum")
-    path = ck.save_checkpoint(tmp_path, step=1, params=params, opt_state=state,
+    path = runs.save_checkpoint(tmp_path, step=1, params=params, opt_state=state,
                               records={"batch_loss": np.array([8.0, 2.0])})
     with np.load(path, allow_pickle=False) as npz:
         assert float(npz["params.0"]) == float(params.w)
         np.testing.assert_array_equal(npz["records.batch_loss"], [8.0, 2.0])
-    restored = ck.load_checkpoint(path, params=params, opt_state=state)
+    restored = runs.load_checkpoint(path, params=params, opt_state=state)
     np.testing.assert_array_equal(restored.records["batch_loss"], [8.0, 2.0])
 
 
 @pytest.fixture
 def saved(tmp_path, f64):
     optimizer, params, state = _state("adam")
-    path = ck.save_checkpoint(tmp_path, step=4, params=params, opt_state=state)
+    path = runs.save_checkpoint(tmp_path, step=4, params=params, opt_state=state)
     return path, optimizer
 
 
 def _refused(path, optimizer, match, dtype=jnp.float64):
     params, state = _templates(optimizer, dtype)
     with pytest.raises(ValueError, match=match) as info:
-        ck.load_checkpoint(path, params=params, opt_state=state)
+        runs.load_checkpoint(path, params=params, opt_state=state)
     assert "\n" not in str(info.value)
 
 
@@ -128,7 +128,7 @@ def test_truncated_file_is_refused(saved, keep):
 
 def test_renamed_file_is_refused(saved, tmp_path):
     path, optimizer = saved
-    renamed = path.with_name(ck.checkpoint_name(4, "sha256:" + "0" * 64))
+    renamed = path.with_name(runs.checkpoint_name(4, "sha256:" + "0" * 64))
     path.rename(renamed)
     _refused(renamed, optimizer, "is corrupt or truncated")
 
@@ -136,7 +136,7 @@ def test_renamed_file_is_refused(saved, tmp_path):
 def test_garbage_with_a_matching_name_is_refused(tmp_path, f64):
     optimizer = ft.make_optimizer("sgd", learning_rate=0.1)
     garbage = b"not a zip file at all"
-    path = tmp_path / ck.checkpoint_name(2, mf.sha256_digest(garbage))
+    path = tmp_path / runs.checkpoint_name(2, runs.sha256_digest(garbage))
     path.write_bytes(garbage)
     _refused(path, optimizer, "is unreadable: File is not a zip file")
 
@@ -146,7 +146,7 @@ def test_npz_of_another_kind_is_refused(tmp_path, f64):
     buffer = tmp_path / "plain.npz"
     np.savez(buffer, meta=np.frombuffer(b'{"format": "other"}', dtype=np.uint8))
     payload = buffer.read_bytes()
-    path = tmp_path / ck.checkpoint_name(2, mf.sha256_digest(payload))
+    path = tmp_path / runs.checkpoint_name(2, runs.sha256_digest(payload))
     path.write_bytes(payload)
     _refused(path, optimizer, "is not a functional-training/checkpoint/1 file")
 
@@ -160,49 +160,49 @@ def test_other_optimizer_or_precision_is_refused(saved):
 
 def test_not_a_checkpoint_name(tmp_path):
     with pytest.raises(ValueError, match="is not a checkpoint file name"):
-        ck.checkpoint_id(tmp_path / "model.npz")
+        runs.checkpoint_id(tmp_path / "model.npz")
 
 
 def test_latest_checkpoint_ignores_temporaries_and_other_files(tmp_path, f64):
-    assert ck.latest_checkpoint(tmp_path) is None
+    assert runs.latest_checkpoint(tmp_path) is None
     _, params, state = _state("sgd")
-    paths = [ck.save_checkpoint(tmp_path, step=s, params=params, opt_state=state)
+    paths = [runs.save_checkpoint(tmp_path, step=s, params=params, opt_state=state)
              for s in (10, 2, 30)]
     (tmp_path / ".step-000000040-abc.npz.tmp").write_bytes(b"half a checkpoint")
     (tmp_path / "notes.txt").write_text("")
-    assert ck.list_checkpoints(tmp_path) == [paths[1], paths[0], paths[2]]
-    assert ck.latest_checkpoint(tmp_path) == paths[2]
+    assert runs.list_checkpoints(tmp_path) == [paths[1], paths[0], paths[2]]
+    assert runs.latest_checkpoint(tmp_path) == paths[2]
 
 
 def test_two_checkpoints_for_one_step_are_ambiguous(tmp_path, f64):
     _, params, state = _state("sgd")
-    ck.save_checkpoint(tmp_path, step=5, params=params, opt_state=state, run={"seed": 1})
-    ck.save_checkpoint(tmp_path, step=5, params=params, opt_state=state, run={"seed": 2})
+    runs.save_checkpoint(tmp_path, step=5, params=params, opt_state=state, run={"seed": 1})
+    runs.save_checkpoint(tmp_path, step=5, params=params, opt_state=state, run={"seed": 2})
     with pytest.raises(ValueError, match="holds two checkpoints for step 5"):
-        ck.latest_checkpoint(tmp_path)
+        runs.latest_checkpoint(tmp_path)
 
 
 def test_chain_walks_parents_and_refuses_a_missing_link(tmp_path, f64):
     optimizer, params, state = _state("sgd")
-    first = ck.save_checkpoint(tmp_path, step=1, params=params, opt_state=state)
-    second = ck.save_checkpoint(tmp_path, step=2, params=params, opt_state=state,
+    first = runs.save_checkpoint(tmp_path, step=1, params=params, opt_state=state)
+    second = runs.save_checkpoint(tmp_path, step=2, params=params, opt_state=state,
                                 parent=first.name)
-    third = ck.save_checkpoint(tmp_path, step=3, params=params, opt_state=state,
+    third = runs.save_checkpoint(tmp_path, step=3, params=params, opt_state=state,
                                parent=second.name)
     template = _templates(optimizer)
-    chain = ck.checkpoint_chain(third, params=template[0], opt_state=template[1])
+    chain = runs.checkpoint_chain(third, params=template[0], opt_state=template[1])
     assert [link.path for link in chain] == [first, second, third]
     second.unlink()
     with pytest.raises(ValueError, match="names parent .* which is not in"):
-        ck.checkpoint_chain(third, params=template[0], opt_state=template[1])
+        runs.checkpoint_chain(third, params=template[0], opt_state=template[1])
 
 
 def test_metadata_is_read_only_after_the_hash_check(saved):
     path, _ = saved
-    assert ck.checkpoint_metadata(path)["step"] == 4
+    assert runs.checkpoint_metadata(path)["step"] == 4
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ValueError, match="corrupt or truncated"):
-        ck.checkpoint_metadata(path)
+        runs.checkpoint_metadata(path)
 
 
 def test_failed_save_leaves_nothing(tmp_path, f64, monkeypatch):
@@ -211,9 +211,9 @@ def test_failed_save_leaves_nothing(tmp_path, f64, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(mf.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="No space left"):
-        ck.save_checkpoint(tmp_path, step=1, params=params, opt_state=state)
+        runs.save_checkpoint(tmp_path, step=1, params=params, opt_state=state)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -227,7 +227,7 @@ def test_failed_save_leaves_nothing(tmp_path, f64, monkeypatch):
 )
 def test_save_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        ck.save_checkpoint(tmp_path, params=(np.zeros(1),), opt_state=(), **kwargs)
+        runs.save_checkpoint(tmp_path, params=(np.zeros(1),), opt_state=(), **kwargs)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -6,19 +6,20 @@ import copy
 import hashlib
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from functional_training import _manifest as mf
+from functional_training import runs
 
 
 def _run(**overrides) -> dict:
     settings = dict(
         name="train",
-        data=mf.data_record("shipments", [1.0, 2.0, 3.0], [3.0, 5.0, 7.0]),
+        data=runs.data_record("shipments", [1.0, 2.0, 3.0], [3.0, 5.0, 7.0]),
         split="all examples train; no validation set",
         init={"w": 0.0, "b": 0.0},
         optimizer="sgd",
@@ -26,15 +27,15 @@ def _run(**overrides) -> dict:
         learning_rates=[0.08],
         steps=20,
         options={"data": "shipments", "chunk_steps": 20},
-        results={"trajectory": mf.sha256_digest(b"t")},
+        results={"trajectory": runs.sha256_digest(b"t")},
     )
     settings.update(overrides)
-    return mf.run_record(**settings)
+    return runs.run_record(**settings)
 
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    return mf.build_manifest(tool="functional_training train", runs=[_run()], dtype="float64")
+    return runs.build_manifest(tool="functional_training train", runs=[_run()], dtype="float64")
 
 
 # ----------------------------------------------------------------------------- data version
@@ -46,17 +47,17 @@ def test_data_version_is_sha256_of_the_documented_encoding():
     x, y = np.array([1.0, 2.0, 3.0]), np.array([3.0, 5.0, 7.0])
     header = '[{"name":"x","dtype":"<f8","shape":[3]},{"name":"y","dtype":"<f8","shape":[3]}]'
     expected = hashlib.sha256(header.encode() + b"\n" + x.tobytes() + y.tobytes()).hexdigest()
-    assert mf.data_version(x, y) == "sha256:" + expected
+    assert runs.data_version(x, y) == "sha256:" + expected
 
 
 def test_data_version_sees_values_order_dtype_shape_and_validation():
-    base = mf.data_version([1.0, 2.0], [3.0, 5.0])
+    base = runs.data_version([1.0, 2.0], [3.0, 5.0])
     variants = [
-        mf.data_version([1.0, 2.0], [3.0, 5.000000000000001]),  # one ulp
-        mf.data_version([2.0, 1.0], [5.0, 3.0]),  # order
-        mf.data_version(np.float32([1.0, 2.0]), np.float32([3.0, 5.0])),  # dtype
-        mf.data_version([[1.0], [2.0]], [3.0, 5.0]),  # shape (n, 1) vs (n,)
-        mf.data_version([1.0, 2.0], [3.0, 5.0], [1.0], [2.0]),  # a validation set
+        runs.data_version([1.0, 2.0], [3.0, 5.000000000000001]),  # one ulp
+        runs.data_version([2.0, 1.0], [5.0, 3.0]),  # order
+        runs.data_version(np.float32([1.0, 2.0]), np.float32([3.0, 5.0])),  # dtype
+        runs.data_version([[1.0], [2.0]], [3.0, 5.0]),  # shape (n, 1) vs (n,)
+        runs.data_version([1.0, 2.0], [3.0, 5.0], [1.0], [2.0]),  # a validation set
     ]
     assert len({base, *variants}) == len(variants) + 1
 
@@ -64,9 +65,9 @@ def test_data_version_sees_values_order_dtype_shape_and_validation():
 def test_data_version_ignores_how_the_bytes_are_held():
     big_endian = np.array([1.0, 2.0], dtype=">f8"), np.array([3.0, 5.0], dtype=">f8")
     strided = np.array([1.0, 9.0, 2.0])[::2], np.array([3.0, 5.0])
-    reference = mf.data_version([1.0, 2.0], [3.0, 5.0])
-    assert mf.data_version(*big_endian) == reference
-    assert mf.data_version(*strided) == reference
+    reference = runs.data_version([1.0, 2.0], [3.0, 5.0])
+    assert runs.data_version(*big_endian) == reference
+    assert runs.data_version(*strided) == reference
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,7 @@ def test_data_version_ignores_how_the_bytes_are_held():
 )
 def test_data_version_bad_input(args, error, match):
     with pytest.raises(error, match=match):
-        mf.data_version(*args)
+        runs.data_version(*args)
 
 
 # ----------------------------------------------------------------------------- digests
@@ -86,13 +87,13 @@ def test_data_version_bad_input(args, error, match):
 
 def test_trajectory_digest_equal_exactly_when_bits_are():
     def digest(value):
-        return mf.trajectory_digest({"batch_loss": [value]})
+        return runs.trajectory_digest({"batch_loss": [value]})
 
     assert digest(0.1 + 0.2) != digest(0.3)  # 0.30000000000000004 vs 0.3
     assert digest(0.0) != digest(-0.0)
     assert digest(1.0) != digest(float(np.nextafter(1.0, 2.0)))
     assert digest(0.5) == digest(float(np.float32(0.5)))  # same float64 bits
-    assert mf.trajectory_digest({"a": 1, "b": 2}) == mf.trajectory_digest({"b": 2, "a": 1})
+    assert runs.trajectory_digest({"a": 1, "b": 2}) == runs.trajectory_digest({"b": 2, "a": 1})
 
 
 def test_trajectory_digest_accepts_the_trajectory_class():
@@ -100,21 +101,21 @@ def test_trajectory_digest_accepts_the_trajectory_class():
 
     traj = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]}, batch_loss=[8.0],
                       train_loss=[8.0, 2.0])
-    assert mf.trajectory_digest(traj) == mf.trajectory_digest(traj.to_json())
+    assert runs.trajectory_digest(traj) == runs.trajectory_digest(traj.to_json())
 
 
 def test_trajectory_digest_refuses_non_strict_json():
     with pytest.raises(ValueError, match="not strict JSON"):
-        mf.trajectory_digest({"batch_loss": [float("nan")]})
+        runs.trajectory_digest({"batch_loss": [float("nan")]})
     with pytest.raises(TypeError, match="expected a trajectory"):
-        mf.trajectory_digest([1.0])
+        runs.trajectory_digest([1.0])
 
 
 # ----------------------------------------------------------------------------- environment
 
 
 def test_package_versions_come_from_installed_metadata():
-    versions = mf.package_versions()
+    versions = runs.package_versions()
     assert versions["jax"] == importlib.metadata.version("jax")
     assert versions["numpy"] == np.__version__
     assert versions["python"] == ".".join(map(str, sys.version_info[:3]))
@@ -122,7 +123,7 @@ def test_package_versions_come_from_installed_metadata():
 
 def test_package_versions_do_not_import_torch():
     code = (
-        "import sys; from functional_training import _manifest as m; m.package_versions(); "
+        "import sys; from functional_training import runs as m; m.package_versions(); "
         "m.source_digest(); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -134,10 +135,10 @@ def test_source_digest_changes_with_the_sources(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text("x = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    before = mf.source_digest(["fake_pkg"])
+    before = runs.source_digest(["fake_pkg"])
     (package / "__init__.py").write_text("x = 2\n")
-    assert mf.source_digest(["fake_pkg"]) != before
-    assert mf.is_digest(mf.source_digest(["no_such_package_here"]))
+    assert runs.source_digest(["fake_pkg"]) != before
+    assert runs.is_digest(runs.source_digest(["no_such_package_here"]))
 
 
 # ----------------------------------------------------------------------------- validation
@@ -150,9 +151,9 @@ def test_build_manifest_records_the_lessons_list(manifest):
     for key in ("data", "split", "batch_size", "learning_rates", "optimizer", "seed",
                 "checkpoint", "steps", "hyperparameters"):
         assert key in run
-    assert mf.is_digest(run["data"]["version"])
+    assert runs.is_digest(run["data"]["version"])
     assert manifest["dtype"] == "float64" and manifest["devices"]
-    assert set(mf.PACKAGES) <= set(manifest["versions"])
+    assert set(runs.PACKAGES) <= set(manifest["versions"])
     assert json.loads(json.dumps(manifest, allow_nan=False)) == manifest
 
 
@@ -212,7 +213,7 @@ def test_validate_manifest_names_the_offending_key(manifest, path, value, messag
     broken = copy.deepcopy(manifest)
     _set(path, value)(broken)
     with pytest.raises(ValueError) as info:
-        mf.validate_manifest(broken)
+        runs.validate_manifest(broken)
     text = str(info.value)
     assert message in text, text
     assert "\n" not in text
@@ -220,18 +221,18 @@ def test_validate_manifest_names_the_offending_key(manifest, path, value, messag
 
 def test_validate_manifest_refuses_non_objects():
     with pytest.raises(ValueError, match="must be a JSON object, got list"):
-        mf.validate_manifest([])
+        runs.validate_manifest([])
 
 
 # ----------------------------------------------------------------------------- files
 
 
 def test_manifest_round_trip(tmp_path, manifest):
-    path = mf.write_manifest(tmp_path / "run.json", manifest)
-    assert mf.read_manifest(path) == manifest
+    path = runs.write_manifest(tmp_path / "run.json", manifest)
+    assert runs.read_manifest(path) == manifest
     report = tmp_path / "report.json"
-    mf.write_json_atomic(report, {"manifest": manifest, "trajectory": {}})
-    assert mf.read_manifest(report) == manifest
+    runs.write_json_atomic(report, {"manifest": manifest, "trajectory": {}})
+    assert runs.read_manifest(report) == manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "run.json"]
 
 
@@ -250,18 +251,18 @@ def test_read_manifest_bad_files(tmp_path, content, message):
     path = tmp_path / "m.json"
     path.write_bytes(content)
     with pytest.raises(ValueError) as info:
-        mf.read_manifest(path)
+        runs.read_manifest(path)
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_read_missing_file():
     with pytest.raises(ValueError, match="cannot read manifest .*: No such file or directory"):
-        mf.read_manifest("/no/such/manifest.json")
+        runs.read_manifest("/no/such/manifest.json")
 
 
 def test_write_json_refuses_non_finite_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="NaN or infinite"):
-        mf.write_json_atomic(tmp_path / "r.json", {"loss": float("inf")})
+        runs.write_json_atomic(tmp_path / "r.json", {"loss": float("inf")})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -273,23 +274,23 @@ def test_failed_write_leaves_old_file_and_no_temporary(tmp_path, monkeypatch, fa
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(mf.os, failing, boom)
+    monkeypatch.setattr(os, failing, boom)
     with pytest.raises(OSError, match="No space left"):
-        mf.write_atomic(target, "new\n")
+        runs.write_atomic(target, "new\n")
     monkeypatch.undo()
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
 def test_write_atomic_mode_and_missing_directory(tmp_path):
-    path = mf.write_atomic(tmp_path / "a.txt", b"x")
+    path = runs.write_atomic(tmp_path / "a.txt", b"x")
     assert path.stat().st_mode & 0o777 == 0o644
     with pytest.raises(OSError, match="cannot write .*missing.*No such file or directory"):
-        mf.write_atomic(tmp_path / "missing" / "a.txt", b"x")
+        runs.write_atomic(tmp_path / "missing" / "a.txt", b"x")
 
 
 def test_check_output_path(tmp_path, unwritable_directory):
-    assert mf.check_output_path(tmp_path / "out.json", option="--json") == tmp_path / "out.json"
+    assert runs.check_output_path(tmp_path / "out.json", option="--json") == tmp_path / "out.json"
     (tmp_path / "file").write_text("")
     cases = [
         (tmp_path / "missing" / "out.json", "--json: directory .*missing does not exist"),
@@ -299,5 +300,5 @@ def test_check_output_path(tmp_path, unwritable_directory):
     ]
     for path, message in cases:
         with pytest.raises(ValueError, match=message):
-            mf.check_output_path(path, option="--json")
+            runs.check_output_path(path, option="--json")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "locked") == ["file"]

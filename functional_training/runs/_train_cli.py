@@ -36,19 +36,29 @@ import math
 import sys
 
 import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from functional_training._arguments import name_value, nonnegative_int, positive_float, positive_int
 from functional_training._datasets import data_argument, named_data
-from functional_training._manifest import (
-    check_output_path,
-    write_json_atomic,
-    write_manifest,
+from functional_training._optimizers import OPTIMIZER_NAMES
+from functional_training._precision import DTYPES
+from functional_training.runs._arguments import (
+    name_value,
+    nonnegative_int,
+    positive_float,
+    positive_int,
 )
-from functional_training._optimizers import (
-    OPTIMIZER_NAMES,
-)
-from functional_training._training import (
-    DTYPES,
+from functional_training.runs._cli import EXIT_INTERRUPTED
+from functional_training.runs._io import check_output_path, write_json_atomic
+from functional_training.runs._manifest import write_manifest
+from functional_training.runs._training import (
+    SettingError,
     TrainOutcome,
     TrainSettings,
     make_settings,
@@ -56,6 +66,22 @@ from functional_training._training import (
     run_training,
     train_manifest,
 )
+
+FLAGS = {
+    "data": "--data",
+    "steps": "--steps",
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "seed": "--seed",
+    "dtype": "--dtype",
+    "optimizer": "--optimizer",
+    "learning_rate": "--learning-rate",
+    "hyperparameters": "--hyperparameter",
+    "chunk_steps": "--checkpoint-every",
+    "checkpoint_dir": "--checkpoint-dir",
+    "resume": "--resume",
+}
+"""The flag of each run-library argument: a :class:`SettingError` is re-raised naming flags."""
 
 # --------------------------------------------------------------------------- reporting
 
@@ -77,15 +103,6 @@ class _Reporter:
         # A whole number of chunks, so the lines fall at evenly spaced chunk ends.
         self.stride = chunk * max(1, math.ceil(steps / chunk / 10))
         if bar:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
             self.bar = Progress(
                 TextColumn("train"),
                 BarColumn(bar_width=20),
@@ -157,10 +174,6 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
 # --------------------------------------------------------------------------- command line
 
 
-
-
-
-
 def add_train_command(subparsers) -> argparse.ArgumentParser:
     """Register ``train`` on ``subparsers`` (from ``add_subparsers``); its handler returns 0."""
     summary = __doc__.split("\n\n")[0]
@@ -206,7 +219,19 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """Handler of ``train``: validate everything, train, print a summary, write the outputs."""
+    """Handler of ``train``: validate everything, train, print a summary, write the outputs.
+
+    Raises:
+      ValueError: bad input, one line naming the flag (the run library's
+        :class:`SettingError` is re-raised with :data:`FLAGS`' names).
+    """
+    try:
+        return _train(args)
+    except SettingError as err:
+        raise ValueError(err.naming(FLAGS)) from None
+
+
+def _train(args: argparse.Namespace) -> int:
     if args.checkpoint_every is not None and args.checkpoint_dir is None:
         raise ValueError("--checkpoint-every needs --checkpoint-dir")
     if args.checkpoint_dir is not None and args.checkpoint_every is None:
@@ -221,7 +246,7 @@ def train_command(args: argparse.Namespace) -> int:
     for option, path in (("--json", args.json), ("--manifest", args.manifest)):
         if path is not None:
             check_output_path(path, option=option)
-    data = named_data(args.data)
+    data = _named_data(args)
     settings = make_settings(
         data,
         optimizer=args.optimizer,
@@ -246,7 +271,7 @@ def train_command(args: argparse.Namespace) -> int:
         hint = (f"run the same command with --resume to continue from the latest checkpoint "
                 f"in {directory}" if directory is not None else "no checkpoints were written")
         print(f"interrupted: {hint}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     print("\n".join(summary_lines(settings, outcome)))
     manifest = train_manifest(settings, data, outcome)
     if args.json is not None:
@@ -255,3 +280,14 @@ def train_command(args: argparse.Namespace) -> int:
     if args.manifest is not None:
         write_manifest(args.manifest, manifest)
     return 0
+
+
+def _named_data(args: argparse.Namespace):
+    """The data set ``--data`` names; the library's ``data: ...`` errors name the flag."""
+    try:
+        return named_data(args.data)
+    except ValueError as err:
+        message = str(err)
+        if message.startswith("data:"):
+            message = FLAGS["data"] + message.removeprefix("data")
+        raise ValueError(message) from None

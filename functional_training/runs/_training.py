@@ -10,7 +10,7 @@ the latest, so a resumed run computes exactly what the uninterrupted run compute
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,22 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_training._checkpoint import (
-    checkpoint_chain,
-    checkpoint_id,
-    checkpoint_metadata,
-    latest_checkpoint,
-    list_checkpoints,
-    save_checkpoint,
-)
 from functional_training._datasets import NamedData, named_data
-from functional_training._manifest import (
-    build_manifest,
-    check_output_path,
-    data_record,
-    run_record,
-    trajectory_digest,
-)
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
     check_learning_rate,
@@ -43,17 +28,60 @@ from functional_training._optimizers import (
     optimizer_hyperparameters,
 )
 from functional_training._params import LinearParams
-from functional_training._precision import precision
+from functional_training._precision import DTYPES, precision
 from functional_training._record import TrajectoryRecord
 from functional_training._synthetic import minibatch_indices
 from functional_training._train import check_data, full_losses, train_chunk
+from functional_training.runs._checkpoint import (
+    checkpoint_chain,
+    checkpoint_id,
+    checkpoint_metadata,
+    latest_checkpoint,
+    list_checkpoints,
+    save_checkpoint,
+)
+from functional_training.runs._digests import trajectory_digest
+from functional_training.runs._io import check_output_path
+from functional_training.runs._manifest import build_manifest, data_record, run_record
 
 TOOL = "functional_training train"
 DEFAULT_CHUNK_STEPS = 1000
 """Steps per compiled chunk without ``--checkpoint-every``: progress is reported per chunk."""
 
 
-DTYPES = ("float64", "float32")
+class SettingError(ValueError):
+    """A refused run setting, as one line naming the argument(s) it concerns.
+
+    The message is a template whose ``{name}`` fields are argument names
+    (``{batch_size}``); ``str(err)`` spells each as the library's argument
+    (``batch_size``) and :meth:`naming` as a caller chooses (a command line's
+    ``--batch-size``).
+
+    Example:
+      >>> err = SettingError("{seed} sets the mini-batch order; it needs {batch_size}")
+      >>> str(err)
+      'seed sets the mini-batch order; it needs batch_size'
+      >>> err.naming({"seed": "--seed", "batch_size": "--batch-size"})
+      '--seed sets the mini-batch order; it needs --batch-size'
+    """
+
+    def __init__(self, template: str):
+        super().__init__(template.format_map(_Names()))
+        self.template = template
+
+    def naming(self, names: Mapping[str, str]) -> str:
+        """The message with each argument spelled ``names[argument]`` (itself if absent)."""
+        return self.template.format_map(_Names(names))
+
+
+class _Names(dict):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def _literal(value) -> str:
+    """``str(value)`` safe inside a :class:`SettingError` template (braces doubled)."""
+    return str(value).replace("{", "{{").replace("}", "}}")
 
 
 # --------------------------------------------------------------------------- settings
@@ -130,7 +158,10 @@ def make_settings(
 
     Exactly one of ``steps`` and ``epochs``; an epoch is ``n // batch_size``
     steps (one step with full batch). ``seed`` needs ``batch_size`` and
-    defaults to 0 with it. Every error is one line naming the flag.
+    defaults to 0 with it.
+
+    Raises:
+      SettingError: one line naming the argument (``steps``, ``batch_size``, ...).
 
     Example:
       >>> s = make_settings(named_data("shipments"), optimizer="sgd", learning_rate=0.08,
@@ -140,41 +171,44 @@ def make_settings(
     """
     n = int(data.y.shape[0])
     if (steps is None) == (epochs is None):
-        raise ValueError("give exactly one of --steps and --epochs")
-    for flag, value in (("--steps", steps), ("--epochs", epochs), ("--batch-size", batch_size),
-                        ("--checkpoint-every", chunk_steps)):
+        raise SettingError("give exactly one of {steps} and {epochs}")
+    for name, value in (("steps", steps), ("epochs", epochs), ("batch_size", batch_size),
+                        ("chunk_steps", chunk_steps)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value <= 0):
-            raise ValueError(f"{flag} must be an integer > 0, got {value!r}")
+            raise SettingError(f"{{{name}}} must be an integer > 0, got {_literal(repr(value))}")
     if batch_size is not None and batch_size > n:
-        raise ValueError(
-            f"--batch-size {batch_size} is larger than the {n} training examples of {data.name}"
+        raise SettingError(
+            f"{{batch_size}} {batch_size} is larger than the {n} training examples of "
+            f"{_literal(data.name)}"
         )
     if seed is not None:
         if batch_size is None:
-            raise ValueError("--seed sets the mini-batch order; it needs --batch-size")
+            raise SettingError("{seed} sets the mini-batch order; it needs {batch_size}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"--seed must be an integer >= 0, got {seed!r}")
+            raise SettingError(f"{{seed}} must be an integer >= 0, got {_literal(repr(seed))}")
     elif batch_size is not None:
         seed = 0
     if dtype not in DTYPES:
-        raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        raise SettingError(
+            f"{{dtype}} must be one of {', '.join(DTYPES)}, got {_literal(repr(dtype))}"
+        )
     if optimizer not in OPTIMIZER_NAMES:
-        raise ValueError(
-            f"--optimizer: unknown optimizer {optimizer!r}; expected one of "
+        raise SettingError(
+            f"{{optimizer}}: unknown optimizer {_literal(repr(optimizer))}; expected one of "
             f"{', '.join(OPTIMIZER_NAMES)}"
         )
     try:
         check_learning_rate_fits(check_learning_rate(learning_rate), dtype)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"--learning-rate: {err}") from None
+        raise SettingError(f"{{learning_rate}}: {_literal(err)}") from None
     hyper = dict(hyperparameters or {})
     if "learning_rate" in hyper:
-        raise ValueError("--hyperparameter: set the learning rate with --learning-rate")
+        raise SettingError("{hyperparameters}: set the learning rate with {learning_rate}")
     try:
         make_optimizer(optimizer, learning_rate=learning_rate, **hyper)  # validates the rest
     except (TypeError, ValueError) as err:
-        raise ValueError(f"--hyperparameter: {err}") from None
+        raise SettingError(f"{{hyperparameters}}: {_literal(err)}") from None
     hyper = {**optimizer_hyperparameters(optimizer), **{k: float(v) for k, v in hyper.items()}}
     if epochs is not None:
         steps = epochs * (1 if batch_size is None else n // batch_size)
@@ -231,27 +265,37 @@ def prepare_checkpoint_dir(directory, *, resume: bool) -> Path:
     """Check (and create) the checkpoint directory before a run starts.
 
     A fresh run refuses a directory that already holds checkpoints (mixing two
-    runs' chains would make resuming ambiguous); ``--resume`` needs one.
+    runs' chains would make resuming ambiguous); ``resume`` needs one.
+
+    Raises:
+      SettingError: naming ``checkpoint_dir`` or ``resume``.
     """
     directory = Path(directory)
+    where = _literal(directory)
     if directory.exists() and not directory.is_dir():
-        raise ValueError(f"--checkpoint-dir: {directory} is not a directory")
+        raise SettingError(f"{{checkpoint_dir}}: {where} is not a directory")
     if resume:
         if not directory.is_dir():
-            raise ValueError(f"--resume: checkpoint directory {directory} does not exist")
+            raise SettingError(f"{{resume}}: checkpoint directory {where} does not exist")
         if latest_checkpoint(directory) is None:
-            raise ValueError(f"--resume: no checkpoint in {directory}")
+            raise SettingError(f"{{resume}}: no checkpoint in {where}")
         return directory
     if not directory.exists():
         if not directory.parent.is_dir():
-            raise ValueError(f"--checkpoint-dir: directory {directory.parent} does not exist")
+            raise SettingError(
+                f"{{checkpoint_dir}}: directory {_literal(directory.parent)} does not exist"
+            )
         directory.mkdir()
     elif list_checkpoints(directory):
-        raise ValueError(
-            f"--checkpoint-dir: {directory} already holds checkpoints; pass --resume to "
+        raise SettingError(
+            f"{{checkpoint_dir}}: {where} already holds checkpoints; pass {{resume}} to "
             "continue that run, or choose an empty directory"
         )
-    check_output_path(directory / "checkpoint.probe", option="--checkpoint-dir")
+    try:
+        check_output_path(directory / "checkpoint.probe", option="checkpoint_dir")
+    except ValueError as err:
+        detail = str(err).removeprefix("checkpoint_dir")
+        raise SettingError("{checkpoint_dir}" + _literal(detail)) from None
     return directory
 
 
@@ -401,9 +445,10 @@ def _position(settings: TrainSettings, n: int, step: int) -> dict:
 def _check_same_run(path: Path, run: dict, fingerprint: dict) -> None:
     for key, value in fingerprint.items():
         if run.get(key) != value:
-            raise ValueError(
-                f"--resume: {path.name} was written by a different run: "
-                f"{key} is {run.get(key)!r} there and {value!r} here"
+            raise SettingError(
+                f"{{resume}}: {_literal(path.name)} was written by a different run: "
+                f"{_literal(key)} is {_literal(repr(run.get(key)))} there and "
+                f"{_literal(repr(value))} here"
             )
 
 
@@ -411,9 +456,9 @@ def _check_resumable(chain) -> None:
     latest = chain[-1]
     covered = sum(int(np.shape(link.records.get("batch_loss", []))[0]) for link in chain)
     if covered != latest.step:
-        raise ValueError(
-            f"--resume: the checkpoints in {latest.path.parent} record {covered} steps of "
-            f"history but the latest is at step {latest.step}; the chain is incomplete"
+        raise SettingError(
+            f"{{resume}}: the checkpoints in {_literal(latest.path.parent)} record {covered} "
+            f"steps of history but the latest is at step {latest.step}; the chain is incomplete"
         )
 
 
@@ -421,7 +466,7 @@ def _check_resumable(chain) -> None:
 
 
 def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutcome) -> dict:
-    """The manifest of a training run (see :mod:`functional_training._manifest`)."""
+    """The manifest of a training run (see :mod:`functional_training.runs._manifest`)."""
     run = run_record(
         name="train",
         data=data_record(data.name, data.x, data.y, data.x_val, data.y_val),
@@ -450,7 +495,7 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
     options = run["options"]
     data_name, chunk = options.get("data"), options.get("chunk_steps")
     if not isinstance(data_name, str):
-        raise ValueError("manifest: runs[0].options.data must be a --data name")
+        raise ValueError("manifest: runs[0].options.data must be a data set name")
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk <= 0:
         raise ValueError("manifest: runs[0].options.chunk_steps must be an integer > 0")
     if len(run["learning_rates"]) != 1:
@@ -459,17 +504,27 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
     if set(init) != {"w", "b"}:
         raise ValueError("manifest: runs[0].init must give w and b")
     data = named_data(data_name)
-    hyper = dict(run["hyperparameters"])
-    settings = make_settings(
-        data,
-        optimizer=run["optimizer"],
-        learning_rate=run["learning_rates"][0],
-        hyperparameters=hyper,
-        steps=run["steps"],
-        batch_size=run["batch_size"],
-        seed=run["seed"],
-        dtype=dtype,
-        chunk_steps=chunk,
-        init=(init["w"], init["b"]),
-    )
-    return settings
+    try:
+        return make_settings(
+            data,
+            optimizer=run["optimizer"],
+            learning_rate=run["learning_rates"][0],
+            hyperparameters=dict(run["hyperparameters"]),
+            steps=run["steps"],
+            batch_size=run["batch_size"],
+            seed=run["seed"],
+            dtype=dtype,
+            chunk_steps=chunk,
+            init=(init["w"], init["b"]),
+        )
+    except SettingError as err:
+        raise ValueError(f"manifest: {err.naming(_MANIFEST_KEYS)}") from None
+
+
+_MANIFEST_KEYS = {
+    "steps": "runs[0].steps", "batch_size": "runs[0].batch_size", "seed": "runs[0].seed",
+    "optimizer": "runs[0].optimizer", "learning_rate": "runs[0].learning_rates",
+    "hyperparameters": "runs[0].hyperparameters", "chunk_steps": "runs[0].options.chunk_steps",
+}
+"""Where a manifest keeps each setting :func:`make_settings` may refuse (``dtype`` is checked
+when the manifest is read)."""

@@ -39,7 +39,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from functional_training._manifest import sha256_digest, write_atomic
+from functional_training.runs._digests import sha256_digest
+from functional_training.runs._io import write_atomic
 
 CHECKPOINT_FORMAT = "functional-training/checkpoint/1"
 

@@ -21,12 +21,22 @@ import sys
 from typing import NamedTuple
 
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from functional_training._arguments import nonnegative_int, positive_int
-from functional_training._datasets import data_argument
-from functional_training._manifest import json_floats
+from functional_training._datasets import data_argument, named_data
+from functional_training._optimizers import OPTIMIZER_NAMES
+from functional_training._params import LinearParams
+from functional_training._precision import DTYPES, precision
+from functional_training._stability import observed_divergence, stability_limit
+from functional_training._sweep import METHODS as SWEEP_METHODS
+from functional_training._sweep import sweep_learning_rates
+from functional_training._synthetic import minibatch_indices
+from functional_training.runs._arguments import nonnegative_int, positive_int
+from functional_training.runs._io import check_output_path, json_floats, write_json_atomic
+from functional_training.runs._manifest import write_manifest
+from functional_training.runs._sweep_record import sweep_manifest
 
-# The lesson's data sets: (x, y) and the lesson's initial (w, b).
 MAX_RECORDS = 100
 """Default ``--record-every`` keeps at most ``MAX_RECORDS + 1`` recorded losses per rate."""
 
@@ -83,8 +93,6 @@ def parse_rate_range(text: str) -> RateRange:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand to ``python -m functional_training``."""
-    from functional_training import OPTIMIZER_NAMES, SWEEP_METHODS
-
     parser = commands.add_parser(
         "sweep",
         help="train once per learning rate, all rates in one compiled program",
@@ -103,7 +111,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "uses seed 0, as in `train`")
     parser.add_argument("--batch-size", type=positive_int,
                         help="mini-batch size (default: full batch)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+    parser.add_argument("--dtype", default="float32", choices=DTYPES,
                         help="precision of the run (default float32)")
     parser.add_argument("--record-every", type=positive_int, metavar="K",
                         help=f"record the loss every K steps (default: steps // {MAX_RECORDS})")
@@ -123,12 +131,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep the arguments describe and print its summary."""
-    import functional_training as ft
-    from functional_training._datasets import named_data
-
     for option, path in (("--json", args.json), ("--manifest", args.manifest)):
         if path is not None:
-            ft.check_output_path(path, option=option)
+            check_output_path(path, option=option)
     data = named_data(args.data)
     x, y, init = data.x, data.y, data.init
     batches = None
@@ -137,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"--batch-size {args.batch_size} is larger than the data ({x.shape[0]} examples)"
             )
-        batches = ft.minibatch_indices(x.shape[0], batch_size=args.batch_size,
+        batches = minibatch_indices(x.shape[0], batch_size=args.batch_size,
                                        steps=args.steps, seed=args.seed)
     rates = args.learning_rates.values(log=args.log)
     record_every = args.record_every or max(1, args.steps // MAX_RECORDS)
@@ -148,9 +153,9 @@ def run(args: argparse.Namespace) -> int:
         )
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
 
-    with ft.precision(args.dtype), _progress_bar(show_progress, args.steps) as on_progress:
-        result = ft.sweep_learning_rates(
-            ft.LinearParams(*init), x, y, rates, steps=args.steps, optimizer=args.optimizer,
+    with precision(args.dtype), _progress_bar(show_progress, args.steps) as on_progress:
+        result = sweep_learning_rates(
+            LinearParams(*init), x, y, rates, steps=args.steps, optimizer=args.optimizer,
             batch_indices=batches, record_every=record_every, method=args.method,
             progress=on_progress,
         )
@@ -170,16 +175,16 @@ def run(args: argparse.Namespace) -> int:
         f"analytic limit: {summary['stability_limit']:.6g} "
         "(2 / lambda_max of the loss Hessian, full-batch gradient descent)",
     ]
-    manifest = ft.sweep_manifest(
+    manifest = sweep_manifest(
         data=args.data, result=result, init=init, optimizer=args.optimizer,
         batch_size=args.batch_size, seed=args.seed, method=args.method, dtype=args.dtype,
     )
     if args.json is not None:
         payload = to_json(result, summary, args=vars(args) | {"record_every": record_every})
-        ft.write_json_atomic(args.json, {"manifest": manifest, **payload})
+        write_json_atomic(args.json, {"manifest": manifest, **payload})
         lines.append(f"json: {args.json}")
     if args.manifest is not None:
-        ft.write_manifest(args.manifest, manifest)
+        write_manifest(args.manifest, manifest)
         lines.append(f"manifest: {args.manifest}")
     print("\n".join(lines))
     return 0
@@ -194,8 +199,6 @@ def summarize(result, x, y) -> dict:
     many rates reach 0 in float arithmetic) are counted, not silently reduced
     to the smallest.
     """
-    import functional_training as ft
-
     final = result.final_loss
     finite = np.isfinite(final) & (result.first_nonfinite_step < 0)
     best = int(np.argmin(np.where(finite, final, np.inf))) if finite.any() else None
@@ -208,10 +211,10 @@ def summarize(result, x, y) -> dict:
         "best_rates_range": None if best is None else [
             float(result.learning_rates[tied].min()), float(result.learning_rates[tied].max())
         ],
-        "observed_divergence": ft.observed_divergence(
+        "observed_divergence": observed_divergence(
             result.learning_rates, losses, result.first_nonfinite_step
         ),
-        "stability_limit": ft.stability_limit(x, y),
+        "stability_limit": stability_limit(x, y),
     }
 
 
@@ -244,9 +247,6 @@ def _progress_bar(enabled: bool, steps: int):
     if not enabled:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     console = Console(stderr=True, force_terminal=True)
     with Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=False) as bar:

@@ -1,0 +1,157 @@
+"""Model kinds: what a model's parameters are called, their shapes, how they start, its forward.
+
+A model kind is a small description (:class:`ModelKind`), one module per kind
+in this package and one line in :data:`MODEL_KINDS`. Everything else is
+derived here, the same way for every kind:
+
+- :func:`parameter_names`: the scalar parameter names of the trajectory
+  contract (``w``, ``b`` for one feature; ``w[0]``, ``w[1]``, ... for several;
+  ``layers.0.w[i,j]`` for layered kinds), by
+  :func:`functional_training.named_series`'s rule applied to the kind's shapes.
+- :func:`initial_values`: ``"zeros"``, or ``"seeded"`` values made once with
+  NumPy from a seed, as ``{scalar name: float}``, handed to every backend
+  (frameworks never share random streams).
+- :func:`params_from_values`: the kind's pytree from ``{scalar name: float}``.
+
+Example:
+  >>> parameter_names("linear", features=3)
+  ('w[0]', 'w[1]', 'w[2]', 'b')
+  >>> initial_values("linear", features=1)
+  {'w': 0.0, 'b': 0.0}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from functional_training._models import linear
+from functional_training._record import named_series
+
+
+class ModelKind(NamedTuple):
+    """One kind of model.
+
+    Attributes:
+      name: registry key, e.g. ``"linear"``.
+      description: one line for tables and help.
+      shapes: ``shapes(**config) -> {leaf: shape}``: every parameter leaf (a path
+        of ``named_series``) and its array shape, in the kind's order.
+      build: ``build({leaf: array}) -> pytree``: the parameters as the kind's pytree.
+      seeded: ``seeded(rng, **config) -> {leaf: array}``: seeded initial values
+        drawn from a ``numpy.random.Generator`` (the scheme is the kind's docstring's).
+      apply: ``apply(params, x) -> predictions``: the forward computation in JAX.
+      config_keys: the configuration keywords ``shapes`` and ``seeded`` take.
+    """
+
+    name: str
+    description: str
+    shapes: Callable[..., dict[str, tuple[int, ...]]]
+    build: Callable[[Mapping[str, Any]], Any]
+    seeded: Callable[..., dict[str, np.ndarray]]
+    apply: Callable[[Any, Any], Any]
+    config_keys: tuple[str, ...]
+
+
+MODEL_KINDS: dict[str, ModelKind] = {
+    "linear": ModelKind(
+        "linear", linear.DESCRIPTION, linear.shapes, linear.build, linear.seeded, linear.apply,
+        linear.CONFIG_KEYS,
+    ),
+}
+"""Every model kind by name. Adding a kind: one module here, one line in this table."""
+
+INITS = ("zeros", "seeded")
+"""The named initialisations :func:`initial_values` knows (besides explicit values)."""
+
+
+def model_kind(name: str) -> ModelKind:
+    """The kind called ``name``, or a one-line ``ValueError`` listing the known kinds.
+
+    Example:
+      >>> model_kind("linear").name
+      'linear'
+    """
+    if name not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {name!r}; expected one of {', '.join(MODEL_KINDS)}")
+    return MODEL_KINDS[name]
+
+
+def _zeros(kind: ModelKind, config: Mapping[str, Any]):
+    """The kind's pytree of zeros (its own leaf order, which names follow)."""
+    return kind.build({leaf: np.zeros(shape) for leaf, shape in kind.shapes(**config).items()})
+
+
+def parameter_names(kind: str | ModelKind, **config) -> tuple[str, ...]:
+    """The scalar parameter names of ``kind`` with ``config``, in the kind's order.
+
+    Example:
+      >>> parameter_names("linear", features=1)
+      ('w', 'b')
+    """
+    kind = model_kind(kind) if isinstance(kind, str) else kind
+    return tuple(named_series(_zeros(kind, config), leading=0))
+
+
+def initial_values(
+    kind: str | ModelKind, *, init: str = "zeros", seed: int = 0, **config
+) -> dict[str, float]:
+    """Initial parameter values as ``{scalar name: float}``, made once on the host.
+
+    Args:
+      kind: a model kind or its name.
+      init: ``"zeros"``, or ``"seeded"``: the kind's scheme drawn from
+        ``numpy.random.default_rng(seed)``.
+      seed: the seed of ``"seeded"``.
+      **config: the kind's configuration (``features=d`` for ``linear``).
+
+    Example:
+      >>> values = initial_values("linear", init="seeded", seed=0, features=2)
+      >>> list(values), values["b"]
+      (['w[0]', 'w[1]', 'b'], 0.0)
+    """
+    kind = model_kind(kind) if isinstance(kind, str) else kind
+    if init == "zeros":
+        leaves = _zeros(kind, config)
+    elif init == "seeded":
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        leaves = kind.build(kind.seeded(np.random.default_rng(seed), **config))
+    else:
+        raise ValueError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
+    return {name: float(value) for name, value in named_series(leaves, leading=0).items()}
+
+
+def params_from_values(
+    kind: str | ModelKind, values: Mapping[str, float], *, dtype=np.float64, **config
+):
+    """The kind's parameter pytree from ``{scalar name: float}`` (inverse of the naming rule).
+
+    Raises:
+      ValueError: a name is missing or unknown (one line naming it).
+
+    Example:
+      >>> params_from_values("linear", {"w[0]": 1.0, "w[1]": 2.0, "b": 0.5}, features=2)
+      LinearParams(w=array([1., 2.]), b=array(0.5))
+    """
+    kind = model_kind(kind) if isinstance(kind, str) else kind
+    names = parameter_names(kind, **config)
+    missing = [n for n in names if n not in values]
+    unknown = [n for n in values if n not in names]
+    if missing or unknown:
+        problem = f"missing {missing[0]!r}" if missing else f"unknown {unknown[0]!r}"
+        raise ValueError(
+            f"{kind.name} parameters: {problem}; expected {', '.join(names)}"
+        )
+    leaves = {}
+    for leaf, shape in kind.shapes(**config).items():
+        array = np.zeros(shape, dtype=dtype)
+        if shape:
+            for index in np.ndindex(*shape):
+                array[index] = values[f"{leaf}[{','.join(map(str, index))}]"]
+        else:
+            array = np.asarray(values[leaf], dtype=dtype)
+        leaves[leaf] = array
+    return kind.build(leaves)

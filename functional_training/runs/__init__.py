@@ -1,0 +1,156 @@
+"""The run machinery on top of the pure core: manifests, checkpoints, run loop, reruns, files.
+
+``functional_training`` is the pure JAX library; this subpackage does what a real
+run needs around it and imports the core, never the reverse:
+
+- files (``_io``): atomic writes, strict JSON, output paths checked up front;
+- digests (``_digests``): data versions and trajectory digests;
+- the environment (``_environment``): package versions, sources, devices;
+- manifests (``_manifest``): the schema, building, validating, reading, writing;
+- checkpoints (``_checkpoint``): content-hashed, verified, chained;
+- training runs (``_training``): settings, the chunked run loop, resume;
+- sweep records (``_sweep_record``): a sweep's result JSON and manifest;
+- reruns (``_rerun``): the one rerun, dispatching on a manifest's ``tool``;
+- the command line (``_cli``, ``_arguments``, ``_train_cli``, ``_sweep_cli``):
+  what ``python -m functional_training`` and ``python -m comparisons`` share.
+
+Example:
+  >>> from functional_training import runs
+  >>> record = runs.data_record("one-shipment", [2.0], [6.0])
+  >>> record["train_examples"], runs.is_digest(record["version"])
+  (1, True)
+"""
+
+from functional_training.runs._checkpoint import (
+    Checkpoint,
+    checkpoint_chain,
+    checkpoint_id,
+    checkpoint_metadata,
+    checkpoint_name,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from functional_training.runs._cli import (
+    ArgumentParser,
+    attach_negative_values,
+    one_line,
+    progress,
+    run_handler,
+)
+from functional_training.runs._digests import (
+    data_version,
+    is_digest,
+    sha256_digest,
+    trajectory_digest,
+)
+from functional_training.runs._environment import (
+    PACKAGES,
+    current_environment,
+    device_names,
+    environment_notes,
+    package_versions,
+    source_digest,
+)
+from functional_training.runs._io import (
+    canonical_json,
+    check_output_path,
+    json_floats,
+    read_json,
+    write_atomic,
+    write_json_atomic,
+)
+from functional_training.runs._manifest import (
+    MANIFEST_FORMAT,
+    build_manifest,
+    data_record,
+    read_manifest,
+    run_record,
+    validate_manifest,
+    write_manifest,
+)
+from functional_training.runs._rerun import (
+    ENTRY_POINT_GROUP,
+    Rerunner,
+    RerunReport,
+    add_rerun_command,
+    first_difference,
+    read_rerun_file,
+    rerun,
+    rerun_command,
+    rerunner_for,
+    same_bits,
+)
+from functional_training.runs._sweep_record import sweep_digest, sweep_manifest, sweep_result_json
+from functional_training.runs._training import (
+    SettingError,
+    TrainOutcome,
+    TrainSettings,
+    make_settings,
+    prepare_checkpoint_dir,
+    run_training,
+    settings_from_run,
+    train_manifest,
+)
+
+__all__ = [
+    "ArgumentParser",
+    "Checkpoint",
+    "ENTRY_POINT_GROUP",
+    "MANIFEST_FORMAT",
+    "PACKAGES",
+    "RerunReport",
+    "Rerunner",
+    "SettingError",
+    "TrainOutcome",
+    "TrainSettings",
+    "add_rerun_command",
+    "attach_negative_values",
+    "build_manifest",
+    "canonical_json",
+    "check_output_path",
+    "checkpoint_chain",
+    "checkpoint_id",
+    "checkpoint_metadata",
+    "checkpoint_name",
+    "current_environment",
+    "data_record",
+    "data_version",
+    "device_names",
+    "environment_notes",
+    "first_difference",
+    "is_digest",
+    "json_floats",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "make_settings",
+    "one_line",
+    "package_versions",
+    "prepare_checkpoint_dir",
+    "progress",
+    "read_json",
+    "read_manifest",
+    "read_rerun_file",
+    "rerun",
+    "rerun_command",
+    "rerunner_for",
+    "run_handler",
+    "run_record",
+    "run_training",
+    "same_bits",
+    "save_checkpoint",
+    "settings_from_run",
+    "sha256_digest",
+    "source_digest",
+    "sweep_digest",
+    "sweep_manifest",
+    "sweep_result_json",
+    "train_manifest",
+    "trajectory_digest",
+    "validate_manifest",
+    "write_atomic",
+    "write_json_atomic",
+    "write_manifest",
+]

@@ -1,0 +1,360 @@
+"""Run manifests: the context needed to reproduce a run, as strict JSON, written atomically.
+
+The lesson's advice for a real run is to "log enough context to reproduce the
+run: data version, split policy, batch size, learning rate, optimizer, seed and
+checkpoint identifier". A manifest is that context as one JSON object, shared
+by ``python -m functional_training train|sweep`` and ``python -m comparisons run``:
+
+.. code-block:: text
+
+  {
+    "format": "functional-training/manifest/1",
+    "tool": "functional_training train",      which command wrote it (and reruns it)
+    "created": "2026-01-01T00:00:00+00:00",   informational, never compared
+    "dtype": "float64",
+    "devices": ["cpu:0 cpu"],
+    "versions": {"python": ..., "functional-training": ..., "jax": ..., "jaxlib": ...,
+                 "optax": ..., "chex": ..., "numpy": ..., "torch": ... or null},
+    "source": "sha256:...",                   digest of the installed project sources
+    "runs": [RUN, ...]                        one per trained configuration
+  }
+
+  RUN = {
+    "name": "train",
+    "data": {"source": "shipments", "version": "sha256:...",
+             "train_examples": 3, "validation_examples": 0, "features": 1},
+    "split": "all examples train; no validation set",
+    "init": {"w": 0.0, "b": 0.0} or null,
+    "optimizer": "sgd", "hyperparameters": {...},  every value, defaults included
+    "learning_rates": [0.08],                 one for a training run, several for a sweep
+    "steps": 20, "epochs": null, "batch_size": null, "seed": null,
+    "checkpoint": "sha256:..." or null,       the last checkpoint written, if any
+    "options": {...},                         tool-specific settings a rerun needs
+    "results": {"trajectory": "sha256:..."}   label -> trajectory digest
+  }
+
+The data version is ``data_version`` and the result digests are
+``trajectory_digest`` (``functional_training.runs._digests``); the versions,
+devices and source digest come from ``functional_training.runs._environment``.
+``dtype`` is one of ``functional_training.DTYPES``. Manifests are written
+atomically as strict JSON (``functional_training.runs._io``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from functional_training._precision import DTYPES
+from functional_training.runs._digests import data_version, is_digest
+from functional_training.runs._environment import device_names, package_versions, source_digest
+from functional_training.runs._io import read_json, write_json_atomic
+
+MANIFEST_FORMAT = "functional-training/manifest/1"
+"""The ``format`` value of every manifest this module writes and accepts."""
+
+
+# --------------------------------------------------------------------------- building
+
+
+def data_record(source: str, x, y, x_val=None, y_val=None) -> dict:
+    """The ``data`` block of a run: where the data came from and its content hash.
+
+    Args:
+      source: how the data was named, e.g. ``"shipments"`` or ``"synthetic:1000"``.
+      x, y: training features ``(n,)`` or ``(n, d)`` and targets ``(n,)``.
+      x_val, y_val: the validation set, or ``None``.
+
+    Example:
+      >>> record = data_record("one-shipment", [2.0], [6.0])
+      >>> record["train_examples"], record["validation_examples"], record["features"]
+      (1, 0, 1)
+    """
+    x_np = np.asarray(x)
+    features = 1 if x_np.ndim <= 1 else int(x_np.shape[1])
+    return {
+        "source": source,
+        "version": data_version(x, y, x_val, y_val),
+        "train_examples": int(np.shape(y)[0]),
+        "validation_examples": 0 if y_val is None else int(np.shape(y_val)[0]),
+        "features": features,
+    }
+
+
+def run_record(
+    *,
+    name: str,
+    data: Mapping,
+    split: str,
+    optimizer: str,
+    hyperparameters: Mapping[str, float],
+    learning_rates: Sequence[float],
+    steps: int,
+    init: Mapping[str, float] | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    checkpoint: str | None = None,
+    options: Mapping | None = None,
+    results: Mapping[str, str] | None = None,
+) -> dict:
+    """One entry of a manifest's ``runs``: the settings of one trained configuration.
+
+    Args:
+      name: a label, e.g. ``"train"`` or an experiment name.
+      data: the :func:`data_record` of the data used.
+      split: the split policy in words, e.g. ``"all examples train; no validation set"``.
+      optimizer: the optimizer's name (``"sgd"``, ``"adam"``, ...).
+      hyperparameters: every optimizer setting except the learning rate,
+        defaults included, so a library default changing cannot change a rerun.
+      learning_rates: the rate, or the swept rates.
+      steps: optimizer steps per run.
+      init: initial parameter values, or ``None`` when the tool's options hold them.
+      epochs: the ``--epochs`` asked for, if steps were derived from epochs.
+      batch_size: examples per step, ``None`` for full batch.
+      seed: the batch-order seed, ``None`` when no order is drawn.
+      checkpoint: the identifier of the last checkpoint written, if any.
+      options: tool-specific settings a rerun needs (JSON values).
+      results: label -> :func:`trajectory_digest` of what the run produced.
+
+    Returns:
+      A plain dict; :func:`build_manifest` validates it.
+
+    Example:
+      >>> run = run_record(name="train", data=data_record("one-shipment", [2.0], [6.0]),
+      ...                  split="all examples train; no validation set", optimizer="sgd",
+      ...                  hyperparameters={}, learning_rates=[0.1], steps=5)
+      >>> run["learning_rates"], run["batch_size"], run["results"]
+      ([0.1], None, {})
+    """
+    return {
+        "name": name,
+        "data": dict(data),
+        "split": split,
+        "init": None if init is None else {k: float(v) for k, v in init.items()},
+        "optimizer": optimizer,
+        "hyperparameters": dict(hyperparameters),
+        "learning_rates": [float(rate) for rate in learning_rates],
+        "steps": steps,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "checkpoint": checkpoint,
+        "options": dict(options or {}),
+        "results": dict(results or {}),
+    }
+
+
+def build_manifest(
+    *,
+    tool: str,
+    runs: Sequence[Mapping],
+    dtype: str,
+    devices: Sequence[str] | None = None,
+) -> dict:
+    """A complete, validated manifest: the runs plus the environment that ran them.
+
+    Args:
+      tool: the command that wrote it and can rerun it, e.g.
+        ``"functional_training train"``, ``"functional_training sweep"``,
+        ``"comparisons run"``.
+      runs: :func:`run_record` dicts.
+      dtype: the floating dtype the runs computed in, e.g. ``"float64"``.
+      devices: device descriptions; default :func:`device_names`.
+
+    Returns:
+      The manifest dict (see the module docstring), ready for :func:`write_manifest`.
+
+    Raises:
+      ValueError, TypeError: naming the first key that is missing or wrong.
+
+    Example:
+      >>> run = run_record(name="train", data=data_record("one-shipment", [2.0], [6.0]),
+      ...                  split="all examples train; no validation set", optimizer="sgd",
+      ...                  hyperparameters={}, learning_rates=[0.1], steps=5)
+      >>> manifest = build_manifest(tool="functional_training train", runs=[run], dtype="float64")
+      >>> manifest["format"], manifest["runs"][0]["steps"]
+      ('functional-training/manifest/1', 5)
+    """
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "tool": tool,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "dtype": str(np.dtype(dtype)),
+        "devices": list(device_names() if devices is None else devices),
+        "versions": package_versions(),
+        "source": source_digest(),
+        "runs": [dict(run) for run in runs],
+    }
+    return validate_manifest(manifest)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value) -> bool:
+    return _is_number(value) and math.isfinite(value)
+
+
+def _optional(check):
+    return lambda value: value is None or check(value)
+
+
+def _mapping_of(check):
+    return lambda value: isinstance(value, dict) and all(
+        isinstance(k, str) and check(v) for k, v in value.items()
+    )
+
+
+def _list_of(check, *, nonempty=False):
+    return lambda value: (
+        isinstance(value, list) and (bool(value) or not nonempty) and all(map(check, value))
+    )
+
+
+def _nonempty_str(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+# key -> (check, what was expected). Order is the order errors are looked for.
+_TOP_KEYS = {
+    "format": (lambda v: v == MANIFEST_FORMAT, f"the string {MANIFEST_FORMAT!r}"),
+    "tool": (_nonempty_str, "a non-empty string"),
+    "created": (lambda v: isinstance(v, str), "a string"),
+    "dtype": (lambda v: v in DTYPES, f"one of {', '.join(DTYPES)}"),
+    "devices": (_list_of(_nonempty_str), "a list of strings"),
+    "versions": (
+        _mapping_of(lambda v: v is None or isinstance(v, str)),
+        "an object of package name -> version string or null",
+    ),
+    "source": (is_digest, "a 'sha256:<64 hex digits>' string"),
+    "runs": (_list_of(lambda v: isinstance(v, dict), nonempty=True), "a non-empty list of objects"),
+}
+_RUN_KEYS = {
+    "name": (_nonempty_str, "a non-empty string"),
+    "data": (lambda v: isinstance(v, dict), "an object"),
+    "split": (_nonempty_str, "a non-empty string"),
+    "init": (_optional(_mapping_of(_is_finite)), "an object of name -> finite number, or null"),
+    "optimizer": (_nonempty_str, "a non-empty string"),
+    "hyperparameters": (_mapping_of(_is_finite), "an object of name -> finite number"),
+    "learning_rates": (
+        _list_of(lambda v: _is_finite(v) and v > 0),
+        "a list of finite numbers > 0",
+    ),
+    "steps": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
+    "epochs": (_optional(lambda v: _is_int(v) and v > 0), "an integer > 0, or null"),
+    "batch_size": (_optional(lambda v: _is_int(v) and v > 0), "an integer > 0, or null"),
+    "seed": (_optional(lambda v: _is_int(v) and v >= 0), "an integer >= 0, or null"),
+    "checkpoint": (_optional(is_digest), "a 'sha256:<64 hex digits>' string, or null"),
+    "options": (lambda v: isinstance(v, dict), "an object"),
+    "results": (_mapping_of(is_digest), "an object of label -> 'sha256:<64 hex digits>'"),
+}
+_DATA_KEYS = {
+    "source": (_nonempty_str, "a non-empty string"),
+    "version": (is_digest, "a 'sha256:<64 hex digits>' string"),
+    "train_examples": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "validation_examples": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "features": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+}
+
+
+def _check_keys(obj: Mapping, schema: Mapping, where: str) -> None:
+    unknown = sorted(set(obj) - set(schema))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r}; expected {', '.join(schema)}")
+    for key, (check, expected) in schema.items():
+        if key not in obj:
+            raise ValueError(f"{where}: missing key {key!r} ({expected})")
+        if not check(obj[key]):
+            raise ValueError(f"{where}.{key} must be {expected}, got {_short(obj[key])}")
+
+
+def _short(value) -> str:
+    text = json.dumps(value) if _jsonable(value) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _jsonable(value) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def validate_manifest(manifest) -> dict:
+    """Check a manifest read back (or about to be written); return it unchanged.
+
+    Every key of the module docstring's schema must be present with the right
+    type, and no other key may appear, so a typo or a truncated edit is caught
+    here rather than in the middle of a rerun.
+
+    Raises:
+      ValueError: one line naming the offending key and what was expected,
+        e.g. ``manifest: runs[0].steps must be an integer > 0, got 0``.
+
+    Example:
+      >>> validate_manifest({"format": MANIFEST_FORMAT})
+      Traceback (most recent call last):
+      ...
+      ValueError: manifest: missing key 'tool' (a non-empty string)
+    """
+    if not isinstance(manifest, dict):
+        raise ValueError(f"manifest must be a JSON object, got {type(manifest).__name__}")
+    _check_keys(manifest, _TOP_KEYS, "manifest")
+    for i, run in enumerate(manifest["runs"]):
+        where = f"manifest: runs[{i}]"
+        _check_keys(run, _RUN_KEYS, where)
+        _check_keys(run["data"], _DATA_KEYS, f"{where}.data")
+        batch, n = run["batch_size"], run["data"]["train_examples"]
+        if batch is not None and batch > n:
+            raise ValueError(
+                f"{where}.batch_size must be <= train_examples ({n}), got {batch}"
+            )
+    return manifest
+
+
+def write_manifest(path, manifest: Mapping) -> Path:
+    """Validate ``manifest`` and write it atomically as strict JSON.
+
+    Example:
+      >>> import tempfile, pathlib
+      >>> run = run_record(name="train", data=data_record("one-shipment", [2.0], [6.0]),
+      ...                  split="all examples train; no validation set", optimizer="sgd",
+      ...                  hyperparameters={}, learning_rates=[0.1], steps=5)
+      >>> manifest = build_manifest(tool="functional_training train", runs=[run], dtype="float64")
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     path = write_manifest(pathlib.Path(tmp) / "run.json", manifest)
+      ...     read_manifest(path) == manifest
+      True
+    """
+    return write_json_atomic(path, validate_manifest(dict(manifest)))
+
+
+def read_manifest(path) -> dict:
+    """Read and validate a manifest file, or the ``"manifest"`` object of a ``--json`` report.
+
+    Raises:
+      ValueError: one line naming the file and, for a malformed manifest, the
+        offending key.
+    """
+    data = read_json(path, what="manifest")
+    if isinstance(data, dict) and "manifest" in data and "format" not in data:
+        data = data["manifest"]
+    try:
+        return validate_manifest(data)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None

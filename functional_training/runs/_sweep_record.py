@@ -1,0 +1,95 @@
+"""The record of a learning-rate sweep: its result as strict JSON and its manifest.
+
+``python -m functional_training sweep --manifest`` writes :func:`sweep_manifest`;
+``rerun`` runs the sweep again and compares the digest of
+:func:`sweep_result_json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from functional_training._datasets import named_data
+from functional_training._optimizers import optimizer_hyperparameters
+from functional_training.runs._digests import sha256_digest
+from functional_training.runs._io import canonical_json, json_floats
+from functional_training.runs._manifest import build_manifest, data_record, run_record
+
+SWEEP_TOOL = "functional_training sweep"
+"""The ``tool`` of a sweep manifest."""
+
+
+def sweep_result_json(result) -> dict:
+    """A ``SweepResult`` as strict JSON (non-finite floats as strings): what its digest hashes.
+
+    Example:
+      >>> import functional_training as ft
+      >>> with ft.float64():
+      ...     r = ft.sweep_learning_rates(ft.LinearParams(1.0, 0.0), [2.0], [6.0], [0.1], steps=2)
+      >>> sorted(sweep_result_json(r))
+      ['final_params', 'first_nonfinite_step', 'learning_rates', 'losses', 'record_every', 'steps']
+    """
+    return {
+        "learning_rates": json_floats(result.learning_rates),
+        "losses": json_floats(result.losses),
+        "final_params": {name: json_floats(values)
+                         for name, values in zip(("w", "b"), result.final_params, strict=True)},
+        "first_nonfinite_step": [int(k) for k in result.first_nonfinite_step],
+        "steps": int(result.steps),
+        "record_every": int(result.record_every),
+    }
+
+
+def sweep_digest(result) -> str:
+    """``"sha256:<hex>"`` of :func:`sweep_result_json`: equal digests mean bit-identical sweeps."""
+    return sha256_digest(canonical_json(sweep_result_json(result)))
+
+
+def sweep_manifest(
+    *,
+    data: str,
+    result,
+    init: tuple[float, float],
+    optimizer: str = "sgd",
+    hyperparameters: Mapping[str, float] | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    method: str = "auto",
+    dtype: str = "float64",
+    data_seed: int = 0,
+) -> dict:
+    """The manifest of a ``sweep`` run, in the form ``rerun`` reads back.
+
+    Args:
+      data: the data set's name (see ``named_data``: ``one-shipment``,
+        ``shipments``, ``synthetic:N``), so a rerun can rebuild the data.
+      result: the ``SweepResult``.
+      init: initial ``(w, b)`` of every rate.
+      optimizer, hyperparameters: as passed to ``sweep_learning_rates``.
+      batch_size, seed: the ``minibatch_indices`` order, or ``None`` for full batch.
+      method: the ``method`` argument passed (``"auto"`` reruns as ``"auto"``).
+      dtype: ``"float64"`` or ``"float32"``.
+      data_seed: the ``synthetic_shipments`` seed for ``synthetic:N`` data.
+
+    Returns:
+      A validated manifest with ``tool = "functional_training sweep"`` and
+      ``results = {"sweep": sweep_digest(result)}``.
+    """
+    named = named_data(data, seed=data_seed)
+    hyper = {**optimizer_hyperparameters(optimizer), **dict(hyperparameters or {})}
+    run = run_record(
+        name="sweep",
+        data=data_record(named.name, named.x, named.y, named.x_val, named.y_val),
+        split=named.split,
+        init={"w": init[0], "b": init[1]},
+        optimizer=optimizer,
+        hyperparameters=hyper,
+        learning_rates=[float(rate) for rate in result.learning_rates],
+        steps=int(result.steps),
+        batch_size=batch_size,
+        seed=seed if batch_size is not None else None,
+        options={"data": data, "data_seed": data_seed, "record_every": int(result.record_every),
+                 "method": method},
+        results={"sweep": sweep_digest(result)},
+    )
+    return build_manifest(tool=SWEEP_TOOL, runs=[run], dtype=dtype)
