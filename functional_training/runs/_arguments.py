@@ -71,3 +71,27 @@ def name_value(text: str) -> tuple[str, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{name}: expected a number, got {value!r}") from None
     return name.strip(), number
+
+
+def column_names(text: str) -> list[str]:
+    """Comma-separated column names (``--features a,b,c``), none empty.
+
+    Example:
+      >>> column_names("disruption, distance_100km")
+      ['disruption', 'distance_100km']
+    """
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated column names like a,b,c, got {text!r}"
+        )
+    return names
+
+
+def add_column_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--features a,b,c`` and ``--target y``: the columns of a ``--data`` file."""
+    parser.add_argument("--features", type=column_names, metavar="A,B,...",
+                        help="feature columns of a --data file (default: every column but the "
+                             "target)")
+    parser.add_argument("--target", metavar="COLUMN",
+                        help="target column of a --data file (default: the last column)")

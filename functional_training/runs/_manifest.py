@@ -21,7 +21,8 @@ by ``python -m functional_training train|sweep`` and ``python -m comparisons run
 
   RUN = {
     "name": "train",
-    "data": {"source": "shipments", "version": "sha256:...",
+    "data": {"source": "shipments", "version": "sha256:...",   (+ "files": {"train":
+             "sha256:..."}, the file's own hash, for data read from a file)
              "train_examples": 3, "validation_examples": 0, "features": 1},
     "split": "all examples train; no validation set",
     "init": {"w": 0.0, "b": 0.0} or null,
@@ -62,13 +63,16 @@ MANIFEST_FORMAT = "functional-training/manifest/1"
 # --------------------------------------------------------------------------- building
 
 
-def data_record(source: str, x, y, x_val=None, y_val=None) -> dict:
+def data_record(source: str, x, y, x_val=None, y_val=None, *, files=None) -> dict:
     """The ``data`` block of a run: where the data came from and its content hash.
 
     Args:
-      source: how the data was named, e.g. ``"shipments"`` or ``"synthetic:1000"``.
+      source: how the data was named, e.g. ``"shipments"``, ``"synthetic:1000"`` or a
+        data file's path.
       x, y: training features ``(n,)`` or ``(n, d)`` and targets ``(n,)``.
       x_val, y_val: the validation set, or ``None``.
+      files: for data read from files, role (``"train"``) -> the file's content hash
+        (``functional_training.file_digest``), recorded as ``"files"``.
 
     Example:
       >>> record = data_record("one-shipment", [2.0], [6.0])
@@ -77,13 +81,28 @@ def data_record(source: str, x, y, x_val=None, y_val=None) -> dict:
     """
     x_np = np.asarray(x)
     features = 1 if x_np.ndim <= 1 else int(x_np.shape[1])
-    return {
+    record = {
         "source": source,
         "version": data_version(x, y, x_val, y_val),
         "train_examples": int(np.shape(y)[0]),
         "validation_examples": 0 if y_val is None else int(np.shape(y_val)[0]),
         "features": features,
     }
+    if files:
+        record["files"] = dict(files)
+    return record
+
+
+def named_data_record(data) -> dict:
+    """:func:`data_record` of a ``NamedData`` (its files' content hashes included).
+
+    Example:
+      >>> from functional_training._datasets import named_data
+      >>> named_data_record(named_data("shipments"))["train_examples"]
+      3
+    """
+    return data_record(data.name, data.x, data.y, data.x_val, data.y_val,
+                       files=dict(data.files) or None)
 
 
 def run_record(
@@ -269,12 +288,24 @@ _DATA_KEYS = {
     "validation_examples": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "features": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
 }
+_OPTIONAL_DATA_KEYS = {
+    "files": (_mapping_of(is_digest), "an object of role -> 'sha256:<64 hex digits>'"),
+}
+"""Keys a ``data`` block has only sometimes: ``files`` for data read from files."""
 
 
-def _check_keys(obj: Mapping, schema: Mapping, where: str) -> None:
-    unknown = sorted(set(obj) - set(schema))
+def _check_keys(
+    obj: Mapping, schema: Mapping, where: str, optional: Mapping | None = None
+) -> None:
+    optional = optional or {}
+    unknown = sorted(set(obj) - set(schema) - set(optional))
     if unknown:
-        raise ValueError(f"{where}: unknown key {unknown[0]!r}; expected {', '.join(schema)}")
+        raise ValueError(
+            f"{where}: unknown key {unknown[0]!r}; expected {', '.join([*schema, *optional])}"
+        )
+    for key, (check, expected) in optional.items():
+        if key in obj and not check(obj[key]):
+            raise ValueError(f"{where}.{key} must be {expected}, got {_short(obj[key])}")
     for key, (check, expected) in schema.items():
         if key not in obj:
             raise ValueError(f"{where}: missing key {key!r} ({expected})")
@@ -318,7 +349,7 @@ def validate_manifest(manifest) -> dict:
     for i, run in enumerate(manifest["runs"]):
         where = f"manifest: runs[{i}]"
         _check_keys(run, _RUN_KEYS, where)
-        _check_keys(run["data"], _DATA_KEYS, f"{where}.data")
+        _check_keys(run["data"], _DATA_KEYS, f"{where}.data", _OPTIONAL_DATA_KEYS)
         batch, n = run["batch_size"], run["data"]["train_examples"]
         if batch is not None and batch > n:
             raise ValueError(

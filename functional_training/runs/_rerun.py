@@ -49,7 +49,7 @@ from functional_training.runs._io import read_json
 from functional_training.runs._manifest import data_record, validate_manifest
 from functional_training.runs._sweep_record import SWEEP_TOOL, sweep_digest
 from functional_training.runs._training import TOOL as TRAIN_TOOL
-from functional_training.runs._training import run_training, settings_from_run
+from functional_training.runs._training import run_training, settings_data, settings_from_run
 
 ENTRY_POINT_GROUP = "functional_training.rerunners"
 """Entry-point group of installed rerunners: entry-point name = the manifest ``tool``."""
@@ -303,7 +303,7 @@ def rerun_train(
     """The rerunner of ``functional_training train`` manifests (see :class:`Rerunner`)."""
     run = _single_run(manifest, "trajectory")
     settings = settings_from_run(run, dtype=manifest["dtype"])
-    named = named_data(settings.data)
+    named = settings_data(settings)
     expected = run["results"]["trajectory"]
     old = _recorded_trajectory(recorded, expected)
     same_data, line = _data_check(run, named)
@@ -345,7 +345,8 @@ def rerun_sweep(
     data_seed = options.get("data_seed", 0)
     if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
         raise ValueError("manifest: runs[0].options.data_seed must be an integer >= 0")
-    named = named_data(options["data"], seed=data_seed)
+    named = named_data(options["data"], seed=data_seed, features=options.get("features"),
+                       target=options.get("target"))
     init = run["init"] or {}
     if set(init) != {"w", "b"}:
         raise ValueError("manifest: runs[0].init must give w and b")
@@ -358,7 +359,8 @@ def rerun_sweep(
                                   seed=run["seed"] or 0)
     dtype = manifest["dtype"]
     with precision(dtype):
-        params = LinearParams(jnp.asarray(init["w"], dtype), jnp.asarray(init["b"], dtype))
+        params = LinearParams(jnp.full(named.x.shape[1:], init["w"], dtype),
+                              jnp.asarray(init["b"], dtype))
         result = sweep_learning_rates(
             params, named.x, named.y, run["learning_rates"], steps=run["steps"],
             optimizer=run["optimizer"], hyperparams=dict(run["hyperparameters"]),

@@ -32,7 +32,11 @@ from functional_training._stability import observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import sweep_learning_rates
 from functional_training._synthetic import minibatch_indices
-from functional_training.runs._arguments import nonnegative_int, positive_int
+from functional_training.runs._arguments import (
+    add_column_arguments,
+    nonnegative_int,
+    positive_int,
+)
 from functional_training.runs._io import check_output_path, json_floats, write_json_atomic
 from functional_training.runs._manifest import write_manifest
 from functional_training.runs._sweep_record import sweep_manifest
@@ -105,7 +109,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--log", action="store_true", help="space the rates geometrically")
     parser.add_argument("--steps", required=True, type=positive_int, help="optimizer steps")
     parser.add_argument("--data", default="one-shipment", type=data_argument,
-                        help="one-shipment (default), shipments, or synthetic:N")
+                        help="one-shipment (default), shipments, synthetic:N, or a data file "
+                             "(.csv with a header row, .parquet, .npy, .npz)")
+    add_column_arguments(parser)
     parser.add_argument("--seed", default=0, type=nonnegative_int,
                         help="seed of the mini-batch order (default 0); synthetic:N data always "
                              "uses seed 0, as in `train`")
@@ -134,7 +140,13 @@ def run(args: argparse.Namespace) -> int:
     for option, path in (("--json", args.json), ("--manifest", args.manifest)):
         if path is not None:
             check_output_path(path, option=option)
-    data = named_data(args.data)
+    try:
+        data = named_data(args.data, features=args.features, target=args.target)
+    except ValueError as err:
+        message = str(err)
+        if message.startswith("data:"):
+            message = "--data" + message.removeprefix("data")
+        raise ValueError(message) from None
     x, y, init = data.x, data.y, data.init
     batches = None
     if args.batch_size is not None:
@@ -155,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
 
     with precision(args.dtype), _progress_bar(show_progress, args.steps) as on_progress:
         result = sweep_learning_rates(
-            LinearParams(*init), x, y, rates, steps=args.steps, optimizer=args.optimizer,
+            LinearParams(init[0] if x.ndim == 1 else [init[0]] * x.shape[1], init[1]), x, y, rates,
+            steps=args.steps, optimizer=args.optimizer,
             batch_indices=batches, record_every=record_every, method=args.method,
             progress=on_progress,
         )
@@ -178,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = sweep_manifest(
         data=args.data, result=result, init=init, optimizer=args.optimizer,
         batch_size=args.batch_size, seed=args.seed, method=args.method, dtype=args.dtype,
+        features=args.features, target=args.target,
     )
     if args.json is not None:
         payload = to_json(result, summary, args=vars(args) | {"record_every": record_every})

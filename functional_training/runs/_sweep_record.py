@@ -13,7 +13,7 @@ from functional_training._datasets import named_data
 from functional_training._optimizers import optimizer_hyperparameters
 from functional_training.runs._digests import sha256_digest
 from functional_training.runs._io import canonical_json, json_floats
-from functional_training.runs._manifest import build_manifest, data_record, run_record
+from functional_training.runs._manifest import build_manifest, named_data_record, run_record
 
 SWEEP_TOOL = "functional_training sweep"
 """The ``tool`` of a sweep manifest."""
@@ -57,6 +57,8 @@ def sweep_manifest(
     method: str = "auto",
     dtype: str = "float64",
     data_seed: int = 0,
+    features: list[str] | tuple[str, ...] | None = None,
+    target: str | None = None,
 ) -> dict:
     """The manifest of a ``sweep`` run, in the form ``rerun`` reads back.
 
@@ -70,16 +72,17 @@ def sweep_manifest(
       method: the ``method`` argument passed (``"auto"`` reruns as ``"auto"``).
       dtype: ``"float64"`` or ``"float32"``.
       data_seed: the ``synthetic_shipments`` seed for ``synthetic:N`` data.
+      features, target: a data file's columns (``None`` for named data).
 
     Returns:
       A validated manifest with ``tool = "functional_training sweep"`` and
       ``results = {"sweep": sweep_digest(result)}``.
     """
-    named = named_data(data, seed=data_seed)
+    named = named_data(data, seed=data_seed, features=features, target=target)
     hyper = {**optimizer_hyperparameters(optimizer), **dict(hyperparameters or {})}
     run = run_record(
         name="sweep",
-        data=data_record(named.name, named.x, named.y, named.x_val, named.y_val),
+        data=named_data_record(named),
         split=named.split,
         init={"w": init[0], "b": init[1]},
         optimizer=optimizer,
@@ -89,7 +92,8 @@ def sweep_manifest(
         batch_size=batch_size,
         seed=seed if batch_size is not None else None,
         options={"data": data, "data_seed": data_seed, "record_every": int(result.record_every),
-                 "method": method},
+                 "method": method, "features": None if features is None else list(features),
+                 "target": target},
         results={"sweep": sweep_digest(result)},
     )
     return build_manifest(tool=SWEEP_TOOL, runs=[run], dtype=dtype)

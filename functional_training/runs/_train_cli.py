@@ -6,6 +6,8 @@ Examples:
   python -m functional_training train --data synthetic:100000 --optimizer adam \\
       --learning-rate 0.01 --batch-size 32 --epochs 3 --seed 7 \\
       --checkpoint-dir ckpt --checkpoint-every 1000 --json run.json --manifest run.manifest.json
+  python -m functional_training train --data deliveries.csv --features disruption,weight_t \\
+      --target delay_h --optimizer adam --learning-rate 0.05 --steps 60 --batch-size 4
   python -m functional_training train ...same flags... --resume   # after an interruption
   python -m functional_training rerun run.json                     # same trajectory again?
 
@@ -45,10 +47,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from functional_training._data_files import is_data_file
 from functional_training._datasets import data_argument, named_data
 from functional_training._optimizers import OPTIMIZER_NAMES
 from functional_training._precision import DTYPES
 from functional_training.runs._arguments import (
+    add_column_arguments,
     name_value,
     nonnegative_int,
     positive_float,
@@ -69,6 +73,8 @@ from functional_training.runs._training import (
 
 FLAGS = {
     "data": "--data",
+    "features": "--features",
+    "target": "--target",
     "steps": "--steps",
     "epochs": "--epochs",
     "batch_size": "--batch-size",
@@ -185,7 +191,9 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data", required=True, metavar="NAME", type=data_argument,
-                        help="one-shipment, shipments or synthetic:N (N may be written 1_000)")
+                        help="one-shipment, shipments, synthetic:N (N may be written 1_000), "
+                             "or a data file: .csv (with a header row), .parquet, .npy, .npz")
+    add_column_arguments(parser)
     parser.add_argument("--optimizer", required=True, choices=OPTIMIZER_NAMES)
     parser.add_argument("--learning-rate", required=True, type=positive_float, metavar="LR")
     parser.add_argument("--hyperparameter", action="append", type=name_value, default=[],
@@ -285,9 +293,11 @@ def _train(args: argparse.Namespace) -> int:
 def _named_data(args: argparse.Namespace):
     """The data set ``--data`` names; the library's ``data: ...`` errors name the flag."""
     try:
-        return named_data(args.data)
+        return named_data(args.data, features=args.features, target=args.target)
     except ValueError as err:
         message = str(err)
         if message.startswith("data:"):
             message = FLAGS["data"] + message.removeprefix("data")
+        elif is_data_file(args.data) and not message.startswith(args.data):
+            message = f"--data {args.data}: {message}"
         raise ValueError(message) from None

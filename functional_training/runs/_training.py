@@ -42,7 +42,12 @@ from functional_training.runs._checkpoint import (
 )
 from functional_training.runs._digests import trajectory_digest
 from functional_training.runs._io import check_output_path
-from functional_training.runs._manifest import build_manifest, data_record, run_record
+from functional_training.runs._manifest import (
+    build_manifest,
+    data_record,
+    named_data_record,
+    run_record,
+)
 
 TOOL = "functional_training train"
 DEFAULT_CHUNK_STEPS = 1000
@@ -103,6 +108,7 @@ class TrainSettings:
       dtype: ``"float64"`` or ``"float32"``.
       chunk_steps: steps per compiled chunk (= ``--checkpoint-every``).
       init: initial ``(w, b)``.
+      features, target: a data file's feature and target columns (``None`` for named data).
     """
 
     data: str
@@ -111,6 +117,8 @@ class TrainSettings:
     steps: int
     chunk_steps: int
     init: tuple[float, float]
+    features: tuple[str, ...] | None = None
+    target: str | None = None
     hyperparameters: dict[str, float] = field(default_factory=dict)
     epochs: int | None = None
     batch_size: int | None = None
@@ -136,6 +144,8 @@ class TrainSettings:
             "dtype": self.dtype,
             "chunk_steps": self.chunk_steps,
             "init": list(self.init),
+            "features": None if self.features is None else list(self.features),
+            "target": self.target,
             "steps": self.steps,
         }
 
@@ -224,7 +234,14 @@ def make_settings(
         dtype=dtype,
         chunk_steps=chunk_steps or min(steps, DEFAULT_CHUNK_STEPS),
         init=tuple(float(v) for v in (init or data.init)),
+        features=data.features,
+        target=data.target,
     )
+
+
+def settings_data(settings: TrainSettings) -> NamedData:
+    """The data set ``settings`` were made for, read again (a file is read and hashed anew)."""
+    return named_data(settings.data, features=settings.features, target=settings.target)
 
 
 # --------------------------------------------------------------------------- training
@@ -469,7 +486,7 @@ def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutco
     """The manifest of a training run (see :mod:`functional_training.runs._manifest`)."""
     run = run_record(
         name="train",
-        data=data_record(data.name, data.x, data.y, data.x_val, data.y_val),
+        data=named_data_record(data),
         split=data.split,
         init={"w": settings.init[0], "b": settings.init[1]},
         optimizer=settings.optimizer,
@@ -482,6 +499,8 @@ def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutco
         checkpoint=outcome.checkpoint,
         options={
             "data": settings.data,
+            "features": None if settings.features is None else list(settings.features),
+            "target": settings.target,
             "chunk_steps": settings.chunk_steps,
             "resumed_from": outcome.resumed_from,
         },
@@ -503,7 +522,14 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
     init = run["init"] or {}
     if set(init) != {"w", "b"}:
         raise ValueError("manifest: runs[0].init must give w and b")
-    data = named_data(data_name)
+    features, target = options.get("features"), options.get("target")
+    if features is not None and (
+        not isinstance(features, list) or not all(isinstance(f, str) for f in features)
+    ):
+        raise ValueError("manifest: runs[0].options.features must be a list of column names")
+    if target is not None and not isinstance(target, str):
+        raise ValueError("manifest: runs[0].options.target must be a column name")
+    data = named_data(data_name, features=features, target=target)
     try:
         return make_settings(
             data,
