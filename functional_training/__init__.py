@@ -39,6 +39,14 @@ from functional_training._loss import (
     predict,
     sgd_step,
 )
+from functional_training._losses import (
+    LOSS_KINDS,
+    LossKind,
+    check_targets,
+    l2_penalty,
+    loss_kind,
+    mean_loss_of,
+)
 from functional_training._models import (
     INITS,
     MODEL_KINDS,
@@ -80,6 +88,12 @@ from functional_training._train import check_data, full_losses, train, train_chu
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
+    "LOSS_KINDS",
+    "LossKind",
+    "check_targets",
+    "l2_penalty",
+    "loss_kind",
+    "mean_loss_of",
     "DataFileError",
     "Table",
     "check_same_features",

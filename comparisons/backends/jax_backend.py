@@ -65,7 +65,8 @@ def _run_train(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
         batch_indices=None if batches is None else np.asarray(batches, dtype=np.int64),
         x_val=x_val, y_val=y_val,
     )
-    predictions = jax.vmap(kind.apply, in_axes=(0, None))(traj.params, x)
+    predictions = jax.vmap(kind.forward(**experiment.model_config), in_axes=(0, None))(
+        traj.params, x)
     extras = {}
     if experiment.kind == "gradient-check":
         numeric: dict[str, list[float]] = {}

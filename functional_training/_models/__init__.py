@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from functional_training._models import linear
+from functional_training._models import linear, mlp
 from functional_training._record import named_series
 
 
@@ -42,8 +42,11 @@ class ModelKind(NamedTuple):
       build: ``build({leaf: array}) -> pytree``: the parameters as the kind's pytree.
       seeded: ``seeded(rng, **config) -> {leaf: array}``: seeded initial values
         drawn from a ``numpy.random.Generator`` (the scheme is the kind's docstring's).
-      apply: ``apply(params, x) -> predictions``: the forward computation in JAX.
-      config_keys: the configuration keywords ``shapes`` and ``seeded`` take.
+      forward: ``forward(**config) -> apply`` with ``apply(params, x) -> outputs``:
+        the forward computation in JAX (outputs ``(n,)``, or ``(n, k)`` for ``k``
+        outputs).
+      config_keys: the configuration keywords ``shapes``, ``seeded`` and
+        ``forward`` take.
     """
 
     name: str
@@ -51,15 +54,15 @@ class ModelKind(NamedTuple):
     shapes: Callable[..., dict[str, tuple[int, ...]]]
     build: Callable[[Mapping[str, Any]], Any]
     seeded: Callable[..., dict[str, np.ndarray]]
-    apply: Callable[[Any, Any], Any]
+    forward: Callable[..., Callable[[Any, Any], Any]]
     config_keys: tuple[str, ...]
 
 
 MODEL_KINDS: dict[str, ModelKind] = {
-    "linear": ModelKind(
-        "linear", linear.DESCRIPTION, linear.shapes, linear.build, linear.seeded, linear.apply,
-        linear.CONFIG_KEYS,
-    ),
+    "linear": ModelKind("linear", linear.DESCRIPTION, linear.shapes, linear.build,
+                        linear.seeded, linear.forward, linear.CONFIG_KEYS),
+    "mlp": ModelKind("mlp", mlp.DESCRIPTION, mlp.shapes, mlp.build, mlp.seeded,
+                     mlp.make_apply_for, mlp.CONFIG_KEYS),
 }
 """Every model kind by name. Adding a kind: one module here, one line in this table."""
 

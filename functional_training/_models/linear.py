@@ -48,5 +48,7 @@ def seeded(rng: np.random.Generator, *, features: int) -> dict[str, np.ndarray]:
     return {"w": w[0] if d == 1 else w, "b": np.asarray(0.0)}
 
 
-apply = predict
-"""The forward computation: :func:`functional_training.predict`."""
+def forward(*, features: int):
+    """The forward computation ``apply(params, x)``: :func:`functional_training.predict`."""
+    _check_features(features)
+    return predict

@@ -32,7 +32,7 @@ def test_params_from_values_inverts_the_naming_rule():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: ft.model_kind("mlp"), "unknown model kind 'mlp'; expected one of linear"),
+    (lambda: ft.model_kind("cnn"), "unknown model kind 'cnn'; expected one of linear, mlp"),
     (lambda: ft.params_from_values("linear", {"w": 1.0}, features=1),
      "linear parameters: missing 'b'; expected w, b"),
     (lambda: ft.params_from_values("linear", {"w": 1.0, "b": 0.0, "c": 1.0}, features=1),
@@ -49,7 +49,8 @@ def test_model_kind_errors_are_one_line(call, message):
 def test_the_linear_kind_forward_is_x_at_w_plus_b(x64):
     params = ft.params_from_values("linear", {"w[0]": 2.0, "w[1]": -1.0, "b": 0.5}, features=2)
     x = np.array([[1.0, 3.0], [2.0, 0.0]])
-    np.testing.assert_array_equal(ft.model_kind("linear").apply(params, x), x @ [2.0, -1.0] + 0.5)
+    apply = ft.model_kind("linear").forward(features=2)
+    np.testing.assert_array_equal(apply(params, x), x @ [2.0, -1.0] + 0.5)
 
 
 def test_a_data_file_is_a_named_data_set_with_its_content_hash(tmp_path):

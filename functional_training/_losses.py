@@ -1,0 +1,212 @@
+"""Loss kinds: how a model's outputs are scored against targets (one table, :data:`LOSS_KINDS`).
+
+With model output ``s`` (a prediction, a logit, a score; ``z`` a row of ``k``
+logits) and target ``t``, the per-example losses are:
+
+- ``half-squared-error``: ``0.5 (s - t)^2`` (the lesson's; ``dL/ds = s - t``);
+- ``squared-error``: ``(s - t)^2`` (``dL/ds = 2 (s - t)``);
+- ``binary-cross-entropy``: on a logit, targets 0/1: ``log(1 + exp(s)) - s t``
+  (``logaddexp(0, s) - s t``), which equals
+  ``-t log sigmoid(s) - (1 - t) log(1 - sigmoid(s))`` without overflow for any
+  ``s`` (``dL/ds = sigmoid(s) - t``);
+- ``softmax-cross-entropy``: logits ``z`` of ``k`` classes, integer targets
+  ``0..k-1``: ``logsumexp(z) - z_t``, computed as ``log sum exp(z - m) - (z_t - m)``
+  with ``m = max z`` so no exponent overflows (``dL/dz = softmax(z) - onehot(t)``);
+- ``hinge``: scores, targets -1/+1: ``max(0, 1 - t s)`` (``dL/ds = -t`` where
+  ``1 - t s > 0``, else 0).
+
+A run's loss is the mean over the batch, plus an optional ``l2 = alpha`` penalty
+``alpha * sum of squares of every weight and bias`` (:func:`l2_penalty`).
+Targets that do not fit the loss are refused row by row (:func:`check_targets`).
+
+Example:
+  >>> import jax.numpy as jnp
+  >>> float(mean_loss_of("hinge", jnp.array([0.5, -2.0]), jnp.array([1.0, -1.0])))
+  0.25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from functional_training._loss import half_squared_error
+
+
+class LossKind(NamedTuple):
+    """One loss of the table.
+
+    Attributes:
+      name: registry key, e.g. ``"hinge"``.
+      description: one line for tables and help.
+      per_example: ``per_example(outputs, targets) -> losses`` in JAX, one per example.
+      targets: what targets it takes: ``"real"``, ``"binary"`` (0/1), ``"sign"``
+        (-1/+1) or ``"class"`` (integers ``0..k-1``).
+      classifies: whether accuracy is meaningful (a classification loss).
+    """
+
+    name: str
+    description: str
+    per_example: Callable[[jax.Array, jax.Array], jax.Array]
+    targets: str
+    classifies: bool
+
+
+def squared_error(outputs: jax.Array, targets: jax.Array) -> jax.Array:
+    """``(s - t)^2`` per example (shapes must match).
+
+    Example:
+      >>> float(squared_error(jnp.array(3.0), jnp.array(1.0)))
+      4.0
+    """
+    _same_shape("squared_error", outputs, targets)
+    return (outputs - targets) ** 2
+
+
+def binary_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """``log(1 + exp(s)) - s t`` per example, as ``logaddexp(0, s) - s t``: stable for any logit.
+
+    ``logaddexp`` never overflows and its derivative is ``sigmoid(s)`` everywhere; the
+    equal form ``max(s, 0) - s t + log1p(exp(-|s|))`` would get ``s = 0`` (every logit
+    of a zero-initialised model) wrong under ``jax.grad``, whose ``max`` and ``abs``
+    split their kinks differently.
+
+    Example:
+      >>> round(float(binary_cross_entropy(jnp.array(0.0), jnp.array(1.0))), 6)  # log 2
+      0.693147
+      >>> float(binary_cross_entropy(jnp.array(1000.0), jnp.array(1.0)))  # no overflow
+      0.0
+    """
+    _same_shape("binary_cross_entropy", logits, targets)
+    return jnp.logaddexp(0.0, logits) - logits * targets
+
+
+def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """``logsumexp(z) - z_t`` per row of ``(n, k)`` logits, integer class targets ``(n,)``.
+
+    The maximum is subtracted before exponentiating, so logits of 1000 do not overflow.
+
+    Example:
+      >>> z = jnp.array([[1000.0, 1000.0]])
+      >>> round(float(softmax_cross_entropy(z, jnp.array([0]))[0]), 6)  # log 2
+      0.693147
+    """
+    if jnp.ndim(logits) != 2 or jnp.shape(targets) != jnp.shape(logits)[:1]:
+        raise ValueError(
+            f"softmax_cross_entropy: logits must be (n, k) and targets (n,), got "
+            f"{jnp.shape(logits)} and {jnp.shape(targets)}; refusing to broadcast"
+        )
+    shifted = logits - jax.lax.stop_gradient(jnp.max(logits, axis=1, keepdims=True))
+    chosen = jnp.take_along_axis(shifted, targets.astype(jnp.int32)[:, None], axis=1)[:, 0]
+    return jnp.log(jnp.sum(jnp.exp(shifted), axis=1)) - chosen
+
+
+def hinge(scores: jax.Array, targets: jax.Array) -> jax.Array:
+    """``max(0, 1 - t s)`` per example, targets -1/+1.
+
+    Example:
+      >>> float(hinge(jnp.array(0.25), jnp.array(1.0)))
+      0.75
+    """
+    _same_shape("hinge", scores, targets)
+    return jnp.maximum(0.0, 1.0 - targets * scores)
+
+
+def _same_shape(name: str, outputs, targets) -> None:
+    if jnp.shape(outputs) != jnp.shape(targets):
+        raise ValueError(
+            f"{name}: outputs shape {jnp.shape(outputs)} != targets shape "
+            f"{jnp.shape(targets)}; refusing to broadcast"
+        )
+
+
+LOSS_KINDS: dict[str, LossKind] = {
+    "half-squared-error": LossKind("half-squared-error", "0.5 (s - t)^2, the lesson's",
+                                   half_squared_error, "real", False),
+    "squared-error": LossKind("squared-error", "(s - t)^2", squared_error, "real", False),
+    "binary-cross-entropy": LossKind("binary-cross-entropy", "cross-entropy on a logit, t in 0/1",
+                                     binary_cross_entropy, "binary", True),
+    "softmax-cross-entropy": LossKind("softmax-cross-entropy",
+                                      "cross-entropy on k logits, t in 0..k-1",
+                                      softmax_cross_entropy, "class", True),
+    "hinge": LossKind("hinge", "max(0, 1 - t s), t in -1/+1", hinge, "sign", True),
+}
+"""Every loss kind by name. Adding one: a function here and one row in this table."""
+
+DEFAULT_LOSS = "half-squared-error"
+
+
+def loss_kind(name: str) -> LossKind:
+    """The loss called ``name``, or a one-line ``ValueError`` listing the known ones.
+
+    Example:
+      >>> loss_kind("hinge").targets
+      'sign'
+    """
+    if name not in LOSS_KINDS:
+        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSS_KINDS)}")
+    return LOSS_KINDS[name]
+
+
+def mean_loss_of(name: str, outputs: jax.Array, targets: jax.Array) -> jax.Array:
+    """The mean over the batch of loss ``name``.
+
+    Example:
+      >>> float(mean_loss_of("squared-error", jnp.array([1.0, 3.0]), jnp.array([0.0, 0.0])))
+      5.0
+    """
+    return jnp.mean(loss_kind(name).per_example(outputs, targets))
+
+
+def l2_penalty(params, alpha: float) -> jax.Array:
+    """``alpha * sum of squares of every parameter`` (every weight and bias, as micrograd's demo).
+
+    Example:
+      >>> float(l2_penalty({"w": jnp.array([1.0, 2.0]), "b": jnp.array(2.0)}, 0.5))
+      4.5
+    """
+    return alpha * sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(params))
+
+
+def check_targets(name: str, targets, *, classes: int | None = None) -> np.ndarray:
+    """``targets`` as a float64 array if they fit loss ``name``, else one line naming the row.
+
+    Args:
+      name: a loss kind.
+      targets: the targets, shape ``(n,)``.
+      classes: for ``softmax-cross-entropy``, the number of classes ``k``.
+
+    Raises:
+      ValueError: the first target that does not fit, e.g.
+        ``hinge: target row 2 is 0.5; hinge takes -1 or +1``.
+
+    Example:
+      >>> check_targets("binary-cross-entropy", [0.0, 1.0, 2.0])
+      Traceback (most recent call last):
+      ...
+      ValueError: binary-cross-entropy: target row 2 is 2.0; binary-cross-entropy takes 0 or 1
+    """
+    kind = loss_kind(name)
+    values = np.asarray(targets, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"{name}: targets must have shape (n,), got {values.shape}")
+    if kind.targets == "real":
+        bad, wanted = ~np.isfinite(values), "a finite number"
+    elif kind.targets == "binary":
+        bad, wanted = ~np.isin(values, (0.0, 1.0)), "0 or 1"
+    elif kind.targets == "sign":
+        bad, wanted = ~np.isin(values, (-1.0, 1.0)), "-1 or +1"
+    else:
+        if classes is None or classes < 2:
+            raise ValueError(f"{name}: needs a model with k >= 2 outputs (one per class)")
+        bad = ~((values == np.round(values)) & (values >= 0) & (values < classes))
+        wanted = f"an integer class 0..{classes - 1}"
+    if bad.any():
+        row = int(np.argmax(bad))
+        value = float(values[row])
+        raise ValueError(f"{name}: target row {row} is {value!r}; {name} takes {wanted}")
+    return values
