@@ -85,6 +85,7 @@ from functional_training import (
     read_table,
     settings_problem,
 )
+from functional_training.runs import one_line
 
 __all__ = ["MAX_STEPS", "SpecError", "dump_spec", "load_spec", "parse_spec"]
 
@@ -154,7 +155,7 @@ def parse_spec(text: str, *, base: str | Path | None = None) -> Experiment:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise SpecError(f"not valid TOML: {_one_line(str(err))}") from None
+        raise SpecError(f"not valid TOML: {one_line(err)}") from None
     _only_keys("", data, _TOP)
     name = _string(data, "", "name")
     if not _NAME.fullmatch(name):
@@ -495,10 +496,6 @@ def _kind(value) -> str:
 def _short(value) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
 
 
 # --- TOML writing (tomllib reads only) ---------------------------------------------------
