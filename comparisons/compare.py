@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,7 +68,7 @@ import numpy as np
 import comparisons.backends
 from comparisons.backends import BACKEND_NAMES, BackendUnavailable
 from comparisons.experiments import Experiment
-from functional_training import TrajectoryRecord, json_float, tolerance
+from functional_training import TrajectoryRecord, aligned_values, json_float, tolerance
 
 __all__ = [
     "BackendVerdict",
@@ -356,7 +356,7 @@ def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRec
     diverged = expected.first_nonfinite_step  # both go non-finite here: agree from here on
     if actual.first_nonfinite_step != diverged:
         diverged = None
-    for rank, (label, sub, k, r, a) in enumerate(_aligned(expected, actual)):
+    for rank, (label, sub, k, r, a) in enumerate(aligned_values(expected, actual)):
         if r is None or a is None:
             ok, diff = False, math.inf
         elif label == "batches":
@@ -371,45 +371,6 @@ def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRec
         if not ok and (first is None or (k, rank) < (first.step, first_rank)):
             first, first_rank = Mismatch(backend, k, sub, r, a), rank
     return BackendVerdict(backend, first is None, max_diff, first)
-
-
-def _aligned(expected: TrajectoryRecord, actual: TrajectoryRecord) -> Iterator[tuple]:
-    """``(label, quantity, step, reference value, actual value)`` for every compared value.
-
-    Series present on one side only, and steps beyond the shorter side, pair a
-    value with ``None`` (a mismatch).
-    """
-    ref_series = dict(_labelled(expected))
-    act_series = dict(_labelled(actual))
-    for label in [*ref_series, *(k for k in act_series if k not in ref_series)]:
-        r_values = ref_series.get(label, [])
-        a_values = act_series.get(label, [])
-        for k in range(max(len(r_values), len(a_values))):
-            r = r_values[k] if k < len(r_values) else None
-            a = a_values[k] if k < len(a_values) else None
-            if label == "predictions":
-                yield from _aligned_rows(k, r, a)
-            else:
-                yield label, label, k, r, a
-
-
-def _aligned_rows(k: int, r, a) -> Iterator[tuple]:
-    r_row = [] if r is None else r
-    a_row = [] if a is None else a
-    for i in range(max(len(r_row), len(a_row), 1)):
-        yield (
-            "predictions",
-            f"predictions[{i}]",
-            k,
-            r_row[i] if i < len(r_row) else None,
-            a_row[i] if i < len(a_row) else None,
-        )
-
-
-def _labelled(trajectory: TrajectoryRecord) -> Iterable[tuple[str, list]]:
-    yield from trajectory.series()
-    if trajectory.batches is not None:
-        yield "batches", trajectory.batches
 
 
 def _show(value) -> str:

@@ -75,6 +75,7 @@ from functional_training._params import PARAM_NAMES, LinearParams
 from functional_training._precision import DTYPES, float64, precision, tolerance
 from functional_training._record import (
     TrajectoryRecord,
+    aligned_values,
     from_json_float,
     json_float,
     named_series,
@@ -118,6 +119,7 @@ __all__ = [
     "PEAK_SEASON",
     "SHIPMENTS",
     "TrajectoryRecord",
+    "aligned_values",
     "from_json_float",
     "json_float",
     "named_series",

@@ -139,6 +139,44 @@ class TrajectoryRecord:
         )
 
 
+def aligned_values(
+    first: TrajectoryRecord, second: TrajectoryRecord
+) -> Iterator[tuple[str, str, int, object, object]]:
+    """Every value of two trajectories side by side: ``(label, quantity, step, a, b)``.
+
+    ``label`` is the series (``params.w``, ``batch_loss``, ``predictions``,
+    ``batches``); ``quantity`` names the value (``predictions[3]`` for one
+    prediction). Series present on one side only, and steps or predictions beyond
+    the shorter side, pair a value with ``None``. The one alignment the comparator
+    (tolerances) and reruns (bit patterns) both walk.
+
+    Example:
+      >>> a = TrajectoryRecord(params={"w": [1.0, 2.0]}, grads={"w": [0.5]},
+      ...                      batch_loss=[1.0], train_loss=[1.0, 0.5])
+      >>> [row for row in aligned_values(a, a) if row[0] == "grads.w"]
+      [('grads.w', 'grads.w', 0, 0.5, 0.5)]
+    """
+    def labelled(trajectory: TrajectoryRecord) -> dict[str, list]:
+        series = dict(trajectory.series())
+        if trajectory.batches is not None:
+            series["batches"] = trajectory.batches
+        return series
+
+    one, two = labelled(first), labelled(second)
+    for label in [*one, *(k for k in two if k not in one)]:
+        a_values, b_values = one.get(label, []), two.get(label, [])
+        for k in range(max(len(a_values), len(b_values))):
+            a = a_values[k] if k < len(a_values) else None
+            b = b_values[k] if k < len(b_values) else None
+            if label != "predictions":
+                yield label, label, k, a, b
+                continue
+            a_row, b_row = a or [], b or []
+            for i in range(max(len(a_row), len(b_row), 1)):
+                yield (label, f"predictions[{i}]", k, a_row[i] if i < len(a_row) else None,
+                       b_row[i] if i < len(b_row) else None)
+
+
 def _flat(value) -> Iterable[float]:
     return value if isinstance(value, list) else (value,)
 

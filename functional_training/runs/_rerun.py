@@ -31,7 +31,7 @@ import argparse
 import importlib.metadata
 import math
 import struct
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple, Protocol
 
 import jax.numpy as jnp
@@ -39,7 +39,7 @@ import jax.numpy as jnp
 from functional_training._datasets import named_data
 from functional_training._params import LinearParams
 from functional_training._precision import precision
-from functional_training._record import TrajectoryRecord
+from functional_training._record import TrajectoryRecord, aligned_values
 from functional_training._sweep import sweep_learning_rates
 from functional_training._synthetic import minibatch_indices
 from functional_training.runs._cli import progress
@@ -216,36 +216,13 @@ def first_difference(recorded: TrajectoryRecord, now: TrajectoryRecord) -> str |
       True
     """
     first = None
-    for rank, (quantity, k, old, new) in enumerate(_aligned(recorded, now)):
+    for rank, (_, quantity, k, old, new) in enumerate(aligned_values(recorded, now)):
         if not same_bits(old, new) and (first is None or (k, rank) < first[0]):
             first = ((k, rank), quantity, old, new)
     if first is None:
         return None
     (k, _), quantity, old, new = first
     return f"step {k}, {quantity}: recorded {_show(old)}, now {_show(new)}"
-
-
-def _aligned(recorded: TrajectoryRecord, now: TrajectoryRecord) -> Iterator[tuple]:
-    """``(quantity, step, recorded value, new value)`` for every value of either trajectory."""
-    old_series, new_series = dict(_labelled(recorded)), dict(_labelled(now))
-    for label in [*old_series, *(k for k in new_series if k not in old_series)]:
-        old_values, new_values = old_series.get(label, []), new_series.get(label, [])
-        for k in range(max(len(old_values), len(new_values))):
-            old = old_values[k] if k < len(old_values) else None
-            new = new_values[k] if k < len(new_values) else None
-            if label != "predictions":
-                yield label, k, old, new
-                continue
-            old_row, new_row = old or [], new or []
-            for i in range(max(len(old_row), len(new_row), 1)):
-                yield (f"predictions[{i}]", k, old_row[i] if i < len(old_row) else None,
-                       new_row[i] if i < len(new_row) else None)
-
-
-def _labelled(trajectory: TrajectoryRecord) -> Iterator[tuple[str, list]]:
-    yield from trajectory.series()
-    if trajectory.batches is not None:
-        yield "batches", trajectory.batches
 
 
 def _show(value) -> str:
