@@ -81,6 +81,7 @@ from functional_training._record import (
     named_series,
     record_from_trajectory,
 )
+from functional_training._registry import lookup
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import SweepResult, moment_statistics, sweep_learning_rates
@@ -120,6 +121,7 @@ __all__ = [
     "SHIPMENTS",
     "TrajectoryRecord",
     "aligned_values",
+    "lookup",
     "from_json_float",
     "json_float",
     "named_series",

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_training._loss import half_squared_error
+from functional_training._registry import lookup
 
 
 class LossKind(NamedTuple):
@@ -147,9 +148,7 @@ def loss_kind(name: str) -> LossKind:
       >>> loss_kind("hinge").targets
       'sign'
     """
-    if name not in LOSS_KINDS:
-        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSS_KINDS)}")
-    return LOSS_KINDS[name]
+    return lookup(LOSS_KINDS, name, what="loss")
 
 
 def mean_loss_of(name: str, outputs: jax.Array, targets: jax.Array) -> jax.Array:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from comparisons.models import linear
+from functional_training import lookup
 
 MODELS: dict[str, ModuleType] = {
     "linear": linear,
@@ -37,6 +38,4 @@ def model_pieces(kind: str) -> ModuleType:
       >>> model_pieces("linear").__name__
       'comparisons.models.linear'
     """
-    if kind not in MODELS:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(MODELS)}")
-    return MODELS[kind]
+    return lookup(MODELS, kind, what="model kind")

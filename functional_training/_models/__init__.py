@@ -29,6 +29,7 @@ import numpy as np
 
 from functional_training._models import linear, mlp
 from functional_training._record import named_series
+from functional_training._registry import lookup
 
 
 class ModelKind(NamedTuple):
@@ -77,9 +78,7 @@ def model_kind(name: str) -> ModelKind:
       >>> model_kind("linear").name
       'linear'
     """
-    if name not in MODEL_KINDS:
-        raise ValueError(f"unknown model kind {name!r}; expected one of {', '.join(MODEL_KINDS)}")
-    return MODEL_KINDS[name]
+    return lookup(MODEL_KINDS, name, what="model kind")
 
 
 def _zeros(kind: ModelKind, config: Mapping[str, Any]):
