@@ -82,6 +82,7 @@ from functional_training._record import (
     record_from_trajectory,
 )
 from functional_training._registry import lookup
+from functional_training._schedules import SCHEDULES, ScheduleKind, check_schedule, make_schedule
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import SweepResult, moment_statistics, sweep_learning_rates
@@ -122,6 +123,10 @@ __all__ = [
     "TrajectoryRecord",
     "aligned_values",
     "lookup",
+    "SCHEDULES",
+    "ScheduleKind",
+    "check_schedule",
+    "make_schedule",
     "from_json_float",
     "json_float",
     "named_series",
