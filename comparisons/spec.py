@@ -316,6 +316,9 @@ def _data(table: dict, base: Path) -> tuple[tuple, tuple | None]:
     tables = {}
     rows = {}
     for key in ("train", "validation"):
+        if key == "validation" and "train" in tables:
+            # The validation file's columns are the train file's, picked by name.
+            features, target = tables["train"].features, tables["train"].target
         if key not in table:
             if key == "train":
                 raise SpecError("[data].train: missing")
@@ -419,8 +422,8 @@ def _leaf_values(value, leaf: str, shape: tuple[int, ...], features: int) -> np.
     where = f"[model].{leaf}"
     if not shape:
         if isinstance(value, list):
-            raise SpecError(f"{where}: expected a number (the data has one feature), "
-                            f"got a list")
+            why = "one weight: the data has one feature" if leaf == "w" else "a scalar parameter"
+            raise SpecError(f"{where}: expected a number ({why}), got a list")
         return np.asarray(_number(value, where))
     if not isinstance(value, list):
         raise SpecError(f"{where}: expected a list of {shape[0]} numbers (one per feature), "

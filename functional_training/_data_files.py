@@ -188,8 +188,8 @@ def check_same_features(train: Table, validation: Table) -> None:
     mine, theirs = tuple(validation.features), tuple(train.features)
     if len(mine) != len(theirs):
         raise DataFileError(
-            f"{validation.path}: {len(mine)} feature columns {mine} but {train.path} "
-            f"has {len(theirs)}: {theirs}"
+            f"{validation.path}: {len(mine)} feature column{'' if len(mine) == 1 else 's'} "
+            f"{mine} but {train.path} has {len(theirs)}: {theirs}"
         )
     if mine != theirs:
         raise DataFileError(

@@ -139,7 +139,9 @@ BAD_SPECS = [
     (_spec("train = [[1.0, 2.0, 5.0]]", "w = [0.0]\nb = 0.0"),
      "[model].w: expected 2 numbers (one per feature of the 2), got shape (1,)"),
     (_spec("train = [[1.0, 5.0]]", "w = [0.0]\nb = 0.0"),
-     "[model].w: expected a number (the data has one feature), got a list"),
+     "[model].w: expected a number (one weight: the data has one feature), got a list"),
+    (_spec("train = [[1.0, 2.0, 5.0]]", "w = [0.0, 0.0]\nb = [0.0]"),
+     "[model].b: expected a number (a scalar parameter), got a list"),
     (_spec("train = [[1.0, 2.0, 5.0]]", "b = 0.0"), "[model].w: missing"),
     (_spec("train = [[1.0, 2.0, 5.0]]", 'init = "ones"'), "[model].init: expected one of"),
     (_spec("train = [[1.0, 2.0, 5.0]]", 'init = "zeros"\nw = [1.0, 1.0]'),
@@ -157,6 +159,14 @@ def test_bad_multi_feature_specs_name_the_key(text, message):
     with pytest.raises(SpecError) as caught:
         parse_spec(text)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_validation_columns_are_picked_by_the_train_files_names(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,y\n1,2,3\n4,5,6\n")
+    (tmp_path / "v.csv").write_text("y,b,a\n9,8,7\n")  # the same columns, another order
+    spec = tmp_path / "s.toml"
+    spec.write_text(_spec('train = "t.csv"\nvalidation = "v.csv"'))
+    assert load_spec(spec).validation == ((7.0, 8.0, 9.0),)
 
 
 def test_train_and_validation_files_with_different_features_are_refused(tmp_path):

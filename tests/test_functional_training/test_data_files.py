@@ -194,7 +194,7 @@ def test_check_same_features() -> None:
         message = str(info.value)
         assert message.startswith("validation.csv") and "train.csv" in message
         assert "\n" not in message
-    with pytest.raises(DataFileError, match="1 feature columns"):
+    with pytest.raises(DataFileError, match="1 feature column "):
         check_same_features(train, fewer)
 
 
