@@ -25,6 +25,7 @@ Example:
   (((2.0, 6.0),), {'learning_rate': 0.1})
 """
 
+import functional_training._interrupts  # noqa: F401 -- first: Ctrl-C in start-up, one line
 from comparisons.compare import (
     BackendVerdict,
     ExperimentVerdict,

@@ -47,15 +47,23 @@ from comparisons.backends import BACKEND_NAMES
 from comparisons.backends._common import check_run
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.manifest import comparison_manifest, experiment_record
-from comparisons.report import dumps_json, json_report, markdown_report, verdict_table
+from comparisons.report import (
+    dumps_json,
+    json_report,
+    markdown_report,
+    verdict_notes,
+    verdict_table,
+)
 from comparisons.spec import SpecError, load_spec
 from comparisons.transcript import LESSON_BLOCKS, block_experiments, check_transcript, transcript
 from functional_training import DTYPES
 from functional_training.runs import (
     ArgumentParser,
     add_rerun_command,
-    check_output_path,
+    check_output_paths,
+    make_console,
     one_line,
+    print_table,
     progress,
     rerun_command,
     run_handler,
@@ -111,17 +119,11 @@ def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    seen: dict[Path, str] = {}
-    for option in ("json", "markdown", "manifest"):
-        path = getattr(args, option, None)
-        if path is not None:
-            try:
-                check_output_path(path, option=f"--{option}")
-            except ValueError as err:
-                raise UsageError(str(err)) from None
-            same = seen.setdefault(Path(path).resolve(), f"--{option}")
-            if same != f"--{option}":
-                raise UsageError(f"--{option}: {path} is also the {same} file; give each its own")
+    try:
+        check_output_paths({f"--{option}": getattr(args, option, None)
+                            for option in ("json", "markdown", "manifest")})
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 # --- running and reporting ----------------------------------------------------------------
@@ -144,23 +146,111 @@ class RunOutcome:
         return all(verdict.agree for _, verdict in self.results)
 
 
+ENGINE_SECONDS_PER_OPERATION = 1.5e-5
+"""Measured cost of one scalar operation of the engine backend (10 to 22 us on a 2-core
+CPU, pure-Python ``Value`` nodes and their backward pass)."""
+
+SLOW_ENGINE_SECONDS = 30.0
+"""Estimated engine time above which ``run`` says so up front."""
+
+
+def engine_operations(experiment: Experiment) -> int:
+    """Scalar operations the engine backend builds for ``experiment``: examples x features x steps.
+
+    Every step builds one graph node per example and feature (and the bias) for
+    the batch, the full training set and the validation set.
+
+    Example:
+      >>> engine_operations(REGISTRY["full-batch"])  # 21 states x (3 + 3) rows x (1 + 1)
+      252
+    """
+    if experiment.kind == "shared-path":
+        return experiment.steps + 1
+    rows = len(experiment.train)
+    examples = rows + len(experiment.validation or ()) + (experiment.batch_size or rows)
+    return (experiment.steps + 1) * examples * (experiment.features + 1)
+
+
+def engine_warning(experiments: Sequence[Experiment], backends: Sequence[str]) -> str | None:
+    """One line saying the engine backend will be slow, and how to skip it; else ``None``.
+
+    Example:
+      >>> big = Experiment("big", "", ((1.0, 2.0),) * 2000, {"w": 0.0, "b": 0.0}, "sgd",
+      ...                  {"learning_rate": 0.01}, 1000)
+      >>> line = engine_warning([big], ["manual", "engine", "torch", "jax"])
+      >>> line[:line.index(" (8.0e+06")]
+      'warning: the engine backend (scalar autograd in pure Python) will take about 2 min here'
+      >>> line[line.index("; ") + 2:]
+      '--backend manual --backend torch --backend jax runs the others without it'
+    """
+    if "engine" not in backends:
+        return None
+    counts = {e.name: engine_operations(e) for e in experiments}
+    seconds = sum(counts.values()) * ENGINE_SECONDS_PER_OPERATION
+    if seconds <= SLOW_ENGINE_SECONDS:
+        return None
+    most = max(counts, key=counts.__getitem__)
+    others = " ".join(f"--backend {name}" for name in backends if name != "engine")
+    skip = (f"{others} runs the others without it" if others
+            else "--backend NAME chooses other backends")
+    return (
+        f"warning: the engine backend (scalar autograd in pure Python) will take about "
+        f"{_duration(seconds)} here ({sum(counts.values()):.1e} scalar operations: examples x "
+        f"features x steps, most in {most}); {skip}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _run_experiments(
     experiments: Sequence[Experiment], backends: Sequence[str], *, reference: str, dtype: str,
     err: Console, spec_files: dict[str, str] | None = None, tool: str = "comparisons run",
+    show_progress: bool = False,
 ) -> RunOutcome:
+    """Run and compare every experiment; progress per experiment and backend on ``err``."""
     outcome = RunOutcome(dtype=dtype, experiments=list(experiments), backends=list(backends),
                          reference=reference, spec_files=dict(spec_files or {}), tool=tool)
-    with progress(len(experiments), "running", console=err) as advance:
-        for experiment in experiments:
+    order = list(backends) if reference in backends else [reference, *backends]
+    warning = engine_warning(experiments, order)
+    if warning is not None:
+        _say(err, warning)
+    count = len(experiments)
+    with progress(count * len(order), "running", console=err, force=show_progress) as advance:
+        for i, experiment in enumerate(experiments, 1):
+            tick = _BackendTicks(advance, f"{i}/{count} {experiment.name}")
             outcome.results.append(comparisons.compare.run_and_compare(
-                experiment, backends=backends, reference=reference, dtype=dtype
+                experiment, backends=backends, reference=reference, dtype=dtype,
+                on_backend=tick,
             ))
-            advance(experiment.name)
+            tick.finish()
     return outcome
 
 
+class _BackendTicks:
+    """``run_and_compare``'s ``on_backend``: each backend's start shows, its end advances."""
+
+    def __init__(self, advance, label: str):
+        self.advance, self.label, self.running = advance, label, False
+
+    def __call__(self, backend: str) -> None:
+        self.advance(f"{self.label}: {backend}", done=int(self.running))
+        self.running = True
+
+    def finish(self) -> None:
+        self.advance(f"{self.label}: done", done=int(self.running))
+        self.running = False
+
+
 def _print_run(outcome: RunOutcome, out: Console) -> None:
-    out.print(verdict_table(outcome.results, dtype=outcome.dtype))
+    print_table(out, verdict_table(outcome.results, dtype=outcome.dtype, caption=False))
+    for line in verdict_notes(outcome.results, dtype=outcome.dtype):
+        _say(out, line)
     for _, verdict in outcome.results:
         if verdict.first_mismatch is not None:
             _say(out, f"first mismatch: {verdict.describe()}")
@@ -221,7 +311,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     _available([args.reference, *(args.backend or [])], explicit=True)
     outcome = _run_experiments(
         experiments, requested, reference=args.reference, dtype=args.dtype, err=err,
-        spec_files=spec_files,
+        spec_files=spec_files, show_progress=args.progress,
     )
     _print_run(outcome, out)
     if not args.experiment and not args.spec:
@@ -313,7 +403,7 @@ def _number(value) -> str:
 
 def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
     results = comparisons.faults.check_faults()
-    out.print(_fault_table(results))
+    print_table(out, _fault_table(results))
     _say(out, "control: the same code without the bug, compared with the same reference")
     for result in results:
         _say(out, f"{result.fault.name} ({result.fault.experiment_name}): {result.fault.bug}")
@@ -370,7 +460,7 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
     backends, missing = _available(list(BACKEND_NAMES), explicit=False)
     outcome = _run_experiments(
         list(REGISTRY.values()), list(BACKEND_NAMES), reference="manual", dtype="float64",
-        err=err, tool="comparisons all",
+        err=err, tool="comparisons all", show_progress=args.progress,
     )
     _print_run(outcome, out)
     _write_reports(outcome, args)
@@ -393,7 +483,7 @@ def _cmd_all(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     references = {v.experiment: t["manual"] for t, v in outcome.results}
     results = comparisons.faults.check_faults(reference_trajectories=references)
-    out.print(_fault_table(results))
+    print_table(out, _fault_table(results))
     caught = sum(r.caught for r in results)
     ok &= caught == len(comparisons.faults.FAULTS)
     summary.append(f"faults:  {caught} of {len(comparisons.faults.FAULTS)} caught")
@@ -434,6 +524,12 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
                         "report embeds the same object")
 
 
+def _add_progress_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--progress", action="store_true",
+                        help="show progress per experiment and backend on stderr even when it "
+                        "is not a terminal (on a terminal it always shows)")
+
+
 def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
     """The ``python -m comparisons`` parser (every subcommand has ``--help``).
 
@@ -467,6 +563,7 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
     run.add_argument("--dtype", choices=DTYPES, default="float64",
                      help="precision of the runs (default: float64)")
     _add_report_options(run)
+    _add_progress_option(run)
     run.set_defaults(handler=_cmd_run)
 
     lesson = commands.add_parser(
@@ -505,6 +602,7 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
     _add_report_options(everything)
     everything.add_argument("--no-figures", action="store_true",
                             help="skip rendering the figures")
+    _add_progress_option(everything)
     if figure_arguments:
         _add_figure_arguments(everything)
     everything.set_defaults(handler=_cmd_all)
@@ -528,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return run_handler(args.handler, args, Console(), Console(stderr=True))
+    return run_handler(args.handler, args, make_console(), make_console(stderr=True))
 
 
 if __name__ == "__main__":

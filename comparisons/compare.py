@@ -3,46 +3,56 @@
 Each backend's :class:`functional_training.TrajectoryRecord` is compared with the
 reference backend's (default ``manual``, the lesson's own formulas), series by
 series (``params.w``, ``grads.b``, ``batch_loss``, ``train_loss``, ``val_loss``,
-``predictions``, ``extras.*``; the batch order too) and step by step. A value
-``a`` agrees with the reference value ``r`` when
+``predictions``, ``extras.*``; the batch order too) and step by step. The rule
+is :func:`functional_training.tolerance`'s, the project's one precision policy
+(its docstring and ``docs/design.md`` give the reasoning). A value ``a`` agrees
+with the reference value ``r`` at step ``k`` when
 
-    |a - r| <= atol + rtol * |r|,    rtol = atol = tolerance(dtype, steps)
+    |a - r| <= tol * (1 + max(|r|, s_k)),    tol = tolerance(dtype, steps[, b2])
 
-or when both are the same non-finite value (both NaN, or the same infinity).
+(``b2`` for Adam and AdamW: their float32 bias correction loses digits), and
+where ``s_k``, the value's *scale*, is the largest finite ``|reference value|``
+its group has held at steps ``0..k``; a group is every parameter, every
+gradient, every prediction, or one loss series (:func:`_scales`). Rounding
+errors are made relative to the values a step computes and a stable iteration
+carries them forward, so the scale is what they are relative to: a gradient
+shrinking to 0 near a minimum still carries the rounding of the per-example
+terms that cancelled, a bias that stays small while the weight grows carries
+the rounding of the weight. Both same non-finite values (both NaN, or the same
+infinity) agree.
 
-Non-finite values are data. A backend that goes non-finite at the same step
-``k`` as the reference (the first step holding an inf or NaN in any series,
-``TrajectoryRecord.first_nonfinite_step``) agrees with it from there on: at step
-``k`` only the values finite on both sides are compared, and later steps are
-not compared at all (the batch order still is). Past an overflow the values are
-rounding artefacts near float64's maximum: whether a sum of per-example terms
-overflows to inf or stays just below 1.8e308 depends on the order of operations,
-which differs between correct backends (observed: diverging momentum runs that
-overflow at the same step on every backend, and a few hundred steps later hold
--1.755e308 on one and -inf on another). A backend that goes non-finite at
-another step than the reference is a mismatch at the earlier of the two steps:
-one side is finite there and the other is not.
+Non-finite values are data. Once the reference and a backend have both gone
+non-finite (each at its first step holding an inf or NaN in any series,
+``TrajectoryRecord.first_nonfinite_step``), they agree from the later of the
+two steps ``K`` on: at ``K`` only the values finite on both sides are
+compared, and later steps are not compared at all (the batch order still is).
+Past an overflow the values are rounding artefacts near the dtype's maximum:
+whether a sum of per-example terms overflows to inf or stays just below it
+depends on the order of operations, which differs between correct backends
+(observed: diverging momentum runs that overflow at the same step on every
+backend, and a few hundred steps later hold -1.755e308 on one and -inf on
+another).
+
+The overflow step itself may shift. A value that is non-finite on one side
+while the other side holds a finite value of the same sign at or past the
+*overflow edge*, ``functional_training.overflow_edge(dtype, n)`` = the dtype's
+largest value / (4 n) with ``n`` the most examples a loss averages over, is
+not compared: a correct implementation computes a mean loss through the sum
+of the ``n`` squared errors, which overflows there while the exact mean is
+still finite (observed: six shipments, SGD past the stability limit, float32:
+torch's ``batch_loss`` is inf at step 71, as an independent NumPy float32 loop
+gives, while the float64 reference rounded to float32 is 1.03e38 there and
+overflows at step 73). A backend that goes non-finite where the other side is
+finite and below the edge is a mismatch.
 
 In a run that is not float64 (``--dtype float32``), every trajectory is first
 rounded to the run's dtype (:func:`rounded_to`) and the rounded values are
 compared. The ``manual`` reference and the ``engine`` compute in Python floats
 (float64) whatever the dtype; the float32 backends cannot hold a value beyond
-float32's finite range (3.4e38) and record ``inf`` there. Comparing them with
-the unrounded reference would call a correct float32 run that overflows a
-mismatch (observed: ``diverging-rate`` in float32, torch ``batch_loss`` inf at
-step 29 where the float64 reference holds 1.93e39). Rounded, a reference value
-beyond the dtype's range is an overflow (+-inf) like the backend's, so both go
-non-finite at the same step and agree by the rule above; a genuinely different
-float32 trajectory still differs from the rounded reference. Rounding float32
-values to float32 changes nothing.
-
-Why these tolerances: they come from :func:`functional_training.tolerance`,
-the project's one precision policy. In float64 rtol = atol = 1e-12: every
-experiment is a few dozen roundings of size eps64 = 2.2e-16 per step, so
-independent implementations agree to ~1e-15 while any real convention
-difference (a missing 1/2, a different Adam eps) shows up at 1e-3 or more.
-In float32 it is ``32 * eps32 * (steps + 1)``: a bounded number of roundings
-per step that a stable iteration adds up at most linearly.
+float32's finite range (3.4e38) and record ``inf`` there. Rounded, a reference
+value beyond the dtype's range is an overflow (+-inf) like the backend's; a
+genuinely different float32 trajectory still differs from the rounded
+reference. Rounding float32 values to float32 changes nothing.
 
 Example:
   >>> from comparisons.experiments import REGISTRY
@@ -59,8 +69,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,7 +79,14 @@ import numpy as np
 import comparisons.backends
 from comparisons.backends import BACKEND_NAMES, BackendUnavailable
 from comparisons.experiments import Experiment
-from functional_training import TrajectoryRecord, aligned_values, json_float, tolerance
+from functional_training import (
+    TrajectoryRecord,
+    aligned_values,
+    json_float,
+    optimizer_hyperparameters,
+    overflow_edge,
+    tolerance,
+)
 
 __all__ = [
     "BackendVerdict",
@@ -189,23 +207,28 @@ class ExperimentVerdict:
         )
 
 
-def values_agree(expected: float, actual: float, tol: float) -> tuple[bool, float]:
+def values_agree(expected: float, actual: float, tol: float, *,
+                 scale: float = 0.0) -> tuple[bool, float]:
     """Whether ``actual`` agrees with the reference value ``expected``, and ``|actual - expected|``.
 
-    Finite values agree when ``|actual - expected| <= tol + tol * |expected|``;
-    non-finite values agree only with the same non-finite value (difference 0).
+    Finite values agree when ``|actual - expected| <= tol + tol * max(|expected|, scale)``,
+    ``scale`` the largest magnitude the value's group has held so far (see the
+    module docstring); non-finite values agree only with the same non-finite
+    value (difference 0).
 
     Example:
       >>> values_agree(1.0, 1.0 + 1e-13, 1e-12)
       (True, 9.992007221626409e-14)
       >>> values_agree(float("nan"), float("nan"), 1e-12), values_agree(1.0, float("inf"), 1e-12)
       ((True, 0.0), (False, inf))
+      >>> values_agree(0.0, 1e-9, 1e-12), values_agree(0.0, 1e-9, 1e-12, scale=1e4)
+      ((False, 1e-09), (True, 1e-09))
     """
     if not (math.isfinite(expected) and math.isfinite(actual)):
         same = expected == actual or (math.isnan(expected) and math.isnan(actual))
         return same, 0.0 if same else math.inf
     diff = abs(actual - expected)
-    return diff <= tol + tol * abs(expected), diff
+    return diff <= tol + tol * max(abs(expected), scale), diff
 
 
 def rounded_to(trajectory: TrajectoryRecord, dtype: str) -> TrajectoryRecord:
@@ -275,10 +298,11 @@ def compare_trajectories(
             f"{experiment.name}: reference backend {reference!r} has no trajectory "
             f"(have: {', '.join(trajectories) or 'none'})"
         )
-    tol = tolerance(dtype, experiment.steps)
+    tol = tolerance(dtype, experiment.steps, b2=_adam_b2(experiment))
+    edge = overflow_edge(dtype, _examples(experiment))
     expected = rounded_to(trajectories[reference], dtype)
     verdicts = {
-        name: _compare_one(name, expected, rounded_to(actual, dtype), tol)
+        name: _compare_one(name, expected, rounded_to(actual, dtype), tol, edge)
         for name, actual in trajectories.items()
         if name != reference
     }
@@ -307,6 +331,7 @@ def run_and_compare(
     backends: Sequence[str] | None = None,
     reference: str = "manual",
     dtype: str = "float64",
+    on_backend: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, TrajectoryRecord], ExperimentVerdict]:
     """Run ``experiment`` on each backend (the reference always included) and compare.
 
@@ -319,6 +344,7 @@ def run_and_compare(
       backends: backend names; default every backend in ``BACKEND_NAMES``.
       reference: the backend the others are compared with.
       dtype: ``float64`` (verification) or ``float32``.
+      on_backend: called with each backend's name just before it runs (progress).
 
     Returns:
       ``(trajectories by backend, verdict)``.
@@ -333,6 +359,8 @@ def run_and_compare(
     trajectories: dict[str, TrajectoryRecord] = {}
     unavailable: dict[str, str] = {}
     for name in names:
+        if on_backend is not None:
+            on_backend(name)
         try:
             trajectories[name] = comparisons.backends.get_backend(name).run(experiment,
                                                                            dtype=dtype)
@@ -349,13 +377,15 @@ def run_and_compare(
 # --- one backend against the reference ------------------------------------------------
 
 
-def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRecord, tol: float):
+def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRecord, tol: float,
+                 edge: float = math.inf):
     max_diff: dict[str, float] = {}
     first: Mismatch | None = None
     first_rank = None
-    diverged = expected.first_nonfinite_step  # both go non-finite here: agree from here on
-    if actual.first_nonfinite_step != diverged:
-        diverged = None
+    # Both sides non-finite from here on: compare nothing later (see the module docstring).
+    starts = (expected.first_nonfinite_step, actual.first_nonfinite_step)
+    diverged = None if None in starts else max(starts)
+    scales = _scales(expected)
     for rank, (label, sub, k, r, a) in enumerate(aligned_values(expected, actual)):
         if r is None or a is None:
             ok, diff = False, math.inf
@@ -365,12 +395,65 @@ def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRec
             k > diverged or (k == diverged and not (math.isfinite(r) and math.isfinite(a)))
         ):
             continue
+        elif _overflow_shift(float(r), float(a), edge):
+            continue
         else:
-            ok, diff = values_agree(float(r), float(a), tol)
+            ok, diff = values_agree(float(r), float(a), tol, scale=scales[label][k])
         max_diff[label] = max(max_diff.get(label, 0.0), diff)
         if not ok and (first is None or (k, rank) < (first.step, first_rank)):
             first, first_rank = Mismatch(backend, k, sub, r, a), rank
     return BackendVerdict(backend, first is None, max_diff, first)
+
+
+def _overflow_shift(expected: float, actual: float, edge: float) -> bool:
+    """One side non-finite where the other is finite at or past the overflow edge, same sign.
+
+    Example:
+      >>> _overflow_shift(1.0e38, math.inf, 1.0e37), _overflow_shift(1.0e36, math.inf, 1.0e37)
+      (True, False)
+      >>> _overflow_shift(-1.0e38, math.inf, 1.0e37), _overflow_shift(math.nan, 2e37, 1.0e37)
+      (False, True)
+    """
+    if math.isfinite(expected) == math.isfinite(actual):
+        return False
+    value, other = (expected, actual) if math.isfinite(expected) else (actual, expected)
+    return abs(value) >= edge and (math.isnan(other) or (other > 0) == (value > 0))
+
+
+def _group(label: str) -> str:
+    """The values that share one scale: every parameter, every gradient, every prediction."""
+    head = label.split(".")[0]
+    return head if head in ("params", "grads", "predictions") else label
+
+
+def _scales(reference: TrajectoryRecord) -> dict[str, list[float]]:
+    """Per series label and step k, the largest finite ``|value|`` of its group at steps <= k."""
+    per_step: dict[str, list[float]] = {}
+    for label, values in reference.series():
+        group = per_step.setdefault(_group(label), [])
+        for k, value in enumerate(values):
+            finite = [abs(v) for v in (value if isinstance(value, list) else [value])
+                      if math.isfinite(v)]
+            if k == len(group):
+                group.append(0.0)
+            group[k] = max(group[k], *finite, 0.0)
+    running = {group: list(itertools.accumulate(values, max))
+               for group, values in per_step.items()}
+    return {label: running[_group(label)] for label, _ in reference.series()}
+
+
+def _adam_b2(experiment: Experiment) -> float | None:
+    """Adam's (or AdamW's) ``b2`` for the tolerance's bias-correction term; else ``None``."""
+    if experiment.optimizer not in ("adam", "adamw"):
+        return None
+    default = optimizer_hyperparameters(experiment.optimizer)["b2"]
+    return float(experiment.hyperparams.get("b2", default))
+
+
+def _examples(experiment: Experiment) -> int:
+    """The most examples one loss of ``experiment`` averages over (1 for ``shared-path``)."""
+    sizes = [len(rows) for rows in (experiment.train, experiment.validation) if rows]
+    return max(sizes, default=1)
 
 
 def _show(value) -> str:

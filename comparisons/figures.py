@@ -6,7 +6,9 @@ backend disagrees, rendering refuses with :class:`UnverifiedTrajectoryError`
 naming the experiment and the first mismatch, before any file is written. The
 learning-rate sweep comes from one vmapped call of
 :func:`functional_training.sweep_learning_rates`, checked step by step against
-the verified ``learning-rates/*`` trajectories at the lesson's three rates.
+the verified ``learning-rates/*`` trajectories at the lesson's three rates; its
+final losses are stored exactly (closed form in rational arithmetic, checked
+against the sweep), so the committed data has the same bits on every machine.
 
 Outputs in ``DIR`` (default ``figures/``): ``<name>.png`` (1920 px wide) and
 ``<name>.svg`` per figure, ``README.md`` (captions and alt text) and
@@ -30,10 +32,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import decimal
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import matplotlib
@@ -82,7 +87,32 @@ LESSON_RATES = ("learning-rates/lr=0.01", "learning-rates/lr=0.1", "learning-rat
 SWEEP_STEPS = 100
 """Updates per rate in the sweep: enough for growth by ``|1 - lr lambda_max|^(2S)`` to overflow."""
 
-SWEEP_RATES = np.geomspace(1e-3, 10.0**1.5, 1201)
+SWEEP_CHECK_RTOL = 1e-9
+"""How close the sweep's final loss must be to the exact one at every rate. Where the
+error after S updates is not tiny, forming ``2 w + b - 6`` rounds it by ~1e-15 of
+itself and S = 100 updates add ~100 ulps; 1e-9 (rtol = atol) leaves room for both."""
+
+
+def log_spaced(start_exponent: int, stop_exponent: float, count: int) -> np.ndarray:
+    """``count`` rates ``10 ** e``, ``e`` evenly spaced, each the same bits on every machine.
+
+    Computed in 40-digit decimal arithmetic and rounded once to float64.
+    ``np.geomspace`` calls the CPU's ``pow``, whose last bit differs between
+    machines (SIMD and FMA variants), and the rates are stored in the
+    committed figure data.
+
+    Example:
+      >>> log_spaced(-3, 1.5, 1201)[[0, 800, 1200]].tolist()
+      [0.001, 1.0, 31.622776601683793]
+    """
+    with decimal.localcontext() as context:
+        context.prec = 40
+        start, stop = decimal.Decimal(start_exponent), decimal.Decimal(stop_exponent)
+        return np.array([float(decimal.Decimal(10) ** (start + (stop - start) * i / (count - 1)))
+                         for i in range(count)])
+
+
+SWEEP_RATES = log_spaced(-3, 1.5, 1201)
 """1,201 log-spaced rates from 0.001 to 31.6 (the lesson's three rates are added to these)."""
 
 
@@ -216,15 +246,65 @@ def _lr_sweep_data(reference_runs: Sequence[TrajectoryRecord]) -> dict:
                            expected, row[k], tol)
     return {
         "learning_rates": [float(r) for r in sweep.learning_rates],
-        "final_loss": [float(v) for v in sweep.final_loss],
+        "final_loss": _exact_final_losses(one, sweep),
         "first_nonfinite_step": [None if s < 0 else int(s) for s in sweep.first_nonfinite_step],
         "steps": SWEEP_STEPS,
         "initial_loss": reference_runs[0].train_loss[0],
-        "stability_limit": float(ft.stability_limit(one.xs, one.ys)),
+        "stability_limit": _exact_stability_limit(one),
         "divergence_rate": ft.observed_divergence(
             sweep.learning_rates, sweep.losses, sweep.first_nonfinite_step),
         "lesson_rates": lesson_rates,
     }
+
+
+def _exact_stability_limit(experiment: Experiment) -> float:
+    """``2 / lambda_max`` for one example ``(x, y)``: ``H = [[x^2, x], [x, 1]]``, top ``x^2 + 1``.
+
+    Exact and rounded once (LAPACK's eigenvalue can differ in the last bit between
+    CPUs), checked against :func:`functional_training.stability_limit`.
+    """
+    ((x, y),) = experiment.train
+    limit = float(2 / (Fraction(x) ** 2 + 1))
+    _require_close("lr-sweep", "the stability limit", limit,
+                   ft.stability_limit(experiment.xs, experiment.ys), ft.tolerance("float64", 0))
+    return limit
+
+
+def _exact_final_losses(experiment: Experiment, sweep) -> list[float]:
+    """The loss after the sweep's updates at every rate, exact where the sweep's is finite.
+
+    One example ``(x, y)``, full-batch SGD: the error ``e = w x + b - y`` is
+    multiplied by ``1 - lr (x^2 + 1)`` at each update, so the loss after ``S``
+    updates is ``0.5 e_0^2 (1 - lr (x^2 + 1))^(2 S)``. It is computed in exact
+    rational arithmetic (``fractions``) from the float inputs and rounded once,
+    so the committed figure data has the same bits on every machine, where the
+    sweep's XLA arithmetic may differ in the last bit between CPUs. Each
+    value is checked against the sweep's (:data:`SWEEP_CHECK_RTOL`); where the
+    sweep overflowed (inf or NaN), its value is kept once the exact loss is
+    past the overflow edge (``functional_training.overflow_edge``).
+
+    Raises:
+      UnverifiedTrajectoryError: the sweep and the closed form disagree somewhere.
+    """
+    ((x, y),) = experiment.train
+    x, y = Fraction(x), Fraction(y)
+    error = Fraction(experiment.init["w"]) * x + Fraction(experiment.init["b"]) - y
+    edge = ft.overflow_edge("float64", 1)
+    losses = []
+    for rate, value in zip(sweep.learning_rates, sweep.final_loss, strict=True):
+        exact = error * error / 2 * (1 - Fraction(float(rate)) * (x * x + 1)) ** (2 * sweep.steps)
+        if not np.isfinite(value):
+            if exact < edge:
+                raise UnverifiedTrajectoryError(
+                    f"refusing to draw lr-sweep: the sweep's final loss at lr={rate:g} is "
+                    f"{value} but the exact loss is {float(exact)!r}")
+            losses.append(float(value))
+            continue
+        loss = float(exact) if exact <= Fraction(np.finfo(np.float64).max) else math.inf
+        _require_close("lr-sweep", f"the sweep's final loss at lr={rate:g}", loss, float(value),
+                       SWEEP_CHECK_RTOL)
+        losses.append(loss)
+    return losses
 
 
 def _autograd_graph_data(verified: TrajectoryRecord, tol: float) -> dict:
@@ -471,8 +551,11 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
         lambda d, c: (
             f"Loss after {d['steps']} full-batch SGD updates for {len(d['learning_rates'])} "
             "learning rates, computed in one vmapped JAX call "
-            "(functional_training.sweep_learning_rates). The Hessian of 0.5 (w x + b − y)² "
-            "in (w, b) is [[x², x], [x, 1]], with largest eigenvalue x² + 1 = 5 at x = 2, so "
+            "(functional_training.sweep_learning_rates) and drawn as the exact loss "
+            f"8 (1 − 5 lr)^{2 * d['steps']} (rational arithmetic, the same on every machine), "
+            f"which the sweep matches within {SWEEP_CHECK_RTOL:g} at every rate. The Hessian "
+            "of 0.5 (w x + b − y)² in (w, b) is [[x², x], [x, 1]], with largest eigenvalue "
+            "x² + 1 = 5 at x = 2, so "
             f"SGD converges only for lr < 2/λmax = {_num(d['stability_limit'], 3)} (dashed). "
             "The sweep finds the loss stops falling at lr = "
             f"{_num(d['divergence_rate']) if d['divergence_rate'] else 'none'} (dotted), the "

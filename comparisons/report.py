@@ -64,6 +64,7 @@ __all__ = [
     "markdown_report",
     "package_versions",
     "precision_note",
+    "verdict_notes",
     "verdict_table",
 ]
 
@@ -252,11 +253,28 @@ def markdown_report(results: Sequence[Result], *, dtype: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
+def verdict_notes(results: Sequence[Result], *, dtype: str) -> list[str]:
+    """The lines under the verdict table: what computed in another precision, what agree means.
+
+    Example:
+      >>> verdict_notes([], dtype="float64")[0][:51]
+      'agree: every value within atol + rtol * |reference|'
+    """
+    note = precision_note(results, dtype=dtype)
+    return [
+        *([f"computed in: {note}"] if note else []),
+        "agree: every value within atol + rtol * |reference| at its series' scale, or past an "
+        "overflow (functional_training.tolerance); max |diff| is absolute, so it is large where "
+        "values are large",
+    ]
+
+
+def verdict_table(results: Sequence[Result], *, dtype: str, caption: bool = True) -> Table:
     """A rich table: experiment x backend (max abs difference, verdict), and divergence.
 
     The reference backend has no column (it is named in the title); a caption
-    names the backends that computed in another precision than ``dtype``
+    (:func:`verdict_notes`; ``caption=False`` leaves it to the caller) names the
+    backends that computed in another precision than ``dtype``
     (:func:`precision_note`); a ``diverges at`` column appears when any run diverges
     (as compared, i.e. rounded to the run's dtype): the reference's first
     non-finite step with the gradient norm at the step before, then any backend
@@ -268,14 +286,9 @@ def verdict_table(results: Sequence[Result], *, dtype: str) -> Table:
             _as_compared(trajectories, verdict.dtype), verdict.reference)
         for trajectories, verdict in results
     }
-    note = precision_note(results, dtype=dtype)
     table = Table(
         title=f"Every backend against {_references(results)} ({dtype}): max |diff|, verdict",
-        caption="\n".join(
-            [*([f"computed in: {note}"] if note else []),
-             "agree: every value within atol + rtol * |reference| (functional_training.tolerance);"
-             " max |diff| is absolute, so it is large where values are large"]
-        ),
+        caption="\n".join(verdict_notes(results, dtype=dtype)) if caption else None,
         box=box.SIMPLE_HEAD,
     )
     table.add_column("experiment", no_wrap=True)

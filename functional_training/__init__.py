@@ -16,6 +16,7 @@ Example:
   (8.0, -8.0, -4.0)
 """
 
+from functional_training import _interrupts  # noqa: F401 -- first: Ctrl-C in start-up, one line
 from functional_training._data_files import (
     DataFileError,
     Table,
@@ -72,7 +73,7 @@ from functional_training._optimizers import (
     settings_problem,
 )
 from functional_training._params import PARAM_NAMES, LinearParams
-from functional_training._precision import DTYPES, float64, precision, tolerance
+from functional_training._precision import DTYPES, float64, overflow_edge, precision, tolerance
 from functional_training._record import (
     TrajectoryRecord,
     aligned_values,
@@ -156,6 +157,7 @@ __all__ = [
     "observed_divergence",
     "optimizer_factory",
     "optimizer_hyperparameters",
+    "overflow_edge",
     "precision",
     "predict",
     "sgd_step",

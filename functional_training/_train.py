@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from functional_training._loss import loss_and_grad, mean_loss
+from functional_training._loss import check_params, loss_and_grad, mean_loss
 from functional_training._optimizers import check_learning_rate, check_learning_rate_fits
 from functional_training._params import LinearParams
 from functional_training._trajectory import Trajectory
@@ -108,6 +108,7 @@ def train(
       >>> [round(float(v), 3) for v in traj.batch_loss]
       [8.0, 2.0, 0.5, 0.125, 0.031]
     """
+    check_params(params, where="train")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be an integer > 0, got {steps!r}")
     x_np, y_np = check_data(x, y)

@@ -35,7 +35,9 @@ from functional_training.runs._checkpoint import (
 from functional_training.runs._cli import (
     ArgumentParser,
     attach_negative_values,
+    make_console,
     one_line,
+    print_table,
     progress,
     run_handler,
 )
@@ -56,6 +58,7 @@ from functional_training.runs._environment import (
 from functional_training.runs._io import (
     canonical_json,
     check_output_path,
+    check_output_paths,
     json_floats,
     read_json,
     write_atomic,
@@ -110,6 +113,7 @@ __all__ = [
     "build_manifest",
     "canonical_json",
     "check_output_path",
+    "check_output_paths",
     "checkpoint_chain",
     "checkpoint_id",
     "checkpoint_metadata",
@@ -125,10 +129,12 @@ __all__ = [
     "latest_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
+    "make_console",
     "make_settings",
     "one_line",
     "package_versions",
     "prepare_checkpoint_dir",
+    "print_table",
     "progress",
     "read_json",
     "read_manifest",

@@ -20,13 +20,18 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TimeElapsedColumn
+
+from functional_training._interrupts import (
+    EXIT_INTERRUPTED,
+    end_program,
+    interrupted,
+    raise_if_interrupted,
+    raise_on_interrupt,
+)
 
 EXIT_USAGE = 2
 """Exit status of bad usage or bad input."""
-
-EXIT_INTERRUPTED = 130
-"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
 
 
 def one_line(message) -> str:
@@ -89,11 +94,20 @@ def attach_negative_values(argv: Sequence[str], *, options=("--learning-rates",)
 def run_handler(handler: Callable[..., int], *args) -> int:
     """``handler(*args)``, with bad input and Ctrl-C turned into one line on stderr.
 
+    While the handler runs, SIGINT raises ``KeyboardInterrupt`` and is recorded
+    (``functional_training._interrupts``): an interrupt that library code
+    swallowed still ends the command with 130 (at the next progress tick or
+    output file, or when the handler returns), and so does any exception a
+    recorded interrupt turned into. In one of the programs (``python -m
+    functional_training``, ``python -m comparisons``) an interrupted command
+    then ends the process at once (no interpreter teardown).
+
     Returns:
       The handler's exit status; 2 after ``error: <one line>`` for a
       ``ValueError``, ``TypeError``, ``OSError``, ``MemoryError`` (``error: out
       of memory: ...``) or ``OverflowError``; 130 after ``interrupted`` for
-      ``KeyboardInterrupt``.
+      ``KeyboardInterrupt`` (or a handler that reported its own interruption
+      and returned 130).
 
     Example:
       >>> import contextlib, io
@@ -104,15 +118,30 @@ def run_handler(handler: Callable[..., int], *args) -> int:
       >>> code, err.getvalue()
       (2, 'error: --steps must be an integer\\n')
     """
-    try:
-        return handler(*args)
-    except (ValueError, TypeError, OSError, OverflowError) as err:
-        return _refuse(str(err))
-    except MemoryError as err:  # e.g. numpy's ArrayMemoryError for a run too large to hold
-        return _refuse(f"out of memory: {err}")
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with raise_on_interrupt():
+        try:
+            code = handler(*args)
+        except KeyboardInterrupt:
+            code = _interrupted()
+        except Exception as err:
+            if interrupted():  # whatever a recorded interrupt became on its way out
+                code = _interrupted()
+            elif isinstance(err, MemoryError):  # e.g. numpy's ArrayMemoryError: too large a run
+                code = _refuse(f"out of memory: {err}")
+            elif isinstance(err, (ValueError, TypeError, OSError, OverflowError)):
+                code = _refuse(str(err))
+            else:
+                raise
+        else:
+            if interrupted() and code != EXIT_INTERRUPTED:  # swallowed on the way
+                code = _interrupted()
+    end_program(code)
+    return code
+
+
+def _interrupted() -> int:
+    print("interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _refuse(message: str) -> int:
@@ -120,14 +149,57 @@ def _refuse(message: str) -> int:
     return EXIT_USAGE
 
 
+PIPE_WIDTH = 100
+"""Columns of output that is not a terminal (a pipe, a file): rich's default is 80."""
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console for stdout (or stderr): the terminal's width, or :data:`PIPE_WIDTH`.
+
+    Example:
+      >>> make_console().width  # doctest output is not a terminal
+      100
+    """
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=PIPE_WIDTH)
+
+
+def print_table(console: Console, table) -> None:
+    """Print a rich table; off a terminal at its natural width if wider than the console's.
+
+    A pipe has no width to respect, so nothing is squeezed: no header or cell is
+    cut short with an ellipsis and no word is broken.
+    """
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = console.measure(table, options=console.options.update_width(10**6)).maximum
+    if natural > console.width:  # a console prints no wider than its own width
+        console = Console(file=console.file, width=natural, no_color=console.no_color,
+                          force_terminal=False)
+    console.print(table)
+
+
 @contextlib.contextmanager
-def progress(total: int, label: str, *, console: Console | None = None) -> Iterator:
-    """A transient progress bar on a terminal; nothing at all when output is not one.
+def progress(total: int, label: str, *, console: Console | None = None,
+             force: bool = False) -> Iterator:
+    """A transient progress bar on a terminal (or with ``force``); else nothing at all.
 
     Yields:
-      ``advance(description)``: one more item done.
+      ``advance(description, done=1)``: ``done`` more items finished (0: only
+      show ``description``, the item now running). Each call first raises a
+      Ctrl-C that library code swallowed (``functional_training._interrupts``).
     """
-    console = Console(stderr=True) if console is None else console
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+    if console is None:
+        console = Console(stderr=True)
+    if force and not console.is_terminal:
+        console = Console(file=console.file, force_terminal=True)
+    with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console,
+                  transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda description: bar.update(task, advance=1, description=description)
+
+        def advance(description: str, done: int = 1) -> None:
+            raise_if_interrupted()
+            bar.update(task, advance=done, description=description)
+
+        yield advance

@@ -14,10 +14,13 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from functional_training._interrupts import raise_if_interrupted
 
 _FILE_MODE = 0o644
 
@@ -60,7 +63,9 @@ def write_atomic(path, data: bytes | str) -> Path:
     rename is atomic), written, flushed and fsynced, given mode 0644, then
     moved over ``path`` with ``os.replace``; the directory is fsynced so the
     rename survives a crash. On any failure the temporary file is removed
-    and the error re-raised; ``path`` is untouched.
+    and the error re-raised; ``path`` is untouched. After a Ctrl-C, even one
+    that library code swallowed, it writes nothing and raises
+    ``KeyboardInterrupt`` (``functional_training._interrupts``).
 
     Returns:
       ``path`` as a ``Path``.
@@ -74,6 +79,7 @@ def write_atomic(path, data: bytes | str) -> Path:
       hello
       ['out.txt']
     """
+    raise_if_interrupted()  # an interrupted run writes nothing, even if the interrupt was lost
     path = Path(path)
     if isinstance(data, str):
         data = data.encode()
@@ -168,6 +174,30 @@ def check_output_path(path, *, option: str) -> Path:
             f"{option}: directory {directory} is not writable ({err.strerror or err})"
         ) from None
     return path
+
+
+def check_output_paths(outputs: Mapping[str, Any]) -> None:
+    """:func:`check_output_path` for each ``{option: path}`` given, and no path twice.
+
+    Two options naming one file would leave only the one written last.
+
+    Raises:
+      ValueError: one line naming the option (and the other option, for a shared path).
+
+    Example:
+      >>> check_output_paths({"--json": "/tmp/run.json", "--manifest": "/tmp/run.json"})
+      Traceback (most recent call last):
+      ...
+      ValueError: --manifest: /tmp/run.json is also the --json file; give each its own
+    """
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        check_output_path(path, option=option)
+        same = seen.setdefault(Path(path).resolve(), option)
+        if same != option:
+            raise ValueError(f"{option}: {path} is also the {same} file; give each its own")
 
 
 def read_json(path, *, what: str) -> Any:

@@ -37,7 +37,7 @@ from functional_training.runs._arguments import (
     nonnegative_int,
     positive_int,
 )
-from functional_training.runs._io import check_output_path, json_floats, write_json_atomic
+from functional_training.runs._io import check_output_paths, json_floats, write_json_atomic
 from functional_training.runs._manifest import write_manifest
 from functional_training.runs._sweep_record import sweep_manifest
 
@@ -137,9 +137,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep the arguments describe and print its summary."""
-    for option, path in (("--json", args.json), ("--manifest", args.manifest)):
-        if path is not None:
-            check_output_path(path, option=option)
+    check_output_paths({"--json": args.json, "--manifest": args.manifest})
     try:
         data = named_data(args.data, features=args.features, target=args.target)
     except ValueError as err:

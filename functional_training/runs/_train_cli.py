@@ -38,7 +38,6 @@ import math
 import sys
 
 import numpy as np
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -49,6 +48,7 @@ from rich.progress import (
 
 from functional_training._data_files import is_data_file
 from functional_training._datasets import data_argument, named_data
+from functional_training._interrupts import raise_if_interrupted
 from functional_training._optimizers import OPTIMIZER_NAMES
 from functional_training._precision import DTYPES
 from functional_training.runs._arguments import (
@@ -58,8 +58,8 @@ from functional_training.runs._arguments import (
     positive_float,
     positive_int,
 )
-from functional_training.runs._cli import EXIT_INTERRUPTED
-from functional_training.runs._io import check_output_path, write_json_atomic
+from functional_training.runs._cli import EXIT_INTERRUPTED, make_console
+from functional_training.runs._io import check_output_paths, write_json_atomic
 from functional_training.runs._manifest import write_manifest
 from functional_training.runs._training import (
     SettingError,
@@ -96,10 +96,11 @@ class _Reporter:
     """Progress after each chunk: a rich bar on a terminal (or ``--progress``), else plain lines.
 
     Plain mode writes about ten lines per run to stderr, every ``n`` chunks:
-    ``k/S steps done; step k-1: batch_loss=... train_loss=... grad_norm=...``. The
-    values are the last step's records: the batch loss and gradient taken at
-    ``params[k-1]`` and the full training loss at ``params[k-1]`` (the loss at the
-    new ``params[k]`` is the next step's, or the summary's final train_loss).
+    ``k/S steps done; step k-1 (before its update): batch_loss=... train_loss=...
+    grad_norm=...``. The values are the last step's records: the batch loss and
+    gradient taken at ``params[k-1]`` and the full training loss at ``params[k-1]``,
+    before that step's update (the loss at the new ``params[k]`` is the next step's,
+    or the summary's train_loss "after step S-1").
     """
 
     def __init__(self, steps: int, *, chunk: int, bar: bool):
@@ -115,7 +116,7 @@ class _Reporter:
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[status]}"),
-                console=Console(file=sys.stderr),
+                console=make_console(stderr=True),
             )
             self.task = self.bar.add_task("train", total=steps, status="")
 
@@ -129,14 +130,16 @@ class _Reporter:
             self.bar.stop()
 
     def __call__(self, step: int, steps: int, segment: dict) -> None:
+        raise_if_interrupted()  # a Ctrl-C that library code swallowed still stops the run
         batch_loss, train_loss, norm = _latest(segment)
         if self.bar is not None:
-            status = f"step {step - 1}: loss={batch_loss:.4g} grad_norm={norm:.4g}"
+            status = (f"step {step - 1} (before its update): loss={batch_loss:.4g} "
+                      f"grad_norm={norm:.4g}")
             self.bar.update(self.task, completed=step, status=status)
         elif step >= self.next_line or step == steps:
-            print(f"{step}/{steps} steps done; step {step - 1}: batch_loss={batch_loss:.6g} "
-                  f"train_loss={train_loss:.6g} grad_norm={norm:.6g}", file=sys.stderr,
-                  flush=True)
+            print(f"{step}/{steps} steps done; step {step - 1} (before its update): "
+                  f"batch_loss={batch_loss:.6g} train_loss={train_loss:.6g} grad_norm={norm:.6g}",
+                  file=sys.stderr, flush=True)
             self.next_line = (step // self.stride + 1) * self.stride
 
 
@@ -149,7 +152,13 @@ def _latest(segment: dict) -> tuple[float, float, float]:
 
 
 def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
-    """What ``train`` prints when it finishes: losses, gradient norms, divergence, checkpoint."""
+    """What ``train`` prints when it finishes: losses, gradient norms, divergence, checkpoint.
+
+    Every number says where it was taken: ``train_loss A before step 0 -> B after
+    step S-1`` (at the initial and the final parameters) and ``grad_norm C at step
+    0 -> D at step S-1`` (each taken before its step's update, like the progress
+    lines' values).
+    """
     traj = outcome.trajectory
     norms = traj.grad_norm
     batch = "full batch" if settings.batch_size is None else (
@@ -159,8 +168,9 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
     lines = [
         f"trained {traj.steps} steps: {settings.optimizer} lr={settings.learning_rate:g}, "
         f"{batch}, {settings.dtype}, data {settings.data}",
-        f"train_loss {traj.train_loss[0]:.6g} -> {traj.train_loss[-1]:.6g}; "
-        f"grad_norm {norms[0]:.6g} -> {norms[-1]:.6g}",
+        f"train_loss {traj.train_loss[0]:.6g} before step 0 -> {traj.train_loss[-1]:.6g} "
+        f"after step {traj.steps - 1}; grad_norm {norms[0]:.6g} at step 0 -> {norms[-1]:.6g} "
+        f"at step {traj.steps - 1}",
         f"final {params}",
     ]
     first = traj.first_nonfinite_step
@@ -251,9 +261,7 @@ def _train(args: argparse.Namespace) -> int:
         if name in hyper:
             raise ValueError(f"--hyperparameter: {name} given twice")
         hyper[name] = value
-    for option, path in (("--json", args.json), ("--manifest", args.manifest)):
-        if path is not None:
-            check_output_path(path, option=option)
+    check_output_paths({"--json": args.json, "--manifest": args.manifest})
     data = _named_data(args)
     settings = make_settings(
         data,

@@ -53,6 +53,15 @@ TOOL = "functional_training train"
 DEFAULT_CHUNK_STEPS = 1000
 """Steps per compiled chunk without ``--checkpoint-every``: progress is reported per chunk."""
 
+MAX_RECORD_BYTES = 2**32
+"""Largest memory a run's records may take (4 GiB, the sweep's limit): a run whose
+records (:func:`record_bytes`) would take more is refused before it starts."""
+
+RECORD_BYTES_PER_VALUE = 48
+"""Memory per recorded value at its peak: 8 bytes in the chunk's array, 8 more when
+the chunks are joined, 32 as a Python float in the trajectory's list (object and
+pointer)."""
+
 
 class SettingError(ValueError):
     """A refused run setting, as one line naming the argument(s) it concerns.
@@ -222,6 +231,8 @@ def make_settings(
     hyper = {**optimizer_hyperparameters(optimizer), **{k: float(v) for k, v in hyper.items()}}
     if epochs is not None:
         steps = epochs * (1 if batch_size is None else n // batch_size)
+    _check_record_size(data, steps=steps, batch_size=batch_size,
+                       length="{steps}" if epochs is None else "{epochs}")
     return TrainSettings(
         data=data.name,
         optimizer=optimizer,
@@ -237,6 +248,41 @@ def make_settings(
         features=data.features,
         target=data.target,
     )
+
+
+def record_values_per_step(data: NamedData, *, batch_size: int | None) -> int:
+    """Values a run records per step: parameters and gradients, losses, the batch's indices.
+
+    Example:
+      >>> record_values_per_step(named_data("shipments"), batch_size=None)
+      6
+    """
+    features = 1 if data.x.ndim == 1 else int(data.x.shape[1])
+    return (2 * (features + 1) + 2 + (data.x_val is not None)
+            + (0 if batch_size is None else batch_size))
+
+
+def record_bytes(data: NamedData, *, steps: int, batch_size: int | None) -> int:
+    """Memory the records of a ``steps``-step run take at their peak (an estimate, bytes).
+
+    Example:
+      >>> record_bytes(named_data("shipments"), steps=1000, batch_size=None)
+      288000
+    """
+    return steps * record_values_per_step(data, batch_size=batch_size) * RECORD_BYTES_PER_VALUE
+
+
+def _check_record_size(data: NamedData, *, steps: int, batch_size: int | None,
+                       length: str) -> None:
+    size = record_bytes(data, steps=steps, batch_size=batch_size)
+    if size > MAX_RECORD_BYTES:
+        per_step = record_values_per_step(data, batch_size=batch_size)
+        fit = MAX_RECORD_BYTES // (per_step * RECORD_BYTES_PER_VALUE)
+        raise SettingError(
+            f"{length}: {steps} steps would record {steps * per_step:.3g} values "
+            f"({per_step} per step), about {size / 2**30:.3g} GiB in memory, over the "
+            f"{MAX_RECORD_BYTES / 2**30:g} GiB limit: at most {fit} steps fit"
+        )
 
 
 def settings_data(settings: TrainSettings) -> NamedData:

@@ -9,41 +9,21 @@ and exit 130, and either front door reruns any tool's manifest.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line, run_cli, run_module
 
 import comparisons.rerun
 from comparisons import cli as comparisons_cli
 from functional_training import cli as functional_cli
 from functional_training import runs
 
-ROOT = Path(__file__).resolve().parents[2]
-
 FRONT_DOORS = {
-    # name: (main, a command whose handler a test replaces, the handler's module attribute)
-    "functional_training": (functional_cli.main, ["devices"], "functional_training.cli._devices"),
-    "comparisons": (comparisons_cli.main, ["faults"], "comparisons.cli._cmd_faults"),
+    # name: (a command whose handler a test replaces, the handler's module attribute)
+    "functional_training": (["devices"], "functional_training.cli._devices"),
+    "comparisons": (["faults"], "comparisons.cli._cmd_faults"),
 }
-
-
-def call(main, argv, capsys) -> tuple[int, str, str]:
-    """``main(argv)`` in this process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as stop:  # argparse's own exits
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line(err: str, expected: str) -> None:
-    assert "Traceback" not in err
-    assert err.count("\n") == 1 and err.endswith("\n"), err
-    assert err == expected + "\n", err
 
 
 # --- the one machinery ---------------------------------------------------------------------
@@ -51,51 +31,55 @@ def assert_one_line(err: str, expected: str) -> None:
 
 @pytest.mark.parametrize("door", FRONT_DOORS)
 def test_a_bad_flag_exits_2_with_one_line(capsys, door):
-    main, command, _ = FRONT_DOORS[door]
-    code, out, err = call(main, [*command, "--colour", "red"], capsys)
+    command, _ = FRONT_DOORS[door]
+    code, out, err = run_cli(capsys, door, *command, "--colour", "red")
     assert (code, out) == (2, "")
-    assert_one_line(err, f"python -m {door}: error: unrecognized arguments: --colour red")
+    assert_one_line(err)
+    assert err == f"python -m {door}: error: unrecognized arguments: --colour red\n"
 
 
 @pytest.mark.parametrize("door", FRONT_DOORS)
 @pytest.mark.parametrize("error", [ValueError("bad\n  input"), TypeError("bad input"),
                                    OSError("bad input"), OverflowError("bad input")])
 def test_a_handler_refusing_its_input_exits_2_with_one_line(capsys, monkeypatch, door, error):
-    main, command, handler = FRONT_DOORS[door]
+    command, handler = FRONT_DOORS[door]
 
     def refuse(*args):
         raise error
 
     monkeypatch.setattr(handler, refuse)
-    code, out, err = call(main, command, capsys)
+    code, out, err = run_cli(capsys, door, *command)
     assert (code, out) == (2, "")
-    assert_one_line(err, "error: bad input")
+    assert_one_line(err)
+    assert err == "error: bad input\n"
 
 
 @pytest.mark.parametrize("door", FRONT_DOORS)
 def test_a_handler_out_of_memory_exits_2_with_one_line(capsys, monkeypatch, door):
-    main, command, handler = FRONT_DOORS[door]
+    command, handler = FRONT_DOORS[door]
 
     def exhaust(*args):
         raise MemoryError("Unable to allocate 373. GiB")
 
     monkeypatch.setattr(handler, exhaust)
-    code, out, err = call(main, command, capsys)
+    code, out, err = run_cli(capsys, door, *command)
     assert (code, out) == (2, "")
-    assert_one_line(err, "error: out of memory: Unable to allocate 373. GiB")
+    assert_one_line(err)
+    assert err == "error: out of memory: Unable to allocate 373. GiB\n"
 
 
 @pytest.mark.parametrize("door", FRONT_DOORS)
 def test_ctrl_c_exits_130_with_one_line_and_no_traceback(capsys, monkeypatch, door):
-    main, command, handler = FRONT_DOORS[door]
+    command, handler = FRONT_DOORS[door]
 
     def interrupted(*args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(handler, interrupted)
-    code, out, err = call(main, command, capsys)
+    code, out, err = run_cli(capsys, door, *command)
     assert (code, out) == (130, "")
-    assert_one_line(err, "interrupted")
+    assert_one_line(err)
+    assert err == "interrupted\n"
 
 
 def test_both_front_doors_build_on_the_one_parser_class():
@@ -139,7 +123,7 @@ def manifests(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("recorded", ["comparisons", "comparisons-report", "train",
                                       "train-report"])
 def test_either_front_door_reruns_any_tools_manifest(capsys, manifests, door, recorded):
-    code, out, err = call(FRONT_DOORS[door][0], ["rerun", manifests[recorded]], capsys)
+    code, out, err = run_cli(capsys, door, "rerun", manifests[recorded])
     assert (code, err) == (0, ""), out
     tool = "comparisons run" if recorded.startswith("comparisons") else "functional_training train"
     assert out.startswith(f"rerun of {tool} from {manifests[recorded]} (float64)\n")
@@ -148,8 +132,7 @@ def test_either_front_door_reruns_any_tools_manifest(capsys, manifests, door, re
 
 @pytest.mark.parametrize("recorded", ["comparisons-report", "train-report"])
 def test_both_front_doors_print_the_same_rerun(capsys, manifests, recorded):
-    outputs = [call(main, ["rerun", manifests[recorded]], capsys)
-               for main, _, _ in FRONT_DOORS.values()]
+    outputs = [run_cli(capsys, door, "rerun", manifests[recorded]) for door in FRONT_DOORS]
     assert outputs[0] == outputs[1]
 
 
@@ -159,11 +142,12 @@ def test_an_unknown_tool_exits_2_with_one_line_naming_it(capsys, manifests, tmp_
     manifest["tool"] = "make"
     path = tmp_path / "make.json"
     path.write_text(json.dumps(manifest))
-    code, out, err = call(FRONT_DOORS[door][0], ["rerun", path], capsys)
+    code, out, err = run_cli(capsys, door, "rerun", path)
     assert (code, out) == (2, "")
-    assert_one_line(err, "error: manifest was written by 'make': no rerunner is installed for "
-                         "it (known: comparisons all, comparisons run, functional_training sweep, "
-                         "functional_training train)")
+    assert_one_line(err)
+    assert err == ("error: manifest was written by 'make': no rerunner is installed for it "
+                   "(known: comparisons all, comparisons run, functional_training sweep, "
+                   "functional_training train)\n")
 
 
 def test_comparisons_rerunners_are_installed_entry_points():
@@ -172,17 +156,16 @@ def test_comparisons_rerunners_are_installed_entry_points():
         assert runs.rerunner_for(tool) is comparisons.rerun.rerun_comparisons
 
 
+@pytest.mark.slow
 def test_a_train_rerun_through_comparisons_in_a_fresh_process(manifests):
-    result = subprocess.run([sys.executable, "-m", "comparisons", "rerun", manifests["train"]],
-                            capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    result = run_module("comparisons", "rerun", manifests["train"])
     assert (result.returncode, result.stderr) == (0, ""), result.stdout
     assert "trajectory: EQUAL to the recorded one (3 steps" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_comparisons_rerun_through_functional_training_in_a_fresh_process(manifests):
-    result = subprocess.run(
-        [sys.executable, "-m", "functional_training", "rerun", manifests["comparisons"]],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    result = run_module("functional_training", "rerun", manifests["comparisons"])
     assert (result.returncode, result.stderr) == (0, ""), result.stdout
     assert result.stdout.splitlines()[-1] == (
         "rerun: the experiment is EQUAL to the recorded trajectories")

@@ -1,8 +1,9 @@
-"""``train`` and ``rerun``: lesson numbers, kill-and-resume, manifests round trip, bad input.
+"""``train`` and ``rerun``: lesson numbers, kill-and-resume, manifests round trip, refusals.
 
 In-process tests call ``python -m functional_training``'s own ``main`` (one-line
 errors, exit 2; handler errors caught and printed as ``error: ...``); subprocess
-tests run ``python -m functional_training``.
+tests run ``python -m functional_training``. Bad command lines are one table in
+``test_bad_input_functional_training.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli, run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lesson_fixture import lesson_blocks
@@ -26,7 +28,6 @@ from numpy_reference import numpy_sgd
 import functional_training as ft
 from functional_training._datasets import named_data
 from functional_training._train import train_chunk
-from functional_training.cli import main
 from functional_training.runs import (
     data_version,
     make_settings,
@@ -42,17 +43,8 @@ LESSON = lesson_blocks()
 # float64 reference comparisons: independent float64 implementations of a few dozen
 # flops per step differ by a few ulps; 1e-12 is the project's policy.
 TOL64 = ft.tolerance("float64", 0)
-SCRIPT = [sys.executable, "-m", "functional_training"]
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    """Run in-process; return (exit code, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+DOOR = "functional_training"
+SCRIPT = [sys.executable, "-m", DOOR]
 
 
 def shipments_argv(*extra) -> list[str]:
@@ -68,7 +60,7 @@ def _json(path) -> dict:
 
 
 def test_full_batch_run_prints_the_lesson_and_matches_numpy(tmp_path, capsys):
-    code, out, err = run(shipments_argv("--json", tmp_path / "r.json"), capsys)
+    code, out, err = run_cli(capsys, DOOR, *shipments_argv("--json", tmp_path / "r.json"))
     assert code == 0, err
     traj = _json(tmp_path / "r.json")["trajectory"]
     # The lesson prints the loss before step k and w, b after it.
@@ -93,7 +85,7 @@ def test_mini_batch_run_replays_the_shared_batch_order(tmp_path, capsys):
 
     argv = ["train", "--data", "synthetic:50", "--optimizer", "sgd", "--learning-rate", "0.01",
             "--batch-size", "8", "--epochs", "3", "--seed", "11", "--json", tmp_path / "r.json"]
-    code, _, err = run(argv, capsys)
+    code, _, err = run_cli(capsys, DOOR, *argv)
     assert code == 0, err
     traj = _json(tmp_path / "r.json")["trajectory"]
     # comparisons.experiments.batch_order is an independent implementation of the policy.
@@ -109,8 +101,8 @@ def test_mini_batch_run_replays_the_shared_batch_order(tmp_path, capsys):
 
 def test_float32_run_stays_within_the_float32_tolerance(tmp_path, capsys):
     for dtype in ("float64", "float32"):
-        code, _, err = run(shipments_argv("--dtype", dtype, "--json", tmp_path / f"{dtype}.json"),
-                           capsys)
+        code, _, err = run_cli(capsys, DOOR, *shipments_argv("--dtype", dtype,
+                                                             "--json", tmp_path / f"{dtype}.json"))
         assert code == 0, err
     wide, narrow = (_json(tmp_path / f"{d}.json")["trajectory"] for d in ("float64", "float32"))
     assert _json(tmp_path / "float32.json")["manifest"]["dtype"] == "float32"
@@ -143,58 +135,41 @@ def test_run_training_equals_functional_training_train():
     np.testing.assert_allclose(traj.train_loss, ref.train_loss, rtol=TOL64, atol=TOL64)
 
 
-@pytest.mark.parametrize(
-    "extra,message",
-    [
-        (["--optimizer", "adam", "--hyperparameter", "b1=1"],
-         "error: --hyperparameter: optimizer 'adam': b1 must lie in [0, 1), got 1.0"),
-        (["--optimizer", "nesterov", "--hyperparameter", "momentum=0"],
-         "error: --hyperparameter: optimizer 'nesterov': nesterov needs momentum > 0 "
-         "(with 0 it is plain sgd)"),
-        (["--learning-rate", "1e300", "--dtype", "float32"],
-         "error: --learning-rate: learning_rate = 1e+300 overflows float32 "
-         "(largest 3.40282e+38)"),
-    ],
-)
-def test_settings_out_of_bounds_exit_2_in_one_line(capsys, extra, message):
-    # argparse keeps the last --optimizer / --learning-rate given
-    code, out, err = run(shipments_argv(*extra), capsys)
-    assert (code, out, err) == (2, "", message + "\n")
-
-
 # ----------------------------------------------------------------------------- progress
 
 
 def test_plain_progress_lines_show_loss_and_gradient_norm(capsys):
-    code, _, err = run(shipments_argv("--steps", "400"), capsys)
+    code, _, err = run_cli(capsys, DOOR, *shipments_argv("--steps", "400"))
     assert code == 0
     lines = err.splitlines()
     assert 1 <= len(lines) <= 11  # about ten lines whatever the step count
     for line in lines:
         done, _, records = line.partition("; ")
         assert done.endswith("/400 steps done")
-        word, step, batch_loss, train_loss, grad_norm = records.split()
-        assert (word, step) == ("step", f"{int(done.split('/')[0]) - 1}:")
+        label, _, values = records.partition(": ")
+        batch_loss, train_loss, grad_norm = values.split()
+        assert label == f"step {int(done.split('/')[0]) - 1} (before its update)"
         assert batch_loss.startswith("batch_loss=") and grad_norm.startswith("grad_norm=")
-    assert lines[-1].startswith("400/400 steps done; step 399: ")
+    assert lines[-1].startswith("400/400 steps done; step 399 (before its update): ")
 
 
 def test_progress_line_labels_the_losses_with_their_step(capsys, tmp_path):
     # The last line's train_loss is the loss at params[19] (step 19's record), not at the
     # final params[20]: the label must say step 19. Values printed with %.6g.
     report = tmp_path / "run.json"
-    code, out, err = run(shipments_argv("--json", report), capsys)
+    code, out, err = run_cli(capsys, DOOR, *shipments_argv("--json", report))
     assert code == 0
     train_loss = _json(report)["trajectory"]["train_loss"]
     assert len(train_loss) == 21 and f"{train_loss[19]:.6g}" != f"{train_loss[20]:.6g}"
     last = err.splitlines()[-1]
-    assert last.startswith("20/20 steps done; step 19: ")
+    assert last.startswith("20/20 steps done; step 19 (before its update): ")
     assert f" train_loss={train_loss[19]:.6g} " in last
-    assert f"train_loss {train_loss[0]:.6g} -> {train_loss[20]:.6g};" in out
+    assert (f"train_loss {train_loss[0]:.6g} before step 0 -> {train_loss[20]:.6g} after "
+            "step 19;") in out
 
 
 def test_progress_flag_draws_a_rich_bar(capsys):
-    code, _, err = run(shipments_argv("--progress"), capsys)
+    code, _, err = run_cli(capsys, DOOR, *shipments_argv("--progress"))
     assert code == 0
     assert "20/20" in err and "grad_norm=" in err and "━" in err and not err.startswith("step ")
 
@@ -205,7 +180,7 @@ def test_progress_flag_draws_a_rich_bar(capsys):
 def test_divergence_is_data(tmp_path, capsys):
     argv = ["train", "--data", "one-shipment", "--optimizer", "sgd", "--learning-rate", "0.5",
             "--steps", "1000", "--json", tmp_path / "r.json", "--manifest", tmp_path / "m.json"]
-    code, out, err = run(argv, capsys)
+    code, out, err = run_cli(capsys, DOOR, *argv)
     assert code == 0, err
     text = (tmp_path / "r.json").read_text()
     assert '"Infinity"' in text  # strict JSON: the overflowed losses as strings
@@ -221,7 +196,7 @@ def test_divergence_is_data(tmp_path, capsys):
                                rtol=TOL64)
     norms = traj["grad_norm"]
     assert all(math.isfinite(v) for v in norms[: expected - 1])
-    code, out, _ = run(["rerun", tmp_path / "r.json"], capsys)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", tmp_path / "r.json")
     assert code == 0 and "EQUAL" in out  # NaN and inf are reproduced too
 
 
@@ -234,7 +209,7 @@ def test_manifest_round_trip_and_rerun(tmp_path, capsys):
             "--hyperparameter", "b1=0.8", "--batch-size", "4", "--steps", "25", "--seed", "3",
             "--checkpoint-dir", tmp_path / "ckpt", "--checkpoint-every", "10",
             "--json", report, "--manifest", manifest_path]
-    code, _, err = run(argv, capsys)
+    code, _, err = run_cli(capsys, DOOR, *argv)
     assert code == 0, err
     manifest = read_manifest(manifest_path)
     assert _json(report)["manifest"] == manifest
@@ -247,7 +222,7 @@ def test_manifest_round_trip_and_rerun(tmp_path, capsys):
     assert run_["results"]["trajectory"] == trajectory_digest(_json(report)["trajectory"])
     assert run_["data"]["version"] == ft_data_version("synthetic:30")
     for path in (manifest_path, report):
-        code, out, err = run(["rerun", path], capsys)
+        code, out, err = run_cli(capsys, DOOR, "rerun", path)
         assert (code, err) == (0, ""), out
         assert "trajectory: EQUAL to the recorded one (25 steps" in out
 
@@ -264,12 +239,12 @@ def test_sweep_manifest_reruns_equal(tmp_path, capsys, name, batch_size):
     manifest = sweep_manifest(data=name, result=result, init=(0.0, 0.0),
                               batch_size=batch_size, seed=4, data_seed=4)
     write_manifest(tmp_path / "sweep.json", manifest)
-    code, out, err = run(["rerun", tmp_path / "sweep.json"], capsys)
+    code, out, err = run_cli(capsys, DOOR, "rerun", tmp_path / "sweep.json")
     assert (code, err) == (0, ""), out
     assert "sweep: EQUAL to the recorded one" in out
     manifest["runs"][0]["learning_rates"][1] = 0.081
     write_manifest(tmp_path / "sweep.json", manifest)
-    code, out, _ = run(["rerun", tmp_path / "sweep.json"], capsys)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", tmp_path / "sweep.json")
     assert code == 1 and "sweep: DIFFERENT" in out
 
 
@@ -279,13 +254,13 @@ def ft_data_version(name: str) -> str:
 
 
 def test_rerun_reports_a_different_trajectory(tmp_path, capsys):
-    code, _, _ = run(shipments_argv("--json", tmp_path / "r.json"), capsys)
+    code, _, _ = run_cli(capsys, DOOR, *shipments_argv("--json", tmp_path / "r.json"))
     assert code == 0
     report = _json(tmp_path / "r.json")
     report["trajectory"]["batch_loss"][2] += 1e-9  # what another machine might have recorded
     report["manifest"]["runs"][0]["results"]["trajectory"] = trajectory_digest(report["trajectory"])
     (tmp_path / "other.json").write_text(json.dumps(report))
-    code, out, err = run(["rerun", tmp_path / "other.json"], capsys)
+    code, out, err = run_cli(capsys, DOOR, "rerun", tmp_path / "other.json")
     assert code == 1 and err == ""
     assert "trajectory: DIFFERENT" in out
     assert "first difference: step 2, batch_loss: recorded " in out
@@ -293,192 +268,31 @@ def test_rerun_reports_a_different_trajectory(tmp_path, capsys):
 
 def test_rerun_of_a_train_report_compares_bits_so_negative_zero_differs(tmp_path, capsys):
     # 0.0 == -0.0 in Python; the digests differ, and so must the first difference named.
-    code, _, _ = run(shipments_argv("--json", tmp_path / "r.json"), capsys)
+    code, _, _ = run_cli(capsys, DOOR, *shipments_argv("--json", tmp_path / "r.json"))
     assert code == 0
     report = _json(tmp_path / "r.json")
     assert report["trajectory"]["params"]["w"][0] == 0.0  # shipments start at w = 0
     report["trajectory"]["params"]["w"][0] = -0.0
     report["manifest"]["runs"][0]["results"]["trajectory"] = trajectory_digest(report["trajectory"])
     (tmp_path / "other.json").write_text(json.dumps(report))
-    code, out, err = run(["rerun", tmp_path / "other.json"], capsys)
+    code, out, err = run_cli(capsys, DOOR, "rerun", tmp_path / "other.json")
     assert (code, err) == (1, ""), out
     assert "first difference: step 0, params.w: recorded -0.0, now 0.0" in out.splitlines()
 
 
 def test_rerun_reports_changed_data(tmp_path, capsys):
-    code, _, _ = run(shipments_argv("--manifest", tmp_path / "m.json"), capsys)
+    code, _, _ = run_cli(capsys, DOOR, *shipments_argv("--manifest", tmp_path / "m.json"))
     assert code == 0
     manifest = _json(tmp_path / "m.json")
     manifest["runs"][0]["data"]["version"] = sha256_digest(b"last year's shipments")
     (tmp_path / "m.json").write_text(json.dumps(manifest))
-    code, out, _ = run(["rerun", tmp_path / "m.json"], capsys)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", tmp_path / "m.json")
     assert code == 1 and "data: DIFFERENT version for shipments" in out
-
-
-def _manifest_edit(edit):
-    def apply(report: dict) -> dict:
-        edit(report["manifest"])
-        return {"manifest": report["manifest"]}
-
-    return apply
-
-
-BAD_RERUN_FILES = [
-    ("missing", None, "cannot read manifest .*: No such file or directory"),
-    ("not json", "{", "is not valid JSON"),
-    ("NaN literal", '{"manifest": NaN}', "is not strict JSON: it contains NaN"),
-    ("not an object", "[1]", "manifest must be a JSON object"),
-    ("missing key", _manifest_edit(lambda m: m.pop("dtype")), "missing key 'dtype'"),
-    ("unknown key", _manifest_edit(lambda m: m.update(colour=1)), "unknown key 'colour'"),
-    ("steps zero", _manifest_edit(lambda m: m["runs"][0].update(steps=0)),
-     r"runs\[0\].steps must be an integer > 0"),
-    ("comparisons, not one", _manifest_edit(lambda m: m.update(tool="comparisons run")),
-     r"runs\[0\].options: missing key 'origin' \(a comparisons run needs it\)"),
-    ("other tool", _manifest_edit(lambda m: m.update(tool="make")),
-     "manifest was written by 'make': no rerunner is installed for it"),
-    ("two runs", _manifest_edit(lambda m: m["runs"].append(m["runs"][0])), "holds one run"),
-    ("no chunking", _manifest_edit(lambda m: m["runs"][0]["options"].pop("chunk_steps")),
-     "options.chunk_steps must be an integer > 0"),
-    ("bad data", _manifest_edit(lambda m: m["runs"][0]["options"].update(data="weather")),
-     "unknown data 'weather'; expected one-shipment, shipments"),
-    ("no digest", _manifest_edit(lambda m: m["runs"][0]["results"].clear()),
-     "has no 'trajectory' digest"),
-    ("edited report", lambda r: {**r, "trajectory": {**r["trajectory"], "batch_loss": []}},
-     "the report was edited"),
-    ("hyperparameter", _manifest_edit(lambda m: m["runs"][0]["hyperparameters"].update(b1=0.9)),
-     "optimizer 'sgd' does not take b1"),
-]
-
-
-@pytest.mark.parametrize(("case", "content", "message"), BAD_RERUN_FILES,
-                         ids=[case[0] for case in BAD_RERUN_FILES])
-def test_rerun_bad_files_exit_2_with_one_line(tmp_path, capsys, case, content, message):
-    code, _, _ = run(shipments_argv("--steps", "3", "--json", tmp_path / "r.json"), capsys)
-    assert code == 0
-    path = tmp_path / "bad.json"
-    if isinstance(content, str):
-        path.write_text(content)
-    elif content is not None:
-        path.write_text(json.dumps(content(_json(tmp_path / "r.json"))))
-    code, out, err = run(["rerun", path], capsys)
-    assert code == 2 and out == ""
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert __import__("re").search(message, err), err
-
-
-# ----------------------------------------------------------------------------- bad input
 
 
 def _replace(argv: list[str], flag: str, value) -> list[str]:
     i = argv.index(flag)
     return argv[:i] + ([] if value is None else [flag, str(value)]) + argv[i + 2:]
-
-
-def _case(changes=(), extra=()):
-    def build(tmp_path: Path) -> list[str]:
-        argv = shipments_argv("--json", tmp_path / "out" / "r.json",
-                              "--manifest", tmp_path / "out" / "m.json")
-        for flag, value in changes:
-            argv = _replace(argv, flag, None if value is None else str(value).replace(
-                "TMP", str(tmp_path)))
-        return [str(a) for a in argv] + [str(e).replace("TMP", str(tmp_path)) for e in extra]
-
-    return build
-
-
-BAD_TRAIN_INPUT = [
-    ("steps 0", _case([("--steps", 0)]), "argument --steps: must be an integer > 0, got '0'"),
-    ("steps negative", _case([("--steps", -3)]), "argument --steps: must be an integer > 0"),
-    ("steps float", _case([("--steps", 2.5)]), "argument --steps: must be an integer > 0"),
-    ("epochs 0", _case([("--steps", None)], ["--epochs", 0]), "argument --epochs: must be"),
-    ("no length", _case([("--steps", None)]), "one of the arguments --steps --epochs is required"),
-    ("steps and epochs", _case(extra=["--epochs", 2]), "--epochs: not allowed with"),
-    ("batch 0", _case(extra=["--batch-size", 0]), "argument --batch-size: must be an integer > 0"),
-    ("batch > N", _case(extra=["--batch-size", 4]),
-     "--batch-size 4 is larger than the 3 training examples of shipments"),
-    ("lr 0", _case([("--learning-rate", 0)]), "--learning-rate: must be finite and > 0"),
-    ("lr negative", _case([("--learning-rate", -0.1)]), "--learning-rate: must be finite and > 0"),
-    ("lr nan", _case([("--learning-rate", "nan")]), "--learning-rate: must be finite and > 0"),
-    ("lr inf", _case([("--learning-rate", "inf")]), "--learning-rate: must be finite and > 0"),
-    ("lr text", _case([("--learning-rate", "fast")]), "--learning-rate: must be a number"),
-    ("optimizer", _case([("--optimizer", "rmsprop")]),
-     "argument --optimizer: invalid choice: 'rmsprop'"),
-    ("data", _case([("--data", "weather")]),
-     "argument --data: unknown data 'weather'; expected one-shipment, shipments"),
-    ("synthetic 0", _case([("--data", "synthetic:0")]),
-     "unknown data 'synthetic:0'; expected .* with N an integer >= 1"),
-    ("synthetic text", _case([("--data", "synthetic:many")]), "data 'synthetic:many'"),
-    ("hyper not taken", _case(extra=["--hyperparameter", "momentum=0.9"]),
-     "--hyperparameter: optimizer 'sgd' does not take momentum; it takes learning_rate"),
-    ("hyper negative", _case([("--optimizer", "momentum")], ["--hyperparameter", "momentum=-1"]),
-     "--hyperparameter: optimizer 'momentum': momentum must be finite and >= 0"),
-    ("hyper malformed", _case(extra=["--hyperparameter", "momentum"]), "expected NAME=VALUE"),
-    ("hyper not a number", _case(extra=["--hyperparameter", "momentum=lots"]),
-     "momentum: expected a number, got 'lots'"),
-    ("hyper lr", _case(extra=["--hyperparameter", "learning_rate=0.1"]),
-     "set the learning rate with --learning-rate"),
-    ("hyper twice", _case([("--optimizer", "momentum")],
-                          ["--hyperparameter", "momentum=0.9", "--hyperparameter", "momentum=0.8"]),
-     "--hyperparameter: momentum given twice"),
-    ("seed without batch", _case(extra=["--seed", 1]), "--seed sets the mini-batch order"),
-    ("seed negative", _case(extra=["--batch-size", 2, "--seed", -1]),
-     "argument --seed: must be an integer >= 0"),
-    ("dtype", _case(extra=["--dtype", "float16"]), "argument --dtype: invalid choice"),
-    ("unknown flag", _case(extra=["--colour", "red"]), "unrecognized arguments: --colour red"),
-    ("json missing dir", _case([("--json", "/no/such/dir/r.json")]),
-     "--json: directory /no/such/dir does not exist"),
-    ("manifest missing dir", _case([("--manifest", "/no/such/dir/m.json")]),
-     "--manifest: directory /no/such/dir does not exist"),
-    ("json is a directory", _case([("--json", "TMP")]), "--json: .* is a directory"),
-    ("json unwritable", _case([("--json", "UNWRITABLE/r.json")]),
-     "--json: directory .* is not writable"),
-    ("resume without dir", _case(extra=["--resume"]), "--resume needs --checkpoint-dir"),
-    ("every without dir", _case(extra=["--checkpoint-every", 5]),
-     "--checkpoint-every needs --checkpoint-dir"),
-    ("dir without every", _case(extra=["--checkpoint-dir", "TMP/ckpt"]),
-     "--checkpoint-dir needs --checkpoint-every"),
-    ("every 0", _case(extra=["--checkpoint-dir", "TMP/ckpt", "--checkpoint-every", 0]),
-     "argument --checkpoint-every: must be an integer > 0"),
-    ("dir parent missing", _case(extra=["--checkpoint-dir", "TMP/a/b", "--checkpoint-every", 5]),
-     "--checkpoint-dir: directory .*/a does not exist"),
-    ("dir is a file", _case(extra=["--checkpoint-dir", "TMP/afile", "--checkpoint-every", 5]),
-     "--checkpoint-dir: .* is not a directory"),
-    ("resume missing dir",
-     _case(extra=["--checkpoint-dir", "TMP/ckpt", "--checkpoint-every", 5, "--resume"]),
-     "--resume: checkpoint directory .* does not exist"),
-    ("resume empty dir",
-     _case(extra=["--checkpoint-dir", "TMP/out", "--checkpoint-every", 5, "--resume"]),
-     "--resume: no checkpoint in"),
-]
-
-
-@pytest.mark.parametrize(("case", "build", "message"), BAD_TRAIN_INPUT,
-                         ids=[case[0] for case in BAD_TRAIN_INPUT])
-def test_train_bad_input_exits_2_with_one_line_and_writes_nothing(
-    tmp_path, capsys, case, build, message, unwritable_directory
-):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "afile").write_text("")
-    argv = build(tmp_path)
-    if any("UNWRITABLE" in a for a in argv):
-        target = unwritable_directory()
-        argv = [a.replace("UNWRITABLE", str(target)) for a in argv]
-    code, out, err = run(argv, capsys)
-    assert code == 2, (out, err)
-    assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err
-    assert __import__("re").search(message, err), err
-    assert list((tmp_path / "out").iterdir()) == []
-    assert not (tmp_path / "ckpt").exists()
-
-
-def test_bad_input_through_a_real_process_has_no_traceback(tmp_path):
-    out = subprocess.run([*SCRIPT, *shipments_argv("--learning-rate", "nan")],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and out.stdout == ""
-    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-    out = subprocess.run([*SCRIPT, "rerun", tmp_path / "none.json"], capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -487,7 +301,7 @@ def test_bad_input_through_a_real_process_has_no_traceback(tmp_path):
 def _train_with_checkpoints(tmp_path, capsys, *extra, steps=20, every=6):
     argv = shipments_argv("--checkpoint-dir", tmp_path / "ckpt", "--checkpoint-every", every,
                           *extra)
-    return run(_replace(argv, "--steps", steps), capsys)
+    return run_cli(capsys, DOOR, *_replace(argv, "--steps", steps))
 
 
 def test_fresh_run_refuses_a_directory_with_checkpoints(tmp_path, capsys):
@@ -500,7 +314,7 @@ def test_resume_refuses_another_runs_checkpoints(tmp_path, capsys):
     assert _train_with_checkpoints(tmp_path, capsys)[0] == 0
     argv = _replace(shipments_argv("--checkpoint-dir", tmp_path / "ckpt", "--checkpoint-every",
                                    6, "--resume"), "--learning-rate", 0.05)
-    code, _, err = run(argv, capsys)
+    code, _, err = run_cli(capsys, DOOR, *argv)
     assert code == 2 and "was written by a different run: learning_rate is 0.08 there" in err
     code, _, err = _train_with_checkpoints(tmp_path, capsys, "--resume", steps=30)
     assert code == 2 and "steps is 20 there and 30 here" in err
@@ -547,6 +361,7 @@ def test_resume_at_every_checkpoint_reproduces_the_run_exactly(tmp_path, capsys)
         assert run_["options"]["resumed_from"] == sha256_digest(checkpoints[keep - 1].read_bytes())
 
 
+@pytest.mark.slow
 def test_kill_and_resume_in_a_subprocess(tmp_path):
     argv = ["train", "--data", "synthetic:2000", "--optimizer", "adam", "--learning-rate", "0.01",
             "--batch-size", "8", "--steps", "6000", "--seed", "5", "--checkpoint-every", "50"]
@@ -564,14 +379,12 @@ def test_kill_and_resume_in_a_subprocess(tmp_path):
     written = len(list(ckpt.glob("step-*.npz")))
     assert 2 <= written < 120 and not (tmp_path / "killed.json").exists()
 
-    resumed = subprocess.run([*SCRIPT, *argv, "--checkpoint-dir", ckpt, "--resume",
-                              "--json", tmp_path / "resumed.json"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = run_module(DOOR, *argv, "--checkpoint-dir", ckpt, "--resume",
+                         "--json", tmp_path / "resumed.json")
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from checkpoint sha256:" in resumed.stdout
-    reference = subprocess.run([*SCRIPT, *argv, "--checkpoint-dir", tmp_path / "ref",
-                                "--json", tmp_path / "reference.json"],
-                               capture_output=True, text=True, timeout=300)
+    reference = run_module(DOOR, *argv, "--checkpoint-dir", tmp_path / "ref",
+                           "--json", tmp_path / "reference.json")
     assert reference.returncode == 0, reference.stderr
     resumed_report, reference_report = (_json(tmp_path / f"{n}.json")
                                         for n in ("resumed", "reference"))
@@ -584,6 +397,7 @@ def test_kill_and_resume_in_a_subprocess(tmp_path):
         p.name for p in (tmp_path / "ref").glob("step-*.npz"))
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_with_a_hint_and_no_traceback(tmp_path):
     ckpt = tmp_path / "ckpt"
     argv = ["train", "--data", "synthetic:2000", "--optimizer", "sgd", "--learning-rate", "0.01",
@@ -602,6 +416,7 @@ def test_ctrl_c_exits_130_with_a_hint_and_no_traceback(tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
@@ -636,8 +451,9 @@ def test_resume_from_any_checkpoint_matches_the_uninterrupted_run(
 def test_plain_progress_lines_fall_at_evenly_spaced_chunk_ends(capsys, tmp_path):
     # 6000 steps in chunks of 500: a line after the first chunk (early feedback), then
     # every second chunk end (every chunk would be 12 lines, more than about ten).
-    code, _, err = run(shipments_argv("--steps", "6000", "--checkpoint-every", "500",
-                                      "--checkpoint-dir", str(tmp_path / "ckpt")), capsys)
+    argv = shipments_argv("--steps", "6000", "--checkpoint-every", "500",
+                          "--checkpoint-dir", tmp_path / "ckpt")
+    code, _, err = run_cli(capsys, DOOR, *argv)
     assert code == 0
     done = [int(line.split("/")[0]) for line in err.splitlines()]
     assert done == [500, *range(1000, 6001, 1000)]

@@ -110,8 +110,12 @@ def test_local_comparison_catches_any_single_changed_value(runs):
 # --- every registry experiment, every backend, float64 ------------------------------
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
-@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize(("backend", "name"), [
+    # the engine (one Value per operation) on d2l's 1000 examples takes about a minute
+    pytest.param(backend, name, marks=pytest.mark.slow)
+    if (backend, name) == ("engine", "multi-feature/d2l") else (backend, name)
+    for name in REGISTRY for backend in OTHERS
+])
 def test_backend_agrees_with_manual_in_float64(runs, backend, name):
     reference, trajectory = runs("manual", name), runs(backend, name)
     trajectory.check_lengths()
@@ -384,6 +388,7 @@ def test_missing_torch_is_reported_not_raised_on_import(monkeypatch):
     assert get_backend("manual").run(REGISTRY["five-steps"]).steps == 5
 
 
+@pytest.mark.slow
 def test_importing_the_backends_does_not_import_torch():
     """torch is an optional extra, imported only when the torch backend runs.
 

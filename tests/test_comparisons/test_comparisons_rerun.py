@@ -1,4 +1,7 @@
-"""``python -m comparisons run --manifest`` and ``rerun``: round trips, differences, bad files."""
+"""``python -m comparisons run --manifest`` and ``rerun``: round trips and differences.
+
+Bad rerun files are rows of ``tests/test_cli/test_bad_input_comparisons.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,11 @@ import dataclasses
 import json
 import math
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line, run_cli, run_module
 
-from comparisons import cli
 from comparisons.backends import BACKEND_NAMES
 from comparisons.experiments import REGISTRY
 from comparisons.manifest import experiment_from_json, experiment_to_json, split_policy
@@ -23,28 +24,19 @@ from functional_training.runs import (
     first_difference,
     read_manifest,
     trajectory_digest,
-    validate_manifest,
 )
 
+DOOR = "comparisons"
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 MANY = ["five-steps", "train-validation", "mini-batch", "gradient-check", "shared-path",
         "gradient-accumulation", "optimizer/adamw"]
 
 
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as stop:
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def record(capsys, tmp_path, *argv) -> tuple[Path, Path]:
     """Run ``run ARGV --json --manifest`` into ``tmp_path``; return (report, manifest)."""
     report, manifest = tmp_path / "report.json", tmp_path / "run.manifest.json"
-    code, _, err = run_cli(capsys, "run", *argv, "--json", report, "--manifest", manifest)
+    code, _, err = run_cli(capsys, DOOR, "run", *argv, "--json", report, "--manifest", manifest)
     assert code == 0, err
     return report, manifest
 
@@ -111,12 +103,12 @@ def test_all_writes_a_manifest_too(capsys, tmp_path, monkeypatch):
                         lambda **kwargs: [])
     monkeypatch.setattr("comparisons.faults.FAULTS", {})
     path = tmp_path / "all.manifest.json"
-    code, out, err = run_cli(capsys, "all", "--no-figures", "--manifest", path)
+    code, out, err = run_cli(capsys, DOOR, "all", "--no-figures", "--manifest", path)
     assert code == 0, err
     manifest = read_manifest(path)
     assert manifest["tool"] == "comparisons all"
     assert [run["name"] for run in manifest["runs"]] == ["five-steps", "shared-path"]
-    code, out, _ = run_cli(capsys, "rerun", path)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", path)
     assert code == 0, out
     assert "rerun: all 2 experiments are EQUAL" in out
 
@@ -128,7 +120,7 @@ def test_all_writes_a_manifest_too(capsys, tmp_path, monkeypatch):
 def test_rerun_reproduces_every_trajectory_bit_for_bit(capsys, tmp_path, which):
     report, manifest = record(capsys, tmp_path, *_experiments(*MANY),
                               "--spec", EXAMPLES / "diverging-rate.toml")
-    code, out, err = run_cli(capsys, "rerun", report if which == "report" else manifest)
+    code, out, err = run_cli(capsys, DOOR, "rerun", report if which == "report" else manifest)
     assert code == 0, out + err
     lines = out.splitlines()
     assert lines[0].startswith("rerun of comparisons run from ")
@@ -157,7 +149,7 @@ def test_a_rerun_reads_its_file_once_and_builds_no_manifest_of_the_recorded_runs
 
     monkeypatch.setattr(Path, "read_text", read_text)
     monkeypatch.setattr(comparisons.manifest, "build_manifest", build_manifest)
-    code, out, err = run_cli(capsys, "rerun", report)
+    code, out, err = run_cli(capsys, DOOR, "rerun", report)
     assert code == 0, out + err
     assert reads.count(Path(report)) == 1
     assert built == []  # environment notes come from current_environment, no manifest built
@@ -169,7 +161,7 @@ def test_a_spec_experiment_reruns_after_its_file_is_gone(capsys, tmp_path):
     spec.write_text(spec.read_text().replace('name = "shipments-adam"', 'name = "mine"'))
     _, manifest = record(capsys, tmp_path, "--spec", spec, "--dtype", "float32")
     spec.unlink()
-    code, out, _ = run_cli(capsys, "rerun", manifest)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", manifest)
     assert code == 0, out
     assert "(float32)" in out.splitlines()[0]
     assert "mine: EQUAL" in out
@@ -182,7 +174,7 @@ def test_chosen_backends_and_reference_are_rerun_as_recorded(capsys, tmp_path):
     assert run["options"]["backends"] == ["engine"]
     assert run["options"]["reference"] == "torch"
     assert set(run["results"]) == {"torch", "engine"}
-    code, out, _ = run_cli(capsys, "rerun", manifest)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", manifest)
     assert code == 0
     assert "five-steps: EQUAL (torch, engine: every value, bit for bit)" in out
 
@@ -223,7 +215,7 @@ def test_rerun_names_the_first_differing_experiment_backend_quantity_and_step(
     report, manifest = record(capsys, tmp_path, *_experiments("five-steps", "full-batch"))
     recorded = json.loads(report.read_text())["experiments"][1]["backends"]["torch"]
     _nudged_backend(monkeypatch, "torch", step=3)
-    code, out, _ = run_cli(capsys, "rerun", report)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", report)
     assert code == 1
     was = recorded["grads"]["w"][3]
     now = math.nextafter(was, math.inf)
@@ -235,7 +227,7 @@ def test_rerun_names_the_first_differing_experiment_backend_quantity_and_step(
         "step 3, grads.w")
 
     # From the manifest alone only the digests can be compared: experiment and backend named.
-    code, out, _ = run_cli(capsys, "rerun", manifest)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", manifest)
     assert code == 1
     assert "full-batch: DIFFERENT: torch: trajectory digest recorded sha256:" in out
 
@@ -246,9 +238,9 @@ def test_a_one_ulp_difference_that_the_comparator_accepts_is_still_a_rerun_diffe
     # Cross-backend agreement is within tolerance; reproduction is exact.
     report, _ = record(capsys, tmp_path, *_experiments("five-steps"))
     _nudged_backend(monkeypatch, "jax", step=0)
-    code, out, _ = run_cli(capsys, "run", "--experiment", "five-steps")
+    code, out, _ = run_cli(capsys, DOOR, "run", "--experiment", "five-steps")
     assert code == 0  # agrees with manual within 1e-12
-    code, out, _ = run_cli(capsys, "rerun", report)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", report)
     assert code == 1
     assert "five-steps: DIFFERENT: jax at step 0, grads.w: recorded -8.0, now " in out
 
@@ -263,13 +255,13 @@ def test_a_changed_registry_experiment_is_reported_not_rerun(capsys, tmp_path, m
     changed["full-batch"] = dataclasses.replace(REGISTRY["full-batch"],
                                                 train=((1.0, 3.0), (2.0, 5.0), (3.0, 7.5)))
     monkeypatch.setattr(rerun_module, "REGISTRY", changed)
-    code, out, _ = run_cli(capsys, "rerun", manifest)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", manifest)
     assert code == 1
     assert ("five-steps: CHANGED: its hyperparams changed: recorded {'learning_rate': 0.1}, "
             "now {'learning_rate': 0.2} (not rerun)") in out
     assert "full-batch: CHANGED: its data changed: recorded version sha256:" in out
     del changed["five-steps"]
-    code, out, _ = run_cli(capsys, "rerun", manifest)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", manifest)
     assert code == 1
     assert "five-steps: CHANGED: no longer in the registry (not rerun)" in out
 
@@ -289,7 +281,7 @@ def test_a_backend_missing_at_rerun_is_a_difference(capsys, tmp_path, monkeypatc
 
     monkeypatch.setattr(backends, "get_backend",
                         lambda name: Missing() if name == "torch" else real(name))
-    code, out, _ = run_cli(capsys, "rerun", manifest)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", manifest)
     assert code == 1
     assert "five-steps: torch: not available here, nothing to compare" in out
 
@@ -303,107 +295,10 @@ def test_first_difference_compares_bits_not_values():
     assert first_difference(traj(0.0), traj(-0.0)) == "step 1, params.w: recorded 0.0, now -0.0"
 
 
-# --- rerun: bad files -----------------------------------------------------------------------
-
-
-def _edit(change):
-    def apply(report: dict) -> dict:
-        change(report)
-        return report
-
-    return apply
-
-
-def _manifest_only(change):
-    def apply(report: dict) -> dict:
-        manifest = report["manifest"]
-        change(manifest)
-        return manifest
-
-    return apply
-
-
-BAD_FILES = [
-    ("missing", None, r"cannot read manifest .*: No such file or directory"),
-    ("not json", "{", "is not valid JSON"),
-    ("NaN literal", '{"manifest": NaN}', "is not strict JSON: it contains NaN"),
-    ("not an object", "[1]", "manifest must be a JSON object"),
-    ("missing key", _manifest_only(lambda m: m.pop("dtype")), "missing key 'dtype'"),
-    ("unknown key", _manifest_only(lambda m: m.update(colour=1)), "unknown key 'colour'"),
-    ("train tool, not one", _manifest_only(lambda m: m.update(tool="functional_training train")),
-     r"manifest: runs\[0\].results has no 'trajectory' digest to compare with"),
-    ("other tool", _manifest_only(lambda m: m.update(tool="make")),
-     "manifest was written by 'make': no rerunner is installed for it"),
-    ("no options", _manifest_only(lambda m: m["runs"][0]["options"].clear()),
-     r"runs\[0\].options: missing key 'origin'"),
-    ("origin", _manifest_only(lambda m: m["runs"][0]["options"].update(origin="web")),
-     r"options.origin must be one of registry, spec"),
-    ("backend", _manifest_only(lambda m: m["runs"][0]["options"].update(backends=["numpy"])),
-     r"options.backends must be a non-empty list"),
-    ("reference", _manifest_only(lambda m: m["runs"][0]["options"].update(reference="numpy")),
-     r"options.reference must be one of"),
-    ("no reference digest", _manifest_only(lambda m: m["runs"][0]["results"].pop("manual")),
-     r"runs\[0\].results must hold a digest per backend"),
-    ("edited steps", _manifest_only(lambda m: m["runs"][0].update(steps=7)),
-     r"runs\[0\].steps does not match options.experiment; the manifest was edited"),
-    ("edited experiment",
-     _manifest_only(lambda m: m["runs"][0]["options"]["experiment"].update(steps=7)),
-     r"runs\[0\].steps does not match options.experiment"),
-    ("experiment key",
-     _manifest_only(lambda m: m["runs"][0]["options"]["experiment"].pop("train")),
-     r"options.experiment.train: missing"),
-    ("experiment type",
-     _manifest_only(lambda m: m["runs"][0]["options"]["experiment"].update(steps="5")),
-     r"options.experiment.steps: must be an integer, got a string"),
-    ("experiment unrunnable",
-     _manifest_only(lambda m: m["runs"][0]["options"]["experiment"]["hyperparams"].update(
-         learning_rate=-1.0)),
-     r"options.experiment: learning_rate must be > 0, got -1.0"),
-    ("renamed", _manifest_only(lambda m: m["runs"][0].update(name="six-steps")),
-     r"runs\[0\].name 'six-steps' is not its experiment's name"),
-    ("edited report",
-     _edit(lambda r: r["experiments"][0]["backends"]["torch"]["batch_loss"].__setitem__(0, 1.0)),
-     "the trajectory of five-steps/torch does not match its manifest's digest"),
-    ("report without experiments", _edit(lambda r: r.pop("experiments")),
-     "\"experiments\" must be a list of objects"),
-]
-
-
-@pytest.fixture(scope="module")
-def recorded_report(tmp_path_factory) -> dict:
-    path = tmp_path_factory.mktemp("recorded") / "report.json"
-    assert cli.main(["run", "--experiment", "five-steps", "--json", str(path)]) == 0
-    return json.loads(path.read_text())
-
-
-@pytest.mark.parametrize(("case", "content", "message"), BAD_FILES,
-                         ids=[case[0] for case in BAD_FILES])
-def test_a_bad_rerun_file_is_exit_2_with_one_line(capsys, tmp_path, recorded_report, case,
-                                                  content, message):
-    import copy
-    import re
-
-    capsys.readouterr()
-    path = tmp_path / "bad.json"
-    if isinstance(content, str):
-        path.write_text(content)
-    elif content is not None:
-        path.write_text(json.dumps(content(copy.deepcopy(recorded_report))))
-    code, out, err = run_cli(capsys, "rerun", path)
-    assert (code, out) == (2, ""), err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("error: ")
-    assert re.search(message, err), err
-
-
-def test_the_recorded_report_fixture_is_valid(recorded_report):
-    assert validate_manifest(recorded_report["manifest"])["runs"][0]["name"] == "five-steps"
-
-
+@pytest.mark.slow
 def test_manifest_round_trip_and_rerun_in_fresh_processes(tmp_path):
     def module(*argv):
-        return subprocess.run([sys.executable, "-m", "comparisons", *map(str, argv)],
-                              capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+        return run_module(DOOR, *argv)
 
     manifest = tmp_path / "m.json"
     first = module("run", "--experiment", "mini-batch", "--spec",
@@ -415,4 +310,4 @@ def test_manifest_round_trip_and_rerun_in_fresh_processes(tmp_path):
         "trajectories"
     bad = module("rerun", tmp_path / "none.json")
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert_one_line(bad.stderr)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from comparisons.engine import Value, to_dot, zero_grad
 
 # --- the lesson's cases (its printed numbers, exact: every step is exact in binary) ---
@@ -241,6 +243,7 @@ def check_chain_one_million_deep() -> None:
     assert middle.grad == middle_grad, (middle.grad, middle_grad)
 
 
+@pytest.mark.slow
 def test_chain_one_million_deep_in_a_fresh_default_interpreter():
     """``check_chain_one_million_deep`` in a new ``python``: the default interpreter, as
     the issue asks (recursion limit 1000, nothing else loaded -- the garbage collector's

@@ -93,6 +93,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", raw[16:24])
 
 
+@pytest.mark.slow
 def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
     out, written = rendered
     expected = [out / f"{name}.{fmt}" for name in figures.FIGURE_NAMES for fmt in ("png", "svg")]
@@ -107,6 +108,7 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)  # no temp files
 
 
+@pytest.mark.slow
 def test_every_file_goes_through_the_projects_one_atomic_writer(data, tmp_path, monkeypatch):
     # functional_training.runs.write_atomic also fsyncs the directory and sets mode 0644; the
     # figures use it (no second writer). A missing --out directory is still created.
@@ -125,6 +127,7 @@ def test_every_file_goes_through_the_projects_one_atomic_writer(data, tmp_path, 
     assert not hasattr(style, "write_atomically")
 
 
+@pytest.mark.slow
 def test_two_renders_in_a_row_are_byte_identical(data, rendered, tmp_path):
     out, written = rendered
     again = figures.write_figures(data, tmp_path)
@@ -485,6 +488,7 @@ def test_figure_arguments_default_and_refuse(capsys):
     assert "unknown figure format 'gif'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_drawing_never_touches_pyplot():
     code = (
         "import io, sys\n"
@@ -549,18 +553,27 @@ def test_committed_figures_draw_the_data_the_code_draws_now(data):
             assert (COMMITTED / f"{name}.{fmt}").is_file(), f"{name}.{fmt} is not committed"
 
 
-def test_committed_svgs_are_byte_identical_on_the_pinned_versions(rendered):
-    """With the library versions the committed files record, the SVG bytes must match too."""
+def test_committed_figures_are_byte_identical_on_the_pinned_versions(rendered):
+    """With the library versions the committed files record, every file's bytes must match.
+
+    ``python -m comparisons all`` writes exactly these files (``render_all``: the
+    same ``figure_data`` and ``write_figures``) into ``figures/`` and nothing else
+    into the tree, so this is the test that it leaves ``git status`` clean: PNG,
+    SVG, README.md and figure-data.json, byte for byte.
+    """
     committed = _committed_record()
     if committed["rendered_with"] != figures.rendered_with():
         pytest.skip(f"figures/ was rendered with {committed['rendered_with']}, "
                     f"this install has {figures.rendered_with()}")
-    out, _ = rendered
-    for name in figures.FIGURE_NAMES:
-        assert (COMMITTED / f"{name}.svg").read_bytes() == (out / f"{name}.svg").read_bytes(), (
-            f"{name}.svg is stale: run python -m comparisons figures")
+    out, paths = rendered
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(Path(p).name for p in paths)
+    for name in written:
+        assert (COMMITTED / name).read_bytes() == (out / name).read_bytes(), (
+            f"{name} is stale: run python -m comparisons figures")
 
 
+@pytest.mark.slow
 def test_command_line_renders_every_figure(tmp_path, capsys):
     from comparisons import cli  # `python -m comparisons figures` is cli.main(["figures", ...])
 

@@ -35,6 +35,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -156,6 +157,7 @@ def run_spec(text: str, *extra: str) -> tuple[int, str, str, dict | None]:
     return code, out.getvalue(), err.getvalue(), data
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(spec=valid_specs())
 def test_random_valid_specs_run_and_agree_across_all_four_backends(spec):
@@ -203,6 +205,7 @@ def diverging_specs(draw) -> dict:
             "model": {"w": w, "b": b}, "optimizer": optimizer, "run": {"steps": 500}}
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(spec=diverging_specs())
 def test_random_diverging_runs_go_non_finite_at_the_same_step_and_agree(spec):

@@ -25,6 +25,7 @@ TOL64 = ft.tolerance("float64", 0)
 SHIPMENTS_X, SHIPMENTS_Y = [1.0, 2.0, 3.0], [3.0, 5.0, 7.0]
 
 
+@pytest.mark.slow
 def test_import_leaves_jax_config_alone():
     code = "import functional_training, jax; print(jax.config.jax_enable_x64)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -322,6 +323,7 @@ def test_make_optimizer_rejects_foreign_hyperparameter():
         ft.make_optimizer("rmsprop", learning_rate=0.1)
 
 
+@pytest.mark.slow
 def test_demo_cli_prints_first_update():
     out = subprocess.run([sys.executable, "-m", "functional_training"], capture_output=True,
                          text=True, check=True)

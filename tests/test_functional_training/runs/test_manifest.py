@@ -121,6 +121,7 @@ def test_package_versions_come_from_installed_metadata():
     assert versions["python"] == ".".join(map(str, sys.version_info[:3]))
 
 
+@pytest.mark.slow
 def test_package_versions_do_not_import_torch():
     code = (
         "import sys; from functional_training import runs as m; m.package_versions(); "
