@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from functional_training._data_files import is_data_file
+from functional_training._models import parameter_names
 from functional_training._precision import DTYPES
 from functional_training.runs._digests import data_version, is_digest
 from functional_training.runs._environment import device_names, package_versions, source_digest
@@ -103,6 +105,72 @@ def named_data_record(data) -> dict:
     """
     return data_record(data.name, data.x, data.y, data.x_val, data.y_val,
                        files=dict(data.files) or None)
+
+
+def data_file_option(name: str) -> dict[str, str]:
+    """``{"data_file": absolute path}`` for a data file (``{}`` for named data).
+
+    A manifest keeps ``options.data`` as the user typed it and this absolute path
+    beside it, so a rerun from another directory still finds the file.
+
+    Example:
+      >>> data_file_option("shipments")
+      {}
+    """
+    return {"data_file": str(Path(name).resolve())} if is_data_file(name) else {}
+
+
+def data_name_for_rerun(options: Mapping) -> str:
+    """The data name a rerun reads: ``options.data``, or ``options.data_file`` when the
+    typed (relative) path does not exist from here but the recorded absolute one does.
+
+    Example:
+      >>> data_name_for_rerun({"data": "shipments"})
+      'shipments'
+    """
+    name = options.get("data")
+    if not isinstance(name, str):
+        raise ValueError("manifest: runs[0].options.data must be a data set name")
+    recorded = options.get("data_file")
+    if is_data_file(name) and not Path(name).exists() and isinstance(recorded, str) and Path(
+        recorded
+    ).exists():
+        return recorded
+    return name
+
+
+def line_init(init: Sequence[float], features: int) -> dict[str, float]:
+    """The ``init`` block of a line started at ``(w, b)`` on every weight, by the naming rule.
+
+    Example:
+      >>> line_init((0.5, 0.0), 1), line_init((0.0, 1.0), 2)
+      ({'w': 0.5, 'b': 0.0}, {'w[0]': 0.0, 'w[1]': 0.0, 'b': 1.0})
+    """
+    return {name: float(init[1] if name == "b" else init[0])
+            for name in parameter_names("linear", features=features)}
+
+
+def line_init_from(init: Mapping[str, float] | None, features: int) -> tuple[float, float]:
+    """``(w, b)`` back from a :func:`line_init` block (or the older ``{"w", "b"}`` form).
+
+    Raises:
+      ValueError: names other than the rule's, or weights that do not share one value
+        (``train`` and ``sweep`` start every weight at the same value).
+
+    Example:
+      >>> line_init_from({"w[0]": 0.5, "w[1]": 0.5, "b": 0.0}, 2)
+      (0.5, 0.0)
+    """
+    names = parameter_names("linear", features=features)
+    init = dict(init or {})
+    if set(init) == {"w", "b"}:
+        return float(init["w"]), float(init["b"])
+    if set(init) != set(names):
+        raise ValueError(f"manifest: runs[0].init must give {', '.join(names)}")
+    weights = {init[name] for name in names if name != "b"}
+    if len(weights) != 1:
+        raise ValueError("manifest: runs[0].init: every weight must start at one value")
+    return float(weights.pop()), float(init["b"])
 
 
 def run_record(

@@ -46,7 +46,12 @@ from functional_training.runs._cli import progress
 from functional_training.runs._digests import trajectory_digest
 from functional_training.runs._environment import environment_notes
 from functional_training.runs._io import read_json
-from functional_training.runs._manifest import data_record, validate_manifest
+from functional_training.runs._manifest import (
+    data_name_for_rerun,
+    data_record,
+    line_init_from,
+    validate_manifest,
+)
 from functional_training.runs._sweep_record import SWEEP_TOOL, sweep_digest
 from functional_training.runs._training import TOOL as TRAIN_TOOL
 from functional_training.runs._training import run_training, settings_data, settings_from_run
@@ -322,11 +327,10 @@ def rerun_sweep(
     data_seed = options.get("data_seed", 0)
     if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
         raise ValueError("manifest: runs[0].options.data_seed must be an integer >= 0")
-    named = named_data(options["data"], seed=data_seed, features=options.get("features"),
+    named = named_data(data_name_for_rerun(options), seed=data_seed,
+                       features=options.get("features"),
                        target=options.get("target"))
-    init = run["init"] or {}
-    if set(init) != {"w", "b"}:
-        raise ValueError("manifest: runs[0].init must give w and b")
+    w0, b0 = line_init_from(run["init"], 1 if named.x.ndim == 1 else int(named.x.shape[1]))
     same_data, line = _data_check(run, named)
     if not same_data:
         return RerunReport(False, [line, "sweep: not rerun (the data changed)"])
@@ -336,8 +340,7 @@ def rerun_sweep(
                                   seed=run["seed"] or 0)
     dtype = manifest["dtype"]
     with precision(dtype):
-        params = LinearParams(jnp.full(named.x.shape[1:], init["w"], dtype),
-                              jnp.asarray(init["b"], dtype))
+        params = LinearParams(jnp.full(named.x.shape[1:], w0, dtype), jnp.asarray(b0, dtype))
         result = sweep_learning_rates(
             params, named.x, named.y, run["learning_rates"], steps=run["steps"],
             optimizer=run["optimizer"], hyperparams=dict(run["hyperparameters"]),

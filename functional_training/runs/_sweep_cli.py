@@ -28,6 +28,7 @@ from functional_training._datasets import data_argument, named_data
 from functional_training._optimizers import OPTIMIZER_NAMES
 from functional_training._params import LinearParams
 from functional_training._precision import DTYPES, precision
+from functional_training._record import named_series
 from functional_training._stability import observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import sweep_learning_rates
@@ -279,8 +280,8 @@ def to_json(result, summary: dict, *, args: dict) -> dict:
         "learning_rates": result.learning_rates.tolist(),
         "losses": json_floats(result.losses),
         "first_nonfinite_step": result.first_nonfinite_step.tolist(),
-        "final_params": {"w": json_floats(result.final_params.w),
-                         "b": json_floats(result.final_params.b)},
+        "final_params": {name: json_floats(values)
+                         for name, values in named_series(result.final_params).items()},
         "compile_seconds": result.compile_seconds,
         "run_seconds": result.run_seconds,
         **summary,

@@ -11,9 +11,16 @@ from collections.abc import Mapping
 
 from functional_training._datasets import named_data
 from functional_training._optimizers import optimizer_hyperparameters
+from functional_training._record import named_series
 from functional_training.runs._digests import sha256_digest
 from functional_training.runs._io import canonical_json, json_floats
-from functional_training.runs._manifest import build_manifest, named_data_record, run_record
+from functional_training.runs._manifest import (
+    build_manifest,
+    data_file_option,
+    line_init,
+    named_data_record,
+    run_record,
+)
 
 SWEEP_TOOL = "functional_training sweep"
 """The ``tool`` of a sweep manifest."""
@@ -33,7 +40,7 @@ def sweep_result_json(result) -> dict:
         "learning_rates": json_floats(result.learning_rates),
         "losses": json_floats(result.losses),
         "final_params": {name: json_floats(values)
-                         for name, values in zip(("w", "b"), result.final_params, strict=True)},
+                         for name, values in named_series(result.final_params).items()},
         "first_nonfinite_step": [int(k) for k in result.first_nonfinite_step],
         "steps": int(result.steps),
         "record_every": int(result.record_every),
@@ -84,14 +91,15 @@ def sweep_manifest(
         name="sweep",
         data=named_data_record(named),
         split=named.split,
-        init={"w": init[0], "b": init[1]},
+        init=line_init(init, 1 if named.x.ndim == 1 else int(named.x.shape[1])),
         optimizer=optimizer,
         hyperparameters=hyper,
         learning_rates=[float(rate) for rate in result.learning_rates],
         steps=int(result.steps),
         batch_size=batch_size,
         seed=seed if batch_size is not None else None,
-        options={"data": data, "data_seed": data_seed, "record_every": int(result.record_every),
+        options={"data": data, **data_file_option(data), "data_seed": data_seed,
+                 "record_every": int(result.record_every),
                  "method": method, "features": None if features is None else list(features),
                  "target": target},
         results={"sweep": sweep_digest(result)},

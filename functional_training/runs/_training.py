@@ -44,7 +44,11 @@ from functional_training.runs._digests import trajectory_digest
 from functional_training.runs._io import check_output_path
 from functional_training.runs._manifest import (
     build_manifest,
+    data_file_option,
+    data_name_for_rerun,
     data_record,
+    line_init,
+    line_init_from,
     named_data_record,
     run_record,
 )
@@ -283,6 +287,10 @@ def _check_record_size(data: NamedData, *, steps: int, batch_size: int | None,
             f"({per_step} per step), about {size / 2**30:.3g} GiB in memory, over the "
             f"{MAX_RECORD_BYTES / 2**30:g} GiB limit: at most {fit} steps fit"
         )
+
+
+def _features(data: NamedData) -> int:
+    return 1 if data.x.ndim == 1 else int(data.x.shape[1])
 
 
 def settings_data(settings: TrainSettings) -> NamedData:
@@ -534,7 +542,7 @@ def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutco
         name="train",
         data=named_data_record(data),
         split=data.split,
-        init={"w": settings.init[0], "b": settings.init[1]},
+        init=line_init(settings.init, _features(data)),
         optimizer=settings.optimizer,
         hyperparameters=settings.hyperparameters,
         learning_rates=[settings.learning_rate],
@@ -545,6 +553,7 @@ def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutco
         checkpoint=outcome.checkpoint,
         options={
             "data": settings.data,
+            **data_file_option(settings.data),
             "features": None if settings.features is None else list(settings.features),
             "target": settings.target,
             "chunk_steps": settings.chunk_steps,
@@ -558,16 +567,11 @@ def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutco
 def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
     """Rebuild the settings of a training run from its manifest entry (for ``rerun``)."""
     options = run["options"]
-    data_name, chunk = options.get("data"), options.get("chunk_steps")
-    if not isinstance(data_name, str):
-        raise ValueError("manifest: runs[0].options.data must be a data set name")
+    data_name, chunk = data_name_for_rerun(options), options.get("chunk_steps")
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk <= 0:
         raise ValueError("manifest: runs[0].options.chunk_steps must be an integer > 0")
     if len(run["learning_rates"]) != 1:
         raise ValueError("manifest: runs[0].learning_rates must hold exactly one rate")
-    init = run["init"] or {}
-    if set(init) != {"w", "b"}:
-        raise ValueError("manifest: runs[0].init must give w and b")
     features, target = options.get("features"), options.get("target")
     if features is not None and (
         not isinstance(features, list) or not all(isinstance(f, str) for f in features)
@@ -576,6 +580,7 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
     if target is not None and not isinstance(target, str):
         raise ValueError("manifest: runs[0].options.target must be a column name")
     data = named_data(data_name, features=features, target=target)
+    init = line_init_from(run["init"], _features(data))
     try:
         return make_settings(
             data,
@@ -587,7 +592,7 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
             seed=run["seed"],
             dtype=dtype,
             chunk_steps=chunk,
-            init=(init["w"], init["b"]),
+            init=init,
         )
     except SettingError as err:
         raise ValueError(f"manifest: {err.naming(_MANIFEST_KEYS)}") from None

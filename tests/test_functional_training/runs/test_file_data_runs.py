@@ -135,3 +135,33 @@ def test_features_of_named_data_are_refused(capsys):
     code, _, err = _run(capsys, "train", "--data", "shipments", "--features", "x",
                         "--optimizer", "sgd", "--learning-rate", "0.1", "--steps", "2")
     assert code == 2 and "features and target name columns of a data file" in err
+
+
+def test_manifests_name_every_weight_by_the_one_rule(capsys, tmp_path):
+    """Several features: init and the sweep's final parameters are w[0], w[1], ..., b."""
+    path = _csv(tmp_path / "d.csv")
+    train, sweep, report = tmp_path / "t.json", tmp_path / "s.json", tmp_path / "r.json"
+    assert _run(capsys, "train", "--data", path, "--optimizer", "sgd", "--learning-rate", "0.01",
+                "--steps", "3", "--manifest", train)[0] == 0
+    assert _run(capsys, "sweep", "--data", path, "--learning-rates", "0.001:0.01:2",
+                "--steps", "4", "--dtype", "float64", "--manifest", sweep, "--json", report)[0] == 0
+    names = ["w[0]", "w[1]", "w[2]", "b"]
+    for manifest in (train, sweep):
+        assert list(json.loads(manifest.read_text())["runs"][0]["init"]) == names
+        code, out, _ = _run(capsys, "rerun", manifest)
+        assert code == 0, out
+    assert sorted(json.loads(report.read_text())["final_params"]) == sorted(names)
+
+
+def test_a_relative_data_path_reruns_from_another_directory(capsys, tmp_path, monkeypatch):
+    (tmp_path / "work").mkdir()
+    _csv(tmp_path / "work" / "d.csv")
+    monkeypatch.chdir(tmp_path / "work")
+    assert _run(capsys, "train", "--data", "d.csv", "--optimizer", "sgd", "--learning-rate",
+                "0.01", "--steps", "3", "--manifest", "m.json")[0] == 0
+    options = json.loads((tmp_path / "work" / "m.json").read_text())["runs"][0]["options"]
+    assert options["data"] == "d.csv"
+    assert options["data_file"] == str((tmp_path / "work" / "d.csv").resolve())
+    monkeypatch.chdir(tmp_path)  # d.csv is not here: the recorded absolute path is used
+    code, out, _ = _run(capsys, "rerun", "work/m.json")
+    assert code == 0 and "trajectory: EQUAL" in out
