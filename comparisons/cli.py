@@ -42,6 +42,7 @@ from rich.table import Table
 import comparisons.backends
 import comparisons.compare
 import comparisons.faults
+import comparisons.figures
 import comparisons.lesson_outputs
 from comparisons.backends import BACKEND_NAMES
 from comparisons.backends._common import check_run
@@ -412,28 +413,16 @@ def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0 if caught == len(comparisons.faults.FAULTS) else 1
 
 
-def _figures():
-    """The ``comparisons.figures`` module, imported on first use.
-
-    It imports matplotlib at import time, so only the commands that draw
-    (``figures``, ``all``) load it: ``python -m comparisons --help`` and ``run``
-    stay free of matplotlib.
-    """
-    from comparisons import figures
-
-    return figures
-
-
 def _render_figures(args: argparse.Namespace) -> list[Path]:
     """Render every figure from freshly verified trajectories (imports matplotlib)."""
     # `--out` and `--format` are comparisons.figures' own options (add_figure_arguments).
-    return _figures().render_all(args.out, tuple(args.format))
+    return comparisons.figures.render_all(args.out, tuple(args.format))
 
 
 def _check_figure_output(args: argparse.Namespace) -> None:
     """Refuse an ``--out`` the figures cannot be written to, before anything is computed."""
     try:
-        _figures().check_output_directory(args.out, option="--out")
+        comparisons.figures.check_output_directory(args.out, option="--out")
     except ValueError as err:
         raise UsageError(str(err)) from None
 
@@ -442,7 +431,7 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
     _check_figure_output(args)
     try:
         paths = _render_figures(args)
-    except _figures().UnverifiedTrajectoryError as error:  # a backend disagreed: nothing drawn
+    except comparisons.figures.UnverifiedTrajectoryError as error:  # a backend disagreed
         _say(err, f"figures: not rendered: {one_line(str(error))}")
         return 1
     for path in paths:
@@ -534,9 +523,8 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
     """The ``python -m comparisons`` parser (every subcommand has ``--help``).
 
     Args:
-      figure_arguments: add ``comparisons.figures``' own options to ``figures``
-        and ``all`` (importing that module and matplotlib); ``main`` asks for
-        them only when one of those commands is on the command line.
+      figure_arguments: add ``comparisons.figures``' own options (``--out``,
+        ``--format``) to ``figures`` and ``all``.
     """
     parser = ArgumentParser(
         prog="python -m comparisons",
@@ -615,13 +603,13 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
 
 
 def _add_figure_arguments(parser: argparse.ArgumentParser) -> None:
-    _figures().add_figure_arguments(parser)
+    comparisons.figures.add_figure_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(figure_arguments=bool({"figures", "all"} & set(argv)))
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
