@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 
-from comparisons import cli as comparisons_cli
 from comparisons.cli import engine_operations, engine_warning
 from comparisons.experiments import REGISTRY, Experiment
-from functional_training import cli as ft_cli
 from functional_training._datasets import named_data
 from functional_training.runs import make_console
 from functional_training.runs._training import MAX_RECORD_BYTES, record_bytes
@@ -241,19 +240,18 @@ def test_a_swallowed_ctrl_c_still_ends_the_command_with_130(script, tmp_path):
 # --- 3. bounded runs ---
 
 
-def _cli(main, capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as stop:
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
+def _ft(capsys, *argv):
+    return run_cli(capsys, "functional_training", *argv)
+
+
+def _cmp(capsys, *argv):
+    return run_cli(capsys, "comparisons", *argv)
+
 
 
 def test_a_train_whose_records_cannot_fit_is_refused_before_it_starts(capsys, tmp_path):
     started = time.monotonic()
-    code, out, err = _cli(ft_cli.main, capsys, "train", "--data", "shipments", "--optimizer",
+    code, out, err = _ft(capsys, "train", "--data", "shipments", "--optimizer",
                           "sgd", "--learning-rate", "0.08", "--steps", "1000000000", "--json",
                           tmp_path / "run.json")
     assert (code, out) == (2, "")
@@ -261,7 +259,7 @@ def test_a_train_whose_records_cannot_fit_is_refused_before_it_starts(capsys, tm
                    "about 268 GiB in memory, over the 4 GiB limit: at most 14913080 steps fit\n")
     assert time.monotonic() - started < 30 and list(tmp_path.iterdir()) == []
     # --epochs is named when it is what the user gave.
-    code, _, err = _cli(ft_cli.main, capsys, "train", "--data", "shipments", "--optimizer", "sgd",
+    code, _, err = _ft(capsys, "train", "--data", "shipments", "--optimizer", "sgd",
                         "--learning-rate", "0.08", "--epochs", "1000000000")
     assert code == 2 and err.startswith("error: --epochs: 1000000000 steps would record")
 
@@ -322,7 +320,7 @@ def test_comparisons_run_warns_up_front_and_shows_each_experiment_and_backend(tm
 ])
 def test_json_and_manifest_on_one_path_are_refused(command, capsys, tmp_path):
     path = tmp_path / "run.json"
-    code, out, err = _cli(ft_cli.main, capsys, *command, "--json", path, "--manifest", path)
+    code, out, err = _ft(capsys, *command, "--json", path, "--manifest", path)
     assert (code, out) == (2, "")
     assert err == f"error: --manifest: {path} is also the --json file; give each its own\n"
     assert list(tmp_path.iterdir()) == []
@@ -337,7 +335,7 @@ def test_tables_on_a_pipe_are_100_columns_and_never_cut_a_word(capsys, tmp_path)
     spec = tmp_path / "long.toml"
     spec.write_text((ROOT / "examples" / "diverging-rate.toml").read_text().replace(
         'name = "diverging-rate"', f'name = "{name}"'))
-    code, out, _ = _cli(comparisons_cli.main, capsys, "run", "--spec", spec, "--dtype",
+    code, out, _ = _cmp(capsys, "run", "--spec", spec, "--dtype",
                         "float32")
     assert code == 0
     assert "…" not in out  # no cell or header squeezed to an ellipsis
@@ -350,7 +348,7 @@ def test_tables_on_a_pipe_are_100_columns_and_never_cut_a_word(capsys, tmp_path)
             "where values are large") in lines  # a whole line, never wrapped
     assert "computed in: manual, engine: float64 (Python floats); compared rounded to float32" in (
         lines)
-    code, out, _ = _cli(comparisons_cli.main, capsys, "faults")
+    code, out, _ = _cmp(capsys, "faults")
     assert code == 0 and "…" not in out
     assert all(len(line) <= 100 for line in out.splitlines() if "│" in line or "─" in line)
 
@@ -359,7 +357,7 @@ def test_tables_on_a_pipe_are_100_columns_and_never_cut_a_word(capsys, tmp_path)
 
 
 def test_trains_summary_and_last_progress_line_say_which_step_they_show(capsys):
-    code, out, err = _cli(ft_cli.main, capsys, "train", "--data", "shipments", "--optimizer",
+    code, out, err = _ft(capsys, "train", "--data", "shipments", "--optimizer",
                           "sgd", "--learning-rate", "0.08", "--steps", "20")
     assert code == 0
     assert ("train_loss 13.8333 before step 0 -> 0.000494275 after step 19; grad_norm 12.3873 "
