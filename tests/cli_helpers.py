@@ -179,3 +179,21 @@ def write_unknown_tool_manifest(path: Path) -> Path:
 def row_params(rows: list[BadCommandLine]) -> list:
     """The rows as ``pytest.param``, each with its id."""
     return [pytest.param(row, id=row.id) for row in rows]
+
+
+def assert_refused_in_a_fresh_process(module: str, row: BadCommandLine, argv: list[str],
+                                      values: Mapping[str, str], tmp_path: Path) -> None:
+    """``python -m module argv`` in a new process: exit 2, one line, nothing written."""
+    before = files_under(tmp_path)
+    result = run_module(module, *argv)
+    assert_refused(result.returncode, result.stdout, result.stderr, expected_message(row, values))
+    assert_nothing_written(tmp_path, before, outside_paths(argv, values))
+
+
+def assert_raises_one_line(call, error: type[Exception], message: str) -> None:
+    """``call()`` raises ``error`` whose one-line message matches the regex ``message``."""
+    with pytest.raises(error) as caught:
+        call()
+    text = str(caught.value)
+    assert "\n" not in text
+    assert re.search(message, text), text

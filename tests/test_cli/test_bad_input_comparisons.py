@@ -20,6 +20,7 @@ from cli_helpers import (
     BadCommandLine,
     assert_nothing_written,
     assert_refused,
+    assert_refused_in_a_fresh_process,
     expected_message,
     files_under,
     materialise,
@@ -27,7 +28,6 @@ from cli_helpers import (
     outside_paths,
     row_params,
     run_cli,
-    run_module,
     write_unknown_tool_manifest,
 )
 from specs import shipments_spec
@@ -386,10 +386,7 @@ FRESH = ["spec not TOML", "spec ragged pair", "spec missing table, steps 0",
 def test_bad_input_in_a_fresh_process_prints_one_line(row, tmp_path, recorded,
                                                        unwritable_directory):
     argv, values = _fill(row, tmp_path, recorded, unwritable_directory)
-    before = files_under(tmp_path)
-    result = run_module(DOOR, *argv)
-    assert_refused(result.returncode, result.stdout, result.stderr, expected_message(row, values))
-    assert_nothing_written(tmp_path, before, outside_paths(argv, values))
+    assert_refused_in_a_fresh_process(DOOR, row, argv, values, tmp_path)
 
 
 def test_fresh_rows_exist_and_need_no_guards():

@@ -20,13 +20,13 @@ from cli_helpers import (
     BadCommandLine,
     assert_nothing_written,
     assert_refused,
+    assert_refused_in_a_fresh_process,
     expected_message,
     files_under,
     materialise,
     outside_paths,
     row_params,
     run_cli,
-    run_module,
     write_unknown_tool_manifest,
 )
 
@@ -356,10 +356,7 @@ FRESH = ["sweep reversed range", "train rate nan", "ft rerun missing file"]
 def test_bad_input_in_a_fresh_process_prints_one_line(row, tmp_path, recorded,
                                                        unwritable_directory):
     argv, values = _fill(row, tmp_path, recorded, unwritable_directory)
-    before = files_under(tmp_path)
-    result = run_module(DOOR, *argv)
-    assert_refused(result.returncode, result.stdout, result.stderr, expected_message(row, values))
-    assert_nothing_written(tmp_path, before, outside_paths(argv, values))
+    assert_refused_in_a_fresh_process(DOOR, row, argv, values, tmp_path)
 
 
 def test_fresh_rows_exist():

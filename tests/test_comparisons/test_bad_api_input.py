@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable
 
 import pytest
+from cli_helpers import assert_raises_one_line
 from specs import shipments_spec
 
 from comparisons.backends import get_backend
@@ -99,11 +99,7 @@ API_ROWS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
 @pytest.mark.parametrize(("case", "call", "error", "message"), API_ROWS,
                          ids=[row[0] for row in API_ROWS])
 def test_bad_api_input_raises_with_one_line_naming_the_argument(case, call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    text = str(caught.value)
-    assert "\n" not in text
-    assert re.search(message, text), text
+    assert_raises_one_line(call, error, message)
 
 
 def test_the_table_rows_are_unique():

@@ -8,11 +8,11 @@ regex. The command-line front door's bad input is in
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+from cli_helpers import assert_raises_one_line
 
 import functional_training as ft
 from functional_training.runs import check_output_path
@@ -96,11 +96,7 @@ API_ROWS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
 @pytest.mark.parametrize(("case", "call", "error", "message"), API_ROWS,
                          ids=[row[0] for row in API_ROWS])
 def test_bad_api_input_raises_with_one_line_naming_the_argument(case, call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    text = str(caught.value)
-    assert "\n" not in text
-    assert re.search(message, text), text
+    assert_raises_one_line(call, error, message)
 
 
 def test_float32_gradient_check_refusal_does_not_leak_float64():
