@@ -22,13 +22,16 @@ Kinds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import as_file, files
 
 import numpy as np
 
 from functional_training import (
+    DEFAULT_LOSS,
+    LOSS_KINDS,
     MANY_SHIPMENTS,
+    MODEL_KINDS,
     NORMAL_WEEK,
     ONE_SHIPMENT,
     PEAK_SEASON,
@@ -67,6 +70,16 @@ class Experiment:
       fd_epsilon: gradient-check experiments only: the finite-difference step.
       lesson_block: the lesson block this experiment regenerates, if any.
       model: the model kind (a key of :data:`functional_training.MODEL_KINDS`).
+      model_settings: the kind's configuration besides the data's feature count
+        (``mlp``: ``{"sizes": (d, h_1, ..., k), "activation": "tanh"}``; empty for
+        ``linear``, whose ``features`` is the data's).
+      loss: the loss kind (a key of :data:`functional_training.LOSS_KINDS`).
+      l2: ``alpha`` of the penalty ``alpha * sum of squares of every parameter`` (0: none).
+      schedule: the learning-rate schedule as the spec's ``[schedule]`` table,
+        ``{"kind": "linear", "init_value": .., ...}`` with optax's parameter names
+        (:data:`functional_training.SCHEDULES`), or ``None`` for the constant
+        ``hyperparams["learning_rate"]``. With a schedule, ``hyperparams`` has no
+        ``learning_rate``: the schedule is the rate.
     """
 
     name: str
@@ -85,6 +98,10 @@ class Experiment:
     fd_epsilon: float | None = None
     lesson_block: str | None = None
     model: str = "linear"
+    model_settings: dict = field(default_factory=dict)
+    loss: str = DEFAULT_LOSS
+    l2: float = 0.0
+    schedule: dict | None = None
 
     @property
     def features(self) -> int:
@@ -92,9 +109,27 @@ class Experiment:
         return len(self.train[0]) - 1 if self.train else 1
 
     @property
-    def model_config(self) -> dict[str, int]:
-        """The model kind's configuration (``{"features": d}`` for ``linear``)."""
-        return {"features": self.features}
+    def model_config(self) -> dict:
+        """The model kind's configuration (``{"features": d}`` for ``linear``).
+
+        Kinds whose configuration names ``features`` take it from the data; the
+        rest is :attr:`model_settings`.
+        """
+        config = dict(self.model_settings)
+        if "features" in MODEL_KINDS[self.model].config_keys:
+            config["features"] = self.features
+        return config
+
+    @property
+    def outputs(self) -> int:
+        """Number of model outputs ``k`` per example (1, or the classes of softmax)."""
+        sizes = self.model_settings.get("sizes")
+        return int(sizes[-1]) if sizes else 1
+
+    @property
+    def classifies(self) -> bool:
+        """Whether the loss is a classification loss (accuracy is recorded)."""
+        return LOSS_KINDS[self.loss].classifies
 
     @property
     def parameter_names(self) -> tuple[str, ...]:

@@ -41,8 +41,10 @@ from functional_training._loss import (
     sgd_step,
 )
 from functional_training._losses import (
+    DEFAULT_LOSS,
     LOSS_KINDS,
     LossKind,
+    accuracy_of,
     check_targets,
     l2_penalty,
     loss_kind,
@@ -57,6 +59,7 @@ from functional_training._models import (
     parameter_names,
     params_from_values,
 )
+from functional_training._objective import Objective, objective
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
     OPTIMIZERS,
@@ -75,6 +78,7 @@ from functional_training._optimizers import (
 from functional_training._params import PARAM_NAMES, LinearParams
 from functional_training._precision import DTYPES, float64, overflow_edge, precision, tolerance
 from functional_training._record import (
+    RECORDED_EXTRAS,
     TrajectoryRecord,
     aligned_values,
     from_json_float,
@@ -83,15 +87,36 @@ from functional_training._record import (
     record_from_trajectory,
 )
 from functional_training._registry import lookup
-from functional_training._schedules import SCHEDULES, ScheduleKind, check_schedule, make_schedule
+from functional_training._schedules import (
+    SCHEDULES,
+    Schedule,
+    ScheduleKind,
+    check_schedule,
+    make_schedule,
+)
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import SweepResult, moment_statistics, sweep_learning_rates
 from functional_training._synthetic import Shipments, minibatch_indices, synthetic_shipments
-from functional_training._train import check_data, full_losses, train, train_chunk
+from functional_training._train import (
+    StepRecords,
+    accuracies,
+    check_data,
+    full_losses,
+    train,
+    train_chunk,
+)
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
+    "DEFAULT_LOSS",
+    "Objective",
+    "objective",
+    "Schedule",
+    "StepRecords",
+    "accuracies",
+    "accuracy_of",
+    "RECORDED_EXTRAS",
     "LOSS_KINDS",
     "LossKind",
     "check_targets",

@@ -150,8 +150,11 @@ def half_squared_error(prediction: jax.Array, target: jax.Array) -> jax.Array:
     return 0.5 * (prediction - target) ** 2
 
 
-def mean_loss(params: LinearParams, x: jax.Array, y: jax.Array) -> jax.Array:
+def mean_loss(params: LinearParams, x: jax.Array, y: jax.Array, *, objective=None) -> jax.Array:
     """Mean half squared error ``L = (1/n) sum_i 0.5 (w x_i + b - y_i)^2``.
+
+    With ``objective`` (:func:`functional_training.objective`), that objective's
+    loss instead: any model kind's parameters, any loss kind, plus its L2 penalty.
 
     Example:
       >>> import jax.numpy as jnp
@@ -159,6 +162,8 @@ def mean_loss(params: LinearParams, x: jax.Array, y: jax.Array) -> jax.Array:
       >>> round(float(mean_loss(LinearParams(0.0, 0.0), x, y)), 4)
       13.8333
     """
+    if objective is not None:
+        return objective.mean_loss(params, x, y)
     _check_loss_arguments(params, x, y, where="mean_loss")
     return _mean_loss(params, x, y)
 
@@ -180,9 +185,12 @@ def _mean_loss(params: LinearParams, x: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def loss_and_grad(
-    params: LinearParams, x: jax.Array, y: jax.Array
+    params: LinearParams, x: jax.Array, y: jax.Array, *, objective=None
 ) -> tuple[jax.Array, LinearParams]:
     """Mean loss and its gradient, by reverse-mode autodiff (``jax.value_and_grad``).
+
+    With ``objective`` (:func:`functional_training.objective`): that objective's
+    loss and its gradient, a pytree like ``params`` (e.g. ``MLPParams``).
 
     For the linear model ``dL/dw = mean((w x + b - y) x)`` and
     ``dL/db = mean(w x + b - y)``.
@@ -192,6 +200,8 @@ def loss_and_grad(
       >>> float(loss), float(grads.w), float(grads.b)
       (8.0, -8.0, -4.0)
     """
+    if objective is not None:
+        return objective.loss_and_grad(params, x, y)
     _check_loss_arguments(params, x, y, where="loss_and_grad", floating=True)
     return jax.value_and_grad(_mean_loss)(params, x, y)
 

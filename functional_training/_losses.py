@@ -48,6 +48,10 @@ class LossKind(NamedTuple):
       targets: what targets it takes: ``"real"``, ``"binary"`` (0/1), ``"sign"``
         (-1/+1) or ``"class"`` (integers ``0..k-1``).
       classifies: whether accuracy is meaningful (a classification loss).
+      predicted: for a classification loss, ``predicted(outputs) -> labels``: the
+        class the outputs choose, in the targets' own coding (``s > 0`` gives 1,
+        else 0 for ``binary``; +1 / -1 for ``sign``; ``argmax`` of the row, first
+        on ties, for ``class``); ``None`` for regression losses.
     """
 
     name: str
@@ -55,6 +59,7 @@ class LossKind(NamedTuple):
     per_example: Callable[[jax.Array, jax.Array], jax.Array]
     targets: str
     classifies: bool
+    predicted: Callable[[jax.Array], jax.Array] | None = None
 
 
 def squared_error(outputs: jax.Array, targets: jax.Array) -> jax.Array:
@@ -125,16 +130,28 @@ def _same_shape(name: str, outputs, targets) -> None:
         )
 
 
+def _binary_label(scores: jax.Array) -> jax.Array:
+    return jnp.where(scores > 0, 1.0, 0.0)
+
+
+def _sign_label(scores: jax.Array) -> jax.Array:
+    return jnp.where(scores > 0, 1.0, -1.0)
+
+
+def _class_label(logits: jax.Array) -> jax.Array:
+    return jnp.argmax(logits, axis=-1).astype(logits.dtype)
+
+
 LOSS_KINDS: dict[str, LossKind] = {
     "half-squared-error": LossKind("half-squared-error", "0.5 (s - t)^2, the lesson's",
                                    half_squared_error, "real", False),
     "squared-error": LossKind("squared-error", "(s - t)^2", squared_error, "real", False),
     "binary-cross-entropy": LossKind("binary-cross-entropy", "cross-entropy on a logit, t in 0/1",
-                                     binary_cross_entropy, "binary", True),
+                                     binary_cross_entropy, "binary", True, _binary_label),
     "softmax-cross-entropy": LossKind("softmax-cross-entropy",
                                       "cross-entropy on k logits, t in 0..k-1",
-                                      softmax_cross_entropy, "class", True),
-    "hinge": LossKind("hinge", "max(0, 1 - t s), t in -1/+1", hinge, "sign", True),
+                                      softmax_cross_entropy, "class", True, _class_label),
+    "hinge": LossKind("hinge", "max(0, 1 - t s), t in -1/+1", hinge, "sign", True, _sign_label),
 }
 """Every loss kind by name. Adding one: a function here and one row in this table."""
 
@@ -159,6 +176,25 @@ def mean_loss_of(name: str, outputs: jax.Array, targets: jax.Array) -> jax.Array
       5.0
     """
     return jnp.mean(loss_kind(name).per_example(outputs, targets))
+
+
+def accuracy_of(name: str, outputs: jax.Array, targets: jax.Array) -> jax.Array:
+    """The fraction of examples whose predicted class equals the target (classification losses).
+
+    A score or logit ``s > 0`` predicts the positive class (1, or +1 for hinge);
+    ``k`` logits predict their ``argmax`` (the first on ties).
+
+    Raises:
+      ValueError: ``name`` is a regression loss (accuracy means nothing there).
+
+    Example:
+      >>> float(accuracy_of("hinge", jnp.array([0.5, 0.2, -1.0]), jnp.array([1.0, -1.0, -1.0])))
+      0.6666666666666666
+    """
+    kind = loss_kind(name)
+    if kind.predicted is None:
+        raise ValueError(f"{name} is a regression loss; accuracy needs a classification loss")
+    return jnp.mean((kind.predicted(outputs) == targets).astype(jnp.result_type(outputs)))
 
 
 def l2_penalty(params, alpha: float) -> jax.Array:

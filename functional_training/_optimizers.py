@@ -7,10 +7,11 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 import optax
 
-from functional_training._params import PARAM_NAMES, LinearParams
+from functional_training._schedules import Schedule
 
 
 class OptimizerKind(NamedTuple):
@@ -169,7 +170,8 @@ def check_learning_rate_fits(learning_rate: float, dtype) -> float:
 
 
 def make_optimizer(
-    name: str, *, learning_rate: float, frozen: Iterable[str] = (), **hyperparams: float
+    name: str, *, learning_rate: float | Schedule, frozen: Iterable[str] = (),
+    **hyperparams: float
 ) -> optax.GradientTransformation:
     """Build one of the lesson's optimizers from optax.
 
@@ -199,8 +201,11 @@ def make_optimizer(
 
     Args:
       name: one of ``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``.
-      learning_rate: finite and > 0.
-      frozen: parameter names (``"w"``, ``"b"``) whose updates are zeroed with
+      learning_rate: finite and > 0, or a :class:`functional_training.Schedule`
+        (:func:`functional_training.make_schedule`): the rate of update ``k`` is
+        ``schedule(k)``.
+      frozen: parameter leaves (``"w"``, ``"b"``; ``"layers.0.w"``: a leaf's path
+        as :func:`functional_training.named_series` joins it) whose updates are zeroed with
         ``optax.multi_transform`` / ``optax.set_to_zero``: their gradient is
         still computed and recorded, they just never move.
       **hyperparams: the optimizer's own keywords (see above); any other is an error.
@@ -220,11 +225,12 @@ def make_optimizer(
       True
     """
     settings = check_hyperparameters(name, hyperparams)
-    rate = check_learning_rate(learning_rate)
+    rate = learning_rate if isinstance(learning_rate, Schedule) else check_learning_rate(
+        learning_rate)
     frozen = tuple(frozen)
     _check_frozen(frozen)
-    key = tuple(n for n in PARAM_NAMES if n in frozen)
-    return _cached_optimizer(name, rate, key, tuple(sorted(settings.items())))
+    return _cached_optimizer(name, rate, tuple(sorted(set(frozen))),
+                             tuple(sorted(settings.items())))
 
 
 OPTIMIZER_CACHE_SIZE = 256
@@ -245,9 +251,27 @@ make_optimizer.cache_info = _cached_optimizer.cache_info
 
 
 def _check_frozen(frozen: tuple) -> None:
-    unknown = [name for name in frozen if name not in PARAM_NAMES]
-    if unknown:
-        raise ValueError(f"cannot freeze {unknown}: parameters are {', '.join(PARAM_NAMES)}")
+    bad = [name for name in frozen if not isinstance(name, str) or not name]
+    if bad:
+        raise ValueError(f"frozen must name parameter leaves (strings like 'w'), got {bad[0]!r}")
+
+
+def _leaf_name(path) -> str:
+    return jax.tree_util.keystr(path, simple=True, separator=".")
+
+
+def _labels(frozen: tuple[str, ...]):
+    """``params -> labels``: ``"frozen"`` for the named leaves, ``"trained"`` for the rest."""
+
+    def labels(params):
+        leaves = [_leaf_name(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+        unknown = [name for name in frozen if name not in leaves]
+        if unknown:
+            raise ValueError(f"cannot freeze {unknown}: parameters are {', '.join(leaves)}")
+        return jax.tree_util.tree_map_with_path(
+            lambda path, _: "frozen" if _leaf_name(path) in frozen else "trained", params)
+
+    return labels
 
 
 def freeze(
@@ -267,5 +291,5 @@ def freeze(
     _check_frozen(frozen)
     if not frozen:
         return optimizer
-    labels = LinearParams(*("frozen" if n in frozen else "trained" for n in PARAM_NAMES))
-    return optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()}, labels)
+    return optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()},
+                                 _labels(frozen))

@@ -15,8 +15,11 @@ For an experiment of ``S`` optimizer steps:
 - ``predictions[k]``, k = 0..S: the model's predictions on the training inputs at
   ``params[k]`` (``None`` for experiments that print none).
 - ``batches[k]``: example indices used at step k (``None`` = full batch).
-- ``extras[key]``: experiment-specific recorded series (e.g. finite-difference
-  gradients of the gradient-check experiment), compared like every other quantity.
+- ``extras[key]``: experiment-specific recorded series, compared like every other
+  quantity: finite-difference gradients of the gradient-check experiment
+  (``numeric.<name>``, S values), the scheduled rate of each step
+  (``learning_rate``, S values) and, for classification losses, the accuracy at
+  each ``params[k]`` (``train_accuracy``, ``val_accuracy``, S + 1 values).
 
 Values are Python floats (float64); non-finite values are data.
 
@@ -246,6 +249,12 @@ def named_series(tree, *, leading: int = 1) -> dict[str, np.ndarray]:
     return series
 
 
+RECORDED_EXTRAS = ("learning_rate", "train_accuracy", "val_accuracy")
+"""The optional series a trajectory may carry beyond the contract's core, recorded as extras
+under these names: the scheduled rate of each step (``S`` values) and the accuracy at each
+``params[k]`` of a classification run (``S + 1`` values)."""
+
+
 def record_from_trajectory(
     trajectory,
     *,
@@ -258,7 +267,8 @@ def record_from_trajectory(
     Args:
       trajectory: ``params`` and ``grads`` pytrees with a leading step axis,
         ``batch_loss``, ``train_loss`` and optional ``val_loss`` arrays.
-      predictions: optional array ``(S + 1, n)`` of predictions at each ``params[k]``.
+      predictions: optional array ``(S + 1, n)`` of predictions at each ``params[k]``
+        (``(S + 1, n, k)`` outputs of ``k`` logits are flattened row by row).
       batches: the batch order replayed, or ``None`` for full batch.
       extras: optional extra series by name.
 
@@ -276,15 +286,19 @@ def record_from_trajectory(
     def floats(values):
         return None if values is None else np.asarray(values, dtype=np.float64).tolist()
 
+    recorded = {key: getattr(trajectory, key, None) for key in RECORDED_EXTRAS}
+    extras = {**{k: floats(v) for k, v in recorded.items() if v is not None},
+              **{k: [float(v) for v in vs] for k, vs in (extras or {}).items()}}
     record = TrajectoryRecord(
         params={k: v.tolist() for k, v in named_series(trajectory.params).items()},
         grads={k: v.tolist() for k, v in named_series(trajectory.grads).items()},
         batch_loss=floats(trajectory.batch_loss),
         train_loss=floats(trajectory.train_loss),
         val_loss=floats(trajectory.val_loss),
-        predictions=floats(predictions),
+        predictions=None if predictions is None else floats(
+            np.reshape(np.asarray(predictions), (np.shape(predictions)[0], -1))),
         batches=batches,
-        extras={k: [float(v) for v in vs] for k, vs in (extras or {}).items()},
+        extras=extras,
     )
     record.check_lengths()
     return record

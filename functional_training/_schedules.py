@@ -11,7 +11,8 @@ The rate at step ``k`` (counted from 0, the step whose update it scales):
   ``transition_begin = 0``, ``staircase = false``):
   ``init * decay_rate^(max(k - begin, 0) / steps)`` (the exponent floored with ``staircase``).
 
-:func:`make_schedule` builds the optax schedule; the hand-written backends
+:func:`make_schedule` builds the optax schedule (evaluated at a float count, see
+:class:`Schedule`); the hand-written backends
 implement the same formulas themselves.
 
 Example:
@@ -26,6 +27,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+import jax.numpy as jnp
 import optax
 
 from functional_training._registry import lookup
@@ -108,7 +110,33 @@ def check_schedule(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def make_schedule(kind: str, **params: Any) -> optax.Schedule:
+class Schedule(NamedTuple):
+    """A checked schedule: ``schedule(count) -> rate``, hashable by value (a static jit argument).
+
+    The count is converted to the default float dtype before optax's formula sees
+    it: optax's counters are int32, and JAX divides int32 by an int in float32
+    even with 64-bit enabled, so a float64 run would otherwise use rates rounded
+    to float32 (``linear`` from 1.0 to 0.1 over 10 steps gives 0.90999997 at
+    step 1, not 0.91).
+
+    Attributes:
+      kind: a key of :data:`SCHEDULES`.
+      settings: its parameters, defaults filled in, as sorted ``(name, value)`` pairs.
+    """
+
+    kind: str
+    settings: tuple[tuple[str, Any], ...]
+
+    def __call__(self, count):
+        schedule = SCHEDULES[self.kind].factory(**dict(self.settings))
+        return schedule(jnp.asarray(count, dtype=jnp.result_type(float)))
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"kind": .., **settings}``: the spec's ``[schedule]`` table."""
+        return {"kind": self.kind, **dict(self.settings)}
+
+
+def make_schedule(kind: str, **params: Any) -> Schedule:
     """The optax schedule ``kind`` with ``params`` (checked by :func:`check_schedule`).
 
     Example:
@@ -117,4 +145,4 @@ def make_schedule(kind: str, **params: Any) -> optax.Schedule:
       0.0625
     """
     settings = check_schedule(kind, params)
-    return SCHEDULES[kind].factory(**settings)
+    return Schedule(kind, tuple(sorted(settings.items())))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from functional_training._loss import check_params, loss_and_grad, mean_loss
+from functional_training._loss import check_params
+from functional_training._losses import check_targets
+from functional_training._objective import Objective, objective
 from functional_training._optimizers import check_learning_rate, check_learning_rate_fits
 from functional_training._params import LinearParams
 from functional_training._trajectory import Trajectory
@@ -47,12 +50,13 @@ def check_data(x, y, *, name: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return x_np, y_np
 
 
-def float_params(params) -> tuple[LinearParams, np.dtype]:
-    """``params`` as a ``LinearParams`` of JAX arrays, and the run's dtype (their result type).
+def float_params(params):
+    """``params`` as a pytree of JAX arrays, and the run's dtype (their result type).
 
-    One array per field: a list-valued ``w`` (several features) is one leaf, not a
-    subtree. Every field must be floating point (``jax.grad`` takes no integers):
-    otherwise a one-line ``TypeError`` naming the field.
+    For ``LinearParams`` one array per field: a list-valued ``w`` (several
+    features) is one leaf, not a subtree; any other pytree (an ``MLPParams``)
+    keeps its leaves. Every leaf must be floating point (``jax.grad`` takes no
+    integers): otherwise a one-line ``TypeError`` naming the leaf.
 
     Example:
       >>> float_params(LinearParams(1, 0.0))
@@ -60,15 +64,27 @@ def float_params(params) -> tuple[LinearParams, np.dtype]:
       ...
       TypeError: params must be floating point, got w of dtype int32
     """
-    arrays = LinearParams(*(jnp.asarray(p) for p in params))
-    for name, value in zip(arrays._fields, arrays, strict=True):
+    if isinstance(params, LinearParams):
+        arrays = LinearParams(*(jnp.asarray(p) for p in params))
+    else:
+        arrays = jax.tree.map(jnp.asarray, params)
+    leaves = jax.tree_util.tree_flatten_with_path(arrays)[0]
+    if not leaves:
+        raise ValueError("params has no leaves")
+    for path, value in leaves:
         if not jnp.issubdtype(value.dtype, jnp.floating):
+            name = jax.tree_util.keystr(path, simple=True, separator=".")
             raise TypeError(f"params must be floating point, got {name} of dtype {value.dtype}")
-    return arrays, jnp.result_type(*arrays)
+    return arrays, jnp.result_type(*(leaf for _, leaf in leaves))
+
+
+def _lesson_objective(x: np.ndarray) -> Objective:
+    """The lesson's objective for ``x`` of shape ``(n,)`` or ``(n, d)``: the line, half SE."""
+    return objective("linear", features=1 if x.ndim == 1 else x.shape[1])
 
 
 def train(
-    params: LinearParams,
+    params,
     x,
     y,
     *,
@@ -77,20 +93,27 @@ def train(
     batch_indices=None,
     x_val=None,
     y_val=None,
+    objective: Objective | None = None,
+    schedule: optax.Schedule | None = None,
 ) -> Trajectory:
-    """Train the linear model and record every step.
+    """Train a model and record every step.
 
     Each step ``k`` takes batch ``B_k`` (all examples, or ``batch_indices[k]``),
     computes ``batch_loss[k] = L_{B_k}(theta_k)`` and ``g_k = dL_{B_k}/dtheta(theta_k)``,
-    and applies ``theta_{k+1} = theta_k + optimizer.update(g_k)``. The whole loop
-    is one jitted ``jax.lax.scan``; calling again with the same optimizer
-    object and data of the same shapes and dtypes reuses the compiled program.
+    and applies ``theta_{k+1} = theta_k + optimizer.update(g_k)``. ``L`` is the
+    objective's: the lesson's mean half squared error of the line by default, or
+    any model kind, loss kind and L2 weight (:func:`functional_training.objective`).
+    The whole loop is one jitted ``jax.lax.scan``; calling again with the same
+    optimizer object, an equal objective and data of the same shapes and dtypes
+    reuses the compiled program.
 
     Args:
-      params: initial ``LinearParams``, floating point; their dtype sets the
-        run's precision (use :func:`functional_training.float64` for float64).
+      params: initial parameters, floating point: ``LinearParams`` for the line,
+        the kind's pytree otherwise (:func:`functional_training.params_from_values`);
+        their dtype sets the run's precision (use :func:`functional_training.float64`
+        for float64).
       x: features, shape ``(n,)`` or ``(n, d)``.
-      y: targets, shape ``(n,)``.
+      y: targets, shape ``(n,)`` (class indices as floats for softmax cross-entropy).
       optimizer: an ``optax.GradientTransformation`` (compiled once per object:
         :func:`make_optimizer` returns the same object for equal settings), or a
         float meaning plain SGD with that learning rate (traced, so rates share
@@ -99,16 +122,24 @@ def train(
       batch_indices: optional int array ``(S, batch_size)`` replaying a batch
         order made elsewhere; ``None`` means full batch.
       x_val, y_val: optional validation set, never used for gradients.
+      objective: what is minimised; ``None`` is the lesson's line with half
+        squared error. Targets that do not fit its loss are refused (one line
+        naming the row).
+      schedule: the learning-rate schedule the optimizer was built with, if any
+        (``optax`` counts updates from 0, so step ``k`` uses ``schedule(k)``);
+        the trajectory then records ``learning_rate[k]``.
 
     Returns:
       A :class:`Trajectory`. Non-finite values are recorded, not raised.
+      Classification objectives also record the accuracy at every ``params[k]``.
 
     Example:
       >>> traj = train(LinearParams(1.0, 0.0), [2.0], [6.0], optimizer=0.1, steps=5)
       >>> [round(float(v), 3) for v in traj.batch_loss]
       [8.0, 2.0, 0.5, 0.125, 0.031]
     """
-    check_params(params, where="train")
+    if objective is None or objective.model == "linear":
+        check_params(params, where="train")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be an integer > 0, got {steps!r}")
     x_np, y_np = check_data(x, y)
@@ -116,12 +147,20 @@ def train(
     if has_val:
         if x_val is None or y_val is None:
             raise ValueError("validation data needs both x_val and y_val")
-        xv_np, _ = check_data(x_val, y_val, name="validation")
+        xv_np, yv_np = check_data(x_val, y_val, name="validation")
         if xv_np.shape[1:] != x_np.shape[1:]:
             raise ValueError(
                 f"validation data has {xv_np.shape[1:] or 'one'} feature(s) per example "
                 f"but train data has {x_np.shape[1:] or 'one'}"
             )
+    if objective is None:
+        objective = _lesson_objective(x_np)
+    elif not isinstance(objective, Objective):
+        raise TypeError(f"objective must be an Objective (functional_training.objective), "
+                        f"got {type(objective).__name__}")
+    _check_objective_data(objective, x_np, y_np, "train")
+    if has_val:
+        _check_objective_data(objective, xv_np, yv_np, "validation")
     if batch_indices is not None:
         batch_indices = np.asarray(batch_indices)
         if batch_indices.ndim != 2 or batch_indices.shape[0] != steps:
@@ -137,6 +176,9 @@ def train(
             raise ValueError(f"batch_indices must lie in [0, {x_np.shape[0]})")
         if batch_indices.shape[1] == 0:
             raise ValueError("batch_indices: batch size must be > 0")
+    if schedule is not None and not callable(schedule):
+        raise TypeError(f"schedule must be an optax schedule (a function of the step), "
+                        f"got {type(schedule).__name__}")
 
     params, dtype = float_params(params)
     x, y = jnp.asarray(x_np, dtype), jnp.asarray(y_np, dtype)
@@ -155,61 +197,129 @@ def train(
             "optimizer must be an optax.GradientTransformation or a learning rate, "
             f"got {type(optimizer).__name__}"
         )
-    return _train_scan(optimizer, steps, params, opt_state, x, y, batch_indices, x_val, y_val)
+    return _train_scan(optimizer, steps, objective, schedule, params, opt_state, x, y,
+                       batch_indices, x_val, y_val)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def train_chunk(optimizer, length, params, opt_state, x, y, batch_indices, x_val, y_val):
+def _check_objective_data(objective: Objective, x: np.ndarray, y: np.ndarray, name: str) -> None:
+    """The data fit the objective: features the model takes, targets its loss takes."""
+    settings = objective.settings
+    if objective.model == "mlp":
+        d = settings["sizes"][0]
+        if x.ndim != 2 or x.shape[1] != d:
+            raise ValueError(f"{name} data: the mlp takes {d} feature(s), so x must have shape "
+                             f"(n, {d}), got {x.shape}")
+    elif objective.model == "linear":
+        d = settings["features"]
+        if (x.ndim == 1 and d != 1) or (x.ndim == 2 and x.shape[1] != d):
+            raise ValueError(f"{name} data: the linear model takes {d} feature(s), got x of "
+                             f"shape {x.shape}")
+    classes = settings["sizes"][-1] if objective.model == "mlp" else 1
+    try:
+        check_targets(objective.loss, y, classes=classes)
+    except ValueError as err:
+        raise ValueError(f"{name} data: {err}") from None
+
+
+class StepRecords(NamedTuple):
+    """What :func:`train_chunk` records per step (leading axis: the chunk's steps).
+
+    Attributes:
+      params, grads: pytrees like the parameters: ``theta_k`` and ``g_k``.
+      batch_loss, train_loss: ``L_{B_k}(theta_k)`` and the full training loss there.
+      val_loss: the validation loss at ``theta_k`` (``None`` without validation).
+      learning_rate: ``schedule(k)``, the rate of step ``k`` (``None`` without a schedule).
+      train_accuracy, val_accuracy: accuracy at ``theta_k`` (``None`` unless the
+        objective classifies; ``val_accuracy`` also ``None`` without validation).
+    """
+
+    params: Any
+    grads: Any
+    batch_loss: jax.Array
+    train_loss: jax.Array
+    val_loss: jax.Array | None
+    learning_rate: jax.Array | None = None
+    train_accuracy: jax.Array | None = None
+    val_accuracy: jax.Array | None = None
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1), static_argnames=("objective", "schedule"))
+def train_chunk(optimizer, length, params, opt_state, x, y, batch_indices, x_val, y_val, *,
+                objective: Objective | None = None, schedule=None, start=0):
     """``length`` optimizer steps as one jitted ``lax.scan``, continuing from ``opt_state``.
 
     The step of :func:`train`: at ``theta_k`` take the batch loss and gradient
     and the full train (and validation) losses, then apply the optax update.
     Long runs call this chunk after chunk (checkpointing between chunks); the
-    optimizer and ``length`` are static, so every chunk of one run reuses one
-    compiled program.
+    optimizer, ``length``, the objective (default the lesson's line) and the
+    schedule are static, so every chunk of one run reuses one compiled program.
+    ``start`` is the step count before the chunk (for the recorded rate).
 
     Returns:
-      ``(params, opt_state, records)`` after the chunk, where ``records`` is
-      ``(params_k, grads_k, batch_loss_k, train_loss_k, val_loss_k)`` stacked
-      over the chunk's steps (``val_loss_k`` is ``None`` without validation).
+      ``(params, opt_state, records)`` after the chunk, where ``records`` is a
+      :class:`StepRecords` stacked over the chunk's steps.
     """
+    objective = objective or _lesson_objective(np.empty(x.shape[:2] if x.ndim == 2 else (0,)))
 
     def step(carry, indices):
-        params, opt_state = carry
+        params, opt_state, count = carry
         xb, yb = (x, y) if indices is None else (x[indices], y[indices])
-        batch_loss, grads = loss_and_grad(params, xb, yb)
-        train_loss, val_loss = full_losses(params, x, y, x_val, y_val)
+        batch_loss, grads = objective.loss_and_grad(params, xb, yb)
+        train_loss, val_loss = full_losses(params, x, y, x_val, y_val, objective=objective)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        record = (params, grads, batch_loss, train_loss, val_loss)
-        return (optax.apply_updates(params, updates), opt_state), record
+        record = StepRecords(
+            params, grads, batch_loss, train_loss, val_loss,
+            None if schedule is None else jnp.asarray(schedule(count), batch_loss.dtype),
+            *accuracies(params, x, y, x_val, y_val, objective=objective),
+        )
+        return (optax.apply_updates(params, updates), opt_state, count + 1), record
 
-    (params, opt_state), records = jax.lax.scan(
-        step, (params, opt_state), batch_indices, length=length
+    (params, opt_state, _), records = jax.lax.scan(
+        step, (params, opt_state, jnp.asarray(start, jnp.int32)), batch_indices, length=length
     )
     return params, opt_state, records
 
 
-@jax.jit
-def full_losses(params, x, y, x_val, y_val):
-    """Mean loss on the whole training set, and on the validation set (``None`` without one)."""
-    return mean_loss(params, x, y), None if x_val is None else mean_loss(params, x_val, y_val)
+@functools.partial(jax.jit, static_argnames=("objective",))
+def full_losses(params, x, y, x_val, y_val, *, objective: Objective | None = None):
+    """Mean loss on the whole training set, and on the validation set (``None`` without one).
+
+    ``objective`` defaults to the lesson's line with half squared error.
+    """
+    objective = objective or _lesson_objective(np.empty(x.shape[:2] if x.ndim == 2 else (0,)))
+    return (objective.mean_loss(params, x, y),
+            None if x_val is None else objective.mean_loss(params, x_val, y_val))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_scan(optimizer, steps, params, opt_state, x, y, batch_indices, x_val, y_val):
+def accuracies(params, x, y, x_val, y_val, *, objective: Objective):
+    """Train and validation accuracy at ``params`` (``None`` where it means nothing)."""
+    if not objective.classifies:
+        return None, None
+    return (objective.accuracy(params, x, y),
+            None if x_val is None else objective.accuracy(params, x_val, y_val))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _train_scan(optimizer, steps, objective, schedule, params, opt_state, x, y, batch_indices,
+                x_val, y_val):
     final, _, records = train_chunk(
-        optimizer, steps, params, opt_state, x, y, batch_indices, x_val, y_val
+        optimizer, steps, params, opt_state, x, y, batch_indices, x_val, y_val,
+        objective=objective, schedule=schedule,
     )
-    history, grads, batch_loss, train_loss, val_loss = records
-    final_train, final_val = full_losses(final, x, y, x_val, y_val)
+    final_train, final_val = full_losses(final, x, y, x_val, y_val, objective=objective)
+    final_accuracy, final_val_accuracy = accuracies(final, x, y, x_val, y_val,
+                                                    objective=objective)
 
     def append(series, last):
         return None if series is None else jnp.concatenate([series, last[None]])
 
     return Trajectory(
-        params=jax.tree.map(append, history, final),
-        grads=grads,
-        batch_loss=batch_loss,
-        train_loss=append(train_loss, final_train),
-        val_loss=append(val_loss, final_val),
+        params=jax.tree.map(append, records.params, final),
+        grads=records.grads,
+        batch_loss=records.batch_loss,
+        train_loss=append(records.train_loss, final_train),
+        val_loss=append(records.val_loss, final_val),
+        learning_rate=records.learning_rate,
+        train_accuracy=append(records.train_accuracy, final_accuracy),
+        val_accuracy=append(records.val_accuracy, final_val_accuracy),
     )

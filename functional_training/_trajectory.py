@@ -45,6 +45,13 @@ class Trajectory(NamedTuple):
       batch_loss: shape ``(S,)``: the loss whose gradient was taken at step ``k``.
       train_loss: shape ``(S + 1,)``: full training loss at ``params[k]``.
       val_loss: shape ``(S + 1,)``, or ``None`` without a validation set.
+      learning_rate: shape ``(S,)``: the scheduled rate of step ``k``, or ``None``
+        (a constant rate, recorded in the optimizer's settings instead).
+      train_accuracy, val_accuracy: shape ``(S + 1,)``: accuracy at ``params[k]``
+        for classification objectives, else ``None``.
+
+    ``params`` and ``grads`` are ``LinearParams`` for the line and the model
+    kind's pytree (e.g. ``MLPParams``) otherwise.
     """
 
     params: LinearParams
@@ -52,6 +59,9 @@ class Trajectory(NamedTuple):
     batch_loss: jax.Array
     train_loss: jax.Array
     val_loss: jax.Array | None
+    learning_rate: jax.Array | None = None
+    train_accuracy: jax.Array | None = None
+    val_accuracy: jax.Array | None = None
 
     @property
     def steps(self) -> int:
@@ -62,7 +72,8 @@ class Trajectory(NamedTuple):
     def grad_norm(self) -> np.ndarray:
         """Global gradient norm per step, ``sqrt(sum over leaves of g^2)``, shape ``(S,)``."""
         flat = np.concatenate(
-            [np.asarray(g, dtype=np.float64).reshape(self.steps, -1) for g in self.grads], axis=1
+            [np.asarray(g, dtype=np.float64).reshape(self.steps, -1)
+             for g in jax.tree.leaves(self.grads)], axis=1
         )
         # hypot never squares, so a finite gradient of 1e200 has a finite norm.
         return np.hypot.reduce(np.abs(flat), axis=1)
@@ -75,5 +86,6 @@ class Trajectory(NamedTuple):
         ``inf``/``nan`` and this property says where it started.
         """
         return first_nonfinite(
-            *self.params, *self.grads, self.batch_loss, self.train_loss, self.val_loss
+            *jax.tree.leaves(self.params), *jax.tree.leaves(self.grads), self.batch_loss,
+            self.train_loss, self.val_loss
         )

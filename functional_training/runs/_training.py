@@ -320,7 +320,9 @@ Progress = Callable[[int, int, dict], None]
 
 
 def _segment(records, batches) -> dict[str, np.ndarray]:
-    params, grads, batch_loss, train_loss, val_loss = jax.device_get(records)
+    records = jax.device_get(records)
+    params, grads, batch_loss, train_loss, val_loss = (
+        records.params, records.grads, records.batch_loss, records.train_loss, records.val_loss)
     segment = {
         "params.w": params.w, "params.b": params.b, "grads.w": grads.w, "grads.b": grads.b,
         "batch_loss": batch_loss, "train_loss": train_loss,
