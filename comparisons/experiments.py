@@ -36,9 +36,11 @@ from functional_training import (
     ONE_SHIPMENT,
     PEAK_SEASON,
     SHIPMENTS,
+    initial_values,
     minibatch_indices,
     parameter_names,
     read_table,
+    two_moons,
 )
 
 KINDS = ("train", "gradient-check", "shared-path", "accumulation")
@@ -282,7 +284,72 @@ def _multi_feature_experiments() -> list[Experiment]:
     ]
 
 
+def moons_rows(n: int = 100, *, noise: float = 0.1, seed: int = 0) -> tuple[tuple[float, ...], ...]:
+    """micrograd's demo data: :func:`functional_training.two_moons` as rows ``(x_1, x_2, label)``.
+
+    Example:
+      >>> rows = moons_rows(4)
+      >>> len(rows), sorted({row[-1] for row in rows})
+      (4, [-1.0, 1.0])
+    """
+    x, y = two_moons(n, noise=noise, seed=seed)
+    return tuple(tuple(row) for row in np.column_stack([x, y]).tolist())
+
+
+def _relabelled(name: str, columns: tuple[int, ...], label) -> tuple[tuple[float, ...], ...]:
+    """Rows of a shipped file with the chosen feature columns and a derived target."""
+    return tuple((*(row[i] for i in columns), label(row[-1])) for row in _file_rows(name))
+
+
+def late(delay: float) -> float:
+    """1 for a shipment more than 7 hours late, else 0 (the logistic lesson's target)."""
+    return 1.0 if delay > 7.0 else 0.0
+
+
+def delay_class(delay: float) -> float:
+    """0: under 6 hours; 1: 6 to under 8; 2: 8 hours or more (the softmax lesson's classes)."""
+    return 0.0 if delay < 6.0 else 1.0 if delay < 8.0 else 2.0
+
+
+def _seeded(model: str, seed: int = 0, **config) -> dict[str, float]:
+    return initial_values(model, init="seeded", seed=seed, **config)
+
+
+def _next_lesson_experiments() -> list[Experiment]:
+    moons = {"sizes": (2, 16, 16, 1), "activation": "relu"}
+    tanh = {"sizes": (1, 8, 1), "activation": "tanh"}
+    softmax = {"sizes": (3, 3), "activation": "tanh"}  # no hidden layer: the activation is unused
+    adam = {"learning_rate": 0.05, "b1": 0.9, "b2": 0.999, "eps": 1e-8}
+    leaves = tuple(f"layers.{layer}.{p}" for layer in range(3) for p in ("w", "b"))
+    return [
+        Experiment("mlp/moons", "micrograd's demo: 2-16-16-1 ReLU, hinge + l2, SGD 1.0 -> 0.1",
+                   moons_rows(), _seeded("mlp", 0, **moons), "sgd", {}, 100,
+                   trainable=leaves, model="mlp", model_settings=moons, loss="hinge", l2=1e-4,
+                   schedule={"kind": "linear", "init_value": 1.0, "end_value": 0.1,
+                             "transition_steps": 100, "transition_begin": 0}),
+        Experiment("mlp/tanh-regression", "a 1-8-1 tanh network on ten shipments, Adam, "
+                   "batches of 2", MANY_SHIPMENTS, _seeded("mlp", 1, **tanh), "adam", adam, 40,
+                   validation=SHIPMENTS, trainable=leaves[:4], batch_size=2, seed=7,
+                   model="mlp", model_settings=tanh),
+        Experiment("logistic/late-shipments", "late (> 7 h) or not from disruption and "
+                   "distance: binary cross-entropy", _relabelled("deliveries-train.csv", (0, 1),
+                                                                 late),
+                   {"w[0]": 0.0, "w[1]": 0.0, "b": 0.0}, "sgd", {"learning_rate": 0.5}, 50,
+                   validation=_relabelled("deliveries-validation.csv", (0, 1), late),
+                   loss="binary-cross-entropy"),
+        Experiment("softmax/delay-class", "three delay classes from three features: softmax "
+                   "cross-entropy, momentum, batches of 4",
+                   _relabelled("deliveries-train.csv", (0, 1, 2), delay_class),
+                   _seeded("mlp", 2, **softmax), "momentum",
+                   {"learning_rate": 0.05, "momentum": 0.9}, 60,
+                   validation=_relabelled("deliveries-validation.csv", (0, 1, 2), delay_class),
+                   trainable=leaves[:2], batch_size=4, seed=5, model="mlp",
+                   model_settings=softmax, loss="softmax-cross-entropy"),
+    ]
+
+
 REGISTRY: dict[str, Experiment] = {
-    e.name: e for e in [*_lesson_experiments(), *_multi_feature_experiments()]
+    e.name: e for e in [*_lesson_experiments(), *_multi_feature_experiments(),
+                        *_next_lesson_experiments()]
 }
 """Every built-in experiment by name (read-only by convention; user specs are loaded separately)."""

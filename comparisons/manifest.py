@@ -35,7 +35,7 @@ import numpy as np
 
 from comparisons.backends._common import optimizer_settings
 from comparisons.experiments import KINDS, REGISTRY, Experiment
-from functional_training import TrajectoryRecord
+from functional_training import DEFAULT_LOSS, TrajectoryRecord
 from functional_training.runs import build_manifest, data_record, run_record, trajectory_digest
 
 __all__ = [
@@ -59,9 +59,10 @@ ORIGINS = ("registry", "spec")
 _DESCRIPTION_KEYS = (
     "name", "description", "kind", "train", "validation", "init", "trainable", "optimizer",
     "hyperparams", "steps", "batch_size", "seed", "zero_grad", "fd_epsilon", "lesson_block",
-    "model",
+    "model", "model_settings", "loss", "l2", "schedule",
 )
-_OPTIONAL_KEYS = {"model": "linear"}
+_OPTIONAL_KEYS = {"model": "linear", "model_settings": {}, "loss": DEFAULT_LOSS, "l2": 0.0,
+                  "schedule": None}
 """Description keys older manifests lack, with the value they meant."""
 
 
@@ -90,6 +91,11 @@ def experiment_to_json(experiment: Experiment) -> dict:
         "fd_epsilon": experiment.fd_epsilon,
         "lesson_block": experiment.lesson_block,
         "model": experiment.model,
+        "model_settings": {k: list(v) if isinstance(v, tuple) else v
+                           for k, v in experiment.model_settings.items()},
+        "loss": experiment.loss,
+        "l2": float(experiment.l2),
+        "schedule": None if experiment.schedule is None else dict(experiment.schedule),
     }
 
 
@@ -135,6 +141,12 @@ def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
         "fd_epsilon": (lambda v: v is None or _is_number(v), "null or a number"),
         "lesson_block": (lambda v: v is None or isinstance(v, str), "null or a string"),
         "model": (_is_text, "a model kind's name"),
+        "model_settings": (lambda v: isinstance(v, dict) and all(map(_is_text, v)),
+                           "an object of the model kind's settings"),
+        "loss": (_is_text, "a loss kind's name"),
+        "l2": (_is_number, "a number"),
+        "schedule": (lambda v: v is None or (isinstance(v, dict) and _is_text(v.get("kind"))),
+                     "null or an object with a kind"),
     }
     for key, (check, expected) in checks.items():
         if not check(data[key]):
@@ -161,6 +173,11 @@ def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
         fd_epsilon=None if data["fd_epsilon"] is None else float(data["fd_epsilon"]),
         lesson_block=data["lesson_block"],
         model=data["model"],
+        model_settings={k: tuple(v) if isinstance(v, list) else v
+                        for k, v in data["model_settings"].items()},
+        loss=data["loss"],
+        l2=float(data["l2"]),
+        schedule=data["schedule"],
     )
 
 

@@ -17,6 +17,11 @@ A spec file describes one training run of a model kind (default ``linear``:
     b = 0.0
     # init = "zeros"                      # instead of w and b; or "seeded" with seed = 0
     trainable = ["w", "b"]                # optional, default all
+    [loss]                                # optional table
+    kind = "half-squared-error"           # the default; squared-error, binary-cross-entropy
+                                          # (targets 0/1), softmax-cross-entropy (targets
+                                          # 0..k-1), hinge (targets -1/+1)
+    l2 = 0.0                              # optional: alpha * sum of squares of every parameter
     [optimizer]
     name = "sgd"                          # sgd | momentum | nesterov | adam | adamw
     learning_rate = 0.08                  # plus that optimizer's own keys
@@ -25,14 +30,44 @@ A spec file describes one training run of a model kind (default ``linear``:
     batch_size = 2                        # optional, default full batch
     seed = 0                              # optional, for the batch order
 
-Optimizer keys left out take optax's defaults (see
-:func:`functional_training.optimizer_hyperparameters`) and are written into the
+A layered model (``kind = "mlp"``, hidden layers ``f(x @ w + b)`` then a linear
+last layer; parameters ``layers.{l}.w[i,j]`` of shape ``(fan_in, fan_out)`` and
+``layers.{l}.b[j]``) states its configuration, then either one
+``[[model.layers]]`` table per layer with the exact initial values, or ``init``::
+
+    [model]
+    kind = "mlp"
+    sizes = [2, 3, 1]                     # required: [d, h_1, ..., k]; d = the data's features
+    activation = "tanh"                   # required: tanh | relu | sigmoid (hidden layers)
+    trainable = ["layers.1.w", "layers.1.b"]   # optional, default every leaf
+    [[model.layers]]                      # layer 0: w is (2, 3), b has 3 values
+    w = [[0.1, -0.2, 0.3], [0.0, 0.5, -0.1]]
+    b = [0.0, 0.0, 0.0]
+    [[model.layers]]                      # layer 1: w is (3, 1), b has 1 value
+    w = [[0.2], [-0.3], [0.1]]
+    b = [0.0]
+    # or, instead of the [[model.layers]] tables: init = "zeros", or init = "seeded" with seed
+
+``k`` (the last size; 1 for ``linear``) must fit the loss: 1 for every loss but
+``softmax-cross-entropy``, which takes ``k >= 2`` logits. A learning-rate schedule
+replaces ``[optimizer].learning_rate`` (giving both is an error)::
+
+    [schedule]
+    kind = "cosine"                       # constant | linear | cosine | exponential
+    init_value = 0.1                      # optax's own parameter names
+    decay_steps = 100                     # (functional_training.SCHEDULES)
+
+Optimizer keys and schedule parameters left out take optax's defaults (see
+:func:`functional_training.optimizer_hyperparameters` and
+:func:`functional_training.check_schedule`) and are written into the
 :class:`~comparisons.experiments.Experiment` explicitly, so every backend runs
 the same mathematics whatever its framework's own defaults are (torch's AdamW
 decays by 1e-2 by default, optax's by 1e-4: the spec's value wins on both).
 
 Every problem is a :class:`SpecError` (a ``ValueError``) with a one-line
-message that starts with the key, e.g. ``[run].steps: must be an integer > 0, got 0``.
+message that starts with the key, e.g. ``[run].steps: must be an integer > 0, got 0``,
+``[model.layers][1].w: expected shape (3, 1), got (3, 2)`` or
+``[data].train[3]: target 0.5 does not fit hinge (takes -1 or +1)``.
 
 Example:
   >>> spec = '''
@@ -71,10 +106,16 @@ import numpy as np
 from comparisons.experiments import Experiment
 from comparisons.models import MODELS
 from functional_training import (
+    DEFAULT_LOSS,
     INITS,
+    LOSS_KINDS,
     OPTIMIZER_NAMES,
+    SCHEDULES,
     DataFileError,
+    Table,
     check_same_features,
+    check_schedule,
+    check_targets,
     hyperparameter_problem,
     initial_values,
     is_data_file,
@@ -87,21 +128,30 @@ from functional_training import (
 )
 from functional_training.runs import one_line
 
-__all__ = ["MAX_STEPS", "SpecError", "dump_spec", "load_spec", "parse_spec"]
+__all__ = ["MAX_PARAMETERS", "MAX_STEPS", "SpecError", "dump_spec", "load_spec", "parse_spec"]
 
 MAX_STEPS = 100_000
 """Upper bound on ``[run].steps``: every backend (the scalar engine included) runs
 every step in Python, so a spec stays a seconds-long check, not a training job."""
 
+MAX_PARAMETERS = 100_000
+"""Upper bound on a spec's number of scalar parameters (an ``mlp``'s ``sizes``): the
+hand-written backends hold every parameter as a Python float, and a typo such as
+``sizes = [2, 1600000000, 1]`` must be one line, not an out-of-memory crash."""
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=/+-]*")
-_MODEL_KEYS = ("kind", "init", "seed", "trainable")  # besides the kind's own parameter leaves
+_MODEL_KEYS = ("kind", "init", "seed", "trainable")  # besides the kind's configuration and leaves
 _TABLES = {
     "data": ("train", "validation", "features", "target"),
     "model": _MODEL_KEYS,
+    "loss": ("kind", "l2"),
     "optimizer": ("name", "learning_rate"),  # plus the optimizer's own keys
+    "schedule": ("kind",),  # plus the schedule's own parameters
     "run": ("steps", "batch_size", "seed"),
 }
+_OPTIONAL = ("loss", "schedule")
 _TOP = ("name", "description", *_TABLES)
+_GROUP_LEAF = re.compile(r"([A-Za-z_]\w*)\.(\d+)\.([A-Za-z_]\w*)")  # layers.0.w
 
 
 class SpecError(ValueError):
@@ -166,13 +216,20 @@ def parse_spec(text: str, *, base: str | Path | None = None) -> Experiment:
     description = data.get("description", f"user experiment {name}")
     if not isinstance(description, str) or "\n" in description:
         raise SpecError("description: must be a one-line string")
-    tables = {key: _table(data, key) for key in _TABLES}
+    tables = {key: _table(data, key, optional=key in _OPTIONAL) for key in _TABLES}
 
     _only_keys("data", tables["data"], _TABLES["data"])
-    train, validation = _data(tables["data"], Path(base) if base is not None else Path())
-    kind, init, trainable = _model(tables["model"], features=len(train[0]) - 1)
+    train, validation, files = _data(tables["data"], Path(base) if base is not None else Path())
+    kind, settings, init, trainable = _model(tables["model"], features=len(train[0]) - 1)
 
-    optimizer, hyperparams = _optimizer(tables["optimizer"])
+    loss, l2 = _loss(tables["loss"], kind=kind, settings=settings)
+    outputs = _outputs(settings)
+    for key, rows in (("train", train), ("validation", validation)):
+        if rows is not None:
+            _check_targets(loss, rows, key=key, file=files.get(key), classes=outputs)
+
+    schedule = None if tables["schedule"] is None else _schedule(tables["schedule"])
+    optimizer, hyperparams = _optimizer(tables["optimizer"], scheduled=schedule is not None)
 
     run = tables["run"]
     _only_keys("run", run, _TABLES["run"])
@@ -199,14 +256,20 @@ def parse_spec(text: str, *, base: str | Path | None = None) -> Experiment:
         batch_size=batch_size,
         seed=seed,
         model=kind,
+        model_settings=settings,
+        loss=loss,
+        l2=l2,
+        schedule=schedule,
     )
 
 
 def dump_spec(experiment: Experiment) -> str:
     """The TOML spec text of a ``train`` experiment; ``parse_spec`` reads it back equal.
 
-    Floats are written with ``repr`` (shortest round-tripping form), so the
-    round trip is exact.
+    Every field is written explicitly (the loss and ``l2`` too, when they are the
+    defaults); a layered model's initial values are written as one
+    ``[[model.layers]]`` table per layer. Floats are written with ``repr``
+    (shortest round-tripping form), so the round trip is exact.
 
     Raises:
       SpecError: the experiment is not a plain training run a spec can describe.
@@ -219,16 +282,28 @@ def dump_spec(experiment: Experiment) -> str:
     if experiment.validation is not None:
         lines.append(f"validation = {_toml_pairs(experiment.validation)}")
     lines += ["", "[model]", f"kind = {_toml_string(experiment.model)}"]
-    leaves = model_kind(experiment.model).shapes(**experiment.model_config)
-    for leaf, shape in leaves.items():
-        names = [n for n in experiment.parameter_names if n.split("[")[0] == leaf]
-        values = [experiment.init[n] for n in names]
-        text = _toml_float(values[0]) if not shape else _toml_nested(
-            np.asarray(values).reshape(shape).tolist())
-        lines.append(f"{leaf} = {text}")
+    lines += [f"{key} = {_toml_value(value)}" for key, value in experiment.model_settings.items()]
+    shapes = model_kind(experiment.model).shapes(**experiment.model_config)
+    arrays = {}
+    for leaf, shape in shapes.items():
+        values = [experiment.init[n] for n in experiment.parameter_names
+                  if n.split("[")[0] == leaf]
+        arrays[leaf] = float(values[0]) if not shape else np.asarray(values).reshape(shape).tolist()
+    plain, groups = _leaf_layout(shapes)
+    lines += [f"{leaf} = {_toml_nested(arrays[leaf])}" for leaf in plain]
     lines.append("trainable = [" + ", ".join(f'"{p}"' for p in experiment.trainable) + "]")
+    for group, members in groups.items():
+        for index, member in enumerate(members):
+            lines += ["", f"[[model.{group}]]"]
+            lines += [f"{key} = {_toml_nested(arrays[f'{group}.{index}.{key}'])}"
+                      for key in member]
+    lines += ["", "[loss]", f"kind = {_toml_string(experiment.loss)}",
+              f"l2 = {_toml_float(experiment.l2)}"]
     lines += ["", "[optimizer]", f"name = {_toml_string(experiment.optimizer)}"]
     lines += [f"{k} = {_toml_float(v)}" for k, v in experiment.hyperparams.items()]
+    if experiment.schedule is not None:
+        lines += ["", "[schedule]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in experiment.schedule.items()]
     lines += ["", "[run]", f"steps = {experiment.steps}"]
     if experiment.batch_size is not None:
         lines.append(f"batch_size = {experiment.batch_size}")
@@ -249,8 +324,10 @@ def _only_keys(table: str, data: dict, allowed: tuple[str, ...]) -> None:
             raise SpecError(f"{_where(table, key)}: unknown key; expected {', '.join(allowed)}")
 
 
-def _table(data: dict, key: str) -> dict:
+def _table(data: dict, key: str, *, optional: bool = False) -> dict | None:
     if key not in data:
+        if optional:
+            return None
         raise SpecError(f"[{key}]: missing table")
     if not isinstance(data[key], dict):
         raise SpecError(f"[{key}]: expected a table, got {_kind(data[key])}")
@@ -297,8 +374,12 @@ def _integer(data: dict, table: str, key: str, *, low: int, high: int | None) ->
     return value
 
 
-def _data(table: dict, base: Path) -> tuple[tuple, tuple | None]:
-    """``[data]``: inline rows or data files (with ``features`` / ``target``), one width."""
+def _data(table: dict, base: Path) -> tuple[tuple, tuple | None, dict[str, Table]]:
+    """``[data]``: inline rows or data files (with ``features`` / ``target``), one width.
+
+    Returns the train rows, the validation rows (or ``None``) and the tables read
+    from files by key (``train``, ``validation``), for messages naming a file's row.
+    """
     files = [key for key in ("train", "validation") if isinstance(table.get(key), str)]
     for key in ("features", "target"):
         if key in table and not files:
@@ -350,7 +431,7 @@ def _data(table: dict, base: Path) -> tuple[tuple, tuple | None]:
             f"[data].validation: {len(validation[0]) - 1} feature(s) per row but train has "
             f"{len(train[0]) - 1}"
         )
-    return train, validation
+    return train, validation, tables
 
 
 def _rows(data: dict, key: str) -> tuple[tuple[float, ...], ...]:
@@ -377,19 +458,31 @@ def _rows(data: dict, key: str) -> tuple[tuple[float, ...], ...]:
     return tuple(parsed)
 
 
-def _model(table: dict, *, features: int) -> tuple[str, dict[str, float], tuple[str, ...]]:
-    """``[model]``: the kind, initial values by scalar name, and the trainable leaves."""
+def _model(table: dict, *, features: int) -> tuple[str, dict, dict[str, float], tuple[str, ...]]:
+    """``[model]``: the kind, its settings, initial values by scalar name, trainable leaves.
+
+    The keys a kind takes are derived from it: its configuration keys (every one
+    but ``features``, which is the data's, is required), its leaves (a plain leaf
+    such as ``w`` is a key; leaves ``group.i.name`` such as ``layers.0.w`` are one
+    ``[[model.group]]`` table per ``i``), and ``kind``, ``init``, ``seed``, ``trainable``.
+    """
     kind_name = table.get("kind", "linear")
     if not isinstance(kind_name, str) or kind_name not in MODELS:
         raise SpecError(f"[model].kind: unknown model kind {_short(kind_name)}; expected one of "
                         f"{', '.join(MODELS)}")
     kind = model_kind(kind_name)
-    config = {"features": features}
+    settings = _model_settings(table, kind_name, kind.config_keys, features)
+    config = {**settings, **({"features": features} if "features" in kind.config_keys else {})}
     shapes = kind.shapes(**config)
-    leaves = tuple(shapes)
-    allowed = (*leaves, *_MODEL_KEYS)
-    _only_keys("model", table, allowed)
-    explicit = [leaf for leaf in leaves if leaf in table]
+    plain, groups = _leaf_layout(shapes)
+    keys = (*plain, *groups)
+    _only_keys("model", table, (*settings, *keys, *_MODEL_KEYS))
+    count = sum(math.prod(shape) for shape in shapes.values())
+    if count > MAX_PARAMETERS:
+        where = f"[model].{next(iter(settings))}" if settings else "[model]"
+        raise SpecError(f"{where}: {count} parameters is more than the {MAX_PARAMETERS} a spec "
+                        "may have")
+    explicit = [key for key in keys if key in table]
     if "init" in table:
         init = table["init"]
         if init not in INITS:
@@ -406,16 +499,135 @@ def _model(table: dict, *, features: int) -> tuple[str, dict[str, float], tuple[
     else:
         if "seed" in table:
             raise SpecError('[model].seed: only with init = "seeded"')
-        missing = [leaf for leaf in leaves if leaf not in table]
+        missing = [key for key in keys if key not in table]
         if missing:
-            raise SpecError(f"[model].{missing[0]}: missing (give {', '.join(leaves)}, or "
+            wanted = [key if key in plain else
+                      f"[[model.{key}]] tables ({', '.join(groups[key][0])} in each)"
+                      for key in keys]
+            raise SpecError(f"[model].{missing[0]}: missing (give {', '.join(wanted)}, or "
                             'init = "zeros" or "seeded")')
-        arrays = {leaf: _leaf_values(table[leaf], leaf, shapes[leaf], features)
-                  for leaf in leaves}
+        arrays = {leaf: _leaf_values(table[leaf], leaf, shapes[leaf], features) for leaf in plain}
+        for group, members in groups.items():
+            arrays.update(_group_values(table[group], group, members, settings))
         values = {name: float(v) for name, v in named_series(
-            kind.build(arrays), leading=0).items()}
+            kind.build({leaf: arrays[leaf] for leaf in shapes}), leading=0).items()}
     names = parameter_names(kind, **config)
-    return kind_name, {name: values[name] for name in names}, _trainable(table, leaves)
+    return (kind_name, settings, {name: values[name] for name in names},
+            _trainable(table, tuple(shapes)))
+
+
+def _model_settings(table: dict, kind_name: str, config_keys: tuple[str, ...],
+                    features: int) -> dict:
+    """The kind's configuration from ``[model]`` (lists as tuples), checked by the kind itself.
+
+    ``sizes`` (a layered kind's ``[d, h_1, ..., k]``) must start with the data's ``d``.
+    """
+    keys = tuple(key for key in config_keys if key != "features")
+    settings = {}
+    for key in keys:
+        if key not in table:
+            raise SpecError(f"[model].{key}: missing ({kind_name} needs {', '.join(keys)})")
+        settings[key] = table[key]
+    data = {"features": features} if "features" in config_keys else {}
+    try:
+        model_kind(kind_name).shapes(**settings, **data)
+    except (TypeError, ValueError) as err:
+        raise SpecError(_config_problem(one_line(err), kind_name, keys)) from None
+    settings = {key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()}
+    sizes = settings.get("sizes")
+    if sizes is not None and sizes[0] != features:
+        raise SpecError(f"[model].sizes: starts with d = {sizes[0]} but the data has {features} "
+                        f"feature{'' if features == 1 else 's'} per row")
+    return settings
+
+
+def _config_problem(message: str, kind_name: str, keys: tuple[str, ...]) -> str:
+    """A kind's configuration error (``mlp: sizes must ...``) as ``[model].sizes: must ...``."""
+    text = message.removeprefix(f"{kind_name}: ")
+    for key in keys:
+        if text.startswith(f"{key} "):
+            return f"[model].{key}: {text[len(key) + 1:]}"
+    for key in keys:
+        if re.search(rf"\b{re.escape(key)}\b", text):
+            return f"[model].{key}: {text}"
+    return f"[model]: {text}"
+
+
+def _leaf_layout(shapes: dict[str, tuple[int, ...]]) -> tuple[
+        tuple[str, ...], dict[str, list[dict[str, tuple[int, ...]]]]]:
+    """The kind's leaves as spec keys: plain leaves (``w``, ``b``) and groups.
+
+    A leaf ``group.i.name`` (``layers.0.w``) is key ``name`` of the ``i``-th
+    ``[[model.group]]`` table: ``groups[group][i] = {name: shape}``.
+    """
+    plain, groups = [], {}
+    for leaf, shape in shapes.items():
+        match = _GROUP_LEAF.fullmatch(leaf)
+        if match is None:
+            plain.append(leaf)
+            continue
+        group, index, name = match.group(1), int(match.group(2)), match.group(3)
+        members = groups.setdefault(group, [])
+        while len(members) <= index:
+            members.append({})
+        members[index][name] = shape
+    return tuple(plain), groups
+
+
+def _group_values(value, group: str, members: list[dict[str, tuple[int, ...]]],
+                  settings: dict) -> dict[str, np.ndarray]:
+    """``[[model.group]]`` tables: one per member, each with exactly the member's leaves."""
+    where = f"[model].{group}"
+    count = len(members)
+    why = f" (one per layer of sizes {list(settings['sizes'])})" if "sizes" in settings else ""
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        got = _kind(value) if not isinstance(value, list) else "a list of non-tables"
+        raise SpecError(f"{where}: expected {count} [[model.{group}]] tables{why}, got {got}")
+    if len(value) != count:
+        raise SpecError(f"{where}: expected {count} [[model.{group}]] tables{why}, "
+                        f"got {len(value)}")
+    arrays = {}
+    for index, (item, shapes) in enumerate(zip(value, members, strict=True)):
+        here = f"[model.{group}][{index}]"
+        for key in item:
+            if key not in shapes:
+                raise SpecError(f"{here}.{key}: unknown key; expected {', '.join(shapes)}")
+        for key, shape in shapes.items():
+            if key not in item:
+                raise SpecError(f"{here}.{key}: missing")
+            arrays[f"{group}.{index}.{key}"] = _array(item[key], f"{here}.{key}", shape)
+    return arrays
+
+
+def _array(value, where: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Nested lists of exactly ``shape`` (rows first) as a float64 array, every number finite."""
+    if not shape:
+        return np.asarray(_number(value, where))
+    if not isinstance(value, list):
+        raise SpecError(f"{where}: expected shape {shape}, got {_kind(value)}")
+    got = _list_shape(value)
+    if got != shape:
+        raise SpecError(f"{where}: expected shape {shape}, got "
+                        f"{'a ragged list' if got is None else got}")
+    array = np.empty(shape, dtype=np.float64)
+    for index in np.ndindex(*shape):
+        item = value
+        for i in index:
+            item = item[i]
+        array[index] = _number(item, where + "".join(f"[{i}]" for i in index))
+    return array
+
+
+def _list_shape(value) -> tuple[int, ...] | None:
+    """The shape of nested lists (``()`` for a non-list), or ``None`` if they are ragged."""
+    if not isinstance(value, list):
+        return ()
+    inner = {_list_shape(item) for item in value}
+    if not inner:
+        return (0,)
+    if len(inner) != 1 or None in inner:
+        return None
+    return (len(value), *inner.pop())
 
 
 def _leaf_values(value, leaf: str, shape: tuple[int, ...], features: int) -> np.ndarray:
@@ -459,25 +671,113 @@ def _trainable(model: dict, leaves: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(p for p in leaves if p in names)
 
 
-def _optimizer(table: dict) -> tuple[str, dict[str, float]]:
-    """``[optimizer]`` against the one optimizer table (``functional_training.OPTIMIZERS``)."""
+def _outputs(settings: dict) -> int:
+    """The model's outputs ``k`` per example: a layered kind's last size, else 1."""
+    sizes = settings.get("sizes")
+    return int(sizes[-1]) if sizes else 1
+
+
+def _loss(table: dict | None, *, kind: str, settings: dict) -> tuple[str, float]:
+    """``[loss]``: the loss kind (default the lesson's) and ``l2``, and that ``k`` fits it."""
+    table = {} if table is None else table
+    _only_keys("loss", table, _TABLES["loss"])
+    loss = table.get("kind", DEFAULT_LOSS)
+    if not isinstance(loss, str) or loss not in LOSS_KINDS:
+        raise SpecError(f"[loss].kind: unknown loss {_short(loss)}; expected one of "
+                        f"{', '.join(LOSS_KINDS)}")
+    l2 = _number(table["l2"], "[loss].l2") if "l2" in table else 0.0
+    if l2 < 0:
+        raise SpecError(f"[loss].l2: must be >= 0, got {l2}")
+    outputs = _outputs(settings)
+    if LOSS_KINDS[loss].targets == "class":
+        if outputs < 2 and "sizes" in settings:
+            raise SpecError(f"[model].sizes: ends in k = {outputs} output but {loss} needs "
+                            "k >= 2 (one output per class)")
+        if outputs < 2:
+            raise SpecError(f"[loss].kind: {loss} needs k >= 2 outputs (one per class); a "
+                            f'{kind} model has one output (use kind = "mlp", sizes = [d, ..., k])')
+    elif outputs != 1:
+        raise SpecError(f"[model].sizes: ends in k = {outputs} outputs but {loss} takes one "
+                        "output per example (k = 1)")
+    return loss, l2
+
+
+def _check_targets(loss: str, rows: tuple, *, key: str, file: Table | None,
+                   classes: int) -> None:
+    """Every target of ``[data].key`` fits the loss, or one line naming the row (and file).
+
+    The check is :func:`functional_training.check_targets`'; its message is re-worded
+    to start with the spec's key: ``[data].train[3]: target 0.5 does not fit hinge
+    (takes -1 or +1)``, or for a file ``[data].train: PATH: data row 4, column 'y': ...``
+    (data rows counted from 1, the header excluded, as the file reader counts them).
+    """
+    try:
+        check_targets(loss, [row[-1] for row in rows], classes=classes)
+    except ValueError as err:
+        found = re.search(rf"target row (\d+) is .*; {re.escape(loss)} takes (.+)$", str(err))
+        if found is None:
+            raise SpecError(f"[data].{key}: {one_line(err)}") from None
+        row, takes = int(found.group(1)), found.group(2)
+        problem = f"target {rows[row][-1]!r} does not fit {loss} (takes {takes})"
+        if file is None:
+            raise SpecError(f"[data].{key}[{row}]: {problem}") from None
+        raise SpecError(f"[data].{key}: {file.path}: data row {row + 1}, column "
+                        f"{file.target!r}: {problem}") from None
+
+
+def _schedule(table: dict) -> dict:
+    """``[schedule]``: ``kind`` and optax's parameters, defaults filled in (``check_schedule``)."""
+    kind = _string(table, "schedule", "kind")
+    if kind not in SCHEDULES:
+        raise SpecError(f"[schedule].kind: unknown schedule {kind!r}; expected one of "
+                        f"{', '.join(SCHEDULES)}")
+    entry = SCHEDULES[kind]
+    takes = (*entry.required, *entry.defaults)
+    for key in table:
+        if key != "kind" and key not in takes:
+            raise SpecError(f"[schedule].{key}: not a key of {kind}; it takes {', '.join(takes)}")
+    for key in entry.required:
+        if key not in table:
+            raise SpecError(f"[schedule].{key}: missing ({kind} needs "
+                            f"{', '.join(entry.required)})")
+    params = {key: value for key, value in table.items() if key != "kind"}
+    try:
+        settings = check_schedule(kind, params)
+    except (TypeError, ValueError) as err:
+        text = one_line(err)
+        found = re.fullmatch(rf"schedule {re.escape(repr(kind))}: (\w+) (.*)", text)
+        if found is None or found.group(1) not in takes:
+            raise SpecError(f"[schedule]: {text}") from None
+        raise SpecError(f"[schedule].{found.group(1)}: {found.group(2)}") from None
+    return {"kind": kind, **settings}
+
+
+def _optimizer(table: dict, *, scheduled: bool = False) -> tuple[str, dict[str, float]]:
+    """``[optimizer]`` against the one optimizer table (``functional_training.OPTIMIZERS``).
+
+    With a ``[schedule]`` (``scheduled``), the rate is the schedule's:
+    ``learning_rate`` must be absent and is not in the returned settings.
+    """
     name = _string(table, "optimizer", "name")
     if name not in OPTIMIZER_NAMES:
         raise SpecError(
             f"[optimizer].name: unknown optimizer {name!r}; expected one of "
             f"{', '.join(OPTIMIZER_NAMES)}"
         )
+    if scheduled and "learning_rate" in table:
+        raise SpecError("[optimizer].learning_rate: give the rate in [schedule], not both")
     defaults = optimizer_hyperparameters(name)
-    takes = ("learning_rate", *defaults)
+    takes = (*(() if scheduled else ("learning_rate",)), *defaults)
     for key in table:
         if key != "name" and key not in takes:
-            raise SpecError(
-                f"[optimizer].{key}: not a key of {name}; it takes {', '.join(takes)}"
-            )
-    rate = _finite(table, "optimizer", "learning_rate")
-    if rate <= 0:
-        raise SpecError(f"[optimizer].learning_rate: must be > 0, got {rate}")
-    hyperparams = {"learning_rate": rate}
+            listed = ", ".join(takes) if takes else "no other key (the rate is in [schedule])"
+            raise SpecError(f"[optimizer].{key}: not a key of {name}; it takes {listed}")
+    hyperparams = {}
+    if not scheduled:
+        rate = _finite(table, "optimizer", "learning_rate")
+        if rate <= 0:
+            raise SpecError(f"[optimizer].learning_rate: must be > 0, got {rate}")
+        hyperparams["learning_rate"] = rate
     for key, default in defaults.items():
         value = _number(table[key], f"[optimizer].{key}") if key in table else float(default)
         problem = hyperparameter_problem(key, value)
@@ -521,3 +821,16 @@ def _toml_nested(values) -> str:
     if isinstance(values, list):
         return "[" + ", ".join(_toml_nested(v) for v in values) + "]"
     return _toml_float(values)
+
+
+def _toml_value(value) -> str:
+    """A setting as TOML: booleans, integers, floats (``repr``), strings, lists of them."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return _toml_float(value)

@@ -97,7 +97,12 @@ from functional_training._schedules import (
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import SweepResult, moment_statistics, sweep_learning_rates
-from functional_training._synthetic import Shipments, minibatch_indices, synthetic_shipments
+from functional_training._synthetic import (
+    Shipments,
+    minibatch_indices,
+    synthetic_shipments,
+    two_moons,
+)
 from functional_training._train import (
     StepRecords,
     accuracies,
@@ -109,6 +114,7 @@ from functional_training._train import (
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
+    "two_moons",
     "DEFAULT_LOSS",
     "Objective",
     "objective",

@@ -287,8 +287,8 @@ def record_from_trajectory(
         return None if values is None else np.asarray(values, dtype=np.float64).tolist()
 
     recorded = {key: getattr(trajectory, key, None) for key in RECORDED_EXTRAS}
-    extras = {**{k: floats(v) for k, v in recorded.items() if v is not None},
-              **{k: [float(v) for v in vs] for k, vs in (extras or {}).items()}}
+    extras = {**{k: [float(v) for v in vs] for k, vs in (extras or {}).items()},
+              **{k: floats(v) for k, v in recorded.items() if v is not None}}
     record = TrajectoryRecord(
         params={k: v.tolist() for k, v in named_series(trajectory.params).items()},
         grads={k: v.tolist() for k, v in named_series(trajectory.grads).items()},

@@ -131,3 +131,40 @@ def minibatch_indices(n: int, *, batch_size: int, steps: int, seed: int = 0) -> 
         parts.append(perm[: take * batch_size].reshape(take, batch_size).astype(index_dtype))
         remaining -= take
     return np.concatenate(parts)
+
+
+def two_moons(n: int = 100, *, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles, the classic toy classification set (micrograd's demo).
+
+    ``n // 2`` points on the upper half circle ``(cos t, sin t)``, ``t`` evenly
+    spaced on ``[0, pi]``, with label ``-1``; the other ``n - n // 2`` on the
+    lower one ``(1 - cos t, 0.5 - sin t)`` with label ``+1``; then Gaussian noise
+    of standard deviation ``noise`` on both coordinates and one shuffle, both
+    drawn from ``numpy.random.default_rng(seed)`` (noise first, then the
+    permutation). Labels are -1/+1, as the hinge loss takes them.
+
+    Returns:
+      ``(x, y)``: ``x`` of shape ``(n, 2)``, ``y`` of shape ``(n,)``, float64.
+
+    Example:
+      >>> x, y = two_moons(6, noise=0.0, seed=0)
+      >>> x.shape, sorted(y.tolist())
+      ((6, 2), [-1.0, -1.0, -1.0, 1.0, 1.0, 1.0])
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"two_moons: n must be an integer >= 2, got {n!r}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not (
+        0.0 <= noise < math.inf
+    ):
+        raise ValueError(f"two_moons: noise must be a finite number >= 0, got {noise!r}")
+    upper, lower = n // 2, n - n // 2
+    t_upper, t_lower = np.linspace(0.0, np.pi, upper), np.linspace(0.0, np.pi, lower)
+    x = np.concatenate([
+        np.column_stack([np.cos(t_upper), np.sin(t_upper)]),
+        np.column_stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)]),
+    ])
+    y = np.concatenate([-np.ones(upper), np.ones(lower)])
+    rng = np.random.default_rng(seed)
+    x = x + rng.normal(0.0, noise, size=x.shape)
+    order = rng.permutation(n)
+    return x[order], y[order]

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from comparisons.backends.update_rules import schedule_rule
 from comparisons.experiments import KINDS, Experiment
 from functional_training import (
     DTYPES,
     MODEL_KINDS,
     OPTIMIZER_NAMES,
+    SCHEDULES,
+    Objective,
     TrajectoryRecord,
     check_hyperparameters,
+    check_schedule,
+    check_targets,
+    objective,
 )
 
 FLOAT_MAX = {"float64": sys.float_info.max, "float32": 3.4028234663852886e38}
@@ -73,15 +79,58 @@ def optimizer_settings(experiment: Experiment) -> dict[str, float]:
         raise ValueError(
             f"unknown optimizer {name!r}; expected one of none, {', '.join(OPTIMIZER_NAMES)}"
         )
-    if "learning_rate" not in given:
-        raise ValueError(f"optimizer {name!r} needs a learning_rate")
-    rate = _finite_number(given.pop("learning_rate"), "learning_rate")
-    if rate <= 0:
-        raise ValueError(f"learning_rate must be > 0, got {rate}")
+    rate = {}
+    if experiment.schedule is not None:
+        if "learning_rate" in given:
+            raise ValueError("give the learning rate as the schedule or as learning_rate, "
+                             "not both")
+    else:
+        if "learning_rate" not in given:
+            raise ValueError(f"optimizer {name!r} needs a learning_rate")
+        rate = {"learning_rate": _finite_number(given.pop("learning_rate"), "learning_rate")}
+        if rate["learning_rate"] <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {rate['learning_rate']}")
     try:
-        return {"learning_rate": rate, **check_hyperparameters(name, given)}
+        return {**rate, **check_hyperparameters(name, given)}
     except TypeError as err:  # a key the optimizer does not take: the experiment is invalid
         raise ValueError(str(err)) from None
+
+
+def schedule_settings(experiment: Experiment) -> dict | None:
+    """The experiment's schedule table with every default filled in, or ``None``.
+
+    Checked against :data:`functional_training.SCHEDULES` by
+    :func:`functional_training.check_schedule` (one-line ``ValueError``).
+
+    Example:
+      >>> from dataclasses import replace
+      >>> from comparisons.experiments import REGISTRY
+      >>> e = replace(REGISTRY["five-steps"], hyperparams={},
+      ...             schedule={"kind": "constant", "value": 0.1})
+      >>> schedule_settings(e)
+      {'kind': 'constant', 'value': 0.1}
+    """
+    if experiment.schedule is None:
+        return None
+    table = dict(experiment.schedule)
+    kind = table.pop("kind", None)
+    if not isinstance(kind, str):
+        raise ValueError(f"schedule needs a kind, one of {', '.join(SCHEDULES)}")
+    return {"kind": kind, **check_schedule(kind, table)}
+
+
+def learning_rate(experiment: Experiment) -> float | Callable[[int], float]:
+    """The rate the hand-written rules apply: the constant, or the schedule's rule by step.
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> learning_rate(REGISTRY["five-steps"])
+      0.1
+    """
+    schedule = schedule_settings(experiment)
+    if schedule is None:
+        return optimizer_settings(experiment)["learning_rate"]
+    return schedule_rule(schedule)
 
 
 def check_run(experiment: Experiment, dtype: str) -> None:
@@ -97,6 +146,9 @@ def check_run(experiment: Experiment, dtype: str) -> None:
     for key, value in optimizer_settings(experiment).items():
         if abs(value) > FLOAT_MAX[dtype]:
             raise ValueError(f"{key} = {value:g} overflows {dtype} (largest {FLOAT_MAX[dtype]:g})")
+    schedule = schedule_settings(experiment)
+    if schedule is not None and experiment.optimizer == "none":
+        raise ValueError("a schedule needs an optimizer, got 'none'")
     kind = experiment.kind
     if kind not in KINDS:
         raise ValueError(f"unknown experiment kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -127,6 +179,7 @@ def check_run(experiment: Experiment, dtype: str) -> None:
             f"unknown model kind {experiment.model!r}; expected one of {', '.join(MODEL_KINDS)}"
         )
     _check_rows(experiment)
+    _check_objective(experiment)
     names = experiment.parameter_names
     if set(experiment.init) != set(names):
         raise ValueError(f"{kind} needs init for {', '.join(names)}, got {sorted(experiment.init)}")
@@ -181,6 +234,41 @@ def _check_rows(experiment: Experiment) -> None:
                 _finite_number(value, f"{label} record {i}")
 
 
+def objective_of(experiment: Experiment) -> Objective:
+    """The experiment's model kind, configuration, loss and L2 weight as one checked value.
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> objective_of(REGISTRY["five-steps"]).loss
+      'half-squared-error'
+    """
+    try:
+        return objective(experiment.model, loss=experiment.loss, l2=experiment.l2,
+                         **experiment.model_config)
+    except TypeError as err:
+        raise ValueError(str(err)) from None
+
+
+def _check_objective(experiment: Experiment) -> None:
+    """The model takes the data's features, and every target fits the loss."""
+    config = objective_of(experiment).settings
+    sizes = config.get("sizes")
+    if sizes is not None and sizes[0] != experiment.features:
+        raise ValueError(f"the {experiment.model} takes {sizes[0]} feature(s) (sizes[0]) but "
+                         f"the data has {experiment.features}")
+    for label, records in (("train", experiment.train), ("validation", experiment.validation)):
+        if records is None:
+            continue
+        try:
+            check_targets(experiment.loss, [row[-1] for row in records],
+                          classes=experiment.outputs)
+        except ValueError as err:
+            raise ValueError(f"{label} data: {err}") from None
+    if experiment.loss != "softmax-cross-entropy" and experiment.outputs != 1:
+        raise ValueError(f"loss {experiment.loss} takes one output per example, the model "
+                         f"has {experiment.outputs}")
+
+
 def _leaf_names(names: Sequence[str]) -> tuple[str, ...]:
     """The leaves behind scalar names: ``w[0]``, ``w[1]`` -> ``w`` (order kept)."""
     return tuple(dict.fromkeys(name.split("[")[0] for name in names))
@@ -224,6 +312,9 @@ class Recorder:
 
     Call :meth:`state` for ``params[k]`` (k = 0..S) and :meth:`step` for the
     gradient taken there (k = 0..S-1), alternating, then :meth:`trajectory`.
+    ``extras`` name series recorded per step (``S`` values: finite differences,
+    the scheduled ``learning_rate``), ``state_extras`` series recorded at every
+    ``params[k]`` (``S + 1`` values: ``train_accuracy``, ``val_accuracy``).
 
     Example:
       >>> rec = Recorder(("w",), validation=False, predictions=False)
@@ -237,7 +328,7 @@ class Recorder:
 
     def __init__(
         self, names: Sequence[str], *, validation: bool, predictions: bool,
-        extras: Sequence[str] = (),
+        extras: Sequence[str] = (), state_extras: Sequence[str] = (),
     ) -> None:
         self._params: dict[str, list[float]] = {name: [] for name in names}
         self._grads: dict[str, list[float]] = {name: [] for name in names}
@@ -246,12 +337,13 @@ class Recorder:
         self._val_loss: list[float] | None = [] if validation else None
         self._predictions: list[list[float]] | None = [] if predictions else None
         self._extras: dict[str, list[float]] = {key: [] for key in extras}
+        self._state_extras: dict[str, list[float]] = {key: [] for key in state_extras}
 
     def state(
         self, params: Mapping[str, float], *, train_loss: float, val_loss: float | None = None,
-        predictions: Sequence[float] | None = None,
+        predictions: Sequence[float] | None = None, extras: Mapping[str, float] | None = None,
     ) -> None:
-        """Record ``params[k]`` and the full losses (and predictions) there."""
+        """Record ``params[k]``, the full losses (and predictions, and state extras) there."""
         for name, values in self._params.items():
             values.append(float(params[name]))
         self._train_loss.append(float(train_loss))
@@ -259,6 +351,8 @@ class Recorder:
             self._val_loss.append(float(val_loss))
         if self._predictions is not None:
             self._predictions.append([float(p) for p in predictions])
+        for key, values in self._state_extras.items():
+            values.append(float(extras[key]))
 
     def step(
         self, grads: Mapping[str, float], *, batch_loss: float,
@@ -276,18 +370,32 @@ class Recorder:
         trajectory = TrajectoryRecord(
             params=self._params, grads=self._grads, batch_loss=self._batch_loss,
             train_loss=self._train_loss, val_loss=self._val_loss,
-            predictions=self._predictions, batches=batches, extras=self._extras,
+            predictions=self._predictions, batches=batches,
+            extras={**self._extras, **self._state_extras},
         )
         trajectory.check_lengths()
         return trajectory
 
 
 def recorder_for(experiment: Experiment) -> Recorder:
-    """A :class:`Recorder` with the series ``experiment``'s kind records."""
+    """A :class:`Recorder` with the series ``experiment``'s kind records.
+
+    Beyond the contract's core: ``numeric.<name>`` for a gradient check,
+    ``learning_rate`` per step with a schedule, and ``train_accuracy`` (and
+    ``val_accuracy`` with validation data) for a classification loss, in the
+    order :data:`functional_training.RECORDED_EXTRAS` lists them.
+    """
     if experiment.kind == "shared-path":
         return Recorder(("a",), validation=False, predictions=False)
     names = experiment.parameter_names
     extras = tuple(f"numeric.{n}" for n in names) if experiment.kind == "gradient-check" else ()
+    if experiment.schedule is not None:
+        extras = (*extras, "learning_rate")
+    state_extras = ()
+    if experiment.classifies:
+        state_extras = ("train_accuracy",) + (
+            ("val_accuracy",) if experiment.validation is not None else ())
     return Recorder(
         names, validation=experiment.validation is not None, predictions=True, extras=extras,
+        state_extras=state_extras,
     )

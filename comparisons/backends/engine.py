@@ -31,14 +31,54 @@ from comparisons.backends import _common
 from comparisons.backends.update_rules import update_rule
 from comparisons.engine import Value, zero_grad
 from comparisons.experiments import Experiment, batch_order
+from comparisons.losses import engine_l2, loss_pieces
 from comparisons.models import model_pieces
-from functional_training import TrajectoryRecord
+from functional_training import DEFAULT_LOSS, TrajectoryRecord
 
 DESCRIPTION = "the scalar autograd engine (comparisons.engine.Value): graph, backward(), .grad"
 REQUIRES: tuple[str, ...] = ()
 INSTALL_HINT = "nothing to install (standard library only)"
 COMPUTES_IN = "float64 (Python floats)"
 """The precision of every run, whatever ``dtype`` asks for."""
+
+
+class Problem:
+    """What one run minimises, as a ``Value`` graph built fresh each time.
+
+    ``L_B = (1/n) sum_i l(f(theta, x_i), y_i) + alpha sum_j theta_j^2`` with the
+    model kind's graph (``engine_predict``) and the loss kind's graph
+    (``comparisons.losses``); ``backward()`` gives every leaf's gradient.
+    """
+
+    def __init__(self, model, loss: str, l2: float, config: Mapping | None = None) -> None:
+        self.model, self.loss, self.l2 = model, loss_pieces(loss), l2
+        self.config = dict(config or {})
+
+    def outputs(self, leaves: Mapping[str, Value], records) -> list:
+        """The output node(s) per example (one forward graph per example)."""
+        return [self.model.engine_predict(leaves, row[:-1], **self.config) for row in records]
+
+    def loss_of(self, leaves: Mapping[str, Value], outputs: Sequence, records) -> Value:
+        """The graph of ``L_B`` over the given output nodes."""
+        total = sum(self.loss.engine(out, row[-1])
+                    for out, row in zip(outputs, records, strict=True))
+        loss = total / len(records)
+        return loss + engine_l2(leaves, self.l2) if self.l2 else loss
+
+    def mean_loss(self, leaves: Mapping[str, Value], records) -> Value:
+        """The graph of ``L_B`` over ``records``."""
+        return self.loss_of(leaves, self.outputs(leaves, records), records)
+
+    def accuracy(self, outputs: Sequence, records) -> float:
+        """The fraction of examples whose predicted class (from ``.data``) is the target."""
+        right = sum(self.loss.manual_label(_data(out)) == row[-1]
+                    for out, row in zip(outputs, records, strict=True))
+        return right / len(records)
+
+
+def _data(out):
+    """The forward values of an output node or a list of ``k`` of them."""
+    return [node.data for node in out] if isinstance(out, list) else out.data
 
 
 def mean_loss(model, leaves: Mapping[str, Value], records: Sequence[Sequence[float]]) -> Value:
@@ -52,40 +92,47 @@ def mean_loss(model, leaves: Mapping[str, Value], records: Sequence[Sequence[flo
       >>> loss.data, w.grad, b.grad
       (8.0, -8.0, -4.0)
     """
-    return _mean_half_squared_error([model.engine_predict(leaves, x) for *x, _ in records],
-                                    records)
+    return Problem(model, DEFAULT_LOSS, 0.0).mean_loss(leaves, records)
 
 
-def _mean_half_squared_error(predictions: Sequence[Value], records) -> Value:
-    """``(1/n) sum 0.5 * (p_i - y_i) ** 2`` as a graph over the prediction nodes."""
-    total = sum(0.5 * (p - row[-1]) ** 2 for p, row in zip(predictions, records, strict=True))
-    return total / len(records)
-
-
-def _forward(model, values: Mapping[str, float], records) -> float:
-    return mean_loss(model, {n: Value(v) for n, v in values.items()}, records).data
+def _forward(problem: Problem, values: Mapping[str, float], records) -> float:
+    return problem.mean_loss({n: Value(v) for n, v in values.items()}, records).data
 
 
 def _run_train(experiment: Experiment) -> TrajectoryRecord:
-    model = model_pieces(experiment.model)
+    problem = Problem(model_pieces(experiment.model), experiment.loss, experiment.l2,
+                      experiment.model_config)
     records, validation = list(experiment.train), experiment.validation
     batches = batch_order(experiment)
     leaves = {n: Value(experiment.init[n]) for n in experiment.parameter_names}
     trainable = _common.trainable_names(experiment)
     accumulation = experiment.kind == "accumulation"
     if not accumulation:
-        rule = update_rule(experiment.optimizer, **_common.optimizer_settings(experiment))
+        rate = _common.learning_rate(experiment)
+        settings = _common.optimizer_settings(experiment)
+        settings.pop("learning_rate", None)
+        rule = update_rule(experiment.optimizer, learning_rate=rate, **settings)
         state = rule.init({n: leaves[n].data for n in trainable})
     rec = _common.recorder_for(experiment)
 
     def record_state() -> None:
-        # One forward graph per example gives both the predictions and the full loss.
-        predictions = [model.engine_predict(leaves, row[:-1]) for row in records]
+        # One forward graph per example gives the predictions, the full loss and accuracy.
+        outputs = problem.outputs(leaves, records)
+        extras = {}
+        val_loss = None
+        if validation is not None:
+            val_outputs = problem.outputs(leaves, validation)
+            val_loss = problem.loss_of(leaves, val_outputs, validation).data
+        if experiment.classifies:
+            extras["train_accuracy"] = problem.accuracy(outputs, records)
+            if validation is not None:
+                extras["val_accuracy"] = problem.accuracy(val_outputs, validation)
+        flat = [v for out in outputs for v in (_data(out) if isinstance(out, list)
+                                               else [out.data])]
         rec.state(
             {n: leaf.data for n, leaf in leaves.items()},
-            train_loss=_mean_half_squared_error(predictions, records).data,
-            val_loss=None if validation is None else mean_loss(model, leaves, validation).data,
-            predictions=[p.data for p in predictions],
+            train_loss=problem.loss_of(leaves, outputs, records).data,
+            val_loss=val_loss, predictions=flat, extras=extras,
         )
 
     for k in range(experiment.steps):
@@ -93,18 +140,20 @@ def _run_train(experiment: Experiment) -> TrajectoryRecord:
         if not accumulation or experiment.zero_grad[k]:
             zero_grad(leaves.values())
         batch = records if batches is None else [records[i] for i in batches[k]]
-        loss = mean_loss(model, leaves, batch)
+        loss = problem.mean_loss(leaves, batch)
         loss.backward()
         grads = {n: leaf.grad for n, leaf in leaves.items()}
-        extras = None
+        extras = {}
         if experiment.kind == "gradient-check":
             eps = float(experiment.fd_epsilon)
             values = {n: leaf.data for n, leaf in leaves.items()}
             extras = {
-                f"numeric.{n}": (_forward(model, {**values, n: v + eps}, batch)
-                                 - _forward(model, {**values, n: v - eps}, batch)) / (2 * eps)
+                f"numeric.{n}": (_forward(problem, {**values, n: v + eps}, batch)
+                                 - _forward(problem, {**values, n: v - eps}, batch)) / (2 * eps)
                 for n, v in values.items()
             }
+        if not accumulation and experiment.schedule is not None:
+            extras["learning_rate"] = rate(k)
         rec.step(grads, batch_loss=loss.data, extras=extras)
         if not accumulation:
             updates, state = rule.update({n: grads[n] for n in trainable}, state,

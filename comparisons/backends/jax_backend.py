@@ -34,9 +34,9 @@ INSTALL_HINT = "pip install 'jax>=0.4.30' 'optax>=0.2.3'"
 
 
 def _arrays(experiment: Experiment, rows, dtype) -> tuple[jax.Array, jax.Array]:
-    """Features ``(n,)`` for one feature (the lesson's scalar ``w``), else ``(n, d)``; targets."""
+    """Features ``(n,)`` for the line on one feature (its scalar ``w``), else ``(n, d)``; y."""
     x = np.asarray([row[:-1] for row in rows], dtype=np.float64)
-    if experiment.features == 1:
+    if experiment.features == 1 and experiment.model == "linear":
         x = x[:, 0]
     return jnp.asarray(x, dtype), jnp.asarray([row[-1] for row in rows], dtype)
 
@@ -48,9 +48,21 @@ def _initial_params(experiment: Experiment, dtype):
     )
 
 
+def _schedule(experiment: Experiment) -> ft.Schedule | None:
+    """The experiment's schedule as optax's (``functional_training.make_schedule``), or None."""
+    table = _common.schedule_settings(experiment)
+    if table is None:
+        return None
+    kind = table.pop("kind")
+    return ft.make_schedule(kind, **table)
+
+
 def _run_train(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
-    kind = ft.model_kind(experiment.model)
+    objective = _common.objective_of(experiment)
     settings = _common.optimizer_settings(experiment)
+    schedule = _schedule(experiment)
+    if schedule is not None:
+        settings["learning_rate"] = schedule
     optimizer = ft.make_optimizer(
         experiment.optimizer, frozen=_common.frozen_names(experiment), **settings
     )
@@ -63,17 +75,17 @@ def _run_train(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
     traj = ft.train(
         params, x, y, optimizer=optimizer, steps=experiment.steps,
         batch_indices=None if batches is None else np.asarray(batches, dtype=np.int64),
-        x_val=x_val, y_val=y_val,
+        x_val=x_val, y_val=y_val, objective=objective, schedule=schedule,
     )
-    predictions = jax.vmap(kind.forward(**experiment.model_config), in_axes=(0, None))(
-        traj.params, x)
+    predictions = jax.vmap(objective.outputs, in_axes=(0, None))(traj.params, x)
     extras = {}
     if experiment.kind == "gradient-check":
         numeric: dict[str, list[float]] = {}
         for k in range(experiment.steps):
             at = jax.tree.map(lambda leaf, k=k: leaf[k], traj.params)
             xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
-            check = ft.check_gradients(ft.mean_loss, at, xb, yb, eps=float(experiment.fd_epsilon))
+            check = ft.check_gradients(objective.mean_loss, at, xb, yb,
+                                       eps=float(experiment.fd_epsilon))
             for name, value in ft.named_series(check.numeric, leading=0).items():
                 numeric.setdefault(f"numeric.{name}", []).append(float(value))
         extras = numeric
@@ -82,6 +94,7 @@ def _run_train(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
 
 
 def _run_accumulation(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
+    objective = _common.objective_of(experiment)
     params = _initial_params(experiment, dtype)
     x, y = _arrays(experiment, experiment.train, dtype)
     validation = experiment.validation
@@ -94,17 +107,23 @@ def _run_accumulation(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
         return {name: float(v) for name, v in ft.named_series(tree, leading=0).items()}
 
     def record_state() -> None:
+        extras = {}
+        if experiment.classifies:
+            extras["train_accuracy"] = objective.accuracy(params, x, y)
+            if validation is not None:
+                extras["val_accuracy"] = objective.accuracy(params, x_val, y_val)
         rec.state(
-            named(params), train_loss=ft.mean_loss(params, x, y),
-            val_loss=None if validation is None else ft.mean_loss(params, x_val, y_val),
-            predictions=np.asarray(ft.predict(params, x), dtype=np.float64).tolist(),
+            named(params), train_loss=objective.mean_loss(params, x, y),
+            val_loss=None if validation is None else objective.mean_loss(params, x_val, y_val),
+            predictions=np.asarray(objective.outputs(params, x), dtype=np.float64)
+            .reshape(-1).tolist(), extras=extras,
         )
 
     buffer = jax.tree.map(jnp.zeros_like, params)
     for k in range(experiment.steps):
         record_state()
         xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
-        loss, grads = ft.loss_and_grad(params, xb, yb)
+        loss, grads = objective.loss_and_grad(params, xb, yb)
         if experiment.zero_grad[k]:
             buffer = jax.tree.map(jnp.zeros_like, buffer)
         buffer = jax.tree.map(jnp.add, buffer, grads)

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 
 from comparisons.backends import _common
 from comparisons.experiments import Experiment, batch_order
+from comparisons.losses import loss_pieces, torch_l2
 from comparisons.models import model_pieces
 from functional_training import TrajectoryRecord
 
@@ -80,10 +81,11 @@ def _optimizer(torch, name: str, settings: dict[str, float], params: list):
 
 def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
     model_kind = model_pieces(experiment.model)
+    loss = loss_pieces(experiment.loss)
 
     def tensors(rows: Sequence[Sequence[float]]):
         x = torch.tensor([list(row[:-1]) for row in rows], dtype=dtype, device="cpu")
-        y = torch.tensor([[row[-1]] for row in rows], dtype=dtype, device="cpu")
+        y = torch.tensor([row[-1] for row in rows], dtype=dtype, device="cpu")
         return x, y
 
     x, y = tensors(experiment.train)
@@ -97,10 +99,20 @@ def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
     with torch.no_grad():
         for name, (tensor, index) in located.items():
             tensor[index] = experiment.init[name]
-    loss_fn = torch.nn.MSELoss(reduction="none")
+
+    def forward(features):
+        out = model(features)
+        return out[:, 0] if out.shape[1] == 1 else out  # (n,) for one output, else (n, k)
 
     def loss_on(features, targets):
-        return (0.5 * loss_fn(model(features), targets)).mean()
+        value = loss.torch(torch, forward(features), targets).mean()
+        if experiment.l2:
+            value = value + torch_l2(torch, list(model.parameters()), experiment.l2)
+        return value
+
+    def accuracy(features, targets) -> float:
+        right = (loss.torch_label(torch, forward(features)) == targets).sum().item()
+        return right / len(targets)
 
     def values(which: str = "data") -> dict[str, float]:
         return {name: (tensor if which == "data" else tensor.grad)[index].item()
@@ -109,20 +121,30 @@ def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
     accumulation = experiment.kind == "accumulation"
     leaves = model_kind.torch_leaves(model)
     trainable = [tensor for leaf, tensor in leaves.items() if leaf in experiment.trainable]
-    optimizer = None
+    optimizer = scheduler = None
     if not accumulation and trainable:
-        optimizer = _optimizer(
-            torch, experiment.optimizer, _common.optimizer_settings(experiment), trainable
-        )
+        settings = _common.optimizer_settings(experiment)
+        if experiment.schedule is not None:
+            # LambdaLR sets lr_k = base_lr * rate(k); with base_lr = 1 that is rate(k) exactly.
+            settings["learning_rate"] = 1.0
+        optimizer = _optimizer(torch, experiment.optimizer, settings, trainable)
+        if experiment.schedule is not None:
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, _common.learning_rate(experiment))
     rec = _common.recorder_for(experiment)
 
     def record_state() -> None:
         with torch.no_grad():
+            extras = {}
+            if experiment.classifies:
+                extras["train_accuracy"] = accuracy(x, y)
+                if validation is not None:
+                    extras["val_accuracy"] = accuracy(x_val, y_val)
             rec.state(
                 values(),
                 train_loss=loss_on(x, y).item(),
                 val_loss=None if validation is None else loss_on(x_val, y_val).item(),
-                predictions=model(x).flatten().tolist(),
+                predictions=model(x).flatten().tolist(), extras=extras,
             )
 
     for k in range(experiment.steps):
@@ -130,35 +152,39 @@ def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
         if not accumulation or experiment.zero_grad[k]:
             model.zero_grad(set_to_none=True)
         xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
-        loss = loss_on(xb, yb)
-        loss.backward()
+        batch_loss = loss_on(xb, yb)
+        batch_loss.backward()
         grads = values("grad")
-        extras = None
+        extras = {}
         if experiment.kind == "gradient-check":
-            extras = _numeric_grads(torch, model, located, loss_fn, xb, yb,
+            extras = _numeric_grads(torch, model, located, loss_on, xb, yb,
                                     float(experiment.fd_epsilon))
-        rec.step(grads, batch_loss=loss.item(), extras=extras)
+        if scheduler is not None:
+            extras["learning_rate"] = optimizer.param_groups[0]["lr"]
+        rec.step(grads, batch_loss=batch_loss.item(), extras=extras)
         if optimizer is not None:
             optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
     record_state()
     return rec.trajectory(batches=batches)
 
 
-def _numeric_grads(torch, model, located, loss_fn, xb, yb, eps) -> dict[str, float]:
+def _numeric_grads(torch, model, located, loss_on, xb, yb, eps) -> dict[str, float]:
     """Centered differences of the batch loss, each loss a torch forward of the model.
 
-    Each parameter moved by ``+-eps`` in a copy of the model's tensors, evaluated
-    with ``torch.func.functional_call`` (the model's own tensors are never touched).
+    Each parameter moved by ``+-eps`` in place and restored from a saved copy
+    (under ``no_grad``, so the recorded gradients are untouched).
     """
-    names = {id(tensor): name for name, tensor in model.named_parameters()}
 
     def loss_at(name: str, delta: float) -> float:
         tensor, index = located[name]
-        moved = {n: p.detach().clone() for n, p in model.named_parameters()}
-        moved[names[id(tensor)]][index] += delta
         with torch.no_grad():
-            out = torch.func.functional_call(model, moved, (xb,))
-            return (0.5 * loss_fn(out, yb)).mean().item()
+            saved = tensor[index].clone()
+            tensor[index] += delta
+            value = loss_on(xb, yb).item()
+            tensor[index] = saved
+            return value
 
     return {f"numeric.{name}": (loss_at(name, eps) - loss_at(name, -eps)) / (2 * eps)
             for name in located}

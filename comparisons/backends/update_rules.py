@@ -131,20 +131,90 @@ def _adam(b1: float, b2: float, eps: float, weight_decay: float | None) -> Updat
     return UpdateRule(init, update)
 
 
-def _scale(rule: UpdateRule, learning_rate: float) -> UpdateRule:
+def _scale(rule: UpdateRule, learning_rate: float | Callable[[int], float]) -> UpdateRule:
+    """``u -> -lr u``; with a schedule, update ``k`` (counted from 0) uses ``lr(k)``."""
+    rate = learning_rate if callable(learning_rate) else (lambda count: learning_rate)
+
+    def init(params: Floats):
+        return (0, rule.init(params))
+
     def update(grads: Floats, state: Any, params: Floats):
-        updates, state = rule.update(grads, state, params)
-        return {n: -learning_rate * u for n, u in updates.items()}, state
+        count, inner = state
+        updates, inner = rule.update(grads, inner, params)
+        lr = rate(count)
+        return {n: -lr * u for n, u in updates.items()}, (count + 1, inner)
 
-    return UpdateRule(rule.init, update)
+    return UpdateRule(init, update)
 
 
-def update_rule(name: str, *, learning_rate: float, **hyperparams: float) -> UpdateRule:
+def schedule_rule(schedule: Mapping[str, Any]) -> Callable[[int], float]:
+    """The rate of step ``k`` of a schedule table ``{"kind": .., **optax's parameters}``.
+
+    Written by hand on Python floats, in the order optax evaluates it (so the two
+    round alike); ``functional_training.SCHEDULES`` names the parameters, which
+    the caller has checked (:func:`functional_training.check_schedule`):
+
+    - ``constant``: ``value``;
+    - ``linear``: ``c = min(max(k - begin, 0), steps)``,
+      ``(init - end) * (1 - c / steps) + end``;
+    - ``cosine``: ``c = min(k, decay_steps)``,
+      ``init * ((1 - alpha) * (0.5 (1 + cos(pi c / decay_steps)))^exponent + alpha)``;
+    - ``exponential``: ``p = (k - begin) / steps`` (floored with ``staircase``),
+      ``init * decay_rate^p`` for ``k > begin``, else ``init``.
+
+    Example:
+      >>> rate = schedule_rule({"kind": "linear", "init_value": 1.0, "end_value": 0.1,
+      ...                       "transition_steps": 100, "transition_begin": 0})
+      >>> rate(0), round(rate(50), 12), rate(100), rate(150)
+      (1.0, 0.55, 0.1, 0.1)
+    """
+    kind = schedule["kind"]
+    if kind == "constant":
+        value = float(schedule["value"])
+        return lambda count: value
+    if kind == "linear":
+        init, end = float(schedule["init_value"]), float(schedule["end_value"])
+        steps, begin = schedule["transition_steps"], schedule["transition_begin"]
+
+        def linear(count: int) -> float:
+            done = min(max(count - begin, 0), steps)
+            return (init - end) * (1.0 - done / steps) + end
+
+        return linear
+    if kind == "cosine":
+        init, decay = float(schedule["init_value"]), schedule["decay_steps"]
+        alpha, exponent = float(schedule["alpha"]), float(schedule["exponent"])
+
+        def cosine(count: int) -> float:
+            done = min(count, decay)
+            cosine_decay = 0.5 * (1.0 + math.cos(math.pi * done / decay))
+            return init * ((1.0 - alpha) * cosine_decay**exponent + alpha)
+
+        return cosine
+    if kind == "exponential":
+        init, rate = float(schedule["init_value"]), float(schedule["decay_rate"])
+        steps, begin = schedule["transition_steps"], schedule["transition_begin"]
+        staircase = schedule["staircase"]
+
+        def exponential(count: int) -> float:
+            if count <= begin:
+                return init
+            power = (count - begin) / steps
+            return init * rate ** (math.floor(power) if staircase else power)
+
+        return exponential
+    raise ValueError(f"unknown schedule {kind!r}")
+
+
+def update_rule(
+    name: str, *, learning_rate: float | Callable[[int], float], **hyperparams: float
+) -> UpdateRule:
     """Build one of the lesson's optimizers (see the module docstring for the maths).
 
     Args:
       name: ``sgd``, ``momentum``, ``nesterov``, ``adam`` or ``adamw``.
-      learning_rate: the step size ``lr``.
+      learning_rate: the step size ``lr``, or a function of the update count
+        ``k`` (from 0) such as :func:`schedule_rule` returns.
       **hyperparams: every setting the optimizer takes, explicitly:
         ``momentum`` (momentum, nesterov); ``b1``, ``b2``, ``eps`` (adam, adamw);
         ``weight_decay`` (adamw). Validation of the values is the caller's.

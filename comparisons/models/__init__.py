@@ -4,11 +4,16 @@ The kind itself (parameter names and shapes, initialisers, the JAX forward) is
 ``functional_training``'s (:data:`functional_training.MODEL_KINDS`); a module
 here adds what the other backends compute independently:
 
-- ``manual_predict(params, x) -> float`` and ``manual_gradients(params, x, g)
-  -> {name: float}``: the forward and its hand-written derivative on Python
-  floats (``g = dL/dprediction`` for one example; the backend sums and averages);
-- ``engine_predict(leaves, x) -> Value``: the forward as a scalar autograd graph;
-- ``torch_module(torch, dtype=..., **config) -> nn.Module`` and
+- ``manual_predict(params, x, **config) -> float | list[float]`` and
+  ``manual_gradients(params, x, g, **config) -> {name: float}``: the forward and
+  its hand-written derivative on Python floats. The output is a float when the
+  model has one output, else a list of its ``k`` values (logits); ``g =
+  dL/doutput`` for one example is likewise a float or a list of ``k`` (the
+  backend sums and averages). ``**config`` is the kind's configuration as
+  keywords (``features=d``; ``sizes=[...], activation=...``);
+- ``engine_predict(leaves, x, **config) -> Value | list[Value]``: the forward as a
+  scalar autograd graph (``leaves`` one ``Value`` per scalar name);
+- ``torch_module(torch, dtype=..., **config) -> nn.Module`` (outputs ``(n, k)``) and
   ``torch_parameters(module) -> {name: (tensor, index)}``: the framework's own
   layers, and where each named scalar lives in them; ``torch_leaves(module)
   -> {leaf: tensor}`` for freezing whole leaves.
@@ -22,11 +27,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from comparisons.models import linear
+from comparisons.models import linear, mlp
 from functional_training import lookup
 
 MODELS: dict[str, ModuleType] = {
     "linear": linear,
+    "mlp": mlp,
 }
 """Every kind's backend pieces by kind name (the keys of ``functional_training.MODEL_KINDS``)."""
 

@@ -22,13 +22,22 @@ def _weight_names(count: int) -> list[str]:
     return ["w"] if count == 1 else [f"w[{i}]" for i in range(count)]
 
 
-def manual_predict(params: Mapping[str, float], x: Sequence[float]) -> float:
+def _check_features(x: Sequence[float], features: int | None) -> None:
+    if features is not None and len(x) != features:
+        raise ValueError(f"linear: an example has {len(x)} features; the model takes {features}")
+
+
+def manual_predict(params: Mapping[str, float], x: Sequence[float], *,
+                   features: int | None = None) -> float:
     """``w_0 x_0 + w_1 x_1 + ... + b``, summed left to right on Python floats.
+
+    ``features`` (the kind's configuration, optional) is checked against ``len(x)``.
 
     Example:
       >>> manual_predict({"w": 2.0, "b": 1.0}, (3.0,))
       7.0
     """
+    _check_features(x, features)
     names = _weight_names(len(x))
     total = params[names[0]] * x[0]
     for name, value in zip(names[1:], x[1:], strict=True):
@@ -37,22 +46,26 @@ def manual_predict(params: Mapping[str, float], x: Sequence[float]) -> float:
 
 
 def manual_gradients(
-    params: Mapping[str, float], x: Sequence[float], error_signal: float
+    params: Mapping[str, float], x: Sequence[float], error_signal: float, *,
+    features: int | None = None
 ) -> dict[str, float]:
     """``{w_i: g x_i, b: g}`` for one example with ``g = dL/dprediction``."""
+    _check_features(x, features)
     grads = {name: error_signal * value for name, value in zip(_weight_names(len(x)), x,
                                                                  strict=True)}
     grads["b"] = error_signal
     return grads
 
 
-def engine_predict(leaves: Mapping[str, Value], x: Sequence[float]) -> Value:
+def engine_predict(leaves: Mapping[str, Value], x: Sequence[float], *,
+                   features: int | None = None) -> Value:
     """The same sum as a ``Value`` graph (``w * x`` per feature, then ``+ b``).
 
     Example:
       >>> engine_predict({"w": Value(2.0), "b": Value(1.0)}, (3.0,)).data
       7.0
     """
+    _check_features(x, features)
     names = _weight_names(len(x))
     total = leaves[names[0]] * x[0]
     for name, value in zip(names[1:], x[1:], strict=True):

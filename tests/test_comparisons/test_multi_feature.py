@@ -148,8 +148,8 @@ BAD_SPECS = [
      "[model].w: give initial values or init, not both"),
     (_spec("train = [[1.0, 2.0, 5.0]]", 'init = "zeros"\nseed = 1'),
      '[model].seed: only with init = "seeded"'),
-    (_spec("train = [[1.0, 2.0, 5.0]]", 'kind = "mlp"\ninit = "zeros"'),
-     "[model].kind: unknown model kind 'mlp'; expected one of linear"),
+    (_spec("train = [[1.0, 2.0, 5.0]]", 'kind = "cnn"\ninit = "zeros"'),
+     "[model].kind: unknown model kind 'cnn'; expected one of linear, mlp"),
     (_spec('train = "missing.csv"'), "[data].train: missing.csv: file does not exist"),
 ]
 

@@ -197,7 +197,7 @@ BAD_SPECS = [
      "name: 'läufe' must start with an ASCII letter or digit and use only ASCII letters, "
      "digits and _ . = / + -"),
     (_spec(head='name = "t"\nsteps = 3'),
-     "steps: unknown key; expected name, description, data, model, optimizer, run"),
+     "steps: unknown key; expected name, description, data, model, loss, optimizer, schedule, run"),
     ('name = "t"\ndata = 3\n', "[data]: expected a table, got an integer"),
     ('name = "t"\n[data]\ntrain = [[1.0, 3.0]]\n', "[model]: missing table"),
     ("name = \n", "not valid TOML: Invalid value (at line 1, column 8)"),
