@@ -50,10 +50,10 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 
-__all__ = ["Value", "to_dot", "zero_grad"]
+__all__ = ["Value", "to_dot", "weighted_sum", "zero_grad"]
 
 _INF = math.inf
 _NAN = math.nan
@@ -471,6 +471,67 @@ def _pow_values(base: Value, exponent: Value) -> Value:
             base.grad += g * (y * _pow_libm(x, y - 1.0))
         # d/dy is 0 where a == 0 and y >= 0, scaled by g all the same (inf * 0 is nan)
         exponent.grad += g * (0.0 if x == 0.0 and y >= 0.0 else result * _log(x))
+
+    out._backward = _backward
+    return out
+
+
+def _operands(values: Sequence[Value | float]) -> tuple[list[float], list[tuple[int, Value]]]:
+    """The operands' numbers, and ``(index, node)`` for those that are Values."""
+    try:  # the common case, every operand a node: one pass, no type test per element
+        return [v.data for v in values], list(enumerate(values))
+    except AttributeError:
+        pass
+    numbers_ = [v.data if isinstance(v, Value) else _number(v, "weighted_sum") for v in values]
+    return numbers_, [(i, v) for i, v in enumerate(values) if isinstance(v, Value)]
+
+
+def weighted_sum(
+    weights: Sequence[Value | float], inputs: Sequence[Value | float], bias: Value | float = 0.0
+) -> Value:
+    """``w_0 x_0 + w_1 x_1 + ... + w_{n-1} x_{n-1} + bias`` as ONE node (a neuron's sum).
+
+    Forward: each product rounded, then summed left to right, then ``+ bias``:
+    exactly the values of the chain ``w_0 * x_0 + w_1 * x_1 + ... + bias`` of
+    primitive nodes, in one node instead of ``2n``. Backward, for ``g`` arriving
+    at the output (every operand that is a Value gets its rule; numbers are
+    constants)::
+
+        w_i += g * x_i;   x_i += g * w_i;   bias += g
+
+    the rules of ``*`` and ``+`` composed (``+`` passes ``g`` on unchanged).
+    A layer of ``k`` neurons over ``n`` inputs is ``k`` such nodes: the graph
+    of a 2-16-16-1 network on 100 examples has about 3,500 nodes instead of
+    64,000, so the scalar engine trains micrograd's demo in seconds.
+
+    Example:
+        >>> w0, w1, b = Value(2.0), Value(-1.0), Value(0.5)
+        >>> out = weighted_sum([w0, w1], [3.0, 4.0], b)
+        >>> out.backward()
+        >>> out.data, w0.grad, w1.grad, b.grad
+        (2.5, 3.0, 4.0, 1.0)
+    """
+    if len(weights) != len(inputs) or not weights:
+        raise ValueError(f"weighted_sum needs as many weights as inputs (at least one), got "
+                         f"{len(weights)} and {len(inputs)}")
+    w, w_nodes = _operands(weights)
+    x, x_nodes = _operands(inputs)
+    total = w[0] * x[0]
+    for i in range(1, len(w)):
+        total = total + w[i] * x[i]
+    b_is_value = isinstance(bias, Value)
+    total = total + (bias.data if b_is_value else _number(bias, "weighted_sum"))
+    parents = (*(v for _, v in w_nodes), *(v for _, v in x_nodes), *((bias,) if b_is_value
+                                                                      else ()))
+    out = _node(total, parents, "dot")
+
+    def _backward(g: float) -> None:
+        for i, weight in w_nodes:
+            weight.grad += g * x[i]
+        for i, value in x_nodes:
+            value.grad += g * w[i]
+        if b_is_value:
+            bias.grad += g
 
     out._backward = _backward
     return out

@@ -53,6 +53,8 @@ from comparisons.compare import ExperimentVerdict, run_and_compare, values_agree
 from comparisons.engine import Value, to_dot
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.least_squares import least_squares_line
+from comparisons.losses import loss_pieces
+from comparisons.models import model_pieces
 from functional_training import TrajectoryRecord, json_float
 
 __all__ = [
@@ -126,17 +128,12 @@ class UnverifiedTrajectoryError(RuntimeError):
 def verified_runs(
     name: str, *, backends: Sequence[str] | None = None
 ) -> tuple[dict[str, TrajectoryRecord], ExperimentVerdict]:
-    """Run experiment ``name`` on every backend and return its trajectories if they agree.
+    """Run registry experiment ``name`` on every backend and return its trajectories if they agree.
 
     Raises:
       UnverifiedTrajectoryError: a backend disagrees with the reference.
     """
-    trajectories, verdict = run_and_compare(REGISTRY[name], backends=backends)
-    if not verdict.agree:
-        raise UnverifiedTrajectoryError(
-            f"refusing to draw unverified trajectories of {name}: {verdict.describe()}"
-        )
-    return trajectories, verdict
+    return verify_experiment(REGISTRY[name], backends=backends)
 
 
 def _require_close(figure: str, what: str, expected: float, actual: float, tol: float) -> None:
@@ -319,72 +316,429 @@ def _autograd_graph_data(verified: TrajectoryRecord, tol: float) -> dict:
     return {"nodes": nodes, "edges": edges}
 
 
-def figure_data(*, backends: Sequence[str] | None = None) -> dict:
+@dataclass(frozen=True)
+class VerifiedRuns:
+    """Trajectories that passed verification, by experiment and backend (what figures draw).
+
+    Attributes:
+      runs: experiment name -> backend -> trajectory; every backend agreed with the reference.
+      reference: the backend the others were compared with (``manual``).
+      backends: the backends every run has, in run order.
+      tolerance: the largest tolerance any verdict used (rtol = atol, float64).
+    """
+
+    runs: Mapping[str, Mapping[str, TrajectoryRecord]]
+    reference: str
+    backends: tuple[str, ...]
+    tolerance: float
+
+    def ref(self, name: str) -> TrajectoryRecord:
+        """The reference trajectory of experiment ``name``."""
+        return self.runs[name][self.reference]
+
+
+def _learning_rates_data(v: VerifiedRuns) -> dict:
+    return {
+        "reference": v.reference,
+        "runs": [{"learning_rate": REGISTRY[n].learning_rate,
+                  "losses": {b: v.runs[n][b].train_loss for b in v.backends}}
+                 for n in LESSON_RATES],
+    }
+
+
+def _lr_trajectories_data(v: VerifiedRuns) -> dict:
+    one = REGISTRY[LESSON_RATES[0]]
+    return {
+        "x": one.xs, "y": one.ys,
+        "runs": [{"learning_rate": REGISTRY[n].learning_rate, "w": v.ref(n).params["w"],
+                  "b": v.ref(n).params["b"], "losses": v.ref(n).train_loss}
+                 for n in LESSON_RATES],
+    }
+
+
+def _full_batch_data(v: VerifiedRuns) -> dict:
+    target_w, target_b = _least_squares(REGISTRY["full-batch"])
+    run = v.ref("full-batch")
+    return {"loss": run.train_loss, "w": run.params["w"], "b": run.params["b"],
+            "target_w": target_w, "target_b": target_b}
+
+
+def _accumulation_data(v: VerifiedRuns) -> dict:
+    accumulation = REGISTRY["gradient-accumulation"]
+    return {
+        "passes": _passes(accumulation.zero_grad),
+        "grads": {b: v.runs["gradient-accumulation"][b].grads["w"] for b in v.backends},
+        "loss": f"{_loss_formula(accumulation)}, w = {accumulation.init['w']:g}",
+    }
+
+
+def _mini_batch_data(v: VerifiedRuns) -> dict:
+    mini = REGISTRY["mini-batch"]
+    return {"batch_loss": v.ref("mini-batch").batch_loss,
+            "train_loss": v.ref("mini-batch").train_loss,
+            "batch_size": mini.batch_size, "examples": len(mini.train)}
+
+
+# ------------------------------------------------------------------ classifiers
+
+MOONS = "mlp/moons"
+LOGISTIC = "logistic/late-shipments"
+SOFTMAX = "softmax/delay-class"
+SHIPMENT_FEATURES = ("route-disruption score", "distance (100 km)", "weight (t)")
+"""The shipped delivery files' features (columns disruption, distance_100km, weight_t)."""
+DELAY_CLASSES = ("under 6 h", "6 to 8 h", "8 h or more")
+"""The softmax lesson's classes 0, 1, 2 (:func:`comparisons.experiments.delay_class`)."""
+REGION_CELLS = {MOONS: 80, LOGISTIC: 40, SOFTMAX: 40}
+"""Grid cells along the longer feature of each decision-region figure (the other in
+proportion). The outputs are linear between grid points for the linear models, so 40 draw
+their lines exactly; the ReLU network's are piecewise linear, so 80 (cells of 0.05)."""
+SPEC_REGION_CELLS = 60
+"""Grid cells along the longer feature of a spec's decision regions."""
+
+
+def final_values(trajectory: TrajectoryRecord) -> dict[str, float]:
+    """Every parameter's value after the last update, ``{name: params[name][S]}``."""
+    return {name: values[-1] for name, values in trajectory.params.items()}
+
+
+def class_values(experiment: Experiment) -> list[float]:
+    """The classes of a classifier in its targets' coding, negative class first.
+
+    Example:
+      >>> class_values(REGISTRY["mlp/moons"]), class_values(REGISTRY["softmax/delay-class"])
+      ([-1.0, 1.0], [0.0, 1.0, 2.0])
+    """
+    targets = ft.LOSS_KINDS[experiment.loss].targets
+    if targets == "sign":
+        return [-1.0, 1.0]
+    if targets == "binary":
+        return [0.0, 1.0]
+    return [float(c) for c in range(experiment.outputs)]
+
+
+def _nice_unit(span: float) -> float:
+    """Half a power of ten no bigger than ``span`` (``4.7 -> 0.5``), the grid's rounding unit."""
+    if not span > 0.0:
+        return 1.0
+    return 10.0 ** math.floor(math.log10(span)) / 2
+
+
+def grid_axis(values: Sequence[float], cells: int) -> list[float]:
+    """``cells + 1`` evenly spaced coordinates covering ``values`` with round ends.
+
+    The ends are ``values``' extremes widened by 2% of their span and rounded
+    outward to :func:`_nice_unit`; each coordinate is ``lo + (hi - lo) i / cells``
+    in plain float arithmetic (the same bits on every machine).
+
+    Example:
+      >>> axis = grid_axis([0.1, 4.8], 10)
+      >>> axis[0], axis[-1], len(axis)
+      (0.0, 5.0, 11)
+    """
+    low, high = min(values), max(values)
+    unit = _nice_unit(high - low)
+    pad = 0.02 * (high - low)
+    lo = math.floor((low - pad) / unit) * unit
+    hi = math.ceil((high + pad) / unit) * unit
+    if hi <= lo:
+        lo, hi = lo - unit, hi + unit
+    return [lo + (hi - lo) * i / cells for i in range(cells + 1)]
+
+
+def _grid_axes(points: Sequence[tuple[float, float]], cells: int) -> tuple[list, list]:
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    x_span = max(xs) - min(xs)
+    y_span = max(ys) - min(ys)
+    longest = max(x_span, y_span) or 1.0
+    x_axis = grid_axis(xs, max(4, round(cells * x_span / longest)))
+    y_axis = grid_axis(ys, max(4, round(cells * y_span / longest)))
+    return x_axis, y_axis
+
+
+class _Forward:
+    """The trained model's outputs at any inputs: the manual forward, cross-checked with JAX.
+
+    The manual forward (:func:`comparisons.models.model_pieces`, Python floats) gives
+    the same bits on every machine, so the committed grids do too; the JAX
+    :class:`functional_training.Objective` computes every point again, and each
+    output must agree within the verification tolerance.
+    """
+
+    def __init__(self, experiment: Experiment, values: Mapping[str, float]) -> None:
+        self.experiment = experiment
+        self.values = dict(values)
+        self.config = experiment.model_config
+        self.model = model_pieces(experiment.model)
+        self.objective = ft.objective(experiment.model, loss=experiment.loss, l2=experiment.l2,
+                                      **self.config)
+
+    def __call__(self, inputs: Sequence[Sequence[float]], *, figure: str, what: str,
+                 tol: float) -> list:
+        """The outputs at ``inputs`` (a float, or ``k`` logits, each); refuses a disagreement."""
+        manual = [self.model.manual_predict(self.values, list(x), **self.config) for x in inputs]
+        with ft.float64():
+            params = ft.params_from_values(self.experiment.model, self.values, **self.config)
+            checked = np.asarray(self.objective.outputs(params, np.asarray(inputs,
+                                                                           dtype=np.float64)))
+        for x, ours, theirs in zip(inputs, manual, checked.tolist(), strict=True):
+            pairs = zip(ours, theirs, strict=True) if isinstance(ours, list) else [(ours, theirs)]
+            for expected, actual in pairs:
+                _require_close(figure, f"the JAX objective's output {what} at "
+                               f"{tuple(float(v) for v in x)}", expected, actual, tol)
+        return manual
+
+
+def _examples(experiment: Experiment, rows, outputs: Sequence, features: tuple[int, int]) -> dict:
+    """The examples as a region figure draws them: two features, target, predicted class."""
+    label = loss_pieces(experiment.loss).manual_label
+    return {
+        "x": [row[features[0]] for row in rows],
+        "y": [row[features[1]] for row in rows],
+        "label": [row[-1] for row in rows],
+        "predicted": [label(out) for out in outputs],
+    }
+
+
+def _accuracy(points: Mapping) -> float:
+    right = sum(p == t for p, t in zip(points["predicted"], points["label"], strict=True))
+    return right / len(points["label"])
+
+
+def _recorded_outputs(experiment: Experiment, trajectory: TrajectoryRecord) -> list:
+    """The final outputs at the training examples, as the verified trajectory recorded them."""
+    flat = trajectory.predictions[-1]
+    k = experiment.outputs
+    return flat if k == 1 else [flat[i:i + k] for i in range(0, len(flat), k)]
+
+
+def classifier_points(figure: str, experiment: Experiment, trajectory: TrajectoryRecord,
+                      forward: _Forward, tol: float, *,
+                      features: tuple[int, int] = (0, 1)) -> tuple[dict, dict | None]:
+    """Training and validation examples with the trained model's class for each, verified.
+
+    The training examples' classes come from the outputs the verified trajectory
+    recorded after the last update (``predictions[S]``), which the figure's forward
+    must reproduce; the validation examples' from the forward. Each set's fraction
+    of right answers must equal the recorded ``train_accuracy[S]`` /
+    ``val_accuracy[S]`` exactly (both count the same examples).
+
+    Raises:
+      UnverifiedTrajectoryError: a recomputed output or accuracy differs.
+    """
+    recorded = _recorded_outputs(experiment, trajectory)
+    ours = forward(experiment.x_rows, figure=figure, what="at a training example", tol=tol)
+    for expected, actual in zip(recorded, ours, strict=True):
+        pairs = (zip(expected, actual, strict=True) if isinstance(expected, list)
+                 else [(expected, actual)])
+        for e, a in pairs:
+            _require_close(figure, "the forward's output at a training example", e, a, tol)
+    train = _examples(experiment, experiment.train, recorded, features)
+    checks = [("train_accuracy", train)]
+    validation = None
+    if experiment.validation is not None:
+        outputs = forward([row[:-1] for row in experiment.validation], figure=figure,
+                          what="at a validation example", tol=tol)
+        validation = _examples(experiment, experiment.validation, outputs, features)
+        checks.append(("val_accuracy", validation))
+    for key, points in checks:
+        recorded_accuracy = trajectory.extras[key][-1]
+        if _accuracy(points) != recorded_accuracy:
+            raise UnverifiedTrajectoryError(
+                f"refusing to draw {figure}: {_accuracy(points)!r} of the examples are on the "
+                f"right side, but the verified {key} is {recorded_accuracy!r}")
+    return train, validation
+
+
+def region_grid(figure: str, forward: _Forward, xs: Sequence[float], ys: Sequence[float],
+                tol: float, *, features: tuple[int, int] = (0, 1),
+                fixed: Mapping[int, float] | None = None) -> list:
+    """The trained model's outputs on the grid: ``grid[j][i]`` at ``(xs[i], ys[j])``.
+
+    Args:
+      figure: the figure's name (for a refusal).
+      forward: the trained model (manual forward, every point checked against JAX).
+      xs, ys: the coordinates of the two drawn features.
+      tol: the verification tolerance the JAX outputs must meet.
+      features: the indices of the drawn features among the model's inputs.
+      fixed: every other feature's index -> the value it is held at.
+    """
+    fixed = dict(fixed or {})
+    width = len(features) + len(fixed)
+
+    def point(x: float, y: float) -> list[float]:
+        row = [0.0] * width
+        row[features[0]], row[features[1]] = x, y
+        for index, value in fixed.items():
+            row[index] = value
+        return row
+
+    inputs = [point(x, y) for y in ys for x in xs]
+    outputs = forward(inputs, figure=figure, what="on the grid", tol=tol)
+    return [outputs[j * len(xs):(j + 1) * len(xs)] for j in range(len(ys))]
+
+
+def _regions(figure: str, experiment: Experiment, trajectory: TrajectoryRecord, tol: float, *,
+             cells: int, class_names: Sequence[str], x_label: str, y_label: str,
+             equal_aspect: bool = False) -> dict:
+    """Everything :func:`comparisons.plots.plot_decision_regions` draws for a 2-feature model."""
+    forward = _Forward(experiment, final_values(trajectory))
+    train, validation = classifier_points(figure, experiment, trajectory, forward, tol)
+    everything = [row[:2] for row in (*experiment.train, *(experiment.validation or ()))]
+    xs, ys = _grid_axes(everything, cells)
+    return {
+        "xs": xs, "ys": ys, "outputs": region_grid(figure, forward, xs, ys, tol),
+        "classes": class_values(experiment), "class_names": list(class_names),
+        "train": train, "validation": validation, "x_label": x_label, "y_label": y_label,
+        "probability_levels": [0.1, 0.9] if experiment.loss == "binary-cross-entropy" else [],
+        "equal_aspect": equal_aspect,
+    }
+
+
+def _moons_boundary_data(v: VerifiedRuns) -> dict:
+    experiment = REGISTRY[MOONS]
+    return {
+        "regions": _regions("moons-decision-boundary", experiment, v.ref(MOONS), v.tolerance,
+                            cells=REGION_CELLS[MOONS], class_names=("−1", "+1"),
+                            x_label="x₁", y_label="x₂", equal_aspect=True),
+        "steps": experiment.steps,
+        "train_accuracy": v.ref(MOONS).extras["train_accuracy"][-1],
+    }
+
+
+def _moons_training_data(v: VerifiedRuns) -> dict:
+    run = v.ref(MOONS)
+    return {"train_loss": run.train_loss, "train_accuracy": run.extras["train_accuracy"],
+            "learning_rate": run.extras["learning_rate"]}
+
+
+def _logistic_data(v: VerifiedRuns) -> dict:
+    experiment, run = REGISTRY[LOGISTIC], v.ref(LOGISTIC)
+    return {
+        "regions": _regions("logistic-boundary", experiment, run, v.tolerance,
+                            cells=REGION_CELLS[LOGISTIC], class_names=("on time", "late"),
+                            x_label=SHIPMENT_FEATURES[0], y_label=SHIPMENT_FEATURES[1]),
+        "weights": final_values(run),
+        "steps": experiment.steps,
+        "train_accuracy": run.extras["train_accuracy"][-1],
+        "val_accuracy": run.extras["val_accuracy"][-1],
+    }
+
+
+def weight_slices(weights: Sequence[float], panels: int) -> list[float]:
+    """The held weight of each panel: the mean of each of ``panels`` equal groups by weight.
+
+    The training weights, sorted, are cut into ``panels`` groups of (nearly)
+    equal size; each panel holds the third feature at its group's mean.
+
+    Example:
+      >>> weight_slices([3.0, 1.0, 2.0, 6.0, 4.0, 5.0], 3)
+      [1.5, 3.5, 5.5]
+    """
+    ordered = sorted(weights)
+    bounds = [round(len(ordered) * p / panels) for p in range(panels + 1)]
+    return [math.fsum(ordered[a:b]) / (b - a) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _nearest(value: float, slices: Sequence[float]) -> int:
+    return min(range(len(slices)), key=lambda i: (abs(value - slices[i]), i))
+
+
+def _softmax_data(v: VerifiedRuns) -> dict:
+    figure, experiment, run = "softmax-regions", REGISTRY[SOFTMAX], v.ref(SOFTMAX)
+    forward = _Forward(experiment, final_values(run))
+    train, validation = classifier_points(figure, experiment, run, forward, v.tolerance)
+    rows = [*experiment.train, *(experiment.validation or ())]
+    slices = weight_slices([row[2] for row in experiment.train], 3)
+    xs, ys = _grid_axes([row[:2] for row in rows], REGION_CELLS[SOFTMAX])
+
+    def shown(points: Mapping, source, panel: int) -> dict:
+        keep = [i for i, row in enumerate(source) if _nearest(row[2], slices) == panel]
+        return {key: [values[i] for i in keep] for key, values in points.items()}
+
+    panels = []
+    for p, held in enumerate(slices):
+        weights = [row[2] for row in rows if _nearest(row[2], slices) == p]
+        panels.append({
+            "held": held, "shown_weights": [min(weights), max(weights)],
+            "regions": {
+                "xs": xs, "ys": ys,
+                "outputs": region_grid(figure, forward, xs, ys, v.tolerance, fixed={2: held}),
+                "classes": class_values(experiment), "class_names": list(DELAY_CLASSES),
+                "train": shown(train, experiment.train, p),
+                "validation": shown(validation, experiment.validation, p),
+                "x_label": SHIPMENT_FEATURES[0], "y_label": SHIPMENT_FEATURES[1],
+                "probability_levels": [], "equal_aspect": False,
+            },
+        })
+    return {
+        "panels": panels, "steps": experiment.steps,
+        "weights": [final_values(run)[f"layers.0.w[2,{c}]"] for c in range(experiment.outputs)],
+        "train_accuracy": run.extras["train_accuracy"][-1],
+        "val_accuracy": run.extras["val_accuracy"][-1],
+    }
+
+
+# ------------------------------------------------------------------ collecting
+
+
+def verify_experiment(
+    experiment: Experiment, *, backends: Sequence[str] | None = None
+) -> tuple[dict[str, TrajectoryRecord], ExperimentVerdict]:
+    """Run ``experiment`` (a registry entry or a user's spec) on every backend; refuse disagreement.
+
+    Raises:
+      UnverifiedTrajectoryError: a backend disagrees with the reference (one line
+        naming the experiment and the first mismatch).
+    """
+    trajectories, verdict = run_and_compare(experiment, backends=backends)
+    if not verdict.agree:
+        raise UnverifiedTrajectoryError(
+            f"refusing to draw unverified trajectories of {experiment.name}: "
+            f"{verdict.describe()}"
+        )
+    return trajectories, verdict
+
+
+def figure_data(*, backends: Sequence[str] | None = None,
+                only: Sequence[str] | None = None) -> dict:
     """Verify every experiment the figures draw and collect exactly what each figure plots.
 
     Args:
       backends: backends to run (default: every backend; unavailable ones are skipped).
+      only: figure names to collect (default :data:`FIGURE_NAMES`); only the
+        experiments those figures draw are run.
 
     Returns:
       ``{"backends": [...], "reference": "manual", "tolerance": 1e-12,
-      "figures": {name: keyword arguments of the figure's plot function}}``,
+      "figures": {name: what the figure's draw function takes}}``,
       JSON-ready (see :data:`DATA_FILE`).
 
     Raises:
+      ValueError: an unknown figure name in ``only``.
       UnverifiedTrajectoryError: an experiment's backends disagree, or a
         figure's data does not match the verified trajectories.
     """
-    runs = {}
-    for name in (*LESSON_RATES, "full-batch", "train-validation", "gradient-accumulation",
-                 "mini-batch", "scalar-autograd"):
-        runs[name] = verified_runs(name, backends=backends)
+    chosen = FIGURE_NAMES if only is None else tuple(only)
+    for name in chosen:
+        if name not in FIGURES:
+            raise ValueError(f"unknown figure {name!r}; known: {', '.join(FIGURE_NAMES)}")
+    runs: dict[str, tuple[dict[str, TrajectoryRecord], ExperimentVerdict]] = {}
+    for figure in chosen:
+        for name in FIGURES[figure].experiments:
+            if name not in runs:
+                runs[name] = verified_runs(name, backends=backends)
     verdicts = [verdict for _, verdict in runs.values()]
-    reference = verdicts[0].reference
-    names = [n for n in runs[LESSON_RATES[0]][0] if all(n in t for t, _ in runs.values())]
-    tol = max(verdict.tolerance for verdict in verdicts)
-
-    def ref(name: str) -> TrajectoryRecord:
-        return runs[name][0][reference]
-
-    one = REGISTRY[LESSON_RATES[0]]
-    full, accumulation, mini = (REGISTRY[n] for n in ("full-batch", "gradient-accumulation",
-                                                      "mini-batch"))
-    target_w, target_b = _least_squares(full)
-    figures = {
-        "learning-rates": {
-            "reference": reference,
-            "runs": [{"learning_rate": REGISTRY[n].learning_rate,
-                      "losses": {b: runs[n][0][b].train_loss for b in names}}
-                     for n in LESSON_RATES],
-        },
-        "lr-trajectories": {
-            "x": one.xs, "y": one.ys,
-            "runs": [{"learning_rate": REGISTRY[n].learning_rate, "w": ref(n).params["w"],
-                      "b": ref(n).params["b"], "losses": ref(n).train_loss}
-                     for n in LESSON_RATES],
-        },
-        "lr-sweep": _lr_sweep_data([ref(n) for n in LESSON_RATES]),
-        "full-batch": {
-            "loss": ref("full-batch").train_loss, "w": ref("full-batch").params["w"],
-            "b": ref("full-batch").params["b"], "target_w": target_w, "target_b": target_b,
-        },
-        "train-validation": {
-            "train_loss": ref("train-validation").train_loss,
-            "val_loss": ref("train-validation").val_loss,
-        },
-        "gradient-accumulation": {
-            "passes": _passes(accumulation.zero_grad),
-            "grads": {b: runs["gradient-accumulation"][0][b].grads["w"] for b in names},
-            "loss": f"{_loss_formula(accumulation)}, w = {accumulation.init['w']:g}",
-        },
-        "mini-batch": {
-            "batch_loss": ref("mini-batch").batch_loss,
-            "train_loss": ref("mini-batch").train_loss,
-            "batch_size": mini.batch_size, "examples": len(mini.train),
-        },
-        "autograd-graph": _autograd_graph_data(ref("scalar-autograd"), tol),
-    }
-    return {"backends": names, "reference": reference, "tolerance": tol, "figures": figures}
+    first = next(iter(runs.values()))[0]
+    verified = VerifiedRuns(
+        runs={name: trajectories for name, (trajectories, _) in runs.items()},
+        reference=verdicts[0].reference,
+        backends=tuple(n for n in first if all(n in t for t, _ in runs.values())),
+        tolerance=max(verdict.tolerance for verdict in verdicts),
+    )
+    figures = {name: FIGURES[name].data(verified) for name in chosen}
+    return {"backends": list(verified.backends), "reference": verified.reference,
+            "tolerance": verified.tolerance, "figures": figures}
 
 
 # ------------------------------------------------------------------ figures
@@ -392,7 +746,7 @@ def figure_data(*, backends: Sequence[str] | None = None) -> dict:
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """One course figure.
+    """One figure.
 
     Attributes:
       name: file stem, e.g. ``"learning-rates"``.
@@ -400,6 +754,10 @@ class FigureSpec:
       draw: ``draw(fig, data)``: makes the Axes and calls the figure's plot function.
       caption: ``caption(data, context)`` -> the README caption.
       alt: ``alt(data)`` -> the alt text (what a reader who cannot see it needs).
+      experiments: the registry experiments whose verified runs the data comes from.
+      data: ``data(verified)`` -> what ``draw`` takes, from :class:`VerifiedRuns`
+        holding ``experiments`` (``None`` for a spec's figures, whose data
+        :func:`spec_figure_data` collects).
     """
 
     name: str
@@ -407,6 +765,8 @@ class FigureSpec:
     draw: Callable[[Figure, Mapping], None]
     caption: Callable[[Mapping, Mapping], str]
     alt: Callable[[Mapping], str]
+    experiments: tuple[str, ...] = ()
+    data: Callable[[VerifiedRuns], dict] | None = None
 
 
 def _num(value: float, digits: int = 4) -> str:
@@ -527,6 +887,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             f"Markers are each backend's own values: {_backends_phrase(c)}."
         ),
         _rates_alt,
+        LESSON_RATES, _learning_rates_data,
     ),
     FigureSpec(
         "lr-trajectories",
@@ -542,6 +903,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             f"({_backends_phrase(c)})."
         ),
         _trajectories_alt,
+        LESSON_RATES, _lr_trajectories_data,
     ),
     FigureSpec(
         "lr-sweep",
@@ -564,6 +926,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             "lesson's rates equal the verified trajectories of the learning-rates figure."
         ),
         _sweep_alt,
+        LESSON_RATES, lambda v: _lr_sweep_data([v.ref(n) for n in LESSON_RATES]),
     ),
     FigureSpec(
         "full-batch",
@@ -586,6 +949,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             f"from {d['w'][0]:g} to {d['w'][-1]:.3f} (target {_num(d['target_w'], 3)}) and b "
             f"from {d['b'][0]:g} to {d['b'][-1]:.3f} (target {_num(d['target_b'], 3)})."
         ),
+        ("full-batch",), _full_batch_data,
     ),
     FigureSpec(
         "train-validation",
@@ -606,6 +970,9 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             f"rises from {d['val_loss'][0]:.3f} to {d['val_loss'][-1]:.3f}; the band between "
             "the two lines is shaded."
         ),
+        ("train-validation",),
+        lambda v: {"train_loss": v.ref("train-validation").train_loss,
+                   "val_loss": v.ref("train-validation").val_loss},
     ),
     FigureSpec(
         "gradient-accumulation",
@@ -627,6 +994,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             + " after the passes: "
             + "; ".join(label.replace("\n", " ") for label in d["passes"]) + "."
         ),
+        ("gradient-accumulation",), _accumulation_data,
     ),
     FigureSpec(
         "mini-batch",
@@ -645,6 +1013,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
             f"falls smoothly from {_num(d['train_loss'][0])} to {_num(d['train_loss'][-1])}; "
             "the mini-batch losses zigzag above and below it. Dotted lines mark epochs."
         ),
+        ("mini-batch",), _mini_batch_data,
     ),
     FigureSpec(
         "autograd-graph",
@@ -667,6 +1036,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                 f"{d['nodes'][p]['label']} → {d['nodes'][q]['label']}" for p, q in d["edges"])
             + "."
         ),
+        ("scalar-autograd",),
+        lambda v: _autograd_graph_data(v.ref("scalar-autograd"), v.tolerance),
     ),
 )}
 

@@ -115,9 +115,9 @@ def _run_train(experiment: Experiment) -> TrajectoryRecord:
         state = rule.init({n: leaves[n].data for n in trainable})
     rec = _common.recorder_for(experiment)
 
-    def record_state() -> None:
+    def record_state(outputs=None) -> None:
         # One forward graph per example gives the predictions, the full loss and accuracy.
-        outputs = problem.outputs(leaves, records)
+        outputs = problem.outputs(leaves, records) if outputs is None else outputs
         extras = {}
         val_loss = None
         if validation is not None:
@@ -136,11 +136,16 @@ def _run_train(experiment: Experiment) -> TrajectoryRecord:
         )
 
     for k in range(experiment.steps):
-        record_state()
+        # Full batch: the graph of the full training loss is the batch loss's graph too.
+        outputs = problem.outputs(leaves, records) if batches is None else None
+        record_state(outputs)
         if not accumulation or experiment.zero_grad[k]:
             zero_grad(leaves.values())
+        if batches is None:
+            loss = problem.loss_of(leaves, outputs, records)
+        else:
+            loss = problem.mean_loss(leaves, [records[i] for i in batches[k]])
         batch = records if batches is None else [records[i] for i in batches[k]]
-        loss = problem.mean_loss(leaves, batch)
         loss.backward()
         grads = {n: leaf.grad for n, leaf in leaves.items()}
         extras = {}

@@ -50,7 +50,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 
-from comparisons.engine import Value
+from comparisons.engine import Value, weighted_sum
 from functional_training import lookup, model_kind
 
 _Layout = tuple[tuple[tuple[tuple[str, ...], ...], tuple[str, ...]], ...]
@@ -215,6 +215,10 @@ def engine_predict(leaves: Mapping[str, Value], x: Sequence[float], *, sizes: Se
                    activation: str = "tanh") -> Value | list[Value]:
     """The same forward as a ``Value`` graph (the same order of sums): one node, or ``k``.
 
+    Each neuron's sum is one :func:`comparisons.engine.weighted_sum` node (the
+    values and gradients of the chain of ``*`` and ``+`` nodes it replaces, in a
+    thirtieth of the nodes), then the activation's node.
+
     Example:
       >>> leaves = {"layers.0.w[0,0]": Value(1.0), "layers.0.b[0]": Value(-1.0),
       ...           "layers.1.w[0,0]": Value(2.0), "layers.1.b[0]": Value(0.5)}
@@ -227,12 +231,8 @@ def engine_predict(leaves: Mapping[str, Value], x: Sequence[float], *, sizes: Se
     f = _ENGINE_ACTIVATIONS[activation]
     a: list = list(x)
     for depth, (w_names, b_names) in enumerate(layout):
-        z = []
-        for j, b_name in enumerate(b_names):
-            total = leaves[w_names[0][j]] * a[0]
-            for i in range(1, len(a)):
-                total = total + leaves[w_names[i][j]] * a[i]
-            z.append(total + leaves[b_name])
+        z = [weighted_sum([leaves[w_names[i][j]] for i in range(len(a))], a, leaves[b_name])
+             for j, b_name in enumerate(b_names)]
         a = z if depth == len(layout) - 1 else [f(v) for v in z]
     return a[0] if len(a) == 1 else a
 

@@ -1,8 +1,9 @@
 """One function per course figure: each takes the data it draws and the Axes to draw on.
 
 The functions only draw: they compute nothing the comparison suite has not
-verified (the loss-surface contours behind ``lr-trajectories`` and the graph
-layout are the only things computed here). They never create figures, touch
+verified (the loss-surface contours behind ``lr-trajectories``, the graph
+layout and the class margins of a decision-region grid are the only things
+computed here). They never create figures, touch
 pyplot or save files; :mod:`comparisons.figures` does that, under the shared
 style of :mod:`comparisons.figure_style`.
 
@@ -16,6 +17,15 @@ Example:
   ['train loss', 'validation loss']
 """
 
+from comparisons.plots._classifiers import (
+    margins,
+    parameter_groups,
+    plot_accuracy,
+    plot_classifier_training,
+    plot_decision_regions,
+    plot_loss_curves,
+    plot_parameter_paths,
+)
 from comparisons.plots._graph import layout_graph, plot_autograd_graph
 from comparisons.plots._learning_rates import (
     describe_run,
@@ -36,13 +46,20 @@ __all__ = [
     "describe_run",
     "layout_graph",
     "loss_surface",
+    "margins",
+    "parameter_groups",
+    "plot_accuracy",
     "plot_autograd_graph",
+    "plot_classifier_training",
+    "plot_decision_regions",
     "plot_full_batch",
     "plot_gradient_accumulation",
     "plot_learning_rates",
+    "plot_loss_curves",
     "plot_lr_sweep",
     "plot_lr_trajectories",
     "plot_lr_trajectory",
     "plot_mini_batch",
+    "plot_parameter_paths",
     "plot_train_validation",
 ]

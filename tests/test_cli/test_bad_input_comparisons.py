@@ -120,7 +120,8 @@ ROWS = [
     c_spec("spec missing train", spec("train = [[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]]\n"),
            r"\[data\]\.train: missing$"),
     c_spec("spec unknown top key", spec(None, 'colour = "red"'),
-           r"colour: unknown key; expected name, description, data, model, loss, optimizer, schedule, run$"),
+           r"colour: unknown key; expected name, description, data, model, loss, optimizer, "
+           r"schedule, run$"),
     c_spec("spec unknown run key", spec("steps = 2", "steps = 2\nepochs = 3"),
            r"\[run\]\.epochs: unknown key; expected steps, batch_size, seed$"),
     c_spec("spec unknown model key", spec("b = 0.0", "b = 0.0\nc = 1.0"),

@@ -239,7 +239,8 @@ def test_all_four_backends_are_installed_here():
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.slow) if name == "multi-feature/d2l" else name
+    pytest.param(name, marks=pytest.mark.slow) if name in ("multi-feature/d2l", "mlp/moons")
+    else name
     for name in REGISTRY
 ])
 def test_every_experiment_agrees_across_all_four_backends_in_float64(name):

@@ -6,13 +6,17 @@ or from the lesson's printed numbers, never from the code under test.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from lesson_fixture import lesson_blocks, numbers
 from numpy_reference import numpy_sgd
 
+import comparisons.faults
 from comparisons.backends import get_backend
-from comparisons.faults import FAULTS, check_fault, check_faults
+from comparisons.experiments import REGISTRY
+from comparisons.faults import FAULTS, Fault, check_fault, check_faults
 
 TOLERANCE = 1e-12  # the float64 policy: independent float64 computations agree to ~1e-15
 
@@ -25,11 +29,42 @@ def _full_batch_reference():
     )
 
 
-def test_the_gallery_has_the_six_classic_bugs():
+def test_the_gallery_has_the_six_classic_bugs_then_the_next_lessons_five():
     assert list(FAULTS) == [
         "overwrite-not-accumulate", "gradients-not-cleared", "bias-gradient-sign",
         "loss-missing-half", "sum-not-mean", "update-before-loss",
+        "tanh-derivative-missing-square", "bias-gradient-not-summed",
+        "softmax-without-max-subtraction", "relu-gradient-where-negative",
+        "l2-missing-from-gradient",
     ]
+
+
+def _documented_places() -> dict[str, tuple[int, str]]:
+    """The module docstring's table: fault -> (step, quantity) of "where it shows"."""
+    rows = re.findall(r"^([a-z0-9-]+) .* step (\d+), (\S+)$", comparisons.faults.__doc__,
+                      flags=re.MULTILINE)
+    return {name: (int(step), quantity) for name, step, quantity in rows}
+
+
+def test_the_docstring_table_says_where_each_fault_shows_as_measured():
+    documented = _documented_places()
+    assert list(documented) == list(FAULTS)
+    for result in check_faults():
+        m = result.broken.first_mismatch
+        assert (m.step, m.quantity) == documented[result.fault.name], result.fault.name
+
+
+def test_a_fault_runs_the_registry_experiment_or_its_factorys_named_one():
+    assert FAULTS["sum-not-mean"].experiment() is REGISTRY["full-batch"]
+    for fault in FAULTS.values():
+        experiment = fault.experiment()
+        assert experiment.name == fault.experiment_name
+        # A changed copy never carries a registry name, so no registry reference is reused.
+        assert (fault.experiment_factory is None) == (experiment.name in REGISTRY)
+    wrong = Fault("misnamed", "a factory whose experiment has another name", "full-batch",
+                  FAULTS["sum-not-mean"].run, lambda: REGISTRY["five-steps"])
+    with pytest.raises(ValueError, match="builds 'five-steps', not 'full-batch'"):
+        wrong.experiment()
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
@@ -110,4 +145,6 @@ def test_faulty_runs_record_the_contract_lengths():
             trajectory = fault.run(fault.experiment(), broken=broken)
             trajectory.check_lengths()
             assert trajectory.steps == fault.experiment().steps
-            assert np.isfinite(trajectory.batch_loss).all()
+            # Only the softmax overflow is non-finite, and only in its broken variant.
+            overflows = broken and fault.name == "softmax-without-max-subtraction"
+            assert np.isfinite(trajectory.batch_loss).all() != overflows, fault.name
