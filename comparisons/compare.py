@@ -302,7 +302,8 @@ def compare_trajectories(
     edge = overflow_edge(dtype, _examples(experiment))
     expected = rounded_to(trajectories[reference], dtype)
     verdicts = {
-        name: _compare_one(name, expected, rounded_to(actual, dtype), tol, edge)
+        name: _compare_one(name, expected, rounded_to(actual, dtype), tol, edge,
+                           experiment.fd_epsilon)
         for name, actual in trajectories.items()
         if name != reference
     }
@@ -378,14 +379,14 @@ def run_and_compare(
 
 
 def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRecord, tol: float,
-                 edge: float = math.inf):
+                 edge: float = math.inf, fd_epsilon: float | None = None):
     max_diff: dict[str, float] = {}
     first: Mismatch | None = None
     first_rank = None
     # Both sides non-finite from here on: compare nothing later (see the module docstring).
     starts = (expected.first_nonfinite_step, actual.first_nonfinite_step)
     diverged = None if None in starts else max(starts)
-    scales = _scales(expected)
+    scales = _scales(expected, fd_epsilon)
     for rank, (label, sub, k, r, a) in enumerate(aligned_values(expected, actual)):
         if r is None or a is None:
             ok, diff = False, math.inf
@@ -426,8 +427,18 @@ def _group(label: str) -> str:
     return head if head in ("params", "grads", "predictions") else label
 
 
-def _scales(reference: TrajectoryRecord) -> dict[str, list[float]]:
-    """Per series label and step k, the largest finite ``|value|`` of its group at steps <= k."""
+def _scales(reference: TrajectoryRecord, fd_epsilon: float | None = None
+            ) -> dict[str, list[float]]:
+    """Per series label and step k, the largest finite ``|value|`` of its group at steps <= k.
+
+    Finite differences ``extras.numeric.*`` (a gradient check) are differences of
+    two losses divided by ``2 eps``: each loss carries rounding relative to
+    itself, so their scale is ``|batch_loss[k]| / (2 eps)`` (or their own, if
+    larger). Two correct implementations' forwards round differently by an ulp
+    or two of the loss, which the division by ``2 eps`` turns into ~1e-11 for a
+    loss of order 1 at ``eps = 1e-5``; the lesson's line computes its losses
+    exactly, a network's ``tanh`` and ``exp`` do not.
+    """
     per_step: dict[str, list[float]] = {}
     for label, values in reference.series():
         group = per_step.setdefault(_group(label), [])
@@ -437,6 +448,12 @@ def _scales(reference: TrajectoryRecord) -> dict[str, list[float]]:
             if k == len(group):
                 group.append(0.0)
             group[k] = max(group[k], *finite, 0.0)
+    if fd_epsilon:
+        losses = [abs(v) / (2 * fd_epsilon) if math.isfinite(v) else 0.0
+                  for v in reference.batch_loss]
+        for group, values in per_step.items():
+            if group.startswith("extras.numeric."):
+                per_step[group] = [max(v, loss) for v, loss in zip(values, losses, strict=False)]
     running = {group: list(itertools.accumulate(values, max))
                for group, values in per_step.items()}
     return {label: running[_group(label)] for label, _ in reference.series()}

@@ -41,6 +41,14 @@ def _arrays(experiment: Experiment, rows, dtype) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(x, dtype), jnp.asarray([row[-1] for row in rows], dtype)
 
 
+def _batch(x, y, batches, k: int):
+    """The examples of step ``k`` (all of them for full batch)."""
+    if batches is None:
+        return x, y
+    index = np.asarray(batches[k])
+    return x[index], y[index]
+
+
 def _initial_params(experiment: Experiment, dtype):
     return jax.tree.map(
         lambda leaf: jnp.asarray(leaf, dtype),
@@ -83,7 +91,7 @@ def _run_train(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
         numeric: dict[str, list[float]] = {}
         for k in range(experiment.steps):
             at = jax.tree.map(lambda leaf, k=k: leaf[k], traj.params)
-            xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
+            xb, yb = _batch(x, y, batches, k)
             check = ft.check_gradients(objective.mean_loss, at, xb, yb,
                                        eps=float(experiment.fd_epsilon))
             for name, value in ft.named_series(check.numeric, leading=0).items():
@@ -122,7 +130,7 @@ def _run_accumulation(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
     buffer = jax.tree.map(jnp.zeros_like, params)
     for k in range(experiment.steps):
         record_state()
-        xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
+        xb, yb = _batch(x, y, batches, k)
         loss, grads = objective.loss_and_grad(params, xb, yb)
         if experiment.zero_grad[k]:
             buffer = jax.tree.map(jnp.zeros_like, buffer)

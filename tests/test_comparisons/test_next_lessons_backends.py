@@ -1,0 +1,126 @@
+"""Every backend runs every next-lesson kind: each optimizer, loss, schedule, frozen layers,
+mini-batches with validation, gradient accumulation and gradient checks on an mlp.
+
+Small experiments built here (a 2-3-2 or 1-3-1 network on a handful of rows) so each
+runs through all four backends in well under a second; the registry's experiments
+(tests/test_comparisons/test_backends.py) cover the course-sized ones. Agreement is
+the comparator's float64 verdict (rtol = atol = 1e-12, scale-aware: docs/design.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+import functional_training as ft
+from comparisons.compare import run_and_compare
+from comparisons.experiments import Experiment
+
+pytest.importorskip("torch")
+
+ROWS = ((0.2, -1.0, 1.0), (1.5, 0.3, -1.0), (-0.7, 0.8, 1.0), (0.9, 1.1, -1.0),
+        (-1.2, -0.4, 1.0), (0.4, 0.6, -1.0))
+VALIDATION = ((0.1, 0.1, 1.0), (-0.5, 1.0, -1.0))
+LEAVES = ("layers.0.w", "layers.0.b", "layers.1.w", "layers.1.b")
+OPTIMIZERS = {
+    "sgd": {"learning_rate": 0.3},
+    "momentum": {"learning_rate": 0.1, "momentum": 0.9},
+    "nesterov": {"learning_rate": 0.1, "momentum": 0.8},
+    "adam": {"learning_rate": 0.05, "b1": 0.9, "b2": 0.999, "eps": 1e-8},
+    "adamw": {"learning_rate": 0.05, "b1": 0.8, "b2": 0.99, "eps": 1e-7, "weight_decay": 0.1},
+}
+
+
+def _mlp(rows=ROWS, *, sizes=(2, 3, 1), activation="tanh", loss="hinge", **fields) -> Experiment:
+    settings = {"sizes": sizes, "activation": activation}
+    init = ft.initial_values("mlp", init="seeded", seed=3, **settings)
+    defaults = {"optimizer": "sgd", "hyperparams": {"learning_rate": 0.3}, "steps": 8,
+                "trainable": LEAVES}
+    return Experiment("small-mlp", "a small network", rows, init, model="mlp",
+                      model_settings=settings, loss=loss, **{**defaults, **fields})
+
+
+def _agree(experiment: Experiment) -> None:
+    trajectories, verdict = run_and_compare(experiment)
+    assert verdict.unavailable == {}
+    assert verdict.agree, verdict.describe()
+    assert set(trajectories) == {"manual", "engine", "torch", "jax"}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_every_optimizer_and_activation_with_batches_validation_and_a_frozen_layer(
+        optimizer, activation):
+    _agree(_mlp(activation=activation, optimizer=optimizer,
+                hyperparams=OPTIMIZERS[optimizer], batch_size=2, seed=4,
+                validation=VALIDATION, trainable=LEAVES[1:], l2=1e-3))
+
+
+REGRESSION = tuple((x1, x2, 0.5 * x1 - x2 * x2) for x1, x2, _ in ROWS)
+BINARY = tuple((x1, x2, (1.0 + t) / 2) for x1, x2, t in ROWS)
+CLASSES = tuple((x1, x2, float(i % 3)) for i, (x1, x2, _) in enumerate(ROWS))
+
+
+@pytest.mark.parametrize(("loss", "rows", "sizes"), [
+    ("half-squared-error", REGRESSION, (2, 3, 1)),
+    ("squared-error", REGRESSION, (2, 3, 1)),
+    ("binary-cross-entropy", BINARY, (2, 3, 1)),
+    ("softmax-cross-entropy", CLASSES, (2, 3, 3)),
+    ("hinge", ROWS, (2, 3, 1)),
+])
+@pytest.mark.parametrize("schedule", [
+    None,
+    {"kind": "constant", "value": 0.2},
+    {"kind": "linear", "init_value": 0.5, "end_value": 0.05, "transition_steps": 5,
+     "transition_begin": 1},
+    {"kind": "cosine", "init_value": 0.4, "decay_steps": 6, "alpha": 0.1, "exponent": 2.0},
+    {"kind": "exponential", "init_value": 0.4, "transition_steps": 2, "decay_rate": 0.5,
+     "transition_begin": 0, "staircase": True},
+])
+def test_every_loss_with_every_schedule(loss, rows, sizes, schedule):
+    hyperparams = {"momentum": 0.5} if schedule else {"learning_rate": 0.2, "momentum": 0.5}
+    experiment = _mlp(rows, sizes=sizes, loss=loss, optimizer="momentum",
+                      hyperparams=hyperparams, schedule=schedule, l2=1e-2)
+    _agree(experiment)
+
+
+def test_the_recorded_rate_is_the_schedule_and_accuracy_is_recorded():
+    schedule = {"kind": "linear", "init_value": 1.0, "end_value": 0.1, "transition_steps": 4,
+                "transition_begin": 0}
+    trajectories, verdict = run_and_compare(_mlp(hyperparams={}, schedule=schedule,
+                                                 validation=VALIDATION))
+    assert verdict.agree, verdict.describe()
+    expected = [1.0, 0.775, 0.55, 0.325, 0.1, 0.1, 0.1, 0.1]  # 1 - 0.9 k / 4, then held
+    for name, trajectory in trajectories.items():
+        assert trajectory.extras["learning_rate"] == pytest.approx(expected, rel=1e-15), name
+        assert len(trajectory.extras["train_accuracy"]) == 9
+        assert len(trajectory.extras["val_accuracy"]) == 9
+        assert all(v in (0.0, 0.5, 1.0) for v in trajectory.extras["val_accuracy"])
+
+
+def test_gradient_accumulation_on_an_mlp():
+    _agree(replace(_mlp(CLASSES, sizes=(2, 3, 3), loss="softmax-cross-entropy"),
+                   kind="accumulation", optimizer="none", hyperparams={}, steps=3,
+                   zero_grad=(True, False, True), batch_size=3))
+
+
+def test_gradient_check_on_an_mlp_matches_every_backends_own_gradient():
+    experiment = replace(_mlp(CLASSES, sizes=(2, 3, 3), activation="sigmoid",
+                              loss="softmax-cross-entropy"),
+                         kind="gradient-check", fd_epsilon=1e-5, steps=2)
+    trajectories, verdict = run_and_compare(experiment)
+    assert verdict.agree, verdict.describe()
+    manual = trajectories["manual"]
+    for name in experiment.parameter_names:
+        for k in range(2):
+            # central differences at eps 1e-5: O(eps^2) truncation + O(u / eps) rounding ~1e-10
+            assert manual.extras[f"numeric.{name}"][k] == pytest.approx(
+                manual.grads[name][k], abs=1e-8)
+
+
+def test_a_linear_model_classifies_too():
+    init = {"w[0]": 0.0, "w[1]": 0.0, "b": 0.0}
+    _agree(Experiment("logistic", "logistic regression", BINARY, init, "adam",
+                      OPTIMIZERS["adam"], 10, validation=VALIDATION[:1] + ((0.3, 0.3, 0.0),),
+                      loss="binary-cross-entropy", batch_size=3))
