@@ -3,12 +3,16 @@
 Per step, as the lesson writes it: every parameter is a leaf ``Value`` that
 lives for the whole run (one per weight: ``w[0]``, ``w[1]``, ..., ``b``); the
 step clears their gradients with ``zero_grad``, builds
-``L = (sum over the batch of 0.5 * (f(theta, x) - y) ** 2) / n`` with the model
-kind's graph (``engine_predict`` of ``comparisons.models``), calls
-``L.backward()`` and reads each leaf's ``.grad``; the optimizer
-(:mod:`comparisons.backends.update_rules`) then moves the leaves' ``.data``.
-Full losses and predictions are the engine's forward values (``.data``), and
-the gradient check's finite differences use engine forwards too.
+``L = (sum over the batch of l(f(theta, x), y)) / n + alpha * sum p * p`` with the
+model kind's graph (``engine_predict`` of ``comparisons.models``: for an mlp one
+``weighted_sum`` node per neuron, then the activation's node) and the loss kind's
+graph (``comparisons.losses``: the lesson's ``0.5 * (s - y) ** 2``, the hinge as
+``(1 - y s).relu()``, cross-entropies from ``exp`` and ``log`` nodes), calls
+``L.backward()`` and reads each leaf's ``.grad``; the optimizer and schedule
+(:mod:`comparisons.backends.update_rules`) then move the leaves' ``.data``.
+Full losses, predictions and accuracy are the engine's forward values (``.data``;
+with full batches the step's graph is the full loss's), and the gradient
+check's finite differences use engine forwards too.
 
 For the accumulation experiment the leaves are cleared only where
 ``zero_grad[k]`` says so, and ``grads[k]`` is the leaf buffer as it stands

@@ -1,15 +1,20 @@
 """The manual backend: the lesson's formulas on Python floats, derivatives by hand.
 
-For a batch ``B`` of ``n`` examples, prediction ``p_i = f(theta, x_i)`` (the
-model kind's forward, ``comparisons.models``) and error ``e_i = p_i - y_i``:
+For a batch ``B`` of ``n`` examples, output ``s_i = f(theta, x_i)`` (the model
+kind's forward, ``comparisons.models``), per-example loss ``l(s_i, y_i)`` and its
+hand-written derivative ``g_i = dl/ds_i`` (the loss kind's, ``comparisons.losses``):
 
-    L = (1/n) sum_i 0.5 e_i^2,   dL/dtheta = (1/n) sum_i e_i dp_i/dtheta
+    L = (1/n) sum_i l(s_i, y_i) + alpha sum_j theta_j^2
+    dL/dtheta = (1/n) sum_i g_i ds_i/dtheta + 2 alpha theta
 
-where ``e_i dp_i/dtheta`` is the kind's hand-written derivative
-(``manual_gradients``); for the lesson's line ``dL/dw = (1/n) sum_i e_i x_i``
-and ``dL/db = (1/n) sum_i e_i``.
+where ``g_i ds_i/dtheta`` is the kind's hand-written backpropagation
+(``manual_gradients``). For the lesson's line and half squared error,
+``g_i = e_i = s_i - y_i``, ``dL/dw = (1/n) sum_i e_i x_i`` and ``dL/db = (1/n) sum_i e_i``.
 
-The optimizers are :mod:`comparisons.backends.update_rules`. Python floats are
+The optimizers and learning-rate schedules are :mod:`comparisons.backends.update_rules`;
+the rate of step ``k`` is recorded as ``extras["learning_rate"]`` when the
+experiment has a schedule, and the accuracy at every ``params[k]`` as
+``extras["train_accuracy"]`` (``val_accuracy``) for a classification loss. Python floats are
 IEEE float64, so this trajectory is the float64 reference every other backend
 is compared with, for float32 runs too (``dtype`` is accepted for the common
 interface and changes nothing here). Squares are written ``e * e``: Python's

@@ -1,9 +1,17 @@
-"""The torch backend: the kind's ``nn`` modules (``nn.Linear(d, 1)``), ``0.5 * nn.MSELoss()``,
-``torch.optim``.
+"""The torch backend: the kind's ``nn`` modules, torch's own losses, ``torch.optim`` and
+``torch.optim.lr_scheduler``.
 
 Per step, as the lesson's PyTorch block does it: clear the gradients,
-``loss = 0.5 * nn.MSELoss(reduction="mean")(model(x_batch), y_batch)``,
-``loss.backward()``, read ``weight.grad`` and ``bias.grad``, ``optimizer.step()``.
+``loss = loss_fn(model(x_batch), y_batch).mean()`` (plus ``alpha * sum p.pow(2).sum()``
+with ``l2``), ``loss.backward()``, read every parameter's ``.grad``,
+``optimizer.step()``, ``scheduler.step()``. The model is ``nn.Linear(d, 1)`` for the
+line and ``nn.Sequential`` of ``nn.Linear`` and ``nn.Tanh``/``nn.ReLU``/``nn.Sigmoid``
+for an mlp; the loss is torch's (``0.5 * mse_loss``, ``mse_loss``,
+``binary_cross_entropy_with_logits``, ``cross_entropy``; the hinge, which torch
+lacks, is ``clamp(1 - t s, min=0)``: ``comparisons.losses``). Accuracy compares
+the predicted class with the target on the recorded states. A schedule is one of
+torch's own schedulers (:func:`_scheduler`); the rate recorded for step ``k`` is
+``optimizer.param_groups[0]["lr"]`` as the step uses it.
 The model is the kind's ``torch_module`` (``comparisons.models``), built with
 ``torch.nn.utils.skip_init`` and filled with the experiment's initial values
 element by element (``torch_parameters`` says where ``w[i]`` lives), so
@@ -34,8 +42,8 @@ step clears every parameter with ``model.zero_grad()`` instead.
 The accumulation experiment clears with ``model.zero_grad()`` only where
 ``zero_grad[k]`` says so and records ``.grad`` as it stands. shared-path is the
 lesson's ``a = torch.tensor(3.0, requires_grad=True); (a * a).backward()``.
-The gradient check's finite differences evaluate the model with
-``torch.func.functional_call`` at each parameter ``+- eps`` (float64 only).
+The gradient check's finite differences evaluate the loss with each parameter
+moved by ``+- eps`` in place under ``no_grad`` and restored bit for bit (float64 only).
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from comparisons.backends import _common
+from comparisons.backends.update_rules import schedule_rule
 from comparisons.experiments import Experiment, batch_order
 from comparisons.losses import loss_pieces, torch_l2
 from comparisons.models import model_pieces
@@ -77,6 +86,81 @@ def _optimizer(torch, name: str, settings: dict[str, float], params: list):
     if name == "adam":
         return torch.optim.Adam(params, weight_decay=0.0, decoupled_weight_decay=False, **adam)
     return torch.optim.AdamW(params, weight_decay=settings["weight_decay"], **adam)
+
+
+def _base_rate(schedule: dict) -> float:
+    """The optimizer's ``lr`` that :func:`_scheduler`'s factors multiply."""
+    if schedule["kind"] == "constant":
+        return schedule["value"]
+    if schedule["kind"] == "linear":
+        return max(schedule["init_value"], schedule["end_value"])
+    if _native_cosine(schedule) or _native_exponential(schedule):
+        return schedule["init_value"]
+    return 1.0  # LambdaLR: lr_k = 1 * rate(k)
+
+
+def _native_cosine(schedule: dict) -> bool:
+    return schedule["kind"] == "cosine" and schedule["exponent"] == 1.0
+
+
+def _native_exponential(schedule: dict) -> bool:
+    return schedule["kind"] == "exponential" and schedule["decay_rate"] <= 1.0
+
+
+def _scheduler(torch, optimizer, schedule: dict):
+    """``torch.optim.lr_scheduler``'s own schedulers for optax's schedules (see the module).
+
+    - ``constant``: none (the optimizer's ``lr`` is the value).
+    - ``linear``: ``LinearLR`` from ``init / base`` to ``end / base`` over
+      ``transition_steps`` (``base = max(init, end)``: torch's factors lie in
+      [0, 1]), after ``ConstantLR`` holds the start for ``transition_begin`` steps.
+    - ``cosine`` with ``exponent = 1``: ``CosineAnnealingLR(T_max = decay_steps,
+      eta_min = alpha init)``, then ``ConstantLR`` at ``alpha`` (optax holds the
+      end where torch's cosine would rise again).
+    - ``exponential`` with ``decay_rate <= 1``: ``ExponentialLR(gamma =
+      decay_rate^(1 / transition_steps))``, or ``StepLR(transition_steps,
+      decay_rate)`` with ``staircase``, after ``transition_begin`` constant steps.
+    - anything else (a cosine ``exponent``, a growing exponential): ``LambdaLR``
+      with the closed form of :func:`comparisons.backends.update_rules.schedule_rule`.
+
+    torch's schedulers update the rate recursively (``lr_k = lr_{k-1} * factor``),
+    so their rates differ from optax's closed forms by a few ulps after many steps:
+    the same mathematics, rounded another way.
+    """
+    lr = torch.optim.lr_scheduler
+    kind = schedule["kind"]
+    if kind == "constant":
+        return None
+    if kind == "linear":
+        base = _base_rate(schedule)
+        main = lr.LinearLR(optimizer, start_factor=schedule["init_value"] / base,
+                           end_factor=schedule["end_value"] / base,
+                           total_iters=schedule["transition_steps"])
+        return _after_constant(torch, optimizer, main, schedule["transition_begin"],
+                               schedule["init_value"] / base)
+    if _native_cosine(schedule):
+        steps, alpha = schedule["decay_steps"], schedule["alpha"]
+        cosine = lr.CosineAnnealingLR(optimizer, T_max=steps,
+                                      eta_min=alpha * schedule["init_value"])
+        held = lr.ConstantLR(optimizer, factor=alpha, total_iters=2**62) if alpha else \
+            lr.LambdaLR(optimizer, lambda _: 0.0)
+        return lr.SequentialLR(optimizer, [cosine, held], milestones=[steps])
+    if _native_exponential(schedule):
+        steps, rate = schedule["transition_steps"], schedule["decay_rate"]
+        main = (lr.StepLR(optimizer, step_size=steps, gamma=rate) if schedule["staircase"]
+                else lr.ExponentialLR(optimizer, gamma=rate ** (1.0 / steps)))
+        return _after_constant(torch, optimizer, main, schedule["transition_begin"], 1.0)
+    return lr.LambdaLR(optimizer, schedule_rule(schedule))
+
+
+def _after_constant(torch, optimizer, main, begin: int, factor: float):
+    """``main`` after ``begin`` steps held at ``factor`` of the base rate."""
+    if begin == 0:
+        return main
+    lr = torch.optim.lr_scheduler
+    hold = lr.ConstantLR(optimizer, factor=factor, total_iters=begin) if factor != 1.0 else \
+        lr.LambdaLR(optimizer, lambda _: 1.0)
+    return lr.SequentialLR(optimizer, [hold, main], milestones=[begin])
 
 
 def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
@@ -124,13 +208,12 @@ def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
     optimizer = scheduler = None
     if not accumulation and trainable:
         settings = _common.optimizer_settings(experiment)
-        if experiment.schedule is not None:
-            # LambdaLR sets lr_k = base_lr * rate(k); with base_lr = 1 that is rate(k) exactly.
-            settings["learning_rate"] = 1.0
+        schedule = _common.schedule_settings(experiment)
+        if schedule is not None:
+            settings["learning_rate"] = _base_rate(schedule)
         optimizer = _optimizer(torch, experiment.optimizer, settings, trainable)
-        if experiment.schedule is not None:
-            scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, _common.learning_rate(experiment))
+        if schedule is not None:
+            scheduler = _scheduler(torch, optimizer, schedule)
     rec = _common.recorder_for(experiment)
 
     def record_state() -> None:
@@ -159,7 +242,7 @@ def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
         if experiment.kind == "gradient-check":
             extras = _numeric_grads(torch, model, located, loss_on, xb, yb,
                                     float(experiment.fd_epsilon))
-        if scheduler is not None:
+        if experiment.schedule is not None:  # the rate this step's update uses
             extras["learning_rate"] = optimizer.param_groups[0]["lr"]
         rec.step(grads, batch_loss=batch_loss.item(), extras=extras)
         if optimizer is not None:

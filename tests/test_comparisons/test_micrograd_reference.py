@@ -139,8 +139,9 @@ def test_spec_run_matches_micrograds_own_mlp_step_by_step(tmp_path):
             np.testing.assert_allclose(trajectory["params"][name], expected[name],
                                        rtol=0, atol=RTOL * scale,
                                        err_msg=f"{backend} {name}")
-    # The rate each backend recorded is micrograd's 1 - 0.9 k / 100, to rounding.
+    # The rate each backend recorded is micrograd's 1 - 0.9 k / 100, to rounding (torch's
+    # LinearLR multiplies the rate by a factor each step: a few ulps by step 100).
     for backend, trajectory in experiment["backends"].items():
         np.testing.assert_allclose(trajectory["extras"]["learning_rate"],
-                                   [1.0 - 0.9 * k / 100 for k in range(STEPS)], rtol=1e-15,
+                                   [1.0 - 0.9 * k / 100 for k in range(STEPS)], rtol=1e-14,
                                    atol=0, err_msg=backend)

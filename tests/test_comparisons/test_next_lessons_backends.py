@@ -93,7 +93,8 @@ def test_the_recorded_rate_is_the_schedule_and_accuracy_is_recorded():
     assert verdict.agree, verdict.describe()
     expected = [1.0, 0.775, 0.55, 0.325, 0.1, 0.1, 0.1, 0.1]  # 1 - 0.9 k / 4, then held
     for name, trajectory in trajectories.items():
-        assert trajectory.extras["learning_rate"] == pytest.approx(expected, rel=1e-15), name
+        # torch's LinearLR updates the rate by a factor per step: a few ulps of drift
+        assert trajectory.extras["learning_rate"] == pytest.approx(expected, rel=1e-14), name
         assert len(trajectory.extras["train_accuracy"]) == 9
         assert len(trajectory.extras["val_accuracy"]) == 9
         assert all(v in (0.0, 0.5, 1.0) for v in trajectory.extras["val_accuracy"])
