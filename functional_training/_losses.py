@@ -188,8 +188,9 @@ def accuracy_of(name: str, outputs: jax.Array, targets: jax.Array) -> jax.Array:
       ValueError: ``name`` is a regression loss (accuracy means nothing there).
 
     Example:
-      >>> float(accuracy_of("hinge", jnp.array([0.5, 0.2, -1.0]), jnp.array([1.0, -1.0, -1.0])))
-      0.6666666666666666
+      >>> float(accuracy_of("hinge", jnp.array([0.5, 0.2, -1.0, 3.0]),
+      ...                   jnp.array([1.0, -1.0, -1.0, -1.0])))
+      0.5
     """
     kind = loss_kind(name)
     if kind.predicted is None:
