@@ -96,7 +96,13 @@ from functional_training._schedules import (
 )
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
-from functional_training._sweep import SweepResult, moment_statistics, sweep_learning_rates
+from functional_training._sweep import (
+    ModelSweep,
+    SweepResult,
+    moment_statistics,
+    sweep,
+    sweep_learning_rates,
+)
 from functional_training._synthetic import (
     Shipments,
     minibatch_indices,
@@ -114,6 +120,8 @@ from functional_training._train import (
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
+    "ModelSweep",
+    "sweep",
     "two_moons",
     "DEFAULT_LOSS",
     "Objective",

@@ -63,6 +63,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from functional_training._loss import loss_and_grad, mean_loss
+from functional_training._models import initial_values, params_from_values
+from functional_training._objective import Objective
 from functional_training._optimizers import (
     check_hyperparameters,
     check_learning_rate_fits,
@@ -70,7 +72,8 @@ from functional_training._optimizers import (
     optimizer_hyperparameters,
 )
 from functional_training._params import LinearParams
-from functional_training._train import check_data, float_params
+from functional_training._synthetic import minibatch_indices
+from functional_training._train import _check_objective_data, check_data, float_params
 
 METHODS = ("auto", "moments", "autodiff")
 MESH_AXIS = "rates"
@@ -140,13 +143,14 @@ class _Spec(NamedTuple):
     remainder: int
     minibatch: bool
     sharding: NamedSharding | None
+    objective: Objective | None = None
 
 
 class _State(NamedTuple):
     """The loop carry. Every leaf has the (padded) rate axis first, except ``losses``,
     shape ``(records + 1, L)``, so that writing one record is one contiguous row."""
 
-    params: LinearParams
+    params: Any
     opt_state: Any
     first_bad: jax.Array
     final_loss: jax.Array
@@ -243,13 +247,7 @@ def sweep_learning_rates(
             f"{jnp.shape(params.b)}, expected w {x_np.shape[1:]} and b ()"
         )
 
-    device_list = tuple(jax.devices() if devices is None else devices)
-    if not device_list:
-        raise ValueError("devices must name at least one device")
-    sharding = None
-    if len(device_list) > 1:
-        mesh = Mesh(np.array(device_list), (MESH_AXIS,))
-        sharding = NamedSharding(mesh, PartitionSpec(MESH_AXIS))
+    device_list, sharding = _mesh(devices)
     padded = -(-rates.size // len(device_list)) * len(device_list)
 
     records, remainder = divmod(steps, record_every)
@@ -259,24 +257,7 @@ def sweep_learning_rates(
     data = _device_data(spec, x_np, y_np, batches, dtype, device_list)
     state = _place(state, sharding, device_list[0])
 
-    start_compile = time.perf_counter()
-    bounds = (np.int32(0), np.int32(records))
-    program = _sweep_program.lower(state, data, *bounds, spec=spec).compile()
-    compile_seconds = time.perf_counter() - start_compile
-
-    start_run = time.perf_counter()
-    if progress is None or records == 0:
-        state = jax.block_until_ready(program(state, data, *bounds))
-        if progress is not None:
-            progress(steps, steps)
-    else:
-        chunks = np.linspace(0, records, min(records, PROGRESS_CHUNKS) + 1).round().astype(int)
-        for lo, hi in zip(chunks[:-1], chunks[1:], strict=True):
-            state = jax.block_until_ready(program(state, data, np.int32(lo), np.int32(hi)))
-            progress(steps if hi == records else int(hi) * record_every, steps)
-    run_seconds = time.perf_counter() - start_run
-
-    host = _to_host(state)
+    host, compile_seconds, run_seconds = _execute(spec, state, data, records, steps, progress)
     trim = slice(0, rates.size)
     return SweepResult(
         learning_rates=rates,
@@ -291,6 +272,210 @@ def sweep_learning_rates(
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
     )
+
+
+class ModelSweep(NamedTuple):
+    """Result of :func:`sweep`: every (learning rate, initial seed) run of one model (NumPy).
+
+    Attributes:
+      learning_rates: shape ``(L,)``.
+      seeds: shape ``(Z,)``: the seeds of the initial parameters.
+      losses: shape ``(L, Z, S // K + 1)``: full training loss (the objective's,
+        penalty included) before step ``r * K``; ``[..., 0]`` is the initial loss.
+      final_params: the model's pytree with leaves of shape ``(L, Z, *leaf)``.
+      final_loss: shape ``(L, Z)``: the full training loss after all ``S`` steps.
+      first_nonfinite_step: shape ``(L, Z)`` int, -1 where none (as
+        :class:`SweepResult`'s, per run).
+      steps, record_every: ``S`` and ``K``.
+      devices: the devices the run axis was split over.
+      compile_seconds, run_seconds: as :class:`SweepResult`'s.
+    """
+
+    learning_rates: np.ndarray
+    seeds: np.ndarray
+    losses: np.ndarray
+    final_params: Any
+    final_loss: np.ndarray
+    first_nonfinite_step: np.ndarray
+    steps: int
+    record_every: int
+    devices: tuple
+    compile_seconds: float
+    run_seconds: float
+
+    @property
+    def recorded_steps(self) -> np.ndarray:
+        """The step index of each column of ``losses``: ``0, K, 2K, ...``."""
+        return np.arange(self.losses.shape[-1]) * self.record_every
+
+
+def sweep(
+    model: Objective,
+    data,
+    *,
+    learning_rates,
+    seeds=(0,),
+    optimizer: str = "sgd",
+    hyperparameters: Mapping[str, float] | None = None,
+    steps: int,
+    batch_size: int | None = None,
+    batch_seed: int = 0,
+    record_every: int = 1,
+    devices: Sequence[jax.Device] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ModelSweep:
+    """Train any model once per (learning rate, initial seed), all runs in one compiled program.
+
+    Run ``(l, z)`` starts from ``initial_values(kind, init="seeded", seed=seeds[z])``
+    (the kind's documented NumPy scheme, made once on the host) and follows
+    ``theta_{k+1} = theta_k + optimizer_update(dL_{B_k}/dtheta; lr_l)`` on the
+    objective ``L`` (:func:`functional_training.objective`: model kind, loss, L2),
+    exactly as :func:`functional_training.train` does with that rate and those
+    initial values. Rates and seeds are one ``vmap`` axis of ``L x Z`` runs
+    (run ``l * Z + z``), split over ``devices`` like :func:`sweep_learning_rates`'s
+    rates; steps are a loop inside the program; the full training loss is
+    recorded every ``K`` steps into a preallocated buffer, so memory is bounded
+    by ``L x Z x (S // K + 1)`` values.
+
+    Args:
+      model: the objective (``functional_training.objective("mlp", loss="hinge",
+        l2=1e-4, sizes=[2, 16, 16, 1], activation="tanh")``).
+      data: ``(x, y)``: features ``(n, d)`` (``(n,)`` for the line on one feature)
+        and targets ``(n,)`` that fit the loss.
+      learning_rates: shape ``(L,)``, each finite and > 0.
+      seeds: the initial parameters' seeds, integers >= 0.
+      optimizer: a name of :data:`functional_training.OPTIMIZER_NAMES`; its rate is a
+        per-run traced value (``optax.inject_hyperparams``).
+      hyperparameters: the optimizer's other settings.
+      steps: ``S`` > 0.
+      batch_size: examples per step, ``None`` for full batch; the batch order is
+        :func:`functional_training.minibatch_indices` with ``batch_seed``, the same
+        for every run.
+      record_every: ``K`` >= 1.
+      devices: devices to split the runs over; ``None`` means ``jax.devices()``.
+      progress: optional ``progress(steps_done, steps)`` callback.
+
+    Returns:
+      A :class:`ModelSweep`. Divergent runs are data.
+
+    Example:
+      >>> import functional_training as ft
+      >>> x, y = ft.two_moons(20, noise=0.1, seed=0)
+      >>> net = ft.objective("mlp", loss="hinge", sizes=[2, 4, 1], activation="tanh")
+      >>> result = ft.sweep(net, (x, y), learning_rates=[0.1, 1.0], seeds=[0, 1, 2], steps=10)
+      >>> result.losses.shape, result.first_nonfinite_step.tolist()
+      ((2, 3, 11), [[-1, -1, -1], [-1, -1, -1]])
+    """
+    if not isinstance(model, Objective):
+        raise TypeError(f"model must be an Objective (functional_training.objective), got "
+                        f"{type(model).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be an integer > 0, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be < 2**31 (int32 step indices), got {steps}")
+    if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every <= 0:
+        raise ValueError(f"record_every must be an integer > 0, got {record_every!r}")
+    rates = _check_rates(learning_rates)
+    seeds = _check_seeds(seeds)
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError("data must be (x, y)")
+    x_np, y_np = check_data(*data)
+    _check_objective_data(model, x_np, y_np, "train")
+    hyper = _check_optimizer(optimizer, hyperparameters)
+    batches = None
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not (
+                0 < batch_size <= x_np.shape[0]):
+            raise ValueError(f"batch_size must be an integer in [1, {x_np.shape[0]}], "
+                             f"got {batch_size!r}")
+        batches = minibatch_indices(x_np.shape[0], batch_size=batch_size, steps=steps,
+                                    seed=batch_seed).astype(np.int32)
+    dtype = np.dtype(jnp.result_type(float))
+    check_learning_rate_fits(float(rates.max()), dtype)
+
+    config = model.settings
+    initial = [params_from_values(model.model, initial_values(
+        model.model, init="seeded", seed=int(seed), **config), **config) for seed in seeds]
+    runs = rates.size * seeds.size
+    per_run = jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]),
+                           *initial)
+    per_run = jax.tree.map(lambda leaf: np.tile(leaf, (rates.size,) + (1,) * (leaf.ndim - 1)),
+                           per_run)
+    run_rates = np.repeat(rates, seeds.size)
+
+    device_list, sharding = _mesh(devices)
+    padded = -(-runs // len(device_list)) * len(device_list)
+    records, remainder = divmod(steps, record_every)
+    _check_record_size(padded, records + 1, dtype.itemsize)
+    spec = _Spec("autodiff", optimizer, hyper, record_every, remainder, batches is not None,
+                 sharding, model)
+    state = _initial_state(spec, per_run, run_rates, padded, records, dtype, per_run=True)
+    x_data = x_np[:, 0] if model.model == "linear" and x_np.ndim == 2 and x_np.shape[1] == 1 \
+        and config.get("features") == 1 else x_np
+    data_on_device = _device_data(spec, x_data, y_np, batches, dtype, device_list)
+    state = _place(state, sharding, device_list[0])
+    host, compile_seconds, run_seconds = _execute(spec, state, data_on_device, records, steps,
+                                                  progress)
+
+    def grid(leaf):
+        return leaf[:runs].reshape(rates.size, seeds.size, *leaf.shape[1:])
+
+    return ModelSweep(
+        learning_rates=rates,
+        seeds=seeds,
+        losses=grid(np.ascontiguousarray(host.losses.T)),
+        final_params=jax.tree.map(grid, host.params),
+        final_loss=grid(host.final_loss),
+        first_nonfinite_step=grid(host.first_bad.astype(np.int64)),
+        steps=steps,
+        record_every=record_every,
+        devices=device_list,
+        compile_seconds=compile_seconds,
+        run_seconds=run_seconds,
+    )
+
+
+def _check_seeds(seeds) -> np.ndarray:
+    values = np.asarray(seeds)
+    if values.ndim != 1 or values.size == 0 or not np.issubdtype(values.dtype, np.integer) or (
+            values < 0).any():
+        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+    return values.astype(np.int64)
+
+
+def _execute(spec: _Spec, state: _State, data, records: int, steps: int, progress):
+    """Compile the sweep program, run it (in chunks when reporting progress), fetch it.
+
+    Returns ``(host state, compile seconds, run seconds)``.
+    """
+    start_compile = time.perf_counter()
+    bounds = (np.int32(0), np.int32(records))
+    program = _sweep_program.lower(state, data, *bounds, spec=spec).compile()
+    compile_seconds = time.perf_counter() - start_compile
+
+    start_run = time.perf_counter()
+    if progress is None or records == 0:
+        state = jax.block_until_ready(program(state, data, *bounds))
+        if progress is not None:
+            progress(steps, steps)
+    else:
+        chunks = np.linspace(0, records, min(records, PROGRESS_CHUNKS) + 1).round().astype(int)
+        for lo, hi in zip(chunks[:-1], chunks[1:], strict=True):
+            state = jax.block_until_ready(program(state, data, np.int32(lo), np.int32(hi)))
+            progress(steps if hi == records else int(hi) * spec.record_every, steps)
+    run_seconds = time.perf_counter() - start_run
+    return _to_host(state), compile_seconds, run_seconds
+
+
+def _mesh(devices: Sequence[jax.Device] | None) -> tuple[tuple, NamedSharding | None]:
+    """The devices and, for several, the sharding of the run axis over a one-axis mesh."""
+    device_list = tuple(jax.devices() if devices is None else devices)
+    if not device_list:
+        raise ValueError("devices must name at least one device")
+    if len(device_list) == 1:
+        return device_list, None
+    mesh = Mesh(np.array(device_list), (MESH_AXIS,))
+    return device_list, NamedSharding(mesh, PartitionSpec(MESH_AXIS))
 
 
 # ---------------------------------------------------------------- validation
@@ -372,13 +557,22 @@ def _injected_optimizer(name: str, hyper: tuple) -> optax.GradientTransformation
     )
 
 
-def _initial_state(spec: _Spec, params, rates: np.ndarray, padded: int, records: int, dtype):
-    """The loop carry before step 0, as host NumPy arrays (placed on devices by ``_place``)."""
+def _initial_state(spec: _Spec, params, rates: np.ndarray, padded: int, records: int, dtype,
+                   *, per_run: bool = False):
+    """The loop carry before step 0, as host NumPy arrays (placed on devices by ``_place``).
+
+    ``params`` is one parameter pytree every run starts from, or, with ``per_run``,
+    a pytree whose leaves already have the run axis (``len(rates)`` runs).
+    """
     dtype = np.dtype(dtype)
     lr = np.concatenate([rates, np.full(padded - rates.size, rates[-1])]).astype(dtype)
-    batched = LinearParams(
-        *(np.broadcast_to(np.asarray(p, dtype), (padded, *np.shape(p))) for p in params)
-    )
+    if per_run:
+        batched = jax.tree.map(lambda p: np.concatenate(
+            [np.asarray(p, dtype), np.repeat(np.asarray(p, dtype)[-1:], padded - len(p), 0)]),
+            params)
+    else:
+        batched = jax.tree.map(
+            lambda p: np.broadcast_to(np.asarray(p, dtype), (padded, *np.shape(p))), params)
     if spec.method == "moments":
         opt_state = lr
     else:
@@ -548,15 +742,17 @@ def _rules(spec: _Spec, data):
 
     x, y = data[0], data[1]
     opt = _injected_optimizer(spec.optimizer, spec.hyperparams)
+    value_and_grad = loss_and_grad if spec.objective is None else spec.objective.loss_and_grad
+    loss_of = mean_loss if spec.objective is None else spec.objective.mean_loss
 
     def step(params, opt_state, indices):
         xb, yb = (x, y) if indices is None else (x[indices], y[indices])
-        loss, grads = loss_and_grad(params, xb, yb)
+        loss, grads = value_and_grad(params, xb, yb)
         updates, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss, grads
 
     def full_loss(params):
-        return mean_loss(params, x, y)
+        return loss_of(params, x, y)
 
     return step, full_loss
 
