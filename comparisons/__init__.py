@@ -3,7 +3,9 @@
 Backends (``comparisons.backends``: manual formulas, the scalar autograd
 engine, PyTorch, JAX) each run an :class:`Experiment` into a
 :class:`TrajectoryRecord`; :func:`compare_trajectories` checks every quantity at
-every step against the reference backend and names the first mismatch. The
+every step against the reference backend and names the first mismatch. Your own
+implementation's trajectory, whole or partial (a :class:`Trajectory`), is checked
+against the reference by :func:`check` (``docs/checking.md``). The
 command line is ``python -m comparisons`` (see :mod:`comparisons.cli`).
 
 Example:
@@ -26,6 +28,7 @@ Example:
 """
 
 import functional_training._interrupts  # noqa: F401 -- first: Ctrl-C in start-up, one line
+from comparisons.check import Verdict, check
 from comparisons.compare import (
     BackendVerdict,
     ExperimentVerdict,
@@ -37,6 +40,7 @@ from comparisons.experiments import REGISTRY, Experiment, batch_order
 from comparisons.faults import FAULTS, Fault, FaultResult, check_fault, check_faults
 from comparisons.lesson_outputs import lesson_blocks
 from comparisons.spec import SpecError, dump_spec, load_spec, parse_spec
+from comparisons.trajectory_files import Trajectory, TrajectoryError
 from comparisons.transcript import transcript
 from functional_training import TrajectoryRecord
 
@@ -50,8 +54,12 @@ __all__ = [
     "FaultResult",
     "Mismatch",
     "SpecError",
+    "Trajectory",
+    "TrajectoryError",
     "TrajectoryRecord",
+    "Verdict",
     "batch_order",
+    "check",
     "check_fault",
     "check_faults",
     "compare_trajectories",

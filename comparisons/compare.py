@@ -77,7 +77,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import comparisons.backends
-from comparisons.backends import BACKEND_NAMES, BackendUnavailable
+from comparisons.backends import BackendUnavailable, backend_names
 from comparisons.experiments import Experiment
 from functional_training import (
     TrajectoryRecord,
@@ -342,7 +342,7 @@ def run_and_compare(
 
     Args:
       experiment: the experiment to run.
-      backends: backend names; default every backend in ``BACKEND_NAMES``.
+      backends: backend names; default every backend in ``backend_names()`` (plug-ins too).
       reference: the backend the others are compared with.
       dtype: ``float64`` (verification) or ``float32``.
       on_backend: called with each backend's name just before it runs (progress).
@@ -354,7 +354,7 @@ def run_and_compare(
       comparisons.backends.BackendUnavailable: the reference backend cannot run.
       ValueError: an unknown backend name, or input the backends refuse.
     """
-    names = list(BACKEND_NAMES if backends is None else backends)
+    names = list(backend_names() if backends is None else backends)
     if reference not in names:
         names.insert(0, reference)
     trajectories: dict[str, TrajectoryRecord] = {}

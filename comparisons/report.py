@@ -49,7 +49,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from comparisons.backends import BACKEND_NAMES, computes_in
+from comparisons.backends import backend_names, computes_in
 from comparisons.compare import ExperimentVerdict, rounded_to
 from functional_training import TrajectoryRecord, json_float
 from functional_training.runs import package_versions as installed_versions
@@ -140,7 +140,8 @@ def computed_in(results: Sequence[Result], *, dtype: str) -> dict[str, str]:
     A name that is not a known backend (a test double) is taken to compute in ``dtype``.
     """
     names = dict.fromkeys(name for trajectories, _ in results for name in trajectories)
-    return {name: computes_in(name, dtype) if name in BACKEND_NAMES else dtype for name in names}
+    known = backend_names()
+    return {name: computes_in(name, dtype) if name in known else dtype for name in names}
 
 
 def precision_note(results: Sequence[Result], *, dtype: str) -> str:

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from comparisons.backends import BACKEND_NAMES, BackendUnavailable
+from comparisons.backends import BackendUnavailable, backend_names
 from comparisons.backends._common import check_run
 from comparisons.compare import run_and_compare
 from comparisons.experiments import REGISTRY, Experiment
@@ -117,16 +117,17 @@ def _plan(i: int, run: dict, dtype: str) -> _Plan:
     if origin not in ORIGINS:
         raise ValueError(f"{where}.options.origin must be one of {', '.join(ORIGINS)}, "
                          f"got {origin!r}")
+    known = backend_names()  # built-ins and the plug-ins installed here
     if not isinstance(backends, list) or not backends or not all(
-        b in BACKEND_NAMES for b in backends
+        b in known for b in backends
     ):
         raise ValueError(f"{where}.options.backends must be a non-empty list of "
-                         f"{', '.join(BACKEND_NAMES)}")
-    if reference not in BACKEND_NAMES:
-        raise ValueError(f"{where}.options.reference must be one of {', '.join(BACKEND_NAMES)}, "
+                         f"{', '.join(known)}")
+    if reference not in known:
+        raise ValueError(f"{where}.options.reference must be one of {', '.join(known)}, "
                          f"got {reference!r}")
     results = run["results"]
-    unknown = [b for b in results if b not in BACKEND_NAMES]
+    unknown = [b for b in results if b not in known]
     if unknown or reference not in results:
         raise ValueError(f"{where}.results must hold a digest per backend that ran, the "
                          f"reference {reference!r} included; got {', '.join(results) or 'none'}")

@@ -370,12 +370,14 @@ def test_huge_adam_rate_finishes_with_non_finite_values(backend):
 
 def test_unknown_backend_names_the_choices():
     with pytest.raises(ValueError) as err:
-        get_backend("numpy")
-    assert str(err.value) == "unknown backend 'numpy'; expected one of manual, engine, torch, jax"
+        get_backend("no-such-backend")
+    assert str(err.value).startswith(
+        "unknown backend 'no-such-backend'; expected one of manual, engine, torch, jax")
 
 
 def test_all_backends_available_here():
-    assert available_backends() == {name: None for name in BACKEND_NAMES}
+    assert {k: v for k, v in available_backends().items() if k in BACKEND_NAMES} == {
+        name: None for name in BACKEND_NAMES}  # plug-ins a developer installed may follow
 
 
 def test_missing_torch_is_reported_not_raised_on_import(monkeypatch):

@@ -235,7 +235,8 @@ def test_the_diverging_example_agrees_in_float32_and_a_different_run_does_not():
 
 
 def test_all_four_backends_are_installed_here():
-    assert available_backends() == {name: None for name in BACKEND_NAMES}
+    assert {k: v for k, v in available_backends().items() if k in BACKEND_NAMES} == {
+        name: None for name in BACKEND_NAMES}  # plug-ins a developer installed may follow
 
 
 @pytest.mark.parametrize("name", [

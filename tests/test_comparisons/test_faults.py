@@ -16,6 +16,7 @@ from numpy_reference import numpy_sgd
 import comparisons.faults
 from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY
+from comparisons.fault_variants import VARIANTS
 from comparisons.faults import FAULTS, Fault, check_fault, check_faults
 
 TOLERANCE = 1e-12  # the float64 policy: independent float64 computations agree to ~1e-15
@@ -29,14 +30,18 @@ def _full_batch_reference():
     )
 
 
-def test_the_gallery_has_the_six_classic_bugs_then_the_next_lessons_five():
+def test_the_gallery_has_the_six_classic_bugs_the_next_lessons_five_then_six_more():
     assert list(FAULTS) == [
         "overwrite-not-accumulate", "gradients-not-cleared", "bias-gradient-sign",
         "loss-missing-half", "sum-not-mean", "update-before-loss",
         "tanh-derivative-missing-square", "bias-gradient-not-summed",
         "softmax-without-max-subtraction", "relu-gradient-where-negative",
         "l2-missing-from-gradient",
+        "learning-rate-applied-twice", "batch-size-divided-twice",
+        "update-in-place-before-all-gradients", "batch-order-not-reshuffled",
+        "validation-in-gradient", "bias-left-out-of-weight-decay",
     ]
+    assert list(FAULTS) == list(VARIANTS)  # every variant has its demonstration
 
 
 def _documented_places() -> dict[str, tuple[int, str]]:
@@ -148,3 +153,97 @@ def test_faulty_runs_record_the_contract_lengths():
             # Only the softmax overflow is non-finite, and only in its broken variant.
             overflows = broken and fault.name == "softmax-without-max-subtraction"
             assert np.isfinite(trajectory.batch_loss).all() != overflows, fault.name
+
+
+# --- the six faults users make that the first gallery lacked ---------------------------------
+
+
+def _mismatch(name):
+    return check_fault(FAULTS[name]).broken.first_mismatch
+
+
+def test_rate_applied_twice_moves_by_lr_squared_times_the_gradient():
+    ref = _full_batch_reference()
+    experiment = FAULTS["learning-rate-applied-twice"].experiment()
+    m = _mismatch("learning-rate-applied-twice")
+    assert (m.step, m.quantity) == (1, "params.w")  # step 0's values are all taken before it
+    assert m.expected == pytest.approx(ref["w"][1], rel=TOLERANCE)
+    lr = experiment.learning_rate
+    assert m.actual == pytest.approx(ref["w"][0] - lr * lr * ref["grad_w"][0], rel=TOLERANCE)
+
+
+def test_batch_size_divided_twice_shrinks_the_gradient_by_n():
+    ref = _full_batch_reference()
+    m = _mismatch("batch-size-divided-twice")
+    assert (m.step, m.quantity) == (0, "grads.w")
+    assert m.actual == pytest.approx(ref["grad_w"][0] / 3, rel=TOLERANCE)  # three shipments
+
+
+def test_update_in_place_takes_the_bias_gradient_at_the_moved_weight():
+    ref = _full_batch_reference()
+    experiment = FAULTS["update-in-place-before-all-gradients"].experiment()
+    x, y = np.array(experiment.xs), np.array(experiment.ys)
+    m = _mismatch("update-in-place-before-all-gradients")
+    assert (m.step, m.quantity) == (0, "grads.b")
+    assert m.expected == pytest.approx(ref["grad_b"][0], rel=TOLERANCE)
+    moved_w = ref["w"][0] - experiment.learning_rate * ref["grad_w"][0]
+    assert m.actual == pytest.approx(np.mean(moved_w * x + ref["b"][0] - y), rel=TOLERANCE)
+
+
+def test_unshuffled_epochs_replay_the_first_epochs_batches():
+    experiment = FAULTS["batch-order-not-reshuffled"].experiment()
+    order = np.random.default_rng(experiment.seed).permutation(len(experiment.train))
+    first_epoch = order.reshape(-1, experiment.batch_size)  # 10 shipments: 5 batches of 2
+    replayed = [first_epoch[k % len(first_epoch)] for k in range(experiment.steps)]
+    ref = numpy_sgd(experiment.init["w"], experiment.init["b"], experiment.xs, experiment.ys,
+                    experiment.learning_rate, experiment.steps, batch_indices=replayed)
+    m = _mismatch("batch-order-not-reshuffled")
+    assert (m.step, m.quantity) == (len(first_epoch), "grads.w")  # the second epoch's first
+    assert m.actual == pytest.approx(ref["grad_w"][m.step], rel=TOLERANCE)
+    broken = FAULTS["batch-order-not-reshuffled"].run(experiment, broken=True)
+    assert broken.batches == [batch.tolist() for batch in replayed]
+
+
+def test_validation_in_gradient_averages_over_both_sets():
+    experiment = FAULTS["validation-in-gradient"].experiment()
+    rows = np.array(experiment.train + experiment.validation)
+    w, b = experiment.init["w"], experiment.init["b"]
+    error = w * rows[:, 0] + b - rows[:, 1]
+    m = _mismatch("validation-in-gradient")
+    assert (m.step, m.quantity) == (0, "grads.w")
+    assert m.actual == pytest.approx(np.mean(error * rows[:, 0]), rel=TOLERANCE)
+    broken = FAULTS["validation-in-gradient"].run(experiment, broken=True)
+    reference = get_backend("manual").run(experiment)
+    assert broken.val_loss[0] == reference.val_loss[0]  # still evaluated on the validation set
+
+
+def _numpy_adamw(experiment, *, decay_bias):
+    """AdamW on the line from the formulas; ``decay_bias=False`` leaves ``wd b`` out."""
+    hp = experiment.hyperparams
+    x, y = np.array(experiment.xs), np.array(experiment.ys)
+    theta = np.array([experiment.init["w"], experiment.init["b"]])
+    mask = np.array([1.0, 1.0 if decay_bias else 0.0])
+    m, v, thetas = np.zeros(2), np.zeros(2), [theta]
+    for t in range(1, experiment.steps + 1):
+        error = theta[0] * x + theta[1] - y
+        g = np.array([np.mean(error * x), np.mean(error)])
+        m = hp["b1"] * m + (1 - hp["b1"]) * g
+        v = hp["b2"] * v + (1 - hp["b2"]) * g * g
+        u = (m / (1 - hp["b1"] ** t)) / (np.sqrt(v / (1 - hp["b2"] ** t)) + hp["eps"])
+        theta = theta - hp["learning_rate"] * (u + hp["weight_decay"] * mask * theta)
+        thetas.append(theta)
+    return np.array(thetas)
+
+
+def test_bias_left_out_of_weight_decay_is_adamw_without_wd_b():
+    experiment = FAULTS["bias-left-out-of-weight-decay"].experiment()
+    assert experiment.optimizer == "adamw" and experiment.init["b"] == 0.0
+    broken = FAULTS["bias-left-out-of-weight-decay"].run(experiment, broken=True)
+    decayed = _numpy_adamw(experiment, decay_bias=True)
+    undecayed = _numpy_adamw(experiment, decay_bias=False)
+    np.testing.assert_allclose(broken.params["b"], undecayed[:, 1], rtol=TOLERANCE)
+    np.testing.assert_allclose(broken.params["w"], undecayed[:, 0], rtol=TOLERANCE)
+    m = _mismatch("bias-left-out-of-weight-decay")
+    # b = 0 before step 0, so wd b = 0 there: the missing decay first moves b at step 2.
+    assert (m.step, m.quantity) == (2, "params.b")
+    assert m.expected == pytest.approx(decayed[2, 1], rel=TOLERANCE)

@@ -1,6 +1,7 @@
 """The next lessons' faults: each caught where the gallery says, and each bug the named one.
 
-The faults' hand-written MLP runs are checked against an independent NumPy float64
+The faults' MLP runs (the reference's hand-written loop, ``comparisons.fault_variants``,
+with one piece replaced) are checked against an independent NumPy float64
 computation of the first step's batch (``numpy_step0``): the same network, written
 with matrices from the formulas, with the one piece each fault names swapped for its
 broken form (``1 - tanh`` for ``1 - tanh^2``, a ReLU slope of 1 everywhere, the last

@@ -1,0 +1,560 @@
+"""Check your own training loop against the reference: every value you recorded, nothing else.
+
+:func:`check` runs the reference backend (``manual`` by default) on an
+experiment (a spec file, a registry name or an :class:`Experiment`) and compares
+the values of your :class:`~comparisons.trajectory_files.Trajectory` with it:
+every quantity you supplied at every step you supplied, and nothing you did
+not. The comparison is :func:`comparisons.compare.compare_trajectories`'
+(``docs/design.md``, "The precision policy"): the same tolerance, the same
+scales, the same non-finite rules as a full comparison of two backends.
+
+How a partial trajectory gets exactly the full comparison's rule
+(:func:`compare_partial`): your values are written into a copy of the reference
+trajectory, which is then compared with the reference as any backend is. A value
+you did not supply is the reference's own and agrees with itself (difference 0);
+each value's scale, the largest magnitude its group has held so far, comes from
+the whole reference trajectory whatever you supplied, so a value you did supply
+meets the tolerance it would meet in a full comparison. One consequence for a
+diverging run: a series you did not supply holds the reference's values, so
+where those go non-finite counts as where your run does too (supply every
+series of a diverging run to compare exactly where yours goes non-finite).
+
+When your trajectory differs, the diagnosis runs the reference with each known
+bug of the gallery that applies to the experiment planted in it, and names the
+variants your values agree with (:func:`comparisons.fault_variants.diagnose`,
+given :func:`compare_partial` so that it too compares only what you supplied).
+
+Example:
+  >>> verdict = check("single-update", {"params": {"w": [1.0, 1.8]}, "grads": {"w": [-8.0]}})
+  >>> verdict.agree, verdict.coverage.values
+  (True, 3)
+  >>> print(verdict.coverage.describe()[1])
+  not compared: params.b 0..1; grads.b 0; batch_loss 0; train_loss 0..1; predictions 0..1
+  >>> check("single-update", {"grads": {"w": [-4.0]}}, diagnosis=False).describe()
+  'single-update: your trajectory differs from manual at step 0, grads.w: expected -8.0, got -4.0'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import comparisons.backends
+from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
+from comparisons.experiments import REGISTRY, Experiment
+from comparisons.fault_variants import Diagnosis, diagnose
+from comparisons.report import package_versions
+from comparisons.spec import load_spec
+from comparisons.trajectory_files import (
+    INDEXED,
+    NAMED,
+    Trajectory,
+    TrajectoryError,
+    read_trajectory,
+)
+from functional_training import TrajectoryRecord, json_float
+
+__all__ = [
+    "YOURS",
+    "Coverage",
+    "Verdict",
+    "as_trajectory",
+    "check",
+    "compare_partial",
+    "coverage_of",
+    "describe_diagnosis",
+    "filled",
+    "resolve_experiment",
+    "step_ranges",
+]
+
+YOURS = "your trajectory"
+"""The name your trajectory has in the comparison (and in its mismatch's ``backend``)."""
+
+
+# --- what was compared ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a trajectory held, against what the reference records.
+
+    Series are the comparator's (``params.w``, ``batch_loss``, ``predictions``,
+    ``batches``, ``extras.numeric.w``), in the reference's order.
+
+    Attributes:
+      supplied: series -> the steps at which you supplied at least one value.
+      recorded: series -> the number of steps the reference records for it.
+      values: how many values you supplied.
+      recorded_values: how many values the reference records.
+      partial_rows: ``predictions`` / ``batches`` -> (values supplied, values the
+        reference holds at those steps), where you supplied part of some rows.
+      nonfinite_from: the step from which both runs are non-finite, when values
+        you supplied lie past it (they are not compared); else ``None``.
+    """
+
+    supplied: dict[str, tuple[int, ...]]
+    recorded: dict[str, int]
+    values: int
+    recorded_values: int
+    partial_rows: dict[str, tuple[int, int]] = field(default_factory=dict)
+    nonfinite_from: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every value the reference records was supplied."""
+        return self.values == self.recorded_values
+
+    @property
+    def not_supplied(self) -> tuple[str, ...]:
+        """The reference's series you supplied no value of."""
+        return tuple(label for label in self.recorded if label not in self.supplied)
+
+    def missing_steps(self, label: str) -> tuple[int, ...]:
+        """The steps of series ``label`` the reference records and you did not supply."""
+        held = set(self.supplied.get(label, ()))
+        return tuple(k for k in range(self.recorded[label]) if k not in held)
+
+    def describe(self) -> list[str]:
+        """Two lines: ``compared: ...`` and ``not compared: ...``, series grouped by kind.
+
+        A kind whose every series was supplied at the same steps is one item
+        (``params (w, b) 0..20``); otherwise each series is its own.
+        """
+        compared, missing = [], []
+        for kind, labels in _kinds(self.recorded).items():
+            held = [label for label in labels if label in self.supplied]
+            steps = {self.supplied[label] for label in held}
+            if len(labels) > 1 and len(held) in (0, len(labels)) and len(steps) <= 1:
+                shown = f"{kind} ({_few([label[len(kind) + 1:] for label in labels])})"
+                if held:
+                    compared.append(f"{shown} {step_ranges(self.supplied[labels[0]])}")
+                gaps = self.missing_steps(labels[0])
+                if gaps:
+                    missing.append(f"{shown} {step_ranges(gaps)}")
+                continue
+            for label in labels:
+                if label in self.supplied:
+                    note = ""
+                    if label in self.partial_rows:
+                        have, of = self.partial_rows[label]
+                        note = f" ({have} of {of} values)"
+                    compared.append(f"{label} {step_ranges(self.supplied[label])}{note}")
+                gaps = self.missing_steps(label)
+                if gaps:
+                    missing.append(f"{label} {step_ranges(gaps)}")
+        if self.nonfinite_from is not None:
+            missing.append(f"anything after step {self.nonfinite_from} (both runs non-finite "
+                           "from there)")
+        return [
+            f"compared: {'; '.join(compared)} ({self.values} of {self.recorded_values} values)",
+            f"not compared: {'; '.join(missing) if missing else 'nothing: every value was given'}",
+        ]
+
+    def to_json(self) -> dict:
+        """``{"supplied": {series: [[first, last], ...]}, "not_supplied": [...], ...}``."""
+        return {
+            "supplied": {label: _runs(steps) for label, steps in self.supplied.items()},
+            "recorded_steps": dict(self.recorded),
+            "not_supplied": list(self.not_supplied),
+            "values": self.values,
+            "recorded_values": self.recorded_values,
+            "partial_rows": {label: list(pair) for label, pair in self.partial_rows.items()},
+            "nonfinite_from": self.nonfinite_from,
+        }
+
+
+# --- the verdict ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Your trajectory against the reference: agreement, what was compared, the diagnosis.
+
+    Attributes:
+      experiment: the experiment's name.
+      agree: every value you supplied agrees with the reference's.
+      reference: the reference backend's name.
+      dtype: the precision compared in (``float32``: both rounded to float32).
+      tolerance: rtol = atol (:func:`functional_training.tolerance`).
+      first_mismatch: the earliest differing value (by step, then series), or ``None``.
+      max_abs_diff: per series you supplied, the largest ``|yours - reference|``.
+      coverage: what was compared and what was not.
+      diagnoses: when you disagree, every known fault whose broken variant your
+        values match (empty: none does; always empty when you agree).
+      trajectory: yours, as given.
+      reference_trajectory: the reference's whole trajectory.
+    """
+
+    experiment: str
+    agree: bool
+    reference: str
+    dtype: str
+    tolerance: float
+    first_mismatch: Mismatch | None
+    max_abs_diff: dict[str, float]
+    coverage: Coverage
+    diagnoses: tuple[Diagnosis, ...] = ()
+    trajectory: Trajectory | None = field(default=None, repr=False, compare=False)
+    reference_trajectory: TrajectoryRecord | None = field(default=None, repr=False,
+                                                          compare=False)
+
+    @property
+    def largest_diff(self) -> float:
+        """The largest difference over every series you supplied (0.0 when none)."""
+        return max(self.max_abs_diff.values(), default=0.0)
+
+    def describe(self) -> str:
+        """One line: agreement over what was compared, or the first mismatch with both values."""
+        if self.first_mismatch is not None:
+            return self.first_mismatch.describe(self.experiment, self.reference)
+        return (f"{self.experiment}: your trajectory agrees with {self.reference} on the "
+                f"{self.coverage.values} values it holds (max |diff| {self.largest_diff:.1e}, "
+                f"tolerance {self.tolerance:.0e})")
+
+    def diagnosis_lines(self) -> list[str]:
+        """``diagnosis: ...`` lines: the faults your values match, or none (empty when agreeing)."""
+        if self.agree:
+            return []
+        if not self.diagnoses:
+            return ["diagnosis: your trajectory matches no known fault"]
+        return [f"diagnosis: {describe_diagnosis(d)}" for d in self.diagnoses]
+
+    def lines(self) -> list[str]:
+        """The whole verdict as text: header, coverage, verdict, diagnosis."""
+        return [
+            f"{self.experiment}: your trajectory against {self.reference} ({self.dtype}, "
+            f"rtol = atol = {self.tolerance:.0e})",
+            *self.coverage.describe(),
+            ("agree: " if self.agree else "MISMATCH: ")
+            + self.describe().removeprefix(f"{self.experiment}: "),
+            *self.diagnosis_lines(),
+        ]
+
+    def to_json(self) -> dict:
+        """The ``check`` report object (strict JSON: non-finite numbers as strings)."""
+        return {
+            "tool": "comparisons check",
+            "experiment": self.experiment,
+            "agree": self.agree,
+            "reference": self.reference,
+            "dtype": self.dtype,
+            "tolerance": self.tolerance,
+            "first_mismatch": None if self.first_mismatch is None
+            else self.first_mismatch.to_json(),
+            "max_abs_diff": {label: json_float(v) for label, v in self.max_abs_diff.items()},
+            "coverage": self.coverage.to_json(),
+            "diagnosis": None if self.agree else [_diagnosis_json(d) for d in self.diagnoses],
+            "versions": package_versions(),
+            "trajectory": None if self.trajectory is None else self.trajectory.to_json(),
+            "reference_trajectory": None if self.reference_trajectory is None
+            else self.reference_trajectory.to_json(),
+        }
+
+    def markdown(self) -> str:
+        """The verdict as Markdown: a table row per series of the reference, then the diagnosis."""
+        coverage = self.coverage
+        lines = [
+            f"Your trajectory against {self.reference} on {self.experiment} ({self.dtype}, "
+            f"rtol = atol = {self.tolerance:.0e}): "
+            + ("**agree**" if self.agree else "**MISMATCH**"),
+            "",
+            f"{coverage.values} of {coverage.recorded_values} values compared.",
+            "",
+            "| series | steps compared | steps recorded | max \\|diff\\| |",
+            "|---|---|---|---|",
+        ]
+        for label, count in coverage.recorded.items():
+            steps = coverage.supplied.get(label)
+            diff = self.max_abs_diff.get(label)
+            lines.append(f"| {label} | {step_ranges(steps) if steps else 'not supplied'} | "
+                         f"{step_ranges(range(count))} | "
+                         f"{'' if diff is None or steps is None else f'{diff:.1e}'} |")
+        lines += ["", f"- {self.describe()}"]
+        lines += [f"- {line}" for line in self.diagnosis_lines()]
+        if coverage.nonfinite_from is not None:
+            lines.append(f"- values after step {coverage.nonfinite_from} are not compared: "
+                         "both runs are non-finite from there")
+        return "\n".join(lines) + "\n"
+
+
+def describe_diagnosis(diagnosis: Diagnosis) -> str:
+    """``your trajectory matches the reference with <fault>: <bug> (first differs ...)``."""
+    return (f"your trajectory matches the reference with {diagnosis.fault}: "
+            f"{diagnosis.bug} (first differs from the correct reference at step "
+            f"{diagnosis.step}, {diagnosis.quantity})")
+
+
+# --- checking --------------------------------------------------------------------------------
+
+
+def check(
+    spec_or_experiment,
+    trajectory,
+    *,
+    reference: str = "manual",
+    dtype: str = "float64",
+    diagnosis: bool = True,
+) -> Verdict:
+    """Compare your trajectory, whole or partial, with the reference backend's.
+
+    Args:
+      spec_or_experiment: an :class:`Experiment`, a TOML spec file's path, or a
+        registry experiment's name (:func:`resolve_experiment`).
+      trajectory: a :class:`Trajectory`, a dict in the report's ``TRAJ`` shape (any
+        part of it), a whole :class:`functional_training.TrajectoryRecord`, or a
+        trajectory file's path (JSON or long CSV; :func:`as_trajectory`).
+      reference: the backend to compare with.
+      dtype: ``float64``, or ``float32`` for a float32 implementation (both
+        sides are compared rounded to float32, with float32's tolerance).
+      diagnosis: when you disagree, name the known faults your values match.
+
+    Returns:
+      A :class:`Verdict`.
+
+    Raises:
+      comparisons.trajectory_files.TrajectoryError: the trajectory does not fit
+        the experiment (an unknown parameter, a step out of range, ...) or is bad.
+      comparisons.spec.SpecError: a bad spec file.
+      ValueError: an experiment the reference cannot run in ``dtype``, an unknown backend.
+      comparisons.backends.BackendUnavailable: the reference cannot run here.
+    """
+    experiment = resolve_experiment(spec_or_experiment)
+    theirs = as_trajectory(trajectory)
+    try:
+        comparisons.backends.check_run(experiment, dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{experiment.name}: {error}") from None
+    expected = comparisons.backends.get_backend(reference).run(experiment, dtype=dtype)
+    try:
+        theirs.check_fits(expected, what=experiment.name)
+    except TrajectoryError as error:
+        if isinstance(trajectory, (str, os.PathLike)):  # read here: name the file
+            raise TrajectoryError(f"{trajectory}: {error}") from None
+        raise
+    compared = compare_partial(experiment, expected, theirs, reference=reference, dtype=dtype)
+    found: tuple[Diagnosis, ...] = ()
+    if diagnosis and not compared.agree:
+        found = tuple(diagnose(
+            experiment, theirs, dtype=dtype,
+            reference=expected if reference == "manual" else None,  # the faults' own reference
+            compare=lambda e, ref, yours: compare_partial(e, ref, yours, reference=reference,
+                                                          dtype=dtype),
+        ))
+    held = {_series_label(q, n) for q, n, _ in theirs.values}
+    return Verdict(
+        experiment=experiment.name,
+        agree=compared.agree,
+        reference=reference,
+        dtype=str(dtype),
+        tolerance=compared.tolerance,
+        first_mismatch=compared.first_mismatch,
+        max_abs_diff={label: diff for label, diff in compared.max_abs_diff.items()
+                      if label in held},
+        coverage=coverage_of(theirs, expected, dtype=dtype),
+        diagnoses=found,
+        trajectory=theirs,
+        reference_trajectory=expected,
+    )
+
+
+def compare_partial(
+    experiment: Experiment,
+    reference_trajectory: TrajectoryRecord,
+    trajectory: Trajectory,
+    *,
+    reference: str = "manual",
+    dtype: str = "float64",
+) -> ExperimentVerdict:
+    """``compare_trajectories`` of ``trajectory``'s values only, with the full comparison's rule.
+
+    ``trajectory``'s values replace the reference's own in a copy of
+    ``reference_trajectory`` (:func:`filled`), which is compared with
+    ``reference_trajectory``: values not supplied agree with themselves, and every
+    scale comes from the whole reference. A value with no place in the reference
+    (another model's parameter, a step past its end) is a mismatch.
+
+    Example:
+      >>> ref = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+      ...                        batch_loss=[8.0], train_loss=[8.0, 2.0])
+      >>> verdict = compare_partial(REGISTRY["single-update"], ref, Trajectory(
+      ...     train_loss={1: 2.5}))
+      >>> verdict.agree, verdict.first_mismatch.quantity, verdict.max_abs_diff["train_loss"]
+      (False, 'train_loss', 0.5)
+    """
+    runs = {reference: reference_trajectory, YOURS: filled(reference_trajectory, trajectory)}
+    return compare_trajectories(experiment, runs, reference=reference, dtype=dtype)
+
+
+def filled(reference: TrajectoryRecord, trajectory: Trajectory) -> TrajectoryRecord:
+    """A copy of ``reference`` with ``trajectory``'s values in their places.
+
+    A value beyond the reference's series (an unknown name, a step past the
+    end) extends them, padded with NaN, so that the comparison reports it.
+
+    Example:
+      >>> ref = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+      ...                        batch_loss=[8.0], train_loss=[8.0, 2.0])
+      >>> filled(ref, Trajectory(grads={"w": [-4.0]})).grads
+      {'w': [-4.0]}
+    """
+    named = {quantity: {name: list(values) for name, values in getattr(reference, quantity).items()}
+             for quantity in NAMED}
+    losses = {quantity: None if getattr(reference, quantity) is None
+              else list(getattr(reference, quantity))
+              for quantity in ("batch_loss", "train_loss", "val_loss")}
+    rows = {quantity: None if getattr(reference, quantity) is None
+            else [list(row) for row in getattr(reference, quantity)] for quantity in INDEXED}
+    for (quantity, name, step), value in trajectory.values.items():
+        if quantity in NAMED:
+            _place(named[quantity].setdefault(name, []), step, value, math.nan)
+        elif quantity in INDEXED:
+            table = rows[quantity] = rows[quantity] if rows[quantity] is not None else []
+            _place(table, step, None, [])
+            if table[step] is None:
+                table[step] = []
+            _place(table[step], int(name), value, math.nan if quantity == "predictions" else -1)
+        else:
+            series = losses[quantity] = losses[quantity] if losses[quantity] is not None else []
+            _place(series, step, value, math.nan)
+    return dataclasses.replace(reference, **named, **losses, **rows)
+
+
+def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
+                dtype: str = "float64") -> Coverage:
+    """What ``trajectory`` holds of ``reference``'s series (see :class:`Coverage`)."""
+    recorded = {label: len(values) for label, values in _reference_series(reference).items()}
+    supplied: dict[str, set[int]] = {}
+    counts: dict[str, int] = {}
+    for quantity, name, step in trajectory.values:
+        label = _series_label(quantity, name)
+        supplied.setdefault(label, set()).add(step)
+        counts[label] = counts.get(label, 0) + 1
+    series = _reference_series(reference)
+    partial = {}
+    for label in INDEXED:
+        if label in supplied and label in series:
+            width = sum(len(series[label][k]) for k in supplied[label] if k < len(series[label]))
+            if counts[label] < width:
+                partial[label] = (counts[label], width)
+    recorded_values = sum(
+        sum(len(row) for row in values) if label in INDEXED else len(values)
+        for label, values in series.items())
+    starts = (rounded_to(reference, dtype).first_nonfinite_step,
+              rounded_to(filled(reference, trajectory), dtype).first_nonfinite_step)
+    after = None if None in starts else max(starts)
+    beyond = after is not None and any(step > after for _, _, step in trajectory.values)
+    return Coverage(
+        supplied={label: tuple(sorted(supplied[label])) for label in
+                  [*recorded, *supplied] if label in supplied},
+        recorded=recorded,
+        values=len(trajectory),
+        recorded_values=recorded_values,
+        partial_rows=partial,
+        nonfinite_from=after if beyond else None,
+    )
+
+
+def resolve_experiment(spec_or_experiment) -> Experiment:
+    """The experiment itself, a TOML spec file's (``load_spec``) or a registry experiment.
+
+    A string that names a registry experiment and no existing file is that
+    experiment; any other string or path is a TOML spec file.
+
+    Example:
+      >>> resolve_experiment("full-batch").steps
+      20
+    """
+    if isinstance(spec_or_experiment, Experiment):
+        return spec_or_experiment
+    if isinstance(spec_or_experiment, (str, os.PathLike)):
+        if (isinstance(spec_or_experiment, str) and spec_or_experiment in REGISTRY
+                and not Path(spec_or_experiment).is_file()):
+            return REGISTRY[spec_or_experiment]
+        return load_spec(spec_or_experiment)
+    raise TypeError("expected an Experiment, a spec file's path or a registry experiment's "
+                    f"name, got {type(spec_or_experiment).__name__}")
+
+
+def as_trajectory(trajectory) -> Trajectory:
+    """A :class:`Trajectory` from one, a ``TRAJ``-shaped dict, a whole record or a file path."""
+    if isinstance(trajectory, Trajectory):
+        return trajectory
+    if isinstance(trajectory, TrajectoryRecord):
+        return Trajectory.from_record(trajectory)
+    if isinstance(trajectory, Mapping):
+        return Trajectory.from_dict(trajectory)
+    if isinstance(trajectory, (str, os.PathLike)):
+        return read_trajectory(trajectory)
+    raise TypeError("expected a Trajectory, a dict of quantities, a TrajectoryRecord or a "
+                    f"trajectory file's path, got {type(trajectory).__name__}")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def step_ranges(steps: Sequence[int] | range) -> str:
+    """Sorted steps as runs: ``0..4, 7, 9..12``.
+
+    Example:
+      >>> step_ranges([0, 1, 2, 3, 4, 7, 9, 10, 11, 12]), step_ranges([]), step_ranges(range(1))
+      ('0..4, 7, 9..12', 'none', '0')
+    """
+    runs = _runs(steps)
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs) or "none"
+
+
+def _runs(steps) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for step in sorted(steps):
+        if runs and step == runs[-1][1] + 1:
+            runs[-1][1] = step
+        else:
+            runs.append([step, step])
+    return runs
+
+
+def _series_label(quantity: str, name: str) -> str:
+    """The comparator's series of a value: ``params.w``, ``predictions`` (not ``[2]``)."""
+    if quantity in NAMED:
+        return f"{quantity}.{name}"
+    return quantity
+
+
+def _reference_series(reference: TrajectoryRecord) -> dict[str, list]:
+    series = dict(reference.series())
+    if reference.batches is not None:
+        series["batches"] = reference.batches
+    return series
+
+
+def _kinds(recorded: Mapping[str, int]) -> dict[str, list[str]]:
+    """Series grouped by kind: ``params`` -> ``[params.w, params.b]``; each extras key alone."""
+    kinds: dict[str, list[str]] = {}
+    for label in recorded:
+        kind = label.split(".")[0] if label.split(".")[0] in ("params", "grads") else label
+        kinds.setdefault(kind, []).append(label)
+    return kinds
+
+
+def _few(names: Sequence[str], most: int = 4) -> str:
+    """``w, b``; ``all 12`` for more than ``most`` names."""
+    return ", ".join(names) if len(names) <= most else f"all {len(names)}"
+
+
+def _place(values: list, index: int, value, pad) -> None:
+    """``values[index] = value``, padding with ``pad`` (``value`` ``None``: only pad)."""
+    while len(values) <= index:
+        values.append(pad)
+    if value is not None:
+        values[index] = value
+
+
+def _diagnosis_json(diagnosis: Diagnosis) -> dict:
+    return {"fault": diagnosis.fault, "bug": diagnosis.bug, "step": diagnosis.step,
+            "quantity": diagnosis.quantity}
+
