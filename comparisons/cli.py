@@ -14,6 +14,7 @@ Examples:
   python -m comparisons lesson --check            # every backend against the lesson's lines
   python -m comparisons faults                    # the bug gallery, each bug caught
   python -m comparisons figures                   # the course figures
+  python -m comparisons figures --spec examples/logistic-inline.toml   # a spec's own figures
   python -m comparisons run --help
 
 Exit codes: 0 everything agrees, 1 a mismatch or a failed check, 2 bad usage or
@@ -416,21 +417,37 @@ def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _render_figures(args: argparse.Namespace) -> list[Path]:
     """Render every figure from freshly verified trajectories (imports matplotlib)."""
     # `--out` and `--format` are comparisons.figures' own options (add_figure_arguments).
-    return comparisons.figures.render_all(args.out, tuple(args.format))
+    return comparisons.figures.render_all(_figure_output(args), tuple(args.format))
+
+
+def _figure_output(args: argparse.Namespace) -> Path:
+    """``--out``, or its default (``figures/``; with ``figures --spec FILE``, FILE's own)."""
+    return comparisons.figures.output_directory(args.out, getattr(args, "spec", None))
 
 
 def _check_figure_output(args: argparse.Namespace) -> None:
     """Refuse an ``--out`` the figures cannot be written to, before anything is computed."""
     try:
-        comparisons.figures.check_output_directory(args.out, option="--out")
+        comparisons.figures.check_output_directory(_figure_output(args), option="--out")
     except ValueError as err:
         raise UsageError(str(err)) from None
 
 
 def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
+    spec = None
+    if getattr(args, "spec", None) is not None:
+        try:
+            spec = load_spec(args.spec)
+        except SpecError as error:
+            raise UsageError(str(error)) from None
+        _check_runnable([spec], "float64")
     _check_figure_output(args)
     try:
-        paths = _render_figures(args)
+        if spec is None:
+            paths = _render_figures(args)
+        else:
+            paths = comparisons.figures.render_spec(spec, _figure_output(args),
+                                                    tuple(args.format))
     except comparisons.figures.UnverifiedTrajectoryError as error:  # a backend disagreed
         _say(err, f"figures: not rendered: {one_line(str(error))}")
         return 1
@@ -574,11 +591,15 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
     faults.set_defaults(handler=_cmd_faults)
 
     figures = commands.add_parser(
-        "figures", help="render the course figures",
-        description="Render the course figures (PNG and SVG) from fresh trajectories.",
+        "figures", help="render the course figures, or a spec's own (--spec FILE)",
+        description="Render the course figures (PNG and SVG) from fresh trajectories, "
+        "verified on every available backend before anything is drawn. With --spec FILE: "
+        "verify that experiment the same way, then draw its loss per update, its parameter "
+        "paths and, for a classifier of two features, its decision regions. Exit 1 (nothing "
+        "written) when the backends disagree; 2 for a bad spec or option.",
     )
     if figure_arguments:
-        _add_figure_arguments(figures)
+        _add_figure_arguments(figures, spec=True)
     figures.set_defaults(handler=_cmd_figures)
 
     everything = commands.add_parser(
@@ -602,8 +623,8 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def _add_figure_arguments(parser: argparse.ArgumentParser) -> None:
-    comparisons.figures.add_figure_arguments(parser)
+def _add_figure_arguments(parser: argparse.ArgumentParser, *, spec: bool = False) -> None:
+    comparisons.figures.add_figure_arguments(parser, spec=spec)
 
 
 def main(argv: list[str] | None = None) -> int:

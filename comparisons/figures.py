@@ -10,6 +10,24 @@ the verified ``learning-rates/*`` trajectories at the lesson's three rates; its
 final losses are stored exactly (closed form in rational arithmetic, checked
 against the sweep), so the committed data has the same bits on every machine.
 
+The classifier figures (``moons-*``, ``logistic-boundary``, ``softmax-regions``)
+draw a grid of the trained model's outputs computed from the verified final
+parameters with the hand-written forward (Python floats: the same bits on every
+machine) and recomputed at every grid point by the JAX
+:class:`functional_training.Objective`, which must agree within the verification
+tolerance; the forward must also reproduce the outputs the trajectory recorded
+at the training examples, and the share of examples on their own class's side
+must equal the recorded ``train_accuracy``/``val_accuracy`` exactly. The softmax
+model has three features; its regions are drawn in three panels over
+disruption and distance, each holding the weight at the mean of a third of the
+training shipments (one slice at the mean weight would put many shipments in
+regions their own weight does not give them).
+
+A user's spec (``figures --spec FILE``, :func:`render_spec`) is verified the same
+way, then drawn as :data:`SPEC_FIGURES`: loss per update, parameter paths (norms
+per leaf beyond :data:`MAX_PARAMETER_PATHS`) and, for a classifier of exactly two
+features, its decision regions.
+
 Outputs in ``DIR`` (default ``figures/``): ``<name>.png`` (1920 px wide) and
 ``<name>.svg`` per figure, ``README.md`` (captions and alt text) and
 :data:`DATA_FILE`, the exact data each figure drew (tests compare it with a
@@ -18,6 +36,7 @@ fresh render). Every file is written atomically.
 Examples:
   python -m comparisons figures                       # every figure into figures/
   python -m comparisons figures --out /tmp/figs --format svg
+  python -m comparisons figures --spec examples/logistic-inline.toml   # logistic-inline-figures/
   python -m comparisons all                           # the full suite, figures included
 
 Example:
@@ -63,22 +82,37 @@ __all__ = [
     "FIGURES",
     "FIGURE_NAMES",
     "LESSON_RATES",
+    "MAX_PARAMETER_PATHS",
     "README_FILE",
+    "SPEC_FIGURES",
     "SWEEP_RATES",
     "SWEEP_STEPS",
     "FigureSpec",
     "UnverifiedTrajectoryError",
+    "VerifiedRuns",
     "add_figure_arguments",
     "check_output_directory",
+    "class_values",
     "data_json",
     "draw_figure",
+    "draws_regions",
     "figure_data",
+    "final_values",
+    "grid_axis",
+    "grid_bounds",
+    "output_directory",
     "parse_formats",
     "readme_text",
     "render_all",
+    "render_spec",
     "rendered_with",
+    "spec_figure_data",
+    "spec_output_directory",
     "verified_runs",
+    "verify_experiment",
+    "weight_slices",
     "write_figures",
+    "write_spec_figures",
 ]
 
 DEFAULT_OUT = Path("figures")
@@ -388,10 +422,11 @@ SHIPMENT_FEATURES = ("route-disruption score", "distance (100 km)", "weight (t)"
 """The shipped delivery files' features (columns disruption, distance_100km, weight_t)."""
 DELAY_CLASSES = ("under 6 h", "6 to 8 h", "8 h or more")
 """The softmax lesson's classes 0, 1, 2 (:func:`comparisons.experiments.delay_class`)."""
-REGION_CELLS = {MOONS: 80, LOGISTIC: 40, SOFTMAX: 40}
+REGION_CELLS = {MOONS: 80, LOGISTIC: 20, SOFTMAX: 20}
 """Grid cells along the longer feature of each decision-region figure (the other in
-proportion). The outputs are linear between grid points for the linear models, so 40 draw
-their lines exactly; the ReLU network's are piecewise linear, so 80 (cells of 0.05)."""
+proportion). A linear model's outputs are linear between grid points, so a coarse grid
+draws its lines exactly (softmax's margins bend only where a third class takes over);
+the ReLU network's are piecewise linear, so 80 cells (of 0.05) follow its kinks."""
 SPEC_REGION_CELLS = 60
 """Grid cells along the longer feature of a spec's decision regions."""
 
@@ -423,37 +458,42 @@ def _nice_unit(span: float) -> float:
     return 10.0 ** math.floor(math.log10(span)) / 2
 
 
-def grid_axis(values: Sequence[float], cells: int) -> list[float]:
-    """``cells + 1`` evenly spaced coordinates covering ``values`` with round ends.
+def grid_bounds(values: Sequence[float]) -> tuple[float, float]:
+    """Round ends covering ``values``: their extremes widened by 2% of their span, rounded out.
 
-    The ends are ``values``' extremes widened by 2% of their span and rounded
-    outward to :func:`_nice_unit`; each coordinate is ``lo + (hi - lo) i / cells``
-    in plain float arithmetic (the same bits on every machine).
+    The rounding unit is :func:`_nice_unit` of the span (``4.7 -> 0.5``).
 
     Example:
-      >>> axis = grid_axis([0.1, 4.8], 10)
-      >>> axis[0], axis[-1], len(axis)
-      (0.0, 5.0, 11)
+      >>> grid_bounds([0.1, 4.8]), grid_bounds([-1.13, 2.09])
+      ((0.0, 5.0), (-1.5, 2.5))
     """
     low, high = min(values), max(values)
     unit = _nice_unit(high - low)
     pad = 0.02 * (high - low)
     lo = math.floor((low - pad) / unit) * unit
     hi = math.ceil((high + pad) / unit) * unit
-    if hi <= lo:
-        lo, hi = lo - unit, hi + unit
+    return (lo - unit, hi + unit) if hi <= lo else (lo, hi)
+
+
+def grid_axis(lo: float, hi: float, cells: int) -> list[float]:
+    """``cells + 1`` evenly spaced coordinates from ``lo`` to ``hi``.
+
+    Each is ``lo + (hi - lo) i / cells`` in plain float arithmetic: the same bits
+    on every machine.
+
+    Example:
+      >>> grid_axis(0.0, 5.0, 4)
+      [0.0, 1.25, 2.5, 3.75, 5.0]
+    """
     return [lo + (hi - lo) * i / cells for i in range(cells + 1)]
 
 
-def _grid_axes(points: Sequence[tuple[float, float]], cells: int) -> tuple[list, list]:
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    x_span = max(xs) - min(xs)
-    y_span = max(ys) - min(ys)
-    longest = max(x_span, y_span) or 1.0
-    x_axis = grid_axis(xs, max(4, round(cells * x_span / longest)))
-    y_axis = grid_axis(ys, max(4, round(cells * y_span / longest)))
-    return x_axis, y_axis
+def _grid_axes(points: Sequence[Sequence[float]], cells: int) -> tuple[list, list]:
+    """Both features' grid coordinates: ``cells`` along the wider range, square cells if it can."""
+    (x_lo, x_hi), (y_lo, y_hi) = (grid_bounds([p[i] for p in points]) for i in (0, 1))
+    wide = max(x_hi - x_lo, y_hi - y_lo)
+    return (grid_axis(x_lo, x_hi, max(4, round(cells * (x_hi - x_lo) / wide))),
+            grid_axis(y_lo, y_hi, max(4, round(cells * (y_hi - y_lo) / wide))))
 
 
 class _Forward:
@@ -512,7 +552,7 @@ def _recorded_outputs(experiment: Experiment, trajectory: TrajectoryRecord) -> l
     return flat if k == 1 else [flat[i:i + k] for i in range(0, len(flat), k)]
 
 
-def classifier_points(figure: str, experiment: Experiment, trajectory: TrajectoryRecord,
+def _classifier_points(figure: str, experiment: Experiment, trajectory: TrajectoryRecord,
                       forward: _Forward, tol: float, *,
                       features: tuple[int, int] = (0, 1)) -> tuple[dict, dict | None]:
     """Training and validation examples with the trained model's class for each, verified.
@@ -550,7 +590,7 @@ def classifier_points(figure: str, experiment: Experiment, trajectory: Trajector
     return train, validation
 
 
-def region_grid(figure: str, forward: _Forward, xs: Sequence[float], ys: Sequence[float],
+def _region_grid(figure: str, forward: _Forward, xs: Sequence[float], ys: Sequence[float],
                 tol: float, *, features: tuple[int, int] = (0, 1),
                 fixed: Mapping[int, float] | None = None) -> list:
     """The trained model's outputs on the grid: ``grid[j][i]`` at ``(xs[i], ys[j])``.
@@ -583,11 +623,11 @@ def _regions(figure: str, experiment: Experiment, trajectory: TrajectoryRecord, 
              equal_aspect: bool = False) -> dict:
     """Everything :func:`comparisons.plots.plot_decision_regions` draws for a 2-feature model."""
     forward = _Forward(experiment, final_values(trajectory))
-    train, validation = classifier_points(figure, experiment, trajectory, forward, tol)
+    train, validation = _classifier_points(figure, experiment, trajectory, forward, tol)
     everything = [row[:2] for row in (*experiment.train, *(experiment.validation or ()))]
     xs, ys = _grid_axes(everything, cells)
     return {
-        "xs": xs, "ys": ys, "outputs": region_grid(figure, forward, xs, ys, tol),
+        "xs": xs, "ys": ys, "outputs": _region_grid(figure, forward, xs, ys, tol),
         "classes": class_values(experiment), "class_names": list(class_names),
         "train": train, "validation": validation, "x_label": x_label, "y_label": y_label,
         "probability_levels": [0.1, 0.9] if experiment.loss == "binary-cross-entropy" else [],
@@ -647,7 +687,7 @@ def _nearest(value: float, slices: Sequence[float]) -> int:
 def _softmax_data(v: VerifiedRuns) -> dict:
     figure, experiment, run = "softmax-regions", REGISTRY[SOFTMAX], v.ref(SOFTMAX)
     forward = _Forward(experiment, final_values(run))
-    train, validation = classifier_points(figure, experiment, run, forward, v.tolerance)
+    train, validation = _classifier_points(figure, experiment, run, forward, v.tolerance)
     rows = [*experiment.train, *(experiment.validation or ())]
     slices = weight_slices([row[2] for row in experiment.train], 3)
     xs, ys = _grid_axes([row[:2] for row in rows], REGION_CELLS[SOFTMAX])
@@ -663,7 +703,7 @@ def _softmax_data(v: VerifiedRuns) -> dict:
             "held": held, "shown_weights": [min(weights), max(weights)],
             "regions": {
                 "xs": xs, "ys": ys,
-                "outputs": region_grid(figure, forward, xs, ys, v.tolerance, fixed={2: held}),
+                "outputs": _region_grid(figure, forward, xs, ys, v.tolerance, fixed={2: held}),
                 "classes": class_values(experiment), "class_names": list(DELAY_CLASSES),
                 "train": shown(train, experiment.train, p),
                 "validation": shown(validation, experiment.validation, p),
@@ -693,10 +733,9 @@ def verify_experiment(
     """
     trajectories, verdict = run_and_compare(experiment, backends=backends)
     if not verdict.agree:
+        # describe() starts with the experiment's name and names the first mismatch.
         raise UnverifiedTrajectoryError(
-            f"refusing to draw unverified trajectories of {experiment.name}: "
-            f"{verdict.describe()}"
-        )
+            f"refusing to draw unverified trajectories: {verdict.describe()}")
     return trajectories, verdict
 
 
@@ -873,6 +912,229 @@ def _sweep_alt(data: Mapping) -> str:
     )
 
 
+def _draw_regions(fig: Figure, data: Mapping) -> None:
+    plots.plot_decision_regions(fig.add_subplot(), **data["regions"])
+
+
+def _draw_moons_training(fig: Figure, data: Mapping) -> None:
+    axes = fig.subplot_mosaic([["loss", "accuracy"], ["rate", "accuracy"]],
+                              height_ratios=[3, 1])
+    axes["rate"].sharex(axes["loss"])
+    plots.plot_classifier_training([axes["loss"], axes["accuracy"], axes["rate"]],
+                                   loss_label="mean hinge loss + L2 penalty",
+                                   step_label="SGD updates taken, k", **data)
+
+
+def _draw_softmax_regions(fig: Figure, data: Mapping) -> None:
+    panels = data["panels"]
+    axes = fig.subplots(1, len(panels), sharex=True, sharey=True)
+    for i, (ax, panel) in enumerate(zip(axes, panels, strict=True)):
+        low, high = panel["shown_weights"]
+        plots.plot_decision_regions(
+            ax, **panel["regions"], legend=False,
+            title=f"weight held at {panel['held']:.2f} t\n(shown: {low:g} to {high:g} t)")
+        if i:
+            ax.set_ylabel("")
+            ax.tick_params(labelleft=False)
+    first = panels[0]["regions"]
+    wrong = any(plots.misclassified(p["regions"]["train"], p["regions"]["validation"])
+                for p in panels)
+    handles, labels = plots.region_legend(first["class_names"],
+                                          validation=first["validation"] is not None,
+                                          misclassified=wrong)
+    fig.legend(handles, labels, loc="outside lower center", ncols=math.ceil(len(labels) / 2),
+               handlelength=3.0)
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def _points_phrase(regions: Mapping) -> str:
+    train = regions["train"]
+    counts = [sum(label == c for label in train["label"]) for c in regions["classes"]]
+    return ", ".join(f"{n} {name}" for n, name in zip(counts, regions["class_names"],
+                                                       strict=True))
+
+
+def _wrong(points: Mapping | None) -> int:
+    if points is None:
+        return 0
+    return sum(p != t for p, t in zip(points["predicted"], points["label"], strict=True))
+
+
+def _logistic_line(weights: Mapping) -> str:
+    """``1.183 disruption − 0.2796 distance − 1.931 = 0``, the learned boundary."""
+    w0, w1, b = weights["w[0]"], weights["w[1]"], weights["b"]
+    sign = lambda v: "−" if v < 0 else "+"  # noqa: E731 -- one line, used three times below
+    return (f"{_num(w0)} · disruption {sign(w1)} {_num(abs(w1))} · distance "
+            f"{sign(b)} {_num(abs(b))} = 0")
+
+
+def _moons_first_full(data: Mapping) -> int | None:
+    return plots.all_right_from(data["train_accuracy"])
+
+
+def _schedule_phrase() -> str:
+    schedule = REGISTRY[MOONS].schedule
+    return (f"{schedule['kind']} from {schedule['init_value']:g} to {schedule['end_value']:g} "
+            f"over {schedule['transition_steps']} updates")
+
+
+def _moons_caption(d: Mapping, c: Mapping) -> str:
+    regions = d["regions"]
+    return (
+        "micrograd's demo, re-run through every backend: a 2-16-16-1 ReLU network "
+        f"(hinge loss + L2 penalty {REGISTRY[MOONS].l2:g}, full-batch SGD, learning rate "
+        f"{_schedule_phrase()}) after {d['steps']} updates on {len(regions['train']['x'])} "
+        f"two-moons points ({_points_phrase(regions)}). Shading is the class the trained "
+        "network predicts (the sign of its score) on a grid of "
+        f"{len(regions['xs'])} × {len(regions['ys'])} points, computed from the verified final "
+        "parameters with the hand-written forward and checked point by point against the JAX "
+        f"objective; the black line is score = 0. It classifies {_percent(d['train_accuracy'])}"
+        " of the points right, the verified train_accuracy. The boundary is piecewise "
+        f"straight, as ReLU units make it. {_backends_phrase(c)}."
+    )
+
+
+def _colour(index: int, count: int) -> str:
+    """The name of class ``index``'s colour (of ``count`` classes), for alt text."""
+    hex_colour = plots.class_color(index, count)
+    return next(name for name, value in style.OKABE_ITO.items() if value == hex_colour)
+
+
+def _class_look(regions: Mapping, index: int) -> str:
+    """``blue circles``: how class ``index``'s training examples are drawn."""
+    shape = {"o": "circles", "s": "squares", "^": "triangles", "D": "diamonds",
+             "v": "down triangles", "P": "crosses"}[plots.CLASS_MARKERS[index]]
+    return f"{_colour(index, len(regions['classes']))} {shape}"
+
+
+def _region_shares(regions: Mapping) -> list[tuple[str, float]]:
+    """Each class's share of the grid's points (where it is predicted), in class order."""
+    outputs = np.asarray(regions["outputs"], dtype=np.float64)
+    if outputs.ndim == 2:
+        predicted = (outputs > 0).astype(int).ravel()
+    else:
+        predicted = np.argmax(outputs, axis=-1).ravel()
+    counts = np.bincount(predicted, minlength=len(regions["classes"]))
+    return [(name, int(n) / predicted.size) for name, n in zip(regions["class_names"], counts,
+                                                                strict=True)]
+
+
+def _moons_alt(d: Mapping) -> str:
+    regions = d["regions"]
+    (neg, neg_share), (pos, pos_share) = _region_shares(regions)
+    return (
+        f"Scatter plot of {len(regions['train']['x'])} points in two interleaved crescents, "
+        f"the upper-left crescent labelled {neg} ({_class_look(regions, 0)}) and the "
+        f"lower-right one {pos} ({_class_look(regions, 1)}), over the network's {neg} region "
+        f"(shaded {_colour(0, 2)}, {_percent(neg_share)} of the plot) and {pos} region "
+        f"({_colour(1, 2)}, {_percent(pos_share)}). A black boundary of short straight pieces "
+        f"winds between the two crescents, so {_percent(d['train_accuracy'])} of the points "
+        "lie in their own class's region."
+    )
+
+
+def _moons_training_caption(d: Mapping, c: Mapping) -> str:
+    first = _moons_first_full(d)
+    return (
+        f"The same run as moons-decision-boundary, per update. Top left: the full training "
+        "loss (mean hinge loss plus the L2 penalty, log scale) falls from "
+        f"{_num(d['train_loss'][0])} to {_num(d['train_loss'][-1])}. Right: the share of the "
+        f"{len(REGISTRY[MOONS].train)} points classified right, from "
+        f"{_percent(d['train_accuracy'][0])} to {_percent(d['train_accuracy'][-1])}"
+        + (f" (every point from update {first} on)" if first is not None else "")
+        + ". Bottom left: the learning rate each update used, the recorded extras of the "
+        f"trajectory ({_schedule_phrase()}). Loss and accuracy are recorded at the "
+        f"parameters before each update and after the last. {_backends_phrase(c)}."
+    )
+
+
+def _moons_training_alt(d: Mapping) -> str:
+    first = _moons_first_full(d)
+    return (
+        f"Three line charts over {len(d['learning_rate'])} updates. The training loss falls "
+        f"from {_num(d['train_loss'][0])} to {_num(d['train_loss'][-1])} on a log scale; the "
+        f"accuracy climbs in steps from {_percent(d['train_accuracy'][0])} to "
+        f"{_percent(d['train_accuracy'][-1])}"
+        + (f", reaching 100% at update {first}" if first is not None else "")
+        + f"; the learning rate falls in a straight line from {d['learning_rate'][0]:g} to "
+        f"{d['learning_rate'][-1]:.3g}."
+    )
+
+
+def _logistic_caption(d: Mapping, c: Mapping) -> str:
+    regions = d["regions"]
+    experiment = REGISTRY[LOGISTIC]
+    return (
+        f"Logistic regression on {len(regions['train']['x'])} shipments "
+        f"({_points_phrase(regions)}; late means more than 7 hours): a linear model's logit "
+        "s = w · x + b scored by binary cross-entropy, full-batch SGD at learning rate "
+        f"{experiment.learning_rate:g} for {d['steps']} updates. The black line is the "
+        f"learned boundary {_logistic_line(d['weights'])}, where the predicted probability "
+        "of being late, sigmoid(s), is 0.5; the dashed lines are p = 0.1 and p = 0.9. "
+        f"Filled markers are training shipments ({_percent(d['train_accuracy'])} right, the "
+        f"verified train_accuracy), hollow ones the {len(regions['validation']['x'])} "
+        f"validation shipments ({_percent(d['val_accuracy'])} right); ringed ones are on "
+        f"the wrong side. {_backends_phrase(c)}."
+    )
+
+
+def _logistic_alt(d: Mapping) -> str:
+    regions = d["regions"]
+    return (
+        "Scatter plot of shipments by route-disruption score (x axis) and distance (y axis): "
+        f"on-time shipments ({_class_look(regions, 0)}) sit mostly at low disruption, late "
+        f"ones ({_class_look(regions, 1)}) at high disruption. A steep black line, "
+        f"{_logistic_line(d['weights'])}, splits the plane into an on-time region (shaded "
+        f"{_colour(0, 2)}, left) and a late region ({_colour(1, 2)}, right), with dashed lines "
+        f"for probability 0.1 and 0.9 on either side. {_wrong(regions['train'])} training and "
+        f"{_wrong(regions['validation'])} validation shipments are ringed as misclassified."
+    )
+
+
+def _softmax_caption(d: Mapping, c: Mapping) -> str:
+    experiment = REGISTRY[SOFTMAX]
+    held = ", ".join(f"{p['held']:.2f}" for p in d["panels"])
+    weights = ", ".join(_signed(float(_num(w, 3))) for w in d["weights"])
+    return (
+        f"Softmax regression on {len(experiment.train)} shipments with three features "
+        "(disruption, distance, weight) and three delay classes (under 6 h, 6 to 8 h, 8 h or "
+        "more): three logits z = x W + b, softmax cross-entropy, momentum SGD in batches of "
+        f"{experiment.batch_size} for {d['steps']} updates. Each shaded region is where its "
+        "class has the largest logit. A plane of two features needs the third held fixed, "
+        f"and the weight matters here (its logit weights are {weights} per tonne), so each "
+        f"panel holds it at the mean weight of a third of the training shipments ({held} t) "
+        "and shows the shipments whose weight is nearest that value. Filled markers are "
+        "training shipments, hollow ones validation; ringed ones are misclassified by the "
+        "model at their own weight (so a ringed marker may sit in its own class's region). "
+        f"Training accuracy {_percent(d['train_accuracy'])}, validation "
+        f"{_percent(d['val_accuracy'])} (the verified extras). {_backends_phrase(c)}."
+    )
+
+
+def _softmax_alt(d: Mapping) -> str:
+    first = d["panels"][0]["regions"]
+    count = len(first["classes"])
+    looks = ", ".join(f"{name} ({_colour(i, count)}, {_class_look(first, i).split()[-1]})"
+                      for i, name in enumerate(first["class_names"]))
+    parts = []
+    for p in d["panels"]:
+        regions = p["regions"]
+        shares = ", ".join(f"{name} {_percent(share)}" for name, share in _region_shares(regions)
+                           if share > 0)
+        parts.append(f"weight {p['held']:.2f} t: regions {shares} of the plane; "
+                     f"{len(regions['train']['x'])} training and "
+                     f"{len(regions['validation']['x'])} validation shipments, "
+                     f"{_wrong(regions['train']) + _wrong(regions['validation'])} ringed")
+    return (
+        f"Three panels side by side, each a plane of route-disruption score (x) and distance "
+        f"(y) split by straight boundaries into shaded regions of the classes {looks}. "
+        + "; ".join(parts) + "."
+    )
+
+
 FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec(
         "learning-rates",
@@ -1039,23 +1301,302 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
         ("scalar-autograd",),
         lambda v: _autograd_graph_data(v.ref("scalar-autograd"), v.tolerance),
     ),
+    FigureSpec(
+        "moons-decision-boundary",
+        lambda d: (f"A ReLU network bends its boundary between the moons: "
+                   f"{_percent(d['train_accuracy'])} right"),
+        _draw_regions, _moons_caption, _moons_alt,
+        (MOONS,), _moons_boundary_data,
+    ),
+    FigureSpec(
+        "moons-training",
+        lambda d: "Hinge loss falls and accuracy climbs while the learning rate decays",
+        _draw_moons_training, _moons_training_caption, _moons_training_alt,
+        (MOONS,), _moons_training_data,
+    ),
+    FigureSpec(
+        "logistic-boundary",
+        lambda d: "Logistic regression draws one straight line where p(late) = 0.5",
+        _draw_regions, _logistic_caption, _logistic_alt,
+        (LOGISTIC,), _logistic_data,
+    ),
+    FigureSpec(
+        "softmax-regions",
+        lambda d: "Softmax splits the plane into three regions, one per delay class",
+        _draw_softmax_regions, _softmax_caption, _softmax_alt,
+        (SOFTMAX,), _softmax_data,
+    ),
 )}
 
 FIGURE_NAMES = tuple(FIGURES)
 
 
-def draw_figure(name: str, data: Mapping) -> Figure:
+def draw_figure(name: str, data: Mapping, *, specs: Mapping[str, FigureSpec] = FIGURES) -> Figure:
     """Draw figure ``name`` from its data (a value of ``figure_data()["figures"]``).
 
     Uses the shared style and an Agg canvas; never touches pyplot. Save it
     inside ``matplotlib.rc_context(style.STYLE)`` (``render_all`` does).
+
+    Args:
+      name: the figure's name.
+      data: what it draws.
+      specs: where ``name`` is looked up: :data:`FIGURES`, or :data:`SPEC_FIGURES`
+        for a spec's figures (data from :func:`spec_figure_data`).
     """
-    spec = FIGURES[name]
+    spec = specs[name]
     with matplotlib.rc_context(style.STYLE):
         fig = style.new_figure()
         spec.draw(fig, data)
         fig.suptitle(spec.title(data))
     return fig
+
+
+# ------------------------------------------------------------------ a user's spec
+
+MAX_PARAMETER_PATHS = 8
+"""A spec's parameter figure draws every parameter up to this many; beyond, one line per
+leaf (``w``, ``layers.0.w``, ...): its Euclidean norm, which moves when any of its
+parameters does, where dozens of lines would be unreadable."""
+
+
+def draws_regions(experiment: Experiment, trajectory: TrajectoryRecord) -> bool:
+    """Whether a spec's figures include decision regions.
+
+    Only for a classifier (a classification loss) of exactly two features whose
+    final parameters are finite (a diverged run has no regions to draw).
+    """
+    return (experiment.classifies and experiment.features == 2
+            and all(math.isfinite(v) for v in final_values(trajectory).values()))
+
+
+def _class_name(value: float, loss: str) -> str:
+    """``class −1``/``class +1`` for the hinge's signs, ``class 0``, ``class 1``, ... otherwise."""
+    if ft.LOSS_KINDS[loss].targets == "sign":
+        return "class −1" if value < 0 else "class +1"
+    return f"class {value:g}"
+
+
+def _log_scale(*series: Sequence[float] | None) -> bool:
+    """A log axis where every finite value is positive and they span at least a factor 10."""
+    values = [v for s in series if s is not None for v in s if math.isfinite(v)]
+    return bool(values) and min(values) > 0.0 and max(values) >= 10 * min(values)
+
+
+def _parameter_series(experiment: Experiment, trajectory: TrajectoryRecord) -> dict:
+    names = list(experiment.parameter_names)
+    if len(names) <= MAX_PARAMETER_PATHS:
+        return {"series": {n: trajectory.params[n] for n in names}, "norms": False}
+    series = {}
+    for leaf, members in plots.parameter_groups(names).items():
+        series[leaf] = [math.hypot(*(trajectory.params[n][k] for n in members))
+                        for k in range(trajectory.steps + 1)]
+    return {"series": series, "norms": True}
+
+
+def spec_figure_data(experiment: Experiment, *, backends: Sequence[str] | None = None) -> dict:
+    """Verify a user's experiment on every backend and collect what its figures draw.
+
+    Figures (:data:`SPEC_FIGURES`): ``loss`` (training loss per step, validation
+    and mini-batch losses where they exist, accuracy beside it for a classifier),
+    ``parameters`` (every parameter, or per-leaf norms beyond
+    :data:`MAX_PARAMETER_PATHS`) and, where :func:`draws_regions`,
+    ``decision-regions`` (a grid from the verified final parameters, checked
+    against JAX at every point, as the course's region figures are).
+
+    Returns:
+      ``{"experiment", "description", "backends", "reference", "tolerance",
+      "unavailable", "figures": {name: data}}``, JSON-ready.
+
+    Raises:
+      UnverifiedTrajectoryError: the backends disagree, or a figure's data does
+        not match the verified trajectory.
+    """
+    trajectories, verdict = verify_experiment(experiment, backends=backends)
+    run = trajectories[verdict.reference]
+    common = {"experiment": experiment.name, "steps": run.steps,
+              "first_nonfinite_step": run.first_nonfinite_step}
+    loss_name = experiment.loss + (" + L2 penalty" if experiment.l2 else "")
+    loss = {**common, "train_loss": run.train_loss, "val_loss": run.val_loss,
+            "batch_loss": None if experiment.batch_size is None else run.batch_loss,
+            "loss_name": loss_name,
+            "log": _log_scale(run.train_loss, run.val_loss, run.batch_loss),
+            "train_accuracy": run.extras.get("train_accuracy"),
+            "val_accuracy": run.extras.get("val_accuracy")}
+    figures = {"loss": loss, "parameters": {**common, **_parameter_series(experiment, run),
+                                            "count": len(experiment.parameter_names)}}
+    if draws_regions(experiment, run):
+        names = [_class_name(c, experiment.loss) for c in class_values(experiment)]
+        figures["decision-regions"] = {
+            **common,
+            "regions": _regions("decision-regions", experiment, run, verdict.tolerance,
+                                cells=SPEC_REGION_CELLS, class_names=names,
+                                x_label="feature x[0]", y_label="feature x[1]"),
+            "train_accuracy": run.extras["train_accuracy"][-1],
+            "val_accuracy": (run.extras["val_accuracy"][-1]
+                             if "val_accuracy" in run.extras else None),
+        }
+    return {"experiment": experiment.name, "description": experiment.description,
+            "backends": list(trajectories), "reference": verdict.reference,
+            "tolerance": verdict.tolerance, "unavailable": dict(verdict.unavailable),
+            "figures": figures}
+
+
+def _draw_spec_loss(fig: Figure, data: Mapping) -> None:
+    classifier = data["train_accuracy"] is not None
+    axes = fig.subplots(1, 2) if classifier else [fig.add_subplot()]
+    plots.plot_loss_curves(axes[0], train_loss=data["train_loss"], val_loss=data["val_loss"],
+                           batch_loss=data["batch_loss"], ylabel=f"mean {data['loss_name']}",
+                           log=data["log"])
+    if classifier:
+        axes[0].set_title("loss")
+        plots.plot_accuracy(axes[1], train_accuracy=data["train_accuracy"],
+                            val_accuracy=data["val_accuracy"])
+        axes[1].set_title("accuracy")
+
+
+def _draw_spec_parameters(fig: Figure, data: Mapping) -> None:
+    plots.plot_parameter_paths(fig.add_subplot(), series=data["series"], norms=data["norms"])
+
+
+def _nonfinite_clause(d: Mapping) -> str:
+    k = d["first_nonfinite_step"]
+    return ("" if k is None else
+            f" A value first becomes non-finite at step {k}; the lines stop there, or leave "
+            "the top of the panel before it.")
+
+
+def _spec_loss_caption(d: Mapping, c: Mapping) -> str:
+    parts = [f"training loss ({d['loss_name']}) at the parameters before each of the "
+             f"{d['steps']} updates and after the last"]
+    if d["val_loss"] is not None:
+        parts.append("validation loss (evaluated, never used for updates)")
+    if d["batch_loss"] is not None:
+        parts.append("the loss of the mini-batch whose gradient made each update")
+    text = "Per update: " + "; ".join(parts) + (" (log scale)." if d["log"] else ".")
+    if d["train_accuracy"] is not None:
+        text += " Right: the share of examples classified right."
+    return text + _nonfinite_clause(d) + f" {_backends_phrase(c)}."
+
+
+def _spec_loss_alt(d: Mapping) -> str:
+    lines = [f"training loss goes from {_num(d['train_loss'][0])} to {_num(d['train_loss'][-1])}"]
+    if d["val_loss"] is not None:
+        lines.append(f"validation loss from {_num(d['val_loss'][0])} to "
+                     f"{_num(d['val_loss'][-1])}")
+    if d["train_accuracy"] is not None:
+        lines.append(f"training accuracy from {_percent(d['train_accuracy'][0])} to "
+                     f"{_percent(d['train_accuracy'][-1])}")
+    return f"Line chart over {d['steps']} updates: " + "; ".join(lines) + "."
+
+
+def _spec_parameters_caption(d: Mapping, c: Mapping) -> str:
+    what = (f"The Euclidean norm of each parameter leaf (the model has {d['count']} "
+            f"parameters, more than {MAX_PARAMETER_PATHS} lines can show)"
+            if d["norms"] else f"Each of the {d['count']} parameters")
+    return (f"{what} before each of the {d['steps']} updates and after the last, from the "
+            f"verified reference trajectory.{_nonfinite_clause(d)} {_backends_phrase(c)}.")
+
+
+def _spec_parameters_alt(d: Mapping) -> str:
+    moves = "; ".join(f"{'norm of ' if d['norms'] else ''}{name} from {_num(v[0])} to "
+                      f"{_num(v[-1])}" for name, v in d["series"].items())
+    return f"Line chart over {d['steps']} updates: {moves}."
+
+
+def _spec_regions_caption(d: Mapping, c: Mapping) -> str:
+    regions = d["regions"]
+    validation = ("" if d["val_accuracy"] is None else
+                  f", validation {_percent(d['val_accuracy'])} (hollow markers)")
+    return (
+        f"The classes the trained model predicts over its two features after {d['steps']} "
+        f"updates, on a grid of {len(regions['xs'])} × {len(regions['ys'])} points computed "
+        "from the verified final parameters with the hand-written forward and checked point "
+        "by point against the JAX objective; the black line is the decision boundary. Training "
+        f"accuracy {_percent(d['train_accuracy'])}{validation}; ringed examples are "
+        f"misclassified. {_backends_phrase(c)}."
+    )
+
+
+def _spec_regions_alt(d: Mapping) -> str:
+    regions = d["regions"]
+    return (
+        f"Scatter plot of {len(regions['train']['x'])} training examples "
+        f"({_points_phrase(regions)}) over the model's shaded class regions, split by a black "
+        f"decision boundary; {_wrong(regions['train'])} training and "
+        f"{_wrong(regions['validation'])} validation examples are ringed as misclassified."
+    )
+
+
+SPEC_FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
+    FigureSpec("loss", lambda d: f"{d['experiment']}: loss per update",
+               _draw_spec_loss, _spec_loss_caption, _spec_loss_alt),
+    FigureSpec("parameters",
+               lambda d: (f"{d['experiment']}: "
+                          + ("parameter norms" if d["norms"] else "parameters") + " per update"),
+               _draw_spec_parameters, _spec_parameters_caption, _spec_parameters_alt),
+    FigureSpec("decision-regions",
+               lambda d: f"{d['experiment']}: decision regions after {d['steps']} updates",
+               _draw_regions, _spec_regions_caption, _spec_regions_alt),
+)}
+"""The figures ``python -m comparisons figures --spec FILE`` draws (regions only where
+:func:`draws_regions`)."""
+
+
+def spec_output_directory(spec_file: str | Path) -> Path:
+    """Where a spec's figures go without ``--out``: ``<file stem>-figures`` here (the cwd).
+
+    Example:
+      >>> spec_output_directory("examples/logistic-inline.toml")
+      PosixPath('logistic-inline-figures')
+    """
+    return Path(f"{Path(spec_file).stem}-figures")
+
+
+def write_spec_figures(data: Mapping, out_dir: Path,
+                       formats: Sequence[str] = style.FORMATS) -> list[Path]:
+    """Draw and write a spec's figures (data from :func:`spec_figure_data`), README and data.
+
+    Returns:
+      Every path written: figures in :data:`SPEC_FIGURES` order, then README and data.
+    """
+    formats = parse_formats(formats)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in SPEC_FIGURES:
+        if name in data["figures"]:
+            fig = draw_figure(name, data["figures"][name], specs=SPEC_FIGURES)
+            with matplotlib.rc_context(style.STYLE):
+                written += style.save_figure(fig, out_dir / name, formats)
+    header = [
+        f"# Figures of {data['experiment']}",
+        "",
+        f"Rendered by `python -m comparisons figures --spec` from trajectories verified in "
+        f"float64 just before drawing: {_backends_phrase(data)}, reference "
+        f"{data['reference']}. `{DATA_FILE}` holds exactly the data each figure draws.",
+        "",
+    ]
+    readme = "\n".join(header + _sections(SPEC_FIGURES, data, formats))
+    record = {**data, "rendered_with": rendered_with()}
+    for filename, text in ((README_FILE, readme), (DATA_FILE, data_json(record))):
+        path = out_dir / filename
+        ft_runs.write_atomic(path, text.encode("utf-8"))
+        written.append(path)
+    return written
+
+
+def render_spec(experiment: Experiment, out_dir: Path, formats: Sequence[str] = style.FORMATS,
+                *, backends: Sequence[str] | None = None) -> list[Path]:
+    """Verify a user's experiment, then write its figures, ``README.md`` and :data:`DATA_FILE`.
+
+    Nothing is written unless every backend agrees.
+
+    Raises:
+      ValueError: an unknown or empty format list.
+      UnverifiedTrajectoryError: the backends disagree (one line naming the mismatch).
+    """
+    formats = parse_formats(formats)
+    return write_spec_figures(spec_figure_data(experiment, backends=backends), out_dir, formats)
 
 
 # ------------------------------------------------------------------ files
@@ -1076,7 +1617,6 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
 
 def readme_text(data: Mapping, formats: Sequence[str] = style.FORMATS) -> str:
     """``README.md`` of the figures directory: every figure with its caption and alt text."""
-    image = "png" if "png" in formats else formats[0]
     lines = [
         "# Course figures",
         "",
@@ -1086,7 +1626,16 @@ def readme_text(data: Mapping, formats: Sequence[str] = style.FORMATS) -> str:
         f"re-render them. `{DATA_FILE}` holds exactly the data each figure draws.",
         "",
     ]
-    for name, spec in FIGURES.items():
+    return "\n".join(lines + _sections(FIGURES, data, formats))
+
+
+def _sections(specs: Mapping[str, FigureSpec], data: Mapping, formats: Sequence[str]) -> list:
+    """Per figure of ``data``: heading, image, bold title and caption, alt text, files."""
+    image = "png" if "png" in formats else formats[0]
+    lines = []
+    for name, spec in specs.items():
+        if name not in data["figures"]:
+            continue
         figure = data["figures"][name]
         alt = spec.alt(figure)
         files = " · ".join(f"[{fmt.upper()}]({name}.{fmt})" for fmt in formats)
@@ -1102,7 +1651,7 @@ def readme_text(data: Mapping, formats: Sequence[str] = style.FORMATS) -> str:
             f"Files: {files}",
             "",
         ]
-    return "\n".join(lines)
+    return lines
 
 
 def _jsonable(value):
@@ -1143,13 +1692,14 @@ def write_figures(
     :func:`rendered_with`, the versions the files were rendered with.
 
     Returns:
-      Every path written: figures in :data:`FIGURE_NAMES` order, then README and data.
+      Every path written: figures in :data:`FIGURE_NAMES` order (those ``data``
+      holds: all, or ``figure_data(only=...)``'s), then README and data.
     """
     formats = parse_formats(formats)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in FIGURE_NAMES:
+    for name in (n for n in FIGURE_NAMES if n in data["figures"]):
         fig = draw_figure(name, data["figures"][name])
         with matplotlib.rc_context(style.STYLE):
             written += style.save_figure(fig, out_dir / name, formats)
@@ -1212,8 +1762,11 @@ def render_all(out_dir: Path, formats: tuple[str, ...] = style.FORMATS) -> list[
     return write_figures(figure_data(), out_dir, formats)
 
 
-def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
+def add_figure_arguments(parser: argparse.ArgumentParser, *, spec: bool = False) -> None:
     """Add ``--out DIR`` (default ``figures/``) and ``--format png,svg`` to ``parser``.
+
+    With ``spec``, also ``--spec FILE`` (a user's spec, drawn by :func:`render_spec`),
+    and ``--out`` defaults to ``None``: :func:`output_directory` resolves it.
 
     Example:
       >>> parser = argparse.ArgumentParser(prog="figures")
@@ -1221,6 +1774,11 @@ def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
       >>> args = parser.parse_args(["--format", "svg"])
       >>> args.out, args.format
       (PosixPath('figures'), ('svg',))
+      >>> parser = argparse.ArgumentParser(prog="figures")
+      >>> add_figure_arguments(parser, spec=True)
+      >>> args = parser.parse_args(["--spec", "my-run.toml"])
+      >>> args.out, output_directory(args.out, args.spec)
+      (None, PosixPath('my-run-figures'))
     """
 
     def formats(text: str) -> tuple[str, ...]:
@@ -1229,7 +1787,30 @@ def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
 
-    parser.add_argument("--out", metavar="DIR", type=Path, default=DEFAULT_OUT,
-                        help="directory to write the figures into (default: figures/)")
+    default = "figures/"
+    if spec:
+        default += "; with --spec path/my-run.toml: my-run-figures/"
+    parser.add_argument("--out", metavar="DIR", type=Path, default=None if spec else DEFAULT_OUT,
+                        help=f"directory to write the figures into (default: {default})")
     parser.add_argument("--format", metavar="png,svg", type=formats, default=style.FORMATS,
                         help="comma-separated file formats (default: png,svg)")
+    if spec:
+        parser.add_argument(
+            "--spec", metavar="FILE", type=Path,
+            help="instead of the course figures, draw a TOML spec's own run, verified on "
+            "every available backend first: loss per update (train, validation and batch "
+            "losses, accuracy for a classifier), parameter paths (each parameter, or each "
+            f"leaf's norm beyond {MAX_PARAMETER_PATHS}) and, for a classifier of exactly two "
+            "features, its decision regions")
+
+
+def output_directory(out: Path | None, spec_file: Path | None) -> Path:
+    """``--out`` if given, else :func:`spec_output_directory` with ``--spec``, else ``figures/``.
+
+    Example:
+      >>> output_directory(None, None), output_directory(Path("x"), Path("a.toml"))
+      (PosixPath('figures'), PosixPath('x'))
+    """
+    if out is not None:
+        return Path(out)
+    return DEFAULT_OUT if spec_file is None else spec_output_directory(spec_file)

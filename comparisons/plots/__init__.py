@@ -18,13 +18,18 @@ Example:
 """
 
 from comparisons.plots._classifiers import (
+    CLASS_MARKERS,
+    all_right_from,
+    class_color,
     margins,
+    misclassified,
     parameter_groups,
     plot_accuracy,
     plot_classifier_training,
     plot_decision_regions,
     plot_loss_curves,
     plot_parameter_paths,
+    region_legend,
 )
 from comparisons.plots._graph import layout_graph, plot_autograd_graph
 from comparisons.plots._learning_rates import (
@@ -43,10 +48,14 @@ from comparisons.plots._training import (
 )
 
 __all__ = [
+    "CLASS_MARKERS",
+    "all_right_from",
+    "class_color",
     "describe_run",
     "layout_graph",
     "loss_surface",
     "margins",
+    "misclassified",
     "parameter_groups",
     "plot_accuracy",
     "plot_autograd_graph",
@@ -62,4 +71,5 @@ __all__ = [
     "plot_mini_batch",
     "plot_parameter_paths",
     "plot_train_validation",
+    "region_legend",
 ]
