@@ -13,6 +13,9 @@ Examples:
   python -m comparisons lesson --backend engine   # the lesson's printed lines, by the engine
   python -m comparisons lesson --check            # every backend against the lesson's lines
   python -m comparisons faults                    # the bug gallery, each bug caught
+  python -m comparisons check --spec examples/student-loop/spec.toml \
+      --trajectory examples/student-loop/buggy.csv  # your own loop: agree? which bug?
+  python -m comparisons run --backend numpy       # a plug-in backend (docs/backends.md)
   python -m comparisons figures                   # the course figures
   python -m comparisons figures --spec examples/logistic-inline.toml   # a spec's own figures
   python -m comparisons run --help
@@ -45,8 +48,9 @@ import comparisons.compare
 import comparisons.faults
 import comparisons.figures
 import comparisons.lesson_outputs
-from comparisons.backends import BACKEND_NAMES
+from comparisons.backends import BACKEND_NAMES, backend_names, plugin_problems
 from comparisons.backends._common import check_run
+from comparisons.check_cli import add_check_parser
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.manifest import comparison_manifest, experiment_record
 from comparisons.report import (
@@ -256,10 +260,11 @@ def _print_run(outcome: RunOutcome, out: Console) -> None:
     for _, verdict in outcome.results:
         if verdict.first_mismatch is not None:
             _say(out, f"first mismatch: {verdict.describe()}")
-    unavailable = {}
+    unavailable = {}  # every distinct (backend, reason): a plug-in may decline per experiment
     for _, verdict in outcome.results:
-        unavailable.update(verdict.unavailable)
-    for name, hint in unavailable.items():
+        for name, hint in verdict.unavailable.items():
+            unavailable.setdefault((name, hint), None)
+    for name, hint in unavailable:
         _say(out, f"{name}: not available here ({hint})")
 
 
@@ -309,7 +314,9 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         spec_files[spec.name] = str(path)
     _check_runnable(experiments, args.dtype)
     _check_outputs(args)
-    requested = list(dict.fromkeys(args.backend)) if args.backend else list(BACKEND_NAMES)
+    requested = list(dict.fromkeys(args.backend)) if args.backend else list(backend_names())
+    for problem in plugin_problems():
+        _say(err, f"warning: {problem}")
     _available([args.reference, *(args.backend or [])], explicit=True)
     outcome = _run_experiments(
         experiments, requested, reference=args.reference, dtype=args.dtype, err=err,
@@ -383,7 +390,7 @@ def _cmd_lesson(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _fault_table(results) -> Table:
     table = Table(
         title="Fault gallery: each bug's first mismatch with the manual reference",
-        box=box.SIMPLE_HEAD,
+        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,  # 17 faults: 100 columns
     )
     for column in ("fault", "caught at", "expected", "got", "control"):
         table.add_column(column, no_wrap=True)
@@ -559,11 +566,12 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
     run.add_argument("--experiment", action="append", metavar="NAME",
                      help="an experiment or group (repeatable; default: all, or none when "
                      f"--spec is given). Known: {', '.join(REGISTRY)}")
-    run.add_argument("--backend", action="append", choices=BACKEND_NAMES, metavar="NAME",
-                     help=f"a backend (repeatable; default: all of {', '.join(BACKEND_NAMES)})")
+    names = backend_names()  # the built-ins, then plug-ins (entry-point group comparisons.backends)
+    run.add_argument("--backend", action="append", choices=names, metavar="NAME",
+                     help=f"a backend (repeatable; default: all of {', '.join(names)})")
     run.add_argument("--spec", action="append", type=Path, metavar="FILE",
                      help="add a user experiment from a TOML spec file (repeatable)")
-    run.add_argument("--reference", choices=BACKEND_NAMES, default="manual", metavar="NAME",
+    run.add_argument("--reference", choices=names, default="manual", metavar="NAME",
                      help="the backend the others are compared with (default: manual)")
     run.add_argument("--dtype", choices=DTYPES, default="float64",
                      help="precision of the runs (default: float64)")
@@ -589,6 +597,8 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
         "comparator catches it. Exit 0 only when every fault is caught.",
     )
     faults.set_defaults(handler=_cmd_faults)
+
+    add_check_parser(commands)
 
     figures = commands.add_parser(
         "figures", help="render the course figures, or a spec's own (--spec FILE)",

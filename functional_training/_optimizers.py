@@ -215,6 +215,7 @@ def make_optimizer(
 
     Example:
       >>> import jax.numpy as jnp
+      >>> from functional_training import LinearParams
       >>> opt = make_optimizer("sgd", learning_rate=0.1, frozen=["b"])
       >>> params = LinearParams(jnp.array(1.0), jnp.array(0.0))
       >>> grads = LinearParams(jnp.array(-8.0), jnp.array(-4.0))

@@ -375,9 +375,10 @@ def computes_in(name: str, dtype: str) -> str:
       ('float64 (Python floats)', 'float32')
     """
     backend = get_backend(name)
-    if backend.problem is not None:
+    module = getattr(backend, "module", None)  # a stand-in backend has none
+    if getattr(backend, "problem", None) is not None or module is None:
         return dtype
-    return getattr(_load(backend.module), "COMPUTES_IN", dtype)
+    return getattr(_load(module), "COMPUTES_IN", dtype)
 
 
 def available_backends() -> dict[str, str | None]:
@@ -392,9 +393,11 @@ def available_backends() -> dict[str, str | None]:
     result: dict[str, str | None] = {}
     for name in backend_names():
         backend = get_backend(name)
-        if backend.problem is not None:
-            result[name] = backend.problem
+        problem = getattr(backend, "problem", None)  # stand-ins need only missing() and run()
+        if problem is not None:
+            result[name] = problem
         else:
-            result[name] = None if backend.missing() is None else backend.install_hint
+            result[name] = (None if backend.missing() is None
+                            else getattr(backend, "install_hint", "see its documentation"))
     return result
 

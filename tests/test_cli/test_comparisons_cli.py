@@ -30,7 +30,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 # --- help -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["", "run", "lesson", "faults", "figures", "all", "rerun"])
+@pytest.mark.parametrize("command", ["", "run", "lesson", "faults", "check", "figures", "all", "rerun"])
 def test_every_subcommand_has_help(capsys, command):
     code, out, _ = run_cli(capsys, DOOR, *command.split(), "--help")
     assert code == 0
@@ -40,7 +40,7 @@ def test_every_subcommand_has_help(capsys, command):
 def test_every_example_file_the_help_names_exists(capsys):
     # The help is the first place a user copies a command from: a path in it must work.
     named = set()
-    for command in ("", "run", "lesson", "faults", "figures", "all", "rerun"):
+    for command in ("", "run", "lesson", "faults", "check", "figures", "all", "rerun"):
         _, out, _ = run_cli(capsys, DOOR, *command.split(), "--help")
         named |= set(re.findall(r"examples/[\w./-]+\.toml", out))
     assert named, "the help names no example spec file"
