@@ -30,7 +30,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 # --- help -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["", "run", "lesson", "faults", "check", "figures", "all", "rerun"])
+@pytest.mark.parametrize("command", ["", "run", "lesson", "faults", "check", "figures", "all",
+                                     "rerun"])
 def test_every_subcommand_has_help(capsys, command):
     code, out, _ = run_cli(capsys, DOOR, *command.split(), "--help")
     assert code == 0
