@@ -31,7 +31,7 @@ COMMITTED = Path(__file__).resolve().parents[2] / "figures" / figures.DATA_FILE
 @pytest.fixture(scope="module")
 def sweep():
     """The lr-sweep data as ``python -m comparisons figures`` computes it now."""
-    return figures.figure_data()["figures"]["lr-sweep"]
+    return figures.figure_data(only=("lr-sweep",))["figures"]["lr-sweep"]
 
 
 def _powers_of_ten(count: int) -> list[float]:
