@@ -332,16 +332,20 @@ def test_faults_exits_1_when_a_fault_goes_uncaught(capsys, monkeypatch):
     assert "NOT CAUGHT" in out
 
 
-@pytest.mark.slow
-def test_all_without_figures_passes_and_summarises(capsys, tmp_path):
+def test_all_without_figures_passes_and_summarises(capsys, monkeypatch, tmp_path):
+    # The lesson's experiments and one next-lesson experiment stand in for the registry
+    # (the fresh-process README test below runs all of it): the summary, the report and
+    # the manifest are the same code.
+    small = {name: e for name, e in REGISTRY.items()
+             if e.lesson_block is not None or name == "softmax/delay-class"}
+    monkeypatch.setattr(cli, "REGISTRY", small)
     report, manifest = tmp_path / "all.json", tmp_path / "all.manifest.json"
     code, out, err = run_cli(capsys, DOOR, "all", "--no-figures", "--json", str(report),
                              "--manifest", str(manifest))
     assert code == 0, err
     summary = out.splitlines()[-5:]
-    total = len(REGISTRY)
-    assert summary[0].startswith(f"run:     {total} of {total} experiments agree across manual, "
-                                 "engine, torch, jax")
+    assert summary[0].startswith(f"run:     {len(small)} of {len(small)} experiments agree "
+                                 "across manual, engine, torch, jax")
     assert summary[1] == "lesson:  manual ok; engine ok; torch ok; jax ok"
     assert summary[2] == f"faults:  {len(FAULTS)} of {len(FAULTS)} caught"
     assert summary[3] == "figures: skipped (--no-figures)"
@@ -350,7 +354,7 @@ def test_all_without_figures_passes_and_summarises(capsys, tmp_path):
     validate_report(data)
     assert data["manifest"] == json.loads(manifest.read_text())
     assert data["manifest"]["tool"] == "comparisons all"
-    assert len(data["manifest"]["runs"]) == total
+    assert len(data["manifest"]["runs"]) == len(small)
 
 
 def test_figures_refused_when_unverified_is_one_line_exit_1(capsys, monkeypatch, tmp_path):
@@ -368,11 +372,20 @@ def test_figures_refused_when_unverified_is_one_line_exit_1(capsys, monkeypatch,
 
 @pytest.mark.slow
 def test_the_readme_command_exits_0_in_a_fresh_process(tmp_path):
-    # `python -m comparisons all`, as the README runs it (figures into a temp directory).
-    result = run_module(DOOR, "all", "--out", str(tmp_path / "figures"))
+    # `python -m comparisons all`, as the README runs it (figures into a temp directory):
+    # every registry experiment, the lesson, the fault gallery and the figures.
+    report = tmp_path / "all.json"
+    result = run_module(DOOR, "all", "--out", str(tmp_path / "figures"), "--json", report)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert result.stdout.rstrip().endswith("all:     everything agrees")
+    summary = result.stdout.rstrip().splitlines()[-5:]
+    total = len(REGISTRY)
+    assert summary[0].startswith(f"run:     {total} of {total} experiments agree across manual, "
+                                 "engine, torch, jax")
+    assert summary[2] == f"faults:  {len(FAULTS)} of {len(FAULTS)} caught"
+    assert summary[3].startswith("figures: ")
+    assert summary[4] == "all:     everything agrees"
+    assert len(json.loads(report.read_text())["experiments"]) == total
     assert "\x1b[" not in result.stdout  # not a terminal: no escape codes, no progress bar
 
 
