@@ -53,7 +53,7 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 
-__all__ = ["Value", "to_dot", "weighted_sum", "zero_grad"]
+__all__ = ["Value", "ieee_exp", "ieee_log", "to_dot", "weighted_sum", "zero_grad"]
 
 _INF = math.inf
 _NAN = math.nan
@@ -132,15 +132,26 @@ def _pow(x: float, e: float) -> float:
     return _pow_libm(x, e)
 
 
-def _exp(x: float) -> float:
+def ieee_exp(x: float) -> float:
+    """``e ** x`` with IEEE results where Python raises: ``exp(1000) = inf``.
+
+    Example:
+        >>> ieee_exp(1000.0), ieee_exp(0.0)
+        (inf, 1.0)
+    """
     try:
         return math.exp(x)
     except OverflowError:
         return _INF
 
 
-def _log(x: float) -> float:
-    """Natural log: ``log(0) = -inf``, ``nan`` below zero."""
+def ieee_log(x: float) -> float:
+    """Natural log with IEEE results where Python raises: ``log(0) = -inf``, ``nan`` below zero.
+
+    Example:
+        >>> ieee_log(0.0), ieee_log(-1.0)
+        (-inf, nan)
+    """
     try:
         return math.log(x)
     except ValueError:
@@ -330,7 +341,7 @@ class Value:
         y = self.data
         result = _pow_libm(c, y)
         out = _node(result, (self,), "**")
-        local = 0.0 if c == 0.0 and y >= 0.0 else result * _log(c)
+        local = 0.0 if c == 0.0 and y >= 0.0 else result * ieee_log(c)
 
         def _backward(g: float) -> None:
             self.grad += g * local
@@ -369,7 +380,7 @@ class Value:
 
     def exp(self) -> Value:
         """e ** a (``inf`` on overflow). Backward: d/da = e ** a, the output itself."""
-        result = _exp(self.data)
+        result = ieee_exp(self.data)
         out = _node(result, (self,), "exp")
 
         def _backward(g: float) -> None:
@@ -381,7 +392,7 @@ class Value:
     def log(self) -> Value:
         """Natural log (``-inf`` at 0, ``nan`` below). Backward: d/da = 1 / a."""
         x = self.data
-        out = _node(_log(x), (self,), "log")
+        out = _node(ieee_log(x), (self,), "log")
 
         def _backward(g: float) -> None:
             self.grad += _div(g, x)
@@ -391,7 +402,7 @@ class Value:
 
     def sigmoid(self) -> Value:
         """s = 1 / (1 + e ** -a). Backward: d/da = (1 - s) * s, from the output."""
-        s = 1.0 / (1.0 + _exp(-self.data))
+        s = 1.0 / (1.0 + ieee_exp(-self.data))
         out = _node(s, (self,), "sigmoid")
 
         def _backward(g: float) -> None:
@@ -470,7 +481,7 @@ def _pow_values(base: Value, exponent: Value) -> Value:
         if y != 0.0:  # d/da is 0 where y == 0, whatever g is
             base.grad += g * (y * _pow_libm(x, y - 1.0))
         # d/dy is 0 where a == 0 and y >= 0, scaled by g all the same (inf * 0 is nan)
-        exponent.grad += g * (0.0 if x == 0.0 and y >= 0.0 else result * _log(x))
+        exponent.grad += g * (0.0 if x == 0.0 and y >= 0.0 else result * ieee_log(x))
 
     out._backward = _backward
     return out

@@ -144,7 +144,7 @@ from comparisons.backends.update_rules import (
     update_rule,
 )
 from comparisons.compare import Mismatch, compare_trajectories
-from comparisons.engine import Value
+from comparisons.engine import Value, ieee_exp, ieee_log
 from comparisons.experiments import Experiment
 from comparisons.losses import loss_pieces, manual_l2
 from comparisons.models import model_pieces
@@ -177,13 +177,6 @@ def _is_bias(name: str) -> bool:
     return _leaf(name).rsplit(".", 1)[-1] == "b"
 
 
-def _exp(x: float) -> float:
-    """``e ** x``, ``inf`` where IEEE overflows (``math.exp`` raises past ~709.78)."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
 
 def _relu(z: float) -> float:
     return 0.0 if z <= 0.0 else z
@@ -191,8 +184,8 @@ def _relu(z: float) -> float:
 
 def _sigmoid(z: float) -> float:
     if z >= 0.0:
-        return 1.0 / (1.0 + _exp(-z))
-    e = _exp(z)
+        return 1.0 / (1.0 + ieee_exp(-z))
+    e = ieee_exp(z)
     return e / (1.0 + e)
 
 
@@ -527,19 +520,16 @@ class _BiasGradientNotSummed(_Loop):
         return grads
 
 
-def _log(x: float) -> float:
-    return -math.inf if x == 0.0 else math.log(x)
-
 
 class _SoftmaxWithoutMaxSubtraction(_Loop):
     def loss(self, z: Sequence[float], target: float) -> tuple[float, list[float]]:
-        exps = [_exp(v) for v in z]  # BUG: exp(z), not exp(z - max z): inf past z ~ 709.78
+        exps = [ieee_exp(v) for v in z]  # BUG: exp(z), not exp(z - max z): inf past z ~ 709.78
         total = exps[0]
         for e in exps[1:]:
             total = total + e
         grad = [ieee_div(e, total) for e in exps]  # inf / inf = nan, as IEEE
         grad[int(target)] -= 1.0
-        return _log(total) - z[int(target)], grad
+        return ieee_log(total) - z[int(target)], grad
 
 
 class _ReluGradientWhereNegative(_Loop):

@@ -47,7 +47,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from comparisons.engine import Value
+from comparisons.engine import Value, ieee_exp
 from functional_training import lookup
 
 Outputs = float | Sequence[float]
@@ -82,27 +82,20 @@ class LossPieces(NamedTuple):
 # --- Python floats: never raise where IEEE gives inf ------------------------------------
 
 
-def _exp(x: float) -> float:
-    """``e ** x``, ``inf`` on overflow (``math.exp(1000)`` raises)."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
 
 def _sigmoid(s: float) -> float:
     """``1 / (1 + e^-s)``, written so neither branch's ``exp`` can overflow."""
     if s >= 0.0:
-        return 1.0 / (1.0 + _exp(-s))
-    e = _exp(s)
+        return 1.0 / (1.0 + ieee_exp(-s))
+    e = ieee_exp(s)
     return e / (1.0 + e)
 
 
 def _log1p_exp(s: float) -> float:
     """``logaddexp(0, s) = log(1 + e^s)``: ``s + log1p(e^-s)`` if ``s > 0``, else ``log1p(e^s)``."""
     if s > 0.0:
-        return s + math.log1p(_exp(-s))
-    return math.log1p(_exp(s))
+        return s + math.log1p(ieee_exp(-s))
+    return math.log1p(ieee_exp(s))
 
 
 # --- half squared error ------------------------------------------------------------------
@@ -183,7 +176,7 @@ def _class_index(z: Sequence, t: float) -> int:
 def _softmax_manual(z: Sequence[float], t: float) -> tuple[float, list[float]]:
     target = _class_index(z, t)
     m = max(z)
-    exps = [_exp(v - m) for v in z]
+    exps = [ieee_exp(v - m) for v in z]
     total = exps[0]
     for e in exps[1:]:
         total = total + e

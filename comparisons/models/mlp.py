@@ -50,7 +50,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 
-from comparisons.engine import Value, weighted_sum
+from comparisons.engine import Value, ieee_exp, weighted_sum
 from functional_training import lookup, model_kind
 
 _Layout = tuple[tuple[tuple[tuple[str, ...], ...], tuple[str, ...]], ...]
@@ -79,12 +79,6 @@ def _checked_layout(x: Sequence[float], sizes: Sequence[int], activation: str) -
 # --- manual: Python floats ---------------------------------------------------------
 
 
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
 
 def _relu(z: float) -> float:
     return 0.0 if z <= 0.0 else z  # nan stays nan, as in torch, jax and the engine
@@ -92,8 +86,8 @@ def _relu(z: float) -> float:
 
 def _sigmoid(z: float) -> float:
     if z >= 0.0:
-        return 1.0 / (1.0 + _exp(-z))
-    e = _exp(z)  # z < 0: exp(-z) could overflow; exp(z) cannot
+        return 1.0 / (1.0 + ieee_exp(-z))
+    e = ieee_exp(z)  # z < 0: exp(-z) could overflow; exp(z) cannot
     return e / (1.0 + e)
 
 
