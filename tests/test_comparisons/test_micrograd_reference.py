@@ -24,10 +24,10 @@ import json
 
 import numpy as np
 import pytest
+from cli_helpers import run_module
 
 from comparisons.experiments import moons_rows
 from functional_training import initial_values, parameter_names
-from tests.cli_helpers import run_module
 
 micrograd_engine = pytest.importorskip("micrograd.engine")
 micrograd_nn = pytest.importorskip("micrograd.nn")
