@@ -581,9 +581,12 @@ def test_committed_figures_are_byte_identical_on_the_pinned_versions(rendered):
 
 
 @pytest.mark.slow
-def test_command_line_renders_every_figure(tmp_path, capsys):
+def test_command_line_renders_every_figure(tmp_path, capsys, data, monkeypatch):
     from comparisons import cli  # `python -m comparisons figures` is cli.main(["figures", ...])
 
+    # The module's verified data stands in for a second verification run (the command's
+    # whole path, verification included, runs in the fresh-process `comparisons all` test).
+    monkeypatch.setattr(figures, "figure_data", lambda **_: data)
     out = tmp_path / "figs"
     assert cli.main(["figures", "--out", str(out), "--format", "svg"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(

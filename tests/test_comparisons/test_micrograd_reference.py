@@ -35,7 +35,7 @@ micrograd_nn = pytest.importorskip("micrograd.nn")
 SIZES = [2, 16, 16, 1]
 STEPS = 20
 ALPHA = 1e-4
-N = 40  # fewer moons than the demo's 100 keeps the scalar engines (ours and micrograd's) quick
+N = 24  # fewer moons than the demo's 100 keeps the scalar engines (ours and micrograd's) quick
 RTOL = 1e-12
 
 
