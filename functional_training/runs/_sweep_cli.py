@@ -187,11 +187,13 @@ def run(args: argparse.Namespace) -> int:
         f"analytic limit: {summary['stability_limit']:.6g} "
         "(2 / lambda_max of the loss Hessian, full-batch gradient descent)",
     ]
-    manifest = sweep_manifest(
-        data=args.data, result=result, init=init, optimizer=args.optimizer,
-        batch_size=args.batch_size, seed=args.seed, method=args.method, dtype=args.dtype,
-        features=args.features, target=args.target,
-    )
+    manifest = None  # built (data hashed, environment collected) only when it is written
+    if args.json is not None or args.manifest is not None:
+        manifest = sweep_manifest(
+            data=args.data, result=result, init=init, optimizer=args.optimizer,
+            batch_size=args.batch_size, seed=args.seed, method=args.method, dtype=args.dtype,
+            features=args.features, target=args.target,
+        )
     if args.json is not None:
         payload = to_json(result, summary, args=vars(args) | {"record_every": record_every})
         write_json_atomic(args.json, {"manifest": manifest, **payload})

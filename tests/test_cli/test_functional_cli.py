@@ -49,6 +49,24 @@ def test_sweep_one_shipment_reports_the_limit(capsys):
     assert 0.0 < low <= high < 0.4
 
 
+def test_sweep_without_json_or_manifest_builds_no_manifest(capsys, monkeypatch, tmp_path):
+    # A manifest hashes the data and collects the environment: only when it is written.
+    from functional_training.runs import _sweep_cli
+
+    def refuse(**_):
+        raise AssertionError("sweep_manifest called without --json or --manifest")
+
+    monkeypatch.setattr(_sweep_cli, "sweep_manifest", refuse)
+    code, out, _ = run_cli(capsys, DOOR, "sweep", "--learning-rates", "0.01:1:10", "--steps",
+                           "20")
+    assert code == 0, out
+    monkeypatch.undo()
+    manifest = tmp_path / "m.json"
+    code, out, _ = run_cli(capsys, DOOR, "sweep", "--learning-rates", "0.01:1:10", "--steps",
+                           "20", "--manifest", manifest)
+    assert code == 0 and manifest.exists()
+
+
 def test_sweep_json_equals_direct_call(capsys, tmp_path):
     path = tmp_path / "sweep.json"
     code, out, _ = run_cli(capsys, DOOR, "sweep", "--learning-rates", "0.001:1:20", "--log",
