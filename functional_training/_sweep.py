@@ -226,12 +226,7 @@ def sweep_learning_rates(
       >>> result.method, result.first_nonfinite_step.tolist()
       ('moments', [-1, -1, -1])
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"steps must be an integer > 0, got {steps!r}")
-    if steps > MAX_STEPS:
-        raise ValueError(f"steps must be < 2**31 (int32 step indices), got {steps}")
-    if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every <= 0:
-        raise ValueError(f"record_every must be an integer > 0, got {record_every!r}")
+    _check_steps(steps, record_every)
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     rates = _check_rates(learning_rates)
@@ -369,12 +364,7 @@ def sweep(
     if not isinstance(model, Objective):
         raise TypeError(f"model must be an Objective (functional_training.objective), got "
                         f"{type(model).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"steps must be an integer > 0, got {steps!r}")
-    if steps > MAX_STEPS:
-        raise ValueError(f"steps must be < 2**31 (int32 step indices), got {steps}")
-    if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every <= 0:
-        raise ValueError(f"record_every must be an integer > 0, got {record_every!r}")
+    _check_steps(steps, record_every)
     rates = _check_rates(learning_rates)
     seeds = _check_seeds(seeds)
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
@@ -479,6 +469,16 @@ def _mesh(devices: Sequence[jax.Device] | None) -> tuple[tuple, NamedSharding | 
 
 
 # ---------------------------------------------------------------- validation
+
+
+def _check_steps(steps, record_every) -> None:
+    """``steps`` in ``1..MAX_STEPS`` (int32 step indices) and ``record_every`` >= 1."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be an integer > 0, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be < 2**31 (int32 step indices), got {steps}")
+    if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every <= 0:
+        raise ValueError(f"record_every must be an integer > 0, got {record_every!r}")
 
 
 def _check_rates(learning_rates) -> np.ndarray:

@@ -145,11 +145,9 @@ def _run_train(experiment: Experiment) -> TrajectoryRecord:
         record_state(outputs)
         if not accumulation or experiment.zero_grad[k]:
             zero_grad(leaves.values())
-        if batches is None:
-            loss = problem.loss_of(leaves, outputs, records)
-        else:
-            loss = problem.mean_loss(leaves, [records[i] for i in batches[k]])
         batch = records if batches is None else [records[i] for i in batches[k]]
+        loss = (problem.loss_of(leaves, outputs, records) if batches is None
+                else problem.mean_loss(leaves, batch))
         loss.backward()
         grads = {n: leaf.grad for n, leaf in leaves.items()}
         extras = {}
