@@ -86,6 +86,12 @@ from functional_training._record import (
     named_series,
     record_from_trajectory,
 )
+from functional_training._record_plan import (
+    MAX_RECORD_BYTES,
+    default_eval_every,
+    record_plan,
+    record_steps,
+)
 from functional_training._registry import lookup
 from functional_training._schedules import (
     SCHEDULES,
@@ -104,6 +110,7 @@ from functional_training._sweep import (
     sweep_learning_rates,
 )
 from functional_training._synthetic import (
+    MinibatchOrder,
     Shipments,
     minibatch_indices,
     synthetic_shipments,
@@ -120,6 +127,11 @@ from functional_training._train import (
 from functional_training._trajectory import Trajectory, first_nonfinite
 
 __all__ = [
+    "MAX_RECORD_BYTES",
+    "MinibatchOrder",
+    "default_eval_every",
+    "record_plan",
+    "record_steps",
     "ModelSweep",
     "sweep",
     "two_moons",

@@ -23,6 +23,13 @@ For an experiment of ``S`` optimizer steps:
 
 Values are Python floats (float64); non-finite values are data.
 
+A run that records only some steps (``train --eval-every E``) sets
+``record_steps`` to the ``R`` recorded steps (``0 = k_0 < ... < k_{R-1} = S - 1``):
+every series then has ``R`` entries (``R + 1`` for those with a final entry,
+the last being step ``S``), ``batches`` holds the recorded steps' batches, and
+``first_nonfinite_step`` names a recorded step. ``record_steps`` is ``None``
+(and absent from the JSON) when every step is recorded.
+
 Parameter names follow one rule for every model kind (:func:`named_series`):
 a scalar leaf is its name (``w``, ``b``); an array leaf adds its index
 (``w[0]``, ``w[1]``; ``layers.0.w[1,2]``); nested leaves join their path with
@@ -51,11 +58,19 @@ class TrajectoryRecord:
     predictions: list[list[float]] | None = None
     batches: list[list[int]] | None = None
     extras: dict[str, list[float]] = field(default_factory=dict)
+    record_steps: list[int] | None = None
 
     @property
     def steps(self) -> int:
-        """Number of optimizer steps ``S``."""
+        """Number of optimizer steps ``S`` (recorded or not)."""
+        if self.record_steps is not None:
+            return self.record_steps[-1] + 1
         return len(self.batch_loss)
+
+    @property
+    def recorded_steps(self) -> list[int]:
+        """The step of each record: ``record_steps``, or ``0..S-1`` when every step is."""
+        return list(range(self.steps)) if self.record_steps is None else list(self.record_steps)
 
     def series(self) -> Iterator[tuple[str, list]]:
         """Every compared series as ``(label, values)``; labels like ``params.w``, ``batch_loss``.
@@ -77,23 +92,32 @@ class TrajectoryRecord:
 
     @property
     def first_nonfinite_step(self) -> int | None:
-        """First step k where any recorded value is inf or NaN, else ``None``."""
+        """First (recorded) step k where any recorded value is inf or NaN, else ``None``."""
         first = None
         for _, values in self.series():
             for k, value in enumerate(values):
                 if not all(math.isfinite(v) for v in _flat(value)):
                     first = k if first is None else min(first, k)
                     break
-        return first
+        if first is None or self.record_steps is None:
+            return first
+        return self.record_steps[first] if first < len(self.record_steps) else self.steps
 
     @property
     def grad_norm(self) -> list[float]:
-        """Global gradient norm per step, ``sqrt(sum over params of g^2)`` (overflow-safe)."""
-        return [math.hypot(*(g[k] for g in self.grads.values())) for k in range(self.steps)]
+        """Global gradient norm per record, ``sqrt(sum over params of g^2)`` (overflow-safe)."""
+        return [math.hypot(*(g[k] for g in self.grads.values()))
+                for k in range(len(self.batch_loss))]
 
     def check_lengths(self) -> None:
         """Raise ``ValueError`` unless every series has the contract's length."""
-        s = self.steps
+        s = len(self.batch_loss)
+        if self.record_steps is not None:
+            steps = self.record_steps
+            if len(steps) != s or any(b <= a for a, b in zip(steps, steps[1:], strict=False)) \
+                    or (steps and steps[0] != 0):
+                raise ValueError(f"record_steps must be {s} increasing steps from 0, "
+                                 f"got {len(steps)}")
         expected = {"params": s + 1, "grads": s, "batch_loss": s, "train_loss": s + 1,
                     "val_loss": s + 1, "predictions": s + 1}
         for label, values in self.series():
@@ -120,7 +144,7 @@ class TrajectoryRecord:
             "extras": {k: [json_float(v) for v in vs] for k, vs in self.extras.items()},
             "grad_norm": [json_float(v) for v in self.grad_norm],
             "first_nonfinite_step": self.first_nonfinite_step,
-        }
+        } | ({} if self.record_steps is None else {"record_steps": list(self.record_steps)})
 
     @classmethod
     def from_json(cls, data: dict) -> TrajectoryRecord:
@@ -139,6 +163,7 @@ class TrajectoryRecord:
             else [floats(row) for row in data["predictions"]],
             batches=data.get("batches"),
             extras={k: floats(v) for k, v in data.get("extras", {}).items()},
+            record_steps=data.get("record_steps"),
         )
 
 
@@ -299,6 +324,8 @@ def record_from_trajectory(
             np.reshape(np.asarray(predictions), (np.shape(predictions)[0], -1))),
         batches=batches,
         extras=extras,
+        record_steps=None if getattr(trajectory, "record_steps", None) is None
+        else [int(k) for k in trajectory.record_steps],
     )
     record.check_lengths()
     return record

@@ -318,11 +318,13 @@ def sweep(
     record_every: int = 1,
     devices: Sequence[jax.Device] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    initial_params: Mapping[str, float] | None = None,
 ) -> ModelSweep:
     """Train any model once per (learning rate, initial seed), all runs in one compiled program.
 
     Run ``(l, z)`` starts from ``initial_values(kind, init="seeded", seed=seeds[z])``
-    (the kind's documented NumPy scheme, made once on the host) and follows
+    (the kind's documented NumPy scheme, made once on the host), or from
+    ``initial_params`` when given, and follows
     ``theta_{k+1} = theta_k + optimizer_update(dL_{B_k}/dtheta; lr_l)`` on the
     objective ``L`` (:func:`functional_training.objective`: model kind, loss, L2),
     exactly as :func:`functional_training.train` does with that rate and those
@@ -349,6 +351,10 @@ def sweep(
       record_every: ``K`` >= 1.
       devices: devices to split the runs over; ``None`` means ``jax.devices()``.
       progress: optional ``progress(steps_done, steps)`` callback.
+      initial_params: one initial point for every run instead of the seeded ones:
+        ``{scalar name: float}`` (:func:`functional_training.initial_values`' form,
+        e.g. a spec file's explicit values); ``seeds`` must then hold one seed,
+        which only labels the one column (``Z = 1``).
 
     Returns:
       A :class:`ModelSweep`. Divergent runs are data.
@@ -384,8 +390,11 @@ def sweep(
     check_learning_rate_fits(float(rates.max()), dtype)
 
     config = model.settings
+    if initial_params is not None and seeds.size != 1:
+        raise ValueError(f"initial_params fix one initial point: give one seed, not {seeds.size}")
     initial = [params_from_values(model.model, initial_values(
-        model.model, init="seeded", seed=int(seed), **config), **config) for seed in seeds]
+        model.model, init="seeded", seed=int(seed), **config) if initial_params is None
+        else initial_params, **config) for seed in seeds]
     runs = rates.size * seeds.size
     per_run = jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]),
                            *initial)

@@ -115,22 +115,68 @@ def minibatch_indices(n: int, *, batch_size: int, steps: int, seed: int = 0) -> 
       >>> order = minibatch_indices(5, batch_size=2, steps=3, seed=0)
       >>> order.shape, sorted(order[:2].ravel().tolist()) != sorted(order[2].tolist())
       ((3, 2), True)
+
+    Long runs take the same order a chunk at a time from :class:`MinibatchOrder`.
     """
-    for name, value in (("n", n), ("batch_size", batch_size), ("steps", steps)):
+    for name, value in (("steps", steps),):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    if batch_size > n:
-        raise ValueError(f"batch size {batch_size} is larger than the data set ({n} examples)")
-    per_epoch = n // batch_size
-    rng = np.random.default_rng(seed)
-    index_dtype = np.int32 if n < 2**31 else np.int64
-    parts, remaining = [], steps
-    while remaining > 0:
-        perm = rng.permutation(n)
-        take = min(per_epoch, remaining)
-        parts.append(perm[: take * batch_size].reshape(take, batch_size).astype(index_dtype))
-        remaining -= take
-    return np.concatenate(parts)
+    return MinibatchOrder(n, batch_size=batch_size, seed=seed).rows(0, steps)
+
+
+class MinibatchOrder:
+    """The batch order of :func:`minibatch_indices`, made one epoch at a time on the host.
+
+    ``rows(start, stop)`` equals ``minibatch_indices(n, batch_size=b, steps=S,
+    seed=seed)[start:stop]`` for any ``S >= stop`` while holding one epoch's
+    permutation (``n`` indices) at a time, so a run of 10**9 steps needs no
+    10**9-row array. Reading forward is cheap; reading backward restarts the
+    generator from the seed (each earlier epoch is drawn again).
+
+    Example:
+      >>> order = MinibatchOrder(5, batch_size=2, seed=0)
+      >>> bool((order.rows(1, 3) == minibatch_indices(5, batch_size=2, steps=3, seed=0)[1:]).all())
+      True
+    """
+
+    def __init__(self, n: int, *, batch_size: int, seed: int = 0):
+        for name, value in (("n", n), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if batch_size > n:
+            raise ValueError(f"batch size {batch_size} is larger than the data set ({n} examples)")
+        self.n, self.batch_size, self.seed = int(n), int(batch_size), seed
+        self.per_epoch = self.n // self.batch_size
+        self._dtype = np.int32 if n < 2**31 else np.int64
+        self._restart()
+
+    def _restart(self) -> None:
+        self._rng = np.random.default_rng(self.seed)
+        self._epoch = -1
+        self._batches = np.empty((0, self.batch_size), self._dtype)
+
+    def _epoch_rows(self, epoch: int) -> np.ndarray:
+        if epoch < self._epoch:
+            self._restart()
+        while self._epoch < epoch:
+            perm = self._rng.permutation(self.n)
+            self._epoch += 1
+            if self._epoch == epoch:
+                self._batches = perm[: self.per_epoch * self.batch_size].reshape(
+                    self.per_epoch, self.batch_size).astype(self._dtype)
+        return self._batches
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """The batches of steps ``[start, stop)``: shape ``(stop - start, batch_size)``."""
+        if not 0 <= start < stop:
+            raise ValueError(f"rows needs 0 <= start < stop, got [{start}, {stop})")
+        parts, step = [], start
+        while step < stop:
+            epoch, within = divmod(step, self.per_epoch)
+            take = min(self.per_epoch - within, stop - step)
+            parts.append(self._epoch_rows(epoch)[within:within + take])
+            step += take
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def two_moons(n: int = 100, *, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,16 @@ from functional_training._losses import check_targets
 from functional_training._objective import Objective, objective
 from functional_training._optimizers import check_learning_rate, check_learning_rate_fits
 from functional_training._params import LinearParams
+from functional_training._record_plan import (
+    MAX_RECORD_BYTES,
+    Plan,
+    check_eval_every,
+    check_record_memory,
+    default_eval_every,
+    plan_records,
+    record_plan,
+    record_steps,
+)
 from functional_training._trajectory import Trajectory
 
 # Plain SGD with its learning rate held in the optimizer state (a traced value),
@@ -95,17 +105,26 @@ def train(
     y_val=None,
     objective: Objective | None = None,
     schedule: optax.Schedule | None = None,
+    eval_every: int | None = None,
 ) -> Trajectory:
-    """Train a model and record every step.
+    """Train a model, recording every step or every ``eval_every`` steps.
 
-    Each step ``k`` takes batch ``B_k`` (all examples, or ``batch_indices[k]``),
-    computes ``batch_loss[k] = L_{B_k}(theta_k)`` and ``g_k = dL_{B_k}/dtheta(theta_k)``,
+    Each step ``k`` takes batch ``B_k`` (all examples, or ``batch_indices[k]``,
+    gathered on the device inside the compiled loop), computes
+    ``batch_loss[k] = L_{B_k}(theta_k)`` and ``g_k = dL_{B_k}/dtheta(theta_k)``,
     and applies ``theta_{k+1} = theta_k + optimizer.update(g_k)``. ``L`` is the
     objective's: the lesson's mean half squared error of the line by default, or
     any model kind, loss kind and L2 weight (:func:`functional_training.objective`).
     The whole loop is one jitted ``jax.lax.scan``; calling again with the same
-    optimizer object, an equal objective and data of the same shapes and dtypes
-    reuses the compiled program.
+    optimizer object, an equal objective, ``eval_every``, and data of the same
+    shapes and dtypes reuses the compiled program.
+
+    Records are taken at the steps ``P(S, E) = {0, E, 2E, ...} ∪ {S - 1}``
+    (:func:`functional_training.record_steps`): there the batch loss, gradient,
+    parameters, rate and the full training (and validation) loss and accuracy,
+    which read all ``N`` examples; the steps between only train. Memory is
+    bounded by the number of records, and records that would take over 4 GiB
+    are refused before anything runs.
 
     Args:
       params: initial parameters, floating point: ``LinearParams`` for the line,
@@ -128,10 +147,15 @@ def train(
       schedule: the learning-rate schedule the optimizer was built with, if any
         (``optax`` counts updates from 0, so step ``k`` uses ``schedule(k)``);
         the trajectory then records ``learning_rate[k]``.
+      eval_every: ``E`` >= 1, steps between records; ``None`` chooses
+        :func:`functional_training.default_eval_every` of the examples one
+        evaluation reads and ``S``: every step while ``N * S`` is small (the
+        lesson), a bounded number of evaluations otherwise.
 
     Returns:
-      A :class:`Trajectory`. Non-finite values are recorded, not raised.
-      Classification objectives also record the accuracy at every ``params[k]``.
+      A :class:`Trajectory`; its ``record_steps`` is ``None`` when every step
+      is recorded, else ``P(S, E)``. Non-finite values are recorded, not raised.
+      Classification objectives also record the accuracy at every recorded ``params``.
 
     Example:
       >>> traj = train(LinearParams(1.0, 0.0), [2.0], [6.0], optimizer=0.1, steps=5)
@@ -179,8 +203,18 @@ def train(
     if schedule is not None and not callable(schedule):
         raise TypeError(f"schedule must be an optax schedule (a function of the step), "
                         f"got {type(schedule).__name__}")
+    examples = x_np.shape[0] + (yv_np.shape[0] if has_val else 0)
+    eval_every = (default_eval_every(examples, steps) if eval_every is None
+                  else check_eval_every(eval_every))
+    points = record_steps(steps, eval_every)
 
     params, dtype = float_params(params)
+    per_record = 2 * sum(int(np.size(leaf)) for leaf in jax.tree.leaves(params)) + 6
+    itemsize = jnp.dtype(dtype).itemsize
+    fits = MAX_RECORD_BYTES // (per_record * itemsize)
+    check_record_memory(points.size + 1, per_record, itemsize,
+                        what=f"train: {steps} steps with eval_every={eval_every}",
+                        fix=f"pass eval_every >= {-(-steps // max(1, fits - 2))}")
     x, y = jnp.asarray(x_np, dtype), jnp.asarray(y_np, dtype)
     if has_val:
         x_val, y_val = jnp.asarray(x_val, dtype), jnp.asarray(y_val, dtype)
@@ -197,8 +231,10 @@ def train(
             "optimizer must be an optax.GradientTransformation or a learning rate, "
             f"got {type(optimizer).__name__}"
         )
-    return _train_scan(optimizer, steps, objective, schedule, params, opt_state, x, y,
-                       batch_indices, x_val, y_val)
+    plan = record_plan(0, steps, points)
+    trajectory = _train_scan(optimizer, plan, objective, schedule, params, opt_state, x, y,
+                             batch_indices, x_val, y_val)
+    return trajectory if points.size == steps else trajectory._replace(record_steps=points)
 
 
 def _check_objective_data(objective: Objective, x: np.ndarray, y: np.ndarray, name: str) -> None:
@@ -244,40 +280,100 @@ class StepRecords(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), static_argnames=("objective", "schedule"))
-def train_chunk(optimizer, length, params, opt_state, x, y, batch_indices, x_val, y_val, *,
+def train_chunk(optimizer, plan, params, opt_state, x, y, batch_indices, x_val, y_val, *,
                 objective: Objective | None = None, schedule=None, start=0):
-    """``length`` optimizer steps as one jitted ``lax.scan``, continuing from ``opt_state``.
+    """Optimizer steps as one jitted program, continuing from ``opt_state``.
 
     The step of :func:`train`: at ``theta_k`` take the batch loss and gradient
-    and the full train (and validation) losses, then apply the optax update.
+    (the batch ``x[batch_indices[k]]`` gathered on the device), apply the optax
+    update, and at recorded steps also the full train (and validation) losses.
+    ``plan`` says which steps record: an int ``length`` records every one of
+    ``length`` steps; a plan from :func:`functional_training.record_plan` (a
+    tuple of ``(count, length, recorded)`` pieces) runs each piece as a
+    ``lax.scan`` of ``count`` segments whose first step records when
+    ``recorded`` and whose other ``length - 1`` steps only train.
     Long runs call this chunk after chunk (checkpointing between chunks); the
-    optimizer, ``length``, the objective (default the lesson's line) and the
-    schedule are static, so every chunk of one run reuses one compiled program.
+    optimizer, the plan, the objective (default the lesson's line) and the
+    schedule are static, so chunks with one plan reuse one compiled program.
     ``start`` is the step count before the chunk (for the recorded rate).
 
     Returns:
       ``(params, opt_state, records)`` after the chunk, where ``records`` is a
-      :class:`StepRecords` stacked over the chunk's steps.
+      :class:`StepRecords` stacked over the chunk's recorded steps.
+
+    Raises:
+      ValueError: a plan that records nothing, or ``batch_indices`` whose rows
+        are not the plan's steps.
     """
     objective = objective or _lesson_objective(np.empty(x.shape[:2] if x.ndim == 2 else (0,)))
+    plan = _as_plan(plan)
+    if plan_records(plan) == 0:
+        raise ValueError(f"train_chunk: plan {plan} records no step")
+    steps = sum(count * length for count, length, _ in plan)
+    if batch_indices is not None and batch_indices.shape[0] != steps:
+        raise ValueError(f"train_chunk: batch_indices has {batch_indices.shape[0]} rows "
+                         f"for a plan of {steps} steps")
 
-    def step(carry, indices):
+    def train_step(carry, indices):
         params, opt_state, count = carry
         xb, yb = (x, y) if indices is None else (x[indices], y[indices])
         batch_loss, grads = objective.loss_and_grad(params, xb, yb)
+        updates, new_opt_state = optimizer.update(grads, opt_state, params)
+        new_carry = (optax.apply_updates(params, updates), new_opt_state, count + 1)
+        return new_carry, (batch_loss, grads)
+
+    def recorded_step(carry, indices):
+        params, _, count = carry
+        new_carry, (batch_loss, grads) = train_step(carry, indices)
         train_loss, val_loss = full_losses(params, x, y, x_val, y_val, objective=objective)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
         record = StepRecords(
             params, grads, batch_loss, train_loss, val_loss,
             None if schedule is None else jnp.asarray(schedule(count), batch_loss.dtype),
             *accuracies(params, x, y, x_val, y_val, objective=objective),
         )
-        return (optax.apply_updates(params, updates), opt_state, count + 1), record
+        return new_carry, record
 
-    (params, opt_state, _), records = jax.lax.scan(
-        step, (params, opt_state, jnp.asarray(start, jnp.int32)), batch_indices, length=length
-    )
+    def quiet_steps(carry, indices, length):
+        if length == 0:
+            return carry
+        return jax.lax.scan(lambda c, i: (train_step(c, i)[0], None), carry, indices,
+                            length=length)[0]
+
+    def segment_of(length, recorded):
+        def segment(carry, indices):
+            first = None if indices is None else indices[0]
+            rest = None if indices is None else indices[1:]
+            if recorded:
+                carry, record = recorded_step(carry, first)
+            else:
+                carry, record = train_step(carry, first)[0], None
+            return quiet_steps(carry, rest, length - 1), record
+        return segment
+
+    carry = (params, opt_state, jnp.asarray(start, jnp.int32))
+    pieces, offset = [], 0
+    for count, length, recorded in plan:
+        block = None
+        if batch_indices is not None:
+            block = batch_indices[offset:offset + count * length].reshape(
+                count, length, *batch_indices.shape[1:])
+        carry, records = jax.lax.scan(segment_of(length, recorded), carry, block, length=count)
+        if recorded:
+            pieces.append(records)
+        offset += count * length
+    records = pieces[0] if len(pieces) == 1 else jax.tree.map(
+        lambda *parts: jnp.concatenate(parts), *pieces)
+    params, opt_state, _ = carry
     return params, opt_state, records
+
+
+def _as_plan(plan) -> Plan:
+    """An int ``length`` as the plan recording each of ``length`` steps; a plan as itself."""
+    if isinstance(plan, (int, np.integer)) and not isinstance(plan, bool):
+        if plan < 1:
+            raise ValueError(f"train_chunk: length must be >= 1, got {plan}")
+        return ((int(plan), 1, True),)
+    return tuple(tuple(piece) for piece in plan)
 
 
 @functools.partial(jax.jit, static_argnames=("objective",))
@@ -300,10 +396,10 @@ def accuracies(params, x, y, x_val, y_val, *, objective: Objective):
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _train_scan(optimizer, steps, objective, schedule, params, opt_state, x, y, batch_indices,
+def _train_scan(optimizer, plan, objective, schedule, params, opt_state, x, y, batch_indices,
                 x_val, y_val):
     final, _, records = train_chunk(
-        optimizer, steps, params, opt_state, x, y, batch_indices, x_val, y_val,
+        optimizer, plan, params, opt_state, x, y, batch_indices, x_val, y_val,
         objective=objective, schedule=schedule,
     )
     final_train, final_val = full_losses(final, x, y, x_val, y_val, objective=objective)

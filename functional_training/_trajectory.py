@@ -49,6 +49,11 @@ class Trajectory(NamedTuple):
         (a constant rate, recorded in the optimizer's settings instead).
       train_accuracy, val_accuracy: shape ``(S + 1,)``: accuracy at ``params[k]``
         for classification objectives, else ``None``.
+      record_steps: ``None`` when every step is recorded (the shapes above);
+        otherwise the ``R`` recorded steps ``k_0 = 0 < ... < k_{R-1} = S - 1``
+        (``train(..., eval_every=E)``): every series then holds record ``r``
+        at index ``r`` (``S`` becomes ``R`` above), and index ``R`` of
+        ``params``, ``train_loss``, ``val_loss`` and the accuracies is step ``S``.
 
     ``params`` and ``grads`` are ``LinearParams`` for the line and the model
     kind's pytree (e.g. ``MLPParams``) otherwise.
@@ -62,17 +67,28 @@ class Trajectory(NamedTuple):
     learning_rate: jax.Array | None = None
     train_accuracy: jax.Array | None = None
     val_accuracy: jax.Array | None = None
+    record_steps: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
-        """Number of optimizer steps ``S``."""
+        """Number of optimizer steps ``S`` (recorded or not)."""
+        if self.record_steps is not None:
+            return int(self.record_steps[-1]) + 1
         return int(np.shape(self.batch_loss)[0])
 
     @property
+    def recorded_steps(self) -> np.ndarray:
+        """The step of each record: ``record_steps``, or ``0..S-1`` when every step is recorded."""
+        if self.record_steps is not None:
+            return np.asarray(self.record_steps)
+        return np.arange(self.steps)
+
+    @property
     def grad_norm(self) -> np.ndarray:
-        """Global gradient norm per step, ``sqrt(sum over leaves of g^2)``, shape ``(S,)``."""
+        """Global gradient norm per record, ``sqrt(sum over leaves of g^2)``, shape ``(R,)``."""
+        records = int(np.shape(self.batch_loss)[0])
         flat = np.concatenate(
-            [np.asarray(g, dtype=np.float64).reshape(self.steps, -1)
+            [np.asarray(g, dtype=np.float64).reshape(records, -1)
              for g in jax.tree.leaves(self.grads)], axis=1
         )
         # hypot never squares, so a finite gradient of 1e200 has a finite norm.
@@ -83,9 +99,14 @@ class Trajectory(NamedTuple):
         """First step ``k`` at which any recorded quantity is non-finite, else ``None``.
 
         Divergence is data: training never raises on overflow, it records
-        ``inf``/``nan`` and this property says where it started.
+        ``inf``/``nan`` and this property says where it started. With
+        ``record_steps`` it is the first *recorded* step (divergence may have
+        begun after the record before it).
         """
-        return first_nonfinite(
+        first = first_nonfinite(
             *jax.tree.leaves(self.params), *jax.tree.leaves(self.grads), self.batch_loss,
             self.train_loss, self.val_loss
         )
+        if first is None or self.record_steps is None:
+            return first
+        return int(self.record_steps[first]) if first < len(self.record_steps) else self.steps

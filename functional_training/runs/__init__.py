@@ -9,6 +9,7 @@ run needs around it and imports the core, never the reverse:
 - manifests (``_manifest``): the schema, building, validating, reading, writing;
 - checkpoints (``_checkpoint``): content-hashed, verified, chained;
 - training runs (``_training``): settings, the chunked run loop, resume;
+- spec files (``_spec``): the one reader of the TOML spec format (:class:`RunSpec`);
 - sweep records (``_sweep_record``): a sweep's result JSON and manifest;
 - reruns (``_rerun``): the one rerun, dispatching on a manifest's ``tool``;
 - the command line (``_cli``, ``_arguments``, ``_train_cli``, ``_sweep_cli``):
@@ -85,6 +86,17 @@ from functional_training.runs._rerun import (
     rerunner_for,
     same_bits,
 )
+from functional_training.runs._spec import MAX_PARAMETERS as SPEC_MAX_PARAMETERS
+from functional_training.runs._spec import MAX_STEPS as SPEC_MAX_STEPS
+from functional_training.runs._spec import (
+    RunSpec,
+    SpecError,
+    leaf_layout,
+    load_run_spec,
+    parse_run_spec,
+    read_spec_text,
+    rows_of,
+)
 from functional_training.runs._sweep_record import sweep_digest, sweep_manifest, sweep_result_json
 from functional_training.runs._training import (
     SettingError,
@@ -104,8 +116,12 @@ __all__ = [
     "MANIFEST_FORMAT",
     "PACKAGES",
     "RerunReport",
+    "RunSpec",
     "Rerunner",
+    "SPEC_MAX_PARAMETERS",
+    "SPEC_MAX_STEPS",
     "SettingError",
+    "SpecError",
     "TrainOutcome",
     "TrainSettings",
     "add_rerun_command",
@@ -127,23 +143,28 @@ __all__ = [
     "is_digest",
     "json_floats",
     "latest_checkpoint",
+    "leaf_layout",
     "list_checkpoints",
     "load_checkpoint",
+    "load_run_spec",
     "make_console",
     "make_settings",
     "one_line",
     "package_versions",
+    "parse_run_spec",
     "prepare_checkpoint_dir",
     "print_table",
     "progress",
     "read_json",
     "read_manifest",
     "read_rerun_file",
+    "read_spec_text",
     "rerun",
     "rerun_command",
     "rerunner_for",
     "run_handler",
     "run_record",
+    "rows_of",
     "run_training",
     "same_bits",
     "save_checkpoint",

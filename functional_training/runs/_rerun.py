@@ -32,6 +32,7 @@ import importlib.metadata
 import math
 import struct
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import jax.numpy as jnp
@@ -40,7 +41,7 @@ from functional_training._datasets import named_data
 from functional_training._params import LinearParams
 from functional_training._precision import precision
 from functional_training._record import TrajectoryRecord, aligned_values
-from functional_training._sweep import sweep_learning_rates
+from functional_training._sweep import sweep, sweep_learning_rates
 from functional_training._synthetic import minibatch_indices
 from functional_training.runs._cli import progress
 from functional_training.runs._digests import trajectory_digest
@@ -52,7 +53,8 @@ from functional_training.runs._manifest import (
     line_init_from,
     validate_manifest,
 )
-from functional_training.runs._sweep_record import SWEEP_TOOL, sweep_digest
+from functional_training.runs._spec import SpecError, parse_run_spec
+from functional_training.runs._sweep_record import SWEEP_TOOL, model_sweep_digest, sweep_digest
 from functional_training.runs._training import TOOL as TRAIN_TOOL
 from functional_training.runs._training import run_training, settings_data, settings_from_run
 
@@ -315,10 +317,13 @@ def rerun_sweep(
     """The rerunner of ``functional_training sweep`` manifests (see :class:`Rerunner`).
 
     A sweep's report holds no per-step trajectory, so ``recorded`` is not used:
-    the sweep's digest is compared.
+    the sweep's digest is compared. A ``sweep --spec`` manifest (``options.spec``)
+    is rerun by :func:`rerun_model_sweep`.
     """
     run = _single_run(manifest, "sweep")
     options = run["options"]
+    if "spec" in options:
+        return rerun_model_sweep(manifest, advance=advance)
     for key in ("data", "record_every", "method"):
         if key not in options:
             raise ValueError(
@@ -349,6 +354,51 @@ def rerun_sweep(
     if advance is not None:
         advance(run["name"])
     digest = sweep_digest(result)
+    expected = run["results"]["sweep"]
+    if digest == expected:
+        return RerunReport(True, [line, f"sweep: EQUAL to the recorded one ({digest})"])
+    return RerunReport(False, [line, f"sweep: DIFFERENT: recorded {expected}, now {digest}"])
+
+
+def rerun_model_sweep(
+    manifest: Mapping,
+    *,
+    advance: Callable[[str], None] | None = None,
+) -> RerunReport:
+    """Rerun a ``sweep --spec`` manifest: the recorded spec text, seeds and settings.
+
+    The spec is read from ``options.spec`` (data files relative to the recorded
+    ``options.spec_path``), its data checked against the recorded version, and
+    the sweep's digest (:func:`model_sweep_digest`) compared.
+    """
+    run = _single_run(manifest, "sweep")
+    options = run["options"]
+    for key, kind in (("spec", str), ("spec_path", str), ("record_every", int)):
+        if not isinstance(options.get(key), kind):
+            raise ValueError(f"manifest: runs[0].options.{key} is missing or not a {kind.__name__}")
+    seeds = options.get("seeds")
+    if seeds is not None and not (isinstance(seeds, list) and seeds and all(
+            isinstance(z, int) and not isinstance(z, bool) and z >= 0 for z in seeds)):
+        raise ValueError("manifest: runs[0].options.seeds must be a list of integers >= 0 or null")
+    try:
+        spec = parse_run_spec(options["spec"], base=Path(options["spec_path"]).parent)
+    except SpecError as err:
+        raise ValueError(f"manifest: runs[0].options.spec: {err}") from None
+    same_data, line = _data_check(run, spec)  # a RunSpec has name, x, y, x_val, y_val
+    if not same_data:
+        return RerunReport(False, [line, "sweep: not rerun (the data changed)"])
+    with precision(manifest["dtype"]):
+        result = sweep(
+            spec.objective(), (spec.x, spec.y), learning_rates=run["learning_rates"],
+            seeds=seeds or (0,), optimizer=run["optimizer"],
+            hyperparameters=dict(run["hyperparameters"]), steps=run["steps"],
+            batch_size=run["batch_size"], batch_seed=run["seed"] or 0,
+            record_every=options["record_every"],
+            initial_params=spec.init if seeds is None else None,
+        )
+    if advance is not None:
+        advance(run["name"])
+    digest = model_sweep_digest(result)
     expected = run["results"]["sweep"]
     if digest == expected:
         return RerunReport(True, [line, f"sweep: EQUAL to the recorded one ({digest})"])

@@ -6,10 +6,37 @@ Examples:
       --data shipments --dtype float64 --json sweep.json
   python -m functional_training sweep --learning-rates 0.001:0.3:64 --steps 200 \\
       --data synthetic:1000000 --batch-size 1024 --record-every 20 --progress
+  python -m functional_training sweep --spec examples/two-features-seeded.toml \\
+      --learning-rates 1e-3:1:40 --log --seeds 8 --steps 300 --plot sweep.png
+  python -m functional_training sweep --spec net.toml --learning-rates 0.01:2:24 --log \\
+      --seeds 4 --optimizer momentum --hyperparameter momentum=0.8 --json sweep.json
 
-Prints the device(s), compile and run time, the best rate, the observed
-divergence point and the analytic limit ``2 / lambda_max``. Bad input exits
-with status 2 and one line on stderr; ``--json`` is written atomically.
+Without --spec the model is the lesson's line on --data, started at the data's
+initial (w, b); prints the device(s), compile and run time, the best rate, the
+observed divergence point and the analytic limit ``2 / lambda_max``.
+
+With --spec FILE the model (any kind: linear, mlp), loss, L2, data, optimizer and
+its settings, steps, batch size and batch-order seed are the spec file's; --steps,
+--optimizer, --hyperparameter, --batch-size and --seed override them (the spec's
+optimizer settings are kept only when --optimizer names the spec's optimizer);
+--data, --features, --target and --method are refused. The spec's learning rate
+is replaced by the swept rates. --seeds K trains K initial points per rate: the
+seeded scheme with seeds s, s+1, ..., s+K-1, where s is the spec's [model] seed
+(init = "seeded"); a spec whose initial values are fixed (w/b, [[model.layers]],
+init = "zeros") is one initial point, and --seeds above 1 is refused. A spec
+with a [schedule] or a partial [model].trainable is refused (a sweep runs every
+rate constant and trains every parameter); a validation set is not used. Every
+run (rate, seed) is one vmapped lane of one compiled program; losses are
+recorded every --record-every K steps, shape (rates, seeds, steps // K + 1).
+Prints the best rate (lowest median final loss over seeds) and the divergence
+point (the smallest rate at which some seed's loss went non-finite or ended
+above its start). --plot draws final loss against rate, one line per seed and
+the median; --manifest records the spec's text (`rerun` reads data files
+relative to the spec's recorded path).
+
+Bad input exits with status 2 and one line on stderr, before anything runs;
+--json, --manifest and --plot are written atomically, and the manifest (data
+hashes, environment) is built only when --json or --manifest asks for it.
 """
 
 from __future__ import annotations
@@ -18,6 +45,7 @@ import argparse
 import contextlib
 import math
 import sys
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -25,22 +53,31 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from functional_training._datasets import data_argument, named_data
-from functional_training._optimizers import OPTIMIZER_NAMES
+from functional_training._optimizers import OPTIMIZER_NAMES, check_hyperparameters
 from functional_training._params import LinearParams
 from functional_training._precision import DTYPES, precision
 from functional_training._record import named_series
 from functional_training._stability import observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
-from functional_training._sweep import sweep_learning_rates
+from functional_training._sweep import sweep, sweep_learning_rates
 from functional_training._synthetic import minibatch_indices
 from functional_training.runs._arguments import (
     add_column_arguments,
+    name_value,
     nonnegative_int,
     positive_int,
 )
+from functional_training.runs._cli import one_line
+from functional_training.runs._digests import sha256_digest
 from functional_training.runs._io import check_output_paths, json_floats, write_json_atomic
 from functional_training.runs._manifest import write_manifest
-from functional_training.runs._sweep_record import sweep_manifest
+from functional_training.runs._spec import SpecError, parse_run_spec, read_spec_text
+from functional_training.runs._sweep_plot import check_plot_path, divergence_rate, write_sweep_plot
+from functional_training.runs._sweep_record import (
+    model_sweep_manifest,
+    model_sweep_result_json,
+    sweep_manifest,
+)
 
 MAX_RECORDS = 100
 """Default ``--record-every`` keeps at most ``MAX_RECORDS + 1`` recorded losses per rate."""
@@ -100,37 +137,52 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand to ``python -m functional_training``."""
     parser = commands.add_parser(
         "sweep",
-        help="train once per learning rate, all rates in one compiled program",
-        description="Train once per learning rate, all rates in one compiled program.",
+        help="train once per learning rate (and initial seed), all runs in one compiled program",
+        description="Train once per learning rate (and initial seed with --spec), all runs in "
+                    "one compiled program.",
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--learning-rates", required=True, type=parse_rate_range,
                         metavar="START:STOP:COUNT", help="COUNT rates from START to STOP")
     parser.add_argument("--log", action="store_true", help="space the rates geometrically")
-    parser.add_argument("--steps", required=True, type=positive_int, help="optimizer steps")
-    parser.add_argument("--data", default="one-shipment", type=data_argument,
+    parser.add_argument("--spec", metavar="FILE",
+                        help="a TOML spec file (the format `python -m comparisons run --spec` "
+                             "reads): model of any kind, loss, data, optimizer, steps; replaces "
+                             "--data")
+    parser.add_argument("--seeds", type=positive_int, metavar="K",
+                        help="with --spec: K initial points per rate, seeds s..s+K-1 of the "
+                             "spec's init = \"seeded\" (seed s); default 1")
+    parser.add_argument("--steps", type=positive_int,
+                        help="optimizer steps (required without --spec; default the spec's)")
+    parser.add_argument("--data", type=data_argument,
                         help="one-shipment (default), shipments, synthetic:N, or a data file "
                              "(.csv with a header row, .parquet, .npy, .npz)")
     add_column_arguments(parser)
-    parser.add_argument("--seed", default=0, type=nonnegative_int,
-                        help="seed of the mini-batch order (default 0); synthetic:N data always "
-                             "uses seed 0, as in `train`")
+    parser.add_argument("--seed", type=nonnegative_int,
+                        help="seed of the mini-batch order (default 0, or the spec's [run].seed); "
+                             "synthetic:N data always uses seed 0, as in `train`")
     parser.add_argument("--batch-size", type=positive_int,
-                        help="mini-batch size (default: full batch)")
+                        help="mini-batch size (default: full batch, or the spec's)")
     parser.add_argument("--dtype", default="float32", choices=DTYPES,
                         help="precision of the run (default float32)")
     parser.add_argument("--record-every", type=positive_int, metavar="K",
                         help=f"record the loss every K steps (default: steps // {MAX_RECORDS})")
-    parser.add_argument("--optimizer", default="sgd", choices=OPTIMIZER_NAMES,
-                        help="default sgd; others with their optax defaults")
-    parser.add_argument("--method", default="auto", choices=SWEEP_METHODS,
-                        help="auto (default): the exact O(L)-per-step moments path for "
-                             "full-batch SGD on one feature, else autodiff")
+    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES,
+                        help="default sgd (or the spec's); others with their optax defaults")
+    parser.add_argument("--hyperparameter", action="append", type=name_value, default=[],
+                        metavar="NAME=VALUE",
+                        help="another optimizer setting, e.g. momentum=0.9 (repeatable)")
+    parser.add_argument("--method", choices=SWEEP_METHODS,
+                        help="the line only; auto (default): the exact O(L)-per-step moments "
+                             "path for full-batch SGD on one feature, else autodiff")
     parser.add_argument("--json", metavar="PATH",
                         help="write the full result as JSON (with the manifest under 'manifest')")
     parser.add_argument("--manifest", metavar="PATH",
                         help="write the run's manifest (rerun it with `rerun PATH`)")
+    parser.add_argument("--plot", metavar="PATH",
+                        help="draw final loss against rate (one line per seed, the median, the "
+                             "divergence point) to a .png, .svg or .pdf file")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only when stderr is a terminal)")
     parser.set_defaults(handler=run)
@@ -138,7 +190,19 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep the arguments describe and print its summary."""
-    check_output_paths({"--json": args.json, "--manifest": args.manifest})
+    check_output_paths({"--json": args.json, "--manifest": args.manifest, "--plot": args.plot})
+    check_plot_path(args.plot)
+    if args.spec is not None:
+        return run_model_sweep(args)
+    if args.seeds is not None:
+        raise ValueError("--seeds needs --spec (the line starts from the data's one (w, b))")
+    if args.steps is None:
+        raise ValueError("--steps is required without --spec")
+    args.data = args.data or "one-shipment"
+    args.optimizer = args.optimizer or "sgd"
+    args.seed = 0 if args.seed is None else args.seed
+    args.method = args.method or "auto"
+    hyper = hyperparameters_of(args.optimizer, {}, args.hyperparameter)
     try:
         data = named_data(args.data, features=args.features, target=args.target)
     except ValueError as err:
@@ -156,18 +220,13 @@ def run(args: argparse.Namespace) -> int:
         batches = minibatch_indices(x.shape[0], batch_size=args.batch_size,
                                        steps=args.steps, seed=args.seed)
     rates = args.learning_rates.values(log=args.log)
-    record_every = args.record_every or max(1, args.steps // MAX_RECORDS)
-    if record_every > args.steps:
-        raise ValueError(
-            f"--record-every {record_every} is larger than --steps {args.steps}: "
-            "nothing after the initial loss would be recorded"
-        )
+    record_every = _record_every(args.record_every, args.steps)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
 
     with precision(args.dtype), _progress_bar(show_progress, args.steps) as on_progress:
         result = sweep_learning_rates(
             LinearParams(init[0] if x.ndim == 1 else [init[0]] * x.shape[1], init[1]), x, y, rates,
-            steps=args.steps, optimizer=args.optimizer,
+            steps=args.steps, optimizer=args.optimizer, hyperparams=hyper,
             batch_indices=batches, record_every=record_every, method=args.method,
             progress=on_progress,
         )
@@ -191,9 +250,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None or args.manifest is not None:
         manifest = sweep_manifest(
             data=args.data, result=result, init=init, optimizer=args.optimizer,
-            batch_size=args.batch_size, seed=args.seed, method=args.method, dtype=args.dtype,
-            features=args.features, target=args.target,
+            hyperparameters=hyper, batch_size=args.batch_size, seed=args.seed,
+            method=args.method, dtype=args.dtype, features=args.features, target=args.target,
         )
+    if args.plot is not None:
+        write_sweep_plot(args.plot, rates=rates, initial_loss=result.losses[:, :1],
+                         final_loss=result.final_loss[:, None],
+                         first_nonfinite_step=result.first_nonfinite_step[:, None], log=args.log,
+                         title=f"line on {args.data}, {args.optimizer}, {args.steps} steps, "
+                               f"{args.dtype}")
+        lines.append(f"plot: {args.plot}")
     if args.json is not None:
         payload = to_json(result, summary, args=vars(args) | {"record_every": record_every})
         write_json_atomic(args.json, {"manifest": manifest, **payload})
@@ -203,6 +269,236 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"manifest: {args.manifest}")
     print("\n".join(lines))
     return 0
+
+
+_LINE_ONLY = {"data": "--data", "features": "--features", "target": "--target",
+              "method": "--method"}
+"""Options of the line's sweep that a ``--spec`` sweep refuses (the spec says or needs none)."""
+
+
+def run_model_sweep(args: argparse.Namespace) -> int:
+    """``sweep --spec FILE``: every (rate, seed) run of the spec's model; print the summary.
+
+    Everything is checked before anything is compiled: the spec file, the options
+    it cannot be combined with, the seeds, the optimizer settings, the batch size.
+    """
+    for dest, flag in _LINE_ONLY.items():
+        if getattr(args, dest) is not None:
+            raise ValueError(f"{flag} cannot be combined with --spec (the spec file names the "
+                             "data and the model)")
+    text = read_spec_text(args.spec)
+    try:
+        spec = parse_run_spec(text, base=Path(args.spec).parent)
+    except SpecError as err:
+        raise SpecError(f"{args.spec}: {err}") from None
+    if spec.schedule is not None:
+        raise ValueError(f"{args.spec}: [schedule]: a sweep runs every rate constant; remove "
+                         "the [schedule] table to sweep its rates")
+    if spec.trainable != spec.leaves:
+        raise ValueError(f"{args.spec}: [model].trainable: a sweep trains every parameter; "
+                         "remove trainable to sweep this model")
+    seeds = _seeds(args, spec)
+    steps = args.steps or spec.steps
+    optimizer = args.optimizer or spec.optimizer
+    base = {k: v for k, v in spec.hyperparams.items() if k != "learning_rate"} \
+        if optimizer == spec.optimizer else {}
+    hyper = hyperparameters_of(optimizer, base, args.hyperparameter)
+    batch_size = args.batch_size if args.batch_size is not None else spec.batch_size
+    if batch_size is not None and batch_size > spec.y.shape[0]:
+        raise ValueError(f"--batch-size {batch_size} is larger than the spec's data "
+                         f"({spec.y.shape[0]} examples)")
+    batch_seed = args.seed if args.seed is not None else spec.seed
+    rates = args.learning_rates.values(log=args.log)
+    record_every = _record_every(args.record_every, steps)
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    fixed = spec.init_kind != "seeded"
+    with precision(args.dtype), _progress_bar(show_progress, steps) as on_progress:
+        result = sweep(
+            spec.objective(), (spec.x, spec.y), learning_rates=rates, seeds=seeds,
+            optimizer=optimizer, hyperparameters=hyper, steps=steps, batch_size=batch_size,
+            batch_seed=batch_seed, record_every=record_every, progress=on_progress,
+            initial_params=spec.init if fixed else None,
+        )
+    summary = summarize_model_sweep(result)
+    settings = check_hyperparameters(optimizer, hyper)
+    lines = [
+        f"devices: {_describe_devices(result.devices)}",
+        f"data: {args.spec} (N={spec.y.shape[0]}, d={spec.features}), "
+        + ("full batch" if batch_size is None else
+           f"mini-batches of {batch_size} (order seed {batch_seed})") + f", {args.dtype}",
+        f"model: {describe_model(spec)}",
+        f"optimizer: {optimizer}" + "".join(f", {k}={v:g}" for k, v in settings.items()),
+        f"rates: {rates.size} {'log' if args.log else 'linearly'}-spaced in "
+        f"[{rates[0]:.6g}, {rates[-1]:.6g}]",
+        "seeds: " + (f"1 (the spec's fixed initial values, init {spec.init_kind})" if fixed
+                     else f"{seeds.size} (init seeded, seeds {seeds[0]}..{seeds[-1]})"),
+        f"steps: {steps}, loss recorded every {record_every}; losses "
+        f"{'x'.join(map(str, result.losses.shape))} (rates x seeds x records)",
+        f"compile: {result.compile_seconds:.3f} s",
+        f"run: {result.run_seconds:.3f} s",
+        _model_best_line(summary, seeds.size),
+        _model_divergence_line(summary["divergence"]),
+    ]
+    manifest = None  # built (data files hashed, environment collected) only when written
+    if args.json is not None or args.manifest is not None:
+        manifest = model_sweep_manifest(
+            spec=spec, spec_path=args.spec, spec_text=text, result=result, optimizer=optimizer,
+            hyperparameters=settings, batch_size=batch_size, batch_seed=batch_seed,
+            dtype=args.dtype)
+    if args.plot is not None:
+        write_sweep_plot(args.plot, rates=rates, initial_loss=result.losses[..., 0],
+                         final_loss=result.final_loss,
+                         first_nonfinite_step=result.first_nonfinite_step, log=args.log,
+                         seeds=None if fixed else result.seeds.tolist(),
+                         title=f"{spec.name}: {describe_model(spec)}; {optimizer}, "
+                               f"{steps} steps, {args.dtype}")
+        lines.append(f"plot: {args.plot}")
+    if args.json is not None:
+        payload = model_sweep_json(result, summary, spec=spec, text=text, args=vars(args),
+                                   optimizer=optimizer, hyperparameters=settings,
+                                   batch_size=batch_size, batch_seed=batch_seed)
+        write_json_atomic(args.json, {"manifest": manifest, **payload})
+        lines.append(f"json: {args.json}")
+    if args.manifest is not None:
+        write_manifest(args.manifest, manifest)
+        lines.append(f"manifest: {args.manifest}")
+    print("\n".join(lines))
+    return 0
+
+
+def _seeds(args: argparse.Namespace, spec) -> np.ndarray:
+    """The initial seeds: ``s..s+K-1`` for a seeded spec, else the one fixed point."""
+    count = args.seeds or 1
+    if spec.init_kind != "seeded":
+        if count > 1:
+            where = "init = \"zeros\"" if spec.init_kind == "zeros" else "explicit initial values"
+            raise ValueError(f"--seeds {count}: {args.spec} fixes one initial point ({where}); "
+                             "use [model] init = \"seeded\" to sweep seeds")
+        return np.array([0])
+    return np.arange(spec.init_seed, spec.init_seed + count)
+
+
+def describe_model(spec) -> str:
+    """The spec's model in words: kind, sizes, activation, loss, L2.
+
+    Example:
+      >>> from functional_training.runs._spec import parse_run_spec
+      >>> spec = parse_run_spec('name = "t"\\n[data]\\ntrain = [[1.0, 2.0]]\\n[model]\\n'
+      ...                       'w = 0.0\\nb = 0.0\\n[optimizer]\\nname = "sgd"\\n'
+      ...                       'learning_rate = 0.1\\n[run]\\nsteps = 1')
+      >>> describe_model(spec)
+      'linear (features 1), loss half-squared-error, l2 0'
+    """
+    config = ", ".join(f"{key} {'-'.join(map(str, value)) if isinstance(value, tuple) else value}"
+                       for key, value in spec.model_config.items())
+    return f"{spec.model} ({config}), loss {spec.loss}, l2 {spec.l2:g}"
+
+
+def summarize_model_sweep(result) -> dict:
+    """The best rate by median final loss over seeds, and the divergence point.
+
+    With ``F[l, z]`` the final loss of run ``(l, z)`` (``+inf`` where it is
+    non-finite or the run's ``first_nonfinite_step`` is set), the best rate is
+    ``argmin_l median_z F[l, z]`` among rates whose median is finite; the
+    divergence point is :func:`~functional_training.runs._sweep_plot.divergence_rate`
+    (the smallest rate at which some seed diverged).
+    """
+    final = np.where(np.isfinite(result.final_loss) & (result.first_nonfinite_step < 0),
+                     result.final_loss, np.inf)
+    median = np.median(final, axis=1)
+    best = int(np.argmin(median)) if np.isfinite(median).any() else None
+    return {
+        "best_rate": None if best is None else float(result.learning_rates[best]),
+        "best_median_final_loss": None if best is None else float(median[best]),
+        "median_final_loss": json_floats(median),
+        "divergence": divergence_rate(result.learning_rates, result.losses[..., 0],
+                                      result.final_loss, result.first_nonfinite_step),
+    }
+
+
+def _model_best_line(summary: dict, seeds: int) -> str:
+    if summary["best_rate"] is None:
+        return "best rate: none (the median run went non-finite at every rate)"
+    over = f"median over {seeds} seeds" if seeds > 1 else "one initial point"
+    return (f"best rate: {summary['best_rate']:.6g} (final loss "
+            f"{summary['best_median_final_loss']:.6g}, {over})")
+
+
+def _model_divergence_line(rate: float | None) -> str:
+    if rate is None:
+        return "divergence: none in the swept range"
+    return (f"divergence: {rate:.6g} (smallest rate at which some seed's loss went "
+            "non-finite or ended above its start)")
+
+
+def model_sweep_json(result, summary: dict, *, spec, text: str, args: dict, optimizer: str,
+                     hyperparameters: dict, batch_size: int | None, batch_seed: int) -> dict:
+    """A ``sweep --spec`` result as a strict-JSON-ready dict (non-finite floats as strings).
+
+    ``losses[l][z][r]`` is the loss of rate ``l``, seed ``z`` at ``recorded_steps[r]``.
+    """
+    command = {k: v for k, v in args.items() if k != "handler"}
+    return {
+        "command": command | {"learning_rates": list(args["learning_rates"])},
+        "spec": {"path": args["spec"], "digest": sha256_digest(text.encode()), "text": text},
+        "model": {"kind": spec.model, **{k: list(v) if isinstance(v, tuple) else v
+                                         for k, v in spec.model_config.items()},
+                  "loss": spec.loss, "l2": spec.l2},
+        "init": spec.init_kind,
+        "optimizer": optimizer,
+        "hyperparameters": hyperparameters,
+        "batch_size": batch_size,
+        "batch_seed": batch_seed,
+        "devices": [str(d) for d in result.devices],
+        "recorded_steps": result.recorded_steps.tolist(),
+        **model_sweep_result_json(result),
+        "seeds": result.seeds.tolist() if spec.init_kind == "seeded" else None,
+        "compile_seconds": result.compile_seconds,
+        "run_seconds": result.run_seconds,
+        **summary,
+    }
+
+
+def hyperparameters_of(optimizer: str, base: dict[str, float],
+                       given: list[tuple[str, float]]) -> dict[str, float]:
+    """``base`` updated with the ``--hyperparameter`` pairs, checked against ``optimizer``.
+
+    Returns only the settings given (defaults are filled in where the sweep runs).
+
+    Raises:
+      ValueError: one line naming ``--hyperparameter``: a name given twice, the
+        learning rate (the sweep sets it), or a setting ``optimizer`` does not take
+        or that is out of range.
+
+    Example:
+      >>> hyperparameters_of("momentum", {}, [("momentum", 0.8)])
+      {'momentum': 0.8}
+    """
+    hyper = dict(base)
+    seen = set()
+    for name, value in given:
+        if name in seen:
+            raise ValueError(f"--hyperparameter: {name} given twice")
+        if name == "learning_rate":
+            raise ValueError("--hyperparameter learning_rate: the sweep sets the rate "
+                             "(--learning-rates)")
+        seen.add(name)
+        hyper[name] = value
+    try:
+        check_hyperparameters(optimizer, hyper)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--hyperparameter: {one_line(err)}") from None
+    return hyper
+
+
+def _record_every(given: int | None, steps: int) -> int:
+    record_every = given or max(1, steps // MAX_RECORDS)
+    if record_every > steps:
+        raise ValueError(
+            f"--record-every {record_every} is larger than --steps {steps}: "
+            "nothing after the initial loss would be recorded"
+        )
+    return record_every
 
 
 def summarize(result, x, y) -> dict:

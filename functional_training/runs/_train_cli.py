@@ -21,10 +21,15 @@ the chain of checkpoints and continues from the latest; chunk boundaries are
 multiples of ``--checkpoint-every`` whether or not the run was interrupted,
 so a resumed run computes exactly what the uninterrupted run computes.
 
-Cost: every step records the full training loss (the trajectory contract), so
-each step reads all N examples whatever ``--batch-size`` is: with
-``--data synthetic:10000000 --batch-size 32`` a step costs what a full-batch
-step costs. For loss curves of large data sets use ``sweep --record-every``.
+Records: the batch loss, gradient, parameters and the full training (and
+validation) loss, which reads all N examples, are recorded every
+``--eval-every`` steps and at the last step; the steps between only train, so
+they cost what their batch costs. The default records every step while
+N x steps is small (the lesson's runs) and a bounded number of steps
+otherwise (at most 100,000; about 2**24 / N when N is large), so memory is
+bounded by the records, not the steps; ``--eval-every 1`` records every step
+and is refused up front when those records would not fit in 4 GiB.
+``--checkpoint-every`` must be a multiple of ``--eval-every``.
 
 Exit codes: 0 trained (a run that diverges still exits 0: divergence is data),
 2 bad usage or bad input (one line, no traceback, no output file written),
@@ -84,6 +89,7 @@ FLAGS = {
     "learning_rate": "--learning-rate",
     "hyperparameters": "--hyperparameter",
     "chunk_steps": "--checkpoint-every",
+    "eval_every": "--eval-every",
     "checkpoint_dir": "--checkpoint-dir",
     "resume": "--resume",
 }
@@ -132,12 +138,13 @@ class _Reporter:
     def __call__(self, step: int, steps: int, segment: dict) -> None:
         raise_if_interrupted()  # a Ctrl-C that library code swallowed still stops the run
         batch_loss, train_loss, norm = _latest(segment)
+        at = int(segment["record_steps"][-1]) if "record_steps" in segment else step - 1
         if self.bar is not None:
-            status = (f"step {step - 1} (before its update): loss={batch_loss:.4g} "
+            status = (f"step {at} (before its update): loss={batch_loss:.4g} "
                       f"grad_norm={norm:.4g}")
             self.bar.update(self.task, completed=step, status=status)
         elif step >= self.next_line or step == steps:
-            print(f"{step}/{steps} steps done; step {step - 1} (before its update): "
+            print(f"{step}/{steps} steps done; step {at} (before its update): "
                   f"batch_loss={batch_loss:.6g} train_loss={train_loss:.6g} grad_norm={norm:.6g}",
                   file=sys.stderr, flush=True)
             self.next_line = (step // self.stride + 1) * self.stride
@@ -165,9 +172,12 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
         f"batch size {settings.batch_size}, seed {settings.seed}"
     )
     params = " ".join(f"{name}={values[-1]:.6g}" for name, values in traj.params.items())
+    at = traj.recorded_steps
+    recorded = "" if traj.record_steps is None else (
+        f"; recorded {len(at)} steps (every {settings.eval_every} and the last)")
     lines = [
         f"trained {traj.steps} steps: {settings.optimizer} lr={settings.learning_rate:g}, "
-        f"{batch}, {settings.dtype}, data {settings.data}",
+        f"{batch}, {settings.dtype}, data {settings.data}{recorded}",
         f"train_loss {traj.train_loss[0]:.6g} before step 0 -> {traj.train_loss[-1]:.6g} "
         f"after step {traj.steps - 1}; grad_norm {norms[0]:.6g} at step 0 -> {norms[-1]:.6g} "
         f"at step {traj.steps - 1}",
@@ -177,9 +187,11 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
     if first is None:
         lines.append("first non-finite step: none")
     else:
-        lo = max(0, first - 4)
-        shown = ", ".join(f"{k}: {norms[k]:.3g}" for k in range(lo, min(first + 1, traj.steps)))
-        lines.append(f"first non-finite step: {first} (diverged); grad_norm by step: {shown}")
+        upto = [r for r, k in enumerate(at) if k <= first][-5:]
+        shown = ", ".join(f"{at[r]}: {norms[r]:.3g}" for r in upto)
+        which = "" if traj.record_steps is None else " recorded"
+        lines.append(f"first non-finite{which} step: {first} (diverged); grad_norm by step: "
+                     f"{shown}")
     if outcome.resumed_from is not None:
         lines.append(f"resumed from checkpoint {outcome.resumed_from}")
     if outcome.checkpoint is not None:
@@ -210,8 +222,11 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
                         metavar="NAME=VALUE",
                         help="another optimizer setting, e.g. momentum=0.9 (repeatable)")
     parser.add_argument("--batch-size", type=positive_int, metavar="B",
-                        help="examples per gradient step (default: full batch); the full "
-                             "training loss is still computed at every step, O(N)")
+                        help="examples per gradient step (default: full batch)")
+    parser.add_argument("--eval-every", type=positive_int, metavar="E",
+                        help="record (and compute the O(N) full losses) every E steps and at "
+                             "the last step (default: every step for small runs, a bounded "
+                             "number of records otherwise)")
     length = parser.add_mutually_exclusive_group(required=True)
     length.add_argument("--steps", type=positive_int, metavar="S")
     length.add_argument("--epochs", type=positive_int, metavar="E")
@@ -274,6 +289,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         dtype=args.dtype,
         chunk_steps=args.checkpoint_every,
+        eval_every=args.eval_every,
     )
     directory = None
     if args.checkpoint_dir is not None:
@@ -289,6 +305,8 @@ def _train(args: argparse.Namespace) -> int:
         print(f"interrupted: {hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print("\n".join(summary_lines(settings, outcome)))
+    if args.json is None and args.manifest is None:
+        return 0  # a manifest (data hash, environment) is built only when it is written
     manifest = train_manifest(settings, data, outcome)
     if args.json is not None:
         write_json_atomic(args.json, {"manifest": manifest,

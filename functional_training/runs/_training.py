@@ -6,6 +6,10 @@ cut into chunks of ``chunk_steps`` steps, each one call of one compiled
 optimizer state across chunks; with a checkpoint directory each chunk ends in a
 content-hashed checkpoint, and resuming verifies the chain and continues from
 the latest, so a resumed run computes exactly what the uninterrupted run computes.
+A run records every ``eval_every`` steps (and its last step,
+:func:`functional_training.record_steps`), so its memory is bounded by its
+records; the batch order is made one epoch at a time on the host
+(:class:`functional_training.MinibatchOrder`) and gathered on the device.
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ from functional_training._optimizers import (
 from functional_training._params import LinearParams
 from functional_training._precision import DTYPES, precision
 from functional_training._record import TrajectoryRecord
-from functional_training._synthetic import minibatch_indices
+from functional_training._record_plan import (
+    MAX_RECORD_BYTES,
+    check_eval_every,
+    default_eval_every,
+    record_count,
+    record_plan,
+    record_steps,
+)
+from functional_training._synthetic import MinibatchOrder
 from functional_training._train import check_data, full_losses, train_chunk
 from functional_training.runs._checkpoint import (
     checkpoint_chain,
@@ -55,11 +67,8 @@ from functional_training.runs._manifest import (
 
 TOOL = "functional_training train"
 DEFAULT_CHUNK_STEPS = 1000
-"""Steps per compiled chunk without ``--checkpoint-every``: progress is reported per chunk."""
-
-MAX_RECORD_BYTES = 2**32
-"""Largest memory a run's records may take (4 GiB, the sweep's limit): a run whose
-records (:func:`record_bytes`) would take more is refused before it starts."""
+"""Steps per compiled chunk without ``--checkpoint-every`` (rounded up to a multiple of
+``eval_every``): progress is reported per chunk."""
 
 RECORD_BYTES_PER_VALUE = 48
 """Memory per recorded value at its peak: 8 bytes in the chunk's array, 8 more when
@@ -120,6 +129,7 @@ class TrainSettings:
       seed: batch-order seed, ``None`` for full batch.
       dtype: ``"float64"`` or ``"float32"``.
       chunk_steps: steps per compiled chunk (= ``--checkpoint-every``).
+      eval_every: steps between records (the last step is always recorded).
       init: initial ``(w, b)``.
       features, target: a data file's feature and target columns (``None`` for named data).
     """
@@ -137,6 +147,7 @@ class TrainSettings:
     batch_size: int | None = None
     seed: int | None = None
     dtype: str = "float64"
+    eval_every: int = 1
 
     def fingerprint(self, data_version: str) -> dict:
         """What a checkpoint must share with a run to be resumed by it.
@@ -160,6 +171,7 @@ class TrainSettings:
             "features": None if self.features is None else list(self.features),
             "target": self.target,
             "steps": self.steps,
+            "eval_every": self.eval_every,
         }
 
 
@@ -176,12 +188,17 @@ def make_settings(
     dtype: str = "float64",
     chunk_steps: int | None = None,
     init: tuple[float, float] | None = None,
+    eval_every: int | None = None,
 ) -> TrainSettings:
     """Validate a run's settings against its data and fill in what follows from them.
 
     Exactly one of ``steps`` and ``epochs``; an epoch is ``n // batch_size``
     steps (one step with full batch). ``seed`` needs ``batch_size`` and
-    defaults to 0 with it.
+    defaults to 0 with it. ``eval_every`` defaults to
+    :func:`functional_training.default_eval_every` of the examples one evaluation
+    reads (training and validation) and the steps; ``chunk_steps`` must be a
+    multiple of it (or cover the whole run) and defaults to the multiple
+    nearest above :data:`DEFAULT_CHUNK_STEPS`.
 
     Raises:
       SettingError: one line naming the argument (``steps``, ``batch_size``, ...).
@@ -189,8 +206,8 @@ def make_settings(
     Example:
       >>> s = make_settings(named_data("shipments"), optimizer="sgd", learning_rate=0.08,
       ...                   epochs=20)
-      >>> s.steps, s.chunk_steps, s.seed, s.hyperparameters
-      (20, 20, None, {})
+      >>> s.steps, s.chunk_steps, s.seed, s.hyperparameters, s.eval_every
+      (20, 20, None, {}, 1)
     """
     n = int(data.y.shape[0])
     if (steps is None) == (epochs is None):
@@ -235,7 +252,23 @@ def make_settings(
     hyper = {**optimizer_hyperparameters(optimizer), **{k: float(v) for k, v in hyper.items()}}
     if epochs is not None:
         steps = epochs * (1 if batch_size is None else n // batch_size)
-    _check_record_size(data, steps=steps, batch_size=batch_size,
+    if eval_every is None:
+        examples = n + (0 if data.y_val is None else int(data.y_val.shape[0]))
+        eval_every = default_eval_every(examples, steps)
+    else:
+        try:
+            eval_every = check_eval_every(eval_every)
+        except ValueError as err:
+            raise SettingError("{eval_every}" + _literal(str(err).removeprefix("eval_every"))) \
+                from None
+    if chunk_steps is None:
+        chunk_steps = min(steps, -(-DEFAULT_CHUNK_STEPS // eval_every) * eval_every)
+    elif chunk_steps % eval_every and chunk_steps < steps:
+        raise SettingError(
+            f"{{chunk_steps}} {chunk_steps} must be a multiple of {{eval_every}} {eval_every} "
+            "(chunks begin at recorded steps)"
+        )
+    _check_record_size(data, steps=steps, batch_size=batch_size, eval_every=eval_every,
                        length="{steps}" if epochs is None else "{epochs}")
     return TrainSettings(
         data=data.name,
@@ -247,7 +280,8 @@ def make_settings(
         batch_size=batch_size,
         seed=seed,
         dtype=dtype,
-        chunk_steps=chunk_steps or min(steps, DEFAULT_CHUNK_STEPS),
+        chunk_steps=chunk_steps,
+        eval_every=eval_every,
         init=tuple(float(v) for v in (init or data.init)),
         features=data.features,
         target=data.target,
@@ -255,7 +289,7 @@ def make_settings(
 
 
 def record_values_per_step(data: NamedData, *, batch_size: int | None) -> int:
-    """Values a run records per step: parameters and gradients, losses, the batch's indices.
+    """Values a run records per recorded step: parameters and gradients, losses, the batch.
 
     Example:
       >>> record_values_per_step(named_data("shipments"), batch_size=None)
@@ -266,26 +300,35 @@ def record_values_per_step(data: NamedData, *, batch_size: int | None) -> int:
             + (0 if batch_size is None else batch_size))
 
 
-def record_bytes(data: NamedData, *, steps: int, batch_size: int | None) -> int:
+def record_bytes(data: NamedData, *, steps: int, batch_size: int | None,
+                 eval_every: int = 1) -> int:
     """Memory the records of a ``steps``-step run take at their peak (an estimate, bytes).
+
+    Records are taken at :func:`functional_training.record_steps` ``(steps, eval_every)``.
 
     Example:
       >>> record_bytes(named_data("shipments"), steps=1000, batch_size=None)
       288000
+      >>> record_bytes(named_data("shipments"), steps=1000, batch_size=None, eval_every=100)
+      3168
     """
-    return steps * record_values_per_step(data, batch_size=batch_size) * RECORD_BYTES_PER_VALUE
+    return (record_count(steps, eval_every) * record_values_per_step(data, batch_size=batch_size)
+            * RECORD_BYTES_PER_VALUE)
 
 
 def _check_record_size(data: NamedData, *, steps: int, batch_size: int | None,
-                       length: str) -> None:
-    size = record_bytes(data, steps=steps, batch_size=batch_size)
+                       eval_every: int, length: str) -> None:
+    size = record_bytes(data, steps=steps, batch_size=batch_size, eval_every=eval_every)
     if size > MAX_RECORD_BYTES:
         per_step = record_values_per_step(data, batch_size=batch_size)
         fit = MAX_RECORD_BYTES // (per_step * RECORD_BYTES_PER_VALUE)
+        records = record_count(steps, eval_every)
         raise SettingError(
-            f"{length}: {steps} steps would record {steps * per_step:.3g} values "
-            f"({per_step} per step), about {size / 2**30:.3g} GiB in memory, over the "
-            f"{MAX_RECORD_BYTES / 2**30:g} GiB limit: at most {fit} steps fit"
+            f"{length}: {steps} steps recorded every {eval_every} would record "
+            f"{records * per_step:.3g} values ({per_step} per recorded step), about "
+            f"{size / 2**30:.3g} GiB in memory, over the {MAX_RECORD_BYTES / 2**30:g} GiB "
+            f"limit: at most {fit} recorded steps fit; pass {{eval_every}} >= "
+            f"{-(-steps // max(1, fit - 1))}"
         )
 
 
@@ -319,7 +362,8 @@ Progress = Callable[[int, int, dict], None]
 """``progress(step, steps, segment)`` after each chunk; ``segment`` holds the chunk's records."""
 
 
-def _segment(records, batches) -> dict[str, np.ndarray]:
+def _segment(records, batches, steps: np.ndarray | None) -> dict[str, np.ndarray]:
+    """A chunk's records as named arrays; ``steps``: the recorded steps (``None``: every step)."""
     records = jax.device_get(records)
     params, grads, batch_loss, train_loss, val_loss = (
         records.params, records.grads, records.batch_loss, records.train_loss, records.val_loss)
@@ -331,7 +375,10 @@ def _segment(records, batches) -> dict[str, np.ndarray]:
         segment["val_loss"] = val_loss
     if batches is not None:
         segment["batches"] = batches
-    return {name: np.asarray(values) for name, values in segment.items()}
+    if steps is not None:
+        segment["record_steps"] = steps
+    # Copies: a zero-copy view would keep each chunk's device buffer alive for the whole run.
+    return {name: np.array(values, copy=True) for name, values in segment.items()}
 
 
 def prepare_checkpoint_dir(directory, *, resume: bool) -> Path:
@@ -410,14 +457,16 @@ def run_training(
       [8.0, 2.0, 0.5, 0.125, 0.031]
     """
 
-    version = data_record(data.name, data.x, data.y, data.x_val, data.y_val)["version"]
-    fingerprint = settings.fingerprint(version)
     n, steps, chunk = int(data.y.shape[0]), settings.steps, settings.chunk_steps
+    points = record_steps(steps, settings.eval_every)
+    sparse = points.size != steps  # recorded steps are named only when some are skipped
+    fingerprint = None  # the data hash: only a checkpointed run needs it
+    if checkpoint_dir is not None:
+        version = data_record(data.name, data.x, data.y, data.x_val, data.y_val)["version"]
+        fingerprint = settings.fingerprint(version)
     order = None
     if settings.batch_size is not None:
-        order = minibatch_indices(
-            n, batch_size=settings.batch_size, steps=steps, seed=settings.seed
-        )
+        order = MinibatchOrder(n, batch_size=settings.batch_size, seed=settings.seed)
     with precision(settings.dtype):
         dtype = jnp.dtype(settings.dtype)
         x, y = (jnp.asarray(values, dtype) for values in check_data(data.x, data.y))
@@ -437,7 +486,7 @@ def run_training(
             latest_path = latest_checkpoint(checkpoint_dir)
             _check_same_run(latest_path, checkpoint_metadata(latest_path)["run"], fingerprint)
             chain = checkpoint_chain(latest_path, params=params, opt_state=opt_state)
-            _check_resumable(chain)
+            _check_resumable(chain, points)
             segments = [link.records for link in chain]
             latest = chain[-1]
             step, parent, last_id = latest.step, latest.path.name, latest.id
@@ -448,11 +497,15 @@ def run_training(
                 progress(step, steps, segments[-1])
         while step < steps:
             end = min(steps, (step // chunk + 1) * chunk)
-            batches = None if order is None else order[step:end]
+            batches = None if order is None else order.rows(step, end)
+            chunk_points = points[(points >= step) & (points < end)]
             params, opt_state, records = train_chunk(
-                optimizer, end - step, params, opt_state, x, y, batches, x_val, y_val
+                optimizer, record_plan(step, end, points), params, opt_state, x, y, batches,
+                x_val, y_val,
             )
-            segments.append(_segment(records, batches))
+            recorded_batches = None if batches is None else batches[chunk_points - step]
+            segments.append(_segment(records, recorded_batches,
+                                     chunk_points if sparse else None))
             step = end
             if checkpoint_dir is not None:
                 path = save_checkpoint(
@@ -490,6 +543,7 @@ def run_training(
         batches=None if order is None else np.concatenate(
             [segment["batches"] for segment in segments]
         ).tolist(),
+        record_steps=points.tolist() if sparse else None,
     )
     trajectory.check_lengths()
     return TrainOutcome(trajectory, last_id, resumed_from)
@@ -525,13 +579,24 @@ def _check_same_run(path: Path, run: dict, fingerprint: dict) -> None:
             )
 
 
-def _check_resumable(chain) -> None:
+def _check_resumable(chain, points: np.ndarray) -> None:
+    """The chain's records are exactly the run's records up to its latest step."""
     latest = chain[-1]
-    covered = sum(int(np.shape(link.records.get("batch_loss", []))[0]) for link in chain)
-    if covered != latest.step:
+    expected = points[points < latest.step]
+    covered = [np.asarray(link.records["record_steps"]) if "record_steps" in link.records
+               else None for link in chain]
+    if all(c is None for c in covered):  # every step recorded
+        found = sum(int(np.shape(link.records.get("batch_loss", []))[0]) for link in chain)
+        complete = found == expected.size
+    else:
+        found = sum(0 if c is None else c.size for c in covered)
+        complete = all(c is not None for c in covered) and np.array_equal(
+            np.concatenate(covered), expected)
+    if not complete:
         raise SettingError(
-            f"{{resume}}: the checkpoints in {_literal(latest.path.parent)} record {covered} "
-            f"steps of history but the latest is at step {latest.step}; the chain is incomplete"
+            f"{{resume}}: the checkpoints in {_literal(latest.path.parent)} record {found} "
+            f"steps of history but the run records {expected.size} steps before step "
+            f"{latest.step}; the chain is incomplete"
         )
 
 
@@ -559,6 +624,7 @@ def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutco
             "features": None if settings.features is None else list(settings.features),
             "target": settings.target,
             "chunk_steps": settings.chunk_steps,
+            "eval_every": settings.eval_every,
             "resumed_from": outcome.resumed_from,
         },
         results={"trajectory": trajectory_digest(outcome.trajectory)},
@@ -581,6 +647,9 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
         raise ValueError("manifest: runs[0].options.features must be a list of column names")
     if target is not None and not isinstance(target, str):
         raise ValueError("manifest: runs[0].options.target must be a column name")
+    eval_every = options.get("eval_every", 1)  # manifests before eval_every recorded every step
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every <= 0:
+        raise ValueError("manifest: runs[0].options.eval_every must be an integer > 0")
     data = named_data(data_name, features=features, target=target)
     init = line_init_from(run["init"], _features(data))
     try:
@@ -595,6 +664,7 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
             dtype=dtype,
             chunk_steps=chunk,
             init=init,
+            eval_every=eval_every,
         )
     except SettingError as err:
         raise ValueError(f"manifest: {err.naming(_MANIFEST_KEYS)}") from None
@@ -604,6 +674,7 @@ _MANIFEST_KEYS = {
     "steps": "runs[0].steps", "batch_size": "runs[0].batch_size", "seed": "runs[0].seed",
     "optimizer": "runs[0].optimizer", "learning_rate": "runs[0].learning_rates",
     "hyperparameters": "runs[0].hyperparameters", "chunk_steps": "runs[0].options.chunk_steps",
+    "eval_every": "runs[0].options.eval_every",
 }
 """Where a manifest keeps each setting :func:`make_settings` may refuse (``dtype`` is checked
 when the manifest is read)."""

@@ -427,15 +427,17 @@ def test_ctrl_c_exits_130_with_a_hint_and_no_traceback(tmp_path):
     every=st.integers(1, 8),
     batch=st.one_of(st.none(), st.integers(1, 9)),
     cut=st.floats(0.0, 1.0),
+    eval_every=st.sampled_from([1, 1, 2, 3]),
 )
 def test_resume_from_any_checkpoint_matches_the_uninterrupted_run(
-    data_name, optimizer, rate, steps, every, batch, cut
+    data_name, optimizer, rate, steps, every, batch, cut, eval_every
 ):
     data = named_data(data_name)
     if batch is not None:
         batch = min(batch, data.y.size)
     settings_ = make_settings(data, optimizer=optimizer, learning_rate=rate, steps=steps,
-                              batch_size=batch, chunk_steps=every)
+                              batch_size=batch, chunk_steps=every * eval_every,
+                              eval_every=eval_every)
     with tempfile.TemporaryDirectory() as tmp:
         full = run_training(settings_, data, checkpoint_dir=tmp)
         checkpoints = sorted(Path(tmp).iterdir())
@@ -446,6 +448,38 @@ def test_resume_from_any_checkpoint_matches_the_uninterrupted_run(
     assert resumed.trajectory == full.trajectory
     assert resumed.checkpoint == full.checkpoint
 
+
+
+def test_eval_every_records_the_reference_at_its_recorded_steps(tmp_path, capsys):
+    argv = ["train", "--data", "synthetic:200", "--optimizer", "sgd", "--learning-rate",
+            "0.05", "--batch-size", "16", "--steps", "50", "--eval-every", "8",
+            "--json", tmp_path / "run.json", "--manifest", tmp_path / "run.manifest.json"]
+    code, out, err = run_cli(capsys, DOOR, *argv)
+    assert code == 0, err
+    assert "recorded 8 steps (every 8 and the last)" in out
+    traj = _json(tmp_path / "run.json")["trajectory"]
+    points = [0, 8, 16, 24, 32, 40, 48, 49]
+    assert traj["record_steps"] == points
+    data = named_data("synthetic:200")
+    order = ft.minibatch_indices(200, batch_size=16, steps=50, seed=0)
+    ref = numpy_sgd(*data.init, data.x, data.y, 0.05, 50, batch_indices=order)
+    np.testing.assert_allclose(traj["batch_loss"], ref["batch_loss"][points], rtol=TOL64)
+    np.testing.assert_allclose(traj["train_loss"], ref["train_loss"][points + [50]], rtol=TOL64)
+    np.testing.assert_allclose(traj["params"]["w"], ref["w"][points + [50]], rtol=TOL64)
+    assert traj["batches"] == order[points].tolist()
+    manifest = read_manifest(tmp_path / "run.manifest.json")
+    assert manifest["runs"][0]["options"]["eval_every"] == 8
+    code, out, _ = run_cli(capsys, DOOR, "rerun", tmp_path / "run.manifest.json")
+    assert code == 0 and "trajectory: EQUAL to the recorded one (50 steps" in out
+
+
+def test_checkpoints_must_fall_on_recorded_steps(tmp_path, capsys):
+    code, out, err = run_cli(capsys, DOOR, *shipments_argv(
+        "--eval-every", "4", "--checkpoint-every", "6", "--checkpoint-dir", tmp_path / "c"))
+    assert (code, out) == (2, "")
+    assert err == ("error: --checkpoint-every 6 must be a multiple of --eval-every 4 "
+                   "(chunks begin at recorded steps)\n")
+    assert not (tmp_path / "c").exists()
 
 
 def test_plain_progress_lines_fall_at_evenly_spaced_chunk_ends(capsys, tmp_path):
