@@ -84,6 +84,7 @@ def _run_train(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
         params, x, y, optimizer=optimizer, steps=experiment.steps,
         batch_indices=None if batches is None else np.asarray(batches, dtype=np.int64),
         x_val=x_val, y_val=y_val, objective=objective, schedule=schedule,
+        eval_every=1,  # the trajectory contract: every step, whatever N * S is
     )
     predictions = jax.vmap(objective.outputs, in_axes=(0, None))(traj.params, x)
     extras = {}

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,7 @@ def write_sweep_plot(path, *, rates, initial_loss, final_loss, first_nonfinite_s
         axes.set_xscale("log")
     axes.set_xlabel("learning rate")
     axes.set_ylabel("final training loss")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(textwrap.fill(title, 90), fontsize=9)  # long titles on two lines
     axes.legend(fontsize=8, loc="best")
     axes.grid(True, linewidth=0.3, alpha=0.5)
     figure.tight_layout()
