@@ -1,4 +1,4 @@
-"""Side by side: learning-rate sweeps by every contender, in one process, one table.
+"""Side by side: learning-rate sweeps by every contender, one process per size, one table.
 
 Every contender trains the lesson's linear model ``prediction = w * x + b`` with
 plain SGD on the mean half squared error, once per learning rate, from
@@ -39,6 +39,8 @@ Usage:
   python benchmarks/sweep.py --memory              # 100,000 rates x 10,000 steps: peak RSS
   python benchmarks/sweep.py --profile             # why the general path is slow at (c)
   python benchmarks/sweep.py --json results.json   # the table as JSON as well
+  python benchmarks/sweep.py --in-process          # all sizes in one process (default: one
+                                                   # fresh process per size)
   python benchmarks/sweep.py --with-compile --torch-device cuda   # on a GPU machine
 """
 
@@ -501,6 +503,21 @@ def render(rows: list[Row], info: dict) -> None:
     console.print(", ".join(f"{k}: {v}" for k, v in info.items()))
 
 
+def render_markdown(rows: list[Row], labels: dict[str, str]) -> str:
+    """The rows as the markdown table of benchmarks/README.md (``labels``: size key -> label)."""
+    lines = ["| size | contender | dtype | time | compile | vs project f32 | check vs NumPy f64 "
+             "| note |", "|---|---|---|---:|---:|---:|---|---|"]
+    for row in rows:
+        first = row is _first_of(rows, row.size)
+        ratio = "" if row.ratio is None else (f"{row.ratio:,.0f}x" if row.ratio >= 100
+                                              else f"{row.ratio:,.1f}x")
+        compile_text = "" if row.compile_seconds is None else _seconds(row.compile_seconds)
+        lines.append(f"| {labels[row.size] if first else ''} | {row.contender} | {row.dtype} | "
+                     f"{_seconds(row.seconds)} | {compile_text} | {ratio} | {row.check} | "
+                     f"{row.note} |")
+    return "\n".join(lines)
+
+
 def _first_of(rows: list[Row], key: str) -> Row:
     return next(row for row in rows if row.size == key)
 
@@ -596,6 +613,28 @@ def profile() -> None:
 # ----------------------------------------------------------------- main
 
 
+def _size_in_child(key: str, argv: list[str]) -> list[Row]:
+    """Run one size in a fresh Python process (same options) and return its rows."""
+    drop = {"--sizes", "--json"}
+    kept, skip = [], False
+    for arg in argv:
+        if arg in drop:
+            skip = True
+            continue
+        if skip and not arg.startswith("--"):
+            continue
+        skip = False
+        kept.append(arg)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rows.json"
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), *kept, "--sizes", key,
+                        "--json", str(out)], check=False, stdout=subprocess.DEVNULL)
+        if not out.exists():
+            raise RuntimeError(f"size ({key}) failed in its process")
+        return [Row(**row) for row in json.loads(out.read_text())["rows"]]
+
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
@@ -606,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="the 100,000 x 10,000 memory run")
     parser.add_argument("--profile", action="store_true", help="per-step profile at size (c)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every size in this process (default: one process per size)")
     parser.add_argument("--torch-device", default="cpu",
                         help="device of the torch contenders, e.g. cuda (default cpu)")
     parser.add_argument("--torch-threads", type=int,
@@ -632,9 +673,13 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.torch_threads)
     rows: list[Row] = []
-    for key in args.sizes:
-        rows += bench_size(SIZES[key], repeats=args.repeats, with_compile=args.with_compile,
-                           log=lambda line: print(line, file=sys.stderr, flush=True))
+    if len(args.sizes) > 1 and not args.in_process:  # one process per size
+        for key in args.sizes:
+            rows += _size_in_child(key, argv if argv is not None else sys.argv[1:])
+    else:
+        for key in args.sizes:
+            rows += bench_size(SIZES[key], repeats=args.repeats, with_compile=args.with_compile,
+                               log=lambda line: print(line, file=sys.stderr, flush=True))
     info = machine()
     render(rows, info)
     usage = resource.getrusage(resource.RUSAGE_SELF)
