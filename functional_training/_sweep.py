@@ -72,6 +72,7 @@ from functional_training._optimizers import (
     optimizer_hyperparameters,
 )
 from functional_training._params import LinearParams
+from functional_training._record_plan import MAX_RECORD_BYTES
 from functional_training._synthetic import minibatch_indices
 from functional_training._train import _check_objective_data, check_data, float_params
 
@@ -85,9 +86,10 @@ PROGRESS_CHUNKS = 100
 MAX_STEPS = 2**31 - 1
 """Largest ``steps``: step indices are int32 inside the compiled program."""
 
-MAX_RECORDED_BYTES = 2**32
-"""Largest recorded-loss buffer, ``L x (S // K + 1) x itemsize`` bytes (4 GiB): it lives
-on the device and on the host; a larger one is refused before anything is allocated."""
+MAX_RECORDED_BYTES = MAX_RECORD_BYTES
+"""Largest recorded-loss buffer, ``L x (S // K + 1) x itemsize`` bytes (4 GiB, the one
+limit on records, :data:`functional_training.MAX_RECORD_BYTES`): it lives on the device
+and on the host; a larger one is refused before anything is allocated."""
 
 
 class SweepResult(NamedTuple):

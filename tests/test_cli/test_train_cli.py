@@ -400,9 +400,10 @@ def test_kill_and_resume_in_a_subprocess(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_exits_130_with_a_hint_and_no_traceback(tmp_path):
     ckpt = tmp_path / "ckpt"
+    # Long enough (4,000 checkpoints, several seconds) that the interrupt lands in training.
     argv = ["train", "--data", "synthetic:2000", "--optimizer", "sgd", "--learning-rate", "0.01",
-            "--batch-size", "8", "--steps", "6000", "--checkpoint-every", "50",
-            "--checkpoint-dir", ckpt, "--json", tmp_path / "r.json"]
+            "--batch-size", "8", "--steps", "200000", "--eval-every", "50",
+            "--checkpoint-every", "50", "--checkpoint-dir", ckpt, "--json", tmp_path / "r.json"]
     process = subprocess.Popen([*SCRIPT, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + 120
