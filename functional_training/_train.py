@@ -22,6 +22,7 @@ from functional_training._record_plan import (
     check_record_memory,
     default_eval_every,
     plan_records,
+    record_count,
     record_plan,
     record_steps,
 )
@@ -206,15 +207,15 @@ def train(
     examples = x_np.shape[0] + (yv_np.shape[0] if has_val else 0)
     eval_every = (default_eval_every(examples, steps) if eval_every is None
                   else check_eval_every(eval_every))
-    points = record_steps(steps, eval_every)
 
     params, dtype = float_params(params)
     per_record = 2 * sum(int(np.size(leaf)) for leaf in jax.tree.leaves(params)) + 6
     itemsize = jnp.dtype(dtype).itemsize
     fits = MAX_RECORD_BYTES // (per_record * itemsize)
-    check_record_memory(points.size + 1, per_record, itemsize,
+    check_record_memory(record_count(steps, eval_every) + 1, per_record, itemsize,
                         what=f"train: {steps} steps with eval_every={eval_every}",
                         fix=f"pass eval_every >= {-(-steps // max(1, fits - 2))}")
+    points = record_steps(steps, eval_every)  # after the check: it holds one int per record
     x, y = jnp.asarray(x_np, dtype), jnp.asarray(y_np, dtype)
     if has_val:
         x_val, y_val = jnp.asarray(x_val, dtype), jnp.asarray(y_val, dtype)

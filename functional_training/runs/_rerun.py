@@ -353,11 +353,7 @@ def rerun_sweep(
         )
     if advance is not None:
         advance(run["name"])
-    digest = sweep_digest(result)
-    expected = run["results"]["sweep"]
-    if digest == expected:
-        return RerunReport(True, [line, f"sweep: EQUAL to the recorded one ({digest})"])
-    return RerunReport(False, [line, f"sweep: DIFFERENT: recorded {expected}, now {digest}"])
+    return _sweep_verdict(line, run["results"]["sweep"], sweep_digest(result))
 
 
 def rerun_model_sweep(
@@ -398,8 +394,11 @@ def rerun_model_sweep(
         )
     if advance is not None:
         advance(run["name"])
-    digest = model_sweep_digest(result)
-    expected = run["results"]["sweep"]
+    return _sweep_verdict(line, run["results"]["sweep"], model_sweep_digest(result))
+
+
+def _sweep_verdict(line: str, expected: str, digest: str) -> RerunReport:
+    """EQUAL when the rerun's sweep digest is the recorded one, else DIFFERENT with both."""
     if digest == expected:
         return RerunReport(True, [line, f"sweep: EQUAL to the recorded one ({digest})"])
     return RerunReport(False, [line, f"sweep: DIFFERENT: recorded {expected}, now {digest}"])
