@@ -27,8 +27,10 @@ A run that records only some steps (``train --eval-every E``) sets
 ``record_steps`` to the ``R`` recorded steps (``0 = k_0 < ... < k_{R-1} = S - 1``):
 every series then has ``R`` entries (``R + 1`` for those with a final entry,
 the last being step ``S``), ``batches`` holds the recorded steps' batches, and
-``first_nonfinite_step`` names a recorded step. ``record_steps`` is ``None``
-(and absent from the JSON) when every step is recorded.
+``nonfinite_after[r]`` is the first step in ``[k_r, k_{r+1})`` (``k_R = S``)
+whose batch loss is non-finite, or -1, so ``first_nonfinite_step`` is exact for
+the batch loss even between records. ``record_steps`` and ``nonfinite_after`` are
+``None`` (and absent from the JSON) when every step is recorded.
 
 Parameter names follow one rule for every model kind (:func:`named_series`):
 a scalar leaf is its name (``w``, ``b``); an array leaf adds its index
@@ -45,6 +47,8 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
+from functional_training._trajectory import earliest_step
+
 
 @dataclass(frozen=True)
 class TrajectoryRecord:
@@ -59,6 +63,7 @@ class TrajectoryRecord:
     batches: list[list[int]] | None = None
     extras: dict[str, list[float]] = field(default_factory=dict)
     record_steps: list[int] | None = None
+    nonfinite_after: list[int] | None = None
 
     @property
     def steps(self) -> int:
@@ -99,9 +104,11 @@ class TrajectoryRecord:
                 if not all(math.isfinite(v) for v in _flat(value)):
                     first = k if first is None else min(first, k)
                     break
-        if first is None or self.record_steps is None:
+        if self.record_steps is None:
             return first
-        return self.record_steps[first] if first < len(self.record_steps) else self.steps
+        if first is not None:
+            first = self.record_steps[first] if first < len(self.record_steps) else self.steps
+        return earliest_step(first, self.nonfinite_after)
 
     @property
     def grad_norm(self) -> list[float]:
@@ -144,7 +151,9 @@ class TrajectoryRecord:
             "extras": {k: [json_float(v) for v in vs] for k, vs in self.extras.items()},
             "grad_norm": [json_float(v) for v in self.grad_norm],
             "first_nonfinite_step": self.first_nonfinite_step,
-        } | ({} if self.record_steps is None else {"record_steps": list(self.record_steps)})
+        } | ({} if self.record_steps is None else {"record_steps": list(self.record_steps)}) \
+          | ({} if self.nonfinite_after is None else
+             {"nonfinite_after": list(self.nonfinite_after)})
 
     @classmethod
     def from_json(cls, data: dict) -> TrajectoryRecord:
@@ -164,6 +173,7 @@ class TrajectoryRecord:
             batches=data.get("batches"),
             extras={k: floats(v) for k, v in data.get("extras", {}).items()},
             record_steps=data.get("record_steps"),
+            nonfinite_after=data.get("nonfinite_after"),
         )
 
 
@@ -326,6 +336,8 @@ def record_from_trajectory(
         extras=extras,
         record_steps=None if getattr(trajectory, "record_steps", None) is None
         else [int(k) for k in trajectory.record_steps],
+        nonfinite_after=None if getattr(trajectory, "nonfinite_after", None) is None
+        else [int(k) for k in np.asarray(trajectory.nonfinite_after)],
     )
     record.check_lengths()
     return record

@@ -155,7 +155,8 @@ def train(
 
     Returns:
       A :class:`Trajectory`; its ``record_steps`` is ``None`` when every step
-      is recorded, else ``P(S, E)``. Non-finite values are recorded, not raised.
+      is recorded, else ``P(S, E)`` (and ``nonfinite_after`` locates the first
+      non-finite batch loss between records). Non-finite values are recorded, not raised.
       Classification objectives also record the accuracy at every recorded ``params``.
 
     Example:
@@ -235,7 +236,9 @@ def train(
     plan = record_plan(0, steps, points)
     trajectory = _train_scan(optimizer, plan, objective, schedule, params, opt_state, x, y,
                              batch_indices, x_val, y_val)
-    return trajectory if points.size == steps else trajectory._replace(record_steps=points)
+    if points.size == steps:  # every step recorded: the records say where divergence began
+        return trajectory._replace(nonfinite_after=None)
+    return trajectory._replace(record_steps=points)
 
 
 def _check_objective_data(objective: Objective, x: np.ndarray, y: np.ndarray, name: str) -> None:
@@ -268,6 +271,9 @@ class StepRecords(NamedTuple):
       learning_rate: ``schedule(k)``, the rate of step ``k`` (``None`` without a schedule).
       train_accuracy, val_accuracy: accuracy at ``theta_k`` (``None`` unless the
         objective classifies; ``val_accuracy`` also ``None`` without validation).
+      nonfinite_after: int32: the first step of the segment this record begins
+        (the record's step and the quiet steps up to the next record) whose batch
+        loss is non-finite, or -1: divergence located to the step between records.
     """
 
     params: Any
@@ -278,6 +284,7 @@ class StepRecords(NamedTuple):
     learning_rate: jax.Array | None = None
     train_accuracy: jax.Array | None = None
     val_accuracy: jax.Array | None = None
+    nonfinite_after: jax.Array | None = None
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), static_argnames=("objective", "schedule"))
@@ -316,15 +323,16 @@ def train_chunk(optimizer, plan, params, opt_state, x, y, batch_indices, x_val, 
                          f"for a plan of {steps} steps")
 
     def train_step(carry, indices):
-        params, opt_state, count = carry
+        params, opt_state, count, bad = carry
         xb, yb = (x, y) if indices is None else (x[indices], y[indices])
         batch_loss, grads = objective.loss_and_grad(params, xb, yb)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
-        new_carry = (optax.apply_updates(params, updates), new_opt_state, count + 1)
+        bad = jnp.where((bad < 0) & ~jnp.isfinite(batch_loss), count, bad)
+        new_carry = (optax.apply_updates(params, updates), new_opt_state, count + 1, bad)
         return new_carry, (batch_loss, grads)
 
     def recorded_step(carry, indices):
-        params, _, count = carry
+        params, _, count, _ = carry
         new_carry, (batch_loss, grads) = train_step(carry, indices)
         train_loss, val_loss = full_losses(params, x, y, x_val, y_val, objective=objective)
         record = StepRecords(
@@ -344,14 +352,18 @@ def train_chunk(optimizer, plan, params, opt_state, x, y, batch_indices, x_val, 
         def segment(carry, indices):
             first = None if indices is None else indices[0]
             rest = None if indices is None else indices[1:]
+            carry = (*carry[:3], jnp.asarray(-1, jnp.int32))  # no non-finite step seen yet
             if recorded:
                 carry, record = recorded_step(carry, first)
             else:
                 carry, record = train_step(carry, first)[0], None
-            return quiet_steps(carry, rest, length - 1), record
+            carry = quiet_steps(carry, rest, length - 1)
+            if record is not None:
+                record = record._replace(nonfinite_after=carry[3])
+            return carry, record
         return segment
 
-    carry = (params, opt_state, jnp.asarray(start, jnp.int32))
+    carry = (params, opt_state, jnp.asarray(start, jnp.int32), jnp.asarray(-1, jnp.int32))
     pieces, offset = [], 0
     for count, length, recorded in plan:
         block = None
@@ -364,7 +376,7 @@ def train_chunk(optimizer, plan, params, opt_state, x, y, batch_indices, x_val, 
         offset += count * length
     records = pieces[0] if len(pieces) == 1 else jax.tree.map(
         lambda *parts: jnp.concatenate(parts), *pieces)
-    params, opt_state, _ = carry
+    params, opt_state, _, _ = carry
     return params, opt_state, records
 
 
@@ -419,4 +431,5 @@ def _train_scan(optimizer, plan, objective, schedule, params, opt_state, x, y, b
         learning_rate=records.learning_rate,
         train_accuracy=append(records.train_accuracy, final_accuracy),
         val_accuracy=append(records.val_accuracy, final_val_accuracy),
+        nonfinite_after=records.nonfinite_after,
     )

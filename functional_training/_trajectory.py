@@ -54,6 +54,9 @@ class Trajectory(NamedTuple):
         (``train(..., eval_every=E)``): every series then holds record ``r``
         at index ``r`` (``S`` becomes ``R`` above), and index ``R`` of
         ``params``, ``train_loss``, ``val_loss`` and the accuracies is step ``S``.
+      nonfinite_after: with ``record_steps``, shape ``(R,)`` int: the first step in
+        ``[k_r, k_{r+1})`` (``k_R = S``) whose batch loss is non-finite, or -1; so
+        divergence between records is located to the step. ``None`` otherwise.
 
     ``params`` and ``grads`` are ``LinearParams`` for the line and the model
     kind's pytree (e.g. ``MLPParams``) otherwise.
@@ -68,6 +71,7 @@ class Trajectory(NamedTuple):
     train_accuracy: jax.Array | None = None
     val_accuracy: jax.Array | None = None
     record_steps: np.ndarray | None = None
+    nonfinite_after: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -100,13 +104,30 @@ class Trajectory(NamedTuple):
 
         Divergence is data: training never raises on overflow, it records
         ``inf``/``nan`` and this property says where it started. With
-        ``record_steps`` it is the first *recorded* step (divergence may have
-        begun after the record before it).
+        ``record_steps`` it is the earlier of the first recorded step with a
+        non-finite value and the first step whose batch loss is non-finite
+        (``nonfinite_after``, which sees every step).
         """
         first = first_nonfinite(
             *jax.tree.leaves(self.params), *jax.tree.leaves(self.grads), self.batch_loss,
             self.train_loss, self.val_loss
         )
-        if first is None or self.record_steps is None:
+        if self.record_steps is None:
             return first
-        return int(self.record_steps[first]) if first < len(self.record_steps) else self.steps
+        if first is not None:
+            first = int(self.record_steps[first]) if first < len(self.record_steps) \
+                else self.steps
+        return earliest_step(first, self.nonfinite_after)
+
+
+def earliest_step(first: int | None, nonfinite_after) -> int | None:
+    """The earlier of ``first`` and the smallest step >= 0 in ``nonfinite_after`` (``None``: none).
+
+    Example:
+      >>> earliest_step(40, [-1, 17, 33]), earliest_step(None, [-1, -1]), earliest_step(5, None)
+      (17, None, 5)
+    """
+    steps = [] if nonfinite_after is None else [int(k) for k in np.ravel(nonfinite_after) if k >= 0]
+    if first is not None:
+        steps.append(first)
+    return min(steps) if steps else None

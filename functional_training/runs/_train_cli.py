@@ -189,9 +189,8 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
     else:
         upto = [r for r, k in enumerate(at) if k <= first][-5:]
         shown = ", ".join(f"{at[r]}: {norms[r]:.3g}" for r in upto)
-        which = "" if traj.record_steps is None else " recorded"
-        lines.append(f"first non-finite{which} step: {first} (diverged); grad_norm by step: "
-                     f"{shown}")
+        lines.append(f"first non-finite step: {first} (diverged); grad_norm by "
+                     f"{'step' if traj.record_steps is None else 'recorded step'}: {shown}")
     if outcome.resumed_from is not None:
         lines.append(f"resumed from checkpoint {outcome.resumed_from}")
     if outcome.checkpoint is not None:

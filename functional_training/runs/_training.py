@@ -377,6 +377,7 @@ def _segment(records, batches, steps: np.ndarray | None) -> dict[str, np.ndarray
         segment["batches"] = batches
     if steps is not None:
         segment["record_steps"] = steps
+        segment["nonfinite_after"] = records.nonfinite_after
     # Copies: a zero-copy view would keep each chunk's device buffer alive for the whole run.
     return {name: np.array(values, copy=True) for name, values in segment.items()}
 
@@ -544,6 +545,8 @@ def run_training(
             [segment["batches"] for segment in segments]
         ).tolist(),
         record_steps=points.tolist() if sparse else None,
+        nonfinite_after=np.concatenate(
+            [segment["nonfinite_after"] for segment in segments]).tolist() if sparse else None,
     )
     trajectory.check_lengths()
     return TrainOutcome(trajectory, last_id, resumed_from)

@@ -200,6 +200,21 @@ def test_divergence_is_data(tmp_path, capsys):
     assert code == 0 and "EQUAL" in out  # NaN and inf are reproduced too
 
 
+def test_divergence_between_records_is_located_to_the_step(tmp_path, capsys):
+    argv = ["train", "--data", "one-shipment", "--optimizer", "sgd", "--learning-rate", "0.5",
+            "--steps", "1000", "--eval-every", "64", "--json", tmp_path / "r.json"]
+    code, out, err = run_cli(capsys, DOOR, *argv)
+    assert code == 0, err
+    traj = _json(tmp_path / "r.json")["trajectory"]
+    ref = numpy_sgd(1.0, 0.0, [2.0], [6.0], 0.5, 1000)
+    expected = int(np.argmax(~np.isfinite(ref["batch_loss"])))  # the batch loss overflows first
+    assert ft.first_nonfinite(ref["w"], ref["b"], ref["grad_w"], ref["batch_loss"]) == expected
+    assert expected % 64 != 0 and traj["first_nonfinite_step"] == expected
+    assert f"first non-finite step: {expected} (diverged); grad_norm by recorded step:" in out
+    assert traj["record_steps"] == [*range(0, 1000, 64), 999]
+    assert traj["nonfinite_after"][expected // 64] == expected
+
+
 # ----------------------------------------------------------------------------- manifests
 
 

@@ -88,13 +88,21 @@ def test_a_schedule_and_accuracy_are_recorded_at_the_recorded_steps(x64):
     assert ft.TrajectoryRecord.from_json(record.to_json()) == record
 
 
-def test_divergence_between_records_is_reported_at_the_next_recorded_step(x64):
+def test_divergence_between_records_is_located_to_the_step(x64):
     traj = ft.train(ft.LinearParams(1.0, 0.0), [2.0], [6.0], optimizer=5.0, steps=400,
                     eval_every=50)
     every = ft.train(ft.LinearParams(1.0, 0.0), [2.0], [6.0], optimizer=5.0, steps=400)
     first = every.first_nonfinite_step
-    assert first is not None and first % 50 != 0
-    assert traj.first_nonfinite_step == -(-first // 50) * 50
+    loss = np.asarray(every.batch_loss)
+    assert first is not None and first % 50 != 0  # between two records
+    assert first == int(np.argmax(~np.isfinite(loss)))  # the batch loss goes first here
+    assert traj.first_nonfinite_step == first
+    segment = first // 50
+    assert traj.nonfinite_after.tolist() == [-1] * segment + [first] + \
+        [50 * r for r in range(segment + 1, 8)] + [399]
+    record = ft.record_from_trajectory(traj)
+    assert record.first_nonfinite_step == first
+    assert ft.TrajectoryRecord.from_json(record.to_json()).first_nonfinite_step == first
 
 
 def test_the_default_records_every_step_of_small_runs_and_bounds_large_ones():
