@@ -62,7 +62,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sweep import Row, machine, render_markdown  # noqa: E402
+from sweep import Row, finish, machine, render_markdown  # noqa: E402
 
 import functional_training as ft  # noqa: E402
 
@@ -718,10 +718,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(f'{k} {v:.0f}' for k, v in peak.items())} GFLOP/s; floor "
           f"{facts['floor_seconds']:.2f} s; project = {facts['project_vs_floor']:.1f}x the floor")
     print(", ".join(f"{k}: {v}" for k, v in info.items()))
-    if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"machine": info, "facts": facts, "rows": [row.__dict__ for row in rows]}, indent=1))
-    return 0 if all(row.check.startswith("ok") for row in rows) else 1
+    return finish(args.json, info, rows, facts=facts)
 
 
 if __name__ == "__main__":

@@ -684,9 +684,15 @@ def main(argv: list[str] | None = None) -> int:
     render(rows, info)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"peak RSS of this process: {usage.ru_maxrss / 1024:.0f} MiB")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info,
-                                               "rows": [row.__dict__ for row in rows]}, indent=1))
+    return finish(args.json, info, rows)
+
+
+def finish(path: str | None, info: dict, rows: list, **extra) -> int:
+    """Write ``{"machine": info, **extra, "rows": rows}`` to ``path`` (if given); exit status
+    0 when every contender's check passed, else 1 (every benchmark script ends here)."""
+    if path:
+        Path(path).write_text(json.dumps(
+            {"machine": info, **extra, "rows": [row.__dict__ for row in rows]}, indent=1))
     return 0 if all(row.check.startswith("ok") for row in rows) else 1
 
 

@@ -57,7 +57,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sweep import Row, machine, render_markdown  # noqa: E402
+from sweep import Row, finish, machine, render_markdown  # noqa: E402
 
 import functional_training as ft  # noqa: E402
 
@@ -367,10 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     info["torch_device"] = args.torch_device
     print(render_markdown(rows, {size.key: size.label}))
     print(", ".join(f"{k}: {v}" for k, v in info.items()))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info,
-                                               "rows": [row.__dict__ for row in rows]}, indent=1))
-    return 0 if all(row.check.startswith("ok") for row in rows) else 1
+    return finish(args.json, info, rows)
 
 
 if __name__ == "__main__":
