@@ -22,6 +22,7 @@ from functional_training._record_plan import (
     check_record_memory,
     default_eval_every,
     plan_records,
+    plan_steps,
     record_count,
     record_plan,
     record_steps,
@@ -317,7 +318,7 @@ def train_chunk(optimizer, plan, params, opt_state, x, y, batch_indices, x_val, 
     plan = _as_plan(plan)
     if plan_records(plan) == 0:
         raise ValueError(f"train_chunk: plan {plan} records no step")
-    steps = sum(count * length for count, length, _ in plan)
+    steps = plan_steps(plan)
     if batch_indices is not None and batch_indices.shape[0] != steps:
         raise ValueError(f"train_chunk: batch_indices has {batch_indices.shape[0]} rows "
                          f"for a plan of {steps} steps")
