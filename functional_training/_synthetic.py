@@ -118,9 +118,8 @@ def minibatch_indices(n: int, *, batch_size: int, steps: int, seed: int = 0) -> 
 
     Long runs take the same order a chunk at a time from :class:`MinibatchOrder`.
     """
-    for name, value in (("steps", steps),):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     return MinibatchOrder(n, batch_size=batch_size, seed=seed).rows(0, steps)
 
 

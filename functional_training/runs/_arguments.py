@@ -73,6 +73,25 @@ def name_value(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
+def name_values(pairs, *, flag: str = "--hyperparameter") -> dict[str, float]:
+    """The repeated ``NAME=VALUE`` pairs of ``flag`` as a dict; a name given twice is refused.
+
+    Example:
+      >>> name_values([("momentum", 0.9), ("nesterov", 1.0)])
+      {'momentum': 0.9, 'nesterov': 1.0}
+      >>> name_values([("b1", 0.8), ("b1", 0.9)])
+      Traceback (most recent call last):
+      ...
+      ValueError: --hyperparameter: b1 given twice
+    """
+    values: dict[str, float] = {}
+    for name, value in pairs:
+        if name in values:
+            raise ValueError(f"{flag}: {name} given twice")
+        values[name] = value
+    return values
+
+
 def column_names(text: str) -> list[str]:
     """Comma-separated column names (``--features a,b,c``), none empty.
 

@@ -64,6 +64,7 @@ from functional_training._synthetic import minibatch_indices
 from functional_training.runs._arguments import (
     add_column_arguments,
     name_value,
+    name_values,
     nonnegative_int,
     positive_int,
 )
@@ -474,16 +475,11 @@ def hyperparameters_of(optimizer: str, base: dict[str, float],
       >>> hyperparameters_of("momentum", {}, [("momentum", 0.8)])
       {'momentum': 0.8}
     """
-    hyper = dict(base)
-    seen = set()
-    for name, value in given:
-        if name in seen:
-            raise ValueError(f"--hyperparameter: {name} given twice")
-        if name == "learning_rate":
-            raise ValueError("--hyperparameter learning_rate: the sweep sets the rate "
-                             "(--learning-rates)")
-        seen.add(name)
-        hyper[name] = value
+    extra = name_values(given)
+    if "learning_rate" in extra:
+        raise ValueError("--hyperparameter learning_rate: the sweep sets the rate "
+                         "(--learning-rates)")
+    hyper = {**base, **extra}
     try:
         check_hyperparameters(optimizer, hyper)
     except (TypeError, ValueError) as err:

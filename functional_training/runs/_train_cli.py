@@ -59,6 +59,7 @@ from functional_training._precision import DTYPES
 from functional_training.runs._arguments import (
     add_column_arguments,
     name_value,
+    name_values,
     nonnegative_int,
     positive_float,
     positive_int,
@@ -270,11 +271,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError("--checkpoint-dir needs --checkpoint-every")
     if args.resume and args.checkpoint_dir is None:
         raise ValueError("--resume needs --checkpoint-dir (and --checkpoint-every)")
-    hyper: dict[str, float] = {}
-    for name, value in args.hyperparameter:
-        if name in hyper:
-            raise ValueError(f"--hyperparameter: {name} given twice")
-        hyper[name] = value
+    hyper = name_values(args.hyperparameter)
     check_output_paths({"--json": args.json, "--manifest": args.manifest})
     data = _named_data(args)
     settings = make_settings(

@@ -38,6 +38,7 @@ from functional_training._record_plan import (
     MAX_RECORD_BYTES,
     check_eval_every,
     default_eval_every,
+    points_in,
     record_count,
     record_plan,
     record_steps,
@@ -499,7 +500,7 @@ def run_training(
         while step < steps:
             end = min(steps, (step // chunk + 1) * chunk)
             batches = None if order is None else order.rows(step, end)
-            chunk_points = points[(points >= step) & (points < end)]
+            chunk_points = points_in(points, step, end)
             params, opt_state, records = train_chunk(
                 optimizer, record_plan(step, end, points), params, opt_state, x, y, batches,
                 x_val, y_val,
@@ -585,7 +586,7 @@ def _check_same_run(path: Path, run: dict, fingerprint: dict) -> None:
 def _check_resumable(chain, points: np.ndarray) -> None:
     """The chain's records are exactly the run's records up to its latest step."""
     latest = chain[-1]
-    expected = points[points < latest.step]
+    expected = points_in(points, 0, latest.step)
     covered = [np.asarray(link.records["record_steps"]) if "record_steps" in link.records
                else None for link in chain]
     if all(c is None for c in covered):  # every step recorded

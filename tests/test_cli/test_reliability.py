@@ -299,7 +299,8 @@ def test_memory_grows_with_the_records_not_the_steps():
     assert trajectory.record_steps == [*range(0, 10**7, 10**4), 10**7 - 1]
     assert len(trajectory.batch_loss) == 1001 and len(trajectory.train_loss) == 1002
     # 1,000 chunks: a few KiB each for the chunk's records. Keeping each chunk's device
-    # buffers alive (zero-copy views) grew about 50 MiB here; every step's records, 600 MiB.
+    # buffers alive (zero-copy views) grew about 50 MiB here; recording every step would
+    # hold 10**7 x 6 values (record_bytes: about 2.7 GiB).
     assert grown < 30, f"resident memory grew {grown:.1f} MiB over 1,000 chunks"
 
 
