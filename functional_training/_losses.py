@@ -61,6 +61,27 @@ class LossKind(NamedTuple):
     classifies: bool
     predicted: Callable[[jax.Array], jax.Array] | None = None
 
+    def outputs_problem(self, outputs: int) -> str | None:
+        """Why a model with ``outputs`` outputs per example cannot feed this loss, or ``None``.
+
+        A ``"class"`` loss needs one logit per class (``k >= 2``); every other loss
+        scores one output per example.
+
+        Example:
+          >>> LOSS_KINDS["softmax-cross-entropy"].outputs_problem(1)
+          'softmax-cross-entropy needs k >= 2 outputs (one logit per class), the model has 1'
+          >>> LOSS_KINDS["hinge"].outputs_problem(1) is None
+          True
+        """
+        if self.targets == "class":
+            if outputs < 2:
+                return (f"{self.name} needs k >= 2 outputs (one logit per class), "
+                        f"the model has {outputs}")
+            return None
+        if outputs != 1:
+            return f"{self.name} scores one output per example, the model has {outputs}"
+        return None
+
 
 def squared_error(outputs: jax.Array, targets: jax.Array) -> jax.Array:
     """``(s - t)^2`` per example (shapes must match).

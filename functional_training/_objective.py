@@ -76,7 +76,7 @@ class Objective(NamedTuple):
     def data_loss(self, params, x, y) -> jax.Array:
         """``(1/n) sum_i l(f(theta, x_i), y_i)``: the loss without the penalty."""
         y = jnp.asarray(y)
-        if self.loss == "softmax-cross-entropy":
+        if loss_kind(self.loss).targets == "class":  # class indices
             y = y.astype(jnp.int32)
         return jnp.mean(loss_kind(self.loss).per_example(self.outputs(params, x), y))
 
@@ -117,6 +117,9 @@ def objective(
         raise ValueError(f"model {model!r} does not take {', '.join(unknown)}; "
                          f"it takes {', '.join(kind.config_keys)}")
     kind.shapes(**config)  # checks the configuration
+    problem = loss_kind(loss).outputs_problem(kind.outputs(**config))
+    if problem:
+        raise ValueError(f"{model} model: {problem}")
     if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not (0.0 <= l2 < float("inf")):
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
     return Objective(model, _frozen_config(config), loss, float(l2))

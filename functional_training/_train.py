@@ -12,6 +12,7 @@ import optax
 
 from functional_training._loss import check_params
 from functional_training._losses import check_targets
+from functional_training._models import model_kind
 from functional_training._objective import Objective, objective
 from functional_training._optimizers import check_learning_rate, check_learning_rate_fits
 from functional_training._params import LinearParams
@@ -243,21 +244,18 @@ def train(
 
 
 def _check_objective_data(objective: Objective, x: np.ndarray, y: np.ndarray, name: str) -> None:
-    """The data fit the objective: features the model takes, targets its loss takes."""
+    """The data fit the objective: rows as wide as the kind's inputs, targets its loss takes.
+
+    Reads only what the kind states (``inputs``, ``outputs``): no branch on its name.
+    """
+    kind = model_kind(objective.model)
     settings = objective.settings
-    if objective.model == "mlp":
-        d = settings["sizes"][0]
-        if x.ndim != 2 or x.shape[1] != d:
-            raise ValueError(f"{name} data: the mlp takes {d} feature(s), so x must have shape "
-                             f"(n, {d}), got {x.shape}")
-    elif objective.model == "linear":
-        d = settings["features"]
-        if (x.ndim == 1 and d != 1) or (x.ndim == 2 and x.shape[1] != d):
-            raise ValueError(f"{name} data: the linear model takes {d} feature(s), got x of "
-                             f"shape {x.shape}")
-    classes = settings["sizes"][-1] if objective.model == "mlp" else 1
+    d = kind.inputs(**settings)
+    if not ((x.ndim == 1 and d == 1) or (x.ndim == 2 and x.shape[1] == d)):
+        raise ValueError(f"{name} data: the {kind.name} model takes {d} feature(s), so x must "
+                         f"have shape (n, {d}), got {x.shape}")
     try:
-        check_targets(objective.loss, y, classes=classes)
+        check_targets(objective.loss, y, classes=kind.outputs(**settings))
     except ValueError as err:
         raise ValueError(f"{name} data: {err}") from None
 

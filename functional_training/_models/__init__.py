@@ -48,6 +48,10 @@ class ModelKind(NamedTuple):
         outputs).
       config_keys: the configuration keywords ``shapes``, ``seeded`` and
         ``forward`` take.
+      inputs: ``inputs(**config) -> d``: the width of a row of ``x`` the kind takes.
+      outputs: ``outputs(**config) -> k``: the outputs per example (1: shape ``(n,)``;
+        ``k >= 2``: ``(n, k)``, one logit per class). Checks of data and losses read
+        these two, never the kind's name or configuration keys.
     """
 
     name: str
@@ -57,13 +61,16 @@ class ModelKind(NamedTuple):
     seeded: Callable[..., dict[str, np.ndarray]]
     forward: Callable[..., Callable[[Any, Any], Any]]
     config_keys: tuple[str, ...]
+    inputs: Callable[..., int]
+    outputs: Callable[..., int]
 
 
 MODEL_KINDS: dict[str, ModelKind] = {
     "linear": ModelKind("linear", linear.DESCRIPTION, linear.shapes, linear.build,
-                        linear.seeded, linear.forward, linear.CONFIG_KEYS),
+                        linear.seeded, linear.forward, linear.CONFIG_KEYS, linear.inputs,
+                        linear.outputs),
     "mlp": ModelKind("mlp", mlp.DESCRIPTION, mlp.shapes, mlp.build, mlp.seeded,
-                     mlp.make_apply_for, mlp.CONFIG_KEYS),
+                     mlp.make_apply_for, mlp.CONFIG_KEYS, mlp.inputs, mlp.outputs),
 }
 """Every model kind by name. Adding a kind: one module here, one line in this table."""
 

@@ -36,6 +36,17 @@ def shapes(*, features: int) -> dict[str, tuple[int, ...]]:
     return {"w": () if d == 1 else (d,), "b": ()}
 
 
+def inputs(*, features: int) -> int:
+    """The input width ``d``: rows of ``x`` have ``features`` values."""
+    return _check_features(features)
+
+
+def outputs(*, features: int) -> int:
+    """One output per example: the prediction ``x @ w + b``."""
+    _check_features(features)
+    return 1
+
+
 def build(leaves: Mapping[str, np.ndarray]) -> LinearParams:
     """``LinearParams(w, b)`` from the leaves."""
     return LinearParams(leaves["w"], leaves["b"])

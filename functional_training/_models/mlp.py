@@ -76,6 +76,16 @@ def shapes(*, sizes: Sequence[int], activation: str = "tanh") -> dict[str, tuple
     return leaves
 
 
+def inputs(*, sizes: Sequence[int], activation: str = "tanh") -> int:
+    """The input width ``d = sizes[0]``."""
+    return check_config(sizes, activation)[0]
+
+
+def outputs(*, sizes: Sequence[int], activation: str = "tanh") -> int:
+    """The output count ``k = sizes[-1]`` (one score, or ``k`` logits)."""
+    return check_config(sizes, activation)[-1]
+
+
 def build(leaves: Mapping[str, Any]) -> MLPParams:
     """:class:`MLPParams` from ``{"layers.l.w": array, "layers.l.b": array}``."""
     count = len(leaves) // 2
