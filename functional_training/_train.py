@@ -186,9 +186,9 @@ def train(
     elif not isinstance(objective, Objective):
         raise TypeError(f"objective must be an Objective (functional_training.objective), "
                         f"got {type(objective).__name__}")
-    _check_objective_data(objective, x_np, y_np, "train")
+    check_objective_data(objective, x_np, y_np, "train")
     if has_val:
-        _check_objective_data(objective, xv_np, yv_np, "validation")
+        check_objective_data(objective, xv_np, yv_np, "validation")
     if batch_indices is not None:
         batch_indices = np.asarray(batch_indices)
         if batch_indices.ndim != 2 or batch_indices.shape[0] != steps:
@@ -243,7 +243,7 @@ def train(
     return trajectory._replace(record_steps=points)
 
 
-def _check_objective_data(objective: Objective, x: np.ndarray, y: np.ndarray, name: str) -> None:
+def check_objective_data(objective: Objective, x: np.ndarray, y: np.ndarray, name: str) -> None:
     """The data fit the objective: rows as wide as the kind's inputs, targets its loss takes.
 
     Reads only what the kind states (``inputs``, ``outputs``): no branch on its name.
@@ -258,6 +258,9 @@ def _check_objective_data(objective: Objective, x: np.ndarray, y: np.ndarray, na
         check_targets(objective.loss, y, classes=kind.outputs(**settings))
     except ValueError as err:
         raise ValueError(f"{name} data: {err}") from None
+
+
+_check_objective_data = check_objective_data  # the sweep's import of the former private name
 
 
 class StepRecords(NamedTuple):

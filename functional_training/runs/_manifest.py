@@ -54,9 +54,10 @@ import numpy as np
 from functional_training._data_files import is_data_file
 from functional_training._models import parameter_names
 from functional_training._precision import DTYPES
-from functional_training.runs._digests import data_version, is_digest
+from functional_training.runs._digests import data_version, is_digest, sha256_digest
 from functional_training.runs._environment import device_names, package_versions, source_digest
 from functional_training.runs._io import read_json, write_json_atomic
+from functional_training.runs._spec import RunSpec, SpecError, parse_run_spec
 
 MANIFEST_FORMAT = "functional-training/manifest/1"
 """The ``format`` value of every manifest this module writes and accepts."""
@@ -171,6 +172,74 @@ def line_init_from(init: Mapping[str, float] | None, features: int) -> tuple[flo
     if len(weights) != 1:
         raise ValueError("manifest: runs[0].init: every weight must start at one value")
     return float(weights.pop()), float(init["b"])
+
+
+def run_spec_record(spec: RunSpec) -> dict:
+    """A run description (:class:`~functional_training.runs.RunSpec`) as JSON values.
+
+    Everything that determines the run except the data arrays (the manifest's
+    ``data`` block holds their version): model kind and configuration, initial
+    values by scalar name, trainable leaves, loss, L2, optimizer with every
+    setting, schedule, steps, batch size and batch-order seed. Two runs with
+    equal records and equal data versions compute the same trajectory.
+
+    Example:
+      >>> spec = parse_run_spec('name = "t"\\n[data]\\ntrain = [[1.0, 2.0]]\\n[model]\\n'
+      ...                       'w = 0.0\\nb = 0.0\\n[optimizer]\\nname = "sgd"\\n'
+      ...                       'learning_rate = 0.1\\n[run]\\nsteps = 1')
+      >>> record = run_spec_record(spec)
+      >>> record["model"], record["init"], record["hyperparameters"], record["steps"]
+      ('linear', {'w': 0.0, 'b': 0.0}, {'learning_rate': 0.1}, 1)
+    """
+    return {
+        "name": spec.name,
+        "model": spec.model,
+        "model_settings": {key: list(value) if isinstance(value, tuple) else value
+                           for key, value in sorted(spec.model_settings.items())},
+        "init": {name: float(value) for name, value in spec.init.items()},
+        "init_kind": spec.init_kind,
+        "init_seed": spec.init_seed,
+        "trainable": list(spec.trainable),
+        "loss": spec.loss,
+        "l2": float(spec.l2),
+        "optimizer": spec.optimizer,
+        "hyperparameters": {key: float(value) for key, value in sorted(spec.hyperparams.items())},
+        "schedule": None if spec.schedule is None else dict(sorted(spec.schedule.items())),
+        "steps": spec.steps,
+        "batch_size": spec.batch_size,
+        "seed": spec.seed,
+    }
+
+
+def spec_options(text: str, path) -> dict:
+    """A spec file's text, digest and absolute path: how a manifest records a spec run.
+
+    ``python -m functional_training train --spec`` and ``sweep --spec`` record
+    these ``options``; :func:`spec_from_options` reads the run back (data files
+    relative to the recorded path).
+
+    Example:
+      >>> sorted(spec_options("name = 't'", "t.toml"))
+      ['spec', 'spec_digest', 'spec_path']
+    """
+    return {"spec": text, "spec_digest": sha256_digest(text.encode()),
+            "spec_path": str(Path(path).resolve())}
+
+
+def spec_from_options(options: Mapping) -> RunSpec:
+    """The run a manifest's :func:`spec_options` describe, read again (its data files too).
+
+    Raises:
+      ValueError: the options lack the spec or its path, or the spec no longer reads
+        (one line naming ``runs[0].options.spec``).
+    """
+    for key in ("spec", "spec_path"):
+        if not isinstance(options.get(key), str):
+            raise ValueError(f"manifest: runs[0].options.{key} is missing or not a str")
+    try:
+        return parse_run_spec(options["spec"], base=Path(options["spec_path"]).parent)
+    except SpecError as err:
+        raise ValueError(f"manifest: runs[0].options.spec: {err}") from None
 
 
 def run_record(

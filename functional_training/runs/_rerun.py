@@ -32,7 +32,6 @@ import importlib.metadata
 import math
 import struct
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import jax.numpy as jnp
@@ -51,9 +50,10 @@ from functional_training.runs._manifest import (
     data_name_for_rerun,
     data_record,
     line_init_from,
+    run_spec_record,
+    spec_from_options,
     validate_manifest,
 )
-from functional_training.runs._spec import SpecError, parse_run_spec
 from functional_training.runs._sweep_record import SWEEP_TOOL, model_sweep_digest, sweep_digest
 from functional_training.runs._training import TOOL as TRAIN_TOOL
 from functional_training.runs._training import run_training, settings_data, settings_from_run
@@ -293,6 +293,14 @@ def rerun_train(
     same_data, line = _data_check(run, named)
     if not same_data:
         return RerunReport(False, [line, "trajectory: not rerun (the data changed)"])
+    described = run["options"].get("run")
+    if described is not None and described != run_spec_record(settings.run):
+        now = run_spec_record(settings.run)
+        key = next(k for k in sorted({*described, *now}) if described.get(k) != now.get(k))
+        return RerunReport(False, [line, f"run description: DIFFERENT {key}: recorded "
+                                         f"{described.get(key)!r}, the spec now reads "
+                                         f"{now.get(key)!r}",
+                                   "trajectory: not rerun (the run description changed)"])
     trajectory = run_training(settings, named).trajectory
     if advance is not None:
         advance(run["name"])
@@ -376,10 +384,7 @@ def rerun_model_sweep(
     if seeds is not None and not (isinstance(seeds, list) and seeds and all(
             isinstance(z, int) and not isinstance(z, bool) and z >= 0 for z in seeds)):
         raise ValueError("manifest: runs[0].options.seeds must be a list of integers >= 0 or null")
-    try:
-        spec = parse_run_spec(options["spec"], base=Path(options["spec_path"]).parent)
-    except SpecError as err:
-        raise ValueError(f"manifest: runs[0].options.spec: {err}") from None
+    spec = spec_from_options(options)
     same_data, line = _data_check(run, spec)  # a RunSpec has name, x, y, x_val, y_val
     if not same_data:
         return RerunReport(False, [line, "sweep: not rerun (the data changed)"])

@@ -6,30 +6,49 @@ Examples:
   python -m functional_training train --data synthetic:100000 --optimizer adam \\
       --learning-rate 0.01 --batch-size 32 --epochs 3 --seed 7 \\
       --checkpoint-dir ckpt --checkpoint-every 1000 --json run.json --manifest run.manifest.json
+  python -m functional_training train --data synthetic:100000 --optimizer adam \\
+      --learning-rate 0.01 --batch-size 32 --epochs 3 --seed 7 \\
+      --checkpoint-dir ckpt --checkpoint-every 1000 --resume     # after an interruption
+  python -m functional_training rerun run.manifest.json        # the same trajectory again?
   python -m functional_training train --data deliveries.csv --features disruption,weight_t \\
       --target delay_h --optimizer adam --learning-rate 0.05 --steps 60 --batch-size 4
-  python -m functional_training train ...same flags... --resume   # after an interruption
-  python -m functional_training rerun run.json                     # same trajectory again?
+  python -m functional_training train --spec examples/moons-small.toml --steps 400 \\
+      --batch-size 20 --checkpoint-dir moons-ckpt --checkpoint-every 100 \\
+      --manifest moons.manifest.json
+
+What runs: ``--spec FILE`` trains the run a spec file describes (the format
+``python -m comparisons run --spec`` and ``sweep --spec`` read): any model kind,
+loss, L2, learning-rate schedule and trainable parameters. The flags ``--data
+--optimizer --learning-rate [--hyperparameter]`` are shorthand for a spec of the
+lesson's line (``prediction = x @ w + b``, half squared error, every weight
+starting at the data's initial values); with ``--spec`` they are refused (the
+spec names the data, the model and the optimizer). ``--steps`` or ``--epochs``,
+``--batch-size`` and ``--seed`` replace the spec's ``[run]`` values (a training
+run may be longer than a spec's cross-check); ``--dtype`` and the checkpoint,
+record and output options say how the run is carried out. The manifest records
+the spec's text and the run description read from it, so ``rerun`` trains it again.
 
 The run is cut into chunks of ``--checkpoint-every`` steps (1000 without
 checkpoints); each chunk is one call of one compiled ``lax.scan`` program,
 carrying parameters and optimizer state from chunk to chunk. After each chunk
 the run logs the loss and gradient norm and, with ``--checkpoint-dir``, saves
-a checkpoint (parameters, optimizer state, step, batch-order position and the
-chunk's trajectory segment) named by its content hash. ``--resume`` verifies
-the chain of checkpoints and continues from the latest; chunk boundaries are
-multiples of ``--checkpoint-every`` whether or not the run was interrupted,
-so a resumed run computes exactly what the uninterrupted run computes.
+a checkpoint (parameters and optimizer state, step, batch-order position and
+the chunk's trajectory segment) named by its content hash. ``--resume``
+verifies the chain of checkpoints and continues from the latest; chunk
+boundaries are multiples of ``--checkpoint-every`` whether or not the run was
+interrupted, so a resumed run computes exactly what the uninterrupted run computes.
 
 Records: the batch loss, gradient, parameters and the full training (and
-validation) loss, which reads all N examples, are recorded every
-``--eval-every`` steps and at the last step; the steps between only train, so
-they cost what their batch costs. The default records every step while
-N x steps is small (the lesson's runs) and a bounded number of steps
-otherwise (at most 100,000; about 2**24 / N when N is large), so memory is
-bounded by the records, not the steps; ``--eval-every 1`` records every step
-and is refused up front when those records would not fit in 4 GiB.
-``--checkpoint-every`` must be a multiple of ``--eval-every``.
+validation) loss, which reads all N examples (and the scheduled rate and the
+accuracies where a run has them), are recorded every ``--eval-every`` steps and
+at the last step; the steps between only train, so they cost what their batch
+costs. The default records every step while N x steps is small (the lesson's
+runs) and a bounded number of steps otherwise (at most 100,000; about 2**24 / N
+when N is large), so memory is bounded by the records, not the steps;
+``--eval-every 1`` records every step and is refused up front when those
+records would not fit in 4 GiB. Chunks begin at recorded steps, so an explicit
+``--eval-every`` must divide ``--checkpoint-every``; without it the default is
+fitted to ``--checkpoint-every`` (a divisor of it near the default).
 
 Exit codes: 0 trained (a run that diverges still exits 0: divergence is data),
 2 bad usage or bad input (one line, no traceback, no output file written),
@@ -41,6 +60,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 from rich.progress import (
@@ -52,21 +72,27 @@ from rich.progress import (
 )
 
 from functional_training._data_files import is_data_file
-from functional_training._datasets import data_argument, named_data
+from functional_training._datasets import named_data
 from functional_training._interrupts import raise_if_interrupted
-from functional_training._optimizers import OPTIMIZER_NAMES
-from functional_training._precision import DTYPES
 from functional_training.runs._arguments import (
+    add_batch_size_option,
     add_column_arguments,
-    name_value,
+    add_data_option,
+    add_dtype_option,
+    add_hyperparameter_option,
+    add_json_option,
+    add_optimizer_option,
+    add_seed_option,
+    add_steps_option,
     name_values,
-    nonnegative_int,
     positive_float,
     positive_int,
 )
 from functional_training.runs._cli import EXIT_INTERRUPTED, make_console
 from functional_training.runs._io import check_output_paths, write_json_atomic
 from functional_training.runs._manifest import write_manifest
+from functional_training.runs._spec import SpecError, parse_run_spec, read_spec_text
+from functional_training.runs._sweep_cli import describe_model
 from functional_training.runs._training import (
     SettingError,
     TrainOutcome,
@@ -74,6 +100,7 @@ from functional_training.runs._training import (
     make_settings,
     prepare_checkpoint_dir,
     run_training,
+    spec_settings,
     train_manifest,
 )
 
@@ -81,6 +108,7 @@ FLAGS = {
     "data": "--data",
     "features": "--features",
     "target": "--target",
+    "spec": "--spec",
     "steps": "--steps",
     "epochs": "--epochs",
     "batch_size": "--batch-size",
@@ -153,8 +181,8 @@ class _Reporter:
 
 def _latest(segment: dict) -> tuple[float, float, float]:
     """The last step's batch loss, train loss and gradient norm in a chunk's records."""
-    last_grad = np.append(np.asarray(segment["grads.w"][-1], np.float64).ravel(),
-                          np.float64(segment["grads.b"][-1]))
+    last_grad = np.concatenate([np.asarray(values[-1], np.float64).ravel()
+                                for name, values in segment.items() if name.startswith("grads.")])
     norm = float(np.hypot.reduce(np.abs(last_grad)))  # hypot: no overflow for large finite g
     return float(segment["batch_loss"][-1]), float(segment["train_loss"][-1]), norm
 
@@ -172,13 +200,21 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
     batch = "full batch" if settings.batch_size is None else (
         f"batch size {settings.batch_size}, seed {settings.seed}"
     )
-    params = " ".join(f"{name}={values[-1]:.6g}" for name, values in traj.params.items())
+    params = " ".join(f"{name}={values[-1]:.6g}" for name, values in
+                      list(traj.params.items())[:SHOWN_PARAMETERS])
+    if len(traj.params) > SHOWN_PARAMETERS:
+        params += f" ... ({len(traj.params)} parameters; all in --json)"
     at = traj.recorded_steps
     recorded = "" if traj.record_steps is None else (
         f"; recorded {len(at)} steps (every {settings.eval_every} and the last)")
+    run = settings.run
+    rate = (f"lr={settings.learning_rate:g}" if run.schedule is None else
+            f"{run.schedule['kind']} schedule")
+    what = f"data {settings.data}" if settings.spec is None else (
+        f"spec {settings.data}: {describe_model(run)}")
     lines = [
-        f"trained {traj.steps} steps: {settings.optimizer} lr={settings.learning_rate:g}, "
-        f"{batch}, {settings.dtype}, data {settings.data}{recorded}",
+        f"trained {traj.steps} steps: {settings.optimizer} {rate}, "
+        f"{batch}, {settings.dtype}, {what}{recorded}",
         f"train_loss {traj.train_loss[0]:.6g} before step 0 -> {traj.train_loss[-1]:.6g} "
         f"after step {traj.steps - 1}; grad_norm {norms[0]:.6g} at step 0 -> {norms[-1]:.6g} "
         f"at step {traj.steps - 1}",
@@ -202,39 +238,50 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
 # --------------------------------------------------------------------------- command line
 
 
+SHOWN_PARAMETERS = 8
+"""Final parameter values the summary prints (a layered model has many; ``--json`` holds all)."""
+
+SPEC_REPLACES = {"data": "--data", "features": "--features", "target": "--target",
+                 "optimizer": "--optimizer", "learning_rate": "--learning-rate"}
+"""The line's flags a spec replaces: combined with ``--spec`` they are refused."""
+
+LINE_NEEDS = ("data", "optimizer", "learning_rate")
+"""The flags a run without ``--spec`` needs (the spec's part of the line's shorthand)."""
+
+
 def add_train_command(subparsers) -> argparse.ArgumentParser:
     """Register ``train`` on ``subparsers`` (from ``add_subparsers``); its handler returns 0."""
     summary = __doc__.split("\n\n")[0]
     parser = subparsers.add_parser(
         "train",
-        help="train with progress, checkpoints, resume, a JSON trajectory and a manifest",
+        help="train any spec's model (or the line) with progress, checkpoints, resume, a JSON "
+             "trajectory and a manifest",
         description=summary,
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", required=True, metavar="NAME", type=data_argument,
-                        help="one-shipment, shipments, synthetic:N (N may be written 1_000), "
-                             "or a data file: .csv (with a header row), .parquet, .npy, .npz")
+    parser.add_argument("--spec", metavar="FILE",
+                        help="a TOML spec file: the run it describes (any model kind, loss, "
+                             "schedule, L2); replaces --data, --optimizer, --learning-rate")
+    add_data_option(parser, note="the line's shorthand; needed without --spec")
     add_column_arguments(parser)
-    parser.add_argument("--optimizer", required=True, choices=OPTIMIZER_NAMES)
-    parser.add_argument("--learning-rate", required=True, type=positive_float, metavar="LR")
-    parser.add_argument("--hyperparameter", action="append", type=name_value, default=[],
-                        metavar="NAME=VALUE",
-                        help="another optimizer setting, e.g. momentum=0.9 (repeatable)")
-    parser.add_argument("--batch-size", type=positive_int, metavar="B",
-                        help="examples per gradient step (default: full batch)")
+    add_optimizer_option(parser, note="the line's shorthand; needed without --spec")
+    parser.add_argument("--learning-rate", type=positive_float, metavar="LR",
+                        help="the constant learning rate (the line's shorthand; needed "
+                             "without --spec)")
+    add_hyperparameter_option(parser)
+    add_batch_size_option(parser, note="with --spec: replaces [run].batch_size")
     parser.add_argument("--eval-every", type=positive_int, metavar="E",
                         help="record (and compute the O(N) full losses) every E steps and at "
                              "the last step (default: every step for small runs, a bounded "
-                             "number of records otherwise)")
-    length = parser.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=positive_int, metavar="S")
-    length.add_argument("--epochs", type=positive_int, metavar="E")
-    parser.add_argument("--seed", type=nonnegative_int, metavar="K",
-                        help="batch-order seed (needs --batch-size; default 0)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float64",
-                        help="precision of the run (default float64, for verification; "
-                             "`sweep` defaults to float32, the accelerators' precision)")
+                             "number of records otherwise, fitted to --checkpoint-every)")
+    length = parser.add_mutually_exclusive_group()
+    add_steps_option(length, note="needed without --spec; with it, replaces [run].steps")
+    length.add_argument("--epochs", type=positive_int, metavar="E",
+                        help="passes over the training data: E x (N // batch size) steps")
+    add_seed_option(parser, note="needs --batch-size (or the spec's); default 0, or the "
+                                 "spec's [run].seed")
+    add_dtype_option(parser)
     parser.add_argument("--checkpoint-dir", metavar="DIR",
                         help="save a checkpoint every --checkpoint-every steps here "
                              "(needs --checkpoint-every)")
@@ -242,8 +289,7 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
                         help="steps between checkpoints (needs --checkpoint-dir)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the latest checkpoint in --checkpoint-dir")
-    parser.add_argument("--json", metavar="PATH",
-                        help='write {"manifest": ..., "trajectory": ...} here')
+    add_json_option(parser, what='{"manifest": ..., "trajectory": ...}')
     parser.add_argument("--manifest", metavar="PATH", help="write the run manifest here")
     parser.add_argument("--progress", action="store_true",
                         help="show a progress bar even when stderr is not a terminal")
@@ -265,6 +311,20 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.spec is not None:
+        given = [flag for dest, flag in SPEC_REPLACES.items() if getattr(args, dest) is not None]
+        if args.hyperparameter:
+            given.append("--hyperparameter")
+        if given:
+            raise ValueError(f"{given[0]} cannot be combined with --spec (the spec file names "
+                             "the data, the model and the optimizer)")
+    else:
+        missing = [FLAGS[dest] for dest in LINE_NEEDS if getattr(args, dest) is None]
+        if missing:
+            raise ValueError(f"the following arguments are required without --spec: "
+                             f"{', '.join(missing)}")
+        if args.steps is None and args.epochs is None:
+            raise ValueError("one of the arguments --steps --epochs is required")
     if args.checkpoint_every is not None and args.checkpoint_dir is None:
         raise ValueError("--checkpoint-every needs --checkpoint-dir")
     if args.checkpoint_dir is not None and args.checkpoint_every is None:
@@ -273,20 +333,33 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError("--resume needs --checkpoint-dir (and --checkpoint-every)")
     hyper = name_values(args.hyperparameter)
     check_output_paths({"--json": args.json, "--manifest": args.manifest})
-    data = _named_data(args)
-    settings = make_settings(
-        data,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        hyperparameters=hyper,
-        steps=args.steps,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        dtype=args.dtype,
-        chunk_steps=args.checkpoint_every,
-        eval_every=args.eval_every,
-    )
+    if args.spec is not None:
+        text = read_spec_text(args.spec)
+        try:
+            spec = parse_run_spec(text, base=Path(args.spec).parent)
+        except SpecError as err:
+            raise SpecError(f"{args.spec}: {err}") from None
+        settings = spec_settings(
+            spec, path=args.spec, text=text, steps=args.steps, epochs=args.epochs,
+            batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
+            chunk_steps=args.checkpoint_every, eval_every=args.eval_every,
+        )
+        data = settings.run
+    else:
+        data = _named_data(args)
+        settings = make_settings(
+            data,
+            optimizer=args.optimizer,
+            learning_rate=args.learning_rate,
+            hyperparameters=hyper,
+            steps=args.steps,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            dtype=args.dtype,
+            chunk_steps=args.checkpoint_every,
+            eval_every=args.eval_every,
+        )
     directory = None
     if args.checkpoint_dir is not None:
         directory = prepare_checkpoint_dir(args.checkpoint_dir, resume=args.resume)

@@ -14,8 +14,9 @@ records; the batch order is made one epoch at a time on the host
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_training._datasets import NamedData, named_data
+from functional_training._losses import DEFAULT_LOSS
+from functional_training._models import model_kind, params_from_values
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
     check_learning_rate,
@@ -31,9 +34,8 @@ from functional_training._optimizers import (
     make_optimizer,
     optimizer_hyperparameters,
 )
-from functional_training._params import LinearParams
 from functional_training._precision import DTYPES, precision
-from functional_training._record import TrajectoryRecord
+from functional_training._record import record_from_trajectory
 from functional_training._record_plan import (
     MAX_RECORD_BYTES,
     check_eval_every,
@@ -43,8 +45,16 @@ from functional_training._record_plan import (
     record_plan,
     record_steps,
 )
+from functional_training._schedules import make_schedule
 from functional_training._synthetic import MinibatchOrder
-from functional_training._train import check_data, full_losses, train_chunk
+from functional_training._train import (
+    accuracies,
+    check_data,
+    check_objective_data,
+    full_losses,
+    train_chunk,
+)
+from functional_training._trajectory import Trajectory
 from functional_training.runs._checkpoint import (
     checkpoint_chain,
     checkpoint_id,
@@ -64,7 +74,12 @@ from functional_training.runs._manifest import (
     line_init_from,
     named_data_record,
     run_record,
+    run_spec_record,
+    spec_from_options,
+    spec_options,
 )
+from functional_training.runs._spec import RunSpec
+from functional_training.runs._sweep_record import spec_data_record
 
 TOOL = "functional_training train"
 DEFAULT_CHUNK_STEPS = 1000
@@ -117,63 +132,139 @@ def _literal(value) -> str:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Everything that determines a training run's trajectory.
+    """A training run: its run description plus how ``train`` runs it.
+
+    The run description (:class:`~functional_training.runs.RunSpec`, the type
+    spec files are read into) says what is computed: data, model kind and
+    configuration, initial values, trainable leaves, loss and L2, optimizer and
+    schedule, steps, batch size and batch-order seed. ``train --spec FILE`` reads
+    it from a spec file; the line's flags (``--data --optimizer ...``) build
+    the same description for the lesson's line (:func:`line_run_spec`).
+    The other attributes say how the run is carried out and recorded; none
+    changes a recorded value.
 
     Attributes:
-      data: the ``--data`` name.
-      optimizer: one of ``functional_training.OPTIMIZER_NAMES``.
-      learning_rate: finite and > 0.
-      hyperparameters: every other optimizer setting, defaults filled in.
-      steps: optimizer steps ``S``.
-      epochs: the ``--epochs`` asked for, or ``None`` when ``--steps`` was given.
-      batch_size: examples per step, ``None`` for full batch.
-      seed: batch-order seed, ``None`` for full batch.
-      dtype: ``"float64"`` or ``"float32"``.
+      run: the run description.
+      data: the ``--data`` name, or the spec file's path for a spec run.
       chunk_steps: steps per compiled chunk (= ``--checkpoint-every``).
       eval_every: steps between records (the last step is always recorded).
-      init: initial ``(w, b)``.
-      features, target: a data file's feature and target columns (``None`` for named data).
+      dtype: ``"float64"`` or ``"float32"``.
+      epochs: the ``--epochs`` asked for, or ``None`` when steps were given.
+      features, target: a ``--data`` file's feature and target columns (``None`` else).
+      spec: a spec run's file text (``None`` for the line's flags).
     """
 
+    run: RunSpec
     data: str
-    optimizer: str
-    learning_rate: float
-    steps: int
     chunk_steps: int
-    init: tuple[float, float]
+    eval_every: int = 1
+    dtype: str = "float64"
+    epochs: int | None = None
     features: tuple[str, ...] | None = None
     target: str | None = None
-    hyperparameters: dict[str, float] = field(default_factory=dict)
-    epochs: int | None = None
-    batch_size: int | None = None
-    seed: int | None = None
-    dtype: str = "float64"
-    eval_every: int = 1
+    spec: str | None = None
+
+    @property
+    def optimizer(self) -> str:
+        """The optimizer's name."""
+        return self.run.optimizer
+
+    @property
+    def learning_rate(self) -> float | None:
+        """The constant learning rate, or ``None`` when a schedule sets the rate."""
+        return self.run.hyperparams.get("learning_rate")
+
+    @property
+    def hyperparameters(self) -> dict[str, float]:
+        """Every optimizer setting but the learning rate, defaults included."""
+        return {k: v for k, v in self.run.hyperparams.items() if k != "learning_rate"}
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps ``S``."""
+        return self.run.steps
+
+    @property
+    def batch_size(self) -> int | None:
+        """Examples per step, ``None`` for full batch."""
+        return self.run.batch_size
+
+    @property
+    def seed(self) -> int | None:
+        """The batch-order seed, ``None`` for full batch (no order is drawn)."""
+        return None if self.run.batch_size is None else self.run.seed
+
+    @property
+    def init(self) -> dict[str, float]:
+        """Initial values by scalar parameter name."""
+        return dict(self.run.init)
 
     def fingerprint(self, data_version: str) -> dict:
         """What a checkpoint must share with a run to be resumed by it.
 
-        ``steps`` is part of it: the last chunk of a finished run is shorter
-        than ``chunk_steps``, and XLA may round a scan of another length
-        differently in the last bit, so continuing a finished run to more
-        steps would not reproduce an uninterrupted run of that length.
+        The run description (:func:`run_spec_record`), the data's version and the
+        chunking. ``steps`` is part of it: the last chunk of a finished run is
+        shorter than ``chunk_steps``, and XLA may round a scan of another length
+        differently in the last bit, so continuing a finished run to more steps
+        would not reproduce an uninterrupted run of that length.
         """
+        run = run_spec_record(self.run)
         return {
             "data": self.data,
             "data_version": data_version,
+            "model": run["model"],
+            "model_settings": run["model_settings"],
+            "loss": run["loss"],
+            "l2": run["l2"],
+            "trainable": run["trainable"],
             "optimizer": self.optimizer,
             "learning_rate": self.learning_rate,
             "hyperparameters": dict(sorted(self.hyperparameters.items())),
+            "schedule": run["schedule"],
             "batch_size": self.batch_size,
             "seed": self.seed,
             "dtype": self.dtype,
             "chunk_steps": self.chunk_steps,
-            "init": list(self.init),
+            "init": run["init"],
             "features": None if self.features is None else list(self.features),
             "target": self.target,
             "steps": self.steps,
             "eval_every": self.eval_every,
         }
+
+
+def line_run_spec(data: NamedData, *, optimizer: str, hyperparameters: dict[str, float],
+                  steps: int, batch_size: int | None, seed: int | None,
+                  init: tuple[float, float]) -> RunSpec:
+    """The run description the line's flags stand for: the lesson's line on ``data``.
+
+    ``prediction = x @ w + b`` with half squared error, no L2, every weight
+    starting at ``init[0]`` and the bias at ``init[1]``, every parameter trained,
+    a constant rate (``hyperparameters["learning_rate"]``).
+
+    Example:
+      >>> spec = line_run_spec(named_data("shipments"), optimizer="sgd",
+      ...                      hyperparameters={"learning_rate": 0.08}, steps=20,
+      ...                      batch_size=None, seed=None, init=(0.0, 0.0))
+      >>> spec.model, spec.x.shape, spec.init, spec.trainable
+      ('linear', (3, 1), {'w': 0.0, 'b': 0.0}, ('w', 'b'))
+    """
+    n = int(data.y.shape[0])
+    x = np.asarray(data.x, np.float64).reshape(n, -1)
+    x_val = None if data.x_val is None else np.asarray(data.x_val, np.float64).reshape(
+        int(data.y_val.shape[0]), -1)
+    features = int(x.shape[1])
+    return RunSpec(
+        name="train", description=f"the line on --data {data.name}", x=x, y=data.y,
+        x_val=x_val, y_val=data.y_val, model=LINE, model_settings={},
+        init=line_init(init, features), init_kind="explicit", init_seed=0,
+        trainable=tuple(model_kind(LINE).shapes(features=features)), loss=DEFAULT_LOSS,
+        l2=0.0, optimizer=optimizer, hyperparams=dict(hyperparameters), schedule=None,
+        steps=steps, batch_size=batch_size, seed=0 if seed is None else seed, files={})
+
+
+LINE = "linear"
+"""The model kind the line's flags describe (``--data --optimizer --learning-rate``)."""
 
 
 def make_settings(
@@ -191,15 +282,12 @@ def make_settings(
     init: tuple[float, float] | None = None,
     eval_every: int | None = None,
 ) -> TrainSettings:
-    """Validate a run's settings against its data and fill in what follows from them.
+    """The line's run on ``data`` (the flags' shorthand), validated, defaults filled in.
 
     Exactly one of ``steps`` and ``epochs``; an epoch is ``n // batch_size``
     steps (one step with full batch). ``seed`` needs ``batch_size`` and
-    defaults to 0 with it. ``eval_every`` defaults to
-    :func:`functional_training.default_eval_every` of the examples one evaluation
-    reads (training and validation) and the steps; ``chunk_steps`` must be a
-    multiple of it (or cover the whole run) and defaults to the multiple
-    nearest above :data:`DEFAULT_CHUNK_STEPS`.
+    defaults to 0 with it. ``eval_every`` and ``chunk_steps`` as in
+    :func:`spec_settings`.
 
     Raises:
       SettingError: one line naming the argument (``steps``, ``batch_size``, ...).
@@ -210,37 +298,17 @@ def make_settings(
       >>> s.steps, s.chunk_steps, s.seed, s.hyperparameters, s.eval_every
       (20, 20, None, {}, 1)
     """
-    n = int(data.y.shape[0])
     if (steps is None) == (epochs is None):
         raise SettingError("give exactly one of {steps} and {epochs}")
-    for name, value in (("steps", steps), ("epochs", epochs), ("batch_size", batch_size),
-                        ("chunk_steps", chunk_steps)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value <= 0):
-            raise SettingError(f"{{{name}}} must be an integer > 0, got {_literal(repr(value))}")
-    if batch_size is not None and batch_size > n:
-        raise SettingError(
-            f"{{batch_size}} {batch_size} is larger than the {n} training examples of "
-            f"{_literal(data.name)}"
-        )
-    if seed is not None:
-        if batch_size is None:
-            raise SettingError("{seed} sets the mini-batch order; it needs {batch_size}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise SettingError(f"{{seed}} must be an integer >= 0, got {_literal(repr(seed))}")
-    elif batch_size is not None:
-        seed = 0
-    if dtype not in DTYPES:
-        raise SettingError(
-            f"{{dtype}} must be one of {', '.join(DTYPES)}, got {_literal(repr(dtype))}"
-        )
+    if seed is not None and batch_size is None:
+        raise SettingError("{seed} sets the mini-batch order; it needs {batch_size}")
     if optimizer not in OPTIMIZER_NAMES:
         raise SettingError(
             f"{{optimizer}}: unknown optimizer {_literal(repr(optimizer))}; expected one of "
             f"{', '.join(OPTIMIZER_NAMES)}"
         )
     try:
-        check_learning_rate_fits(check_learning_rate(learning_rate), dtype)
+        check_learning_rate(learning_rate)
     except (TypeError, ValueError) as err:
         raise SettingError(f"{{learning_rate}}: {_literal(err)}") from None
     hyper = dict(hyperparameters or {})
@@ -250,12 +318,100 @@ def make_settings(
         make_optimizer(optimizer, learning_rate=learning_rate, **hyper)  # validates the rest
     except (TypeError, ValueError) as err:
         raise SettingError(f"{{hyperparameters}}: {_literal(err)}") from None
-    hyper = {**optimizer_hyperparameters(optimizer), **{k: float(v) for k, v in hyper.items()}}
+    hyper = {"learning_rate": float(learning_rate), **optimizer_hyperparameters(optimizer),
+             **{k: float(v) for k, v in hyper.items()}}
+    _check_length(steps=steps, epochs=epochs, batch_size=batch_size, chunk_steps=chunk_steps)
+    run = line_run_spec(data, optimizer=optimizer, hyperparameters=hyper, steps=steps or 1,
+                        batch_size=batch_size, seed=seed, init=init or data.init)
+    return _complete(run, data.name, steps=steps, epochs=epochs, batch_size=batch_size,
+                     seed=seed, dtype=dtype, chunk_steps=chunk_steps, eval_every=eval_every,
+                     features=data.features, target=data.target)
+
+
+def spec_settings(
+    spec: RunSpec,
+    *,
+    path,
+    text: str,
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    dtype: str = "float64",
+    chunk_steps: int | None = None,
+    eval_every: int | None = None,
+) -> TrainSettings:
+    """A spec file's run (any model kind, loss, schedule, L2), with ``train``'s overrides.
+
+    ``steps`` or ``epochs`` replace ``[run].steps`` (a training run may be longer
+    than a spec's cross-check); ``batch_size`` and ``seed`` replace the spec's.
+    ``eval_every`` defaults to :func:`functional_training.default_eval_every` of the
+    examples one evaluation reads (training and validation) and the steps, then
+    to a divisor of an explicit ``chunk_steps`` (:func:`eval_every_for_chunks`);
+    ``chunk_steps`` must be a multiple of ``eval_every`` (or cover the whole
+    run) and defaults to the multiple nearest above :data:`DEFAULT_CHUNK_STEPS`.
+
+    Args:
+      spec: the run description (:func:`functional_training.runs.parse_run_spec`).
+      path: the spec file (recorded in the manifest; data files are relative to it).
+      text: the spec file's text (recorded in the manifest: ``rerun`` reads it back).
+
+    Raises:
+      SettingError: one line naming the argument.
+    """
+    if steps is not None and epochs is not None:
+        raise SettingError("give at most one of {steps} and {epochs}")
+    if seed is not None and batch_size is None and spec.batch_size is None:
+        raise SettingError("{seed} sets the mini-batch order; it needs {batch_size}")
+    _check_length(steps=steps, epochs=epochs, batch_size=batch_size, chunk_steps=chunk_steps)
+    batch = spec.batch_size if batch_size is None else batch_size
+    run = spec._replace(batch_size=batch, seed=spec.seed if seed is None else seed)
+    if steps is None and epochs is None:
+        steps = spec.steps
+    return _complete(run, str(path), steps=steps, epochs=epochs, batch_size=batch,
+                     seed=run.seed if batch is not None else None, dtype=dtype,
+                     chunk_steps=chunk_steps, eval_every=eval_every, spec=text)
+
+
+def _check_length(**values) -> None:
+    for name, value in values.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value <= 0):
+            raise SettingError(f"{{{name}}} must be an integer > 0, got {_literal(repr(value))}")
+
+
+def _complete(run: RunSpec, data_name: str, *, steps, epochs, batch_size, seed, dtype,
+              chunk_steps, eval_every, features=None, target=None,
+              spec=None) -> TrainSettings:
+    """Check what the run description and ``train``'s options say together; fill in defaults."""
+    n = int(run.y.shape[0])
+    if batch_size is not None and batch_size > n:
+        raise SettingError(
+            f"{{batch_size}} {batch_size} is larger than the {n} training examples of "
+            f"{_literal(data_name)}"
+        )
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise SettingError(f"{{seed}} must be an integer >= 0, got {_literal(repr(seed))}")
+    elif batch_size is not None:
+        seed = 0
+    if dtype not in DTYPES:
+        raise SettingError(
+            f"{{dtype}} must be one of {', '.join(DTYPES)}, got {_literal(repr(dtype))}"
+        )
+    rate = run.hyperparams.get("learning_rate")
+    if rate is not None:
+        try:
+            check_learning_rate_fits(rate, dtype)
+        except (TypeError, ValueError) as err:
+            raise SettingError(f"{{learning_rate}}: {_literal(err)}") from None
     if epochs is not None:
         steps = epochs * (1 if batch_size is None else n // batch_size)
+    examples = n + (0 if run.y_val is None else int(run.y_val.shape[0]))
     if eval_every is None:
-        examples = n + (0 if data.y_val is None else int(data.y_val.shape[0]))
         eval_every = default_eval_every(examples, steps)
+        if chunk_steps is not None and chunk_steps < steps:
+            eval_every = eval_every_for_chunks(eval_every, chunk_steps)
     else:
         try:
             eval_every = check_eval_every(eval_every)
@@ -269,43 +425,63 @@ def make_settings(
             f"{{chunk_steps}} {chunk_steps} must be a multiple of {{eval_every}} {eval_every} "
             "(chunks begin at recorded steps)"
         )
-    _check_record_size(data, steps=steps, batch_size=batch_size, eval_every=eval_every,
+    run = run._replace(steps=steps, batch_size=batch_size, seed=0 if seed is None else seed)
+    _check_record_size(run, steps=steps, batch_size=batch_size, eval_every=eval_every,
                        length="{steps}" if epochs is None else "{epochs}")
-    return TrainSettings(
-        data=data.name,
-        optimizer=optimizer,
-        learning_rate=float(learning_rate),
-        hyperparameters=hyper,
-        steps=steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        dtype=dtype,
-        chunk_steps=chunk_steps,
-        eval_every=eval_every,
-        init=tuple(float(v) for v in (init or data.init)),
-        features=data.features,
-        target=data.target,
-    )
+    return TrainSettings(run=run, data=data_name, chunk_steps=chunk_steps,
+                         eval_every=eval_every, dtype=dtype, epochs=epochs,
+                         features=features, target=target, spec=spec)
 
 
-def record_values_per_step(data: NamedData, *, batch_size: int | None) -> int:
+def eval_every_for_chunks(default: int, chunk_steps: int) -> int:
+    """The default ``eval_every`` fitted to an explicit ``chunk_steps``: a divisor of it.
+
+    Chunks begin at recorded steps, so ``eval_every`` must divide ``chunk_steps``;
+    a default must never make an explicit option invalid. The largest divisor
+    not above ``default`` is chosen when it is at least ``default / 2`` (at most
+    twice the default's records), else the smallest divisor above it (fewer
+    records; at worst one per chunk).
+
+    Example:
+      >>> eval_every_for_chunks(57, 1000), eval_every_for_chunks(57, 997)
+      (50, 997)
+      >>> eval_every_for_chunks(1, 1000), eval_every_for_chunks(610, 500)
+      (1, 500)
+    """
+    divisors = sorted({d for i in range(1, math.isqrt(chunk_steps) + 1) if chunk_steps % i == 0
+                       for d in (i, chunk_steps // i)})
+    below = max(d for d in divisors if d <= default)
+    if 2 * below >= default:
+        return below
+    return min(d for d in divisors if d > default)
+
+
+def record_values_per_step(data, *, batch_size: int | None, parameters: int | None = None,
+                           extras: int = 0) -> int:
     """Values a run records per recorded step: parameters and gradients, losses, the batch.
+
+    Args:
+      data: the run's data (``NamedData`` or a run description: ``x``, ``x_val``).
+      batch_size: examples per step (their indices are recorded), ``None`` for full batch.
+      parameters: scalar parameters of the model (default the line's, ``d + 1``).
+      extras: further series per record (a scheduled rate, accuracies).
 
     Example:
       >>> record_values_per_step(named_data("shipments"), batch_size=None)
       6
     """
-    features = 1 if data.x.ndim == 1 else int(data.x.shape[1])
-    return (2 * (features + 1) + 2 + (data.x_val is not None)
+    if parameters is None:
+        parameters = _features(data) + 1
+    return (2 * parameters + 2 + (data.x_val is not None) + extras
             + (0 if batch_size is None else batch_size))
 
 
-def record_bytes(data: NamedData, *, steps: int, batch_size: int | None,
-                 eval_every: int = 1) -> int:
+def record_bytes(data, *, steps: int, batch_size: int | None, eval_every: int = 1,
+                 parameters: int | None = None, extras: int = 0) -> int:
     """Memory the records of a ``steps``-step run take at their peak (an estimate, bytes).
 
-    Records are taken at :func:`functional_training.record_steps` ``(steps, eval_every)``.
+    Records are taken at :func:`functional_training.record_steps` ``(steps, eval_every)``;
+    ``parameters`` and ``extras`` as in :func:`record_values_per_step`.
 
     Example:
       >>> record_bytes(named_data("shipments"), steps=1000, batch_size=None)
@@ -313,15 +489,26 @@ def record_bytes(data: NamedData, *, steps: int, batch_size: int | None,
       >>> record_bytes(named_data("shipments"), steps=1000, batch_size=None, eval_every=100)
       3168
     """
-    return (record_count(steps, eval_every) * record_values_per_step(data, batch_size=batch_size)
-            * RECORD_BYTES_PER_VALUE)
+    per_step = record_values_per_step(data, batch_size=batch_size, parameters=parameters,
+                                      extras=extras)
+    return record_count(steps, eval_every) * per_step * RECORD_BYTES_PER_VALUE
 
 
-def _check_record_size(data: NamedData, *, steps: int, batch_size: int | None,
+def _record_shape(run: RunSpec) -> tuple[int, int]:
+    """Scalar parameters of the run's model, and its extra series per record."""
+    objective = run.objective()
+    extras = (run.schedule is not None) + (2 if objective.classifies else 0)
+    return len(run.init), extras
+
+
+def _check_record_size(run: RunSpec, *, steps: int, batch_size: int | None,
                        eval_every: int, length: str) -> None:
-    size = record_bytes(data, steps=steps, batch_size=batch_size, eval_every=eval_every)
+    parameters, extras = _record_shape(run)
+    size = record_bytes(run, steps=steps, batch_size=batch_size, eval_every=eval_every,
+                        parameters=parameters, extras=extras)
     if size > MAX_RECORD_BYTES:
-        per_step = record_values_per_step(data, batch_size=batch_size)
+        per_step = record_values_per_step(run, batch_size=batch_size, parameters=parameters,
+                                          extras=extras)
         fit = MAX_RECORD_BYTES // (per_step * RECORD_BYTES_PER_VALUE)
         records = record_count(steps, eval_every)
         raise SettingError(
@@ -333,12 +520,18 @@ def _check_record_size(data: NamedData, *, steps: int, batch_size: int | None,
         )
 
 
-def _features(data: NamedData) -> int:
+def _features(data) -> int:
     return 1 if data.x.ndim == 1 else int(data.x.shape[1])
 
 
-def settings_data(settings: TrainSettings) -> NamedData:
-    """The data set ``settings`` were made for, read again (a file is read and hashed anew)."""
+def settings_data(settings: TrainSettings):
+    """The data ``settings`` were made for, read again (a file is read and hashed anew).
+
+    A ``NamedData`` for the line's flags; for a spec run the run description itself,
+    whose data the spec reader read.
+    """
+    if settings.spec is not None:
+        return settings.run
     return named_data(settings.data, features=settings.features, target=settings.target)
 
 
@@ -362,18 +555,37 @@ class TrainOutcome(NamedTuple):
 Progress = Callable[[int, int, dict], None]
 """``progress(step, steps, segment)`` after each chunk; ``segment`` holds the chunk's records."""
 
+SERIES = ("batch_loss", "train_loss", "val_loss", "learning_rate", "train_accuracy",
+          "val_accuracy")
+"""The recorded series besides parameters and gradients (those a run does not have are absent)."""
+
+
+def leaf_names(tree) -> list[str]:
+    """The leaves of a parameter pytree by name: their paths joined with dots.
+
+    The names ``make_optimizer(frozen=...)`` and the spec's ``trainable`` use.
+
+    Example:
+      >>> from functional_training._params import LinearParams
+      >>> leaf_names(LinearParams(0.0, 0.0)), leaf_names({"layers": [{"w": 0.0}]})
+      (['w', 'b'], ['layers.0.w'])
+    """
+    return [jax.tree_util.keystr(path, simple=True, separator=".")
+            for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+
 
 def _segment(records, batches, steps: np.ndarray | None) -> dict[str, np.ndarray]:
-    """A chunk's records as named arrays; ``steps``: the recorded steps (``None``: every step)."""
+    """A chunk's records as named arrays: ``params.<leaf>``, ``grads.<leaf>``, the series,
+    ``batches``, and ``record_steps`` (``steps``; ``None``: every step is recorded)."""
     records = jax.device_get(records)
-    params, grads, batch_loss, train_loss, val_loss = (
-        records.params, records.grads, records.batch_loss, records.train_loss, records.val_loss)
-    segment = {
-        "params.w": params.w, "params.b": params.b, "grads.w": grads.w, "grads.b": grads.b,
-        "batch_loss": batch_loss, "train_loss": train_loss,
-    }
-    if val_loss is not None:
-        segment["val_loss"] = val_loss
+    segment = {}
+    for part in ("params", "grads"):
+        tree = getattr(records, part)
+        for name, leaf in zip(leaf_names(tree), jax.tree.leaves(tree), strict=True):
+            segment[f"{part}.{name}"] = leaf
+    for name in SERIES:
+        if getattr(records, name) is not None:
+            segment[name] = getattr(records, name)
     if batches is not None:
         segment["batches"] = batches
     if steps is not None:
@@ -381,6 +593,21 @@ def _segment(records, batches, steps: np.ndarray | None) -> dict[str, np.ndarray
         segment["nonfinite_after"] = records.nonfinite_after
     # Copies: a zero-copy view would keep each chunk's device buffer alive for the whole run.
     return {name: np.array(values, copy=True) for name, values in segment.items()}
+
+
+def model_input(objective, params, x):
+    """``x`` in the layout the objective's model takes: rows of ``d`` values, or a vector.
+
+    A run description holds ``x`` as ``(n, d)``; a kind whose one-feature weight
+    is a scalar (the line's ``w``) takes ``x`` of shape ``(n,)``. Which layout is
+    read from the kind's outputs (``jax.eval_shape``), not from its name.
+    """
+    if x is None or x.ndim != 2 or x.shape[1] != 1:
+        return x
+    wanted = model_kind(objective.model).outputs(**objective.settings)
+    shape = jax.eval_shape(objective.outputs, params, x).shape
+    expected = (x.shape[0],) if wanted == 1 else (x.shape[0], wanted)
+    return x if shape == expected else x[:, 0]
 
 
 def prepare_checkpoint_dir(directory, *, resume: bool) -> Path:
@@ -423,7 +650,7 @@ def prepare_checkpoint_dir(directory, *, resume: bool) -> Path:
 
 def run_training(
     settings: TrainSettings,
-    data: NamedData,
+    data,
     *,
     checkpoint_dir=None,
     resume: bool = False,
@@ -431,14 +658,17 @@ def run_training(
 ) -> TrainOutcome:
     """Train in chunks of ``settings.chunk_steps`` steps, checkpointing after each.
 
-    Step ``k`` uses batch ``k`` of ``minibatch_indices(n, batch_size, steps, seed)``
-    (full batch without a batch size), records the trajectory contract's
-    quantities at ``theta_k``, and applies the optimizer. Chunk ``j`` covers
-    steps ``[j K, min((j + 1) K, S))``.
+    Any model kind, loss, L2, schedule and trainable leaves (the run
+    description, ``settings.run``). Step ``k`` uses batch ``k`` of
+    ``minibatch_indices(n, batch_size, steps, seed)`` (full batch without a
+    batch size), records the trajectory contract's quantities at ``theta_k``,
+    and applies the optimizer. Chunk ``j`` covers steps ``[j K, min((j + 1) K, S))``.
 
     Args:
-      settings: from :func:`make_settings`.
-      data: from :func:`named_data`.
+      settings: from :func:`make_settings` or :func:`spec_settings`.
+      data: the data the settings were made for (:func:`settings_data`): a
+        ``NamedData`` for the line's flags, the run description for a spec run;
+        its arrays are trained on and hashed (the data version).
       checkpoint_dir: a directory prepared by :func:`prepare_checkpoint_dir`,
         or ``None`` for no checkpoints.
       resume: continue from the latest checkpoint in ``checkpoint_dir``.
@@ -448,7 +678,8 @@ def run_training(
       A :class:`TrainOutcome`. Non-finite values are recorded, not raised.
 
     Raises:
-      ValueError: a checkpoint that is corrupt, incomplete, or from another run.
+      ValueError: data that do not fit the model or loss, or a checkpoint that is
+        corrupt, incomplete, or from another run.
 
     Example:
       >>> data = named_data("one-shipment")
@@ -459,6 +690,7 @@ def run_training(
       [8.0, 2.0, 0.5, 0.125, 0.031]
     """
 
+    run = settings.run
     n, steps, chunk = int(data.y.shape[0]), settings.steps, settings.chunk_steps
     points = record_steps(steps, settings.eval_every)
     sparse = points.size != steps  # recorded steps are named only when some are skipped
@@ -469,16 +701,25 @@ def run_training(
     order = None
     if settings.batch_size is not None:
         order = MinibatchOrder(n, batch_size=settings.batch_size, seed=settings.seed)
+    objective = run.objective()
+    schedule = None if run.schedule is None else make_schedule(**run.schedule)
     with precision(settings.dtype):
         dtype = jnp.dtype(settings.dtype)
-        x, y = (jnp.asarray(values, dtype) for values in check_data(data.x, data.y))
+        params = jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype), params_from_values(
+            run.model, run.init, **run.model_config))
+        x, y = check_data(data.x, data.y)
+        check_objective_data(objective, x, y, "train")
+        x, y = (jnp.asarray(values, dtype) for values in (x, y))
         x_val = y_val = None
         if data.x_val is not None:
-            x_val, y_val = (jnp.asarray(v, dtype) for v in check_data(data.x_val, data.y_val))
-        w0 = jnp.full(x.shape[1:], settings.init[0], dtype)
-        params = LinearParams(w0, jnp.asarray(settings.init[1], dtype))
+            x_val, y_val = check_data(data.x_val, data.y_val, name="validation")
+            check_objective_data(objective, x_val, y_val, "validation")
+            x_val, y_val = (jnp.asarray(v, dtype) for v in (x_val, y_val))
+        x, x_val = model_input(objective, params, x), model_input(objective, params, x_val)
         optimizer = make_optimizer(
-            settings.optimizer, learning_rate=settings.learning_rate, **settings.hyperparameters
+            run.optimizer, learning_rate=settings.learning_rate if schedule is None else schedule,
+            frozen=[leaf for leaf in leaf_names(params) if leaf not in run.trainable],
+            **settings.hyperparameters,
         )
         opt_state = optimizer.init(params)
 
@@ -503,7 +744,7 @@ def run_training(
             chunk_points = points_in(points, step, end)
             params, opt_state, records = train_chunk(
                 optimizer, record_plan(step, end, points), params, opt_state, x, y, batches,
-                x_val, y_val,
+                x_val, y_val, objective=objective, schedule=schedule, start=step,
             )
             recorded_batches = None if batches is None else batches[chunk_points - step]
             segments.append(_segment(records, recorded_batches,
@@ -523,40 +764,37 @@ def run_training(
                 parent, last_id = path.name, checkpoint_id(path)
             if progress is not None:
                 progress(step, steps, segments[-1])
-        final_train, final_val = jax.device_get(full_losses(params, x, y, x_val, y_val))
+        final_train, final_val = jax.device_get(
+            full_losses(params, x, y, x_val, y_val, objective=objective))
+        final_accuracy, final_val_accuracy = jax.device_get(
+            accuracies(params, x, y, x_val, y_val, objective=objective))
         final = jax.device_get(params)
 
-    def series(name: str, last=None) -> np.ndarray:
+    def series(name: str, last=None) -> np.ndarray | None:
+        if name not in segments[0]:
+            return None
         values = [segment[name] for segment in segments]
         if last is not None:
             values.append(np.asarray(last)[None])
-        return np.concatenate(values).astype(np.float64)
+        return np.concatenate(values)
 
-    params_json = _named_series("w", series("params.w", final.w))
-    params_json.update(_named_series("b", series("params.b", final.b)))
-    grads_json = _named_series("w", series("grads.w"))
-    grads_json.update(_named_series("b", series("grads.b")))
-    trajectory = TrajectoryRecord(
-        params=params_json,
-        grads=grads_json,
-        batch_loss=series("batch_loss").tolist(),
-        train_loss=series("train_loss", final_train).tolist(),
-        val_loss=None if final_val is None else series("val_loss", final_val).tolist(),
-        batches=None if order is None else np.concatenate(
-            [segment["batches"] for segment in segments]
-        ).tolist(),
-        record_steps=points.tolist() if sparse else None,
-        nonfinite_after=np.concatenate(
-            [segment["nonfinite_after"] for segment in segments]).tolist() if sparse else None,
+    names, treedef = leaf_names(final), jax.tree.structure(final)
+    trajectory = Trajectory(
+        params=jax.tree.unflatten(treedef, [series(f"params.{name}", leaf) for name, leaf
+                                            in zip(names, jax.tree.leaves(final), strict=True)]),
+        grads=jax.tree.unflatten(treedef, [series(f"grads.{name}") for name in names]),
+        batch_loss=series("batch_loss"),
+        train_loss=series("train_loss", final_train),
+        val_loss=series("val_loss", final_val),
+        learning_rate=series("learning_rate"),
+        train_accuracy=series("train_accuracy", final_accuracy),
+        val_accuracy=series("val_accuracy", final_val_accuracy),
+        record_steps=points if sparse else None,
+        nonfinite_after=series("nonfinite_after") if sparse else None,
     )
-    trajectory.check_lengths()
-    return TrainOutcome(trajectory, last_id, resumed_from)
-
-
-def _named_series(name: str, values: np.ndarray) -> dict[str, list[float]]:
-    if values.ndim == 1:
-        return {name: values.tolist()}
-    return {f"{name}[{i}]": values[:, i].tolist() for i in range(values.shape[1])}
+    record = record_from_trajectory(trajectory, batches=None if order is None else np.concatenate(
+        [segment["batches"] for segment in segments]).tolist())
+    return TrainOutcome(record, last_id, resumed_from)
 
 
 def _position(settings: TrainSettings, n: int, step: int) -> dict:
@@ -607,41 +845,79 @@ def _check_resumable(chain, points: np.ndarray) -> None:
 # --------------------------------------------------------------------------- manifest
 
 
-def train_manifest(settings: TrainSettings, data: NamedData, outcome: TrainOutcome) -> dict:
-    """The manifest of a training run (see :mod:`functional_training.runs._manifest`)."""
-    run = run_record(
-        name="train",
-        data=named_data_record(data),
-        split=data.split,
-        init=line_init(settings.init, _features(data)),
-        optimizer=settings.optimizer,
-        hyperparameters=settings.hyperparameters,
-        learning_rates=[settings.learning_rate],
-        steps=settings.steps,
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        seed=settings.seed,
-        checkpoint=outcome.checkpoint,
-        options={
-            "data": settings.data,
-            **data_file_option(settings.data),
-            "features": None if settings.features is None else list(settings.features),
-            "target": settings.target,
-            "chunk_steps": settings.chunk_steps,
-            "eval_every": settings.eval_every,
-            "resumed_from": outcome.resumed_from,
-        },
-        results={"trajectory": trajectory_digest(outcome.trajectory)},
-    )
+def train_manifest(settings: TrainSettings, data, outcome: TrainOutcome) -> dict:
+    """The manifest of a training run (see :mod:`functional_training.runs._manifest`).
+
+    A run of the line's flags records them in ``options`` (``data``, ``features``,
+    ``target``: the form manifests have always had, so old ones rerun); a spec run
+    records its spec (:func:`~functional_training.runs._manifest.spec_options`)
+    and the run description it was read into (``options.run``,
+    :func:`~functional_training.runs._manifest.run_spec_record`).
+    """
+    common = {
+        "name": "train",
+        "init": settings.init,
+        "optimizer": settings.optimizer,
+        "hyperparameters": settings.hyperparameters,
+        "learning_rates": [] if settings.learning_rate is None else [settings.learning_rate],
+        "steps": settings.steps,
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
+        "seed": settings.seed,
+        "checkpoint": outcome.checkpoint,
+        "results": {"trajectory": trajectory_digest(outcome.trajectory)},
+    }
+    chunks = {"chunk_steps": settings.chunk_steps, "eval_every": settings.eval_every,
+              "resumed_from": outcome.resumed_from}
+    if settings.spec is None:
+        run = run_record(
+            **common, data=named_data_record(data), split=data.split,
+            options={
+                "data": settings.data,
+                **data_file_option(settings.data),
+                "features": None if settings.features is None else list(settings.features),
+                "target": settings.target,
+                **chunks,
+            },
+        )
+    else:
+        validation = "no validation set" if data.y_val is None else (
+            f"{data.y_val.shape[0]} validation examples, never used for gradients")
+        run = run_record(
+            **common, data=spec_data_record(data, settings.data),
+            split=f"all examples train; {validation}",
+            options={**spec_options(settings.spec, settings.data),
+                     "run": run_spec_record(settings.run), **chunks},
+        )
     return build_manifest(tool=TOOL, runs=[run], dtype=settings.dtype)
 
 
 def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
-    """Rebuild the settings of a training run from its manifest entry (for ``rerun``)."""
+    """Rebuild the settings of a training run from its manifest entry (for ``rerun``).
+
+    A spec run (``options.spec``) is read back from its recorded spec text, with the
+    recorded steps, batch size and seed; the line's flags from ``options.data``.
+
+    Raises:
+      ValueError: one line naming the manifest key that cannot be rerun.
+    """
     options = run["options"]
-    data_name, chunk = data_name_for_rerun(options), options.get("chunk_steps")
+    chunk = options.get("chunk_steps")
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk <= 0:
         raise ValueError("manifest: runs[0].options.chunk_steps must be an integer > 0")
+    eval_every = options.get("eval_every", 1)  # manifests before eval_every recorded every step
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every <= 0:
+        raise ValueError("manifest: runs[0].options.eval_every must be an integer > 0")
+    if "spec" in options:
+        spec = spec_from_options(options)
+        try:
+            return spec_settings(spec, path=options["spec_path"], text=options["spec"],
+                                 steps=run["steps"], batch_size=run["batch_size"],
+                                 seed=run["seed"], dtype=dtype, chunk_steps=chunk,
+                                 eval_every=eval_every)
+        except SettingError as err:
+            raise ValueError(f"manifest: {err.naming(_MANIFEST_KEYS)}") from None
+    data_name = data_name_for_rerun(options)
     if len(run["learning_rates"]) != 1:
         raise ValueError("manifest: runs[0].learning_rates must hold exactly one rate")
     features, target = options.get("features"), options.get("target")
@@ -651,9 +927,6 @@ def settings_from_run(run: dict, *, dtype: str) -> TrainSettings:
         raise ValueError("manifest: runs[0].options.features must be a list of column names")
     if target is not None and not isinstance(target, str):
         raise ValueError("manifest: runs[0].options.target must be a column name")
-    eval_every = options.get("eval_every", 1)  # manifests before eval_every recorded every step
-    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every <= 0:
-        raise ValueError("manifest: runs[0].options.eval_every must be an integer > 0")
     data = named_data(data_name, features=features, target=target)
     init = line_init_from(run["init"], _features(data))
     try:
