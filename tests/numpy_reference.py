@@ -80,3 +80,70 @@ def numpy_linear(w, b, x, y, *, steps, learning_rate, optimizer="sgd", b1=0.9, b
             "batch_loss": np.asarray(out["batch_loss"]),
             "train_loss": np.asarray(out["train_loss"]),
             "val_loss": np.asarray(out["val_loss"]) if x_val is not None else None}
+
+
+def numpy_mlp(layers, x, y, *, activation, loss, l2, rates, batch_indices=None):
+    """Mini-batch SGD on an MLP in NumPy float64, written from the formulas.
+
+    Forward ``a_{l+1} = f(a_l W_l + b_l)`` (the last layer linear); backward
+    ``dW_l = a_l^T delta_l + 2 l2 W_l``, ``db_l = sum delta_l + 2 l2 b_l``,
+    ``delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1})``; the loss is the batch mean
+    plus ``l2 * sum theta^2``; step ``k`` moves by ``rates[k]`` times the gradient.
+    Losses: ``half-squared-error``, ``hinge`` (targets -1/+1).
+
+    Args:
+      layers: ``[(W_0, b_0), ...]`` with ``W_l`` of shape ``(fan_in, fan_out)``.
+      rates: the rate of each step (its length is the number of steps ``S``).
+      batch_indices: ``(S, B)`` example indices per step, or ``None`` for full batch.
+
+    Returns:
+      ``batch_loss`` (S,), ``train_loss`` (S+1,), ``params`` (S+1 entries) and
+      ``grads`` (S entries), each entry a list of ``(W, b)``.
+    """
+    activations = {
+        "tanh": (np.tanh, lambda z, a: 1.0 - a * a),
+        "relu": (lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(float)),
+    }
+    f, df = activations[activation]
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+    def forward(layers, xs):
+        acts, pres = [xs], []
+        for i, (w, b) in enumerate(layers):
+            z = acts[-1] @ w + b
+            pres.append(z)
+            acts.append(z if i == len(layers) - 1 else f(z))
+        return acts, pres
+
+    def loss_and_slope(s, t):
+        if loss == "half-squared-error":
+            return np.mean(0.5 * (s - t) ** 2), (s - t) / len(t)
+        margin = 1.0 - t * s
+        return np.mean(np.maximum(margin, 0.0)), np.where(margin > 0, -t, 0.0) / len(t)
+
+    def penalty(layers):
+        return l2 * sum(np.sum(w * w) + np.sum(b * b) for w, b in layers)
+
+    layers = [(np.array(w, np.float64), np.array(b, np.float64)) for w, b in layers]
+    out = {"batch_loss": [], "train_loss": [], "params": [], "grads": []}
+    for k in range(len(rates) + 1):
+        out["params"].append([(w.copy(), b.copy()) for w, b in layers])
+        out["train_loss"].append(loss_and_slope(forward(layers, x)[0][-1][:, 0], y)[0]
+                                 + penalty(layers))
+        if k == len(rates):
+            break
+        idx = slice(None) if batch_indices is None else np.asarray(batch_indices[k])
+        acts, pres = forward(layers, x[idx])
+        value, slope = loss_and_slope(acts[-1][:, 0], y[idx])
+        out["batch_loss"].append(value + penalty(layers))
+        delta = slope[:, None]
+        grads = [None] * len(layers)
+        for i in reversed(range(len(layers))):
+            w, b = layers[i]
+            grads[i] = (acts[i].T @ delta + 2 * l2 * w, delta.sum(axis=0) + 2 * l2 * b)
+            if i:
+                delta = (delta @ w.T) * df(pres[i - 1], acts[i])
+        out["grads"].append(grads)
+        layers = [(w - rates[k] * gw, b - rates[k] * gb)
+                  for (w, b), (gw, gb) in zip(layers, grads, strict=True)]
+    return out

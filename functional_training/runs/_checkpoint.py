@@ -10,10 +10,12 @@ identifier ``"sha256:<hex>"``) holding:
 
 - ``meta``: a ``uint8`` array of UTF-8 JSON: format, step, batch-order
   position, the run's settings, the parent checkpoint's file name, and for
-  ``params`` and ``opt_state`` the pytree structure (``str(treedef)``) and
-  each leaf's dtype and shape;
+  ``params`` and ``opt_state`` the pytree structure (``str(treedef)``), each
+  leaf's name (:func:`leaf_names`: ``w``, ``b``; ``layers.0.w``; the optimizer
+  state's paths such as ``0.mu.layers.0.w``), dtype and shape;
 - ``params.<i>`` and ``opt_state.<i>``: the leaves of the two pytrees in
-  ``jax.tree.flatten`` order (any optax state works: it is a pytree);
+  ``jax.tree.flatten`` order (any model kind's parameters and any optax state
+  work: both are pytrees);
 - ``records.<name>``: arrays the caller attaches (the training CLI stores the
   trajectory segment since the parent checkpoint, so checkpoints form a
   hash-linked chain that holds the whole history).
@@ -48,6 +50,21 @@ _NAME = re.compile(r"^step-(\d{9,})-([0-9a-f]{64})\.npz$")
 _RECORD_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest zip timestamp: fixed, so bytes are reproducible
 _STATE_PARTS = ("params", "opt_state")
+
+
+def leaf_names(tree) -> list[str]:
+    """The leaves of a pytree by name: their paths joined with dots, in flatten order.
+
+    The names ``make_optimizer(frozen=...)`` and a spec's ``trainable`` use for
+    parameter leaves.
+
+    Example:
+      >>> from functional_training._params import LinearParams
+      >>> leaf_names(LinearParams(0.0, 0.0)), leaf_names({"layers": [{"w": 0.0}]})
+      (['w', 'b'], ['layers.0.w'])
+    """
+    return [jax.tree_util.keystr(path, simple=True, separator=".")
+            for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
 
 class Checkpoint(NamedTuple):
@@ -195,7 +212,8 @@ def save_checkpoint(
     for part, tree in zip(_STATE_PARTS, (params, opt_state), strict=True):
         leaves, treedef = jax.tree.flatten(tree)
         arrays = [np.asarray(leaf) for leaf in leaves]
-        meta[part] = {"treedef": str(treedef), "leaves": [_describe(a) for a in arrays]}
+        meta[part] = {"treedef": str(treedef), "names": leaf_names(tree),
+                      "leaves": [_describe(a) for a in arrays]}
         members += [(f"{part}.{i}", array) for i, array in enumerate(arrays)]
     record_names = []
     for name, values in (records or {}).items():
@@ -363,6 +381,13 @@ def _rebuild(path: Path, part: str, meta: dict, arrays: dict, template) -> Any:
         raise ValueError(
             f"checkpoint {path} does not match this run: its {part} structure is "
             f"{_clip(saved['treedef'])}, this run's is {_clip(str(treedef))}"
+        )
+    names = leaf_names(template)
+    if saved.get("names", names) != names:
+        raise ValueError(
+            f"checkpoint {path} does not match this run: its {part} leaves are named "
+            f"{_clip(', '.join(map(str, saved['names'])))}, this run's "
+            f"{_clip(', '.join(names))}"
         )
     expected = [_describe(np.asarray(leaf)) for leaf in leaves]
     if saved["leaves"] != expected:

@@ -60,6 +60,7 @@ from functional_training.runs._checkpoint import (
     checkpoint_id,
     checkpoint_metadata,
     latest_checkpoint,
+    leaf_names,
     list_checkpoints,
     save_checkpoint,
 )
@@ -440,20 +441,23 @@ def eval_every_for_chunks(default: int, chunk_steps: int) -> int:
     a default must never make an explicit option invalid. The largest divisor
     not above ``default`` is chosen when it is at least ``default / 2`` (at most
     twice the default's records), else the smallest divisor above it (fewer
-    records; at worst one per chunk).
+    records; at worst one per chunk); ``chunk_steps`` itself when it is below the default.
 
     Example:
       >>> eval_every_for_chunks(57, 1000), eval_every_for_chunks(57, 997)
       (50, 997)
       >>> eval_every_for_chunks(1, 1000), eval_every_for_chunks(610, 500)
       (1, 500)
+      >>> eval_every_for_chunks(3000, 500)
+      500
     """
     divisors = sorted({d for i in range(1, math.isqrt(chunk_steps) + 1) if chunk_steps % i == 0
                        for d in (i, chunk_steps // i)})
     below = max(d for d in divisors if d <= default)
-    if 2 * below >= default:
+    above = [d for d in divisors if d > default]
+    if 2 * below >= default or not above:
         return below
-    return min(d for d in divisors if d > default)
+    return above[0]
 
 
 def record_values_per_step(data, *, batch_size: int | None, parameters: int | None = None,
@@ -558,20 +562,6 @@ Progress = Callable[[int, int, dict], None]
 SERIES = ("batch_loss", "train_loss", "val_loss", "learning_rate", "train_accuracy",
           "val_accuracy")
 """The recorded series besides parameters and gradients (those a run does not have are absent)."""
-
-
-def leaf_names(tree) -> list[str]:
-    """The leaves of a parameter pytree by name: their paths joined with dots.
-
-    The names ``make_optimizer(frozen=...)`` and the spec's ``trainable`` use.
-
-    Example:
-      >>> from functional_training._params import LinearParams
-      >>> leaf_names(LinearParams(0.0, 0.0)), leaf_names({"layers": [{"w": 0.0}]})
-      (['w', 'b'], ['layers.0.w'])
-    """
-    return [jax.tree_util.keystr(path, simple=True, separator=".")
-            for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
 
 def _segment(records, batches, steps: np.ndarray | None) -> dict[str, np.ndarray]:
