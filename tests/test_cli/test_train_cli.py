@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,11 +25,12 @@ from cli_helpers import run_cli, run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lesson_fixture import lesson_blocks
-from numpy_reference import numpy_sgd
+from numpy_reference import numpy_mlp, numpy_sgd
 
 import functional_training as ft
 from functional_training._datasets import named_data
 from functional_training._train import train_chunk
+from functional_training.runs import _train_cli
 from functional_training.runs import (
     data_version,
     make_settings,
@@ -507,3 +510,232 @@ def test_plain_progress_lines_fall_at_evenly_spaced_chunk_ends(capsys, tmp_path)
     assert code == 0
     done = [int(line.split("/")[0]) for line in err.splitlines()]
     assert done == [500, *range(1000, 6001, 1000)]
+
+
+# ----------------------------------------------------------------------------- train --spec
+
+ROOT = Path(__file__).resolve().parents[2]
+MOONS = ROOT / "examples" / "data" / "moons-60.csv"
+
+MLP_SPEC = """
+name = "moons-tanh"
+description = "2-8-8-1 tanh network, hinge + l2, SGD with a linear schedule, mini-batches"
+[data]
+train = "moons-60.csv"
+target = "label"
+[model]
+kind = "mlp"
+sizes = [2, 8, 8, 1]
+activation = "tanh"
+init = "seeded"
+seed = 1
+[loss]
+kind = "hinge"
+l2 = 1e-3
+[optimizer]
+name = "sgd"
+[schedule]
+kind = "linear"
+init_value = 0.5
+end_value = 0.05
+transition_steps = 20
+[run]
+steps = 30
+batch_size = 12
+seed = 3
+"""
+
+
+def _mlp_spec(directory: Path) -> Path:
+    shutil.copy(MOONS, directory / "moons-60.csv")
+    path = directory / "moons-tanh.toml"
+    path.write_text(MLP_SPEC)
+    return path
+
+
+def test_spec_mlp_run_matches_a_numpy_float64_loop(tmp_path, capsys):
+    spec = _mlp_spec(tmp_path)
+    code, out, err = run_cli(capsys, DOOR, "train", "--spec", spec, "--json", tmp_path / "r.json")
+    assert code == 0, err
+    assert "spec " in out and "mlp (sizes 2-8-8-1, activation tanh), loss hinge" in out
+    traj = _json(tmp_path / "r.json")["trajectory"]
+
+    table = np.loadtxt(MOONS, delimiter=",", skiprows=1)
+    x, y = table[:, :2], table[:, 2]
+    sizes = (2, 8, 8, 1)
+    values = ft.initial_values("mlp", init="seeded", seed=1, sizes=sizes, activation="tanh")
+    layers = [(np.array([[values[f"layers.{n}.w[{i},{j}]"] for j in range(fan_out)]
+                         for i in range(fan_in)]),
+               np.array([values[f"layers.{n}.b[{j}]"] for j in range(fan_out)]))
+              for n, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]))]
+    rates = [0.5 + (0.05 - 0.5) * min(k, 20) / 20 for k in range(30)]  # the linear schedule
+    order = ft.minibatch_indices(60, batch_size=12, steps=30, seed=3)
+    ref = numpy_mlp(layers, x, y, activation="tanh", loss="hinge", l2=1e-3, rates=rates,
+                    batch_indices=order)
+
+    def named(entries):  # the reference's (W, b) per layer, by the trajectory's names
+        series = {}
+        for at in entries:
+            for n, (w, b) in enumerate(at):
+                for (i, j), value in np.ndenumerate(w):
+                    series.setdefault(f"layers.{n}.w[{i},{j}]", []).append(value)
+                for (j,), value in np.ndenumerate(b):
+                    series.setdefault(f"layers.{n}.b[{j}]", []).append(value)
+        return series
+
+    # float64 against an independent float64 loop: 30 steps of a few hundred flops each
+    # differ by a few ulps per step; 1e-12 (the project's policy) leaves 1e3 headroom, and
+    # atol 1e-12 covers values that pass through zero (hinge gradients of 0, tanh near 0).
+    for label, got, expected in (("params", traj["params"], named(ref["params"])),
+                                 ("grads", traj["grads"], named(ref["grads"]))):
+        assert got.keys() == expected.keys(), label
+        for name in got:
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{label}.{name}")
+    np.testing.assert_allclose(traj["batch_loss"], ref["batch_loss"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(traj["train_loss"], ref["train_loss"], rtol=1e-12, atol=1e-12)
+    # optax's (init - end)(1 - k/T) + end and the formula above round differently: a few
+    # ulps (4.4e-16 relative seen), so 1e-15.
+    np.testing.assert_allclose(traj["extras"]["learning_rate"], rates, rtol=1e-15, atol=0)
+    assert traj["batches"] == order.tolist()
+
+
+def test_spec_run_manifest_reruns_equal(tmp_path, capsys):
+    spec = _mlp_spec(tmp_path)
+    code, _, err = run_cli(capsys, DOOR, "train", "--spec", spec, "--steps", "40",
+                           "--eval-every", "3", "--manifest", tmp_path / "m.json",
+                           "--json", tmp_path / "r.json")
+    assert code == 0, err
+    manifest = read_manifest(tmp_path / "m.json")
+    options = manifest["runs"][0]["options"]
+    assert options["spec"] == MLP_SPEC and options["run"]["model_settings"] == {
+        "activation": "tanh", "sizes": [2, 8, 8, 1]}
+    assert manifest["runs"][0]["steps"] == 40 and options["run"]["steps"] == 40
+    for path in ("m.json", "r.json"):
+        code, out, err = run_cli(capsys, DOOR, "rerun", tmp_path / path)
+        assert code == 0, out + err
+        assert "trajectory: EQUAL to the recorded one (40 steps" in out
+
+
+def test_rerun_names_a_changed_run_description(tmp_path, capsys):
+    spec = _mlp_spec(tmp_path)
+    code, _, err = run_cli(capsys, DOOR, "train", "--spec", spec, "--steps", "4",
+                           "--manifest", tmp_path / "m.json")
+    assert code == 0, err
+    manifest = _json(tmp_path / "m.json")
+    manifest["runs"][0]["options"]["run"]["l2"] = 0.5  # as if the spec reader changed
+    write_manifest(tmp_path / "edited.json", manifest)
+    code, out, _ = run_cli(capsys, DOOR, "rerun", tmp_path / "edited.json")
+    assert code == 1
+    assert "run description: DIFFERENT l2: recorded 0.5, the spec now reads 0.001" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--data", "shipments"], "--data cannot be combined with --spec (the spec file names "
+                              "the data, the model and the optimizer)"),
+    (["--learning-rate", "0.1"], "--learning-rate cannot be combined with --spec"),
+    (["--hyperparameter", "momentum=0.9"], "--hyperparameter cannot be combined with --spec"),
+    (["--seed", "1", "--batch-size", "61"], "--batch-size 61 is larger than the 60 training "
+                                            "examples of {spec}"),
+])
+def test_spec_with_a_conflicting_flag_is_one_line(tmp_path, capsys, argv, message):
+    spec = _mlp_spec(tmp_path)
+    code, out, err = run_cli(capsys, DOOR, "train", "--spec", spec, *argv,
+                             "--json", tmp_path / "r.json")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: " + message.format(spec=spec)) and err.count("\n") == 1
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_spec_and_data_of_the_wrong_width_is_one_line(tmp_path, capsys):
+    spec = _mlp_spec(tmp_path)
+    spec.write_text(MLP_SPEC.replace("sizes = [2, 8, 8, 1]", "sizes = [3, 8, 8, 1]"))
+    code, out, err = run_cli(capsys, DOOR, "train", "--spec", spec)
+    assert (code, out) == (2, "")
+    assert err == (f"error: {spec}: [model].sizes: starts with d = 3 but the data has 2 "
+                   "features per row\n")
+
+
+def test_without_a_spec_the_line_needs_its_flags(capsys):
+    code, out, err = run_cli(capsys, DOOR, "train", "--steps", "3")
+    assert (code, out) == (2, "")
+    assert err == ("error: the following arguments are required without --spec: --data, "
+                   "--optimizer, --learning-rate\n")
+
+
+@pytest.mark.slow
+def test_spec_mlp_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
+    spec = _mlp_spec(tmp_path)
+    argv = ["train", "--spec", spec, "--steps", "20000", "--eval-every", "10",
+            "--checkpoint-every", "50"]
+    ckpt = tmp_path / "ckpt"
+    process = subprocess.Popen([*SCRIPT, *argv, "--checkpoint-dir", ckpt,
+                                "--json", tmp_path / "killed.json"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(ckpt.glob("step-*.npz"))) < 2:  # kill after the second checkpoint
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    assert 2 <= len(list(ckpt.glob("step-*.npz"))) < 400
+    assert not (tmp_path / "killed.json").exists()
+
+    resumed = run_module(DOOR, *argv, "--checkpoint-dir", ckpt, "--resume",
+                         "--json", tmp_path / "resumed.json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from checkpoint sha256:" in resumed.stdout
+    reference = run_module(DOOR, *argv, "--checkpoint-dir", tmp_path / "ref",
+                           "--json", tmp_path / "reference.json")
+    assert reference.returncode == 0, reference.stderr
+    resumed_report, reference_report = (_json(tmp_path / f"{n}.json")
+                                        for n in ("resumed", "reference"))
+    # Exactly, every bit: parameters, gradients, losses, the rate, the accuracy, batches.
+    assert resumed_report["trajectory"] == reference_report["trajectory"]
+    assert set(resumed_report["trajectory"]["extras"]) == {"learning_rate", "train_accuracy"}
+    assert len(resumed_report["trajectory"]["batch_loss"]) == 2001  # every 10th and the last
+    assert (resumed_report["manifest"]["runs"][0]["checkpoint"]
+            == reference_report["manifest"]["runs"][0]["checkpoint"])
+    assert sorted(p.name for p in ckpt.glob("step-*.npz")) == sorted(
+        p.name for p in (tmp_path / "ref").glob("step-*.npz"))
+
+
+# ----------------------------------------------------------------------------- --help examples
+
+
+def help_examples() -> list[list[str]]:
+    """Every command of ``train --help``'s examples, continuation lines joined, comments cut."""
+    epilog = _train_cli.__doc__.split("Examples:\n", 1)[1].split("\n\n", 1)[0]
+    commands, current = [], ""
+    for line in epilog.splitlines():
+        current += " " + line.strip()
+        if current.endswith("\\"):
+            current = current[:-1]
+            continue
+        commands.append(shlex.split(current.split("#")[0]))
+        current = ""
+    return commands
+
+
+@pytest.mark.slow
+def test_every_help_example_runs(tmp_path, capsys, monkeypatch):
+    # Issue 21: the README's checkpoint example (--checkpoint-every 1000 without
+    # --eval-every) was refused because the computed default eval_every (57) did not
+    # divide 1000; every example of --help runs here, in order, from a fresh directory.
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copy(ROOT / "comparisons" / "data" / "deliveries-train.csv",
+                tmp_path / "deliveries.csv")
+    monkeypatch.chdir(tmp_path)
+    examples = help_examples()
+    assert len(examples) == 6 and all(argv[:3] == ["python", "-m", DOOR] for argv in examples)
+    outputs = []
+    for argv in examples:
+        code, out, err = run_cli(capsys, DOOR, *argv[3:])
+        assert code == 0, f"{shlex.join(argv)}: {err}"
+        outputs.append(out)
+    assert "resumed from checkpoint sha256:" in outputs[2]
+    assert "trajectory: EQUAL to the recorded one (9375 steps" in outputs[3]
+    manifest = read_manifest(tmp_path / "run.manifest.json")
+    assert manifest["runs"][0]["options"]["eval_every"] == 50  # a divisor of 1000 near 57
+    assert read_manifest(tmp_path / "moons.manifest.json")["runs"][0]["steps"] == 400
