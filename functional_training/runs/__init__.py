@@ -71,6 +71,7 @@ from functional_training.runs._manifest import (
     data_record,
     read_manifest,
     run_record,
+    run_spec_record,
     validate_manifest,
     write_manifest,
 )
@@ -106,6 +107,7 @@ from functional_training.runs._training import (
     prepare_checkpoint_dir,
     run_training,
     settings_from_run,
+    spec_settings,
     train_manifest,
 )
 
@@ -149,6 +151,8 @@ __all__ = [
     "load_run_spec",
     "make_console",
     "make_settings",
+    "spec_settings",
+    "run_spec_record",
     "one_line",
     "package_versions",
     "parse_run_spec",

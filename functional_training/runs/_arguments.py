@@ -169,7 +169,8 @@ def add_seed_option(parser, *, note: str | None = None) -> None:
 def add_batch_size_option(parser, *, note: str | None = None) -> None:
     """``--batch-size B``: examples per step, an integer > 0 (default: full batch)."""
     parser.add_argument("--batch-size", type=positive_int, metavar="B",
-                        help=_help("examples per gradient step (default: full batch)", note))
+                        help=_help("examples per gradient step",
+                                   "default: full batch" + ("" if note is None else f"; {note}")))
 
 
 def add_dtype_option(parser, *, default: str = DEFAULT_DTYPE, why: str | None = None) -> None:

@@ -279,7 +279,7 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
     add_steps_option(length, note="needed without --spec; with it, replaces [run].steps")
     length.add_argument("--epochs", type=positive_int, metavar="E",
                         help="passes over the training data: E x (N // batch size) steps")
-    add_seed_option(parser, note="needs --batch-size (or the spec's); default 0, or the "
+    add_seed_option(parser, note="needs --batch-size or the spec's; default 0, or the "
                                  "spec's [run].seed")
     add_dtype_option(parser)
     parser.add_argument("--checkpoint-dir", metavar="DIR",
