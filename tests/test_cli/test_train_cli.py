@@ -663,6 +663,52 @@ def test_without_a_spec_the_line_needs_its_flags(capsys):
                    "--optimizer, --learning-rate\n")
 
 
+SOFTMAX_SPEC = """
+name = "three-classes"
+[data]
+train = [[0.0, 0.1, 0.0], [1.0, 0.2, 1.0], [0.1, 1.0, 2.0], [0.9, 0.8, 1.0]]
+validation = [[0.2, 0.1, 0.0]]
+[model]
+kind = "mlp"
+sizes = [2, 3, 3]
+activation = "relu"
+init = "seeded"
+trainable = ["layers.1.w", "layers.1.b"]
+[loss]
+kind = "softmax-cross-entropy"
+[optimizer]
+name = "adamw"
+learning_rate = 0.1
+[run]
+steps = 7
+batch_size = 2
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", [*sorted(p.name for p in (ROOT / "examples").glob("*.toml")),
+                                  "softmax", "float32"])
+def test_every_example_spec_trains_and_reruns_equal(tmp_path, capsys, spec):
+    if spec == "softmax":
+        path = tmp_path / "three-classes.toml"
+        path.write_text(SOFTMAX_SPEC)
+    else:
+        path = ROOT / "examples" / ("tanh-mlp-schedule.toml" if spec == "float32" else spec)
+    dtype = "float32" if spec == "float32" else "float64"
+    code, out, err = run_cli(capsys, DOOR, "train", "--spec", path, "--steps", "6", "--dtype",
+                             dtype, "--json", tmp_path / "r.json")
+    assert code == 0, err
+    assert "trained 6 steps" in out and dtype in out
+    code, out, err = run_cli(capsys, DOOR, "rerun", tmp_path / "r.json")
+    assert code == 0, out + err
+    assert "trajectory: EQUAL to the recorded one (6 steps" in out
+    if spec == "softmax":  # frozen first layer: recorded, never moved
+        traj = _json(tmp_path / "r.json")["trajectory"]
+        assert len(set(traj["params"]["layers.0.w[0,0]"])) == 1
+        assert len(set(traj["params"]["layers.1.w[0,0]"])) > 1
+        assert {"train_accuracy", "val_accuracy"} <= set(traj["extras"])
+
+
 @pytest.mark.slow
 def test_spec_mlp_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
     spec = _mlp_spec(tmp_path)
