@@ -30,8 +30,8 @@ from numpy_reference import numpy_mlp, numpy_sgd
 import functional_training as ft
 from functional_training._datasets import named_data
 from functional_training._train import train_chunk
-from functional_training.runs import _train_cli
 from functional_training.runs import (
+    _train_cli,
     data_version,
     make_settings,
     read_manifest,
@@ -567,7 +567,7 @@ def test_spec_mlp_run_matches_a_numpy_float64_loop(tmp_path, capsys):
     layers = [(np.array([[values[f"layers.{n}.w[{i},{j}]"] for j in range(fan_out)]
                          for i in range(fan_in)]),
                np.array([values[f"layers.{n}.b[{j}]"] for j in range(fan_out)]))
-              for n, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]))]
+              for n, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
     rates = [0.5 + (0.05 - 0.5) * min(k, 20) / 20 for k in range(30)]  # the linear schedule
     order = ft.minibatch_indices(60, batch_size=12, steps=30, seed=3)
     ref = numpy_mlp(layers, x, y, activation="tanh", loss="hinge", l2=1e-3, rates=rates,
