@@ -174,7 +174,15 @@ def _set(path: str, value):
     return mutate
 
 
-_DELETE = object()
+class _Delete:
+    """The sentinel "remove this key"; its repr is fixed, so test ids are the same in every
+    process (pytest-xdist workers must collect the same ids)."""
+
+    def __repr__(self) -> str:
+        return "<delete>"
+
+
+_DELETE = _Delete()
 
 BAD_MANIFESTS = [
     ("format", "other/1", "manifest.format must be the string"),
