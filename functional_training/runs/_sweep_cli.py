@@ -34,9 +34,10 @@ Prints the device(s), compile and run time, the best rate (lowest median final
 loss over seeds), the observed divergence point (the smallest rate at which some
 run's loss went non-finite or ended above its start) and, for the lesson's line
 (half squared error, no L2, with or without --spec), the analytic limit
-``2 / lambda_max``; a spec's line takes the moments path like the flags' line. --plot draws final loss against rate, one line per seed and
-the median; --manifest records the spec's text (`rerun` reads data files
-relative to the spec's recorded path).
+``2 / lambda_max``; a spec's line takes the moments path like the flags' line.
+--plot draws final loss against rate, one line per seed and the median;
+--manifest records the spec's text (`rerun` reads data files relative to the
+spec's recorded path).
 
 Bad input exits with status 2 and one line on stderr, before anything runs;
 --json, --manifest and --plot are written atomically, and the manifest (data
