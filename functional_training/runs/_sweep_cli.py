@@ -323,12 +323,15 @@ def line_plan(args: argparse.Namespace) -> SweepPlan:
             f"--batch-size {args.batch_size} is larger than the data ({x.shape[0]} examples)"
         )
     method = args.method or "auto"
+    # the JSON's command records the line's defaults as they ran
+    args.data, args.optimizer, args.method = data_name, optimizer, method
+    args.seed = 0 if args.seed is None else args.seed
     return SweepPlan(
         model=_lesson_objective(x), x=x, y=y, source=data_name, seeds=None,
         initial=LinearParams(init[0] if x.ndim == 1 else [init[0]] * x.shape[1], init[1]),
         optimizer=optimizer, hyperparameters=check_hyperparameters(optimizer, hyper),
         steps=args.steps, batch_size=args.batch_size,
-        batch_seed=0 if args.seed is None else args.seed, method=method, seeds_line=None,
+        batch_seed=args.seed, method=method, seeds_line=None,
         title=f"line on {data_name}",
         manifest={"data": data_name, "init": init, "features": args.features,
                   "target": args.target},
