@@ -479,7 +479,7 @@ def profile(log=print) -> list[tuple[str, float]]:
     import jax
     import jax.numpy as jnp
 
-    from functional_training import _sweep
+    from functional_training import _sweep_program
 
     problem = make_problem(SIZES["f"])
     size = problem.size
@@ -506,17 +506,17 @@ def profile(log=print) -> list[tuple[str, float]]:
 
     # the project's sweep as it runs now, at the same step count, with and without groups
     objective = model(size)
-    saved = _sweep.RUN_GROUP_BYTES
+    saved = _sweep_program.RUN_GROUP_BYTES
     for label, group_bytes in (("project ft.sweep (run groups, as shipped)", saved),
                                ("project ft.sweep without run groups", 2**62)):
-        _sweep.RUN_GROUP_BYTES = group_bytes
+        _sweep_program.RUN_GROUP_BYTES = group_bytes
         call = [ft.sweep(objective, (problem.x, problem.y), learning_rates=problem.rates,
                          seeds=problem.seeds.tolist(), steps=steps) for _ in range(3)]
         per_step = min(r.run_seconds for r in call) / steps
         results.append((label, per_step * 1e3))
         log(f"  {label:58s} {per_step * 1e3:8.1f} ms/step  x{size.steps} = "
             f"{per_step * size.steps:6.1f} s")
-    _sweep.RUN_GROUP_BYTES = saved
+    _sweep_program.RUN_GROUP_BYTES = saved
     return results
 
 

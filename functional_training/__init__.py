@@ -102,13 +102,8 @@ from functional_training._schedules import (
 )
 from functional_training._stability import loss_hessian, observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
-from functional_training._sweep import (
-    ModelSweep,
-    SweepResult,
-    moment_statistics,
-    sweep,
-    sweep_learning_rates,
-)
+from functional_training._sweep import SweepResult, sweep, sweep_learning_rates
+from functional_training._sweep_moments import moment_statistics
 from functional_training._synthetic import (
     MinibatchOrder,
     Shipments,
@@ -132,7 +127,6 @@ __all__ = [
     "default_eval_every",
     "record_plan",
     "record_steps",
-    "ModelSweep",
     "sweep",
     "two_moons",
     "DEFAULT_LOSS",

@@ -101,9 +101,10 @@ def _check_features(w_shape, x, *, where: str) -> None:
 def predict(params: LinearParams, x: jax.Array) -> jax.Array:
     """Predicted extra delay: ``prediction = w * x + b``.
 
-    With one feature ``x`` has shape ``()`` or ``(n,)`` and ``w`` is a scalar;
-    with ``d`` features ``x`` has shape ``(n, d)``, ``w`` shape ``(d,)`` and
-    the prediction is ``x @ w + b``.
+    With one feature ``x`` has shape ``()`` or ``(n,)`` (or ``(n, 1)``, one
+    column) and ``w`` is a scalar; the prediction has shape ``()`` or ``(n,)``.
+    With ``d`` features ``x`` has shape ``(n, d)``, ``w`` shape ``(d,)`` and the
+    prediction is ``x @ w + b``.
 
     Raises:
       TypeError: ``params`` is not ``LinearParams`` of real numbers, or ``x`` is
@@ -123,6 +124,8 @@ def predict(params: LinearParams, x: jax.Array) -> jax.Array:
 def _predict(params: LinearParams, x: jax.Array) -> jax.Array:
     w, x = jnp.asarray(params.w), jnp.asarray(x)
     if w.ndim == 0:
+        if x.ndim == 2 and x.shape[1] == 1:  # one feature as a column: its values
+            x = x[:, 0]
         return w * x + params.b
     return x @ w + params.b
 

@@ -57,32 +57,38 @@ def stability_limit(x, y) -> float:
 
 
 def observed_divergence(learning_rates, losses, first_nonfinite_step=None) -> float | None:
-    """The smallest rate of a sweep that diverged, or ``None`` if none did.
+    """The smallest rate of a sweep at which some run diverged, or ``None`` if none did.
 
-    A rate diverged when its last recorded loss is non-finite or larger than
-    its first, or (if given) its ``first_nonfinite_step`` is not -1. Below the
-    stability limit full-batch gradient descent on this quadratic never
-    increases the loss, so with enough steps the answer lands just above
-    :func:`stability_limit`, closer the finer the rate grid and the longer the run.
+    A run diverged when its last recorded loss is non-finite or larger than its
+    first, or (if given) its ``first_nonfinite_step`` is not -1; a rate diverged when
+    one of its runs (seeds) did. Below the stability limit full-batch gradient
+    descent on this quadratic never increases the loss, so with enough steps the
+    answer lands just above :func:`stability_limit`, closer the finer the rate grid
+    and the longer the run.
 
     Args:
       learning_rates: shape ``(L,)``.
-      losses: shape ``(L, R)`` with ``R >= 1`` (e.g. ``SweepResult.losses``).
-      first_nonfinite_step: optional shape ``(L,)``, -1 where none.
+      losses: shape ``(L, R)`` with ``R >= 1`` (e.g. ``SweepResult.losses``), or
+        ``(L, Z, R)`` with a seed axis.
+      first_nonfinite_step: optional shape ``(L,)`` (``(L, Z)``), -1 where none.
 
     Example:
       >>> observed_divergence([0.1, 0.3, 0.5], [[8.0, 1.0], [8.0, 0.1], [8.0, 205.0]])
       0.5
+      >>> observed_divergence([0.1, 0.3], [[[8.0, 1.0], [8.0, 2.0]], [[8.0, 1.0], [8.0, 9.0]]])
+      0.3
     """
     rates = np.asarray(learning_rates, np.float64)
     losses = np.asarray(losses, np.float64)
-    if losses.ndim != 2 or losses.shape[0] != rates.shape[0] or losses.shape[1] == 0:
+    if losses.ndim not in (2, 3) or losses.shape[0] != rates.shape[0] or losses.shape[-1] == 0:
         raise ValueError(
-            f"losses must have shape (L={rates.shape[0]}, R >= 1), got {losses.shape}"
+            f"losses must have shape (L={rates.shape[0]}, R >= 1) or (L, Z, R), "
+            f"got {losses.shape}"
         )
-    last = losses[:, -1]
+    last = losses[..., -1]
     with np.errstate(invalid="ignore"):
-        diverged = ~np.isfinite(last) | (last > losses[:, 0])
+        diverged = ~np.isfinite(last) | (last > losses[..., 0])
     if first_nonfinite_step is not None:
-        diverged |= np.asarray(first_nonfinite_step) >= 0
+        diverged |= np.asarray(first_nonfinite_step).reshape(diverged.shape) >= 0
+    diverged = diverged.reshape(rates.shape[0], -1).any(axis=1)
     return float(rates[diverged].min()) if diverged.any() else None

@@ -28,6 +28,7 @@ from functional_training._record_plan import (
     record_plan,
     record_steps,
 )
+from functional_training._step import check_batch_indices, optimizer_step
 from functional_training._trajectory import Trajectory
 
 # Plain SGD with its learning rate held in the optimizer state (a traced value),
@@ -189,21 +190,7 @@ def train(
     check_objective_data(objective, x_np, y_np, "train")
     if has_val:
         check_objective_data(objective, xv_np, yv_np, "validation")
-    if batch_indices is not None:
-        batch_indices = np.asarray(batch_indices)
-        if batch_indices.ndim != 2 or batch_indices.shape[0] != steps:
-            raise ValueError(
-                f"batch_indices must have shape (steps={steps}, batch_size), "
-                f"got {batch_indices.shape}"
-            )
-        if not np.issubdtype(batch_indices.dtype, np.integer):
-            raise TypeError(f"batch_indices must be integers, got {batch_indices.dtype}")
-        if batch_indices.size and (
-            batch_indices.min() < 0 or batch_indices.max() >= x_np.shape[0]
-        ):
-            raise ValueError(f"batch_indices must lie in [0, {x_np.shape[0]})")
-        if batch_indices.shape[1] == 0:
-            raise ValueError("batch_indices: batch size must be > 0")
+    batch_indices = check_batch_indices(batch_indices, steps, x_np.shape[0])
     if schedule is not None and not callable(schedule):
         raise TypeError(f"schedule must be an optax schedule (a function of the step), "
                         f"got {type(schedule).__name__}")
@@ -260,7 +247,6 @@ def check_objective_data(objective: Objective, x: np.ndarray, y: np.ndarray, nam
         raise ValueError(f"{name} data: {err}") from None
 
 
-_check_objective_data = check_objective_data  # the sweep's import of the former private name
 
 
 class StepRecords(NamedTuple):
@@ -326,12 +312,10 @@ def train_chunk(optimizer, plan, params, opt_state, x, y, batch_indices, x_val, 
 
     def train_step(carry, indices):
         params, opt_state, count, bad = carry
-        xb, yb = (x, y) if indices is None else (x[indices], y[indices])
-        batch_loss, grads = objective.loss_and_grad(params, xb, yb)
-        updates, new_opt_state = optimizer.update(grads, opt_state, params)
+        new_params, new_opt_state, batch_loss, grads = optimizer_step(
+            objective.loss_and_grad, optimizer, params, opt_state, x, y, indices)
         bad = jnp.where((bad < 0) & ~jnp.isfinite(batch_loss), count, bad)
-        new_carry = (optax.apply_updates(params, updates), new_opt_state, count + 1, bad)
-        return new_carry, (batch_loss, grads)
+        return (new_params, new_opt_state, count + 1, bad), (batch_loss, grads)
 
     def recorded_step(carry, indices):
         params, _, count, _ = carry

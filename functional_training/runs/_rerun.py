@@ -54,7 +54,7 @@ from functional_training.runs._manifest import (
     spec_from_options,
     validate_manifest,
 )
-from functional_training.runs._sweep_record import SWEEP_TOOL, model_sweep_digest, sweep_digest
+from functional_training.runs._sweep_record import SWEEP_TOOL, sweep_digest
 from functional_training.runs._training import TOOL as TRAIN_TOOL
 from functional_training.runs._training import run_training, settings_data, settings_from_run
 
@@ -373,7 +373,8 @@ def rerun_model_sweep(
 
     The spec is read from ``options.spec`` (data files relative to the recorded
     ``options.spec_path``), its data checked against the recorded version, and
-    the sweep's digest (:func:`model_sweep_digest`) compared.
+    the sweep's digest (:func:`sweep_digest`) compared. A manifest that records no
+    ``method`` ran the autodiff path (written before a spec's sweep chose its path).
     """
     run = _single_run(manifest, "sweep")
     options = run["options"]
@@ -396,10 +397,11 @@ def rerun_model_sweep(
             batch_size=run["batch_size"], batch_seed=run["seed"] or 0,
             record_every=options["record_every"],
             initial_params=spec.init if seeds is None else None,
+            method=options.get("method", "autodiff"),
         )
     if advance is not None:
         advance(run["name"])
-    return _sweep_verdict(line, run["results"]["sweep"], model_sweep_digest(result))
+    return _sweep_verdict(line, run["results"]["sweep"], sweep_digest(result))
 
 
 def _sweep_verdict(line: str, expected: str, digest: str) -> RerunReport:

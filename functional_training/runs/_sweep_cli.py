@@ -11,9 +11,11 @@ Examples:
   python -m functional_training sweep --spec net.toml --learning-rates 0.01:2:24 --log \\
       --seeds 4 --optimizer momentum --hyperparameter momentum=0.8 --json sweep.json
 
-Without --spec the model is the lesson's line on --data, started at the data's
-initial (w, b); prints the device(s), compile and run time, the best rate, the
-observed divergence point and the analytic limit ``2 / lambda_max``.
+One sweep (functional_training.sweep) runs both forms; they differ only in where
+the model, data and initial point come from (a SweepPlan). Without --spec the model
+is the lesson's line on --data, started at the data's initial (w, b), with no seed
+axis (losses shape (rates, steps // K + 1)); --method picks the path (auto: the
+exact moments path for full-batch SGD where it is exact).
 
 With --spec FILE the model (any kind: linear, mlp), loss, L2, data, optimizer and
 its settings, steps, batch size and batch-order seed are the spec file's; --steps,
@@ -28,11 +30,14 @@ with a [schedule] or a partial [model].trainable is refused (a sweep runs every
 rate constant and trains every parameter); a validation set is not used. Every
 run (rate, seed) is one vmapped lane of one compiled program; losses are
 recorded every --record-every K steps, shape (rates, seeds, steps // K + 1).
-Prints the best rate (lowest median final loss over seeds) and the divergence
-point (the smallest rate at which some seed's loss went non-finite or ended
-above its start). --plot draws final loss against rate, one line per seed and
-the median; --manifest records the spec's text (`rerun` reads data files
-relative to the spec's recorded path).
+Prints the device(s), compile and run time, the best rate (lowest median final
+loss over seeds), the observed divergence point (the smallest rate at which some
+run's loss went non-finite or ended above its start) and, for the lesson's line
+(half squared error, no L2, with or without --spec), the analytic limit
+``2 / lambda_max``; a spec's line takes the moments path like the flags' line.
+--plot draws final loss against rate, one line per seed and the median;
+--manifest records the spec's text (`rerun` reads data files relative to the
+spec's recorded path).
 
 Bad input exits with status 2 and one line on stderr, before anything runs;
 --json, --manifest and --plot are written atomically, and the manifest (data
@@ -53,14 +58,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from functional_training._datasets import data_argument, named_data
+from functional_training._models import model_kind
+from functional_training._objective import Objective
 from functional_training._optimizers import OPTIMIZER_NAMES, check_hyperparameters
 from functional_training._params import LinearParams
 from functional_training._precision import DTYPES, precision
-from functional_training._record import named_series
 from functional_training._stability import observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
-from functional_training._sweep import sweep, sweep_learning_rates
-from functional_training._synthetic import minibatch_indices
+from functional_training._sweep import sweep
+from functional_training._train import _lesson_objective
 from functional_training.runs._arguments import (
     add_column_arguments,
     name_value,
@@ -73,12 +79,8 @@ from functional_training.runs._digests import sha256_digest
 from functional_training.runs._io import check_output_paths, json_floats, write_json_atomic
 from functional_training.runs._manifest import write_manifest
 from functional_training.runs._spec import SpecError, parse_run_spec, read_spec_text
-from functional_training.runs._sweep_plot import check_plot_path, divergence_rate, write_sweep_plot
-from functional_training.runs._sweep_record import (
-    model_sweep_manifest,
-    model_sweep_result_json,
-    sweep_manifest,
-)
+from functional_training.runs._sweep_plot import check_plot_path, write_sweep_plot
+from functional_training.runs._sweep_record import sweep_manifest, sweep_result_json
 
 MAX_RECORDS = 100
 """Default ``--record-every`` keeps at most ``MAX_RECORDS + 1`` recorded losses per rate."""
@@ -189,80 +191,107 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+class SweepPlan(NamedTuple):
+    """What a command line sweeps: the lesson's line on named data, or a spec file's model.
+
+    Attributes:
+      model: the objective (:func:`functional_training.objective`).
+      x, y: the training data.
+      source: the data in words (``shipments``, ``spec net.toml``).
+      seeds: the seeds of the seeded initial points, or ``None`` with ``initial``.
+      initial: one initial point (a pytree or ``{name: value}``), or ``None``.
+      seed_axis: whether the result has a seed axis (a spec's sweep does).
+      optimizer, hyperparameters: the optimizer and every one of its settings.
+      steps, batch_size, batch_seed: the run's length and batch order.
+      method: ``auto``, ``moments`` or ``autodiff``.
+      seeds_line: the ``seeds:`` line of the summary, or ``None``.
+      title: the plot's title, less the optimizer, steps and dtype.
+      manifest: the keywords of :func:`sweep_manifest` that name the data.
+      json: what the JSON records besides the result (the spec, the model, the init).
+    """
+
+    model: Objective
+    x: np.ndarray
+    y: np.ndarray
+    source: str
+    seeds: np.ndarray | None
+    initial: object
+    optimizer: str
+    hyperparameters: dict
+    steps: int
+    batch_size: int | None
+    batch_seed: int
+    method: str
+    seeds_line: str | None
+    title: str
+    manifest: dict
+    json: dict
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the sweep the arguments describe and print its summary."""
+    """Run the sweep the arguments describe (the line's flags or ``--spec``); print its summary.
+
+    Everything is checked before anything is compiled.
+    """
     check_output_paths({"--json": args.json, "--manifest": args.manifest, "--plot": args.plot})
     check_plot_path(args.plot)
-    if args.spec is not None:
-        return run_model_sweep(args)
-    if args.seeds is not None:
-        raise ValueError("--seeds needs --spec (the line starts from the data's one (w, b))")
-    if args.steps is None:
-        raise ValueError("--steps is required without --spec")
-    args.data = args.data or "one-shipment"
-    args.optimizer = args.optimizer or "sgd"
-    args.seed = 0 if args.seed is None else args.seed
-    args.method = args.method or "auto"
-    hyper = hyperparameters_of(args.optimizer, {}, args.hyperparameter)
-    try:
-        data = named_data(args.data, features=args.features, target=args.target)
-    except ValueError as err:
-        message = str(err)
-        if message.startswith("data:"):
-            message = "--data" + message.removeprefix("data")
-        raise ValueError(message) from None
-    x, y, init = data.x, data.y, data.init
-    batches = None
-    if args.batch_size is not None:
-        if args.batch_size > x.shape[0]:
-            raise ValueError(
-                f"--batch-size {args.batch_size} is larger than the data ({x.shape[0]} examples)"
-            )
-        batches = minibatch_indices(x.shape[0], batch_size=args.batch_size,
-                                       steps=args.steps, seed=args.seed)
+    plan = spec_plan(args) if args.spec is not None else line_plan(args)
     rates = args.learning_rates.values(log=args.log)
-    record_every = _record_every(args.record_every, args.steps)
+    record_every = _record_every(args.record_every, plan.steps)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
-
-    with precision(args.dtype), _progress_bar(show_progress, args.steps) as on_progress:
-        result = sweep_learning_rates(
-            LinearParams(init[0] if x.ndim == 1 else [init[0]] * x.shape[1], init[1]), x, y, rates,
-            steps=args.steps, optimizer=args.optimizer, hyperparams=hyper,
-            batch_indices=batches, record_every=record_every, method=args.method,
-            progress=on_progress,
+    with precision(args.dtype), _progress_bar(show_progress, plan.steps) as on_progress:
+        result = sweep(
+            plan.model, (plan.x, plan.y), learning_rates=rates, seeds=plan.seeds,
+            optimizer=plan.optimizer, hyperparameters=plan.hyperparameters, steps=plan.steps,
+            batch_size=plan.batch_size, batch_seed=plan.batch_seed, record_every=record_every,
+            progress=on_progress, initial_params=plan.initial, method=plan.method,
         )
-    summary = summarize(result, x, y)
+    limit = stability_limit(plan.x, plan.y) if plan.model == _lesson_objective(plan.x) else None
+    summary = summarize(result, limit=limit)
+    batches = ("full batch" if plan.batch_size is None else
+               f"mini-batches of {plan.batch_size} (order seed {plan.batch_seed})")
+    features = 1 if plan.x.ndim == 1 else plan.x.shape[1]
     lines = [
         f"devices: {_describe_devices(result.devices)}",
-        f"data: {args.data} (N={x.shape[0]}), "
-        + ("full batch" if batches is None else f"mini-batches of {args.batch_size}")
-        + f", {args.dtype}, {args.optimizer}, method {result.method}",
+        f"data: {plan.source} (N={plan.y.shape[0]}, d={features}), {batches}, {args.dtype}, "
+        f"method {result.method}",
+        f"model: {describe_model(plan.model)}",
+        f"optimizer: {plan.optimizer}"
+        + "".join(f", {k}={v:g}" for k, v in plan.hyperparameters.items()),
         f"rates: {rates.size} {'log' if args.log else 'linearly'}-spaced in "
-        f"[{rates[0]:.6g}, {rates[-1]:.6g}]; {args.steps} steps, loss recorded every "
-        f"{record_every}",
+        f"[{rates[0]:.6g}, {rates[-1]:.6g}]",
+        *([] if plan.seeds_line is None else [plan.seeds_line]),
+        f"steps: {plan.steps}, loss recorded every {record_every}; losses "
+        f"{'x'.join(map(str, result.losses.shape))} "
+        f"({'rates x seeds' if result.seeds is not None else 'rates'} x records)",
         f"compile: {result.compile_seconds:.3f} s",
         f"run: {result.run_seconds:.3f} s",
-        _best_line(summary),
-        _divergence_line(summary["observed_divergence"]),
-        f"analytic limit: {summary['stability_limit']:.6g} "
-        "(2 / lambda_max of the loss Hessian, full-batch gradient descent)",
+        best_line(summary, result),
+        _divergence_line(summary["divergence"]),
     ]
+    if limit is not None:
+        lines.append(f"analytic limit: {limit:.6g} "
+                     "(2 / lambda_max of the loss Hessian, full-batch gradient descent)")
     manifest = None  # built (data hashed, environment collected) only when it is written
     if args.json is not None or args.manifest is not None:
         manifest = sweep_manifest(
-            data=args.data, result=result, init=init, optimizer=args.optimizer,
-            hyperparameters=hyper, batch_size=args.batch_size, seed=args.seed,
-            method=args.method, dtype=args.dtype, features=args.features, target=args.target,
-        )
+            result=result, optimizer=plan.optimizer, hyperparameters=plan.hyperparameters,
+            batch_size=plan.batch_size, seed=plan.batch_seed, dtype=args.dtype,
+            method=plan.method, **plan.manifest)
     if args.plot is not None:
-        write_sweep_plot(args.plot, rates=rates, initial_loss=result.losses[:, :1],
-                         final_loss=result.final_loss[:, None],
-                         first_nonfinite_step=result.first_nonfinite_step[:, None], log=args.log,
-                         title=f"line on {args.data}, {args.optimizer}, {args.steps} steps, "
+        per_seed = result.final_loss.reshape(rates.size, -1).shape
+        write_sweep_plot(args.plot, rates=rates,
+                         initial_loss=result.losses[..., 0].reshape(per_seed),
+                         final_loss=result.final_loss.reshape(per_seed),
+                         first_nonfinite_step=result.first_nonfinite_step.reshape(per_seed),
+                         log=args.log,
+                         seeds=None if plan.seeds is None else result.seeds.tolist(),
+                         title=f"{plan.title}; {plan.optimizer}, {plan.steps} steps, "
                                f"{args.dtype}")
         lines.append(f"plot: {args.plot}")
     if args.json is not None:
-        payload = to_json(result, summary, args=vars(args) | {"record_every": record_every})
+        payload = to_json(result, summary, plan,
+                          args=vars(args) | {"record_every": record_every})
         write_json_atomic(args.json, {"manifest": manifest, **payload})
         lines.append(f"json: {args.json}")
     if args.manifest is not None:
@@ -272,16 +301,54 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def line_plan(args: argparse.Namespace) -> SweepPlan:
+    """The lesson's line on ``--data`` from the data's initial ``(w, b)``: no seed axis."""
+    if args.seeds is not None:
+        raise ValueError("--seeds needs --spec (the line starts from the data's one (w, b))")
+    if args.steps is None:
+        raise ValueError("--steps is required without --spec")
+    data_name = args.data or "one-shipment"
+    optimizer = args.optimizer or "sgd"
+    hyper = hyperparameters_of(optimizer, {}, args.hyperparameter)
+    try:
+        data = named_data(data_name, features=args.features, target=args.target)
+    except ValueError as err:
+        message = str(err)
+        if message.startswith("data:"):
+            message = "--data" + message.removeprefix("data")
+        raise ValueError(message) from None
+    x, y, init = data.x, data.y, data.init
+    if args.batch_size is not None and args.batch_size > x.shape[0]:
+        raise ValueError(
+            f"--batch-size {args.batch_size} is larger than the data ({x.shape[0]} examples)"
+        )
+    method = args.method or "auto"
+    # the JSON's command records the line's defaults as they ran
+    args.data, args.optimizer, args.method = data_name, optimizer, method
+    args.seed = 0 if args.seed is None else args.seed
+    return SweepPlan(
+        model=_lesson_objective(x), x=x, y=y, source=data_name, seeds=None,
+        initial=LinearParams(init[0] if x.ndim == 1 else [init[0]] * x.shape[1], init[1]),
+        optimizer=optimizer, hyperparameters=check_hyperparameters(optimizer, hyper),
+        steps=args.steps, batch_size=args.batch_size,
+        batch_seed=args.seed, method=method, seeds_line=None,
+        title=f"line on {data_name}",
+        manifest={"data": data_name, "init": init, "features": args.features,
+                  "target": args.target},
+        json={},
+    )
+
+
 _LINE_ONLY = {"data": "--data", "features": "--features", "target": "--target",
               "method": "--method"}
 """Options of the line's sweep that a ``--spec`` sweep refuses (the spec says or needs none)."""
 
 
-def run_model_sweep(args: argparse.Namespace) -> int:
-    """``sweep --spec FILE``: every (rate, seed) run of the spec's model; print the summary.
+def spec_plan(args: argparse.Namespace) -> SweepPlan:
+    """``--spec FILE``: every (rate, seed) run of the spec's model.
 
-    Everything is checked before anything is compiled: the spec file, the options
-    it cannot be combined with, the seeds, the optimizer settings, the batch size.
+    Checks the spec file, the options it cannot be combined with, the seeds, the
+    optimizer settings and the batch size.
     """
     for dest, flag in _LINE_ONLY.items():
         if getattr(args, dest) is not None:
@@ -299,7 +366,6 @@ def run_model_sweep(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.spec}: [model].trainable: a sweep trains every parameter; "
                          "remove trainable to sweep this model")
     seeds = _seeds(args, spec)
-    steps = args.steps or spec.steps
     optimizer = args.optimizer or spec.optimizer
     base = {k: v for k, v in spec.hyperparams.items() if k != "learning_rate"} \
         if optimizer == spec.optimizer else {}
@@ -308,63 +374,26 @@ def run_model_sweep(args: argparse.Namespace) -> int:
     if batch_size is not None and batch_size > spec.y.shape[0]:
         raise ValueError(f"--batch-size {batch_size} is larger than the spec's data "
                          f"({spec.y.shape[0]} examples)")
-    batch_seed = args.seed if args.seed is not None else spec.seed
-    rates = args.learning_rates.values(log=args.log)
-    record_every = _record_every(args.record_every, steps)
-    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     fixed = spec.init_kind != "seeded"
-    with precision(args.dtype), _progress_bar(show_progress, steps) as on_progress:
-        result = sweep(
-            spec.objective(), (spec.x, spec.y), learning_rates=rates, seeds=seeds,
-            optimizer=optimizer, hyperparameters=hyper, steps=steps, batch_size=batch_size,
-            batch_seed=batch_seed, record_every=record_every, progress=on_progress,
-            initial_params=spec.init if fixed else None,
-        )
-    summary = summarize_model_sweep(result)
-    settings = check_hyperparameters(optimizer, hyper)
-    lines = [
-        f"devices: {_describe_devices(result.devices)}",
-        f"data: {args.spec} (N={spec.y.shape[0]}, d={spec.features}), "
-        + ("full batch" if batch_size is None else
-           f"mini-batches of {batch_size} (order seed {batch_seed})") + f", {args.dtype}",
-        f"model: {describe_model(spec)}",
-        f"optimizer: {optimizer}" + "".join(f", {k}={v:g}" for k, v in settings.items()),
-        f"rates: {rates.size} {'log' if args.log else 'linearly'}-spaced in "
-        f"[{rates[0]:.6g}, {rates[-1]:.6g}]",
-        "seeds: " + (f"1 (the spec's fixed initial values, init {spec.init_kind})" if fixed
-                     else f"{seeds.size} (init seeded, seeds {seeds[0]}..{seeds[-1]})"),
-        f"steps: {steps}, loss recorded every {record_every}; losses "
-        f"{'x'.join(map(str, result.losses.shape))} (rates x seeds x records)",
-        f"compile: {result.compile_seconds:.3f} s",
-        f"run: {result.run_seconds:.3f} s",
-        _model_best_line(summary, seeds.size),
-        _model_divergence_line(summary["divergence"]),
-    ]
-    manifest = None  # built (data files hashed, environment collected) only when written
-    if args.json is not None or args.manifest is not None:
-        manifest = model_sweep_manifest(
-            spec=spec, spec_path=args.spec, spec_text=text, result=result, optimizer=optimizer,
-            hyperparameters=settings, batch_size=batch_size, batch_seed=batch_seed,
-            dtype=args.dtype)
-    if args.plot is not None:
-        write_sweep_plot(args.plot, rates=rates, initial_loss=result.losses[..., 0],
-                         final_loss=result.final_loss,
-                         first_nonfinite_step=result.first_nonfinite_step, log=args.log,
-                         seeds=None if fixed else result.seeds.tolist(),
-                         title=f"{spec.name}: {describe_model(spec)}; {optimizer}, "
-                               f"{steps} steps, {args.dtype}")
-        lines.append(f"plot: {args.plot}")
-    if args.json is not None:
-        payload = model_sweep_json(result, summary, spec=spec, text=text, args=vars(args),
-                                   optimizer=optimizer, hyperparameters=settings,
-                                   batch_size=batch_size, batch_seed=batch_seed)
-        write_json_atomic(args.json, {"manifest": manifest, **payload})
-        lines.append(f"json: {args.json}")
-    if args.manifest is not None:
-        write_manifest(args.manifest, manifest)
-        lines.append(f"manifest: {args.manifest}")
-    print("\n".join(lines))
-    return 0
+    model = spec.objective()
+    return SweepPlan(
+        model=model, x=spec.x, y=spec.y, source=args.spec, seeds=seeds,
+        initial=spec.init if fixed else None, optimizer=optimizer,
+        hyperparameters=check_hyperparameters(optimizer, hyper),
+        steps=args.steps or spec.steps, batch_size=batch_size,
+        batch_seed=args.seed if args.seed is not None else spec.seed, method="auto",
+        seeds_line="seeds: " + (
+            f"1 (the spec's fixed initial values, init {spec.init_kind})" if fixed
+            else f"{seeds.size} (init seeded, seeds {seeds[0]}..{seeds[-1]})"),
+        title=f"{spec.name}: {describe_model(model)}",
+        manifest={"spec": spec, "spec_path": args.spec, "spec_text": text},
+        json={"spec": {"path": args.spec, "digest": sha256_digest(text.encode()), "text": text},
+              "model": {"kind": spec.model, **{k: list(v) if isinstance(v, tuple) else v
+                                               for k, v in spec.model_config.items()},
+                        "loss": spec.loss, "l2": spec.l2},
+              "init": spec.init_kind,
+              "seeds": None if fixed else seeds.tolist()},
+    )
 
 
 def _seeds(args: argparse.Namespace, spec) -> np.ndarray:
@@ -379,83 +408,121 @@ def _seeds(args: argparse.Namespace, spec) -> np.ndarray:
     return np.arange(spec.init_seed, spec.init_seed + count)
 
 
-def describe_model(spec) -> str:
-    """The spec's model in words: kind, sizes, activation, loss, L2.
+def describe_model(model: Objective) -> str:
+    """The objective in words: kind, configuration, loss, L2.
 
     Example:
-      >>> from functional_training.runs._spec import parse_run_spec
-      >>> spec = parse_run_spec('name = "t"\\n[data]\\ntrain = [[1.0, 2.0]]\\n[model]\\n'
-      ...                       'w = 0.0\\nb = 0.0\\n[optimizer]\\nname = "sgd"\\n'
-      ...                       'learning_rate = 0.1\\n[run]\\nsteps = 1')
-      >>> describe_model(spec)
-      'linear (features 1), loss half-squared-error, l2 0'
+      >>> import functional_training as ft
+      >>> describe_model(ft.objective("mlp", loss="hinge", sizes=[2, 3, 1], activation="tanh"))
+      'mlp (sizes 2-3-1, activation tanh), loss hinge, l2 0'
     """
+    settings = model.settings
+    keys = [key for key in model_kind(model.model).config_keys if key in settings]  # its order
     config = ", ".join(f"{key} {'-'.join(map(str, value)) if isinstance(value, tuple) else value}"
-                       for key, value in spec.model_config.items())
-    return f"{spec.model} ({config}), loss {spec.loss}, l2 {spec.l2:g}"
+                       for key, value in ((key, settings[key]) for key in keys))
+    return f"{model.model} ({config}), loss {model.loss}, l2 {model.l2:g}"
 
 
-def summarize_model_sweep(result) -> dict:
-    """The best rate by median final loss over seeds, and the divergence point.
+def summarize(result, *, limit: float | None = None) -> dict:
+    """The best rate by median final loss over seeds, the divergence point, the limit.
 
-    With ``F[l, z]`` the final loss of run ``(l, z)`` (``+inf`` where it is
-    non-finite or the run's ``first_nonfinite_step`` is set), the best rate is
-    ``argmin_l median_z F[l, z]`` among rates whose median is finite; the
-    divergence point is :func:`~functional_training.runs._sweep_plot.divergence_rate`
-    (the smallest rate at which some seed diverged).
+    With ``F[l, z]`` the final loss of run ``(l, z)`` (one column without a seed
+    axis; ``+inf`` where it is non-finite or the run's ``first_nonfinite_step`` is
+    set), the best rate is ``argmin_l median_z F[l, z]`` among rates whose median is
+    finite. Rates whose median ties the best one exactly (e.g. many rates reach 0 in
+    float arithmetic) are counted, not silently reduced to the smallest. The
+    divergence point is :func:`functional_training.observed_divergence` of the initial
+    and final losses (the final loss at step ``S``, so a ``record_every`` that does
+    not divide ``S`` cannot hide a divergence): the smallest rate at which some run
+    went non-finite or ended above its start. ``limit`` is the analytic
+    ``stability_limit`` where it applies (the lesson's line), recorded as given.
     """
-    final = np.where(np.isfinite(result.final_loss) & (result.first_nonfinite_step < 0),
-                     result.final_loss, np.inf)
-    median = np.median(final, axis=1)
-    best = int(np.argmin(median)) if np.isfinite(median).any() else None
-    return {
-        "best_rate": None if best is None else float(result.learning_rates[best]),
-        "best_median_final_loss": None if best is None else float(median[best]),
+    rates = result.learning_rates
+    runs = (rates.size, -1)
+    final = result.final_loss.reshape(runs)
+    bad = result.first_nonfinite_step.reshape(runs) >= 0
+    median = np.median(np.where(np.isfinite(final) & ~bad, final, np.inf), axis=1)
+    finite = np.isfinite(median)
+    best = int(np.argmin(median)) if finite.any() else None
+    tied = np.flatnonzero(finite & (median == median[best])) if best is not None else []
+    ends = np.stack([result.losses[..., 0].reshape(runs), final], axis=-1)
+    summary = {
+        "best_rate": None if best is None else float(rates[best]),
+        "best_final_loss": None if best is None else float(median[best]),
+        "best_rates_tied": int(len(tied)),
+        "best_rates_range": None if best is None else [float(rates[tied].min()),
+                                                       float(rates[tied].max())],
         "median_final_loss": json_floats(median),
-        "divergence": divergence_rate(result.learning_rates, result.losses[..., 0],
-                                      result.final_loss, result.first_nonfinite_step),
+        "divergence": observed_divergence(rates, ends, result.first_nonfinite_step.reshape(runs)),
     }
+    if limit is not None:
+        summary["stability_limit"] = limit
+    return summary
 
 
-def _model_best_line(summary: dict, seeds: int) -> str:
+def best_line(summary: dict, result) -> str:
+    """The summary's ``best rate:`` line (the median over seeds where there are several)."""
+    seeds = None if result.seeds is None else result.seeds.size
+    over = "" if seeds is None else (
+        f", median over {seeds} seeds" if seeds > 1 else ", one initial point")
     if summary["best_rate"] is None:
-        return "best rate: none (the median run went non-finite at every rate)"
-    over = f"median over {seeds} seeds" if seeds > 1 else "one initial point"
-    return (f"best rate: {summary['best_rate']:.6g} (final loss "
-            f"{summary['best_median_final_loss']:.6g}, {over})")
+        return "best rate: none (every rate went non-finite" + (
+            " in its median run)" if seeds and seeds > 1 else ")")
+    if summary["best_rates_tied"] > 1:
+        low, high = summary["best_rates_range"]
+        return (f"best rate: {summary['best_rates_tied']} rates tie at final loss "
+                f"{summary['best_final_loss']:.6g}{over} ({low:.6g} to {high:.6g})")
+    return (f"best rate: {summary['best_rate']:.6g} "
+            f"(final loss {summary['best_final_loss']:.6g}{over})")
 
 
-def _model_divergence_line(rate: float | None) -> str:
-    if rate is None:
-        return "divergence: none in the swept range"
-    return (f"divergence: {rate:.6g} (smallest rate at which some seed's loss went "
-            "non-finite or ended above its start)")
+def _divergence_line(observed: float | None) -> str:
+    if observed is None:
+        return "observed divergence: none in the swept range"
+    return (f"observed divergence: {observed:.6g} (smallest rate at which some run's loss "
+            "went non-finite or ended above its start)")
 
 
-def model_sweep_json(result, summary: dict, *, spec, text: str, args: dict, optimizer: str,
-                     hyperparameters: dict, batch_size: int | None, batch_seed: int) -> dict:
-    """A ``sweep --spec`` result as a strict-JSON-ready dict (non-finite floats as strings).
+def _describe_devices(devices) -> str:
+    kinds = sorted({f"{d.platform} ({d.device_kind})" for d in devices})
+    return f"{len(devices)} x {', '.join(kinds)}"
 
-    ``losses[l][z][r]`` is the loss of rate ``l``, seed ``z`` at ``recorded_steps[r]``.
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, steps: int):
+    """Yield a ``progress(done, total)`` callback drawing a rich bar on stderr, or None."""
+    if not enabled:
+        yield None
+        return
+    console = Console(stderr=True, force_terminal=True)
+    with Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("sweep", total=steps)
+        yield lambda done, total: bar.update(task, completed=done)
+
+
+def to_json(result, summary: dict, plan: SweepPlan, *, args: dict) -> dict:
+    """The sweep as a strict-JSON-ready dict (non-finite floats as strings).
+
+    The result as :func:`sweep_result_json` records it (``losses[l][z][r]`` is the
+    loss of rate ``l``, seed ``z`` at ``recorded_steps[r]``; ``losses[l][r]`` without
+    a seed axis), the command, what ran, the plan's own fields (a spec's text, model
+    and init) and the summary.
     """
-    command = {k: v for k, v in args.items() if k != "handler"}
     return {
-        "command": command | {"learning_rates": list(args["learning_rates"])},
-        "spec": {"path": args["spec"], "digest": sha256_digest(text.encode()), "text": text},
-        "model": {"kind": spec.model, **{k: list(v) if isinstance(v, tuple) else v
-                                         for k, v in spec.model_config.items()},
-                  "loss": spec.loss, "l2": spec.l2},
-        "init": spec.init_kind,
-        "optimizer": optimizer,
-        "hyperparameters": hyperparameters,
-        "batch_size": batch_size,
-        "batch_seed": batch_seed,
+        "command": {k: v for k, v in args.items() if k != "handler"}
+        | {"learning_rates": list(args["learning_rates"])},
         "devices": [str(d) for d in result.devices],
+        "method": result.method,
+        "optimizer": plan.optimizer,
+        "hyperparameters": plan.hyperparameters,
+        "batch_size": plan.batch_size,
+        "batch_seed": plan.batch_seed,
         "recorded_steps": result.recorded_steps.tolist(),
-        **model_sweep_result_json(result),
-        "seeds": result.seeds.tolist() if spec.init_kind == "seeded" else None,
+        **sweep_result_json(result),
         "compile_seconds": result.compile_seconds,
         "run_seconds": result.run_seconds,
+        **plan.json,
         **summary,
     }
 
@@ -495,88 +562,3 @@ def _record_every(given: int | None, steps: int) -> int:
             "nothing after the initial loss would be recorded"
         )
     return record_every
-
-
-def summarize(result, x, y) -> dict:
-    """Best rate(s), observed divergence and analytic limit of a sweep.
-
-    Both use the loss at the final step ``S`` (``result.final_loss``) as well as
-    the recorded ones, so a ``record_every`` that does not divide ``S`` cannot
-    hide a divergence. Rates whose final loss ties the best one exactly (e.g.
-    many rates reach 0 in float arithmetic) are counted, not silently reduced
-    to the smallest.
-    """
-    final = result.final_loss
-    finite = np.isfinite(final) & (result.first_nonfinite_step < 0)
-    best = int(np.argmin(np.where(finite, final, np.inf))) if finite.any() else None
-    tied = np.flatnonzero(finite & (final == final[best])) if best is not None else []
-    losses = np.column_stack([result.losses, final])
-    return {
-        "best_rate": None if best is None else float(result.learning_rates[best]),
-        "best_final_loss": None if best is None else float(final[best]),
-        "best_rates_tied": int(len(tied)),
-        "best_rates_range": None if best is None else [
-            float(result.learning_rates[tied].min()), float(result.learning_rates[tied].max())
-        ],
-        "observed_divergence": observed_divergence(
-            result.learning_rates, losses, result.first_nonfinite_step
-        ),
-        "stability_limit": stability_limit(x, y),
-    }
-
-
-def _best_line(summary: dict) -> str:
-    if summary["best_rate"] is None:
-        return "best rate: none (every rate went non-finite)"
-    if summary["best_rates_tied"] > 1:
-        low, high = summary["best_rates_range"]
-        return (f"best rate: {summary['best_rates_tied']} rates tie at final loss "
-                f"{summary['best_final_loss']:.6g} ({low:.6g} to {high:.6g})")
-    return (f"best rate: {summary['best_rate']:.6g} "
-            f"(final loss {summary['best_final_loss']:.6g})")
-
-
-def _divergence_line(observed: float | None) -> str:
-    if observed is None:
-        return "observed divergence: none in the swept range"
-    return (f"observed divergence: {observed:.6g} "
-            "(smallest rate whose loss grew or went non-finite)")
-
-
-def _describe_devices(devices) -> str:
-    kinds = sorted({f"{d.platform} ({d.device_kind})" for d in devices})
-    return f"{len(devices)} x {', '.join(kinds)}"
-
-
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, steps: int):
-    """Yield a ``progress(done, total)`` callback drawing a rich bar on stderr, or None."""
-    if not enabled:
-        yield None
-        return
-    console = Console(stderr=True, force_terminal=True)
-    with Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task("sweep", total=steps)
-        yield lambda done, total: bar.update(task, completed=done)
-
-
-def to_json(result, summary: dict, *, args: dict) -> dict:
-    """The sweep as a strict-JSON-ready dict (non-finite floats as strings)."""
-    return {
-        "command": {k: v for k, v in args.items() if k != "handler"}
-        | {"learning_rates": list(args["learning_rates"])},
-        "devices": [str(d) for d in result.devices],
-        "method": result.method,
-        "steps": result.steps,
-        "record_every": result.record_every,
-        "recorded_steps": result.recorded_steps.tolist(),
-        "learning_rates": result.learning_rates.tolist(),
-        "losses": json_floats(result.losses),
-        "first_nonfinite_step": result.first_nonfinite_step.tolist(),
-        "final_params": {name: json_floats(values)
-                         for name, values in named_series(result.final_params).items()},
-        "compile_seconds": result.compile_seconds,
-        "run_seconds": result.run_seconds,
-        **summary,
-    }

@@ -5,7 +5,8 @@ loss ``L_S(l, z)`` of every run against ``lr_l`` (one thin line per seed), the m
 over seeds ``m_l = median_z L_S(l, z)`` as one thick line, a dotted line at the
 median initial loss, and a dashed vertical line at the divergence point: the smallest
 rate at which some seed diverged (its first non-finite step is set, or its final loss
-is non-finite or above its initial loss; :func:`divergence_rate`). The y axis is
+is non-finite or above its initial loss;
+:func:`functional_training.observed_divergence`). The y axis is
 logarithmic when every finite final loss is > 0 (losses span decades), the x axis
 when the rates were spaced geometrically (``--log``). Non-finite losses are gaps.
 
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from functional_training._stability import observed_divergence
 from functional_training.runs._io import write_atomic
 
 PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -59,30 +61,6 @@ def check_plot_path(path: str | None) -> None:
         expected = listed.rsplit(", ", 1)[0] + " or " + listed.rsplit(", ", 1)[1]
         raise ValueError(f"--plot {path}: unknown suffix {suffix or '(none)'!r}; "
                          f"expected {expected}")
-
-
-def divergence_rate(rates, initial_loss, final_loss, first_nonfinite_step) -> float | None:
-    """The smallest rate at which some run diverged, or ``None``.
-
-    Run ``(l, z)`` diverged when ``first_nonfinite_step[l, z] >= 0``, or its final
-    loss is non-finite or larger than its initial loss.
-
-    Args:
-      rates: shape ``(L,)``.
-      initial_loss, final_loss, first_nonfinite_step: shape ``(L, Z)``.
-
-    Example:
-      >>> divergence_rate([0.1, 0.2, 0.3], [[1.0, 1.0]] * 3,
-      ...                 [[0.5, 0.4], [0.5, 1.5], [np.nan, 0.1]], [[-1, -1]] * 3)
-      0.2
-    """
-    rates = np.asarray(rates, np.float64)
-    first = np.asarray(initial_loss, np.float64)
-    last = np.asarray(final_loss, np.float64)
-    with np.errstate(invalid="ignore"):
-        diverged = ~np.isfinite(last) | (last > first) | (np.asarray(first_nonfinite_step) >= 0)
-    rows = diverged.any(axis=1)
-    return float(rates[rows].min()) if rows.any() else None
 
 
 def write_sweep_plot(path, *, rates, initial_loss, final_loss, first_nonfinite_step,
@@ -123,7 +101,8 @@ def write_sweep_plot(path, *, rates, initial_loss, final_loss, first_nonfinite_s
     if start is not None:
         axes.axhline(start, color="grey", linestyle=":", linewidth=1.0,
                      label=f"initial loss {start:.3g}")
-    edge = divergence_rate(rates, initial, final, first_nonfinite_step)
+    edge = observed_divergence(rates, np.stack([initial, final], axis=-1),
+                               first_nonfinite_step)
     if edge is not None:
         axes.axvline(edge, color="tab:red", linestyle="--", linewidth=1.2,
                      label=f"divergence at {edge:.3g}")

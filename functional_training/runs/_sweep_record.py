@@ -1,9 +1,11 @@
-"""The record of a learning-rate sweep: its result as strict JSON and its manifest.
+"""The record of a sweep: its result as strict JSON, the digest of that, and its manifest.
 
-``python -m functional_training sweep --manifest`` writes :func:`sweep_manifest`
-(the line) or :func:`model_sweep_manifest` (``--spec``: any model kind, rates x
-seeds); ``rerun`` runs the sweep again and compares the digest of
-:func:`sweep_result_json` or :func:`model_sweep_result_json`.
+One record for every sweep. :func:`sweep_result_json` is what the digest hashes;
+:func:`sweep_manifest` is what ``python -m functional_training sweep --manifest``
+writes and ``rerun`` reads back: it runs the sweep again and compares
+:func:`sweep_digest`. A manifest's data is named (``data=``: ``one-shipment``,
+``shipments``, ``synthetic:N`` or a data file, the line's command line) or a spec
+file's (``spec=``: any model kind, its text recorded whole).
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ SWEEP_TOOL = "functional_training sweep"
 
 
 def sweep_result_json(result) -> dict:
-    """A ``SweepResult`` as strict JSON (non-finite floats as strings): what its digest hashes.
+    """A :class:`~functional_training.SweepResult` as strict JSON: what its digest hashes.
+
+    Non-finite floats are strings. Arrays keep the run grid: ``losses[l][z][r]``,
+    ``final_loss[l][z]``, ``first_nonfinite_step[l][z]``, ``final_params[name][l][z]``
+    with a seed axis; ``losses[l][r]`` and so on without one. A sweep without a seed
+    axis (:func:`~functional_training.sweep_learning_rates`) records neither
+    ``seeds`` nor ``final_loss``: that is its form since the first manifests, so their
+    digests still hold.
 
     Example:
       >>> import functional_training as ft
@@ -39,16 +48,26 @@ def sweep_result_json(result) -> dict:
       ...     r = ft.sweep_learning_rates(ft.LinearParams(1.0, 0.0), [2.0], [6.0], [0.1], steps=2)
       >>> sorted(sweep_result_json(r))
       ['final_params', 'first_nonfinite_step', 'learning_rates', 'losses', 'record_every', 'steps']
+      >>> net = ft.objective("mlp", sizes=[1, 2, 1], activation="tanh")
+      >>> with ft.float64():
+      ...     r = ft.sweep(net, ([[1.0], [2.0]], [0.5, 1.0]), learning_rates=[0.1], steps=2)
+      >>> out = sweep_result_json(r)
+      >>> len(out["losses"]), len(out["losses"][0]), len(out["losses"][0][0]), out["seeds"]
+      (1, 1, 3, [0])
     """
-    return {
+    record = {
         "learning_rates": json_floats(result.learning_rates),
         "losses": json_floats(result.losses),
-        "final_params": {name: json_floats(values)
-                         for name, values in named_series(result.final_params).items()},
-        "first_nonfinite_step": [int(k) for k in result.first_nonfinite_step],
+        "final_params": {name: json_floats(values) for name, values in named_series(
+            result.final_params, leading=len(result.grid)).items()},
+        "first_nonfinite_step": result.first_nonfinite_step.astype(int).tolist(),
         "steps": int(result.steps),
         "record_every": int(result.record_every),
     }
+    if result.seeds is not None:
+        record |= {"seeds": [int(seed) for seed in result.seeds],
+                   "final_loss": json_floats(result.final_loss)}
+    return record
 
 
 def sweep_digest(result) -> str:
@@ -58,91 +77,91 @@ def sweep_digest(result) -> str:
 
 def sweep_manifest(
     *,
-    data: str,
     result,
-    init: tuple[float, float],
     optimizer: str = "sgd",
     hyperparameters: Mapping[str, float] | None = None,
     batch_size: int | None = None,
     seed: int | None = None,
-    method: str = "auto",
     dtype: str = "float64",
+    data: str | None = None,
+    init: tuple[float, float] | None = None,
+    method: str = "auto",
     data_seed: int = 0,
     features: list[str] | tuple[str, ...] | None = None,
     target: str | None = None,
+    spec=None,
+    spec_path=None,
+    spec_text: str | None = None,
 ) -> dict:
-    """The manifest of a ``sweep`` run, in the form ``rerun`` reads back.
+    """The manifest of a sweep, in the form ``rerun`` reads back.
 
     Args:
-      data: the data set's name (see ``named_data``: ``one-shipment``,
-        ``shipments``, ``synthetic:N``), so a rerun can rebuild the data.
-      result: the ``SweepResult``.
-      init: initial ``(w, b)`` of every rate.
-      optimizer, hyperparameters: as passed to ``sweep_learning_rates``.
+      result: the :class:`~functional_training.SweepResult`.
+      optimizer, hyperparameters: what ran (the optimizer's defaults are filled in).
       batch_size, seed: the ``minibatch_indices`` order, or ``None`` for full batch.
-      method: the ``method`` argument passed (``"auto"`` reruns as ``"auto"``).
       dtype: ``"float64"`` or ``"float32"``.
-      data_seed: the ``synthetic_shipments`` seed for ``synthetic:N`` data.
-      features, target: a data file's columns (``None`` for named data).
+      data: named data (see ``named_data``: ``one-shipment``, ``shipments``,
+        ``synthetic:N``, a data file), so a rerun can rebuild it; with ``init`` (the
+        line's initial ``(w, b)``), ``method`` (as passed: ``"auto"`` reruns as
+        ``"auto"``), ``data_seed`` (of ``synthetic:N``) and a data file's
+        ``features`` and ``target`` columns.
+      spec, spec_path, spec_text: instead of ``data``, the
+        :class:`~functional_training.runs.RunSpec` swept, its file (the absolute path
+        is recorded so a rerun finds the data files it names, relative to it) and the
+        file's text (recorded whole, with its digest).
 
     Returns:
       A validated manifest with ``tool = "functional_training sweep"`` and
       ``results = {"sweep": sweep_digest(result)}``.
     """
-    named = named_data(data, seed=data_seed, features=features, target=target)
-    hyper = {**optimizer_hyperparameters(optimizer), **dict(hyperparameters or {})}
+    if (data is None) == (spec is None):
+        raise ValueError("sweep_manifest: give data= (named data) or spec= (a spec file)")
+    settings = {**optimizer_hyperparameters(optimizer), **dict(hyperparameters or {})}
+    source = (_named_source(data, init, method, data_seed, features, target, result)
+              if spec is None else _spec_source(spec, spec_path, spec_text, method, result))
     run = run_record(
-        name="sweep",
-        data=named_data_record(named),
-        split=named.split,
-        init=line_init(init, 1 if named.x.ndim == 1 else int(named.x.shape[1])),
-        optimizer=optimizer,
-        hyperparameters=hyper,
+        **source, optimizer=optimizer, hyperparameters=settings,
         learning_rates=[float(rate) for rate in result.learning_rates],
-        steps=int(result.steps),
-        batch_size=batch_size,
+        steps=int(result.steps), batch_size=batch_size,
         seed=seed if batch_size is not None else None,
-        options={"data": data, **data_file_option(data), "data_seed": data_seed,
-                 "record_every": int(result.record_every),
-                 "method": method, "features": None if features is None else list(features),
-                 "target": target},
         results={"sweep": sweep_digest(result)},
     )
     return build_manifest(tool=SWEEP_TOOL, runs=[run], dtype=dtype)
 
 
-def model_sweep_result_json(result) -> dict:
-    """A ``ModelSweep`` as strict JSON (non-finite floats as strings): what its digest hashes.
-
-    Arrays keep the ``(L, Z, ...)`` grid: ``losses[l][z][r]``, ``final_loss[l][z]``,
-    ``first_nonfinite_step[l][z]``, ``final_params[name][l][z]``.
-
-    Example:
-      >>> import functional_training as ft
-      >>> net = ft.objective("mlp", sizes=[1, 2, 1], activation="tanh")
-      >>> with ft.float64():
-      ...     r = ft.sweep(net, ([[1.0], [2.0]], [0.5, 1.0]), learning_rates=[0.1], steps=2)
-      >>> out = model_sweep_result_json(r)
-      >>> len(out["losses"]), len(out["losses"][0]), len(out["losses"][0][0])
-      (1, 1, 3)
-    """
+def _named_source(data: str, init, method: str, data_seed: int, features, target,
+                  result) -> dict:
+    """The run's name, data, split, initial values and options for named data."""
+    if init is None:
+        raise ValueError("sweep_manifest: data= needs init= (the line's initial (w, b))")
+    named = named_data(data, seed=data_seed, features=features, target=target)
     return {
-        "learning_rates": json_floats(result.learning_rates),
-        "seeds": [int(seed) for seed in result.seeds],
-        "losses": json_floats(result.losses),
-        "final_loss": json_floats(result.final_loss),
-        "final_params": {name: json_floats(values)
-                         for name, values in named_series(result.final_params,
-                                                          leading=2).items()},
-        "first_nonfinite_step": result.first_nonfinite_step.astype(int).tolist(),
-        "steps": int(result.steps),
-        "record_every": int(result.record_every),
+        "name": "sweep",
+        "data": named_data_record(named),
+        "split": named.split,
+        "init": line_init(init, 1 if named.x.ndim == 1 else int(named.x.shape[1])),
+        "options": {"data": data, **data_file_option(data), "data_seed": data_seed,
+                    "record_every": int(result.record_every), "method": method,
+                    "features": None if features is None else list(features),
+                    "target": target},
     }
 
 
-def model_sweep_digest(result) -> str:
-    """``"sha256:<hex>"`` of :func:`model_sweep_result_json` (bit-identical sweeps, equal)."""
-    return sha256_digest(canonical_json(model_sweep_result_json(result)))
+def _spec_source(spec, spec_path, spec_text: str, method: str, result) -> dict:
+    """The run's name, data, split, initial values and options for a spec file."""
+    seeded = spec.init_kind == "seeded"
+    validation = "no validation set" if spec.y_val is None else (
+        f"{spec.y_val.shape[0]} validation examples, not used by the sweep")
+    return {
+        "name": spec.name,
+        "data": spec_data_record(spec, spec_path),
+        "split": f"all examples train; {validation}",
+        "init": None if seeded else spec.init,
+        "options": {"spec": spec_text, "spec_digest": sha256_digest(spec_text.encode()),
+                    "spec_path": str(Path(spec_path).resolve()),
+                    "seeds": [int(z) for z in result.seeds] if seeded else None,
+                    "record_every": int(result.record_every), "method": method},
+    }
 
 
 def spec_data_record(spec, spec_path) -> dict:
@@ -159,54 +178,3 @@ def spec_data_record(spec, spec_path) -> dict:
     files = {role: file_digest(path) for role, path in spec.files.items()}
     return data_record(f"spec {spec_path}", spec.x, spec.y, spec.x_val, spec.y_val,
                        files=files or None)
-
-
-def model_sweep_manifest(
-    *,
-    spec,
-    spec_path,
-    spec_text: str,
-    result,
-    optimizer: str,
-    hyperparameters: Mapping[str, float],
-    batch_size: int | None,
-    batch_seed: int,
-    dtype: str,
-) -> dict:
-    """The manifest of a ``sweep --spec`` run, in the form ``rerun`` reads back.
-
-    Args:
-      spec: the :class:`~functional_training.runs.RunSpec` that was swept.
-      spec_path: its file; the absolute path is recorded so a rerun finds the data
-        files it names (relative to it).
-      spec_text: the file's text, recorded whole (``options.spec``) with its digest.
-      result: the ``ModelSweep``.
-      optimizer, hyperparameters: what ran (every setting, defaults included).
-      batch_size, batch_seed: the mini-batch order, or ``None`` for full batch.
-      dtype: ``"float64"`` or ``"float32"``.
-
-    Returns:
-      A validated manifest with ``tool = "functional_training sweep"``, the spec in
-      ``options`` and ``results = {"sweep": model_sweep_digest(result)}``.
-    """
-    seeded = spec.init_kind == "seeded"
-    validation = "no validation set" if spec.y_val is None else (
-        f"{spec.y_val.shape[0]} validation examples, not used by the sweep")
-    run = run_record(
-        name=spec.name,
-        data=spec_data_record(spec, spec_path),
-        split=f"all examples train; {validation}",
-        init=None if seeded else spec.init,
-        optimizer=optimizer,
-        hyperparameters=dict(hyperparameters),
-        learning_rates=[float(rate) for rate in result.learning_rates],
-        steps=int(result.steps),
-        batch_size=batch_size,
-        seed=batch_seed if batch_size is not None else None,
-        options={"spec": spec_text, "spec_digest": sha256_digest(spec_text.encode()),
-                 "spec_path": str(Path(spec_path).resolve()),
-                 "seeds": [int(z) for z in result.seeds] if seeded else None,
-                 "record_every": int(result.record_every)},
-        results={"sweep": model_sweep_digest(result)},
-    )
-    return build_manifest(tool=SWEEP_TOOL, runs=[run], dtype=dtype)

@@ -97,7 +97,7 @@ def test_each_run_of_an_mlp_sweep_equals_train_with_its_rate_and_seed(tmp_path):
     assert any(line.startswith("model: mlp (sizes 2-3-1, activation tanh), loss hinge")
                for line in lines)
     assert any(line.startswith("best rate: ") for line in lines)
-    assert any(line.startswith("divergence: ") for line in lines)
+    assert any(line.startswith("observed divergence: ") for line in lines)
 
 
 def test_explicit_initial_values_and_optimizer_overrides(capsys, tmp_path):
@@ -128,10 +128,10 @@ def test_without_json_no_manifest_is_built_and_the_manifest_reruns(capsys, tmp_p
     spec = _spec(tmp_path)
 
     def refuse(**_):
-        raise AssertionError("model_sweep_manifest called without --json or --manifest")
+        raise AssertionError("sweep_manifest called without --json or --manifest")
 
     with monkeypatch.context() as patch:
-        patch.setattr(_sweep_cli, "model_sweep_manifest", refuse)
+        patch.setattr(_sweep_cli, "sweep_manifest", refuse)
         code, out, err = run_cli(capsys, DOOR, "sweep", "--spec", spec, "--learning-rates",
                                  "0.1:1:2", "--seeds", "2", "--steps", "5")
     assert code == 0, err
@@ -227,7 +227,6 @@ def test_bad_sweep_spec_command_lines_are_refused(capsys, tmp_path, monkeypatch,
         raise AssertionError("the sweep ran before the refusal")
 
     monkeypatch.setattr(_sweep_cli, "sweep", no_sweep)
-    monkeypatch.setattr(_sweep_cli, "sweep_learning_rates", no_sweep)
     before = files_under(tmp_path)
     code, stdout, err = run_cli(capsys, DOOR, "sweep", "--learning-rates", "0.1:1:2", *filled,
                                 "--json", out / "r.json", "--manifest", out / "m.json")

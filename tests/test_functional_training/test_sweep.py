@@ -1,78 +1,33 @@
-"""Learning-rate sweeps against single `train` runs, NumPy float64 and the one-device result."""
+"""``functional_training.sweep`` (and its alias ``sweep_learning_rates``): every run equals
+``train`` alone with its rate and initial values, for the lesson's line and every kind.
+
+The compiled program's recording: ``test_sweep_program.py``; the moments path:
+``test_sweep_moments.py``; sharding: ``test_sweep_sharding.py``.
+"""
 
 from __future__ import annotations
-
-import json
-import logging
-import os
-import subprocess
-import sys
-import textwrap
 
 import jax
 import numpy as np
 import pytest
 from numpy_reference import numpy_sgd
+from sweep_checks import (
+    ONE_SHIPMENT,
+    SHIPMENTS,
+    TOL64,
+    assert_matches_train,
+    random_data,
+)
 
 import functional_training as ft
 
-# float64 comparisons: the project's one tolerance (functional_training.tolerance):
-# independent float64 implementations of these few-flop steps differ by a few ulps
-# per step, far below 1e-12, while any formula difference shows at 1e-3 or above.
-TOL64 = ft.tolerance("float64", 0)
-ONE_SHIPMENT = ([2.0], [6.0])
-SHIPMENTS = ([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
-
-
-def _random_data(seed: int, n: int = 7):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(rng.uniform(-1.5, 1.5), rng.uniform(0.3, 1.5), size=n)
-    y = rng.uniform(-2, 2) * x + rng.uniform(-1, 1) + rng.normal(0, 0.3, size=n)
-    return x, y
-
-
-def _finite_prefix(series: np.ndarray, first_bad: int) -> np.ndarray:
-    """The entries before the first non-finite step (all of them when first_bad is -1)."""
-    return series if first_bad < 0 else series[:first_bad]
-
-
-def _assert_matches_train(result, init, x, y, *, batch_indices=None, exact_tail=True):
-    """Rate by rate: the sweep equals `ft.train` with that rate (float64, 1e-12)."""
-    k = result.record_every
-    for i, rate in enumerate(result.learning_rates):
-        traj = ft.train(init, x, y, optimizer=float(rate), steps=result.steps,
-                        batch_indices=batch_indices)
-        expected_first = traj.first_nonfinite_step
-        if batch_indices is not None:
-            # Trajectory's definition over what the sweep sees: params, grads and batch loss
-            # at every step, the full loss at the recorded steps (0, K, 2K, ...) and at S.
-            step = np.arange(result.steps + 1)
-            seen = (step % k == 0) | (step == result.steps)
-            full_loss = np.where(seen, traj.train_loss, 0)
-            expected_first = ft.first_nonfinite(*traj.params, *traj.grads, traj.batch_loss,
-                                                full_loss)
-        expected_first = -1 if expected_first is None else expected_first
-        assert result.first_nonfinite_step[i] == expected_first, rate
-        recorded = np.asarray(traj.train_loss)[:: k][: result.losses.shape[1]]
-        got = result.losses[i]
-        final = {"w": np.asarray(traj.params.w)[-1], "b": np.asarray(traj.params.b)[-1]}
-        if not exact_tail and expected_first >= 0:
-            keep = (np.arange(got.size) * k) < expected_first
-            got, recorded = got[keep], recorded[keep]
-        else:
-            np.testing.assert_allclose(result.final_loss[i], traj.train_loss[-1], rtol=TOL64,
-                                       atol=TOL64)
-            np.testing.assert_allclose(result.final_params.w[i], final["w"], rtol=TOL64,
-                                       atol=TOL64)
-            np.testing.assert_allclose(result.final_params.b[i], final["b"], rtol=TOL64,
-                                       atol=TOL64)
-        np.testing.assert_allclose(got, recorded, rtol=TOL64, atol=TOL64, err_msg=str(rate))
+TOL = 1e-12  # float64 verification tolerance: the same operations, vmapped or not
 
 
 @pytest.mark.parametrize("method", ["moments", "autodiff"])
 @pytest.mark.parametrize(
     ("data", "init"),
-    [(ONE_SHIPMENT, (1.0, 0.0)), (SHIPMENTS, (0.0, 0.0)), (_random_data(3), (0.5, -0.2))],
+    [(ONE_SHIPMENT, (1.0, 0.0)), (SHIPMENTS, (0.0, 0.0)), (random_data(3), (0.5, -0.2))],
 )
 def test_sweep_equals_train_rate_by_rate(x64, method, data, init):
     x, y = data
@@ -81,7 +36,7 @@ def test_sweep_equals_train_rate_by_rate(x64, method, data, init):
     result = ft.sweep_learning_rates(init, x, y, rates, steps=25, method=method)
     assert result.method == method
     assert result.losses.shape == (5, 26)
-    _assert_matches_train(result, init, x, y)
+    assert_matches_train(result, init, x, y)
 
 
 def test_sweep_matches_lesson_learning_rates(x64):
@@ -98,7 +53,7 @@ def test_sweep_matches_lesson_learning_rates(x64):
 
 
 def test_sweep_against_numpy_reference(x64):
-    x, y = _random_data(11, n=40)
+    x, y = random_data(11, n=40)
     rates = np.geomspace(1e-3, 0.3, 9)
     result = ft.sweep_learning_rates(ft.LinearParams(0.0, 0.0), x, y, rates, steps=60,
                                      method="autodiff")
@@ -116,7 +71,7 @@ def test_minibatch_sweep_equals_train(x64):
     result = ft.sweep_learning_rates(init, data.x, data.y, [0.003, 0.03, 0.08], steps=30,
                                      batch_indices=order, record_every=5)
     assert result.method == "autodiff"
-    _assert_matches_train(result, init, data.x, data.y, batch_indices=order)
+    assert_matches_train(result, init, data.x, data.y, batch_indices=order)
 
 
 def test_several_features_sweep_equals_train(x64):
@@ -154,20 +109,6 @@ def test_optimizer_sweeps_equal_train(name, hyper):
     assert result.method == "autodiff"
 
 
-@pytest.mark.parametrize(("steps", "record_every"), [(10, 1), (10, 3), (10, 5), (10, 10),
-                                                     (10, 11), (7, 2)])
-def test_record_every_shapes_and_values(x64, steps, record_every):
-    init = ft.LinearParams(0.0, 0.0)
-    rates = [0.02, 0.1, 0.25, 0.33]
-    for method in ("moments", "autodiff"):
-        result = ft.sweep_learning_rates(init, *SHIPMENTS, rates, steps=steps,
-                                         record_every=record_every, method=method)
-        assert result.losses.shape == (4, steps // record_every + 1)
-        assert result.recorded_steps.tolist() == list(range(0, steps + 1, record_every))
-        assert result.final_params.w.shape == (4,) and result.first_nonfinite_step.shape == (4,)
-        _assert_matches_train(result, init, *SHIPMENTS)
-
-
 @pytest.mark.parametrize("method", ["moments", "autodiff"])
 def test_divergent_rates_are_data(x64, method):
     # lr = 1.0 and 2.0 on one shipment (limit 0.4): the loss grows by (lr*5 - 1)^2 per step
@@ -179,7 +120,7 @@ def test_divergent_rates_are_data(x64, method):
     assert first[0] == -1 and first[1] == -1  # stable, and barely unstable but still finite
     assert 0 < first[3] < first[2] < 600
     assert not np.isfinite(result.final_loss[2:]).any()
-    _assert_matches_train(result, init, *ONE_SHIPMENT, exact_tail=(method == "autodiff"))
+    assert_matches_train(result, init, *ONE_SHIPMENT, exact_tail=(method == "autodiff"))
 
 
 def test_divergence_in_float32_is_recorded():
@@ -189,82 +130,6 @@ def test_divergence_in_float32_is_recorded():
     assert result.first_nonfinite_step[0] == -1
     traj = ft.train(ft.LinearParams(1.0, 0.0), *ONE_SHIPMENT, optimizer=1.0, steps=200)
     assert result.first_nonfinite_step[1] == traj.first_nonfinite_step
-
-
-@pytest.mark.parametrize("record_every", [1, 2])
-def test_minibatch_sweep_sees_a_full_loss_that_overflows_at_a_record(record_every):
-    # float32: 0.5 * (1e20)^2 overflows, but the batch (example 0) stays finite throughout.
-    x, y = np.float32([1.0, 1e20]), np.float32([0.0, 0.0])
-    init = ft.LinearParams(np.float32(1.0), np.float32(0.0))
-    result = ft.sweep_learning_rates(init, x, y, [0.1], steps=3, batch_indices=[[0]] * 3,
-                                     record_every=record_every)
-    traj = ft.train(init, x, y, optimizer=0.1, steps=3, batch_indices=[[0]] * 3)
-    assert not np.isfinite(result.losses).any()
-    assert traj.first_nonfinite_step == 0
-    assert result.first_nonfinite_step.tolist() == [0]
-
-
-def test_minibatch_overflow_between_records_is_seen_at_the_next_record(x64):
-    # The full loss overflows from step 1 on (w grows on example 0 only); with K = 2 the
-    # sweep sees it at step 2, the first record after it, while train sees every step.
-    x, y = np.array([1.0, 1e160]), np.array([0.0, 0.0])
-    init = ft.LinearParams(1e-10, 0.0)
-    order = [[0]] * 4
-    traj = ft.train(init, x, y, optimizer=1e10, steps=4, batch_indices=order)
-    assert np.isfinite(traj.train_loss[0]) and not np.isfinite(traj.train_loss[1])
-    assert np.isfinite(traj.batch_loss).all()
-    result = ft.sweep_learning_rates(init, x, y, [1e10], steps=4, batch_indices=order,
-                                     record_every=2)
-    assert traj.first_nonfinite_step == 1 and result.first_nonfinite_step.tolist() == [2]
-    _assert_matches_train(result, init, x, y, batch_indices=order)
-
-
-@pytest.mark.parametrize("method", ["moments", "autodiff"])
-def test_final_loss_is_the_loss_at_the_last_step(x64, method):
-    # S = 7, K = 3: records at 0, 3, 6; final_loss is at step 7 (not 6), as train's last.
-    init = ft.LinearParams(0.0, 0.0)
-    result = ft.sweep_learning_rates(init, *SHIPMENTS, [0.02, 0.1], steps=7, record_every=3,
-                                     method=method)
-    for i, rate in enumerate(result.learning_rates):
-        traj = ft.train(init, *SHIPMENTS, optimizer=float(rate), steps=7)
-        assert abs(result.final_loss[i] - traj.train_loss[6]) > 1e-6  # the old value: not it
-        np.testing.assert_allclose(result.final_loss[i], traj.train_loss[7], rtol=TOL64,
-                                   atol=TOL64)
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_moments_path_equals_autodiff_path(x64, seed):
-    x, y = _random_data(seed, n=5 + 20 * seed)
-    limit = ft.stability_limit(x, y)
-    rates = limit * np.array([0.01, 0.3, 0.9, 0.999, 1.001, 1.2, 3.0])
-    init = ft.LinearParams(0.7, -0.4)
-    steps = 400
-    a = ft.sweep_learning_rates(init, x, y, rates, steps=steps, method="moments")
-    b = ft.sweep_learning_rates(init, x, y, rates, steps=steps, method="autodiff")
-    np.testing.assert_array_equal(a.first_nonfinite_step, b.first_nonfinite_step)
-    for i in range(rates.size):
-        stop = a.first_nonfinite_step[i]
-        np.testing.assert_allclose(_finite_prefix(a.losses[i], stop),
-                                   _finite_prefix(b.losses[i], stop), rtol=TOL64, atol=TOL64)
-    finite = a.first_nonfinite_step < 0
-    np.testing.assert_allclose(a.final_params.w[finite], b.final_params.w[finite], rtol=TOL64,
-                               atol=TOL64)
-
-
-def test_auto_picks_moments_only_where_exact(x64):
-    init = ft.LinearParams(0.0, 0.0)
-    x, y = SHIPMENTS
-    assert ft.sweep_learning_rates(init, x, y, [0.1], steps=2).method == "moments"
-    order = ft.minibatch_indices(3, batch_size=1, steps=2)
-    assert ft.sweep_learning_rates(init, x, y, [0.1], steps=2,
-                                   batch_indices=order).method == "autodiff"
-    assert ft.sweep_learning_rates(init, x, y, [0.1], steps=2,
-                                   optimizer="momentum").method == "autodiff"
-    with pytest.raises(ValueError, match="mini-batches"):
-        ft.sweep_learning_rates(init, x, y, [0.1], steps=2, batch_indices=order,
-                                method="moments")
-    with pytest.raises(ValueError, match="'adam'"):
-        ft.sweep_learning_rates(init, x, y, [0.1], steps=2, optimizer="adam", method="moments")
 
 
 @pytest.mark.parametrize(
@@ -303,69 +168,149 @@ def test_bad_arguments_name_the_problem(kwargs, message):
         ft.sweep_learning_rates(params, *SHIPMENTS, rates, **args)
 
 
-def test_progress_runs_in_chunks_of_one_compiled_program(x64, caplog):
-    init = ft.LinearParams(0.0, 0.0)
-    rates = np.linspace(0.01, 0.3, 6)
-    # Shapes not used by any other test, so the first call here compiles.
-    plain = ft.sweep_learning_rates(init, *SHIPMENTS, rates, steps=1003, record_every=4)
-    calls = []
-    with caplog.at_level(logging.WARNING), jax.log_compiles(True):
-        chunked = ft.sweep_learning_rates(init, *SHIPMENTS, rates, steps=1003, record_every=4,
-                                          progress=lambda done, total: calls.append((done, total)))
-    compiles = [r.getMessage() for r in caplog.records if "Compiling jit(" in r.getMessage()]
-    assert not any("_sweep_program" in m for m in compiles), compiles  # reused, not recompiled
-    assert calls[-1] == (1003, 1003)
-    assert len(calls) == 100  # 250 records in 100 chunks; the last one finishes the run
-    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
-    np.testing.assert_array_equal(chunked.losses, plain.losses)
-    np.testing.assert_array_equal(chunked.final_params.w, plain.final_params.w)
-    assert chunked.compile_seconds >= 0 and chunked.run_seconds > 0
+def _train_one(objective, x, y, rate, seed, *, steps, optimizer, hyper, batches):
+    config = objective.settings
+    params = ft.params_from_values(objective.model, ft.initial_values(
+        objective.model, init="seeded", seed=seed, **config), **config)
+    opt = ft.make_optimizer(optimizer, learning_rate=rate, **hyper)
+    return ft.train(params, x, y, optimizer=opt, steps=steps, objective=objective,
+                    batch_indices=batches)
 
 
-_SHARDED_SCRIPT = textwrap.dedent(
-    """
-    import json, jax, numpy as np
-    import functional_training as ft
-
-    assert len(jax.devices()) == 4, jax.devices()
-    data = ft.synthetic_shipments(40, seed=2)
-    order = ft.minibatch_indices(40, batch_size=8, steps=30, seed=2)
-    rates = np.geomspace(1e-3, 0.5, 10)  # 10 rates over 4 devices: padded to 12, trimmed
-    report = {}
+@pytest.mark.parametrize(("objective", "optimizer", "hyper", "batch_size"), [
+    (("mlp", "hinge", 1e-4, {"sizes": (2, 6, 6, 1), "activation": "tanh"}), "sgd", {}, None),
+    (("mlp", "binary-cross-entropy", 0.0, {"sizes": (2, 4, 1), "activation": "relu"}),
+     "momentum", {"momentum": 0.9}, 5),
+    (("mlp", "softmax-cross-entropy", 1e-3, {"sizes": (2, 5, 3), "activation": "sigmoid"}),
+     "adam", {"b1": 0.9, "b2": 0.999, "eps": 1e-8}, 4),
+    (("linear", "half-squared-error", 0.0, {"features": 2}), "nesterov", {"momentum": 0.5},
+     None),
+])
+def test_every_run_equals_train_alone(objective, optimizer, hyper, batch_size):
+    kind, loss, l2, config = objective
+    x, labels = ft.two_moons(20, noise=0.2, seed=3)
+    y = {"hinge": labels, "binary-cross-entropy": (labels + 1) / 2,
+         "softmax-cross-entropy": np.arange(20) % 3.0,
+         "half-squared-error": x[:, 0] - x[:, 1]}[loss]
+    rates, seeds, steps, every = [0.01, 0.2, 3.0], [0, 5], 12, 5
     with ft.float64():
-        init = ft.LinearParams(0.0, 0.0)
-        for label, kwargs in [("moments", {}), ("autodiff", {"method": "autodiff"}),
-                              ("minibatch", {"batch_indices": order}),
-                              ("adam", {"optimizer": "adam"})]:
-            many = ft.sweep_learning_rates(init, data.x, data.y, rates, steps=30,
-                                           record_every=3, **kwargs)
-            one = ft.sweep_learning_rates(init, data.x, data.y, rates, steps=30,
-                                          record_every=3, devices=jax.devices()[:1], **kwargs)
-            report[label] = {
-                "devices": [len(many.devices), len(one.devices)],
-                "shapes": [many.losses.shape, one.losses.shape],
-                "losses": np.nan_to_num(np.abs(many.losses - one.losses)).max().item(),
-                "w": np.abs(many.final_params.w - one.final_params.w).max().item(),
-                "first": (many.first_nonfinite_step == one.first_nonfinite_step).all().item(),
-                "scale": np.abs(one.losses).max().item(),
-            }
-    print(json.dumps(report))
-    """
-)
+        obj = ft.objective(kind, loss=loss, l2=l2, **config)
+        result = ft.sweep(obj, (x, y), learning_rates=rates, seeds=seeds, optimizer=optimizer,
+                          hyperparameters=hyper, steps=steps, batch_size=batch_size,
+                          record_every=every)
+        batches = None if batch_size is None else ft.minibatch_indices(
+            20, batch_size=batch_size, steps=steps, seed=0)
+        assert result.losses.shape == (3, 2, steps // every + 1)
+        np.testing.assert_array_equal(result.recorded_steps, [0, 5, 10])
+        for i, rate in enumerate(rates):
+            for j, seed in enumerate(seeds):
+                alone = _train_one(obj, x, y, rate, seed, steps=steps, optimizer=optimizer,
+                                   hyper=hyper, batches=batches)
+                np.testing.assert_allclose(result.losses[i, j], alone.train_loss[::every],
+                                           rtol=TOL, atol=TOL, err_msg=f"rate {rate} seed {seed}")
+                np.testing.assert_allclose(result.final_loss[i, j], alone.train_loss[-1],
+                                           rtol=TOL, atol=TOL)
+                for got, want in zip(jax.tree.leaves(result.final_params),
+                                     jax.tree.leaves(alone.params), strict=True):
+                    np.testing.assert_allclose(got[i, j], want[-1], rtol=TOL, atol=TOL)
+                first = alone.first_nonfinite_step
+                if batch_size is None or first is None:  # mini-batches: the full loss is
+                    # checked only at records, so an overflow between them shows later
+                    assert result.first_nonfinite_step[i, j] == (-1 if first is None else first)
 
 
-@pytest.mark.slow
-def test_sharded_sweep_on_four_devices_equals_one_device():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", _SHARDED_SCRIPT], capture_output=True, text=True,
-                         env=env, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    for label, row in report.items():
-        assert row["devices"] == [4, 1], label
-        assert row["shapes"] == [[10, 11], [10, 11]], label
-        assert row["first"], label
-        # Same per-rate arithmetic on each device; 1e-12 relative to the largest loss.
-        assert row["losses"] <= TOL64 * max(1.0, row["scale"]), (label, row)
-        assert row["w"] <= TOL64, (label, row)
+def test_a_diverging_rate_is_data():
+    x, y = ft.two_moons(20, noise=0.1, seed=0)
+    obj = ft.objective("mlp", loss="squared-error", sizes=(2, 8, 1), activation="relu")
+    with ft.float64():
+        result = ft.sweep(obj, (x, y), learning_rates=[0.05, 1e3], seeds=[0], steps=30)
+    assert result.first_nonfinite_step[0, 0] == -1
+    assert 0 < result.first_nonfinite_step[1, 0] <= 30
+    assert not np.isfinite(result.final_loss[1, 0])
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"learning_rates": []}, ValueError, "learning_rates must be a non-empty"),
+    ({"seeds": [-1]}, ValueError, "seeds must be a non-empty list of integers >= 0"),
+    ({"seeds": [0.5]}, ValueError, "seeds must be"),
+    ({"steps": 0}, ValueError, "steps must be an integer > 0"),
+    ({"record_every": 0}, ValueError, "record_every must be an integer > 0"),
+    ({"batch_size": 99}, ValueError, r"batch_size must be an integer in \[1, 20\]"),
+    ({"optimizer": "rmsprop"}, ValueError, "unknown optimizer"),
+    ({"hyperparameters": {"learning_rate": 0.1}}, TypeError, "must not set learning_rate"),
+])
+def test_bad_arguments_are_one_line_errors(kwargs, error, message):
+    x, y = ft.two_moons(20, noise=0.1, seed=0)
+    obj = ft.objective("mlp", loss="hinge", sizes=(2, 3, 1), activation="tanh")
+    arguments = {"learning_rates": [0.1], "steps": 3, **kwargs}
+    with pytest.raises(error, match=message) as caught:
+        ft.sweep(obj, (x, y), **arguments)
+    assert "\n" not in str(caught.value)
+
+
+def test_targets_that_do_not_fit_the_loss_are_refused():
+    x, y = ft.two_moons(20, noise=0.1, seed=0)
+    obj = ft.objective("mlp", loss="binary-cross-entropy", sizes=(2, 3, 1), activation="tanh")
+    with pytest.raises(ValueError, match=r"binary-cross-entropy: target row \d+ is -1.0"):
+        ft.sweep(obj, (x, y), learning_rates=[0.1], steps=2)
+
+
+def test_the_line_through_sweep_is_the_alias_bit_for_bit(x64):
+    # sweep(the lesson's objective, seeds=None, initial_params=pytree) is sweep_learning_rates;
+    # with a seed axis (and x as one column) the one column holds the same numbers: one program.
+    init = ft.LinearParams(0.5, -0.2)
+    x, y = random_data(4)
+    line = ft.objective("linear", features=1)
+    alias = ft.sweep_learning_rates(init, x, y, [0.05, 0.3], steps=9, record_every=2)
+    direct = ft.sweep(line, (x, y), learning_rates=[0.05, 0.3], seeds=None, initial_params=init,
+                      steps=9, record_every=2)
+    column = ft.sweep(line, (x[:, None], y), learning_rates=[0.05, 0.3], seeds=[0],
+                      initial_params={"w": 0.5, "b": -0.2}, steps=9, record_every=2)
+    assert alias.method == direct.method == column.method == "moments"
+    assert alias.grid == (2,) and alias.seeds is None and column.grid == (2, 1)
+    np.testing.assert_array_equal(direct.losses, alias.losses)
+    np.testing.assert_array_equal(column.losses[:, 0], alias.losses)
+    np.testing.assert_array_equal(column.final_params.w[:, 0], alias.final_params.w)
+    np.testing.assert_array_equal(column.first_nonfinite_step[:, 0], alias.first_nonfinite_step)
+
+
+@pytest.mark.parametrize("batch_size", [None, 3])
+def test_a_seeded_line_equals_train_for_every_seed(x64, batch_size):
+    # Full batch: the sweep takes the moments path itself; mini-batches: autodiff.
+    x, y = random_data(2, n=9)
+    line = ft.objective("linear", features=1)
+    rates, seeds, steps = [0.05, 0.4], [1, 2], 12
+    result = ft.sweep(line, (x, y), learning_rates=rates, seeds=seeds, steps=steps,
+                      batch_size=batch_size, record_every=4)
+    assert result.method == ("moments" if batch_size is None else "autodiff")
+    assert result.losses.shape == (2, 2, 4)
+    order = None if batch_size is None else ft.minibatch_indices(9, batch_size=3, steps=steps)
+    for i, rate in enumerate(rates):
+        for j, seed in enumerate(seeds):
+            values = ft.initial_values("linear", init="seeded", seed=seed, features=1)
+            params = ft.params_from_values("linear", values, features=1)
+            traj = ft.train(params, x, y, optimizer=rate, steps=steps, batch_indices=order)
+            np.testing.assert_allclose(result.losses[i, j], traj.train_loss[::4], rtol=TOL64,
+                                       atol=TOL64)
+            np.testing.assert_allclose(result.final_loss[i, j], traj.train_loss[-1],
+                                       rtol=TOL64, atol=TOL64)
+
+
+@pytest.mark.parametrize(("model", "kwargs", "message"), [
+    (("linear", {"features": 1, "l2": 0.1}), {"method": "moments"}, "not the lesson's line"),
+    (("linear", {"features": 1}), {"method": "moments", "batch_size": 1}, "mini-batches"),
+    (("linear", {"features": 1}), {"seeds": None}, "seeds=None needs initial_params"),
+    (("linear", {"features": 1}), {"batch_size": 1, "batch_indices": [[0], [1]]},
+     "batch_size or batch_indices, not both"),
+    (("linear", {"features": 1}), {"batch_indices": [[0], [2]]}, r"must lie in \[0, 2\)"),
+    (("linear", {"features": 1}), {"initial_params": ft.LinearParams([0.0, 0.0], 0.0),
+                                   "seeds": None}, r"w has shape \(2,\), expected \(\)"),
+    (("linear", {"features": 1}), {"initial_params": {"w": 0.0, "b": 0.0}, "seeds": [0, 1]},
+     "give one seed, not 2"),
+])
+def test_the_one_sweep_refuses_what_does_not_fit(model, kwargs, message):
+    kind, config = model
+    obj = ft.objective(kind, **config)
+    with pytest.raises(ValueError, match=message) as caught:
+        ft.sweep(obj, ([1.0, 2.0], [1.0, 3.0]), learning_rates=[0.1], steps=2, **kwargs)
+    assert "\n" not in str(caught.value)

@@ -1,0 +1,127 @@
+"""The sweep's compiled program: records, the final loss, divergence between records,
+chunks of one program, and run groups.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import jax
+import numpy as np
+import pytest
+from sweep_checks import SHIPMENTS, TOL64, assert_matches_train
+
+import functional_training as ft
+from functional_training import _sweep_program
+
+
+@pytest.mark.parametrize(("steps", "record_every"), [(10, 1), (10, 3), (10, 5), (10, 10),
+                                                     (10, 11), (7, 2)])
+def test_record_every_shapes_and_values(x64, steps, record_every):
+    init = ft.LinearParams(0.0, 0.0)
+    rates = [0.02, 0.1, 0.25, 0.33]
+    for method in ("moments", "autodiff"):
+        result = ft.sweep_learning_rates(init, *SHIPMENTS, rates, steps=steps,
+                                         record_every=record_every, method=method)
+        assert result.losses.shape == (4, steps // record_every + 1)
+        assert result.recorded_steps.tolist() == list(range(0, steps + 1, record_every))
+        assert result.final_params.w.shape == (4,) and result.first_nonfinite_step.shape == (4,)
+        assert_matches_train(result, init, *SHIPMENTS)
+
+
+@pytest.mark.parametrize("record_every", [1, 2])
+def test_minibatch_sweep_sees_a_full_loss_that_overflows_at_a_record(record_every):
+    # float32: 0.5 * (1e20)^2 overflows, but the batch (example 0) stays finite throughout.
+    x, y = np.float32([1.0, 1e20]), np.float32([0.0, 0.0])
+    init = ft.LinearParams(np.float32(1.0), np.float32(0.0))
+    result = ft.sweep_learning_rates(init, x, y, [0.1], steps=3, batch_indices=[[0]] * 3,
+                                     record_every=record_every)
+    traj = ft.train(init, x, y, optimizer=0.1, steps=3, batch_indices=[[0]] * 3)
+    assert not np.isfinite(result.losses).any()
+    assert traj.first_nonfinite_step == 0
+    assert result.first_nonfinite_step.tolist() == [0]
+
+
+def test_minibatch_overflow_between_records_is_seen_at_the_next_record(x64):
+    # The full loss overflows from step 1 on (w grows on example 0 only); with K = 2 the
+    # sweep sees it at step 2, the first record after it, while train sees every step.
+    x, y = np.array([1.0, 1e160]), np.array([0.0, 0.0])
+    init = ft.LinearParams(1e-10, 0.0)
+    order = [[0]] * 4
+    traj = ft.train(init, x, y, optimizer=1e10, steps=4, batch_indices=order)
+    assert np.isfinite(traj.train_loss[0]) and not np.isfinite(traj.train_loss[1])
+    assert np.isfinite(traj.batch_loss).all()
+    result = ft.sweep_learning_rates(init, x, y, [1e10], steps=4, batch_indices=order,
+                                     record_every=2)
+    assert traj.first_nonfinite_step == 1 and result.first_nonfinite_step.tolist() == [2]
+    assert_matches_train(result, init, x, y, batch_indices=order)
+
+
+@pytest.mark.parametrize("method", ["moments", "autodiff"])
+def test_final_loss_is_the_loss_at_the_last_step(x64, method):
+    # S = 7, K = 3: records at 0, 3, 6; final_loss is at step 7 (not 6), as train's last.
+    init = ft.LinearParams(0.0, 0.0)
+    result = ft.sweep_learning_rates(init, *SHIPMENTS, [0.02, 0.1], steps=7, record_every=3,
+                                     method=method)
+    for i, rate in enumerate(result.learning_rates):
+        traj = ft.train(init, *SHIPMENTS, optimizer=float(rate), steps=7)
+        assert abs(result.final_loss[i] - traj.train_loss[6]) > 1e-6  # the old value: not it
+        np.testing.assert_allclose(result.final_loss[i], traj.train_loss[7], rtol=TOL64,
+                                   atol=TOL64)
+
+
+def test_progress_runs_in_chunks_of_one_compiled_program(x64, caplog):
+    init = ft.LinearParams(0.0, 0.0)
+    rates = np.linspace(0.01, 0.3, 6)
+    # Shapes not used by any other test, so the first call here compiles.
+    plain = ft.sweep_learning_rates(init, *SHIPMENTS, rates, steps=1003, record_every=4)
+    calls = []
+    with caplog.at_level(logging.WARNING), jax.log_compiles(True):
+        chunked = ft.sweep_learning_rates(init, *SHIPMENTS, rates, steps=1003, record_every=4,
+                                          progress=lambda done, total: calls.append((done, total)))
+    compiles = [r.getMessage() for r in caplog.records if "Compiling jit(" in r.getMessage()]
+    assert not any("_sweep_program" in m for m in compiles), compiles  # reused, not recompiled
+    assert calls[-1] == (1003, 1003)
+    assert len(calls) == 100  # 250 records in 100 chunks; the last one finishes the run
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    np.testing.assert_array_equal(chunked.losses, plain.losses)
+    np.testing.assert_array_equal(chunked.final_params.w, plain.final_params.w)
+    assert chunked.compile_seconds >= 0 and chunked.run_seconds > 0
+
+
+def test_widest_activation_reads_the_kind_s_leaf_shapes():
+    widest = _sweep_program.widest_activation
+    assert widest(ft.objective("mlp", sizes=[2, 16, 8, 1], activation="tanh")) == 16
+    assert widest(ft.objective("mlp", sizes=[64, 4, 1], activation="relu")) == 64
+    assert widest(ft.objective("linear", features=5)) == 0  # no weight matrix: no groups
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="run groups are for one CPU device")
+def test_run_groups_step_the_same_runs(monkeypatch):
+    # 16 runs of a 2-8-1 network on 40 examples: one run's widest activation is 40 x 8 x 8
+    # bytes; a target of 4 such arrays makes groups of 4 runs (lax.map over 4 groups).
+    # Runs are independent, so grouped and all-at-once agree run for run; 1e-12 in float64
+    # allows the order of a vectorised sum to differ.
+    x, y = ft.two_moons(40, noise=0.2, seed=1)
+    net = ft.objective("mlp", loss="hinge", sizes=(2, 8, 1), activation="tanh")
+    groups = []
+    real = _sweep_program.run_group
+
+    def spy(*args):
+        groups.append(real(*args))
+        return groups[-1]
+
+    monkeypatch.setattr(_sweep_program, "run_group", spy)
+    results = []
+    with ft.float64():
+        for target in (2**62, 4 * 40 * 8 * 8):
+            monkeypatch.setattr(_sweep_program, "RUN_GROUP_BYTES", target)
+            results.append(ft.sweep(net, (x, y), learning_rates=[0.01, 0.1, 0.5, 1.0],
+                                    seeds=[0, 1, 2, 3], steps=6, record_every=2,
+                                    devices=jax.devices()[:1]))
+    assert groups == [0, 4]
+    whole, grouped = results
+    np.testing.assert_allclose(grouped.losses, whole.losses, rtol=1e-12, atol=1e-12)
+    for a, b in zip(jax.tree.leaves(grouped.final_params), jax.tree.leaves(whole.final_params),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
