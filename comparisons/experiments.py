@@ -29,6 +29,7 @@ import numpy as np
 
 from functional_training import (
     DEFAULT_LOSS,
+    DEFAULT_MODEL,
     LOSS_KINDS,
     MANY_SHIPMENTS,
     MODEL_KINDS,
@@ -38,6 +39,7 @@ from functional_training import (
     SHIPMENTS,
     initial_values,
     minibatch_indices,
+    model_kind,
     parameter_names,
     read_table,
     two_moons,
@@ -99,7 +101,7 @@ class Experiment:
     zero_grad: tuple[bool, ...] | None = None
     fd_epsilon: float | None = None
     lesson_block: str | None = None
-    model: str = "linear"
+    model: str = DEFAULT_MODEL
     model_settings: dict = field(default_factory=dict)
     loss: str = DEFAULT_LOSS
     l2: float = 0.0
@@ -124,9 +126,9 @@ class Experiment:
 
     @property
     def outputs(self) -> int:
-        """Number of model outputs ``k`` per example (1, or the classes of softmax)."""
-        sizes = self.model_settings.get("sizes")
-        return int(sizes[-1]) if sizes else 1
+        """Number of model outputs ``k`` per example, as the model kind states it
+        (``ModelKind.outputs``: 1, or one logit per class)."""
+        return model_kind(self.model).outputs(**self.model_config)
 
     @property
     def classifies(self) -> bool:

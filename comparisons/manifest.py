@@ -35,7 +35,7 @@ import numpy as np
 
 from comparisons.backends._common import optimizer_settings
 from comparisons.experiments import KINDS, REGISTRY, Experiment
-from functional_training import DEFAULT_LOSS, TrajectoryRecord
+from functional_training import DEFAULT_LOSS, DEFAULT_MODEL, TrajectoryRecord
 from functional_training.runs import build_manifest, data_record, run_record, trajectory_digest
 
 __all__ = [
@@ -61,7 +61,7 @@ _DESCRIPTION_KEYS = (
     "hyperparams", "steps", "batch_size", "seed", "zero_grad", "fd_epsilon", "lesson_block",
     "model", "model_settings", "loss", "l2", "schedule",
 )
-_OPTIONAL_KEYS = {"model": "linear", "model_settings": {}, "loss": DEFAULT_LOSS, "l2": 0.0,
+_OPTIONAL_KEYS = {"model": DEFAULT_MODEL, "model_settings": {}, "loss": DEFAULT_LOSS, "l2": 0.0,
                   "schedule": None}
 """Description keys older manifests lack, with the value they meant."""
 

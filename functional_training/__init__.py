@@ -51,6 +51,7 @@ from functional_training._losses import (
     mean_loss_of,
 )
 from functional_training._models import (
+    DEFAULT_MODEL,
     INITS,
     MODEL_KINDS,
     ModelKind,
@@ -155,6 +156,7 @@ __all__ = [
     "file_digest",
     "is_data_file",
     "read_table",
+    "DEFAULT_MODEL",
     "INITS",
     "MODEL_KINDS",
     "ModelKind",

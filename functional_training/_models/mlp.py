@@ -86,6 +86,20 @@ def outputs(*, sizes: Sequence[int], activation: str = "tanh") -> int:
     return check_config(sizes, activation)[-1]
 
 
+def stated_by(*, sizes: Sequence[int], activation: str = "tanh") -> dict[str, tuple[str, str]]:
+    """Which setting states the input width, the outputs and the layer count, in words.
+
+    Example:
+      >>> stated_by(sizes=[2, 3, 1])["outputs"]
+      ('sizes', 'ends in k = 1 output')
+    """
+    sizes = check_config(sizes, activation)
+    k = sizes[-1]
+    return {"inputs": ("sizes", f"starts with d = {sizes[0]}"),
+            "outputs": ("sizes", f"ends in k = {k} output{'' if k == 1 else 's'}"),
+            "layers": ("sizes", f"one per layer of sizes {list(sizes)}")}
+
+
 def build(leaves: Mapping[str, Any]) -> MLPParams:
     """:class:`MLPParams` from ``{"layers.l.w": array, "layers.l.b": array}``."""
     count = len(leaves) // 2

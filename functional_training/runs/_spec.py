@@ -115,6 +115,7 @@ from functional_training._data_files import (
 )
 from functional_training._losses import DEFAULT_LOSS, LOSS_KINDS, check_targets
 from functional_training._models import (
+    DEFAULT_MODEL,
     INITS,
     MODEL_KINDS,
     initial_values,
@@ -313,8 +314,9 @@ def parse_run_spec(text: str, *, base: str | Path | None = None) -> RunSpec:
     (x, y), validation, files = _data(tables["data"], Path(base) if base is not None else Path())
     kind, settings, init, trainable = _model(tables["model"], features=x.shape[1])
 
-    loss, l2 = _loss(tables["loss"], kind=kind, settings=settings)
-    outputs = _outputs(settings)
+    config = _config(kind, settings, x.shape[1])
+    loss, l2 = _loss(tables["loss"], kind=kind, config=config)
+    outputs = model_kind(kind).outputs(**config)
     for key, targets in (("train", y), ("validation", None if validation is None
                                         else validation[1])):
         if targets is not None:
@@ -520,7 +522,7 @@ def _model(table: dict, *, features: int) -> tuple[str, dict, tuple, tuple[str, 
     such as ``w`` is a key; leaves ``group.i.name`` such as ``layers.0.w`` are one
     ``[[model.group]]`` table per ``i``), and ``kind``, ``init``, ``seed``, ``trainable``.
     """
-    kind_name = table.get("kind", "linear")
+    kind_name = table.get("kind", DEFAULT_MODEL)
     if not isinstance(kind_name, str) or kind_name not in MODEL_KINDS:
         raise SpecError(f"[model].kind: unknown model kind {_short(kind_name)}; expected one of "
                         f"{', '.join(MODEL_KINDS)}")
@@ -563,7 +565,9 @@ def _model(table: dict, *, features: int) -> tuple[str, dict, tuple, tuple[str, 
                             'init = "zeros" or "seeded")')
         arrays = {leaf: _leaf_values(table[leaf], leaf, shapes[leaf], features) for leaf in plain}
         for group, members in groups.items():
-            arrays.update(_group_values(table[group], group, members, settings))
+            stated = kind.stated(group, **config)
+            why = "" if stated is None else f" ({stated[1]})"
+            arrays.update(_group_values(table[group], group, members, why))
         values = {name: float(v) for name, v in named_series(
             kind.build({leaf: arrays[leaf] for leaf in shapes}), leading=0).items()}
         how = ("explicit", 0)
@@ -576,7 +580,8 @@ def _model_settings(table: dict, kind_name: str, config_keys: tuple[str, ...],
                     features: int) -> dict:
     """The kind's configuration from ``[model]`` (lists as tuples), checked by the kind itself.
 
-    ``sizes`` (a layered kind's ``[d, h_1, ..., k]``) must start with the data's ``d``.
+    The kind's input width (``ModelKind.inputs``) must be the data's ``d``; the message
+    names the setting that states it (``ModelKind.stated_by``), or the data.
     """
     keys = tuple(key for key in config_keys if key != "features")
     settings = {}
@@ -590,10 +595,15 @@ def _model_settings(table: dict, kind_name: str, config_keys: tuple[str, ...],
     except (TypeError, ValueError) as err:
         raise SpecError(_config_problem(one_line(err), kind_name, keys)) from None
     settings = {key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()}
-    sizes = settings.get("sizes")
-    if sizes is not None and sizes[0] != features:
-        raise SpecError(f"[model].sizes: starts with d = {sizes[0]} but the data has {features} "
-                        f"feature{'' if features == 1 else 's'} per row")
+    kind = model_kind(kind_name)
+    takes = kind.inputs(**settings, **data)
+    if takes != features:
+        rows = f"{features} feature{'' if features == 1 else 's'} per row"
+        stated = kind.stated("inputs", **settings, **data)
+        if stated is not None:
+            raise SpecError(f"[model].{stated[0]}: {stated[1]} but the data has {rows}")
+        raise SpecError(f"[data].train: the {kind_name} model takes {takes} "
+                        f"feature{'' if takes == 1 else 's'} per row, the data has {rows}")
     return settings
 
 
@@ -635,11 +645,13 @@ def leaf_layout(shapes: dict[str, tuple[int, ...]]) -> tuple[
 
 
 def _group_values(value, group: str, members: list[dict[str, tuple[int, ...]]],
-                  settings: dict) -> dict[str, np.ndarray]:
-    """``[[model.group]]`` tables: one per member, each with exactly the member's leaves."""
+                  why: str) -> dict[str, np.ndarray]:
+    """``[[model.group]]`` tables: one per member, each with exactly the member's leaves.
+
+    ``why`` says where the count comes from (the kind's ``stated_by``), or is empty.
+    """
     where = f"[model].{group}"
     count = len(members)
-    why = f" (one per layer of sizes {list(settings['sizes'])})" if "sizes" in settings else ""
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         got = _kind(value) if not isinstance(value, list) else "a list of non-tables"
         raise SpecError(f"{where}: expected {count} [[model.{group}]] tables{why}, got {got}")
@@ -731,14 +743,19 @@ def _trainable(model: dict, leaves: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(p for p in leaves if p in names)
 
 
-def _outputs(settings: dict) -> int:
-    """The model's outputs ``k`` per example: a layered kind's last size, else 1."""
-    sizes = settings.get("sizes")
-    return int(sizes[-1]) if sizes else 1
+def _config(kind: str, settings: dict, features: int) -> dict:
+    """The kind's full configuration: its settings, plus ``features`` when it takes the data's."""
+    takes_features = "features" in model_kind(kind).config_keys
+    return {**settings, **({"features": features} if takes_features else {})}
 
 
-def _loss(table: dict | None, *, kind: str, settings: dict) -> tuple[str, float]:
-    """``[loss]``: the loss kind (default the lesson's) and ``l2``, and that ``k`` fits it."""
+def _loss(table: dict | None, *, kind: str, config: dict) -> tuple[str, float]:
+    """``[loss]``: the loss kind (default the lesson's) and ``l2``, and that ``k`` fits it.
+
+    ``k`` is the kind's ``outputs``; whether it fits is the loss's ``outputs_problem``.
+    The message names the setting that states ``k`` (``ModelKind.stated_by``), else
+    ``[loss].kind``.
+    """
     table = {} if table is None else table
     _only_keys("loss", table, _TABLES["loss"])
     loss = table.get("kind", DEFAULT_LOSS)
@@ -748,17 +765,15 @@ def _loss(table: dict | None, *, kind: str, settings: dict) -> tuple[str, float]
     l2 = _number(table["l2"], "[loss].l2") if "l2" in table else 0.0
     if l2 < 0:
         raise SpecError(f"[loss].l2: must be >= 0, got {l2}")
-    outputs = _outputs(settings)
-    if LOSS_KINDS[loss].targets == "class":
-        if outputs < 2 and "sizes" in settings:
-            raise SpecError(f"[model].sizes: ends in k = {outputs} output but {loss} needs "
-                            "k >= 2 (one output per class)")
-        if outputs < 2:
-            raise SpecError(f"[loss].kind: {loss} needs k >= 2 outputs (one per class); a "
-                            f'{kind} model has one output (use kind = "mlp", sizes = [d, ..., k])')
-    elif outputs != 1:
-        raise SpecError(f"[model].sizes: ends in k = {outputs} outputs but {loss} takes one "
-                        "output per example (k = 1)")
+    model = model_kind(kind)
+    outputs = model.outputs(**config)
+    if LOSS_KINDS[loss].outputs_problem(outputs) is not None:
+        wanted = LOSS_KINDS[loss].outputs_wanted
+        stated = model.stated("outputs", **config)
+        if stated is not None:
+            raise SpecError(f"[model].{stated[0]}: {stated[1]} but {loss} {wanted}")
+        raise SpecError(f"[loss].kind: {loss} {wanted}; a {kind} model has "
+                        f"{'one output' if outputs == 1 else f'{outputs} outputs'}")
     return loss, l2
 
 
