@@ -35,7 +35,7 @@ import numpy as np
 
 from comparisons.backends._common import optimizer_settings
 from comparisons.experiments import KINDS, REGISTRY, Experiment
-from functional_training import DEFAULT_LOSS, DEFAULT_MODEL, TrajectoryRecord
+from functional_training import DEFAULT_LOSS, DEFAULT_MODEL, TrajectoryRecord, is_int, is_number
 from functional_training.runs import build_manifest, data_record, run_record, trajectory_digest
 
 __all__ = [
@@ -127,24 +127,24 @@ def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
         "train": (_is_rows, "a list of [x_1, ..., x_d, target] number rows"),
         "validation": (lambda v: v is None or _is_rows(v),
                        "null or a list of [x_1, ..., x_d, target] rows"),
-        "init": (lambda v: _is_mapping(v, _is_number), "an object of name -> number"),
+        "init": (lambda v: _is_mapping(v, is_number), "an object of name -> number"),
         "trainable": (lambda v: isinstance(v, list) and all(map(_is_text, v)),
                       "a list of parameter names"),
         "optimizer": (_is_text, "a non-empty string"),
-        "hyperparams": (lambda v: _is_mapping(v, _is_number), "an object of name -> number"),
-        "steps": (_is_int, "an integer"),
-        "batch_size": (lambda v: v is None or _is_int(v), "null or an integer"),
-        "seed": (_is_int, "an integer"),
+        "hyperparams": (lambda v: _is_mapping(v, is_number), "an object of name -> number"),
+        "steps": (is_int, "an integer"),
+        "batch_size": (lambda v: v is None or is_int(v), "null or an integer"),
+        "seed": (is_int, "an integer"),
         "zero_grad": (lambda v: v is None or (isinstance(v, list)
                                               and all(isinstance(f, bool) for f in v)),
                       "null or a list of booleans"),
-        "fd_epsilon": (lambda v: v is None or _is_number(v), "null or a number"),
+        "fd_epsilon": (lambda v: v is None or is_number(v), "null or a number"),
         "lesson_block": (lambda v: v is None or isinstance(v, str), "null or a string"),
         "model": (_is_text, "a model kind's name"),
         "model_settings": (lambda v: isinstance(v, dict) and all(map(_is_text, v)),
                            "an object of the model kind's settings"),
         "loss": (_is_text, "a loss kind's name"),
-        "l2": (_is_number, "a number"),
+        "l2": (is_number, "a number"),
         "schedule": (lambda v: v is None or (isinstance(v, dict) and _is_text(v.get("kind"))),
                      "null or an object with a kind"),
     }
@@ -294,14 +294,6 @@ def origin_of(experiment: Experiment) -> str:
 # --- JSON shape checks ------------------------------------------------------------------
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_text(value) -> bool:
     return isinstance(value, str) and bool(value)
 
@@ -313,7 +305,7 @@ def _is_mapping(value, check) -> bool:
 
 def _is_rows(value) -> bool:
     return isinstance(value, list) and all(
-        isinstance(row, list) and len(row) >= 2 and all(map(_is_number, row)) for row in value
+        isinstance(row, list) and len(row) >= 2 and all(map(is_number, row)) for row in value
     )
 
 

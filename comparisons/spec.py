@@ -52,7 +52,7 @@ import numpy as np
 
 from comparisons.experiments import Experiment
 from comparisons.models import MODELS
-from functional_training import model_kind
+from functional_training import leaf_of, model_kind
 from functional_training.runs import (
     SPEC_MAX_PARAMETERS,
     SPEC_MAX_STEPS,
@@ -151,8 +151,7 @@ def dump_spec(experiment: Experiment) -> str:
     shapes = model_kind(experiment.model).shapes(**experiment.model_config)
     arrays = {}
     for leaf, shape in shapes.items():
-        values = [experiment.init[n] for n in experiment.parameter_names
-                  if n.split("[")[0] == leaf]
+        values = [experiment.init[n] for n in experiment.parameter_names if leaf_of(n) == leaf]
         arrays[leaf] = float(values[0]) if not shape else np.asarray(values).reshape(shape).tolist()
     plain, groups = leaf_layout(shapes)
     lines += [f"{leaf} = {_toml_nested(arrays[leaf])}" for leaf in plain]

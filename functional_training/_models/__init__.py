@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from functional_training._models import linear, mlp
+from functional_training._names import scalar_name
 from functional_training._record import named_series
 from functional_training._registry import lookup
 
@@ -181,7 +182,7 @@ def params_from_values(
         array = np.zeros(shape, dtype=dtype)
         if shape:
             for index in np.ndindex(*shape):
-                array[index] = values[f"{leaf}[{','.join(map(str, index))}]"]
+                array[index] = values[scalar_name(leaf, index)]
         else:
             array = np.asarray(values[leaf], dtype=dtype)
         leaves[leaf] = array
