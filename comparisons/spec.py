@@ -61,7 +61,6 @@ from functional_training.runs import (
     leaf_layout,
     load_run_spec,
     parse_run_spec,
-    rows_of,
 )
 
 __all__ = ["MAX_PARAMETERS", "MAX_STEPS", "SpecError", "dump_spec", "load_spec", "parse_spec"]
@@ -107,25 +106,9 @@ def parse_spec(text: str, *, base: str | Path | None = None) -> Experiment:
 
 
 def experiment_from(spec: RunSpec) -> Experiment:
-    """The ``train`` :class:`~comparisons.experiments.Experiment` of a read spec."""
-    return Experiment(
-        name=spec.name,
-        description=spec.description,
-        train=rows_of(spec.x, spec.y),
-        init=spec.init,
-        optimizer=spec.optimizer,
-        hyperparams=spec.hyperparams,
-        steps=spec.steps,
-        validation=rows_of(spec.x_val, spec.y_val),
-        trainable=spec.trainable,
-        batch_size=spec.batch_size,
-        seed=spec.seed,
-        model=spec.model,
-        model_settings=spec.model_settings,
-        loss=spec.loss,
-        l2=spec.l2,
-        schedule=spec.schedule,
-    )
+    """The ``train`` :class:`~comparisons.experiments.Experiment` of a read spec (the same
+    run description, :meth:`functional_training.runs.RunSpec.of`: nothing is copied by hand)."""
+    return Experiment.of(spec)
 
 
 def dump_spec(experiment: Experiment) -> str:
