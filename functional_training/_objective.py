@@ -35,6 +35,7 @@ from functional_training._losses import (
     loss_kind,
 )
 from functional_training._models import DEFAULT_MODEL, model_kind
+from functional_training._numbers import is_number
 
 
 def _frozen_config(config: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -121,6 +122,6 @@ def objective(
     problem = loss_kind(loss).outputs_problem(kind.outputs(**config))
     if problem:
         raise ValueError(f"{model} model: {problem}")
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not (0.0 <= l2 < float("inf")):
+    if not is_number(l2) or not (0.0 <= l2 < float("inf")):
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
     return Objective(model, _frozen_config(config), loss, float(l2))

@@ -29,6 +29,7 @@ import numpy as np
 
 from functional_training._models import linear, mlp
 from functional_training._names import scalar_name
+from functional_training._numbers import is_int
 from functional_training._record import named_series
 from functional_training._registry import lookup
 
@@ -148,7 +149,7 @@ def initial_values(
     if init == "zeros":
         leaves = _zeros(kind, config)
     elif init == "seeded":
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        if not is_int(seed) or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         leaves = kind.build(kind.seeded(np.random.default_rng(seed), **config))
     else:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from functional_training._loss import predict
+from functional_training._numbers import is_int
 from functional_training._params import LinearParams
 
 DESCRIPTION = "prediction = x @ w + b (d features; w, b for one feature)"
@@ -25,7 +26,7 @@ CONFIG_KEYS = ("features",)
 
 
 def _check_features(features) -> int:
-    if isinstance(features, bool) or not isinstance(features, int) or features < 1:
+    if not is_int(features) or features < 1:
         raise ValueError(f"linear model: features must be an integer >= 1, got {features!r}")
     return features
 
