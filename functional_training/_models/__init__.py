@@ -55,9 +55,9 @@ class ModelKind(NamedTuple):
         ``k >= 2``: ``(n, k)``, one logit per class). Checks of data and losses read
         these two, never the kind's name or configuration keys.
       stated_by: ``stated_by(**config) -> {what: (key, words)}``, for messages: which
-        configuration key states ``"inputs"``, ``"outputs"`` or the count of a leaf
-        group (``"layers"``: the ``[[model.layers]]`` tables of a spec), and how in
-        words (``{"inputs": ("sizes", "starts with d = 2")}``). A quantity missing
+        configuration key states ``"inputs"``, ``"outputs"``, the size of a leaf
+        (``"w"``) or the count of a leaf group (``"layers"``: the ``[[model.layers]]``
+        tables of a spec), and how in words (``{"inputs": ("sizes", "starts with d = 2")}``). A quantity missing
         from it is not a setting the user wrote (the data's width, or fixed by the
         kind), and messages name the data or the loss instead. ``None``: nothing.
     """
@@ -88,7 +88,7 @@ class ModelKind(NamedTuple):
 MODEL_KINDS: dict[str, ModelKind] = {
     "linear": ModelKind("linear", linear.DESCRIPTION, linear.shapes, linear.build,
                         linear.seeded, linear.forward, linear.CONFIG_KEYS, linear.inputs,
-                        linear.outputs),
+                        linear.outputs, linear.stated_by),
     "mlp": ModelKind("mlp", mlp.DESCRIPTION, mlp.shapes, mlp.build, mlp.seeded,
                      mlp.make_apply_for, mlp.CONFIG_KEYS, mlp.inputs, mlp.outputs,
                      mlp.stated_by),

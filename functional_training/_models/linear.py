@@ -48,6 +48,18 @@ def outputs(*, features: int) -> int:
     return 1
 
 
+def stated_by(*, features: int) -> dict[str, tuple[str, str]]:
+    """What the weights' count follows, in words (the data's feature count).
+
+    Example:
+      >>> stated_by(features=3)
+      {'w': ('features', 'one per feature of the 3')}
+    """
+    d = _check_features(features)
+    return {"w": ("features", "one weight: the data has one feature" if d == 1
+                  else f"one per feature of the {d}")}
+
+
 def build(leaves: Mapping[str, np.ndarray]) -> LinearParams:
     """``LinearParams(w, b)`` from the leaves."""
     return LinearParams(leaves["w"], leaves["b"])

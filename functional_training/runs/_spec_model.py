@@ -98,7 +98,9 @@ def model_table(table: dict, *, features: int) -> tuple[str, dict, tuple, tuple[
                       for key in keys]
             raise SpecError(f"[model].{missing[0]}: missing (give {', '.join(wanted)}, or "
                             'init = "zeros" or "seeded")')
-        arrays = {leaf: _leaf_values(table[leaf], leaf, shapes[leaf], features) for leaf in plain}
+        arrays = {leaf: _leaf_values(table[leaf], leaf, shapes[leaf],
+                                     (kind.stated(leaf, **config) or (None, None))[1])
+                  for leaf in plain}
         for group, members in groups.items():
             stated = kind.stated(group, **config)
             why = "" if stated is None else f" ({stated[1]})"
@@ -237,24 +239,28 @@ def _list_shape(value) -> tuple[int, ...] | None:
     return (len(value), *inner.pop())
 
 
-def _leaf_values(value, leaf: str, shape: tuple[int, ...], features: int) -> np.ndarray:
+def _leaf_values(value, leaf: str, shape: tuple[int, ...], why: str | None) -> np.ndarray:
+    """``[model].leaf``: a number, or nested lists of exactly ``shape``.
+
+    ``why`` says what the leaf's size follows (the kind's ``stated_by``), or is ``None``.
+    """
     where = f"[model].{leaf}"
+    because = f" ({why})" if why else ""
     if not shape:
         if isinstance(value, list):
-            why = "one weight: the data has one feature" if leaf == "w" else "a scalar parameter"
-            raise SpecError(f"{where}: expected a number ({why}), got a list")
+            raise SpecError(f"{where}: expected a number ({why or 'a scalar parameter'}), "
+                            "got a list")
         return np.asarray(number_at(value, where))
     if not isinstance(value, list):
-        raise SpecError(f"{where}: expected a list of {shape[0]} numbers (one per feature), "
-                        f"got {kind_words(value)}")
+        what = f"a list of {shape[0]} numbers{because}" if len(shape) == 1 else f"shape {shape}"
+        raise SpecError(f"{where}: expected {what}, got {kind_words(value)}")
     try:
         array = np.asarray(value, dtype=object)
     except ValueError:
         array = None
     if array is None or array.shape != shape:
         got = "a ragged list" if array is None else f"shape {array.shape}"
-        what = (f"{shape[0]} numbers (one per feature of the {features})" if len(shape) == 1
-                else f"shape {shape}")
+        what = f"{shape[0]} numbers{because}" if len(shape) == 1 else f"shape {shape}"
         raise SpecError(f"{where}: expected {what}, got {got}")
     return np.asarray([number_at(v, f"{where}[{i}]") for i, v in enumerate(array.reshape(-1))],
                       dtype=np.float64).reshape(shape)
