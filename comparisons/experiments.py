@@ -22,144 +22,59 @@ Kinds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import as_file, files
 
 import numpy as np
 
 from functional_training import (
-    DEFAULT_LOSS,
-    LOSS_KINDS,
     MANY_SHIPMENTS,
-    MODEL_KINDS,
     NORMAL_WEEK,
     ONE_SHIPMENT,
     PEAK_SEASON,
     SHIPMENTS,
     initial_values,
     minibatch_indices,
-    parameter_names,
     read_table,
     two_moons,
 )
+from functional_training.runs import RunSpec
 
 KINDS = ("train", "gradient-check", "shared-path", "accumulation")
 
 
 @dataclass(frozen=True)
-class Experiment:
-    """A training experiment every backend can run.
+class Experiment(RunSpec):
+    """A training experiment every backend can run: a run description plus what to compare.
+
+    An ``Experiment`` *is* a :class:`functional_training.runs.RunSpec` (the one
+    run description: ``name``, ``description``, ``train``, ``init``, ``optimizer``,
+    ``hyperparams``, ``steps``, ``validation``, ``trainable``, ``batch_size``,
+    ``seed``, ``model``, ``model_settings``, ``loss``, ``l2``, ``schedule``, and
+    the properties ``features``, ``model_config``, ``outputs``, ``x_rows``, ...;
+    see its docstring), with the comparison-only fields below. ``init`` may name
+    ``{"a": ..}`` for shared-path; ``optimizer`` may be ``none``. A spec file's run
+    becomes one with ``Experiment.of(run_spec)``.
 
     Attributes:
-      name: registry key, e.g. ``"five-steps"``.
-      description: one line for tables and reports.
-      train: rows ``(x_1, ..., x_d, target)`` used for gradients (``(x, target)``
-        pairs for the lesson's one feature).
-      validation: rows of the same shape, only evaluated, or ``None``.
-      init: initial parameter values by scalar name (``{"w": .., "b": ..}``; for
-        several features ``{"w[0]": .., "w[1]": .., "b": ..}``, see
-        :func:`functional_training.parameter_names`; ``{"a": ..}`` for shared-path).
-      trainable: names of the parameter leaves the optimizer moves (``w``, ``b``);
-        others stay frozen (their gradients are still recorded).
-      optimizer: ``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``, or ``none``.
-      hyperparams: the optimizer's settings, ``learning_rate`` included. Every
-        value a framework default could change is set explicitly.
-      steps: number of optimizer steps ``S``.
-      batch_size: examples per step, ``None`` for full batch.
-      seed: seed of the NumPy batch order (see :func:`batch_order`).
       kind: one of :data:`KINDS`.
       zero_grad: accumulation experiments only: clear the buffer before step k?
       fd_epsilon: gradient-check experiments only: the finite-difference step.
       lesson_block: the lesson block this experiment regenerates, if any.
-      model: the model kind (a key of :data:`functional_training.MODEL_KINDS`).
-      model_settings: the kind's configuration besides the data's feature count
-        (``mlp``: ``{"sizes": (d, h_1, ..., k), "activation": "tanh"}``; empty for
-        ``linear``, whose ``features`` is the data's).
-      loss: the loss kind (a key of :data:`functional_training.LOSS_KINDS`).
-      l2: ``alpha`` of the penalty ``alpha * sum of squares of every parameter`` (0: none).
-      schedule: the learning-rate schedule as the spec's ``[schedule]`` table,
-        ``{"kind": "linear", "init_value": .., ...}`` with optax's parameter names
-        (:data:`functional_training.SCHEDULES`), or ``None`` for the constant
-        ``hyperparams["learning_rate"]``. With a schedule, ``hyperparams`` has no
-        ``learning_rate``: the schedule is the rate.
     """
 
-    name: str
-    description: str
-    train: tuple[tuple[float, ...], ...]
-    init: dict[str, float]
-    optimizer: str
-    hyperparams: dict[str, float]
-    steps: int
-    validation: tuple[tuple[float, ...], ...] | None = None
-    trainable: tuple[str, ...] = ("w", "b")
-    batch_size: int | None = None
-    seed: int = 0
     kind: str = "train"
     zero_grad: tuple[bool, ...] | None = None
     fd_epsilon: float | None = None
     lesson_block: str | None = None
-    model: str = "linear"
-    model_settings: dict = field(default_factory=dict)
-    loss: str = DEFAULT_LOSS
-    l2: float = 0.0
-    schedule: dict | None = None
-
-    @property
-    def features(self) -> int:
-        """Number of features ``d`` per example (1 for the lesson's data)."""
-        return len(self.train[0]) - 1 if self.train else 1
-
-    @property
-    def model_config(self) -> dict:
-        """The model kind's configuration (``{"features": d}`` for ``linear``).
-
-        Kinds whose configuration names ``features`` take it from the data; the
-        rest is :attr:`model_settings`.
-        """
-        config = dict(self.model_settings)
-        if "features" in MODEL_KINDS[self.model].config_keys:
-            config["features"] = self.features
-        return config
-
-    @property
-    def outputs(self) -> int:
-        """Number of model outputs ``k`` per example (1, or the classes of softmax)."""
-        sizes = self.model_settings.get("sizes")
-        return int(sizes[-1]) if sizes else 1
-
-    @property
-    def classifies(self) -> bool:
-        """Whether the loss is a classification loss (accuracy is recorded)."""
-        return LOSS_KINDS[self.loss].classifies
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
-        """The scalar parameter names of the contract, in the model kind's order."""
+        """The scalar parameter names of the contract, in the model kind's order
+        (shared-path: its own ``a``)."""
         if self.kind == "shared-path":
             return tuple(self.init)
-        return parameter_names(self.model, **self.model_config)
-
-    @property
-    def x_rows(self) -> list[tuple[float, ...]]:
-        """The training features, one tuple of ``d`` values per example."""
-        return [tuple(row[:-1]) for row in self.train]
-
-    @property
-    def xs(self) -> list[float]:
-        """The training feature of a one-feature experiment (the lesson's ``x``)."""
-        if self.features != 1:
-            raise ValueError(f"{self.name} has {self.features} features; use x_rows")
-        return [row[0] for row in self.train]
-
-    @property
-    def ys(self) -> list[float]:
-        """The training targets."""
-        return [row[-1] for row in self.train]
-
-    @property
-    def learning_rate(self) -> float:
-        return float(self.hyperparams.get("learning_rate", 0.0))
+        return super().parameter_names
 
 
 def batch_order(experiment: Experiment) -> list[list[int]] | None:

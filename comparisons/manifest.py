@@ -35,8 +35,16 @@ import numpy as np
 
 from comparisons.backends._common import optimizer_settings
 from comparisons.experiments import KINDS, REGISTRY, Experiment
-from functional_training import DEFAULT_LOSS, TrajectoryRecord
-from functional_training.runs import build_manifest, data_record, run_record, trajectory_digest
+from functional_training import TrajectoryRecord, is_number
+from functional_training.runs import (
+    JsonField,
+    build_manifest,
+    data_record,
+    run_record,
+    run_spec_from_json,
+    run_spec_to_json,
+    trajectory_digest,
+)
 
 __all__ = [
     "ORIGINS",
@@ -56,129 +64,50 @@ TOOLS = ("comparisons run", "comparisons all")
 ORIGINS = ("registry", "spec")
 """Where an experiment came from: :data:`~comparisons.experiments.REGISTRY` or a spec file."""
 
+EXPERIMENT_FIELDS: dict[str, JsonField] = {
+    "kind": JsonField(lambda v: v in KINDS, f"one of {', '.join(KINDS)}"),
+    "zero_grad": JsonField(lambda v: v is None or (isinstance(v, list)
+                                                   and all(isinstance(f, bool) for f in v)),
+                           "null or a list of booleans",
+                           lambda v: None if v is None else list(v),
+                           lambda v: None if v is None else tuple(v)),
+    "fd_epsilon": JsonField(lambda v: v is None or is_number(v), "null or a number",
+                            read=lambda v: None if v is None else float(v)),
+    "lesson_block": JsonField(lambda v: v is None or isinstance(v, str), "null or a string"),
+}
+"""The comparison-only fields of an :class:`Experiment`, beyond the run description's
+(:data:`functional_training.runs.RUN_SPEC_FIELDS`), as the one JSON pair writes them."""
+
 _DESCRIPTION_KEYS = (
     "name", "description", "kind", "train", "validation", "init", "trainable", "optimizer",
     "hyperparams", "steps", "batch_size", "seed", "zero_grad", "fd_epsilon", "lesson_block",
-    "model", "model_settings", "loss", "l2", "schedule",
+    "model", "model_settings", "loss", "l2", "schedule", "init_kind", "init_seed",
 )
-_OPTIONAL_KEYS = {"model": "linear", "model_settings": {}, "loss": DEFAULT_LOSS, "l2": 0.0,
-                  "schedule": None}
-"""Description keys older manifests lack, with the value they meant."""
+"""The keys in the order messages list them."""
 
 
 def experiment_to_json(experiment: Experiment) -> dict:
     """Every field of ``experiment`` as JSON values (tuples become lists); exact for floats.
 
-    :func:`experiment_from_json` reads it back equal.
+    The run description's one writer (:func:`functional_training.runs.run_spec_to_json`)
+    with the comparison-only fields; :func:`experiment_from_json` reads it back equal.
     """
-    def rows(records):
-        return None if records is None else [[float(v) for v in row] for row in records]
-
-    return {
-        "name": experiment.name,
-        "description": experiment.description,
-        "kind": experiment.kind,
-        "train": rows(experiment.train),
-        "validation": rows(experiment.validation),
-        "init": {k: float(v) for k, v in experiment.init.items()},
-        "trainable": list(experiment.trainable),
-        "optimizer": experiment.optimizer,
-        "hyperparams": {k: float(v) for k, v in experiment.hyperparams.items()},
-        "steps": experiment.steps,
-        "batch_size": experiment.batch_size,
-        "seed": experiment.seed,
-        "zero_grad": None if experiment.zero_grad is None else list(experiment.zero_grad),
-        "fd_epsilon": experiment.fd_epsilon,
-        "lesson_block": experiment.lesson_block,
-        "model": experiment.model,
-        "model_settings": {k: list(v) if isinstance(v, tuple) else v
-                           for k, v in experiment.model_settings.items()},
-        "loss": experiment.loss,
-        "l2": float(experiment.l2),
-        "schedule": None if experiment.schedule is None else dict(experiment.schedule),
-    }
+    return run_spec_to_json(experiment, extra=EXPERIMENT_FIELDS)
 
 
 def experiment_from_json(data, *, where: str = "experiment") -> Experiment:
     """The :class:`Experiment` an :func:`experiment_to_json` object describes.
 
     Only the JSON shape is checked here (every key present, no other key, each
-    value of the right type); whether the backends can run it is
-    ``comparisons.backends``' check, made when it runs.
+    value of the right type; keys older manifests lack take their defaults);
+    whether the backends can run it is ``comparisons.backends``' check, made when
+    it runs.
 
     Raises:
       ValueError: one line naming ``where`` and the offending key.
     """
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected an object, got {_kind(data)}")
-    unknown = sorted(set(data) - set(_DESCRIPTION_KEYS))
-    if unknown:
-        raise ValueError(
-            f"{where}.{unknown[0]}: unknown key; expected {', '.join(_DESCRIPTION_KEYS)}"
-        )
-    data = {**_OPTIONAL_KEYS, **data}
-    for key in _DESCRIPTION_KEYS:
-        if key not in data:
-            raise ValueError(f"{where}.{key}: missing")
-    checks = {
-        "name": (_is_text, "a non-empty string"),
-        "description": (lambda v: isinstance(v, str), "a string"),
-        "kind": (lambda v: v in KINDS, f"one of {', '.join(KINDS)}"),
-        "train": (_is_rows, "a list of [x_1, ..., x_d, target] number rows"),
-        "validation": (lambda v: v is None or _is_rows(v),
-                       "null or a list of [x_1, ..., x_d, target] rows"),
-        "init": (lambda v: _is_mapping(v, _is_number), "an object of name -> number"),
-        "trainable": (lambda v: isinstance(v, list) and all(map(_is_text, v)),
-                      "a list of parameter names"),
-        "optimizer": (_is_text, "a non-empty string"),
-        "hyperparams": (lambda v: _is_mapping(v, _is_number), "an object of name -> number"),
-        "steps": (_is_int, "an integer"),
-        "batch_size": (lambda v: v is None or _is_int(v), "null or an integer"),
-        "seed": (_is_int, "an integer"),
-        "zero_grad": (lambda v: v is None or (isinstance(v, list)
-                                              and all(isinstance(f, bool) for f in v)),
-                      "null or a list of booleans"),
-        "fd_epsilon": (lambda v: v is None or _is_number(v), "null or a number"),
-        "lesson_block": (lambda v: v is None or isinstance(v, str), "null or a string"),
-        "model": (_is_text, "a model kind's name"),
-        "model_settings": (lambda v: isinstance(v, dict) and all(map(_is_text, v)),
-                           "an object of the model kind's settings"),
-        "loss": (_is_text, "a loss kind's name"),
-        "l2": (_is_number, "a number"),
-        "schedule": (lambda v: v is None or (isinstance(v, dict) and _is_text(v.get("kind"))),
-                     "null or an object with a kind"),
-    }
-    for key, (check, expected) in checks.items():
-        if not check(data[key]):
-            raise ValueError(f"{where}.{key}: must be {expected}, got {_kind(data[key])}")
-
-    def rows(records):
-        return None if records is None else tuple(tuple(float(v) for v in row)
-                                                  for row in records)
-
-    return Experiment(
-        name=data["name"],
-        description=data["description"],
-        train=rows(data["train"]),
-        init={k: float(v) for k, v in data["init"].items()},
-        optimizer=data["optimizer"],
-        hyperparams={k: float(v) for k, v in data["hyperparams"].items()},
-        steps=data["steps"],
-        validation=rows(data["validation"]),
-        trainable=tuple(data["trainable"]),
-        batch_size=data["batch_size"],
-        seed=data["seed"],
-        kind=data["kind"],
-        zero_grad=None if data["zero_grad"] is None else tuple(data["zero_grad"]),
-        fd_epsilon=None if data["fd_epsilon"] is None else float(data["fd_epsilon"]),
-        lesson_block=data["lesson_block"],
-        model=data["model"],
-        model_settings={k: tuple(v) if isinstance(v, list) else v
-                        for k, v in data["model_settings"].items()},
-        loss=data["loss"],
-        l2=float(data["l2"]),
-        schedule=data["schedule"],
-    )
+    return run_spec_from_json(data, where=where, kind=Experiment, extra=EXPERIMENT_FIELDS,
+                              order=_DESCRIPTION_KEYS)
 
 
 def experiment_data(experiment: Experiment, *, source: str) -> dict:
@@ -289,38 +218,6 @@ def origin_of(experiment: Experiment) -> str:
       'registry'
     """
     return "registry" if REGISTRY.get(experiment.name) is experiment else "spec"
-
-
-# --- JSON shape checks ------------------------------------------------------------------
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_text(value) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-def _is_mapping(value, check) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and check(v)
-                                           for k, v in value.items())
-
-
-def _is_rows(value) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(row, list) and len(row) >= 2 and all(map(_is_number, row)) for row in value
-    )
-
-
-def _kind(value) -> str:
-    kinds = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
-             list: "a list", dict: "an object", type(None): "null"}
-    return kinds.get(type(value), type(value).__name__)
 
 
 def _s(count: int) -> str:

@@ -52,7 +52,7 @@ import numpy as np
 
 from comparisons.experiments import Experiment
 from comparisons.models import MODELS
-from functional_training import model_kind
+from functional_training import leaf_of, model_kind
 from functional_training.runs import (
     SPEC_MAX_PARAMETERS,
     SPEC_MAX_STEPS,
@@ -61,7 +61,6 @@ from functional_training.runs import (
     leaf_layout,
     load_run_spec,
     parse_run_spec,
-    rows_of,
 )
 
 __all__ = ["MAX_PARAMETERS", "MAX_STEPS", "SpecError", "dump_spec", "load_spec", "parse_spec"]
@@ -107,25 +106,9 @@ def parse_spec(text: str, *, base: str | Path | None = None) -> Experiment:
 
 
 def experiment_from(spec: RunSpec) -> Experiment:
-    """The ``train`` :class:`~comparisons.experiments.Experiment` of a read spec."""
-    return Experiment(
-        name=spec.name,
-        description=spec.description,
-        train=rows_of(spec.x, spec.y),
-        init=spec.init,
-        optimizer=spec.optimizer,
-        hyperparams=spec.hyperparams,
-        steps=spec.steps,
-        validation=rows_of(spec.x_val, spec.y_val),
-        trainable=spec.trainable,
-        batch_size=spec.batch_size,
-        seed=spec.seed,
-        model=spec.model,
-        model_settings=spec.model_settings,
-        loss=spec.loss,
-        l2=spec.l2,
-        schedule=spec.schedule,
-    )
+    """The ``train`` :class:`~comparisons.experiments.Experiment` of a read spec (the same
+    run description, :meth:`functional_training.runs.RunSpec.of`: nothing is copied by hand)."""
+    return Experiment.of(spec)
 
 
 def dump_spec(experiment: Experiment) -> str:
@@ -151,8 +134,7 @@ def dump_spec(experiment: Experiment) -> str:
     shapes = model_kind(experiment.model).shapes(**experiment.model_config)
     arrays = {}
     for leaf, shape in shapes.items():
-        values = [experiment.init[n] for n in experiment.parameter_names
-                  if n.split("[")[0] == leaf]
+        values = [experiment.init[n] for n in experiment.parameter_names if leaf_of(n) == leaf]
         arrays[leaf] = float(values[0]) if not shape else np.asarray(values).reshape(shape).tolist()
     plain, groups = leaf_layout(shapes)
     lines += [f"{leaf} = {_toml_nested(arrays[leaf])}" for leaf in plain]

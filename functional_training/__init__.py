@@ -51,6 +51,7 @@ from functional_training._losses import (
     mean_loss_of,
 )
 from functional_training._models import (
+    DEFAULT_MODEL,
     INITS,
     MODEL_KINDS,
     ModelKind,
@@ -59,6 +60,8 @@ from functional_training._models import (
     parameter_names,
     params_from_values,
 )
+from functional_training._names import leaf_of, leaves_of, scalar_name, split_name
+from functional_training._numbers import is_int, is_number
 from functional_training._objective import Objective, objective
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
@@ -149,6 +152,7 @@ __all__ = [
     "file_digest",
     "is_data_file",
     "read_table",
+    "DEFAULT_MODEL",
     "INITS",
     "MODEL_KINDS",
     "ModelKind",
@@ -156,6 +160,12 @@ __all__ = [
     "model_kind",
     "parameter_names",
     "params_from_values",
+    "scalar_name",
+    "split_name",
+    "leaf_of",
+    "leaves_of",
+    "is_int",
+    "is_number",
     "OPTIMIZERS",
     "UNIT_INTERVAL",
     "OptimizerKind",

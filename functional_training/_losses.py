@@ -82,6 +82,20 @@ class LossKind(NamedTuple):
             return f"{self.name} scores one output per example, the model has {outputs}"
         return None
 
+    @property
+    def outputs_wanted(self) -> str:
+        """The outputs this loss takes, in words for messages (what :meth:`outputs_problem` checks).
+
+        Example:
+          >>> LOSS_KINDS["softmax-cross-entropy"].outputs_wanted
+          'needs k >= 2 outputs (one per class)'
+          >>> LOSS_KINDS["hinge"].outputs_wanted
+          'takes one output per example (k = 1)'
+        """
+        if self.targets == "class":
+            return "needs k >= 2 outputs (one per class)"
+        return "takes one output per example (k = 1)"
+
 
 def squared_error(outputs: jax.Array, targets: jax.Array) -> jax.Array:
     """``(s - t)^2`` per example (shapes must match).

@@ -34,7 +34,8 @@ from functional_training._losses import (
     l2_penalty,
     loss_kind,
 )
-from functional_training._models import model_kind
+from functional_training._models import DEFAULT_MODEL, model_kind
+from functional_training._numbers import is_number
 
 
 def _frozen_config(config: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -95,12 +96,13 @@ class Objective(NamedTuple):
 
 
 def objective(
-    model: str = "linear", *, loss: str = DEFAULT_LOSS, l2: float = 0.0, **config: Any
+    model: str = DEFAULT_MODEL, *, loss: str = DEFAULT_LOSS, l2: float = 0.0, **config: Any
 ) -> Objective:
     """An :class:`Objective`, every part checked (one-line ``ValueError`` naming it).
 
     Args:
-      model: a model kind (``"linear"``, ``"mlp"``).
+      model: a model kind's name (a key of :data:`functional_training.MODEL_KINDS`;
+        default :data:`functional_training.DEFAULT_MODEL`, the lesson's line).
       loss: a loss kind (default the lesson's half squared error).
       l2: ``alpha >= 0``, finite.
       **config: the kind's configuration (``features=d``; ``sizes=[...]``,
@@ -120,6 +122,6 @@ def objective(
     problem = loss_kind(loss).outputs_problem(kind.outputs(**config))
     if problem:
         raise ValueError(f"{model} model: {problem}")
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not (0.0 <= l2 < float("inf")):
+    if not is_number(l2) or not (0.0 <= l2 < float("inf")):
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
     return Objective(model, _frozen_config(config), loss, float(l2))

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
+from functional_training._names import scalar_name
+
 from functional_training._trajectory import earliest_step
 
 
@@ -280,7 +282,7 @@ def named_series(tree, *, leading: int = 1) -> dict[str, np.ndarray]:
             continue
         flat = values.reshape(*lead, -1)
         for position, index in enumerate(np.ndindex(*shape)):
-            series[f"{name}[{','.join(map(str, index))}]"] = flat[..., position]
+            series[scalar_name(name, index)] = flat[..., position]
     return series
 
 

@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from functional_training._models import linear, mlp
+from functional_training._names import scalar_name
+from functional_training._numbers import is_int
 from functional_training._record import named_series
 from functional_training._registry import lookup
 
@@ -52,6 +54,12 @@ class ModelKind(NamedTuple):
       outputs: ``outputs(**config) -> k``: the outputs per example (1: shape ``(n,)``;
         ``k >= 2``: ``(n, k)``, one logit per class). Checks of data and losses read
         these two, never the kind's name or configuration keys.
+      stated_by: ``stated_by(**config) -> {what: (key, words)}``, for messages: which
+        configuration key states ``"inputs"``, ``"outputs"``, the size of a leaf
+        (``"w"``) or the count of a leaf group (``"layers"``: the ``[[model.layers]]``
+        tables of a spec), and how in words (``{"inputs": ("sizes", "starts with d = 2")}``). A quantity missing
+        from it is not a setting the user wrote (the data's width, or fixed by the
+        kind), and messages name the data or the loss instead. ``None``: nothing.
     """
 
     name: str
@@ -63,16 +71,32 @@ class ModelKind(NamedTuple):
     config_keys: tuple[str, ...]
     inputs: Callable[..., int]
     outputs: Callable[..., int]
+    stated_by: Callable[..., dict[str, tuple[str, str]]] | None = None
+
+    def stated(self, what: str, **config) -> tuple[str, str] | None:
+        """``(key, words)`` of :attr:`stated_by` for ``what``, or ``None`` (see the attributes).
+
+        Example:
+          >>> MODEL_KINDS["mlp"].stated("inputs", sizes=[2, 3, 1], activation="tanh")
+          ('sizes', 'starts with d = 2')
+          >>> MODEL_KINDS["linear"].stated("inputs", features=2) is None
+          True
+        """
+        return None if self.stated_by is None else self.stated_by(**config).get(what)
 
 
 MODEL_KINDS: dict[str, ModelKind] = {
     "linear": ModelKind("linear", linear.DESCRIPTION, linear.shapes, linear.build,
                         linear.seeded, linear.forward, linear.CONFIG_KEYS, linear.inputs,
-                        linear.outputs),
+                        linear.outputs, linear.stated_by),
     "mlp": ModelKind("mlp", mlp.DESCRIPTION, mlp.shapes, mlp.build, mlp.seeded,
-                     mlp.make_apply_for, mlp.CONFIG_KEYS, mlp.inputs, mlp.outputs),
+                     mlp.make_apply_for, mlp.CONFIG_KEYS, mlp.inputs, mlp.outputs,
+                     mlp.stated_by),
 }
 """Every model kind by name. Adding a kind: one module here, one line in this table."""
+
+DEFAULT_MODEL = "linear"
+"""The model kind a spec or an experiment that names none is (the lesson's line)."""
 
 INITS = ("zeros", "seeded")
 """The named initialisations :func:`initial_values` knows (besides explicit values)."""
@@ -125,7 +149,7 @@ def initial_values(
     if init == "zeros":
         leaves = _zeros(kind, config)
     elif init == "seeded":
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        if not is_int(seed) or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         leaves = kind.build(kind.seeded(np.random.default_rng(seed), **config))
     else:
@@ -159,7 +183,7 @@ def params_from_values(
         array = np.zeros(shape, dtype=dtype)
         if shape:
             for index in np.ndindex(*shape):
-                array[index] = values[f"{leaf}[{','.join(map(str, index))}]"]
+                array[index] = values[scalar_name(leaf, index)]
         else:
             array = np.asarray(values[leaf], dtype=dtype)
         leaves[leaf] = array

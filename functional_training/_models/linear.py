@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from functional_training._loss import predict
+from functional_training._numbers import is_int
 from functional_training._params import LinearParams
 
 DESCRIPTION = "prediction = x @ w + b (d features; w, b for one feature)"
@@ -25,7 +26,7 @@ CONFIG_KEYS = ("features",)
 
 
 def _check_features(features) -> int:
-    if isinstance(features, bool) or not isinstance(features, int) or features < 1:
+    if not is_int(features) or features < 1:
         raise ValueError(f"linear model: features must be an integer >= 1, got {features!r}")
     return features
 
@@ -45,6 +46,18 @@ def outputs(*, features: int) -> int:
     """One output per example: the prediction ``x @ w + b``."""
     _check_features(features)
     return 1
+
+
+def stated_by(*, features: int) -> dict[str, tuple[str, str]]:
+    """What the weights' count follows, in words (the data's feature count).
+
+    Example:
+      >>> stated_by(features=3)
+      {'w': ('features', 'one per feature of the 3')}
+    """
+    d = _check_features(features)
+    return {"w": ("features", "one weight: the data has one feature" if d == 1
+                  else f"one per feature of the {d}")}
 
 
 def build(leaves: Mapping[str, np.ndarray]) -> LinearParams:

@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_training._numbers import is_int
+
 DESCRIPTION = "sizes = [d, h1, ..., k]: hidden layers f(x @ w + b), then x @ w + b"
 CONFIG_KEYS = ("sizes", "activation")
 
@@ -57,7 +59,7 @@ def check_config(sizes: Sequence[int], activation: str = "tanh") -> tuple[int, .
     """
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
         raise ValueError(f"mlp: sizes must list at least [d, k], got {sizes!r}")
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+    if not all(is_int(n) and n >= 1 for n in sizes):
         raise ValueError(f"mlp: sizes must be integers >= 1, got {list(sizes)!r}")
     if activation not in ACTIVATIONS:
         raise ValueError(
@@ -84,6 +86,20 @@ def inputs(*, sizes: Sequence[int], activation: str = "tanh") -> int:
 def outputs(*, sizes: Sequence[int], activation: str = "tanh") -> int:
     """The output count ``k = sizes[-1]`` (one score, or ``k`` logits)."""
     return check_config(sizes, activation)[-1]
+
+
+def stated_by(*, sizes: Sequence[int], activation: str = "tanh") -> dict[str, tuple[str, str]]:
+    """Which setting states the input width, the outputs and the layer count, in words.
+
+    Example:
+      >>> stated_by(sizes=[2, 3, 1])["outputs"]
+      ('sizes', 'ends in k = 1 output')
+    """
+    sizes = check_config(sizes, activation)
+    k = sizes[-1]
+    return {"inputs": ("sizes", f"starts with d = {sizes[0]}"),
+            "outputs": ("sizes", f"ends in k = {k} output{'' if k == 1 else 's'}"),
+            "layers": ("sizes", f"one per layer of sizes {list(sizes)}")}
 
 
 def build(leaves: Mapping[str, Any]) -> MLPParams:

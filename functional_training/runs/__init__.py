@@ -9,7 +9,10 @@ run needs around it and imports the core, never the reverse:
 - manifests (``_manifest``): the schema, building, validating, reading, writing;
 - checkpoints (``_checkpoint``): content-hashed, verified, chained;
 - training runs (``_training``): settings, the chunked run loop, resume;
-- spec files (``_spec``): the one reader of the TOML spec format (:class:`RunSpec`);
+- the run description (``_run_spec``, ``_run_spec_json``): :class:`RunSpec`, the one
+  type describing a run for both programs, and its one JSON write/read pair;
+- spec files (``_spec``, split into ``_spec_toml``, ``_spec_data``, ``_spec_model``,
+  ``_spec_training``): the one reader of the TOML spec format;
 - sweep records (``_sweep_record``): a sweep's result JSON and manifest;
 - reruns (``_rerun``): the one rerun, dispatching on a manifest's ``tool``;
 - the command line (``_cli``, ``_arguments``, ``_train_cli``, ``_sweep_cli``):
@@ -87,6 +90,11 @@ from functional_training.runs._rerun import (
     rerunner_for,
     same_bits,
 )
+from functional_training.runs._run_spec_json import (
+    JsonField,
+    run_spec_from_json,
+    run_spec_to_json,
+)
 from functional_training.runs._spec import MAX_PARAMETERS as SPEC_MAX_PARAMETERS
 from functional_training.runs._spec import MAX_STEPS as SPEC_MAX_STEPS
 from functional_training.runs._spec import (
@@ -119,6 +127,9 @@ __all__ = [
     "PACKAGES",
     "RerunReport",
     "RunSpec",
+    "JsonField",
+    "run_spec_from_json",
+    "run_spec_to_json",
     "Rerunner",
     "SPEC_MAX_PARAMETERS",
     "SPEC_MAX_STEPS",

@@ -1,0 +1,290 @@
+"""Spec files: the ``[model]`` table, derived from the model kind.
+
+The keys a kind takes come from its description
+(:class:`functional_training.ModelKind`): its configuration keys (every one but
+``features``, which is the data's), its leaves (a plain leaf such as ``w`` is a
+key; leaves ``group.i.name`` such as ``layers.0.w`` are one ``[[model.group]]``
+table per ``i``), and ``kind``, ``init``, ``seed``, ``trainable``. The kind's
+``inputs`` must be the data's width, and messages name the setting that states
+a quantity (``ModelKind.stated_by``): no branch on a kind's name here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from functional_training._models import (
+    DEFAULT_MODEL,
+    INITS,
+    MODEL_KINDS,
+    initial_values,
+    model_kind,
+    parameter_names,
+)
+from functional_training._record import named_series
+from functional_training.runs._cli import one_line
+from functional_training.runs._spec_toml import (
+    SpecError,
+    integer_at,
+    kind_words,
+    number_at,
+    only_keys,
+    shortened,
+)
+
+MAX_PARAMETERS = 100_000
+"""Upper bound on a spec's number of scalar parameters (an ``mlp``'s ``sizes``): the
+hand-written backends hold every parameter as a Python float, and a typo such as
+``sizes = [2, 1600000000, 1]`` must be one line, not an out-of-memory crash."""
+
+MODEL_KEYS = ("kind", "init", "seed", "trainable")
+"""The keys of ``[model]`` besides the kind's configuration and leaves."""
+
+_GROUP_LEAF = re.compile(r"([A-Za-z_]\w*)\.(\d+)\.([A-Za-z_]\w*)")  # layers.0.w
+
+
+def model_table(table: dict, *, features: int) -> tuple[str, dict, tuple, tuple[str, ...]]:
+    """``[model]``: the kind, its settings, the initial values, the trainable leaves.
+
+    The initial values are ``(values by scalar name, init kind, seed)``, the init
+    kind ``"explicit"``, ``"zeros"`` or ``"seeded"`` (see :class:`RunSpec`).
+
+    The keys a kind takes are derived from it: its configuration keys (every one
+    but ``features``, which is the data's, is required), its leaves (a plain leaf
+    such as ``w`` is a key; leaves ``group.i.name`` such as ``layers.0.w`` are one
+    ``[[model.group]]`` table per ``i``), and ``kind``, ``init``, ``seed``, ``trainable``.
+    """
+    kind_name = table.get("kind", DEFAULT_MODEL)
+    if not isinstance(kind_name, str) or kind_name not in MODEL_KINDS:
+        raise SpecError(f"[model].kind: unknown model kind {shortened(kind_name)}; expected one of "
+                        f"{', '.join(MODEL_KINDS)}")
+    kind = model_kind(kind_name)
+    settings = _model_settings(table, kind_name, kind.config_keys, features)
+    config = {**settings, **({"features": features} if "features" in kind.config_keys else {})}
+    shapes = kind.shapes(**config)
+    plain, groups = leaf_layout(shapes)
+    keys = (*plain, *groups)
+    only_keys("model", table, (*settings, *keys, *MODEL_KEYS))
+    count = sum(math.prod(shape) for shape in shapes.values())
+    if count > MAX_PARAMETERS:
+        where = f"[model].{next(iter(settings))}" if settings else "[model]"
+        raise SpecError(f"{where}: {count} parameters is more than the {MAX_PARAMETERS} a spec "
+                        "may have")
+    explicit = [key for key in keys if key in table]
+    if "init" in table:
+        init = table["init"]
+        if init not in INITS:
+            raise SpecError(f"[model].init: expected one of {', '.join(map(repr, INITS))}, "
+                            f"got {shortened(init)}")
+        if explicit:
+            raise SpecError(f"[model].{explicit[0]}: give initial values or init, not both")
+        seed = 0
+        if "seed" in table:
+            if init != "seeded":
+                raise SpecError('[model].seed: only with init = "seeded"')
+            seed = integer_at(table, "model", "seed", low=0, high=None)
+        values = initial_values(kind, init=init, seed=seed, **config)
+        how = (init, seed)
+    else:
+        if "seed" in table:
+            raise SpecError('[model].seed: only with init = "seeded"')
+        missing = [key for key in keys if key not in table]
+        if missing:
+            wanted = [key if key in plain else
+                      f"[[model.{key}]] tables ({', '.join(groups[key][0])} in each)"
+                      for key in keys]
+            raise SpecError(f"[model].{missing[0]}: missing (give {', '.join(wanted)}, or "
+                            'init = "zeros" or "seeded")')
+        arrays = {leaf: _leaf_values(table[leaf], leaf, shapes[leaf],
+                                     (kind.stated(leaf, **config) or (None, None))[1])
+                  for leaf in plain}
+        for group, members in groups.items():
+            stated = kind.stated(group, **config)
+            why = "" if stated is None else f" ({stated[1]})"
+            arrays.update(_group_values(table[group], group, members, why))
+        values = {name: float(v) for name, v in named_series(
+            kind.build({leaf: arrays[leaf] for leaf in shapes}), leading=0).items()}
+        how = ("explicit", 0)
+    names = parameter_names(kind, **config)
+    return (kind_name, settings, ({name: values[name] for name in names}, *how),
+            _trainable(table, tuple(shapes)))
+
+
+def _model_settings(table: dict, kind_name: str, config_keys: tuple[str, ...],
+                    features: int) -> dict:
+    """The kind's configuration from ``[model]`` (lists as tuples), checked by the kind itself.
+
+    The kind's input width (``ModelKind.inputs``) must be the data's ``d``; the message
+    names the setting that states it (``ModelKind.stated_by``), or the data.
+    """
+    keys = tuple(key for key in config_keys if key != "features")
+    settings = {}
+    for key in keys:
+        if key not in table:
+            raise SpecError(f"[model].{key}: missing ({kind_name} needs {', '.join(keys)})")
+        settings[key] = table[key]
+    data = {"features": features} if "features" in config_keys else {}
+    try:
+        model_kind(kind_name).shapes(**settings, **data)
+    except (TypeError, ValueError) as err:
+        raise SpecError(_config_problem(one_line(err), kind_name, keys)) from None
+    settings = {key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()}
+    kind = model_kind(kind_name)
+    takes = kind.inputs(**settings, **data)
+    if takes != features:
+        rows = f"{features} feature{'' if features == 1 else 's'} per row"
+        stated = kind.stated("inputs", **settings, **data)
+        if stated is not None:
+            raise SpecError(f"[model].{stated[0]}: {stated[1]} but the data has {rows}")
+        raise SpecError(f"[data].train: the {kind_name} model takes {takes} "
+                        f"feature{'' if takes == 1 else 's'} per row, the data has {rows}")
+    return settings
+
+
+def _config_problem(message: str, kind_name: str, keys: tuple[str, ...]) -> str:
+    """A kind's configuration error (``mlp: sizes must ...``) as ``[model].sizes: must ...``."""
+    text = message.removeprefix(f"{kind_name}: ")
+    for key in keys:
+        if text.startswith(f"{key} "):
+            return f"[model].{key}: {text[len(key) + 1:]}"
+    for key in keys:
+        if re.search(rf"\b{re.escape(key)}\b", text):
+            return f"[model].{key}: {text}"
+    return f"[model]: {text}"
+
+
+def leaf_layout(shapes: dict[str, tuple[int, ...]]) -> tuple[
+        tuple[str, ...], dict[str, list[dict[str, tuple[int, ...]]]]]:
+    """The kind's leaves as spec keys: plain leaves (``w``, ``b``) and groups.
+
+    A leaf ``group.i.name`` (``layers.0.w``) is key ``name`` of the ``i``-th
+    ``[[model.group]]`` table: ``groups[group][i] = {name: shape}``.
+
+    Example:
+      >>> leaf_layout({"layers.0.w": (2, 3), "layers.0.b": (3,), "layers.1.w": (3, 1)})
+      ((), {'layers': [{'w': (2, 3), 'b': (3,)}, {'w': (3, 1)}]})
+    """
+    plain, groups = [], {}
+    for leaf, shape in shapes.items():
+        match = _GROUP_LEAF.fullmatch(leaf)
+        if match is None:
+            plain.append(leaf)
+            continue
+        group, index, name = match.group(1), int(match.group(2)), match.group(3)
+        members = groups.setdefault(group, [])
+        while len(members) <= index:
+            members.append({})
+        members[index][name] = shape
+    return tuple(plain), groups
+
+
+def _group_values(value, group: str, members: list[dict[str, tuple[int, ...]]],
+                  why: str) -> dict[str, np.ndarray]:
+    """``[[model.group]]`` tables: one per member, each with exactly the member's leaves.
+
+    ``why`` says where the count comes from (the kind's ``stated_by``), or is empty.
+    """
+    where = f"[model].{group}"
+    count = len(members)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        got = kind_words(value) if not isinstance(value, list) else "a list of non-tables"
+        raise SpecError(f"{where}: expected {count} [[model.{group}]] tables{why}, got {got}")
+    if len(value) != count:
+        raise SpecError(f"{where}: expected {count} [[model.{group}]] tables{why}, "
+                        f"got {len(value)}")
+    arrays = {}
+    for index, (item, shapes) in enumerate(zip(value, members, strict=True)):
+        here = f"[model.{group}][{index}]"
+        for key in item:
+            if key not in shapes:
+                raise SpecError(f"{here}.{key}: unknown key; expected {', '.join(shapes)}")
+        for key, shape in shapes.items():
+            if key not in item:
+                raise SpecError(f"{here}.{key}: missing")
+            arrays[f"{group}.{index}.{key}"] = _array(item[key], f"{here}.{key}", shape)
+    return arrays
+
+
+def _array(value, where: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Nested lists of exactly ``shape`` (rows first) as a float64 array, every number finite."""
+    if not shape:
+        return np.asarray(number_at(value, where))
+    if not isinstance(value, list):
+        raise SpecError(f"{where}: expected shape {shape}, got {kind_words(value)}")
+    got = _list_shape(value)
+    if got != shape:
+        raise SpecError(f"{where}: expected shape {shape}, got "
+                        f"{'a ragged list' if got is None else got}")
+    array = np.empty(shape, dtype=np.float64)
+    for index in np.ndindex(*shape):
+        item = value
+        for i in index:
+            item = item[i]
+        array[index] = number_at(item, where + "".join(f"[{i}]" for i in index))
+    return array
+
+
+def _list_shape(value) -> tuple[int, ...] | None:
+    """The shape of nested lists (``()`` for a non-list), or ``None`` if they are ragged."""
+    if not isinstance(value, list):
+        return ()
+    inner = {_list_shape(item) for item in value}
+    if not inner:
+        return (0,)
+    if len(inner) != 1 or None in inner:
+        return None
+    return (len(value), *inner.pop())
+
+
+def _leaf_values(value, leaf: str, shape: tuple[int, ...], why: str | None) -> np.ndarray:
+    """``[model].leaf``: a number, or nested lists of exactly ``shape``.
+
+    ``why`` says what the leaf's size follows (the kind's ``stated_by``), or is ``None``.
+    """
+    where = f"[model].{leaf}"
+    because = f" ({why})" if why else ""
+    if not shape:
+        if isinstance(value, list):
+            raise SpecError(f"{where}: expected a number ({why or 'a scalar parameter'}), "
+                            "got a list")
+        return np.asarray(number_at(value, where))
+    if not isinstance(value, list):
+        what = f"a list of {shape[0]} numbers{because}" if len(shape) == 1 else f"shape {shape}"
+        raise SpecError(f"{where}: expected {what}, got {kind_words(value)}")
+    try:
+        array = np.asarray(value, dtype=object)
+    except ValueError:
+        array = None
+    if array is None or array.shape != shape:
+        got = "a ragged list" if array is None else f"shape {array.shape}"
+        what = f"{shape[0]} numbers{because}" if len(shape) == 1 else f"shape {shape}"
+        raise SpecError(f"{where}: expected {what}, got {got}")
+    return np.asarray([number_at(v, f"{where}[{i}]") for i, v in enumerate(array.reshape(-1))],
+                      dtype=np.float64).reshape(shape)
+
+
+def _trainable(model: dict, leaves: tuple[str, ...]) -> tuple[str, ...]:
+    if "trainable" not in model:
+        return leaves
+    names = model["trainable"]
+    where = "[model].trainable"
+    listed = ", ".join(leaves)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SpecError(f"{where}: expected a list of parameter names like {list(leaves)}")
+    unknown = [n for n in names if n not in leaves]
+    if unknown:
+        raise SpecError(f"{where}: unknown parameter {unknown[0]!r}; the model has {listed}")
+    if len(set(names)) != len(names):
+        raise SpecError(f"{where}: lists a parameter twice")
+    if not names:
+        raise SpecError(f"{where}: is empty; name at least one of {listed}")
+    return tuple(p for p in leaves if p in names)
+
+
+def model_config(kind: str, settings: dict, features: int) -> dict:
+    """The kind's full configuration: its settings, plus ``features`` when it takes the data's."""
+    takes_features = "features" in model_kind(kind).config_keys
+    return {**settings, **({"features": features} if takes_features else {})}

@@ -1,0 +1,160 @@
+"""Spec files: the training tables ``[loss]``, ``[optimizer]``, ``[schedule]`` and ``[run]``.
+
+Each is checked against its registry (:data:`functional_training.LOSS_KINDS`,
+:data:`functional_training.OPTIMIZERS`, :data:`functional_training.SCHEDULES`);
+optimizer keys and schedule parameters left out take optax's defaults, written
+into the result explicitly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from functional_training._losses import DEFAULT_LOSS, LOSS_KINDS
+from functional_training._models import model_kind
+from functional_training._optimizers import (
+    OPTIMIZER_NAMES,
+    hyperparameter_problem,
+    optimizer_hyperparameters,
+    settings_problem,
+)
+from functional_training._schedules import SCHEDULES, check_schedule
+from functional_training.runs._cli import one_line
+from functional_training.runs._spec_toml import (
+    SpecError,
+    finite_at,
+    integer_at,
+    number_at,
+    only_keys,
+    shortened,
+    string_at,
+)
+
+MAX_STEPS = 100_000
+"""Upper bound on ``[run].steps``: every backend (the scalar engine included) runs
+every step in Python, so a spec stays a seconds-long check, not a training job."""
+
+LOSS_KEYS = ("kind", "l2")
+"""The keys of ``[loss]``."""
+
+OPTIMIZER_KEYS = ("name", "learning_rate")
+"""The keys of ``[optimizer]`` besides the optimizer's own."""
+
+SCHEDULE_KEYS = ("kind",)
+"""The keys of ``[schedule]`` besides the schedule's own parameters."""
+
+RUN_KEYS = ("steps", "batch_size", "seed")
+"""The keys of ``[run]``."""
+
+
+def loss_table(table: dict | None, *, kind: str, config: dict) -> tuple[str, float]:
+    """``[loss]``: the loss kind (default the lesson's) and ``l2``, and that ``k`` fits it.
+
+    ``k`` is the kind's ``outputs``; whether it fits is the loss's ``outputs_problem``.
+    The message names the setting that states ``k`` (``ModelKind.stated_by``), else
+    ``[loss].kind``.
+    """
+    table = {} if table is None else table
+    only_keys("loss", table, LOSS_KEYS)
+    loss = table.get("kind", DEFAULT_LOSS)
+    if not isinstance(loss, str) or loss not in LOSS_KINDS:
+        raise SpecError(f"[loss].kind: unknown loss {shortened(loss)}; expected one of "
+                        f"{', '.join(LOSS_KINDS)}")
+    l2 = number_at(table["l2"], "[loss].l2") if "l2" in table else 0.0
+    if l2 < 0:
+        raise SpecError(f"[loss].l2: must be >= 0, got {l2}")
+    model = model_kind(kind)
+    outputs = model.outputs(**config)
+    if LOSS_KINDS[loss].outputs_problem(outputs) is not None:
+        wanted = LOSS_KINDS[loss].outputs_wanted
+        stated = model.stated("outputs", **config)
+        if stated is not None:
+            raise SpecError(f"[model].{stated[0]}: {stated[1]} but {loss} {wanted}")
+        raise SpecError(f"[loss].kind: {loss} {wanted}; a {kind} model has "
+                        f"{'one output' if outputs == 1 else f'{outputs} outputs'}")
+    return loss, l2
+
+
+def schedule_table(table: dict) -> dict:
+    """``[schedule]``: ``kind`` and optax's parameters, defaults filled in (``check_schedule``)."""
+    kind = string_at(table, "schedule", "kind")
+    if kind not in SCHEDULES:
+        raise SpecError(f"[schedule].kind: unknown schedule {kind!r}; expected one of "
+                        f"{', '.join(SCHEDULES)}")
+    entry = SCHEDULES[kind]
+    takes = (*entry.required, *entry.defaults)
+    for key in table:
+        if key != "kind" and key not in takes:
+            raise SpecError(f"[schedule].{key}: not a key of {kind}; it takes {', '.join(takes)}")
+    for key in entry.required:
+        if key not in table:
+            raise SpecError(f"[schedule].{key}: missing ({kind} needs "
+                            f"{', '.join(entry.required)})")
+    params = {key: value for key, value in table.items() if key != "kind"}
+    try:
+        settings = check_schedule(kind, params)
+    except (TypeError, ValueError) as err:
+        text = one_line(err)
+        found = re.fullmatch(rf"schedule {re.escape(repr(kind))}: (\w+) (.*)", text)
+        if found is None or found.group(1) not in takes:
+            raise SpecError(f"[schedule]: {text}") from None
+        raise SpecError(f"[schedule].{found.group(1)}: {found.group(2)}") from None
+    return {"kind": kind, **settings}
+
+
+def optimizer_table(table: dict, *, scheduled: bool = False) -> tuple[str, dict[str, float]]:
+    """``[optimizer]`` against the one optimizer table (``functional_training.OPTIMIZERS``).
+
+    With a ``[schedule]`` (``scheduled``), the rate is the schedule's:
+    ``learning_rate`` must be absent and is not in the returned settings.
+    """
+    name = string_at(table, "optimizer", "name")
+    if name not in OPTIMIZER_NAMES:
+        raise SpecError(
+            f"[optimizer].name: unknown optimizer {name!r}; expected one of "
+            f"{', '.join(OPTIMIZER_NAMES)}"
+        )
+    if scheduled and "learning_rate" in table:
+        raise SpecError("[optimizer].learning_rate: give the rate in [schedule], not both")
+    defaults = optimizer_hyperparameters(name)
+    takes = (*(() if scheduled else ("learning_rate",)), *defaults)
+    for key in table:
+        if key != "name" and key not in takes:
+            listed = ", ".join(takes) if takes else "no other key (the rate is in [schedule])"
+            raise SpecError(f"[optimizer].{key}: not a key of {name}; it takes {listed}")
+    hyperparams = {}
+    if not scheduled:
+        rate = finite_at(table, "optimizer", "learning_rate")
+        if rate <= 0:
+            raise SpecError(f"[optimizer].learning_rate: must be > 0, got {rate}")
+        hyperparams["learning_rate"] = rate
+    for key, default in defaults.items():
+        value = number_at(table[key], f"[optimizer].{key}") if key in table else float(default)
+        problem = hyperparameter_problem(key, value)
+        if problem is not None:
+            raise SpecError(f"[optimizer].{key}: {problem}")
+        hyperparams[key] = value
+    problem = settings_problem(name, hyperparams)
+    if problem is not None:
+        raise SpecError(f"[optimizer].{problem[0]}: {problem[1]}")
+    return name, hyperparams
+
+
+def run_table(run: dict, *, examples: int) -> tuple[int, int | None, int]:
+    """``[run]``: ``steps``, ``batch_size`` (``None``: full batch, at most ``examples``), ``seed``.
+
+    Example:
+      >>> run_table({"steps": 3, "batch_size": 2}, examples=4)
+      (3, 2, 0)
+    """
+    only_keys("run", run, RUN_KEYS)
+    steps = integer_at(run, "run", "steps", low=1, high=MAX_STEPS)
+    batch_size = None
+    if "batch_size" in run:
+        batch_size = integer_at(run, "run", "batch_size", low=1, high=None)
+        if batch_size > examples:
+            raise SpecError(
+                f"[run].batch_size: {batch_size} is more than the {examples} training examples"
+            )
+    seed = integer_at(run, "run", "seed", low=0, high=None) if "seed" in run else 0
+    return steps, batch_size, seed
