@@ -40,7 +40,7 @@ from comparisons.experiments import REGISTRY, Experiment, batch_order
 from comparisons.faults import FAULTS, Fault, FaultResult, check_fault, check_faults
 from comparisons.lesson_outputs import lesson_blocks
 from comparisons.spec import SpecError, dump_spec, load_spec, parse_spec
-from comparisons.trajectory_files import Trajectory, TrajectoryError
+from comparisons.trajectory import Trajectory, TrajectoryError
 from comparisons.transcript import transcript
 from functional_training import TrajectoryRecord
 

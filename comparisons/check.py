@@ -2,7 +2,7 @@
 
 :func:`check` runs the reference backend (``manual`` by default) on an
 experiment (a spec file, a registry name or an :class:`Experiment`) and compares
-the values of your :class:`~comparisons.trajectory_files.Trajectory` with it:
+the values of your :class:`~comparisons.trajectory.Trajectory` with it:
 every quantity you supplied at every step you supplied, and nothing you did
 not. The comparison is :func:`comparisons.compare.compare_trajectories`'
 (``docs/design.md``, "The precision policy"): the same tolerance, the same
@@ -49,13 +49,8 @@ from comparisons.experiments import REGISTRY, Experiment
 from comparisons.fault_variants import Diagnosis, diagnose
 from comparisons.report import package_versions
 from comparisons.spec import load_spec
-from comparisons.trajectory_files import (
-    INDEXED,
-    NAMED,
-    Trajectory,
-    TrajectoryError,
-    read_trajectory,
-)
+from comparisons.trajectory import INDEXED, NAMED, Trajectory, TrajectoryError
+from comparisons.trajectory_files import read_trajectory
 from functional_training import TrajectoryRecord, json_float
 
 __all__ = [
@@ -317,7 +312,7 @@ def check(
       A :class:`Verdict`.
 
     Raises:
-      comparisons.trajectory_files.TrajectoryError: the trajectory does not fit
+      comparisons.trajectory.TrajectoryError: the trajectory does not fit
         the experiment (an unknown parameter, a step out of range, ...) or is bad.
       comparisons.spec.SpecError: a bad spec file.
       ValueError: an experiment the reference cannot run in ``dtype``, an unknown backend.

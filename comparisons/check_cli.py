@@ -30,7 +30,8 @@ import comparisons.backends
 from comparisons.check import check
 from comparisons.report import dumps_json
 from comparisons.spec import load_spec
-from comparisons.trajectory_files import TrajectoryError, read_trajectory
+from comparisons.trajectory import TrajectoryError
+from comparisons.trajectory_files import read_trajectory
 from functional_training import DTYPES
 from functional_training.runs import check_output_paths, write_atomic
 

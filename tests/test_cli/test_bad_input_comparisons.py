@@ -91,7 +91,7 @@ def rerun_file(id: str, content, message: str) -> BadCommandLine:
 
 
 NOTHING_RUNS = ("comparisons.compare.run_and_compare",)
-NO_FIGURES = ("comparisons.figures.figure_data", "comparisons.compare.run_and_compare")
+NO_FIGURES = ("comparisons.figures.course.figure_data", "comparisons.compare.run_and_compare")
 
 ROWS = [
     # --- spec files: unreadable, not TOML ---------------------------------------------------

@@ -23,7 +23,7 @@ from cli_helpers import (
 
 from comparisons import cli
 from comparisons.check_cli import add_check_parser, cmd_check
-from comparisons.trajectory_files import Trajectory
+from comparisons.trajectory import Trajectory
 
 DOOR = "comparisons"
 ROOT = Path(__file__).resolve().parents[2]

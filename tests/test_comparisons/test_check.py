@@ -3,8 +3,8 @@
 Partial trajectories compare only what they hold, with the full comparison's
 tolerances (each value's scale from the whole reference); coverage says what was
 compared and what was not; a mismatch is diagnosed against the fault gallery;
-bad trajectories are one line naming the key or row; the shipped JSON Schema
-accepts what the reader accepts.
+a trajectory that does not fit the experiment is one line. (The trajectory type is
+``test_trajectory.py``'s, its files and their schema ``test_trajectory_files.py``'s.)
 """
 
 from __future__ import annotations
@@ -35,15 +35,8 @@ from comparisons.compare import compare_trajectories
 from comparisons.experiments import REGISTRY
 from comparisons.report import dumps_json
 from comparisons.spec import load_spec
-from comparisons.trajectory_files import (
-    DERIVED,
-    QUANTITIES,
-    Trajectory,
-    TrajectoryError,
-    read_trajectory,
-    trajectory_csv,
-    trajectory_schema,
-)
+from comparisons.trajectory import Trajectory, TrajectoryError
+from comparisons.trajectory_files import read_trajectory
 from functional_training import TrajectoryRecord, tolerance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,92 +65,6 @@ def test_the_package_exports_check_trajectory_and_verdict():
     assert comparisons.check is check
     assert comparisons.Trajectory is Trajectory
     assert comparisons.Verdict is Verdict
-
-
-# --- Trajectory from plain values ----------------------------------------------------------------
-
-
-def test_a_trajectory_from_lists_dicts_and_none_holds_exactly_the_values_given():
-    mine = Trajectory(params={"w": [1.0, None, 3.0]}, grads={"b": {2: -4.0, "5": 0.5}},
-                      predictions={1: [None, 2.5]}, batches=[[0, 2]], train_loss=[None])
-    assert mine.values == {
-        ("params", "w", 0): 1.0, ("params", "w", 2): 3.0,
-        ("grads", "b", 2): -4.0, ("grads", "b", 5): 0.5,
-        ("predictions", "1", 1): 2.5,
-        ("batches", "0", 0): 0, ("batches", "1", 0): 2,
-    }
-    assert mine.labels == ("params.w", "grads.b", "predictions[1]", "batches[0]", "batches[1]")
-    assert mine.steps_of("grads.b") == (2, 5)
-    assert mine.quantities == ("params", "grads", "predictions", "batches")
-    assert len(mine) == 7
-
-
-def test_numpy_and_jax_values_are_accepted_as_a_notebook_holds_them():
-    import jax.numpy as jnp
-
-    mine = Trajectory(params={"w": np.array([1.0, 1.8], dtype=np.float32),
-                              "b": [np.float64(0.0), jnp.asarray(0.4)]},
-                      predictions=jnp.zeros((2, 3)), batches=np.array([[2, 0]]))
-    assert mine.values[("params", "b", 1)] == float(np.float32(0.4))
-    assert mine.values[("params", "w", 1)] == float(np.float32(1.8))
-    assert mine.values[("batches", "0", 0)] == 2 and len(mine) == 12
-    with pytest.raises(TrajectoryError, match=r"^non-numeric value \[1\.\] in params\.w\[0\]$"):
-        Trajectory(params={"w": [np.array([1.0])]})
-
-
-def test_non_finite_values_are_data_as_floats_or_the_reports_strings():
-    mine = Trajectory.from_dict({"train_loss": [math.inf, "Infinity", "-Infinity", "NaN"]})
-    values = [mine.values[("train_loss", "", k)] for k in range(4)]
-    assert values[:3] == [math.inf, math.inf, -math.inf] and math.isnan(values[3])
-
-
-def test_json_and_csv_round_trip(tmp_path):
-    mine = Trajectory(params={"w": [1.0, 1.8]}, grads={"w": {0: -8.0}},
-                      batch_loss=[math.inf], predictions=[[2.0, 3.0]], batches=[[1, 0]],
-                      extras={"numeric.w": [-8.0]})
-    assert Trajectory.from_dict(json.loads(json.dumps(mine.to_json()))) == mine
-    path = tmp_path / "mine.csv"
-    path.write_text(trajectory_csv(mine))
-    assert read_trajectory(path) == mine
-    path = tmp_path / "mine.json"
-    path.write_text(dumps_json(mine.to_json()))
-    assert read_trajectory(path) == mine
-
-
-def test_a_whole_record_is_a_trajectory_of_every_value():
-    record = _manual(FULL_BATCH)
-    mine = Trajectory.from_record(record)
-    assert len(mine) == 2 * 21 + 2 * 20 + 20 + 21 + 21 * 3
-    assert Trajectory.from_dict(record.to_json()) == mine  # grad_norm etc. are ignored
-
-
-@pytest.mark.parametrize(("data", "message"), [
-    ({"grad": {"w": [1.0]}}, r"^unknown quantity 'grad' in the top-level keys \(expected params, "
-                             r"grads, batch_loss"),
-    ({"params": {"w": [1.0, "abc"]}}, r"^non-numeric value 'abc' in params\.w\[1\]$"),
-    ({"params": {"w": [True]}}, r"^non-numeric value True in params\.w\[0\]$"),
-    ({"params": {"w": {"-1": 1.0}}}, r"^step '-1' in params\.w is not a whole number >= 0$"),
-    ({"params": {"w": {"x": 1.0}}}, r"^step 'x' in params\.w is not a whole number >= 0$"),
-    ({"params": [1.0]}, r"^params must be an object of named series, got a list$"),
-    ({"params": {"": [1.0]}}, r"^params needs a parameter name in params\.$"),
-    ({"batch_loss": 8.0}, r"^batch_loss must be a list or an object of steps, got a float$"),
-    ({"batches": [[0.5]]}, r"^example index 0\.5 in batches\[0\]\[0\] is not a whole number"),
-    ({"predictions": [[1.0, {"a": 1}]]},
-     r"^non-numeric value \{'a': 1\} in predictions\[0\]\[1\]$"),
-    ([1.0], r"^a trajectory is an object of quantities, got a list$"),
-])
-def test_bad_values_are_one_line_naming_the_key(data, message):
-    with pytest.raises(TrajectoryError) as caught:
-        Trajectory.from_dict(data)
-    assert "\n" not in str(caught.value)
-    assert re.search(message, str(caught.value)), str(caught.value)
-
-
-def test_rows_name_their_row_and_refuse_a_second_value_for_one_step():
-    rows = [("0", "grads", "w", "1.0"), ("0", "grads", "b", "2.0"), ("0", "grads", "w", "3.0")]
-    with pytest.raises(TrajectoryError, match=r"^a second value for grads\.w at step 0 in row 4 "
-                                              r"\(the first is in row 2\)$"):
-        Trajectory.from_rows(rows, first_row=2)
 
 
 # --- partial trajectories compare only what they hold ------------------------------------------
@@ -507,110 +414,6 @@ def test_the_student_loops_write_the_shipped_files(tmp_path, monkeypatch, script
     monkeypatch.setattr(sys, "argv", [script, str(target)])
     runpy.run_path(str(STUDENT / script), run_name="__main__")
     assert target.read_text() == (STUDENT / output).read_text()
-
-
-# --- the JSON Schema ------------------------------------------------------------------------------
-
-
-def _valid(instance, schema, root) -> bool:
-    """The subset of JSON Schema the trajectory schema uses (no validator is a dependency)."""
-    if "$ref" in schema:
-        target = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        return _valid(instance, target, root)
-    if "oneOf" in schema:
-        return sum(_valid(instance, option, root) for option in schema["oneOf"]) == 1
-    if "enum" in schema and instance not in schema["enum"]:
-        return False
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_is(instance, kind) for kind in types):
-            return False
-    if isinstance(instance, (int, float)) and not isinstance(instance, bool):
-        if instance < schema.get("minimum", -math.inf):
-            return False
-    if isinstance(instance, str):
-        if len(instance) < schema.get("minLength", 0):
-            return False
-        if "pattern" in schema and not re.search(schema["pattern"], instance):
-            return False
-    if isinstance(instance, list) and "items" in schema:
-        return all(_valid(item, schema["items"], root) for item in instance)
-    if isinstance(instance, dict):
-        properties = schema.get("properties", {})
-        for key, value in instance.items():
-            if "propertyNames" in schema and not _valid(key, schema["propertyNames"], root):
-                return False
-            if key in properties:
-                if not _valid(value, properties[key], root):
-                    return False
-            elif schema.get("additionalProperties") is False:
-                return False
-            elif isinstance(schema.get("additionalProperties"), dict) and not _valid(
-                    value, schema["additionalProperties"], root):
-                return False
-    return True
-
-
-def _is(instance, kind: str) -> bool:
-    number = isinstance(instance, (int, float)) and not isinstance(instance, bool)
-    return {"number": number,
-            "integer": number and float(instance).is_integer(),
-            "string": isinstance(instance, str), "object": isinstance(instance, dict),
-            "array": isinstance(instance, list), "null": instance is None}[kind]
-
-
-def test_the_schema_is_shipped_in_the_package_and_names_every_quantity():
-    schema = trajectory_schema()
-    assert schema["$schema"].startswith("https://json-schema.org/")
-    assert set(schema["properties"]) == {*QUANTITIES, *DERIVED}
-    assert schema["additionalProperties"] is False
-
-
-def test_the_schema_is_package_data():
-    text = (ROOT / "pyproject.toml").read_text()
-    section = text.split("[tool.setuptools.package-data]", 1)[1].split("\n[", 1)[0]
-    assert '"schemas/*.json"' in section, "pyproject.toml does not ship comparisons/schemas"
-
-
-@pytest.mark.parametrize("name", ["full-batch", "mini-batch", "train-validation",
-                                  "gradient-check", "softmax/delay-class"])
-def test_every_backend_trajectory_and_the_example_fit_the_schema(name):
-    schema = trajectory_schema()
-    assert _valid(_manual(REGISTRY[name]).to_json(), schema, schema)
-    assert _valid(json.loads((STUDENT / "correct.json").read_text()), schema, schema)
-
-
-@pytest.mark.parametrize("document", [
-    {"params": {"w": [1.0, None]}, "train_loss": {"3": "Infinity"}},
-    {"predictions": {"2": {"0": 1.5}}, "batches": [[0, None], None]},
-    {"val_loss": None, "extras": {}, "first_nonfinite_step": None, "grad_norm": [1.0]},
-])
-def test_partial_documents_fit_the_schema_and_the_reader(document):
-    schema = trajectory_schema()
-    assert _valid(document, schema, schema)
-    Trajectory.from_dict(document)
-
-
-@pytest.mark.parametrize("document", [
-    {"grad": {"w": [1.0]}},
-    {"params": {"w": [1.0, "abc"]}},
-    {"params": {"w": [True]}},
-    {"params": {"w": {"x": 1.0}}},
-    {"params": [1.0]},
-    {"params": {"": [1.0]}},
-    {"params": {"w": None}},
-    {"batch_loss": 8.0},
-    {"batches": [[0.5]]},
-    {"batches": [[-1]]},
-    {"train_loss": ["inf"]},
-])
-def test_what_the_schema_refuses_the_reader_refuses(document):
-    schema = trajectory_schema()
-    assert not _valid(document, schema, schema)
-    with pytest.raises(TrajectoryError):
-        Trajectory.from_dict(document)
 
 
 def test_coverage_is_a_plain_value():

@@ -1,0 +1,89 @@
+"""The figures command's own options: ``--out DIR``, ``--format png,svg``, ``--spec FILE``.
+
+``python -m comparisons figures`` and ``python -m comparisons all`` add these
+with :func:`add_figure_arguments`; :func:`output_directory` resolves where the
+files go: ``--out`` if given, else ``<spec stem>-figures`` for ``--spec``, else
+:data:`DEFAULT_OUT`.
+
+Example:
+  >>> output_directory(None, Path("runs/my-run.toml"))
+  PosixPath('my-run-figures')
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from comparisons import figure_style as style
+from comparisons.figures.files import parse_formats
+from comparisons.figures.spec import MAX_PARAMETER_PATHS
+
+__all__ = ["DEFAULT_OUT", "add_figure_arguments", "output_directory", "spec_output_directory"]
+
+DEFAULT_OUT = Path("figures")
+"""Where the course figures go without ``--out``."""
+
+
+def spec_output_directory(spec_file: str | Path) -> Path:
+    """Where a spec's figures go without ``--out``: ``<file stem>-figures`` here (the cwd).
+
+    Example:
+      >>> spec_output_directory("examples/logistic-inline.toml")
+      PosixPath('logistic-inline-figures')
+    """
+    return Path(f"{Path(spec_file).stem}-figures")
+
+
+def add_figure_arguments(parser: argparse.ArgumentParser, *, spec: bool = False) -> None:
+    """Add ``--out DIR`` (default ``figures/``) and ``--format png,svg`` to ``parser``.
+
+    With ``spec``, also ``--spec FILE`` (a user's spec, drawn by :func:`render_spec`),
+    and ``--out`` defaults to ``None``: :func:`output_directory` resolves it.
+
+    Example:
+      >>> parser = argparse.ArgumentParser(prog="figures")
+      >>> add_figure_arguments(parser)
+      >>> args = parser.parse_args(["--format", "svg"])
+      >>> args.out, args.format
+      (PosixPath('figures'), ('svg',))
+      >>> parser = argparse.ArgumentParser(prog="figures")
+      >>> add_figure_arguments(parser, spec=True)
+      >>> args = parser.parse_args(["--spec", "my-run.toml"])
+      >>> args.out, output_directory(args.out, args.spec)
+      (None, PosixPath('my-run-figures'))
+    """
+
+    def formats(text: str) -> tuple[str, ...]:
+        try:
+            return parse_formats(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    default = "figures/"
+    if spec:
+        default += "; with --spec path/my-run.toml: my-run-figures/"
+    parser.add_argument("--out", metavar="DIR", type=Path, default=None if spec else DEFAULT_OUT,
+                        help=f"directory to write the figures into (default: {default})")
+    parser.add_argument("--format", metavar="png,svg", type=formats, default=style.FORMATS,
+                        help="comma-separated file formats (default: png,svg)")
+    if spec:
+        parser.add_argument(
+            "--spec", metavar="FILE", type=Path,
+            help="instead of the course figures, draw a TOML spec's own run, verified on "
+            "every available backend first: loss per update (train, validation and batch "
+            "losses, accuracy for a classifier), parameter paths (each parameter, or each "
+            f"leaf's norm beyond {MAX_PARAMETER_PATHS}) and, for a classifier of exactly two "
+            "features, its decision regions")
+
+
+def output_directory(out: Path | None, spec_file: Path | None) -> Path:
+    """``--out`` if given, else :func:`spec_output_directory` with ``--spec``, else ``figures/``.
+
+    Example:
+      >>> output_directory(None, None), output_directory(Path("x"), Path("a.toml"))
+      (PosixPath('figures'), PosixPath('x'))
+    """
+    if out is not None:
+        return Path(out)
+    return DEFAULT_OUT if spec_file is None else spec_output_directory(spec_file)

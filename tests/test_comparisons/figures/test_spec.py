@@ -1,0 +1,167 @@
+"""A spec drawn as figures (comparisons.figures.spec, ``figures --spec``): verified, then drawn.
+
+Expected values are computed here independently of ``comparisons.figures``: the
+logistic model's outputs in NumPy float64 from a run verified here with
+``run_and_compare``. Closeness: float64 rtol = atol = 1e-12 (functional_training.tolerance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import (
+    assert_nothing_written,
+    assert_one_line,
+    assert_refused,
+    files_under,
+    run_cli,
+)
+
+import functional_training as ft
+from comparisons import figures
+from comparisons.compare import compare_trajectories, run_and_compare
+from comparisons.figures import verified
+from comparisons.spec import load_spec
+
+TOL = ft.tolerance("float64", 0)
+
+
+def grid_points(regions) -> np.ndarray:
+    gx, gy = np.meshgrid(regions["xs"], regions["ys"])
+    return np.column_stack([gx.ravel(), gy.ravel()])
+
+
+INLINE = """
+name = "two-features"
+[data]
+train = [[0.5, 1.0, 0.0], [1.0, 2.5, 0.0], [1.5, 0.5, 0.0], [2.0, 3.0, 1.0],
+         [3.0, 1.5, 1.0], [3.5, 2.0, 1.0], [2.5, 1.0, 0.0], [1.0, 3.5, 1.0]]
+validation = [[1.2, 1.0, 0.0], [3.2, 2.5, 1.0]]
+[model]
+w = [0.0, 0.0]
+b = 0.0
+[loss]
+kind = "binary-cross-entropy"
+[optimizer]
+name = "sgd"
+learning_rate = 0.5
+[run]
+steps = 12
+"""
+
+
+def spec_file(tmp_path: Path, text: str = INLINE, name: str = "two-features.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_figures_spec_draws_loss_parameters_and_regions(tmp_path, capsys, monkeypatch):
+    spec = spec_file(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the default --out is <spec stem>-figures in the cwd
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--spec", spec)
+    assert code == 0, err
+    folder = Path("two-features-figures")
+    names = [f"{n}.{fmt}" for n in ("loss", "parameters", "decision-regions")
+             for fmt in ("png", "svg")] + [figures.README_FILE, figures.DATA_FILE]
+    assert out.splitlines() == [str(folder / n) for n in names]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+    record = json.loads((folder / figures.DATA_FILE).read_text())
+    assert record["backends"][0] == "manual" and record["tolerance"] == TOL
+    regions = record["figures"]["decision-regions"]["regions"]
+    trajectories, verdict = run_and_compare(load_spec(spec))
+    assert verdict.agree
+    run = trajectories["manual"]
+    w = np.array([run.params["w[0]"][-1], run.params["w[1]"][-1]])
+    np.testing.assert_allclose(np.asarray(regions["outputs"]).ravel(),
+                               grid_points(regions) @ w + run.params["b"][-1], rtol=TOL, atol=TOL)
+    predicted = [1.0 if s > 0 else 0.0 for s in run.predictions[-1]]
+    assert regions["train"]["predicted"] == predicted
+    parameters = record["figures"]["parameters"]
+    assert parameters["norms"] is False and list(parameters["series"]) == ["w[0]", "w[1]", "b"]
+    readme = (folder / figures.README_FILE).read_text()
+    assert readme.startswith("# Figures of two-features") and "*Alt text:*" in readme
+
+
+def test_figures_spec_draws_no_regions_for_regression_and_norms_for_many(tmp_path, capsys):
+    text = """
+name = "small-mlp"
+[data]
+train = [[0.0, 1.0, 1.0], [1.0, 0.0, 2.0], [1.0, 1.0, 2.5], [2.0, 1.0, 4.0]]
+[model]
+kind = "mlp"
+sizes = [2, 3, 1]
+activation = "tanh"
+init = "seeded"
+seed = 0
+[optimizer]
+name = "adam"
+learning_rate = 0.05
+[run]
+steps = 10
+"""
+    out = tmp_path / "figs"
+    code, stdout, err = run_cli(capsys, "comparisons", "figures", "--spec",
+                                spec_file(tmp_path, text, "small-mlp.toml"), "--out", out,
+                                "--format", "svg")
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["loss.svg", "parameters.svg", figures.README_FILE, figures.DATA_FILE])
+    parameters = json.loads((out / figures.DATA_FILE).read_text())["figures"]["parameters"]
+    assert parameters["norms"] is True and parameters["count"] == 13 > figures.MAX_PARAMETER_PATHS
+    assert list(parameters["series"]) == ["layers.0.w", "layers.0.b", "layers.1.w", "layers.1.b"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (None, r"no such spec file"),
+    ("name = [", r"two-features\.toml: .*"),
+    (INLINE.replace('kind = "binary-cross-entropy"', 'kind = "hinge"'),
+     r"\[data\]\.train\[0\]: target 0(\.0)? does not fit hinge"),
+])
+def test_figures_spec_refuses_a_bad_spec_with_one_line_and_writes_nothing(
+        tmp_path, capsys, text, message):
+    spec = tmp_path / "two-features.toml"
+    if text is not None:
+        spec.write_text(text)
+    before = files_under(tmp_path)
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--spec", spec,
+                             "--out", tmp_path / "figs")
+    assert_refused(code, out, err, message)
+    assert_nothing_written(tmp_path, before)
+
+
+def test_figures_spec_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    spec = spec_file(tmp_path)
+    (tmp_path / "afile").write_text("")
+    before = files_under(tmp_path)
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--spec", spec,
+                             "--out", tmp_path / "afile")
+    assert_refused(code, out, err, r"--out: .*afile is not a directory")
+    assert_nothing_written(tmp_path, before)
+
+
+def test_figures_spec_refuses_to_draw_backends_that_disagree(tmp_path, capsys, monkeypatch):
+    real = verified.run_and_compare
+
+    def engine_off(experiment, *, backends=None):
+        trajectories, _ = real(experiment, backends=("manual", "engine"))
+        engine = trajectories["engine"]
+        off = [*engine.train_loss[:-1], engine.train_loss[-1] + 1e-6]
+        trajectories["engine"] = dataclasses.replace(engine, train_loss=off)
+        return trajectories, compare_trajectories(experiment, trajectories)
+
+    monkeypatch.setattr(verified, "run_and_compare", engine_off)
+    spec = spec_file(tmp_path)
+    before = files_under(tmp_path)
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--spec", spec,
+                             "--out", tmp_path / "figs")
+    assert code == 1 and out == ""
+    assert_one_line(err)
+    assert err.startswith("figures: not rendered: refusing to draw unverified trajectories: "
+                          "two-features: engine differs from manual at step 12, train_loss")
+    assert_nothing_written(tmp_path, before)
+
