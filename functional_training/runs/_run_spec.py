@@ -100,6 +100,31 @@ class RunSpec:
         """
         return cls(**{f.name: getattr(spec, f.name) for f in dataclasses.fields(RunSpec)}, **more)
 
+    @classmethod
+    def from_arrays(cls: type[_Spec], x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
+                    y_val: np.ndarray | None = None, **fields: Any) -> _Spec:
+        """A run description on data given as arrays (``x (n, d)``, ``y (n,)``), plus ``fields``.
+
+        The rows are made from the arrays, and the arrays are kept as :attr:`x`,
+        :attr:`y`, :attr:`x_val`, :attr:`y_val` (no conversion back).
+
+        Example:
+          >>> spec = RunSpec.from_arrays(np.array([[1.0]]), np.array([3.0]), name="one",
+          ...                            description="", init={"w": 0.0, "b": 0.0},
+          ...                            optimizer="sgd", hyperparams={"learning_rate": 0.1},
+          ...                            steps=1)
+          >>> spec.train, spec.x.shape
+          (((1.0, 3.0),), (1, 1))
+        """
+        x = np.asarray(x, np.float64).reshape(len(y), -1)
+        y = np.asarray(y, np.float64)
+        if x_val is not None:
+            x_val = np.asarray(x_val, np.float64).reshape(len(y_val), -1)
+            y_val = np.asarray(y_val, np.float64)
+        spec = cls(train=rows_of(x, y), validation=rows_of(x_val, y_val), **fields)
+        spec.__dict__.update(x=x, y=y, x_val=x_val, y_val=y_val)  # the cached arrays
+        return spec
+
     # --- the data -------------------------------------------------------------------
 
     @property

@@ -238,11 +238,10 @@ def parse_run_spec(text: str, *, base: str | Path | None = None) -> RunSpec:
     steps, batch_size, seed = run_table(tables["run"], examples=y.shape[0])
 
     init_values, init_kind, init_seed = init
-    spec = RunSpec(
+    return RunSpec.from_arrays(
+        x, y, *(validation if validation is not None else (None, None)),
         name=name,
         description=description,
-        train=rows_of(x, y),
-        validation=None if validation is None else rows_of(*validation),
         model=kind,
         model_settings=settings,
         init=init_values,
@@ -259,7 +258,3 @@ def parse_run_spec(text: str, *, base: str | Path | None = None) -> RunSpec:
         seed=seed,
         files={key: table.path for key, table in files.items()},
     )
-    # The arrays just read are the rows' values: keep them rather than convert back.
-    spec.__dict__.update(x=x, y=y, x_val=None if validation is None else validation[0],
-                         y_val=None if validation is None else validation[1])
-    return spec

@@ -23,7 +23,13 @@ from functional_training._data_files import (
 )
 from functional_training._losses import check_targets
 from functional_training.runs._cli import one_line
-from functional_training.runs._spec_toml import SpecError, kind_words, key_path, number_at, shortened
+from functional_training.runs._spec_toml import (
+    SpecError,
+    key_path,
+    kind_words,
+    number_at,
+    shortened,
+)
 
 DATA_KEYS = ("train", "validation", "features", "target")
 """The keys of ``[data]``."""

@@ -211,7 +211,7 @@ def summary_lines(settings: TrainSettings, outcome: TrainOutcome) -> list[str]:
     rate = (f"lr={settings.learning_rate:g}" if run.schedule is None else
             f"{run.schedule['kind']} schedule")
     what = f"data {settings.data}" if settings.spec is None else (
-        f"spec {settings.data}: {describe_model(run)}")
+        f"spec {settings.data}: {describe_model(run.objective())}")
     lines = [
         f"trained {traj.steps} steps: {settings.optimizer} {rate}, "
         f"{batch}, {settings.dtype}, {what}{recorded}",

@@ -16,6 +16,7 @@ records; the batch order is made one epoch at a time on the host
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -253,13 +254,11 @@ def line_run_spec(data: NamedData, *, optimizer: str, hyperparameters: dict[str,
       ('linear', (3, 1), {'w': 0.0, 'b': 0.0}, ('w', 'b'))
     """
     n = int(data.y.shape[0])
-    x = np.asarray(data.x, np.float64).reshape(n, -1)
-    x_val = None if data.x_val is None else np.asarray(data.x_val, np.float64).reshape(
-        int(data.y_val.shape[0]), -1)
-    features = int(x.shape[1])
-    return RunSpec(
-        name="train", description=f"the line on --data {data.name}", x=x, y=data.y,
-        x_val=x_val, y_val=data.y_val, model=LINE, model_settings={},
+    features = int(np.asarray(data.x).reshape(n, -1).shape[1])
+    return RunSpec.from_arrays(
+        data.x, data.y, data.x_val, data.y_val,
+        name="train", description=f"the line on --data {data.name}", model=LINE,
+        model_settings={},
         init=line_init(init, features), init_kind="explicit", init_seed=0,
         trainable=tuple(model_kind(LINE).shapes(features=features)), loss=DEFAULT_LOSS,
         l2=0.0, optimizer=optimizer, hyperparams=dict(hyperparameters), schedule=None,
@@ -368,7 +367,7 @@ def spec_settings(
         raise SettingError("{seed} sets the mini-batch order; it needs {batch_size}")
     _check_length(steps=steps, epochs=epochs, batch_size=batch_size, chunk_steps=chunk_steps)
     batch = spec.batch_size if batch_size is None else batch_size
-    run = spec._replace(batch_size=batch, seed=spec.seed if seed is None else seed)
+    run = dataclasses.replace(spec, batch_size=batch, seed=spec.seed if seed is None else seed)
     if steps is None and epochs is None:
         steps = spec.steps
     return _complete(run, str(path), steps=steps, epochs=epochs, batch_size=batch,
@@ -428,7 +427,8 @@ def _complete(run: RunSpec, data_name: str, *, steps, epochs, batch_size, seed, 
             f"{{chunk_steps}} {chunk_steps} must be a multiple of {{eval_every}} {eval_every} "
             "(chunks begin at recorded steps)"
         )
-    run = run._replace(steps=steps, batch_size=batch_size, seed=0 if seed is None else seed)
+    run = dataclasses.replace(run, steps=steps, batch_size=batch_size,
+                              seed=0 if seed is None else seed)
     _check_record_size(run, steps=steps, batch_size=batch_size, eval_every=eval_every,
                        length="{steps}" if epochs is None else "{epochs}")
     return TrainSettings(run=run, data=data_name, chunk_steps=chunk_steps,

@@ -8,6 +8,8 @@ by leaf name; the default ``eval_every`` always fits an explicit ``chunk_steps``
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -146,7 +148,7 @@ def test_the_readmes_checkpoint_example_is_not_refused():
 
 
 def test_record_memory_counts_every_parameter_of_the_model():
-    spec = parse_run_spec(MLP_SPEC)._replace(batch_size=None)
+    spec = dataclasses.replace(parse_run_spec(MLP_SPEC), batch_size=None)
     # 2 x 17 parameters and gradients + batch and train loss + the rate + 2 accuracies
     with pytest.raises(SettingError, match=r"^steps: 100000000 steps recorded every 1 .* "
                                            r"\(39 per recorded step\)"):
