@@ -61,9 +61,9 @@ from comparisons.backends._common import (
     frozen_names,
     learning_rate,
     optimizer_settings,
-    recorder_for,
     trainable_names,
 )
+from comparisons.backends._loop import Batch, Evaluation, Loop, Maths, recorder_for, run_loop
 from comparisons.experiments import Experiment
 from functional_training import TrajectoryRecord
 
@@ -73,6 +73,10 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "BackendUnsupported",
+    "Batch",
+    "Evaluation",
+    "Loop",
+    "Maths",
     "Recorder",
     "available_backends",
     "backend_names",
@@ -85,6 +89,7 @@ __all__ = [
     "optimizer_settings",
     "plugin_problems",
     "recorder_for",
+    "run_loop",
     "trainable_names",
 ]
 
