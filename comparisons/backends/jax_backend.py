@@ -35,10 +35,18 @@ REQUIRES = ("jax", "optax")
 INSTALL_HINT = "pip install 'jax>=0.4.30' 'optax>=0.2.3'"
 
 
+def _scalar_inputs(experiment: Experiment) -> bool:
+    """Each example's input is one number: the kind takes one input and every parameter
+    is a scalar (the lesson's line ``w * x + b``), as the kind's shapes state."""
+    kind, config = ft.model_kind(experiment.model), experiment.model_config
+    return kind.inputs(**config) == 1 and all(
+        shape == () for shape in kind.shapes(**config).values())
+
+
 def _arrays(experiment: Experiment, rows, dtype) -> tuple[jax.Array, jax.Array]:
-    """Features ``(n,)`` for the line on one feature (its scalar ``w``), else ``(n, d)``; y."""
+    """Features ``(n,)`` when inputs are scalars (:func:`_scalar_inputs`), else ``(n, d)``; y."""
     x = np.asarray([row[:-1] for row in rows], dtype=np.float64)
-    if experiment.features == 1 and experiment.model == "linear":
+    if _scalar_inputs(experiment):
         x = x[:, 0]
     return jnp.asarray(x, dtype), jnp.asarray([row[-1] for row in rows], dtype)
 
