@@ -21,7 +21,7 @@ series of a diverging run to compare exactly where yours goes non-finite).
 
 When your trajectory differs, the diagnosis runs the reference with each known
 bug of the gallery that applies to the experiment planted in it, and names the
-variants your values agree with (:func:`comparisons.fault_variants.diagnose`,
+variants your values agree with (:func:`comparisons.faults.diagnosis.diagnose`,
 given :func:`compare_partial` so that it too compares only what you supplied).
 
 Example:
@@ -46,7 +46,7 @@ from pathlib import Path
 import comparisons.backends
 from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.fault_variants import Diagnosis, diagnose
+from comparisons.faults.diagnosis import Diagnosis, diagnose
 from comparisons.report import package_versions
 from comparisons.spec import load_spec
 from comparisons.trajectory import INDEXED, NAMED, Trajectory, TrajectoryError

@@ -26,8 +26,11 @@ attribute is listed, unavailable, with the reason (:func:`available_backends`);
 one whose name is taken (a built-in's, or an earlier plug-in's) is ignored. Every
 such problem is one line of :func:`plugin_problems`.
 
-The helpers every backend uses to accept, reject and record runs the same way
-are re-exported here for plug-ins: :func:`check_run`, :func:`optimizer_settings`,
+Every built-in backend's ``run`` is :func:`run_loop` (the one loop,
+:mod:`comparisons.backends._loop`) around its :class:`Maths`, which supplies
+forward, backward and update; a plug-in may do the same. The helpers the loop
+uses to accept, reject and record runs are re-exported for plug-ins that write
+their own ``run``: :func:`check_run`, :func:`optimizer_settings`,
 :func:`learning_rate`, :func:`trainable_names`, :func:`frozen_names`,
 :class:`Recorder` and :func:`recorder_for`.
 
@@ -61,9 +64,9 @@ from comparisons.backends._common import (
     frozen_names,
     learning_rate,
     optimizer_settings,
-    recorder_for,
     trainable_names,
 )
+from comparisons.backends._loop import Batch, Evaluation, Loop, Maths, recorder_for, run_loop
 from comparisons.experiments import Experiment
 from functional_training import TrajectoryRecord
 
@@ -73,6 +76,10 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "BackendUnsupported",
+    "Batch",
+    "Evaluation",
+    "Loop",
+    "Maths",
     "Recorder",
     "available_backends",
     "backend_names",
@@ -85,6 +92,7 @@ __all__ = [
     "optimizer_settings",
     "plugin_problems",
     "recorder_for",
+    "run_loop",
     "trainable_names",
 ]
 

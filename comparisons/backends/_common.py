@@ -3,7 +3,8 @@
 - :func:`check_run`: the dtype, the experiment's kind and its fields, before any work.
 - :func:`optimizer_settings`: the optimizer's hyperparameters, every value explicit.
 - :class:`Recorder`: collects per-step values into a
-  :class:`functional_training.TrajectoryRecord` of the contract's shape.
+  :class:`functional_training.TrajectoryRecord` of the contract's shape (which
+  series an experiment records is :func:`comparisons.backends._loop.recorder_for`'s).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from functional_training import (
     check_hyperparameters,
     check_schedule,
     check_targets,
+    loss_kind,
+    model_kind,
     objective,
 )
 
@@ -250,11 +253,16 @@ def objective_of(experiment: Experiment) -> Objective:
 
 
 def _check_objective(experiment: Experiment) -> None:
-    """The model takes the data's features, and every target fits the loss."""
-    config = objective_of(experiment).settings
-    sizes = config.get("sizes")
-    if sizes is not None and sizes[0] != experiment.features:
-        raise ValueError(f"the {experiment.model} takes {sizes[0]} feature(s) (sizes[0]) but "
+    """The model takes the data's features, and every target fits the loss.
+
+    The model kind states its input width and output count
+    (``ModelKind.inputs``/``outputs``), the loss kind the outputs it needs
+    (``LossKind.outputs_problem``); nothing here reads a kind's name or settings.
+    """
+    kind, config = model_kind(experiment.model), experiment.model_config
+    width = kind.inputs(**config)
+    if width != experiment.features:
+        raise ValueError(f"the {experiment.model} takes {width} feature(s) but "
                          f"the data has {experiment.features}")
     for label, records in (("train", experiment.train), ("validation", experiment.validation)):
         if records is None:
@@ -264,9 +272,9 @@ def _check_objective(experiment: Experiment) -> None:
                           classes=experiment.outputs)
         except ValueError as err:
             raise ValueError(f"{label} data: {err}") from None
-    if experiment.loss != "softmax-cross-entropy" and experiment.outputs != 1:
-        raise ValueError(f"loss {experiment.loss} takes one output per example, the model "
-                         f"has {experiment.outputs}")
+    problem = loss_kind(experiment.loss).outputs_problem(kind.outputs(**config))
+    if problem is not None:
+        raise ValueError(f"loss {problem}")
 
 
 def _leaf_names(names: Sequence[str]) -> tuple[str, ...]:
@@ -375,27 +383,3 @@ class Recorder:
         )
         trajectory.check_lengths()
         return trajectory
-
-
-def recorder_for(experiment: Experiment) -> Recorder:
-    """A :class:`Recorder` with the series ``experiment``'s kind records.
-
-    Beyond the contract's core: ``numeric.<name>`` for a gradient check,
-    ``learning_rate`` per step with a schedule, and ``train_accuracy`` (and
-    ``val_accuracy`` with validation data) for a classification loss, in the
-    order :data:`functional_training.RECORDED_EXTRAS` lists them.
-    """
-    if experiment.kind == "shared-path":
-        return Recorder(("a",), validation=False, predictions=False)
-    names = experiment.parameter_names
-    extras = tuple(f"numeric.{n}" for n in names) if experiment.kind == "gradient-check" else ()
-    if experiment.schedule is not None:
-        extras = (*extras, "learning_rate")
-    state_extras = ()
-    if experiment.classifies:
-        state_extras = ("train_accuracy",) + (
-            ("val_accuracy",) if experiment.validation is not None else ())
-    return Recorder(
-        names, validation=experiment.validation is not None, predictions=True, extras=extras,
-        state_extras=state_extras,
-    )

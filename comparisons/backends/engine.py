@@ -14,9 +14,11 @@ Full losses, predictions and accuracy are the engine's forward values (``.data``
 with full batches the step's graph is the full loss's), and the gradient
 check's finite differences use engine forwards too.
 
-For the accumulation experiment the leaves are cleared only where
-``zero_grad[k]`` says so, and ``grads[k]`` is the leaf buffer as it stands
-after the backward pass. For shared-path the graph is the lesson's ``a * a``.
+The run is :func:`comparisons.backends._loop.run_loop` around :class:`EngineMaths`.
+Where the loop clears (every step, or where an accumulation experiment's
+``zero_grad[k]`` says so) the leaves' ``.grad`` are zeroed; ``grads[k]`` is the
+leaf buffer as it stands after the backward pass. For shared-path the graph is
+the lesson's ``a * a``.
 
 The engine computes in Python floats (float64) whatever ``dtype`` says.
 
@@ -32,9 +34,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from comparisons.backends import _common
+from comparisons.backends._loop import Batch, Evaluation, Maths, run_loop
 from comparisons.backends.update_rules import update_rule
 from comparisons.engine import Value, zero_grad
-from comparisons.experiments import Experiment, batch_order
+from comparisons.experiments import Experiment
 from comparisons.losses import engine_l2, loss_pieces
 from comparisons.models import model_pieces
 from functional_training import DEFAULT_LOSS, TrajectoryRecord
@@ -99,89 +102,76 @@ def mean_loss(model, leaves: Mapping[str, Value], records: Sequence[Sequence[flo
     return Problem(model, DEFAULT_LOSS, 0.0).mean_loss(leaves, records)
 
 
-def _forward(problem: Problem, values: Mapping[str, float], records) -> float:
-    return problem.mean_loss({n: Value(v) for n, v in values.items()}, records).data
+class EngineMaths(Maths):
+    """Leaf ``Value`` objects that live for the whole run; each forward a fresh graph."""
 
+    def __init__(self, experiment: Experiment, dtype: str) -> None:
+        super().__init__(experiment, dtype)
+        self.problem = Problem(model_pieces(experiment.model), experiment.loss, experiment.l2,
+                               experiment.model_config)
+        self.leaves = {n: Value(experiment.init[n]) for n in experiment.parameter_names}
+        self.trainable = _common.trainable_names(experiment)
+        self.rule = self.rate = None
+        self._train_outputs = None  # the training rows' output nodes at the current leaves
 
-def _run_train(experiment: Experiment) -> TrajectoryRecord:
-    problem = Problem(model_pieces(experiment.model), experiment.loss, experiment.l2,
-                      experiment.model_config)
-    records, validation = list(experiment.train), experiment.validation
-    batches = batch_order(experiment)
-    leaves = {n: Value(experiment.init[n]) for n in experiment.parameter_names}
-    trainable = _common.trainable_names(experiment)
-    accumulation = experiment.kind == "accumulation"
-    if not accumulation:
-        rate = _common.learning_rate(experiment)
-        settings = _common.optimizer_settings(experiment)
+    def start(self, batches) -> None:
+        if self.experiment.optimizer == "none":
+            return
+        self.rate = _common.learning_rate(self.experiment)
+        settings = _common.optimizer_settings(self.experiment)
         settings.pop("learning_rate", None)
-        rule = update_rule(experiment.optimizer, learning_rate=rate, **settings)
-        state = rule.init({n: leaves[n].data for n in trainable})
-    rec = _common.recorder_for(experiment)
+        self.rule = update_rule(self.experiment.optimizer, learning_rate=self.rate, **settings)
+        self.state = self.rule.init({n: self.leaves[n].data for n in self.trainable})
 
-    def record_state(outputs=None) -> None:
+    def values(self) -> dict[str, float]:
+        return {n: leaf.data for n, leaf in self.leaves.items()}
+
+    def evaluate(self, split: str, *, accuracy: bool) -> Evaluation:
         # One forward graph per example gives the predictions, the full loss and accuracy.
-        outputs = problem.outputs(leaves, records) if outputs is None else outputs
-        extras = {}
-        val_loss = None
-        if validation is not None:
-            val_outputs = problem.outputs(leaves, validation)
-            val_loss = problem.loss_of(leaves, val_outputs, validation).data
-        if experiment.classifies:
-            extras["train_accuracy"] = problem.accuracy(outputs, records)
-            if validation is not None:
-                extras["val_accuracy"] = problem.accuracy(val_outputs, validation)
+        rows = self.experiment.train if split == "train" else self.experiment.validation
+        outputs = self.problem.outputs(self.leaves, rows)
+        if split == "train":
+            self._train_outputs = outputs
         flat = [v for out in outputs for v in (_data(out) if isinstance(out, list)
                                                else [out.data])]
-        rec.state(
-            {n: leaf.data for n, leaf in leaves.items()},
-            train_loss=problem.loss_of(leaves, outputs, records).data,
-            val_loss=val_loss, predictions=flat, extras=extras,
-        )
+        return Evaluation(self.problem.loss_of(self.leaves, outputs, rows).data, flat,
+                          self.problem.accuracy(outputs, rows) if accuracy else None)
 
-    for k in range(experiment.steps):
-        # Full batch: the graph of the full training loss is the batch loss's graph too.
-        outputs = problem.outputs(leaves, records) if batches is None else None
-        record_state(outputs)
-        if not accumulation or experiment.zero_grad[k]:
-            zero_grad(leaves.values())
-        batch = records if batches is None else [records[i] for i in batches[k]]
-        loss = (problem.loss_of(leaves, outputs, records) if batches is None
-                else problem.mean_loss(leaves, batch))
+    def forward(self, batch: Batch, moved: tuple[str, float] | None = None) -> float:
+        values = self.values()
+        if moved is not None:
+            name, delta = moved
+            values[name] = values[name] + delta
+        return self.problem.mean_loss({n: Value(v) for n, v in values.items()}, batch.rows).data
+
+    def zero_grad(self) -> None:
+        zero_grad(self.leaves.values())
+
+    def backward(self, batch: Batch) -> tuple[float, dict[str, float]]:
+        train = self.experiment.train
+        if batch.rows is train and self._train_outputs is not None:
+            # Full batch: the graph of the full training loss is the batch loss's graph too.
+            loss = self.problem.loss_of(self.leaves, self._train_outputs, train)
+        else:
+            loss = self.problem.mean_loss(self.leaves, batch.rows)
         loss.backward()
-        grads = {n: leaf.grad for n, leaf in leaves.items()}
-        extras = {}
-        if experiment.kind == "gradient-check":
-            eps = float(experiment.fd_epsilon)
-            values = {n: leaf.data for n, leaf in leaves.items()}
-            extras = {
-                f"numeric.{n}": (_forward(problem, {**values, n: v + eps}, batch)
-                                 - _forward(problem, {**values, n: v - eps}, batch)) / (2 * eps)
-                for n, v in values.items()
-            }
-        if not accumulation and experiment.schedule is not None:
-            extras["learning_rate"] = rate(k)
-        rec.step(grads, batch_loss=loss.data, extras=extras)
-        if not accumulation:
-            updates, state = rule.update({n: grads[n] for n in trainable}, state,
-                                         {n: leaves[n].data for n in trainable})
-            for n, u in updates.items():
-                leaves[n].data = leaves[n].data + u
-    record_state()
-    return rec.trajectory(batches=batches)
+        return loss.data, {n: leaf.grad for n, leaf in self.leaves.items()}
 
+    def update(self, k: int, grads: Mapping[str, float]) -> None:
+        self._train_outputs = None
+        updates, self.state = self.rule.update({n: grads[n] for n in self.trainable}, self.state,
+                                               {n: self.leaves[n].data for n in self.trainable})
+        for n, u in updates.items():
+            self.leaves[n].data = self.leaves[n].data + u
 
-def _run_shared_path(experiment: Experiment) -> TrajectoryRecord:
-    a = Value(experiment.init["a"])
-    rec = _common.recorder_for(experiment)
-    for _ in range(experiment.steps):
-        rec.state({"a": a.data}, train_loss=(a * a).data)
-        zero_grad([a])
-        square = a * a
+    def learning_rate(self, k: int) -> float:
+        return self.rate(k) if callable(self.rate) else self.rate
+
+    def square(self, a: float) -> tuple[float, float, float]:
+        leaf = Value(a)
+        square = leaf * leaf
         square.backward()
-        rec.step({"a": a.grad}, batch_loss=square.data)
-    rec.state({"a": a.data}, train_loss=(a * a).data)
-    return rec.trajectory(batches=None)
+        return leaf.data, square.data, leaf.grad
 
 
 def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
@@ -198,7 +188,4 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
     Raises:
       ValueError: the experiment cannot be run (message names the field).
     """
-    _common.check_run(experiment, dtype)
-    if experiment.kind == "shared-path":
-        return _run_shared_path(experiment)
-    return _run_train(experiment)
+    return run_loop(experiment, EngineMaths, dtype=dtype)

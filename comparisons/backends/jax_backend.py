@@ -1,19 +1,20 @@
 """The jax backend: ``functional_training`` (pure JAX) and optax.
 
+The run is :func:`comparisons.backends._loop.run_loop` around :class:`JaxMaths`.
 Training experiments run as one jitted ``lax.scan`` through
 ``functional_training.train`` on the model kind's parameters
 (``functional_training.params_from_values``), with ``make_optimizer(name, frozen=...)``
 (frozen parameters get zero updates from ``optax.set_to_zero``, their
 gradients are still recorded); the trajectory becomes the plain record through
 ``functional_training.record_from_trajectory`` (the one converter); predictions
-are the kind's forward vmapped over the recorded parameters; the gradient check is
-``functional_training.check_gradients`` on the batch loss at each ``params[k]``.
+are the kind's forward vmapped over the recorded parameters; the gradient check's
+finite differences (the loop's) evaluate the objective's batch loss at each ``params[k]``.
 float64 runs inside ``functional_training.float64()``, which enables 64-bit
 JAX for the call only; float32 runs use float32 arrays explicitly.
 
 JAX has no gradient buffers: ``jax.grad`` returns a fresh gradient every call.
 The accumulation experiment therefore emulates the framework's buffer,
-``buffer = (0 if zero_grad[k] else buffer) + grad``, which is exactly what
+``buffer = (0 if cleared else buffer) + grad``, which is exactly what
 ``.grad`` accumulation in PyTorch and the engine computes. shared-path is
 ``jax.value_and_grad(lambda a: a * a)``.
 """
@@ -26,27 +27,28 @@ import numpy as np
 
 import functional_training as ft
 from comparisons.backends import _common
-from comparisons.experiments import Experiment, batch_order
+from comparisons.backends._loop import Batch, Evaluation, Maths, run_loop
+from comparisons.experiments import Experiment
 
 DESCRIPTION = "JAX: functional_training (jax.grad, optax, one jitted lax.scan)"
 REQUIRES = ("jax", "optax")
 INSTALL_HINT = "pip install 'jax>=0.4.30' 'optax>=0.2.3'"
 
 
+def _scalar_inputs(experiment: Experiment) -> bool:
+    """Each example's input is one number: the kind takes one input and every parameter
+    is a scalar (the lesson's line ``w * x + b``), as the kind's shapes state."""
+    kind, config = ft.model_kind(experiment.model), experiment.model_config
+    return kind.inputs(**config) == 1 and all(
+        shape == () for shape in kind.shapes(**config).values())
+
+
 def _arrays(experiment: Experiment, rows, dtype) -> tuple[jax.Array, jax.Array]:
-    """Features ``(n,)`` for the line on one feature (its scalar ``w``), else ``(n, d)``; y."""
+    """Features ``(n,)`` when inputs are scalars (:func:`_scalar_inputs`), else ``(n, d)``; y."""
     x = np.asarray([row[:-1] for row in rows], dtype=np.float64)
-    if experiment.features == 1 and experiment.model == "linear":
+    if _scalar_inputs(experiment):
         x = x[:, 0]
     return jnp.asarray(x, dtype), jnp.asarray([row[-1] for row in rows], dtype)
-
-
-def _batch(x, y, batches, k: int):
-    """The examples of step ``k`` (all of them for full batch)."""
-    if batches is None:
-        return x, y
-    index = np.asarray(batches[k])
-    return x[index], y[index]
 
 
 def _initial_params(experiment: Experiment, dtype):
@@ -65,91 +67,114 @@ def _schedule(experiment: Experiment) -> ft.Schedule | None:
     return ft.make_schedule(kind, **table)
 
 
-def _run_train(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
-    objective = _common.objective_of(experiment)
-    settings = _common.optimizer_settings(experiment)
-    schedule = _schedule(experiment)
-    if schedule is not None:
-        settings["learning_rate"] = schedule
-    optimizer = ft.make_optimizer(
-        experiment.optimizer, frozen=_common.frozen_names(experiment), **settings
-    )
-    params = _initial_params(experiment, dtype)
-    x, y = _arrays(experiment, experiment.train, dtype)
-    batches = batch_order(experiment)
-    x_val = y_val = None
-    if experiment.validation is not None:
-        x_val, y_val = _arrays(experiment, experiment.validation, dtype)
-    traj = ft.train(
-        params, x, y, optimizer=optimizer, steps=experiment.steps,
-        batch_indices=None if batches is None else np.asarray(batches, dtype=np.int64),
-        x_val=x_val, y_val=y_val, objective=objective, schedule=schedule,
-        eval_every=1,  # the trajectory contract: every step, whatever N * S is
-    )
-    predictions = jax.vmap(objective.outputs, in_axes=(0, None))(traj.params, x)
-    extras = {}
-    if experiment.kind == "gradient-check":
-        numeric: dict[str, list[float]] = {}
-        for k in range(experiment.steps):
-            at = jax.tree.map(lambda leaf, k=k: leaf[k], traj.params)
-            xb, yb = _batch(x, y, batches, k)
-            check = ft.check_gradients(objective.mean_loss, at, xb, yb,
-                                       eps=float(experiment.fd_epsilon))
-            for name, value in ft.named_series(check.numeric, leading=0).items():
-                numeric.setdefault(f"numeric.{name}", []).append(float(value))
-        extras = numeric
-    return ft.record_from_trajectory(traj, predictions=predictions, batches=batches,
-                                     extras=extras)
+def _named(tree) -> dict[str, float]:
+    return {name: float(v) for name, v in ft.named_series(tree, leading=0).items()}
 
 
-def _run_accumulation(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
-    objective = _common.objective_of(experiment)
-    params = _initial_params(experiment, dtype)
-    x, y = _arrays(experiment, experiment.train, dtype)
-    validation = experiment.validation
-    if validation is not None:
-        x_val, y_val = _arrays(experiment, validation, dtype)
-    batches = batch_order(experiment)
-    rec = _common.recorder_for(experiment)
+class JaxMaths(Maths):
+    """``functional_training``'s objective and optax.
 
-    def named(tree) -> dict[str, float]:
-        return {name: float(v) for name, v in ft.named_series(tree, leading=0).items()}
+    When an optimizer steps, :meth:`start` runs every step at once as
+    ``functional_training.train``'s one jitted ``lax.scan`` (stepping it from Python
+    would compile other arithmetic), and the loop's calls read that run step by
+    step. Without an optimizer (accumulation) each call is an eager JAX computation.
+    """
 
-    def record_state() -> None:
-        extras = {}
-        if experiment.classifies:
-            extras["train_accuracy"] = objective.accuracy(params, x, y)
-            if validation is not None:
-                extras["val_accuracy"] = objective.accuracy(params, x_val, y_val)
-        rec.state(
-            named(params), train_loss=objective.mean_loss(params, x, y),
-            val_loss=None if validation is None else objective.mean_loss(params, x_val, y_val),
-            predictions=np.asarray(objective.outputs(params, x), dtype=np.float64)
-            .reshape(-1).tolist(), extras=extras,
+    def __init__(self, experiment: Experiment, dtype: str) -> None:
+        super().__init__(experiment, dtype)
+        self.jax_dtype = jnp.float64 if dtype == "float64" else jnp.float32
+        self.record: ft.TrajectoryRecord | None = None
+        self.k = 0
+
+    def start(self, batches) -> None:
+        experiment = self.experiment
+        self.objective = _common.objective_of(experiment)
+        self.params = _initial_params(experiment, self.jax_dtype)
+        self.splits = {"train": _arrays(experiment, experiment.train, self.jax_dtype)}
+        if experiment.validation is not None:
+            self.splits["validation"] = _arrays(experiment, experiment.validation,
+                                                self.jax_dtype)
+        self.buffer = jax.tree.map(jnp.zeros_like, self.params)
+        e = self.experiment
+        if e.optimizer == "none":
+            return
+        settings = _common.optimizer_settings(e)
+        schedule = _schedule(e)
+        if schedule is not None:
+            settings["learning_rate"] = schedule
+        optimizer = ft.make_optimizer(e.optimizer, frozen=_common.frozen_names(e), **settings)
+        (x, y), (x_val, y_val) = self.splits["train"], self.splits.get("validation",
+                                                                      (None, None))
+        traj = ft.train(
+            self.params, x, y, optimizer=optimizer, steps=e.steps,
+            batch_indices=None if batches is None else np.asarray(batches, dtype=np.int64),
+            x_val=x_val, y_val=y_val, objective=self.objective, schedule=schedule,
+            eval_every=1,  # the trajectory contract: every step, whatever N * S is
         )
+        predictions = jax.vmap(self.objective.outputs, in_axes=(0, None))(traj.params, x)
+        self.record = ft.record_from_trajectory(traj, predictions=predictions,
+                                                batches=batches)
 
-    buffer = jax.tree.map(jnp.zeros_like, params)
-    for k in range(experiment.steps):
-        record_state()
-        xb, yb = _batch(x, y, batches, k)
-        loss, grads = objective.loss_and_grad(params, xb, yb)
-        if experiment.zero_grad[k]:
-            buffer = jax.tree.map(jnp.zeros_like, buffer)
-        buffer = jax.tree.map(jnp.add, buffer, grads)
-        rec.step(named(buffer), batch_loss=loss)
-    record_state()
-    return rec.trajectory(batches=batches)
+    def values(self) -> dict[str, float]:
+        if self.record is None:
+            return _named(self.params)
+        return {name: series[self.k] for name, series in self.record.params.items()}
 
+    def evaluate(self, split: str, *, accuracy: bool) -> Evaluation:
+        record, k = self.record, self.k
+        if record is not None:
+            right = record.extras[f"{'train' if split == 'train' else 'val'}_accuracy"][k] \
+                if accuracy else None
+            if split == "train":
+                return Evaluation(record.train_loss[k], record.predictions[k], right)
+            return Evaluation(record.val_loss[k], [], right)
+        x, y = self.splits[split]
+        objective = self.objective
+        right = objective.accuracy(self.params, x, y) if accuracy else None
+        outputs = []
+        if split == "train":
+            outputs = np.asarray(objective.outputs(self.params, x),
+                                 dtype=np.float64).reshape(-1).tolist()
+        return Evaluation(objective.mean_loss(self.params, x, y), outputs, right)
 
-def _run_shared_path(experiment: Experiment, dtype) -> ft.TrajectoryRecord:
-    a = jnp.asarray(experiment.init["a"], dtype)
-    rec = _common.recorder_for(experiment)
-    for _ in range(experiment.steps):
-        rec.state({"a": a}, train_loss=a * a)
-        square, grad = jax.value_and_grad(lambda a: a * a)(a)
-        rec.step({"a": grad}, batch_loss=square)
-    rec.state({"a": a}, train_loss=a * a)
-    return rec.trajectory(batches=None)
+    def forward(self, batch: Batch, moved: tuple[str, float] | None = None) -> float:
+        values = self.values()
+        if moved is not None:
+            name, delta = moved
+            values[name] = values[name] + delta
+        params = jax.tree.map(lambda leaf: jnp.asarray(leaf, self.jax_dtype), ft.params_from_values(
+            self.experiment.model, values, **self.experiment.model_config))
+        return float(self.objective.mean_loss(params, *self._batch(batch)))
+
+    def _batch(self, batch: Batch):
+        x, y = self.splits["train"]
+        if batch.indices is None:
+            return x, y
+        index = np.asarray(batch.indices)
+        return x[index], y[index]
+
+    def zero_grad(self) -> None:
+        self.buffer = jax.tree.map(jnp.zeros_like, self.buffer)
+
+    def backward(self, batch: Batch) -> tuple[float, dict[str, float]]:
+        if self.record is not None:
+            k = self.k
+            return (self.record.batch_loss[k],
+                    {name: series[k] for name, series in self.record.grads.items()})
+        loss, grads = self.objective.loss_and_grad(self.params, *self._batch(batch))
+        self.buffer = jax.tree.map(jnp.add, self.buffer, grads)
+        return loss, _named(self.buffer)
+
+    def update(self, k: int, grads) -> None:
+        self.k = k + 1  # the compiled run has taken the step already
+
+    def learning_rate(self, k: int) -> float:
+        return self.record.extras["learning_rate"][k]
+
+    def square(self, a: float) -> tuple[float, float, float]:
+        held = jnp.asarray(a, self.jax_dtype)
+        square, grad = jax.value_and_grad(lambda a: a * a)(held)
+        return held, square, grad
 
 
 def run(experiment: Experiment, *, dtype: str = "float64") -> ft.TrajectoryRecord:
@@ -172,13 +197,8 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> ft.TrajectoryRecor
       >>> traj.train_loss, traj.grads
       ([9.0, 9.0], {'a': [6.0]})
     """
-    _common.check_run(experiment, dtype)
+    _common.check_dtype(dtype)
     # Several features make x @ w a matmul, which recent GPUs would run in TF32 in
     # float32: ask for full precision (docs/accelerators.md).
     with ft.precision(dtype), jax.default_matmul_precision("highest"):
-        jax_dtype = jnp.float64 if dtype == "float64" else jnp.float32
-        if experiment.kind == "shared-path":
-            return _run_shared_path(experiment, jax_dtype)
-        if experiment.kind == "accumulation":
-            return _run_accumulation(experiment, jax_dtype)
-        return _run_train(experiment, jax_dtype)
+        return run_loop(experiment, JaxMaths, dtype=dtype)

@@ -39,9 +39,11 @@ weight decay or optimizer state ever touches them. Because
 ``optimizer.zero_grad()`` only clears the optimizer's own parameters, each
 step clears every parameter with ``model.zero_grad()`` instead.
 
-The accumulation experiment clears with ``model.zero_grad()`` only where
-``zero_grad[k]`` says so and records ``.grad`` as it stands. shared-path is the
-lesson's ``a = torch.tensor(3.0, requires_grad=True); (a * a).backward()``.
+The run is :func:`comparisons.backends._loop.run_loop` around :class:`TorchMaths`.
+Where the loop clears (every step, or where an accumulation experiment's
+``zero_grad[k]`` says so) it is ``model.zero_grad()``; ``.grad`` is recorded as
+it stands. shared-path is the lesson's
+``a = torch.tensor(3.0, requires_grad=True); (a * a).backward()``.
 The gradient check's finite differences evaluate the loss with each parameter
 moved by ``+- eps`` in place under ``no_grad`` and restored bit for bit (float64 only).
 """
@@ -51,8 +53,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from comparisons.backends import _common
+from comparisons.backends._loop import Batch, Evaluation, Maths, run_loop
 from comparisons.backends.update_rules import schedule_rule
-from comparisons.experiments import Experiment, batch_order
+from comparisons.experiments import Experiment
 from comparisons.losses import loss_pieces, torch_l2
 from comparisons.models import model_pieces
 from functional_training import TrajectoryRecord
@@ -163,129 +166,122 @@ def _after_constant(torch, optimizer, main, begin: int, factor: float):
     return lr.SequentialLR(optimizer, [hold, main], milestones=[begin])
 
 
-def _run_train(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
-    model_kind = model_pieces(experiment.model)
-    loss = loss_pieces(experiment.loss)
+class TorchMaths(Maths):
+    """The kind's ``nn`` module, torch's losses, ``torch.optim`` and its schedulers."""
 
-    def tensors(rows: Sequence[Sequence[float]]):
-        x = torch.tensor([list(row[:-1]) for row in rows], dtype=dtype, device="cpu")
-        y = torch.tensor([row[-1] for row in rows], dtype=dtype, device="cpu")
+    def __init__(self, experiment: Experiment, dtype: str) -> None:
+        super().__init__(experiment, dtype)
+        import torch
+
+        self.torch = torch
+        self.torch_dtype = torch.float64 if dtype == "float64" else torch.float32
+        self.optimizer = self.scheduler = None
+
+    def start(self, batches) -> None:
+        torch, experiment = self.torch, self.experiment
+        model_kind = model_pieces(experiment.model)
+        self.loss_pieces = loss_pieces(experiment.loss)
+        self.splits = {"train": self._tensors(experiment.train)}
+        if experiment.validation is not None:
+            self.splits["validation"] = self._tensors(experiment.validation)
+        self.model = model_kind.torch_module(torch, dtype=self.torch_dtype,
+                                             **experiment.model_config)
+        self.located = model_kind.torch_parameters(self.model)
+        with torch.no_grad():
+            for name, (tensor, index) in self.located.items():
+                tensor[index] = experiment.init[name]
+        leaves = model_kind.torch_leaves(self.model)
+        self.trainable = [tensor for leaf, tensor in leaves.items()
+                          if leaf in experiment.trainable]
+        self._start_optimizer()
+
+    def _tensors(self, rows: Sequence[Sequence[float]]):
+        torch = self.torch
+        x = torch.tensor([list(row[:-1]) for row in rows], dtype=self.torch_dtype, device="cpu")
+        y = torch.tensor([row[-1] for row in rows], dtype=self.torch_dtype, device="cpu")
         return x, y
 
-    x, y = tensors(experiment.train)
-    validation = experiment.validation
-    if validation is not None:
-        x_val, y_val = tensors(validation)
-    batches = batch_order(experiment)
-
-    model = model_kind.torch_module(torch, dtype=dtype, **experiment.model_config)
-    located = model_kind.torch_parameters(model)
-    with torch.no_grad():
-        for name, (tensor, index) in located.items():
-            tensor[index] = experiment.init[name]
-
-    def forward(features):
-        out = model(features)
+    def _forward(self, features):
+        out = self.model(features)
         return out[:, 0] if out.shape[1] == 1 else out  # (n,) for one output, else (n, k)
 
-    def loss_on(features, targets):
-        value = loss.torch(torch, forward(features), targets).mean()
-        if experiment.l2:
-            value = value + torch_l2(torch, list(model.parameters()), experiment.l2)
+    def _loss_on(self, features, targets):
+        value = self.loss_pieces.torch(self.torch, self._forward(features), targets).mean()
+        if self.experiment.l2:
+            value = value + torch_l2(self.torch, list(self.model.parameters()),
+                                     self.experiment.l2)
         return value
 
-    def accuracy(features, targets) -> float:
-        right = (loss.torch_label(torch, forward(features)) == targets).sum().item()
-        return right / len(targets)
+    def _batch(self, batch: Batch):
+        x, y = self.splits["train"]
+        return (x, y) if batch.indices is None else (x[batch.indices], y[batch.indices])
 
-    def values(which: str = "data") -> dict[str, float]:
-        return {name: (tensor if which == "data" else tensor.grad)[index].item()
-                for name, (tensor, index) in located.items()}
-
-    accumulation = experiment.kind == "accumulation"
-    leaves = model_kind.torch_leaves(model)
-    trainable = [tensor for leaf, tensor in leaves.items() if leaf in experiment.trainable]
-    optimizer = scheduler = None
-    if not accumulation and trainable:
-        settings = _common.optimizer_settings(experiment)
-        schedule = _common.schedule_settings(experiment)
+    def _start_optimizer(self) -> None:
+        e = self.experiment
+        if e.optimizer == "none" or not self.trainable:
+            return
+        settings = _common.optimizer_settings(e)
+        schedule = _common.schedule_settings(e)
         if schedule is not None:
             settings["learning_rate"] = _base_rate(schedule)
-        optimizer = _optimizer(torch, experiment.optimizer, settings, trainable)
+        self.optimizer = _optimizer(self.torch, e.optimizer, settings, self.trainable)
         if schedule is not None:
-            scheduler = _scheduler(torch, optimizer, schedule)
-    rec = _common.recorder_for(experiment)
+            self.scheduler = _scheduler(self.torch, self.optimizer, schedule)
 
-    def record_state() -> None:
-        with torch.no_grad():
-            extras = {}
-            if experiment.classifies:
-                extras["train_accuracy"] = accuracy(x, y)
-                if validation is not None:
-                    extras["val_accuracy"] = accuracy(x_val, y_val)
-            rec.state(
-                values(),
-                train_loss=loss_on(x, y).item(),
-                val_loss=None if validation is None else loss_on(x_val, y_val).item(),
-                predictions=model(x).flatten().tolist(), extras=extras,
-            )
+    def values(self, which: str = "data") -> dict[str, float]:
+        return {name: (tensor if which == "data" else tensor.grad)[index].item()
+                for name, (tensor, index) in self.located.items()}
 
-    for k in range(experiment.steps):
-        record_state()
-        if not accumulation or experiment.zero_grad[k]:
-            model.zero_grad(set_to_none=True)
-        xb, yb = (x, y) if batches is None else (x[batches[k]], y[batches[k]])
-        batch_loss = loss_on(xb, yb)
-        batch_loss.backward()
-        grads = values("grad")
-        extras = {}
-        if experiment.kind == "gradient-check":
-            extras = _numeric_grads(torch, model, located, loss_on, xb, yb,
-                                    float(experiment.fd_epsilon))
-        if experiment.schedule is not None:  # the rate this step's update uses
-            extras["learning_rate"] = optimizer.param_groups[0]["lr"]
-        rec.step(grads, batch_loss=batch_loss.item(), extras=extras)
-        if optimizer is not None:
-            optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-    record_state()
-    return rec.trajectory(batches=batches)
+    def evaluate(self, split: str, *, accuracy: bool) -> Evaluation:
+        x, y = self.splits[split]
+        with self.torch.no_grad():
+            right = None
+            if accuracy:
+                labels = self.loss_pieces.torch_label(self.torch, self._forward(x))
+                right = (labels == y).sum().item() / len(y)
+            loss = self._loss_on(x, y).item()
+            outputs = self.model(x).flatten().tolist() if split == "train" else []
+        return Evaluation(loss, outputs, right)
 
-
-def _numeric_grads(torch, model, located, loss_on, xb, yb, eps) -> dict[str, float]:
-    """Centered differences of the batch loss, each loss a torch forward of the model.
-
-    Each parameter moved by ``+-eps`` in place and restored from a saved copy
-    (under ``no_grad``, so the recorded gradients are untouched).
-    """
-
-    def loss_at(name: str, delta: float) -> float:
-        tensor, index = located[name]
-        with torch.no_grad():
+    def forward(self, batch: Batch, moved: tuple[str, float] | None = None) -> float:
+        """The batch loss; a moved parameter is moved in place under ``no_grad`` and
+        restored from a saved copy (the recorded gradients are untouched)."""
+        xb, yb = self._batch(batch)
+        with self.torch.no_grad():
+            if moved is None:
+                return self._loss_on(xb, yb).item()
+            name, delta = moved
+            tensor, index = self.located[name]
             saved = tensor[index].clone()
             tensor[index] += delta
-            value = loss_on(xb, yb).item()
+            value = self._loss_on(xb, yb).item()
             tensor[index] = saved
             return value
 
-    return {f"numeric.{name}": (loss_at(name, eps) - loss_at(name, -eps)) / (2 * eps)
-            for name in located}
+    def zero_grad(self) -> None:
+        # model.zero_grad, not optimizer.zero_grad: frozen leaves are not the optimizer's.
+        self.model.zero_grad(set_to_none=True)
 
+    def backward(self, batch: Batch) -> tuple[float, dict[str, float]]:
+        xb, yb = self._batch(batch)
+        batch_loss = self._loss_on(xb, yb)
+        batch_loss.backward()
+        return batch_loss.item(), self.values("grad")
 
-def _run_shared_path(torch, experiment: Experiment, dtype) -> TrajectoryRecord:
-    a = torch.tensor(experiment.init["a"], dtype=dtype, requires_grad=True)
-    rec = _common.recorder_for(experiment)
-    for _ in range(experiment.steps):
-        with torch.no_grad():
-            rec.state({"a": a.item()}, train_loss=(a * a).item())
-        a.grad = None
-        square = a * a
+    def update(self, k: int, grads) -> None:
+        if self.optimizer is not None:
+            self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def learning_rate(self, k: int) -> float:
+        return self.optimizer.param_groups[0]["lr"]  # the rate this step's update uses
+
+    def square(self, a: float) -> tuple[float, float, float]:
+        leaf = self.torch.tensor(a, dtype=self.torch_dtype, requires_grad=True)
+        square = leaf * leaf
         square.backward()
-        rec.step({"a": a.grad.item()}, batch_loss=square.item())
-    with torch.no_grad():
-        rec.state({"a": a.item()}, train_loss=(a * a).item())
-    return rec.trajectory(batches=None)
+        return leaf.item(), square.item(), leaf.grad.item()
 
 
 def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
@@ -310,10 +306,4 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> TrajectoryRecord:
       >>> [round(traj.grads[n][0], 3) for n in ("w", "b")], round(traj.train_loss[1], 3)
       ([-11.333, -5.0], 4.281)
     """
-    _common.check_run(experiment, dtype)
-    import torch
-
-    torch_dtype = torch.float64 if dtype == "float64" else torch.float32
-    if experiment.kind == "shared-path":
-        return _run_shared_path(torch, experiment, torch_dtype)
-    return _run_train(torch, experiment, torch_dtype)
+    return run_loop(experiment, TorchMaths, dtype=dtype)

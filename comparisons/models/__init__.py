@@ -18,6 +18,14 @@ here adds what the other backends compute independently:
   layers, and where each named scalar lives in them; ``torch_leaves(module)
   -> {leaf: tensor}`` for freezing whole leaves.
 
+Optional, for the fault variants (:mod:`comparisons.faults`), read through
+:func:`hidden_activations` and :func:`bias_leaves` (a kind without them has none):
+
+- ``hidden_activations(**config) -> tuple[str, ...]``: the activations of
+  :mod:`comparisons.models.activations` its hidden layers apply; a kind that has
+  any takes ``activation_back`` in ``manual_gradients`` (the derivative it applies);
+- ``bias_leaves(**config) -> tuple[str, ...]``: its bias leaves.
+
 Example:
   >>> model_pieces("linear").manual_predict({"w": 1.0, "b": 0.0}, (2.0,))
   2.0
@@ -45,3 +53,25 @@ def model_pieces(kind: str) -> ModuleType:
       'comparisons.models.linear'
     """
     return lookup(MODELS, kind, what="model kind")
+
+
+def hidden_activations(kind: str, config: dict) -> tuple[str, ...]:
+    """The activations model kind ``kind``'s hidden layers apply (``()`` if it states none).
+
+    Example:
+      >>> hidden_activations("mlp", {"sizes": [1, 8, 1], "activation": "tanh"})
+      ('tanh',)
+    """
+    stated = getattr(model_pieces(kind), "hidden_activations", None)
+    return () if stated is None else tuple(stated(**config))
+
+
+def bias_leaves(kind: str, config: dict) -> tuple[str, ...]:
+    """The bias leaves of model kind ``kind`` (``()`` if it states none).
+
+    Example:
+      >>> bias_leaves("linear", {"features": 2})
+      ('b',)
+    """
+    stated = getattr(model_pieces(kind), "bias_leaves", None)
+    return () if stated is None else tuple(stated(**config))

@@ -27,6 +27,16 @@ def _check_features(x: Sequence[float], features: int | None) -> None:
         raise ValueError(f"linear: an example has {len(x)} features; the model takes {features}")
 
 
+def hidden_activations(*, features: int | None = None) -> tuple[str, ...]:
+    """None: the line has no hidden layer."""
+    return ()
+
+
+def bias_leaves(*, features: int | None = None) -> tuple[str, ...]:
+    """The bias leaf: ``b``."""
+    return ("b",)
+
+
 def manual_predict(params: Mapping[str, float], x: Sequence[float], *,
                    features: int | None = None) -> float:
     """``w_0 x_0 + w_1 x_1 + ... + b``, summed left to right on Python floats.

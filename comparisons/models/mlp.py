@@ -46,11 +46,12 @@ Example:
 from __future__ import annotations
 
 import functools
-import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from comparisons.engine import Value, ieee_exp, weighted_sum
+from comparisons.engine import Value, weighted_sum
+from comparisons.models.activations import ACTIVATIONS as _MANUAL_ACTIVATIONS
+from comparisons.models.activations import derivative
 from functional_training import lookup, model_kind
 
 _Layout = tuple[tuple[tuple[tuple[str, ...], ...], tuple[str, ...]], ...]
@@ -76,40 +77,27 @@ def _checked_layout(x: Sequence[float], sizes: Sequence[int], activation: str) -
     return layout
 
 
+def hidden_activations(*, sizes: Sequence[int], activation: str = "tanh") -> tuple[str, ...]:
+    """The activations the hidden layers apply (none for ``sizes = [d, k]``).
+
+    Example:
+      >>> hidden_activations(sizes=[2, 16, 1], activation="relu"), hidden_activations(sizes=[2, 3])
+      (('relu',), ())
+    """
+    return (activation,) if len(sizes) > 2 else ()
+
+
+def bias_leaves(*, sizes: Sequence[int], activation: str = "tanh") -> tuple[str, ...]:
+    """The bias leaves, one per layer: ``layers.{l}.b``.
+
+    Example:
+      >>> bias_leaves(sizes=[2, 3, 1])
+      ('layers.0.b', 'layers.1.b')
+    """
+    return tuple(f"layers.{layer}.b" for layer in range(len(sizes) - 1))
+
+
 # --- manual: Python floats ---------------------------------------------------------
-
-
-
-def _relu(z: float) -> float:
-    return 0.0 if z <= 0.0 else z  # nan stays nan, as in torch, jax and the engine
-
-
-def _sigmoid(z: float) -> float:
-    if z >= 0.0:
-        return 1.0 / (1.0 + ieee_exp(-z))
-    e = ieee_exp(z)  # z < 0: exp(-z) could overflow; exp(z) cannot
-    return e / (1.0 + e)
-
-
-def _tanh_back(z: float, t: float, upstream: float) -> float:
-    return upstream * ((1.0 - t) * (1.0 + t))
-
-
-def _relu_back(z: float, a: float, upstream: float) -> float:
-    return 0.0 if z <= 0.0 else upstream  # relu'(0) = 0
-
-
-def _sigmoid_back(z: float, s: float, upstream: float) -> float:
-    return upstream * (1.0 - s) * s
-
-
-_MANUAL_ACTIVATIONS = {
-    "tanh": (math.tanh, _tanh_back),
-    "relu": (_relu, _relu_back),
-    "sigmoid": (_sigmoid, _sigmoid_back),
-}
-"""``(f, back)`` per activation: ``back(z, f(z), upstream) = f'(z) * upstream``."""
-
 
 def _manual_layer(params: Mapping[str, float], a: Sequence[float],
                   w_names, b_names) -> list[float]:
@@ -152,7 +140,9 @@ def manual_predict(params: Mapping[str, float], x: Sequence[float], *,
 
 def manual_gradients(params: Mapping[str, float], x: Sequence[float],
                      error_signal: float | Sequence[float], *, sizes: Sequence[int],
-                     activation: str = "tanh") -> dict[str, float]:
+                     activation: str = "tanh",
+                     activation_back: Callable[[str, float, float, float], float] = derivative,
+                     ) -> dict[str, float]:
     """Hand-written backpropagation for one example: ``{name: dL/dname}`` in the kind's order.
 
     Args:
@@ -161,6 +151,9 @@ def manual_gradients(params: Mapping[str, float], x: Sequence[float],
       error_signal: ``g = dL/doutput`` for this example: a float when ``k = 1``,
         else a sequence of ``k`` floats.
       sizes, activation: the kind's configuration.
+      activation_back: ``activation_back(activation, z, f(z), upstream) = f'(z) upstream``,
+        the derivative backpropagation applies at every hidden layer
+        (:func:`comparisons.models.activations.derivative`; a fault replaces it).
 
     Example:
       >>> p = {"layers.0.w[0,0]": 2.0, "layers.0.w[1,0]": 3.0, "layers.0.b[0]": 1.0}
@@ -168,7 +161,7 @@ def manual_gradients(params: Mapping[str, float], x: Sequence[float],
       {'layers.0.w[0,0]': 0.5, 'layers.0.w[1,0]': -0.5, 'layers.0.b[0]': 0.5}
     """
     layout = _checked_layout(x, sizes, activation)
-    f, back = _MANUAL_ACTIVATIONS[activation]
+    f = _MANUAL_ACTIVATIONS[activation][0]
     pre, inputs = _manual_forward(params, x, layout, f)
     k = len(layout[-1][1])
     if isinstance(error_signal, numbers.Real):
@@ -187,7 +180,8 @@ def manual_gradients(params: Mapping[str, float], x: Sequence[float],
         per_layer[depth] = grads
         if depth > 0:  # delta of the layer below, through this layer's weights and f'
             below, below_out = pre[depth - 1], inputs[depth]
-            delta = [back(below[i], below_out[i], _weighted_sum(params, w_names[i], delta))
+            delta = [activation_back(activation, below[i], below_out[i],
+                                     _weighted_sum(params, w_names[i], delta))
                      for i in range(len(below))]
     return {name: g for grads in per_layer for name, g in grads.items()}
 

@@ -429,6 +429,15 @@ def test_bad_experiments_are_refused_with_one_line(backend):
          "b1 must lie in"),
         (replace(REGISTRY["gradient-accumulation"], zero_grad=(True,)), "zero_grad"),
         (replace(REGISTRY["five-steps"], train=()), "train data is empty"),
+        # What the kinds state (input width, output count, the outputs a loss needs):
+        (replace(REGISTRY["mlp/tanh-regression"],
+                 model_settings={**REGISTRY["mlp/tanh-regression"].model_settings,
+                                 "sizes": [2, 8, 1]}),
+         r"the mlp takes 2 feature\(s\) but the data has 1"),
+        (replace(REGISTRY["mlp/tanh-regression"],
+                 model_settings={**REGISTRY["mlp/tanh-regression"].model_settings,
+                                 "sizes": [1, 8, 2]}),
+         "loss half-squared-error scores one output per example, the model has 2"),
     ]
     for experiment, message in bad:
         with pytest.raises(ValueError, match=message) as err:

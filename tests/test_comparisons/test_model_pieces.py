@@ -61,10 +61,10 @@ def random_values(sizes, activation, seed: int) -> dict[str, float]:
 @functools.cache
 def _jax_vjp(sizes: tuple, activation: str):
     """A jitted ``(params, x (d,), g) -> (output, dL/dparams)`` from the core's forward."""
-    objective = ft.objective("mlp", sizes=list(sizes), activation=activation)
+    apply = ft.model_kind("mlp").forward(sizes=list(sizes), activation=activation)
 
     def forward_and_vjp(params, x, g):
-        output, vjp = jax.vjp(lambda p: objective.outputs(p, x[None, :])[0], params)
+        output, vjp = jax.vjp(lambda p: apply(p, x[None, :])[0], params)
         return output, vjp(g)[0]
 
     return jax.jit(forward_and_vjp)

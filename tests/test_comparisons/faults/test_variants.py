@@ -1,6 +1,6 @@
 """The next lessons' faults: each caught where the gallery says, and each bug the named one.
 
-The faults' MLP runs (the reference's hand-written loop, ``comparisons.fault_variants``,
+The faults' MLP runs (the reference's hand-written loop, ``comparisons.faults.variants``,
 with one piece replaced) are checked against an independent NumPy float64
 computation of the first step's batch (``numpy_step0``): the same network, written
 with matrices from the formulas, with the one piece each fault names swapped for its

@@ -13,10 +13,10 @@ import pytest
 from lesson_fixture import lesson_blocks, numbers
 from numpy_reference import numpy_sgd
 
-import comparisons.faults
+import comparisons.faults.gallery
 from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY
-from comparisons.fault_variants import VARIANTS
+from comparisons.faults import VARIANTS
 from comparisons.faults import FAULTS, Fault, check_fault, check_faults
 
 TOLERANCE = 1e-12  # the float64 policy: independent float64 computations agree to ~1e-15
@@ -46,7 +46,7 @@ def test_the_gallery_has_the_six_classic_bugs_the_next_lessons_five_then_six_mor
 
 def _documented_places() -> dict[str, tuple[int, str]]:
     """The module docstring's table: fault -> (step, quantity) of "where it shows"."""
-    rows = re.findall(r"^([a-z0-9-]+) .* step (\d+), (\S+)$", comparisons.faults.__doc__,
+    rows = re.findall(r"^([a-z0-9-]+) .* step (\d+), (\S+)$", comparisons.faults.gallery.__doc__,
                       flags=re.MULTILINE)
     return {name: (int(step), quantity) for name, step, quantity in rows}
 

@@ -1,5 +1,12 @@
-"""Every backend runs every next-lesson kind: each optimizer, loss, schedule, frozen layers,
-mini-batches with validation, gradient accumulation and gradient checks on an mlp.
+"""The one loop (``comparisons.backends._loop``): what it asks of a backend's maths, in
+which order, and every backend run through it on every model kind: each optimizer,
+loss, schedule, frozen layers, mini-batches with validation, gradient accumulation and
+gradient checks on an mlp.
+
+The first tests drive the loop with a maths written here (the lesson's line on one
+example, derivatives by hand): expected values are the lesson's closed forms
+(``L = 0.5 (w x + b - y)^2`` at ``x = 2, y = 6``, ``w = 1, b = 0``: ``dL/dw = -8``,
+``dL/db = -4``), exact in float64.
 
 Small experiments built here (a 2-3-2 or 1-3-1 network on a handful of rows) so each
 runs through all four backends in well under a second; the registry's experiments
@@ -14,10 +21,105 @@ from dataclasses import replace
 import pytest
 
 import functional_training as ft
+from comparisons.backends import Evaluation, Maths, run_loop
 from comparisons.compare import run_and_compare
-from comparisons.experiments import Experiment
+from comparisons.experiments import REGISTRY, Experiment
 
-pytest.importorskip("torch")
+
+class LineMaths(Maths):
+    """The lesson's line and half squared error on Python floats, SGD; logs every call."""
+
+    def __init__(self, experiment, dtype):
+        super().__init__(experiment, dtype)
+        self.calls: list[str] = []
+        self.buffer = None
+        LineMaths.last = self
+
+    def _loss(self, rows, w, b):
+        return sum(0.5 * (w * x + b - y) ** 2 for x, y in rows) / len(rows)
+
+    def start(self, batches):  # not called for the shared path, which has no w, b
+        self.calls.append("start")
+        self.w, self.b = self.experiment.init["w"], self.experiment.init["b"]
+
+    def values(self):
+        return {"w": self.w, "b": self.b}
+
+    def evaluate(self, split, *, accuracy):
+        self.calls.append(f"evaluate {split}")
+        rows = self.experiment.train
+        return Evaluation(self._loss(rows, self.w, self.b),
+                          [self.w * x + self.b for x, _ in rows], None)
+
+    def forward(self, batch, moved=None):
+        self.calls.append("forward")
+        w, b = self.w, self.b
+        if moved is not None:
+            w, b = (w + moved[1], b) if moved[0] == "w" else (w, b + moved[1])
+        return self._loss(batch.rows, w, b)
+
+    def zero_grad(self):
+        self.calls.append("zero_grad")
+        self.buffer = None
+
+    def backward(self, batch):
+        self.calls.append("backward")
+        n = len(batch.rows)
+        gw = sum((self.w * x + self.b - y) * x for x, y in batch.rows) / n
+        gb = sum(self.w * x + self.b - y for x, y in batch.rows) / n
+        if self.buffer is not None:
+            gw, gb = self.buffer["w"] + gw, self.buffer["b"] + gb
+        self.buffer = {"w": gw, "b": gb}
+        return self._loss(batch.rows, self.w, self.b), dict(self.buffer)
+
+    def update(self, k, grads):
+        self.calls.append("update")
+        rate = self.experiment.hyperparams["learning_rate"]
+        self.w, self.b = self.w - rate * grads["w"], self.b - rate * grads["b"]
+
+    def square(self, a):
+        return a, a * a, 2.0 * a
+
+
+def test_a_maths_of_its_own_runs_through_the_loop():
+    traj = run_loop(REGISTRY["five-steps"], LineMaths)
+    # Each step quarters the loss: 8 / 4^k. The first steps are exact in float64; later
+    # ones carry the rounding of a few operations per step (rel 1e-12 is the float64 policy).
+    assert traj.batch_loss == pytest.approx([8.0, 2.0, 0.5, 0.125, 0.03125], rel=1e-12)
+    assert traj.batch_loss[:2] == [8.0, 2.0]
+    assert traj.grads["w"][0] == -8.0 and traj.grads["b"][0] == -4.0
+    assert traj.params["w"][:2] == [1.0, 1.8]
+    assert traj.train_loss[-1] == pytest.approx(0.0078125, rel=1e-12)
+    assert traj.batches is None
+
+
+def test_the_loop_calls_the_maths_in_the_contracts_order():
+    run_loop(REGISTRY["gradient-check"], LineMaths)  # one step, finite differences
+    assert LineMaths.last.calls == [
+        "start", "evaluate train", "zero_grad", "forward", "forward", "forward", "forward",
+        "backward", "update", "evaluate train"]
+
+
+def test_accumulation_clears_only_where_zero_grad_says_and_never_updates():
+    traj = run_loop(REGISTRY["gradient-accumulation"], LineMaths)  # zero_grad (T, F, T)
+    assert traj.grads["w"] == [-8.0, -16.0, -8.0]  # the buffer: g, g + g, g
+    assert "update" not in LineMaths.last.calls
+    assert LineMaths.last.calls.count("zero_grad") == 2
+
+
+def test_the_shared_path_asks_only_for_the_square():
+    traj = run_loop(REGISTRY["shared-path"], LineMaths)  # a = 3
+    assert traj.grads == {"a": [6.0]} and traj.train_loss == [9.0, 9.0]
+
+
+def test_a_gradient_check_records_the_centered_differences():
+    traj = run_loop(REGISTRY["gradient-check"], LineMaths)
+    # L is quadratic, so the centered difference is exact up to rounding of L(theta +- eps).
+    assert abs(traj.extras["numeric.w"][0] - -8.0) < 1e-6  # eps = 1e-5: rounding ~ u / eps
+    assert abs(traj.extras["numeric.b"][0] - -4.0) < 1e-6
+
+
+torch = pytest.importorskip("torch")
 
 ROWS = ((0.2, -1.0, 1.0), (1.5, 0.3, -1.0), (-0.7, 0.8, 1.0), (0.9, 1.1, -1.0),
         (-1.2, -0.4, 1.0), (0.4, 0.6, -1.0))

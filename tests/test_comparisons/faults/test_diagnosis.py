@@ -31,7 +31,7 @@ import pytest
 from comparisons.backends import get_backend
 from comparisons.compare import compare_trajectories, rounded_to
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.fault_variants import (
+from comparisons.faults import (
     VARIANTS,
     Diagnosis,
     diagnose,

@@ -1,6 +1,6 @@
 """The fault gallery: classic training bugs, each caught by the comparator at a named step.
 
-Each :class:`Fault` is one of :data:`comparisons.fault_variants.VARIANTS` (the
+Each :class:`Fault` is one of :data:`comparisons.faults.variants.VARIANTS` (the
 reference's own run with one bug, runnable on any experiment it applies to)
 paired with the experiment that demonstrates it. ``broken=True`` runs the
 variant, ``broken=False`` the same loop without the bug; both are compared
@@ -68,7 +68,7 @@ weight's gradient, seven orders of magnitude above the float64 tolerance.
 
 What each bug does beyond its one line (the recorded losses, the optimizer
 state, the order of the leaves), and on which experiments it applies, is
-:mod:`comparisons.fault_variants`'s table.
+:mod:`comparisons.faults.variants`'s table.
 
 Example:
   >>> fault = FAULTS["overwrite-not-accumulate"]
@@ -87,7 +87,7 @@ from dataclasses import dataclass
 import comparisons.backends
 from comparisons.compare import ExperimentVerdict, compare_trajectories
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.fault_variants import VARIANTS
+from comparisons.faults.variants import VARIANTS
 from functional_training import TrajectoryRecord
 
 __all__ = ["FAULTS", "Fault", "FaultResult", "check_fault", "check_faults"]

@@ -1,0 +1,34 @@
+"""Classic training bugs as variants of the reference, their diagnosis, and the gallery.
+
+One concept per module:
+
+- :mod:`comparisons.faults.variants`: each bug as the manual backend's run with
+  one piece replaced (:data:`VARIANTS`, :func:`run_variant`, :func:`fault_variants`);
+- :mod:`comparisons.faults.diagnosis`: which variants a mismatching trajectory
+  agrees with (:func:`diagnose`, :func:`fault_differences`);
+- :mod:`comparisons.faults.gallery`: each bug on an experiment that shows it,
+  caught by the comparator (:data:`FAULTS`, :func:`check_fault`, :func:`check_faults`).
+
+Example:
+  >>> len(FAULTS) == len(VARIANTS)
+  True
+"""
+
+from comparisons.faults.diagnosis import Diagnosis, diagnose, fault_differences
+from comparisons.faults.gallery import FAULTS, Fault, FaultResult, check_fault, check_faults
+from comparisons.faults.variants import VARIANTS, FaultVariant, fault_variants, run_variant
+
+__all__ = [
+    "FAULTS",
+    "VARIANTS",
+    "Diagnosis",
+    "Fault",
+    "FaultResult",
+    "FaultVariant",
+    "check_fault",
+    "check_faults",
+    "diagnose",
+    "fault_differences",
+    "fault_variants",
+    "run_variant",
+]
