@@ -1,9 +1,6 @@
 """Shared fixtures: float64 JAX with strict promotion; a directory no file fits in.
 
-Also the suite's one scheduling rule for pytest-xdist (``-n auto --dist loadgroup``
-in pyproject.toml): tests that share a fixture built once per module (a verified
-sweep, rendered figures, recorded manifests) run on one worker, so that fixture
-is built once; every other test goes to whichever worker is free.
+Also the number of pytest-xdist workers for ``-n auto`` (pyproject.toml's addopts).
 """
 
 from __future__ import annotations
@@ -38,26 +35,6 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     except (AttributeError, ValueError, OSError):  # no sysconf (Windows): cores alone
         return cores
     return max(1, min(cores, memory // WORKER_MEMORY))
-
-
-SHARED_SCOPES = ("class", "module", "package")
-"""Fixture scopes whose value is shared by several tests of one file: those tests stay together."""
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks (its own modifyitems hook)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks each test that uses a class-, module- or package-scoped fixture with
-    ``xdist_group(<its file>)``: under ``--dist loadgroup`` one worker runs them all."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:  # doctests
-            continue
-        if any(
-            definitions[-1].scope in SHARED_SCOPES
-            for name in info.names_closure
-            if (definitions := info.name2fixturedefs.get(name))
-        ):
-            item.add_marker(pytest.mark.xdist_group(item.path.as_posix()))
 
 
 @pytest.fixture
