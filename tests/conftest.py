@@ -1,4 +1,7 @@
-"""Shared fixtures: float64 JAX with strict promotion; a directory no file fits in."""
+"""Shared fixtures: float64 JAX with strict promotion; a directory no file fits in.
+
+Also the number of pytest-xdist workers for ``-n auto`` (pyproject.toml's addopts).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,28 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+WORKER_MEMORY = 2 * 2**30
+"""Memory to allow per xdist worker: each imports jax and torch and keeps its compiled
+programs (about 1 GiB measured at the end of a run), and some tests start a child Python."""
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: xdist's count (one worker per CPU core), at most one per ``WORKER_MEMORY``.
+
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still overrides both (xdist reads it).
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    import xdist.plugin  # only called when xdist runs this session
+
+    cores = xdist.plugin.pytest_xdist_auto_num_workers(config)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): cores alone
+        return cores
+    return max(1, min(cores, memory // WORKER_MEMORY))
 
 
 @pytest.fixture

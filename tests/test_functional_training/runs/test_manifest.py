@@ -217,7 +217,11 @@ BAD_MANIFESTS = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "message"), BAD_MANIFESTS, ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    BAD_MANIFESTS,
+    ids=lambda v: "delete" if v is _DELETE else str(v)[:30],  # same ids on every xdist worker
+)
 def test_validate_manifest_names_the_offending_key(manifest, path, value, message):
     broken = copy.deepcopy(manifest)
     _set(path, value)(broken)

@@ -2,9 +2,9 @@
 
 The issue's acceptance check for the next lessons: a spec with explicit per-layer
 weights for a 2-16-16-1 ReLU network, hinge loss, ``l2`` and a linear schedule,
-run through the real command line, gives the same parameters after every step
-as micrograd's ``MLP`` (micrograd 0.1.0, a test-only dependency) trained the
-same way: full batch, ``loss = mean(relu(1 - y * score)) + alpha * sum(p * p)``,
+run through the command line (``comparisons.cli.main``, in this process), gives the
+same parameters after every step as micrograd's ``MLP`` (micrograd 0.1.0, a test-only
+dependency) trained the same way: full batch, ``loss = mean(relu(1 - y * score)) + alpha * sum(p * p)``,
 ``p.data -= lr_k * p.grad`` with ``lr_k = 1.0 - 0.9 * k / 100``.
 
 micrograd's neuron sums ``b + w_0 x_0 + w_1 x_1 + ...`` (the bias first) and its
@@ -24,7 +24,7 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import run_module
+from cli_helpers import run_cli
 
 from comparisons.experiments import moons_rows
 from functional_training import initial_values, parameter_names
@@ -103,29 +103,28 @@ def _micrograd_run(rows, values) -> dict[str, list[float]]:
             p.data -= rate * p.grad
         for name, p in named.items():
             history[name].append(p.data)
-        for x in inputs:  # how close any hidden unit sits to relu's kink
-            a = x
+        for row in rows:  # how close any hidden unit sits to relu's kink (plain floats)
+            a = row[:-1]
             for micro_layer in model.layers[:-1]:
-                pre = [sum((wi * xi for wi, xi in zip(n.w, a, strict=True)), n.b)
+                pre = [sum((wi.data * xi for wi, xi in zip(n.w, a, strict=True)), n.b.data)
                        for n in micro_layer.neurons]
-                smallest_pre_activation = min(smallest_pre_activation,
-                                              *(abs(p.data) for p in pre))
-                a = [p.relu() for p in pre]
+                smallest_pre_activation = min(smallest_pre_activation, *map(abs, pre))
+                a = [max(p, 0.0) for p in pre]
     history["_smallest_pre_activation"] = [smallest_pre_activation]
     return history
 
 
 @pytest.mark.slow
-def test_spec_run_matches_micrograds_own_mlp_step_by_step(tmp_path):
+def test_spec_run_matches_micrograds_own_mlp_step_by_step(capsys, tmp_path):
     rows = moons_rows(N, noise=0.1, seed=3)
     values = initial_values("mlp", init="seeded", seed=11, sizes=SIZES, activation="relu")
     spec = tmp_path / "micrograd.toml"
     spec.write_text(_spec(rows, values))
     report = tmp_path / "report.json"
-    result = run_module("comparisons", "run", "--spec", spec, "--json", report,
-                        "--backend", "manual", "--backend", "engine", "--backend", "torch",
-                        "--backend", "jax")
-    assert result.returncode == 0, result.stderr
+    code, _, err = run_cli(capsys, "comparisons", "run", "--spec", spec, "--json", report,
+                           "--backend", "manual", "--backend", "engine", "--backend", "torch",
+                           "--backend", "jax")
+    assert code == 0, err
     experiment = json.loads(report.read_text())["experiments"][0]
     assert experiment["agree"], experiment["first_mismatch"]
 
