@@ -62,9 +62,10 @@ from comparisons.report import (
 )
 from comparisons.spec import SpecError, load_spec
 from comparisons.transcript import LESSON_BLOCKS, block_experiments, check_transcript, transcript
-from functional_training import DTYPES
 from functional_training.runs import (
     ArgumentParser,
+    add_dtype_option,
+    add_json_option,
     add_rerun_command,
     check_output_paths,
     make_console,
@@ -528,8 +529,7 @@ def _say(console: Console, text: str) -> None:
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", type=Path, metavar="PATH",
-                        help="write the strict-JSON report (trajectories included) to PATH")
+    add_json_option(parser, what="the strict-JSON report (trajectories included)")
     parser.add_argument("--markdown", type=Path, metavar="PATH",
                         help="write the verdict as a Markdown table to PATH")
     parser.add_argument("--manifest", type=Path, metavar="PATH",
@@ -573,8 +573,7 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
                      help="add a user experiment from a TOML spec file (repeatable)")
     run.add_argument("--reference", choices=names, default="manual", metavar="NAME",
                      help="the backend the others are compared with (default: manual)")
-    run.add_argument("--dtype", choices=DTYPES, default="float64",
-                     help="precision of the runs (default: float64)")
+    add_dtype_option(run)
     _add_report_options(run)
     _add_progress_option(run)
     run.set_defaults(handler=_cmd_run)

@@ -48,7 +48,6 @@ import jax
 import numpy as np
 
 from functional_training._names import scalar_name
-
 from functional_training._trajectory import earliest_step
 
 

@@ -103,7 +103,8 @@ Applying is structural (the experiment has the piece the bug is in); whether a
 variant's trajectory actually differs from the reference's on an experiment is
 measured by :func:`comparisons.faults.diagnosis.fault_differences`
 (``softmax-without-max-subtraction`` on logits of ordinary size differs by
-rounding only, ``learning-rate-applied-twice`` at rate 1 not at all). The engine's ``*`` fault runs the lesson's ``a * a``
+rounding only, ``learning-rate-applied-twice`` at rate 1 not at all). The engine's
+``*`` fault runs the lesson's ``a * a``
 only: a spec (always kind ``train``) never has a shared path.
 
 What a model kind has (hidden activations, bias leaves) is what the kind's

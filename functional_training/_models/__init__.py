@@ -57,7 +57,8 @@ class ModelKind(NamedTuple):
       stated_by: ``stated_by(**config) -> {what: (key, words)}``, for messages: which
         configuration key states ``"inputs"``, ``"outputs"``, the size of a leaf
         (``"w"``) or the count of a leaf group (``"layers"``: the ``[[model.layers]]``
-        tables of a spec), and how in words (``{"inputs": ("sizes", "starts with d = 2")}``). A quantity missing
+        tables of a spec), and how in words
+        (``{"inputs": ("sizes", "starts with d = 2")}``). A quantity missing
         from it is not a setting the user wrote (the data's width, or fixed by the
         kind), and messages name the data or the loss instead. ``None``: nothing.
     """

@@ -25,6 +25,7 @@ Example:
   (1, True)
 """
 
+from functional_training.runs._arguments import add_dtype_option, add_json_option
 from functional_training.runs._checkpoint import (
     Checkpoint,
     checkpoint_chain,
@@ -120,6 +121,8 @@ from functional_training.runs._training import (
 )
 
 __all__ = [
+    "add_dtype_option",
+    "add_json_option",
     "ArgumentParser",
     "Checkpoint",
     "ENTRY_POINT_GROUP",

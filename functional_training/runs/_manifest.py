@@ -57,6 +57,7 @@ from functional_training._precision import DTYPES
 from functional_training.runs._digests import data_version, is_digest, sha256_digest
 from functional_training.runs._environment import device_names, package_versions, source_digest
 from functional_training.runs._io import read_json, write_json_atomic
+from functional_training.runs._run_spec_json import run_spec_to_json
 from functional_training.runs._spec import RunSpec, SpecError, parse_run_spec
 
 MANIFEST_FORMAT = "functional-training/manifest/1"
@@ -175,40 +176,29 @@ def line_init_from(init: Mapping[str, float] | None, features: int) -> tuple[flo
 
 
 def run_spec_record(spec: RunSpec) -> dict:
-    """A run description (:class:`~functional_training.runs.RunSpec`) as JSON values.
+    """A run description (:class:`~functional_training.runs.RunSpec`) as a manifest records it.
 
-    Everything that determines the run except the data arrays (the manifest's
-    ``data`` block holds their version): model kind and configuration, initial
-    values by scalar name, trainable leaves, loss, L2, optimizer with every
-    setting, schedule, steps, batch size and batch-order seed. Two runs with
-    equal records and equal data versions compute the same trajectory.
+    The one JSON pair's write (:func:`~functional_training.runs.run_spec_to_json`)
+    without the data rows (the manifest's ``data`` block holds their version):
+    name, model kind and configuration, initial values by scalar name, trainable
+    leaves, loss, L2, optimizer with every setting, schedule, steps, batch size and
+    batch-order seed. Two runs with equal records and equal data versions compute
+    the same trajectory.
 
     Example:
       >>> spec = parse_run_spec('name = "t"\\n[data]\\ntrain = [[1.0, 2.0]]\\n[model]\\n'
       ...                       'w = 0.0\\nb = 0.0\\n[optimizer]\\nname = "sgd"\\n'
       ...                       'learning_rate = 0.1\\n[run]\\nsteps = 1')
       >>> record = run_spec_record(spec)
-      >>> record["model"], record["init"], record["hyperparameters"], record["steps"]
+      >>> record["model"], record["init"], record["hyperparams"], record["steps"]
       ('linear', {'w': 0.0, 'b': 0.0}, {'learning_rate': 0.1}, 1)
+      >>> "train" in record
+      False
     """
-    return {
-        "name": spec.name,
-        "model": spec.model,
-        "model_settings": {key: list(value) if isinstance(value, tuple) else value
-                           for key, value in sorted(spec.model_settings.items())},
-        "init": {name: float(value) for name, value in spec.init.items()},
-        "init_kind": spec.init_kind,
-        "init_seed": spec.init_seed,
-        "trainable": list(spec.trainable),
-        "loss": spec.loss,
-        "l2": float(spec.l2),
-        "optimizer": spec.optimizer,
-        "hyperparameters": {key: float(value) for key, value in sorted(spec.hyperparams.items())},
-        "schedule": None if spec.schedule is None else dict(sorted(spec.schedule.items())),
-        "steps": spec.steps,
-        "batch_size": spec.batch_size,
-        "seed": spec.seed,
-    }
+    record = run_spec_to_json(RunSpec.of(spec))
+    for rows in ("train", "validation"):
+        del record[rows]
+    return record
 
 
 def spec_options(text: str, path) -> dict:

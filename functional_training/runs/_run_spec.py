@@ -195,7 +195,7 @@ class RunSpec:
 
     @property
     def outputs(self) -> int:
-        """The model's outputs ``k`` per example, as its kind states them (``ModelKind.outputs``)."""
+        """The model's outputs ``k`` per example, as its kind states them."""
         return model_kind(self.model).outputs(**self.model_config)
 
     @property

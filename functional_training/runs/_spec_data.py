@@ -101,7 +101,8 @@ def _rows(data: dict, key: str) -> tuple[tuple[float, ...], ...]:
     rows = data[key]
     if not isinstance(rows, list):
         raise SpecError(
-            f"{where}: expected a list of [x, target] rows or a data file path, got {kind_words(rows)}"
+            f"{where}: expected a list of [x, target] rows or a data file path, "
+            f"got {kind_words(rows)}"
         )
     if not rows:
         raise SpecError(f"{where}: is empty; give at least one [x, target] pair")

@@ -57,21 +57,27 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from functional_training._datasets import data_argument, named_data
+from functional_training._datasets import named_data
 from functional_training._models import model_kind
 from functional_training._objective import Objective
-from functional_training._optimizers import OPTIMIZER_NAMES, check_hyperparameters
+from functional_training._optimizers import check_hyperparameters
 from functional_training._params import LinearParams
-from functional_training._precision import DTYPES, precision
+from functional_training._precision import precision
 from functional_training._stability import observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import sweep
 from functional_training._train import _lesson_objective
 from functional_training.runs._arguments import (
+    add_batch_size_option,
     add_column_arguments,
-    name_value,
+    add_data_option,
+    add_dtype_option,
+    add_hyperparameter_option,
+    add_json_option,
+    add_optimizer_option,
+    add_seed_option,
+    add_steps_option,
     name_values,
-    nonnegative_int,
     positive_int,
 )
 from functional_training.runs._cli import one_line
@@ -156,31 +162,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=positive_int, metavar="K",
                         help="with --spec: K initial points per rate, seeds s..s+K-1 of the "
                              "spec's init = \"seeded\" (seed s); default 1")
-    parser.add_argument("--steps", type=positive_int,
-                        help="optimizer steps (required without --spec; default the spec's)")
-    parser.add_argument("--data", type=data_argument,
-                        help="one-shipment (default), shipments, synthetic:N, or a data file "
-                             "(.csv with a header row, .parquet, .npy, .npz)")
+    add_steps_option(parser, note="required without --spec; default the spec's")
+    add_data_option(parser, note="default one-shipment")
     add_column_arguments(parser)
-    parser.add_argument("--seed", type=nonnegative_int,
-                        help="seed of the mini-batch order (default 0, or the spec's [run].seed); "
-                             "synthetic:N data always uses seed 0, as in `train`")
-    parser.add_argument("--batch-size", type=positive_int,
-                        help="mini-batch size (default: full batch, or the spec's)")
-    parser.add_argument("--dtype", default="float32", choices=DTYPES,
-                        help="precision of the run (default float32)")
+    add_seed_option(parser, note="default 0, or the spec's [run].seed; synthetic:N data always "
+                                 "uses seed 0, as in `train`")
+    add_batch_size_option(parser, note="or the spec's")
+    add_dtype_option(parser, default="float32",
+                     why="a sweep runs many models at once, in the accelerators' precision")
     parser.add_argument("--record-every", type=positive_int, metavar="K",
                         help=f"record the loss every K steps (default: steps // {MAX_RECORDS})")
-    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES,
-                        help="default sgd (or the spec's); others with their optax defaults")
-    parser.add_argument("--hyperparameter", action="append", type=name_value, default=[],
-                        metavar="NAME=VALUE",
-                        help="another optimizer setting, e.g. momentum=0.9 (repeatable)")
+    add_optimizer_option(parser, note="default sgd, or the spec's")
+    add_hyperparameter_option(parser)
     parser.add_argument("--method", choices=SWEEP_METHODS,
                         help="the line only; auto (default): the exact O(L)-per-step moments "
                              "path for full-batch SGD on one feature, else autodiff")
-    parser.add_argument("--json", metavar="PATH",
-                        help="write the full result as JSON (with the manifest under 'manifest')")
+    add_json_option(parser, what="the full result as JSON (with the manifest under 'manifest')")
     parser.add_argument("--manifest", metavar="PATH",
                         help="write the run's manifest (rerun it with `rerun PATH`)")
     parser.add_argument("--plot", metavar="PATH",

@@ -3,7 +3,8 @@
 The library behind ``python -m functional_training train`` (and ``rerun``), for every
 model kind, loss, L2, schedule and set of trainable leaves: :class:`TrainSettings`
 holds the run description (a spec's :class:`~functional_training.runs.RunSpec`;
-the line's flags build one with :func:`line_run_spec`). A run is cut into chunks of ``chunk_steps`` steps, each one call of one compiled
+the line's flags build one with :func:`line_run_spec`). A run is cut into chunks of
+``chunk_steps`` steps, each one call of one compiled
 ``lax.scan`` (:func:`functional_training.train_chunk`), carrying parameters and
 optimizer state across chunks; with a checkpoint directory each chunk ends in a
 content-hashed checkpoint, and resuming verifies the chain and continues from

@@ -4,7 +4,8 @@ The issue's acceptance check for the next lessons: a spec with explicit per-laye
 weights for a 2-16-16-1 ReLU network, hinge loss, ``l2`` and a linear schedule,
 run through the command line (``comparisons.cli.main``, in this process), gives the
 same parameters after every step as micrograd's ``MLP`` (micrograd 0.1.0, a test-only
-dependency) trained the same way: full batch, ``loss = mean(relu(1 - y * score)) + alpha * sum(p * p)``,
+dependency) trained the same way: full batch,
+``loss = mean(relu(1 - y * score)) + alpha * sum(p * p)``,
 ``p.data -= lr_k * p.grad`` with ``lr_k = 1.0 - 0.9 * k / 100``.
 
 micrograd's neuron sums ``b + w_0 x_0 + w_1 x_1 + ...`` (the bias first) and its

@@ -33,7 +33,6 @@ import pytest
 import comparisons
 import comparisons.models
 import functional_training as ft
-from comparisons.engine import Value
 from comparisons.experiments import Experiment
 from functional_training import MODEL_KINDS, ModelKind
 from tests.cli_helpers import assert_refused, run_cli

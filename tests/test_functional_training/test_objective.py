@@ -187,7 +187,8 @@ def test_check_gradients_on_an_mlp_objective(x64):
     (("mlp", {"loss": "softmax-cross-entropy", "sizes": (2, 3)}), np.zeros((2, 2)), [0.0, 3.0],
      r"train data: softmax-cross-entropy: target row 1 is 3.0; .* integer class 0..2"),
     (("mlp", {"sizes": (3, 1)}), np.zeros((2, 2)), [0.0, 1.0],
-     r"train data: the mlp model takes 3 feature\(s\), so x must have shape \(n, 3\), got \(2, 2\)"),
+     r"train data: the mlp model takes 3 feature\(s\), so x must have shape \(n, 3\), "
+     r"got \(2, 2\)"),
     (("linear", {"loss": "binary-cross-entropy", "features": 1}), np.zeros(2), [0.0, 2.0],
      r"train data: binary-cross-entropy: target row 1 is 2.0"),
 ])

@@ -34,12 +34,12 @@ from comparisons.experiments import REGISTRY, Experiment
 from comparisons.faults import (
     VARIANTS,
     Diagnosis,
+    check_faults,
     diagnose,
     fault_differences,
     fault_variants,
     run_variant,
 )
-from comparisons.faults import check_faults
 from functional_training import TrajectoryRecord
 
 # --- the test's experiments -------------------------------------------------------------------

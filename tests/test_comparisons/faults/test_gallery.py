@@ -16,8 +16,7 @@ from numpy_reference import numpy_sgd
 import comparisons.faults.gallery
 from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY
-from comparisons.faults import VARIANTS
-from comparisons.faults import FAULTS, Fault, check_fault, check_faults
+from comparisons.faults import FAULTS, VARIANTS, Fault, check_fault, check_faults
 
 TOLERANCE = 1e-12  # the float64 policy: independent float64 computations agree to ~1e-15
 

@@ -47,7 +47,7 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
 
 @pytest.mark.slow
 def test_two_renders_in_a_row_are_byte_identical(data, rendered, tmp_path):
-    out, written = rendered.out, rendered.written
+    written = rendered.written
     again = figures.write_figures(data, tmp_path)
     for first, second in zip(written, again, strict=True):
         assert first.read_bytes() == second.read_bytes(), first.name

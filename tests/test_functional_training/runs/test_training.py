@@ -73,8 +73,10 @@ def test_the_line_flags_and_a_spec_of_the_same_run_are_one_run_description():
     flags = make_settings(data, optimizer="momentum", learning_rate=0.05, steps=25,
                           batch_size=2, seed=4)
     spec = spec_settings(parse_run_spec(SHIPMENTS_SPEC), path="s.toml", text=SHIPMENTS_SPEC)
-    described = {k: v for k, v in run_spec_record(spec.run).items() if k != "name"}
-    assert described == {k: v for k, v in run_spec_record(flags.run).items() if k != "name"}
+    described = {k: v for k, v in run_spec_record(spec.run).items()
+                 if k not in ("name", "description")}
+    assert described == {k: v for k, v in run_spec_record(flags.run).items()
+                         if k not in ("name", "description")}
     # The spec holds x as (n, 1); the line's one-feature w is a scalar and takes (n,):
     # the same trajectory, bit for bit.
     assert run_training(spec, spec.run).trajectory == run_training(flags, data).trajectory
