@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from functional_training._loss import check_numbers
 from functional_training._losses import (
     DEFAULT_LOSS,
     accuracy_of,
@@ -93,6 +94,35 @@ class Objective(NamedTuple):
     def accuracy(self, params, x, y) -> jax.Array:
         """The fraction of examples classified right (classification losses only)."""
         return accuracy_of(self.loss, self.outputs(params, x), jnp.asarray(y))
+
+    def check_params(self, params, *, where: str) -> None:
+        """One-line ``TypeError``/``ValueError`` unless ``params`` are the kind's leaves.
+
+        Every leaf must be real numbers of the shape the kind states
+        (``ModelKind.shapes``), in the kind's order; read from the kind, for any kind.
+
+        Example:
+          >>> import numpy as np
+          >>> net = objective("mlp", sizes=[2, 1], activation="tanh")
+          >>> net.check_params(((np.zeros((3, 1)), np.zeros(1)),), where="train")
+          Traceback (most recent call last):
+          ...
+          ValueError: train: mlp params: layers.0.w has shape (3, 1), expected (2, 1)
+        """
+        expected = model_kind(self.model).shapes(**self.settings)
+        try:
+            leaves = jax.tree.leaves(params)
+        except Exception:  # noqa: BLE001 -- anything that is not a pytree
+            leaves = None
+        if leaves is None or len(leaves) != len(expected):
+            raise TypeError(f"{where}: params must be the {self.model} model's "
+                            f"{len(expected)} leaves ({', '.join(expected)}), got "
+                            f"{type(params).__name__}")
+        for (leaf, shape), value in zip(expected.items(), leaves, strict=True):
+            check_numbers(value, f"params {leaf}", where=where)
+            if tuple(jnp.shape(value)) != tuple(shape):
+                raise ValueError(f"{where}: {self.model} params: {leaf} has shape "
+                                 f"{tuple(jnp.shape(value))}, expected {tuple(shape)}")
 
 
 def objective(

@@ -167,8 +167,10 @@ def train(
       >>> [round(float(v), 3) for v in traj.batch_loss]
       [8.0, 2.0, 0.5, 0.125, 0.031]
     """
-    if objective is None or objective.model == "linear":
+    if objective is None:
         check_params(params, where="train")
+    else:
+        objective.check_params(params, where="train")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be an integer > 0, got {steps!r}")
     x_np, y_np = check_data(x, y)
