@@ -110,16 +110,29 @@ def test_local_comparison_catches_any_single_changed_value(runs):
 # --- every registry experiment, every backend, float64 ------------------------------
 
 
+ENGINE_SHORTENED = ("multi-feature/d2l", "mlp/moons")
+"""Registry experiments the engine runs here on their first 16 examples for 10 steps: at full
+size (d2l's 1000 examples; micrograd's 100 moons through a 2-16-16-1 network) the scalar
+engine takes one to two minutes each, and that full-size agreement is asserted by the
+README's `python -m comparisons all` (tests/test_comparisons/test_cli.py), which runs every
+registry experiment on every backend."""
+
+
+def _shortened(experiment: Experiment) -> Experiment:
+    return replace(experiment, train=experiment.train[:16], steps=10)
+
+
 @pytest.mark.parametrize(("backend", "name"), [
-    # the engine (one Value per operation) on d2l's 1000 examples takes about a minute,
-    # on micrograd's moons demo (100 examples through a 2-16-16-1 network) about 30 s
-    pytest.param(backend, name, marks=pytest.mark.slow)
-    if (backend, name) in (("engine", "multi-feature/d2l"), ("engine", "mlp/moons"))
-    else (backend, name)
-    for name in REGISTRY for backend in OTHERS
+    (backend, name) for name in REGISTRY for backend in OTHERS
 ])
 def test_backend_agrees_with_manual_in_float64(runs, backend, name):
-    reference, trajectory = runs("manual", name), runs(backend, name)
+    if backend == "engine" and name in ENGINE_SHORTENED:
+        experiment = _shortened(REGISTRY[name])
+        reference = get_backend("manual").run(experiment, dtype="float64")
+        trajectory = get_backend("engine").run(experiment, dtype="float64")
+        assert trajectory.steps == 10 and len(trajectory.predictions[0]) == 16 * experiment.outputs
+    else:
+        reference, trajectory = runs("manual", name), runs(backend, name)
     trajectory.check_lengths()
     assert mismatches(trajectory, reference, ft.tolerance("float64", reference.steps)) == []
 
@@ -144,7 +157,7 @@ def test_manual_trajectory_has_the_contract_shape(runs, name):
 
 SGD_RUNS = [n for n, e in REGISTRY.items()
             if e.optimizer == "sgd" and e.kind == "train" and e.features == 1]
-# (several features: tests/test_comparisons/test_multi_feature.py, numpy_linear)
+# (several features: tests/test_comparisons/test_spec_data.py, numpy_linear)
 
 
 @pytest.mark.parametrize("name", SGD_RUNS)

@@ -241,7 +241,7 @@ def test_all_four_backends_are_installed_here():
 
 # multi-feature/d2l and mlp/moons (the scalar engine on them: ~40 s each) are compared
 # backend by backend in test_backends.py::test_backend_agrees_with_manual_in_float64, and
-# whole in the fresh-process `comparisons all` test (tests/test_cli/test_comparisons_cli.py).
+# whole in the fresh-process `comparisons all` test (tests/test_comparisons/test_cli.py).
 @pytest.mark.parametrize("name", [name for name in REGISTRY
                                   if name not in ("multi-feature/d2l", "mlp/moons")])
 def test_every_experiment_agrees_across_all_four_backends_in_float64(name):

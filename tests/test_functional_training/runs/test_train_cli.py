@@ -514,7 +514,7 @@ def test_plain_progress_lines_fall_at_evenly_spaced_chunk_ends(capsys, tmp_path)
 
 # ----------------------------------------------------------------------------- train --spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MOONS = ROOT / "examples" / "data" / "moons-60.csv"
 
 MLP_SPEC = """
