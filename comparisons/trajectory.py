@@ -52,6 +52,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from functional_training import TrajectoryRecord, json_float
+from functional_training.runs import json_kind
 
 __all__ = [
     "DERIVED",
@@ -164,7 +165,7 @@ class Trajectory:
         """
         if not isinstance(data, Mapping):
             raise TrajectoryError(
-                f"a trajectory is an object of quantities, got {_kind(data)}")
+                f"a trajectory is an object of quantities, got {json_kind(data)}")
         unknown = [key for key in data if key not in (*QUANTITIES, *DERIVED)]
         if unknown:
             raise TrajectoryError(f"unknown quantity {unknown[0]!r} in the top-level keys "
@@ -386,7 +387,7 @@ def _entries_of(given: Mapping) -> Iterator[tuple[Key, float, str]]:
         if quantity in NAMED:
             if not isinstance(data, Mapping):
                 raise TrajectoryError(f"{quantity} must be an object of named series, got "
-                                      f"{_kind(data)}")
+                                      f"{json_kind(data)}")
             for name, series in data.items():
                 place = f"{quantity}.{name}"
                 name = _name(quantity, name, place)
@@ -415,7 +416,8 @@ def _series(data, place: str, *, what: str = "series") -> Iterator[tuple[int, ob
     elif isinstance(data, (list, tuple)):
         items = enumerate(data)
     else:
-        raise TrajectoryError(f"{place} must be a list or an object of steps, got {_kind(data)}")
+        raise TrajectoryError(f"{place} must be a list or an object of steps, "
+                              f"got {json_kind(data)}")
     for step, value in items:
         if value is not None:
             yield step, value
@@ -504,11 +506,6 @@ def quoted(value) -> str:
     """
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), f"a {type(value).__name__}")
 
 
 # --- messages against the reference --------------------------------------------------------

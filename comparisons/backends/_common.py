@@ -25,6 +25,8 @@ from functional_training import (
     check_hyperparameters,
     check_schedule,
     check_targets,
+    leaf_of,
+    leaves_of,
     loss_kind,
     model_kind,
     objective,
@@ -188,7 +190,7 @@ def check_run(experiment: Experiment, dtype: str) -> None:
         raise ValueError(f"{kind} needs init for {', '.join(names)}, got {sorted(experiment.init)}")
     for name in names:
         _finite_number(experiment.init[name], f"init {name}")
-    leaves = _leaf_names(names)
+    leaves = leaves_of(names)
     unknown = sorted(set(experiment.trainable) - set(leaves))
     if unknown:
         raise ValueError(
@@ -277,21 +279,6 @@ def _check_objective(experiment: Experiment) -> None:
         raise ValueError(f"loss {problem}")
 
 
-def _leaf_names(names: Sequence[str]) -> tuple[str, ...]:
-    """The leaves behind scalar names: ``w[0]``, ``w[1]`` -> ``w`` (order kept)."""
-    return tuple(dict.fromkeys(name.split("[")[0] for name in names))
-
-
-def leaf_of(name: str) -> str:
-    """The parameter leaf a scalar name belongs to.
-
-    Example:
-      >>> leaf_of("w[2]"), leaf_of("b")
-      ('w', 'b')
-    """
-    return name.split("[")[0]
-
-
 def frozen_names(experiment: Experiment) -> tuple[str, ...]:
     """Parameter leaves the optimizer never moves (their gradients are still recorded).
 
@@ -300,7 +287,7 @@ def frozen_names(experiment: Experiment) -> tuple[str, ...]:
       >>> frozen_names(REGISTRY["train-validation"])
       ('b',)
     """
-    return tuple(leaf for leaf in _leaf_names(experiment.parameter_names)
+    return tuple(leaf for leaf in leaves_of(experiment.parameter_names)
                  if leaf not in experiment.trainable)
 
 

@@ -41,7 +41,7 @@ from comparisons.backends.update_rules import UpdateRule, apply_updates, update_
 from comparisons.experiments import Experiment
 from comparisons.losses import loss_pieces, manual_l2
 from comparisons.models import activations, hidden_activations, model_pieces
-from functional_training import DEFAULT_LOSS, TrajectoryRecord
+from functional_training import DEFAULT_LOSS, TrajectoryRecord, leaf_of
 
 DESCRIPTION = "the lesson's formulas on Python floats, derivatives written by hand"
 REQUIRES: tuple[str, ...] = ()
@@ -71,7 +71,7 @@ class ManualMaths(Maths):
         self.params = {n: float(experiment.init[n]) for n in experiment.parameter_names}
         self.leaves: dict[str, list[str]] = {}
         for name in experiment.parameter_names:
-            self.leaves.setdefault(_common.leaf_of(name), []).append(name)
+            self.leaves.setdefault(leaf_of(name), []).append(name)
         self.trainable = [leaf for leaf in self.leaves if leaf in experiment.trainable]
         self._hooks = ({"activation_back": self.activation_back}
                        if hidden_activations(experiment.model, self.config) else {})

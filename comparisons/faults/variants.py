@@ -132,7 +132,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from comparisons.backends._common import leaf_of, optimizer_settings
+from comparisons.backends._common import optimizer_settings
 from comparisons.backends._loop import (
     Batch,
     Loop,
@@ -147,7 +147,7 @@ from comparisons.engine import Value, ieee_exp, ieee_log
 from comparisons.experiments import Experiment
 from comparisons.losses import manual_l2
 from comparisons.models import bias_leaves, hidden_activations
-from functional_training import DEFAULT_LOSS, TrajectoryRecord, loss_kind
+from functional_training import DEFAULT_LOSS, TrajectoryRecord, leaf_of, loss_kind
 
 __all__ = ["VARIANTS", "FaultVariant", "fault_variants", "run_variant"]
 

@@ -26,6 +26,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from comparisons import figure_style as style
+from functional_training import leaf_of
 
 BINARY_COLORS = (style.OKABE_ITO["blue"], style.OKABE_ITO["vermillion"])
 """Colours of a two-class figure's classes: negative (or 0) blue, positive vermillion."""
@@ -401,7 +402,7 @@ def parameter_groups(names: Sequence[str]) -> dict[str, list[str]]:
     """
     groups: dict[str, list[str]] = {}
     for name in names:
-        groups.setdefault(name.split("[", 1)[0], []).append(name)
+        groups.setdefault(leaf_of(name), []).append(name)
     return groups
 
 

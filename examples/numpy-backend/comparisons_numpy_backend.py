@@ -48,7 +48,7 @@ import numpy as np
 
 from comparisons.backends import check_run, learning_rate, optimizer_settings, recorder_for
 from comparisons.experiments import Experiment, batch_order
-from functional_training import TrajectoryRecord
+from functional_training import TrajectoryRecord, leaf_of
 
 DESCRIPTION = "example plug-in: the linear model on NumPy arrays, gradients by hand"
 REQUIRES = ("numpy",)
@@ -163,7 +163,7 @@ def _run(experiment: Experiment, dtype: np.dtype) -> TrajectoryRecord:
     loss, alpha = LOSSES[experiment.loss], experiment.l2
     names = experiment.parameter_names  # w (or w[0], ..., w[d-1]), then b
     theta = np.array([experiment.init[n] for n in names], dtype=dtype)
-    movable = np.array([n.split("[")[0] in experiment.trainable for n in names])
+    movable = np.array([leaf_of(n) in experiment.trainable for n in names])
     x, t = _arrays(experiment.train, dtype)
     validation = None if experiment.validation is None else _arrays(experiment.validation, dtype)
     batches = batch_order(experiment)

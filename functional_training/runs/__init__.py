@@ -93,6 +93,7 @@ from functional_training.runs._rerun import (
 )
 from functional_training.runs._run_spec_json import (
     JsonField,
+    json_kind,
     run_spec_from_json,
     run_spec_to_json,
 )
@@ -121,6 +122,7 @@ from functional_training.runs._training import (
 )
 
 __all__ = [
+    "json_kind",
     "add_dtype_option",
     "add_json_option",
     "ArgumentParser",

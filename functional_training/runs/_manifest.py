@@ -53,6 +53,7 @@ import numpy as np
 
 from functional_training._data_files import is_data_file
 from functional_training._models import parameter_names
+from functional_training._numbers import is_int, is_number
 from functional_training._precision import DTYPES
 from functional_training.runs._digests import data_version, is_digest, sha256_digest
 from functional_training.runs._environment import device_names, package_versions, source_digest
@@ -343,16 +344,8 @@ def build_manifest(
 # --------------------------------------------------------------------------- validation
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_finite(value) -> bool:
-    return _is_number(value) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def _optional(check):
@@ -400,10 +393,10 @@ _RUN_KEYS = {
         _list_of(lambda v: _is_finite(v) and v > 0),
         "a list of finite numbers > 0",
     ),
-    "steps": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
-    "epochs": (_optional(lambda v: _is_int(v) and v > 0), "an integer > 0, or null"),
-    "batch_size": (_optional(lambda v: _is_int(v) and v > 0), "an integer > 0, or null"),
-    "seed": (_optional(lambda v: _is_int(v) and v >= 0), "an integer >= 0, or null"),
+    "steps": (lambda v: is_int(v) and v > 0, "an integer > 0"),
+    "epochs": (_optional(lambda v: is_int(v) and v > 0), "an integer > 0, or null"),
+    "batch_size": (_optional(lambda v: is_int(v) and v > 0), "an integer > 0, or null"),
+    "seed": (_optional(lambda v: is_int(v) and v >= 0), "an integer >= 0, or null"),
     "checkpoint": (_optional(is_digest), "a 'sha256:<64 hex digits>' string, or null"),
     "options": (lambda v: isinstance(v, dict), "an object"),
     "results": (_mapping_of(is_digest), "an object of label -> 'sha256:<64 hex digits>'"),
@@ -411,9 +404,9 @@ _RUN_KEYS = {
 _DATA_KEYS = {
     "source": (_nonempty_str, "a non-empty string"),
     "version": (is_digest, "a 'sha256:<64 hex digits>' string"),
-    "train_examples": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "validation_examples": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "features": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "train_examples": (lambda v: is_int(v) and v >= 0, "an integer >= 0"),
+    "validation_examples": (lambda v: is_int(v) and v >= 0, "an integer >= 0"),
+    "features": (lambda v: is_int(v) and v >= 0, "an integer >= 0"),
 }
 _OPTIONAL_DATA_KEYS = {
     "files": (_mapping_of(is_digest), "an object of role -> 'sha256:<64 hex digits>'"),

@@ -166,7 +166,7 @@ def run_spec_from_json(data, *, where: str = "run", kind: type[_Spec] = RunSpec,
     table = _table(kind, extra or {})
     keys = order or tuple(table)
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected an object, got {_kind(data)}")
+        raise ValueError(f"{where}: expected an object, got {json_kind(data)}")
     unknown = sorted(set(data) - set(table))
     if unknown:
         raise ValueError(f"{where}.{unknown[0]}: unknown key; expected {', '.join(keys)}")
@@ -179,11 +179,17 @@ def run_spec_from_json(data, *, where: str = "run", kind: type[_Spec] = RunSpec,
     for key in keys:
         if not table[key].check(data[key]):
             raise ValueError(f"{where}.{key}: must be {table[key].expected}, got "
-                             f"{_kind(data[key])}")
+                             f"{json_kind(data[key])}")
     return kind(**{key: table[key].read(data[key]) for key in keys})
 
 
-def _kind(value) -> str:
+def json_kind(value) -> str:
+    """What a JSON value is, in words, for one-line messages (``"an object"``, ``"null"``).
+
+    Example:
+      >>> json_kind(None), json_kind(3), json_kind({})
+      ('null', 'an integer', 'an object')
+    """
     kinds = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
              list: "a list", dict: "an object", type(None): "null"}
     return kinds.get(type(value), type(value).__name__)
