@@ -29,13 +29,13 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cli_helpers import assert_refused, run_cli
 
 import comparisons
 import comparisons.models
 import functional_training as ft
 from comparisons.experiments import Experiment
 from functional_training import MODEL_KINDS, ModelKind
-from tests.cli_helpers import assert_refused, run_cli
 
 RTOL = 1e-12  # same float64 maths, sums possibly reordered: see the module docstring
 DEGREE = 3
