@@ -109,16 +109,20 @@ from functional_training.runs._spec import (
     rows_of,
 )
 from functional_training.runs._sweep_record import sweep_digest, sweep_manifest, sweep_result_json
-from functional_training.runs._training import (
+from functional_training.runs._train_manifest import (
+    settings_from_run,
+    train_manifest,
+)
+from functional_training.runs._train_settings import (
     SettingError,
-    TrainOutcome,
     TrainSettings,
     make_settings,
+    spec_settings,
+)
+from functional_training.runs._training import (
+    TrainOutcome,
     prepare_checkpoint_dir,
     run_training,
-    settings_from_run,
-    spec_settings,
-    train_manifest,
 )
 
 __all__ = [

@@ -55,8 +55,10 @@ from functional_training.runs._manifest import (
     validate_manifest,
 )
 from functional_training.runs._sweep_record import SWEEP_TOOL, sweep_digest
-from functional_training.runs._training import TOOL as TRAIN_TOOL
-from functional_training.runs._training import run_training, settings_data, settings_from_run
+from functional_training.runs._train_manifest import TOOL as TRAIN_TOOL
+from functional_training.runs._train_manifest import settings_from_run
+from functional_training.runs._train_settings import settings_data
+from functional_training.runs._training import run_training
 
 ENTRY_POINT_GROUP = "functional_training.rerunners"
 """Entry-point group of installed rerunners: entry-point name = the manifest ``tool``."""

@@ -93,15 +93,17 @@ from functional_training.runs._io import check_output_paths, write_json_atomic
 from functional_training.runs._manifest import write_manifest
 from functional_training.runs._spec import SpecError, parse_run_spec, read_spec_text
 from functional_training.runs._sweep_cli import describe_model
-from functional_training.runs._training import (
+from functional_training.runs._train_manifest import train_manifest
+from functional_training.runs._train_settings import (
     SettingError,
-    TrainOutcome,
     TrainSettings,
     make_settings,
+    spec_settings,
+)
+from functional_training.runs._training import (
+    TrainOutcome,
     prepare_checkpoint_dir,
     run_training,
-    spec_settings,
-    train_manifest,
 )
 
 FLAGS = {

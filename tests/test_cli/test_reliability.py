@@ -28,13 +28,13 @@ from cli_helpers import run_cli
 from comparisons.cli import engine_operations, engine_warning
 from comparisons.experiments import REGISTRY, Experiment
 from functional_training._datasets import named_data
+from functional_training._record_plan import MAX_RECORD_BYTES
 from functional_training.runs import make_console
-from functional_training.runs._training import (
-    MAX_RECORD_BYTES,
+from functional_training.runs._train_settings import (
     make_settings,
     record_bytes,
-    run_training,
 )
+from functional_training.runs._training import run_training
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 180.0

@@ -18,13 +18,13 @@ from functional_training import float64, make_optimizer, make_schedule, params_f
 from functional_training._datasets import named_data
 from functional_training.runs import list_checkpoints, load_checkpoint, parse_run_spec
 from functional_training.runs._manifest import run_spec_record
-from functional_training.runs._training import (
+from functional_training.runs._train_settings import (
     SettingError,
     eval_every_for_chunks,
     make_settings,
-    run_training,
     spec_settings,
 )
+from functional_training.runs._training import run_training
 
 SHIPMENTS_SPEC = """
 name = "shipments-sgd"
