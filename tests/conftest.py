@@ -37,6 +37,33 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return max(1, min(cores, memory // WORKER_MEMORY))
 
 
+SHARED_FIXTURE_DIRECTORIES = ("test_comparisons/figures",)
+"""Test directories whose files share a costly session fixture (the course figures' verified
+data, about 50 s of CPU): under ``--dist loadfile`` all their files go to one worker, so the
+fixture is computed once per run instead of once per worker."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile``, with each of :data:`SHARED_FIXTURE_DIRECTORIES` one unit of work.
+
+    (xdist 3.8 with pytest 9 ignores ``xdist_group`` marks under ``--dist loadgroup``, so
+    the grouping is done here, by the scheduler that hands files to workers.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # only called when xdist runs this session
+
+    here = Path(__file__).parent.relative_to(config.rootpath).as_posix()
+    shared = tuple(f"{here}/{directory}/" for directory in SHARED_FIXTURE_DIRECTORIES)
+
+    class SharedFixtureScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((prefix for prefix in shared if nodeid.startswith(prefix)),
+                        super()._split_scope(nodeid))
+
+    return SharedFixtureScheduling(config, log)
+
+
 @pytest.fixture
 def x64():
     """Run the test body in float64 with strict dtype and rank promotion (docs/design.md)."""

@@ -78,12 +78,3 @@ def rendered(data, tmp_path_factory):
         patch.setattr(ft_runs, "write_atomic", recording)
         written = course.write_figures(data, out)
     return Rendered(out, written, calls)
-
-
-def pytest_collection_modifyitems(items) -> None:
-    """Put every figure test in one xdist group: with ``--dist loadgroup`` one worker runs
-    them all and computes the session's figure data once, not once per worker."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            item.add_marker(pytest.mark.xdist_group("figures"))
