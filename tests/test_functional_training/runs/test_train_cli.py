@@ -379,21 +379,25 @@ def test_resume_at_every_checkpoint_reproduces_the_run_exactly(tmp_path, capsys)
         assert run_["options"]["resumed_from"] == sha256_digest(checkpoints[keep - 1].read_bytes())
 
 
-@pytest.mark.slow
-def test_kill_and_resume_in_a_subprocess(tmp_path):
-    argv = ["train", "--data", "synthetic:2000", "--optimizer", "adam", "--learning-rate", "0.01",
-            "--batch-size", "8", "--steps", "6000", "--seed", "5", "--checkpoint-every", "50"]
-    ckpt = tmp_path / "ckpt"
-    process = subprocess.Popen([*SCRIPT, *argv, "--checkpoint-dir", ckpt,
-                                "--json", tmp_path / "killed.json"],
+def _kill_after_two_checkpoints(argv: list, ckpt: Path, json_path: Path) -> None:
+    """Start ``train ARGV`` in a fresh process and SIGKILL it once two checkpoints exist."""
+    process = subprocess.Popen([*SCRIPT, *argv, "--checkpoint-dir", ckpt, "--json", json_path],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while len(list(ckpt.glob("step-*.npz"))) < 2:  # kill after the second checkpoint
+    while len(list(ckpt.glob("step-*.npz"))) < 2:
         assert process.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL
+
+
+@pytest.mark.slow
+def test_kill_and_resume_in_a_subprocess(tmp_path):
+    argv = ["train", "--data", "synthetic:2000", "--optimizer", "adam", "--learning-rate", "0.01",
+            "--batch-size", "8", "--steps", "6000", "--seed", "5", "--checkpoint-every", "50"]
+    ckpt = tmp_path / "ckpt"
+    _kill_after_two_checkpoints(argv, ckpt, tmp_path / "killed.json")
     written = len(list(ckpt.glob("step-*.npz")))
     assert 2 <= written < 120 and not (tmp_path / "killed.json").exists()
 
@@ -715,16 +719,7 @@ def test_spec_mlp_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
     argv = ["train", "--spec", spec, "--steps", "20000", "--eval-every", "10",
             "--checkpoint-every", "50"]
     ckpt = tmp_path / "ckpt"
-    process = subprocess.Popen([*SCRIPT, *argv, "--checkpoint-dir", ckpt,
-                                "--json", tmp_path / "killed.json"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(list(ckpt.glob("step-*.npz"))) < 2:  # kill after the second checkpoint
-        assert process.poll() is None, "the run ended before it could be killed"
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=60) == -signal.SIGKILL
+    _kill_after_two_checkpoints(argv, ckpt, tmp_path / "killed.json")
     assert 2 <= len(list(ckpt.glob("step-*.npz"))) < 400
     assert not (tmp_path / "killed.json").exists()
 
