@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import jax
+
 
 def scalar_name(leaf: str, index: tuple[int, ...] = ()) -> str:
     """The name of element ``index`` of ``leaf`` (the leaf's own name for a scalar leaf).
@@ -65,3 +67,25 @@ def leaves_of(names: Iterable[str]) -> tuple[str, ...]:
       ('w', 'b')
     """
     return tuple(dict.fromkeys(leaf_of(name) for name in names))
+
+
+def path_name(path) -> str:
+    """A pytree leaf's name: its key path joined with dots (``w``, ``layers.0.w``).
+
+    NamedTuple fields, dict keys and sequence indices each give one part.
+
+    Example:
+      >>> [path_name(p) for p, _ in jax.tree_util.tree_flatten_with_path({"layers": [{"w": 0}]})[0]]
+      ['layers.0.w']
+    """
+    return jax.tree_util.keystr(path, simple=True, separator=".")
+
+
+def leaf_names(tree) -> list[str]:
+    """The leaves of a pytree by name (:func:`path_name`), in flatten order.
+
+    Example:
+      >>> leaf_names({"b": 0.0, "w": [1.0, 2.0]})
+      ['b', 'w.0', 'w.1']
+    """
+    return [path_name(path) for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]

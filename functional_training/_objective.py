@@ -110,11 +110,8 @@ class Objective(NamedTuple):
           ValueError: train: mlp params: layers.0.w has shape (3, 1), expected (2, 1)
         """
         expected = model_kind(self.model).shapes(**self.settings)
-        try:
-            leaves = jax.tree.leaves(params)
-        except Exception:  # noqa: BLE001 -- anything that is not a pytree
-            leaves = None
-        if leaves is None or len(leaves) != len(expected):
+        leaves = jax.tree.leaves(params)
+        if len(leaves) != len(expected):
             raise TypeError(f"{where}: params must be the {self.model} model's "
                             f"{len(expected)} leaves ({', '.join(expected)}), got "
                             f"{type(params).__name__}")

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 import optax
 
+from functional_training._names import leaf_names, path_name
 from functional_training._schedules import Schedule
 
 
@@ -257,20 +258,16 @@ def _check_frozen(frozen: tuple) -> None:
         raise ValueError(f"frozen must name parameter leaves (strings like 'w'), got {bad[0]!r}")
 
 
-def _leaf_name(path) -> str:
-    return jax.tree_util.keystr(path, simple=True, separator=".")
-
-
 def _labels(frozen: tuple[str, ...]):
     """``params -> labels``: ``"frozen"`` for the named leaves, ``"trained"`` for the rest."""
 
     def labels(params):
-        leaves = [_leaf_name(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+        leaves = leaf_names(params)
         unknown = [name for name in frozen if name not in leaves]
         if unknown:
             raise ValueError(f"cannot freeze {unknown}: parameters are {', '.join(leaves)}")
         return jax.tree_util.tree_map_with_path(
-            lambda path, _: "frozen" if _leaf_name(path) in frozen else "trained", params)
+            lambda path, _: "frozen" if path_name(path) in frozen else "trained", params)
 
     return labels
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
-from functional_training._names import scalar_name
+from functional_training._names import path_name, scalar_name
 from functional_training._trajectory import earliest_step
 
 
@@ -240,13 +240,6 @@ def from_json_float(value: float | str) -> float:
     return float(value)
 
 
-def _key_name(key) -> str:
-    for attribute in ("name", "key", "idx"):
-        if hasattr(key, attribute):
-            return str(getattr(key, attribute))
-    return str(key)
-
-
 def named_series(tree, *, leading: int = 1) -> dict[str, np.ndarray]:
     """Every scalar of a parameter pytree as a named float64 series.
 
@@ -273,7 +266,7 @@ def named_series(tree, *, leading: int = 1) -> dict[str, np.ndarray]:
     """
     series: dict[str, np.ndarray] = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        name = ".".join(_key_name(key) for key in path)
+        name = path_name(path)
         values = np.asarray(leaf, dtype=np.float64)
         lead, shape = values.shape[:leading], values.shape[leading:]
         if not shape:

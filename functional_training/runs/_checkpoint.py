@@ -11,7 +11,8 @@ identifier ``"sha256:<hex>"``) holding:
 - ``meta``: a ``uint8`` array of UTF-8 JSON: format, step, batch-order
   position, the run's settings, the parent checkpoint's file name, and for
   ``params`` and ``opt_state`` the pytree structure (``str(treedef)``), each
-  leaf's name (:func:`leaf_names`: ``w``, ``b``; ``layers.0.w``; the optimizer
+  leaf's name (:func:`functional_training._names.leaf_names`: ``w``, ``b``; ``layers.0.w``;
+  the optimizer
   state's paths such as ``0.mu.layers.0.w``), dtype and shape;
 - ``params.<i>`` and ``opt_state.<i>``: the leaves of the two pytrees in
   ``jax.tree.flatten`` order (any model kind's parameters and any optax state
@@ -41,6 +42,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from functional_training._names import leaf_names
 from functional_training.runs._digests import sha256_digest
 from functional_training.runs._io import write_atomic
 
@@ -50,21 +52,6 @@ _NAME = re.compile(r"^step-(\d{9,})-([0-9a-f]{64})\.npz$")
 _RECORD_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest zip timestamp: fixed, so bytes are reproducible
 _STATE_PARTS = ("params", "opt_state")
-
-
-def leaf_names(tree) -> list[str]:
-    """The leaves of a pytree by name: their paths joined with dots, in flatten order.
-
-    The names ``make_optimizer(frozen=...)`` and a spec's ``trainable`` use for
-    parameter leaves.
-
-    Example:
-      >>> from functional_training._params import LinearParams
-      >>> leaf_names(LinearParams(0.0, 0.0)), leaf_names({"layers": [{"w": 0.0}]})
-      (['w', 'b'], ['layers.0.w'])
-    """
-    return [jax.tree_util.keystr(path, simple=True, separator=".")
-            for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
 
 class Checkpoint(NamedTuple):

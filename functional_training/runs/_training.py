@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_training._models import model_kind, params_from_values
+from functional_training._names import leaf_names
 from functional_training._optimizers import (
     make_optimizer,
 )
@@ -51,7 +52,6 @@ from functional_training.runs._checkpoint import (
     checkpoint_id,
     checkpoint_metadata,
     latest_checkpoint,
-    leaf_names,
     list_checkpoints,
     save_checkpoint,
 )

@@ -392,6 +392,27 @@ def _kill_after_two_checkpoints(argv: list, ckpt: Path, json_path: Path) -> None
     assert process.wait(timeout=60) == -signal.SIGKILL
 
 
+def _resumed_and_uninterrupted(argv: list, ckpt: Path, tmp_path: Path) -> tuple[dict, dict]:
+    """Resume the killed run in ``ckpt`` and run it again uninterrupted: both JSON reports.
+
+    Asserts what every resumed run must show: it says where it resumed, and it ends in the
+    same state with the same bytes (final checkpoints of one content hash, the same files).
+    """
+    resumed = run_module(DOOR, *argv, "--checkpoint-dir", ckpt, "--resume",
+                         "--json", tmp_path / "resumed.json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from checkpoint sha256:" in resumed.stdout
+    reference = run_module(DOOR, *argv, "--checkpoint-dir", tmp_path / "ref",
+                           "--json", tmp_path / "reference.json")
+    assert reference.returncode == 0, reference.stderr
+    reports = tuple(_json(tmp_path / f"{n}.json") for n in ("resumed", "reference"))
+    assert (reports[0]["manifest"]["runs"][0]["checkpoint"]
+            == reports[1]["manifest"]["runs"][0]["checkpoint"])
+    assert sorted(p.name for p in ckpt.glob("step-*.npz")) == sorted(
+        p.name for p in (tmp_path / "ref").glob("step-*.npz"))
+    return reports
+
+
 @pytest.mark.slow
 def test_kill_and_resume_in_a_subprocess(tmp_path):
     argv = ["train", "--data", "synthetic:2000", "--optimizer", "adam", "--learning-rate", "0.01",
@@ -401,22 +422,9 @@ def test_kill_and_resume_in_a_subprocess(tmp_path):
     written = len(list(ckpt.glob("step-*.npz")))
     assert 2 <= written < 120 and not (tmp_path / "killed.json").exists()
 
-    resumed = run_module(DOOR, *argv, "--checkpoint-dir", ckpt, "--resume",
-                         "--json", tmp_path / "resumed.json")
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed from checkpoint sha256:" in resumed.stdout
-    reference = run_module(DOOR, *argv, "--checkpoint-dir", tmp_path / "ref",
-                           "--json", tmp_path / "reference.json")
-    assert reference.returncode == 0, reference.stderr
-    resumed_report, reference_report = (_json(tmp_path / f"{n}.json")
-                                        for n in ("resumed", "reference"))
+    resumed_report, reference_report = _resumed_and_uninterrupted(argv, ckpt, tmp_path)
     assert resumed_report["trajectory"] == reference_report["trajectory"]  # exactly, every bit
     assert resumed_report["trajectory"]["batch_loss"].__len__() == 6000
-    # Same state, same bytes: the final checkpoints have the same content hash.
-    assert (resumed_report["manifest"]["runs"][0]["checkpoint"]
-            == reference_report["manifest"]["runs"][0]["checkpoint"])
-    assert sorted(p.name for p in ckpt.glob("step-*.npz")) == sorted(
-        p.name for p in (tmp_path / "ref").glob("step-*.npz"))
 
 
 @pytest.mark.slow
@@ -723,23 +731,11 @@ def test_spec_mlp_run_killed_and_resumed_equals_the_uninterrupted_run(tmp_path):
     assert 2 <= len(list(ckpt.glob("step-*.npz"))) < 400
     assert not (tmp_path / "killed.json").exists()
 
-    resumed = run_module(DOOR, *argv, "--checkpoint-dir", ckpt, "--resume",
-                         "--json", tmp_path / "resumed.json")
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed from checkpoint sha256:" in resumed.stdout
-    reference = run_module(DOOR, *argv, "--checkpoint-dir", tmp_path / "ref",
-                           "--json", tmp_path / "reference.json")
-    assert reference.returncode == 0, reference.stderr
-    resumed_report, reference_report = (_json(tmp_path / f"{n}.json")
-                                        for n in ("resumed", "reference"))
+    resumed_report, reference_report = _resumed_and_uninterrupted(argv, ckpt, tmp_path)
     # Exactly, every bit: parameters, gradients, losses, the rate, the accuracy, batches.
     assert resumed_report["trajectory"] == reference_report["trajectory"]
     assert set(resumed_report["trajectory"]["extras"]) == {"learning_rate", "train_accuracy"}
     assert len(resumed_report["trajectory"]["batch_loss"]) == 2001  # every 10th and the last
-    assert (resumed_report["manifest"]["runs"][0]["checkpoint"]
-            == reference_report["manifest"]["runs"][0]["checkpoint"])
-    assert sorted(p.name for p in ckpt.glob("step-*.npz")) == sorted(
-        p.name for p in (tmp_path / "ref").glob("step-*.npz"))
 
 
 # ----------------------------------------------------------------------------- --help examples
