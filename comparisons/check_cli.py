@@ -77,7 +77,10 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``check``: 0 agree, 1 mismatch; bad input raises ``ValueError`` (exit 2, one line)."""
     experiment = load_spec(args.spec)  # a SpecError is a ValueError: exit 2
     theirs = read_trajectory(args.trajectory)
-    check_output_paths({"--json": args.json, "--markdown": args.markdown})
+    check_output_paths({"--json": args.json, "--markdown": args.markdown},
+                       {"--spec": args.spec, "--trajectory": args.trajectory,
+                        **{f"[data].{role} (in --spec)": path
+                           for role, path in experiment.files.items()}})
     problem = comparisons.backends.get_backend(args.reference).missing()  # unknown: exit 2
     if problem is not None:
         raise ValueError(f"--reference {args.reference}: not available here ({problem})")

@@ -125,10 +125,11 @@ def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict
     return usable, missing
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
+def _check_outputs(args: argparse.Namespace, inputs: dict | None = None) -> None:
+    """The report files can be written, none twice, none an input (``{option: path}``)."""
     try:
         check_output_paths({f"--{option}": getattr(args, option, None)
-                            for option in ("json", "markdown", "manifest")})
+                            for option in ("json", "markdown", "manifest")}, inputs)
     except ValueError as err:
         raise UsageError(str(err)) from None
 
@@ -304,6 +305,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         else []
     )
     spec_files: dict[str, str] = {}
+    inputs: dict[str, str] = {}
     for path in args.spec or []:
         try:
             spec = load_spec(path)
@@ -313,8 +315,11 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             raise UsageError(f"{path}: experiment name {spec.name!r} is already in this run")
         experiments.append(spec)
         spec_files[spec.name] = str(path)
+        inputs[f"--spec {path}"] = path
+        inputs.update({f"[data].{role} of --spec {path}": data
+                       for role, data in spec.files.items()})
     _check_runnable(experiments, args.dtype)
-    _check_outputs(args)
+    _check_outputs(args, inputs)
     requested = list(dict.fromkeys(args.backend)) if args.backend else list(backend_names())
     for problem in plugin_problems():
         _say(err, f"warning: {problem}")

@@ -176,10 +176,18 @@ def check_output_path(path, *, option: str) -> Path:
     return path
 
 
-def check_output_paths(outputs: Mapping[str, Any]) -> None:
-    """:func:`check_output_path` for each ``{option: path}`` given, and no path twice.
+def check_output_paths(outputs: Mapping[str, Any], inputs: Mapping[str, Any] | None = None
+                       ) -> None:
+    """:func:`check_output_path` for each ``{option: path}`` given; no path twice; no input.
 
-    Two options naming one file would leave only the one written last.
+    Two options naming one file would leave only the one written last, and an
+    output naming an input (data, spec, trajectory, manifest, checkpoint
+    directory) would replace it: both are refused, however the path is spelt
+    (a symlink, ``./``, an absolute path: :func:`same_path`).
+
+    Args:
+      outputs: option -> output path (``None``: not asked for).
+      inputs: option -> a path the command reads (``None`` entries are skipped).
 
     Raises:
       ValueError: one line naming the option (and the other option, for a shared path).
@@ -189,15 +197,41 @@ def check_output_paths(outputs: Mapping[str, Any]) -> None:
       Traceback (most recent call last):
       ...
       ValueError: --manifest: /tmp/run.json is also the --json file; give each its own
+      >>> check_output_paths({"--json": "/tmp/../tmp/s.toml"}, inputs={"--spec": "/tmp/s.toml"})
+      Traceback (most recent call last):
+      ...
+      ValueError: --json: /tmp/../tmp/s.toml is the --spec file; an output never replaces an input
     """
-    seen: dict[Path, str] = {}
+    given = {option: path for option, path in (inputs or {}).items() if path is not None}
+    seen: dict[str, str] = {}
     for option, path in outputs.items():
         if path is None:
             continue
+        for source, read in given.items():
+            if same_path(path, read):
+                raise ValueError(f"{option}: {path} is the {source} file; an output never "
+                                 "replaces an input")
         check_output_path(path, option=option)
-        same = seen.setdefault(Path(path).resolve(), option)
+        same = seen.setdefault(os.path.realpath(path), option)
         if same != option:
             raise ValueError(f"{option}: {path} is also the {same} file; give each its own")
+
+
+def same_path(a, b) -> bool:
+    """Whether two spellings name one file: the same inode, or the same real path.
+
+    A symlink, a relative spelling (``./x``, ``d/../x``) and an absolute path all
+    name the file they resolve to; a path that does not exist yet is compared by
+    its real path.
+
+    Example:
+      >>> same_path("/tmp/x.json", "/tmp/./x.json"), same_path("/tmp/x.json", "/tmp/y.json")
+      (True, False)
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def read_json(path, *, what: str) -> Any:

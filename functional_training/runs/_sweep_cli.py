@@ -57,6 +57,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from functional_training._data_files import is_data_file
 from functional_training._datasets import named_data
 from functional_training._models import model_kind
 from functional_training._objective import Objective
@@ -230,9 +231,11 @@ def run(args: argparse.Namespace) -> int:
 
     Everything is checked before anything is compiled.
     """
-    check_output_paths({"--json": args.json, "--manifest": args.manifest, "--plot": args.plot})
-    check_plot_path(args.plot)
+    check_output_paths(_outputs(args), {
+        "--data": args.data if args.data is not None and is_data_file(args.data) else None,
+        "--spec": args.spec})
     plan = spec_plan(args) if args.spec is not None else line_plan(args)
+    check_plot_path(args.plot)
     rates = args.learning_rates.values(log=args.log)
     record_every = _record_every(args.record_every, plan.steps)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -341,6 +344,11 @@ _LINE_ONLY = {"data": "--data", "features": "--features", "target": "--target",
 """Options of the line's sweep that a ``--spec`` sweep refuses (the spec says or needs none)."""
 
 
+def _outputs(args: argparse.Namespace) -> dict:
+    """The files a sweep writes, by option."""
+    return {"--json": args.json, "--manifest": args.manifest, "--plot": args.plot}
+
+
 def spec_plan(args: argparse.Namespace) -> SweepPlan:
     """``--spec FILE``: every (rate, seed) run of the spec's model.
 
@@ -356,6 +364,8 @@ def spec_plan(args: argparse.Namespace) -> SweepPlan:
         spec = parse_run_spec(text, base=Path(args.spec).parent)
     except SpecError as err:
         raise SpecError(f"{args.spec}: {err}") from None
+    check_output_paths(_outputs(args), {f"[data].{role} (in --spec)": path
+                                        for role, path in spec.files.items()})
     if spec.schedule is not None:
         raise ValueError(f"{args.spec}: [schedule]: a sweep runs every rate constant; remove "
                          "the [schedule] table to sweep its rates")

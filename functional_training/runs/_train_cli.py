@@ -334,13 +334,18 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume and args.checkpoint_dir is None:
         raise ValueError("--resume needs --checkpoint-dir (and --checkpoint-every)")
     hyper = name_values(args.hyperparameter)
-    check_output_paths({"--json": args.json, "--manifest": args.manifest})
+    outputs = {"--json": args.json, "--manifest": args.manifest}
+    inputs = {"--data": args.data if args.data is not None and is_data_file(args.data) else None,
+              "--spec": args.spec, "--checkpoint-dir": args.checkpoint_dir}
+    check_output_paths(outputs, inputs)
     if args.spec is not None:
         text = read_spec_text(args.spec)
         try:
             spec = parse_run_spec(text, base=Path(args.spec).parent)
         except SpecError as err:
             raise SpecError(f"{args.spec}: {err}") from None
+        check_output_paths(outputs, {f"[data].{role} (in --spec)": path
+                                     for role, path in spec.files.items()})
         settings = spec_settings(
             spec, path=args.spec, text=text, steps=args.steps, epochs=args.epochs,
             batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
