@@ -88,6 +88,7 @@ from functional_training.runs._arguments import (
     positive_float,
     positive_int,
 )
+from functional_training.runs._checkpoint import latest_checkpoint
 from functional_training.runs._cli import EXIT_INTERRUPTED, make_console
 from functional_training.runs._io import check_output_paths, write_json_atomic
 from functional_training.runs._manifest import write_manifest
@@ -376,9 +377,7 @@ def _train(args: argparse.Namespace) -> int:
             outcome = run_training(settings, data, checkpoint_dir=directory, resume=args.resume,
                                    progress=reporter)
     except KeyboardInterrupt:
-        hint = (f"run the same command with --resume to continue from the latest checkpoint "
-                f"in {directory}" if directory is not None else "no checkpoints were written")
-        print(f"interrupted: {hint}", file=sys.stderr)
+        print(f"interrupted: {_resume_hint(directory)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print("\n".join(summary_lines(settings, outcome)))
     if args.json is None and args.manifest is None:
@@ -390,6 +389,18 @@ def _train(args: argparse.Namespace) -> int:
     if args.manifest is not None:
         write_manifest(args.manifest, manifest)
     return 0
+
+
+def _resume_hint(directory: Path | None) -> str:
+    """What an interrupted run can do next: resume only from a checkpoint that exists."""
+    if directory is None:
+        return "no checkpoints were written (add --checkpoint-dir and --checkpoint-every to " \
+               "make a long run resumable)"
+    if latest_checkpoint(directory) is None:
+        return (f"stopped before the first checkpoint, so {directory} holds none to resume "
+                "from; run the same command again without --resume to start over")
+    return (f"run the same command with --resume to continue from the latest checkpoint "
+            f"in {directory}")
 
 
 def _named_data(args: argparse.Namespace):

@@ -33,7 +33,8 @@ steps = 2
 """
 TRAJECTORY = '{"params": {"w": [0.0]}}\n'
 
-# command -> (module, argv (files by name, run in their folder), {input option: file name}, output options)
+# command -> (module, argv (files by name, run in their folder), {input option: file},
+#             output options)
 COMMANDS = {
     "train --data": ("functional_training",
                      ["train", "--data", "data.csv", "--optimizer", "sgd",
@@ -108,7 +109,7 @@ def test_an_output_naming_an_input_is_refused(capsys, tmp_path, monkeypatch, com
 def test_every_command_runs_with_outputs_elsewhere(capsys, tmp_path, monkeypatch):
     """The control: the same command lines, outputs beside the inputs, run (exit 0 or 1)."""
     monkeypatch.chdir(tmp_path)
-    files = _inputs(tmp_path)
+    _inputs(tmp_path)
     for command, (module, argv, _, outputs) in COMMANDS.items():
         suffix = {"--plot": ".png", "--markdown": ".md"}
         written = [f"out-{command.replace(' ', '_')}{o}{suffix.get(o, '.json')}"

@@ -28,6 +28,7 @@ from lesson_fixture import lesson_blocks
 from numpy_reference import numpy_mlp, numpy_sgd
 
 import functional_training as ft
+import functional_training.runs._train_cli as train_cli
 from functional_training._datasets import named_data
 from functional_training._train import train_chunk
 from functional_training.runs import (
@@ -776,3 +777,49 @@ def test_every_help_example_runs(tmp_path, capsys, monkeypatch):
     manifest = read_manifest(tmp_path / "run.manifest.json")
     assert manifest["runs"][0]["options"]["eval_every"] == 50  # a divisor of 1000 near 57
     assert read_manifest(tmp_path / "moons.manifest.json")["runs"][0]["steps"] == 400
+
+
+# --- what an interrupted run says (issue 21: the hint must be true) --------------------------
+
+_INTERRUPTIBLE = ["train", "--data", "shipments", "--optimizer", "sgd", "--learning-rate", "0.01",
+                  "--steps", "6", "--checkpoint-every", "2"]
+
+
+def test_an_interrupt_before_the_first_checkpoint_does_not_suggest_resume(capsys, tmp_path,
+                                                                          monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_cli, "run_training", interrupted)
+    ckpt = tmp_path / "ckpt"
+    code, out, err = run_cli(capsys, "functional_training", *_INTERRUPTIBLE,
+                             "--checkpoint-dir", ckpt)
+    assert code == 130, err
+    assert "before the first checkpoint" in err and "without --resume" in err, err
+    monkeypatch.undo()
+    code, _, err = run_cli(capsys, "functional_training", *_INTERRUPTIBLE, "--checkpoint-dir",
+                           ckpt, "--resume")
+    assert code == 2 and "no checkpoint" in err, err  # what the hint said: nothing to resume
+    code, _, err = run_cli(capsys, "functional_training", *_INTERRUPTIBLE, "--checkpoint-dir",
+                           ckpt)
+    assert code == 0, err  # and the same command again starts over
+
+
+def test_an_interrupt_after_a_checkpoint_suggests_resume_which_works(capsys, tmp_path,
+                                                                    monkeypatch):
+    real = train_cli.run_training
+
+    def stopped_after_first_chunk(settings, data, **kwargs):
+        def progress(*args):
+            raise KeyboardInterrupt  # called after the first chunk's checkpoint is written
+        return real(settings, data, **{**kwargs, "progress": progress})
+
+    monkeypatch.setattr(train_cli, "run_training", stopped_after_first_chunk)
+    ckpt = tmp_path / "ckpt"
+    code, _, err = run_cli(capsys, "functional_training", *_INTERRUPTIBLE,
+                           "--checkpoint-dir", ckpt)
+    assert code == 130 and "with --resume" in err, err
+    monkeypatch.undo()
+    code, _, err = run_cli(capsys, "functional_training", *_INTERRUPTIBLE, "--checkpoint-dir",
+                           ckpt, "--resume")
+    assert code == 0, err
