@@ -145,6 +145,10 @@ def objective(
     if unknown:
         raise ValueError(f"model {model!r} does not take {', '.join(unknown)}; "
                          f"it takes {', '.join(kind.config_keys)}")
+    missing = [key for key in kind.required_keys if key not in config]
+    if missing:
+        raise ValueError(f"model {model!r} needs {', '.join(f'{key}=...' for key in missing)}"
+                         f" (it takes {', '.join(kind.config_keys)})")
     kind.shapes(**config)  # checks the configuration
     problem = loss_kind(loss).outputs_problem(kind.outputs(**config))
     if problem:

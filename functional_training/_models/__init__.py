@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -73,6 +74,20 @@ class ModelKind(NamedTuple):
     inputs: Callable[..., int]
     outputs: Callable[..., int]
     stated_by: Callable[..., dict[str, tuple[str, str]]] | None = None
+
+    @property
+    def required_keys(self) -> tuple[str, ...]:
+        """The configuration keywords without a default (:attr:`forward`'s signature says which).
+
+        The shapes may not need them all (an ``mlp``'s leaves do not depend on its
+        activation), but a model that computes does.
+
+        Example:
+          >>> MODEL_KINDS["mlp"].required_keys
+          ('sizes', 'activation')
+        """
+        return tuple(name for name, p in inspect.signature(self.forward).parameters.items()
+                     if p.kind is p.KEYWORD_ONLY and p.default is p.empty)
 
     def stated(self, what: str, **config) -> tuple[str, str] | None:
         """``(key, words)`` of :attr:`stated_by` for ``what``, or ``None`` (see the attributes).

@@ -137,7 +137,7 @@ def make_apply(activation: str):
     return apply
 
 
-def make_apply_for(*, sizes: Sequence[int], activation: str = "tanh"):
+def make_apply_for(*, sizes: Sequence[int], activation: str):
     """``forward(**config)`` of the kind table: :func:`make_apply` after checking the config."""
     check_config(sizes, activation)
     return make_apply(activation)

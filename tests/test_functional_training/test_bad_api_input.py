@@ -90,6 +90,11 @@ API_ROWS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("check_output_path missing directory",
      lambda: check_output_path("/no/such/dir/r.json", option="--json"), ValueError,
      r"^--json: directory /no/such/dir does not exist$"),
+    ("objective without a setting it needs", lambda: ft.objective("linear"), ValueError,
+     r"^model 'linear' needs features=\.\.\. \(it takes features"),
+    ("objective mlp without an activation (no silent tanh)",
+     lambda: ft.objective("mlp", sizes=[2, 4, 1]), ValueError,
+     r"^model 'mlp' needs activation=\.\.\. "),
 ]
 
 

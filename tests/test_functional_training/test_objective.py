@@ -205,7 +205,8 @@ def test_train_refuses_data_that_does_not_fit_the_objective(x64, objective, x, y
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: ft.objective("mlp", sizes=(2, 1), width=3), "model 'mlp' does not take width"),
-    (lambda: ft.objective("mlp", loss="hinge", l2=-1.0, sizes=(2, 1)), "l2 must be a finite"),
+    (lambda: ft.objective("mlp", loss="hinge", l2=-1.0, sizes=(2, 1), activation="relu"),
+     "l2 must be a finite"),
     (lambda: ft.objective("mlp", loss="cross-entropy", sizes=(2, 1)), "unknown loss"),
     (lambda: ft.objective("cnn"), "unknown model kind 'cnn'"),
 ])
