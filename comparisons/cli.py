@@ -48,7 +48,12 @@ import comparisons.compare
 import comparisons.faults
 import comparisons.figures
 import comparisons.lesson_outputs
-from comparisons.backends import BACKEND_NAMES, backend_names, plugin_problems
+from comparisons.backends import (
+    BACKEND_NAMES,
+    ENTRY_POINT_GROUP,
+    backend_names,
+    plugin_problems,
+)
 from comparisons.backends._common import check_run
 from comparisons.check_cli import add_check_parser
 from comparisons.experiments import REGISTRY, Experiment
@@ -123,6 +128,19 @@ def _available(names: Sequence[str], *, explicit: bool) -> tuple[list[str], dict
         name, hint = next(iter(missing.items()))
         raise UsageError(f"backend {name!r} is not available here: {hint}")
     return usable, missing
+
+
+def _backend_name(names: Sequence[str]):
+    """An argparse ``type``: one of ``names``, else one line naming them and how plug-ins come."""
+    def backend(text: str) -> str:
+        if text not in names:
+            raise argparse.ArgumentTypeError(
+                f"unknown backend {text!r}; known here: {', '.join(names)} (another backend is a "
+                f"plug-in package registering the {ENTRY_POINT_GROUP!r} entry point, e.g. "
+                "pip install -e examples/numpy-backend for 'numpy')")
+        return text
+    backend.__name__ = "backend"  # argparse names the type in its messages
+    return backend
 
 
 def _check_outputs(args: argparse.Namespace, inputs: dict | None = None) -> None:
@@ -321,6 +339,10 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     _check_runnable(experiments, args.dtype)
     _check_outputs(args, inputs)
     requested = list(dict.fromkeys(args.backend)) if args.backend else list(backend_names())
+    if set(requested) <= {args.reference}:
+        raise UsageError(f"--backend {args.reference}: that is the reference (--reference "
+                         f"{args.reference}), so nothing would be compared; name another "
+                         "backend too, e.g. --backend jax")
     for problem in plugin_problems():
         _say(err, f"warning: {problem}")
     _available([args.reference, *(args.backend or [])], explicit=True)
@@ -572,11 +594,11 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
                      help="an experiment or group (repeatable; default: all, or none when "
                      f"--spec is given). Known: {', '.join(REGISTRY)}")
     names = backend_names()  # the built-ins, then plug-ins (entry-point group comparisons.backends)
-    run.add_argument("--backend", action="append", choices=names, metavar="NAME",
+    run.add_argument("--backend", action="append", type=_backend_name(names), metavar="NAME",
                      help=f"a backend (repeatable; default: all of {', '.join(names)})")
     run.add_argument("--spec", action="append", type=Path, metavar="FILE",
                      help="add a user experiment from a TOML spec file (repeatable)")
-    run.add_argument("--reference", choices=names, default="manual", metavar="NAME",
+    run.add_argument("--reference", type=_backend_name(names), default="manual", metavar="NAME",
                      help="the backend the others are compared with (default: manual)")
     add_dtype_option(run)
     _add_report_options(run)

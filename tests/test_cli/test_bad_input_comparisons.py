@@ -232,10 +232,14 @@ ROWS = [
           id="unknown experiment"),
     c_run("--experiment", "optimizer/rmsprop", message=r"unknown experiment 'optimizer/rmsprop'",
           id="unknown experiment in a group"),
-    c_run("--backend", "numpy", message=r"argument --backend: invalid choice: 'numpy'",
-          id="unknown backend"),
-    c_run("--reference", "numpy", message=r"argument --reference: invalid choice: 'numpy'",
+    c_run("--backend", "numpy", message=r"argument --backend: unknown backend 'numpy'; known "
+          r"here: manual, .* pip install -e examples/numpy-backend for 'numpy'\)$",
+          id="unknown backend, with how a plug-in is installed"),
+    c_run("--reference", "numpy", message=r"argument --reference: unknown backend 'numpy'",
           id="unknown reference"),
+    row("the reference alone compares nothing", "run", "--spec", "{spec}", "--backend", "manual",
+        message=r"--backend manual: that is the reference \(--reference manual\), so nothing "
+                r"would be compared", files={"bad.toml": ADAM}),
     c_run("--dtype", "float16", message=r"argument --dtype: invalid choice: 'float16'",
           id="unknown dtype"),
     c_run("--experiment", "gradient-check", "--dtype", "float32",

@@ -51,7 +51,7 @@ COMMANDS = {
                      ["sweep", "--spec", "spec.toml", "--learning-rates", "0.01:0.1:2"],
                      {"--spec": "spec.toml", "[data].train": "rows.csv"},
                      ("--json", "--manifest", "--plot")),
-    "comparisons run": ("comparisons", ["run", "--spec", "spec.toml", "--backend", "manual"],
+    "comparisons run": ("comparisons", ["run", "--spec", "spec.toml", "--backend", "engine"],
                         {"--spec": "spec.toml", "[data].train": "rows.csv"},
                         ("--json", "--markdown", "--manifest")),
     "comparisons check": ("comparisons",
