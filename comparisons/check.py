@@ -37,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -48,7 +49,7 @@ from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectorie
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.faults.diagnosis import Diagnosis, diagnose
 from comparisons.report import package_versions
-from comparisons.spec import load_spec
+from comparisons.spec import SpecError, load_spec
 from comparisons.trajectory import INDEXED, NAMED, Trajectory, TrajectoryError
 from comparisons.trajectory_files import read_trajectory
 from functional_training import TrajectoryRecord, json_float
@@ -458,11 +459,17 @@ def resolve_experiment(spec_or_experiment) -> Experiment:
     """The experiment itself, a TOML spec file's (``load_spec``) or a registry experiment.
 
     A string that names a registry experiment and no existing file is that
-    experiment; any other string or path is a TOML spec file.
+    experiment; any other string or path is a TOML spec file. A name close to a
+    registry experiment's that is no file is refused with the suggestion.
 
     Example:
       >>> resolve_experiment("full-batch").steps
       20
+      >>> resolve_experiment("full_batch")
+      Traceback (most recent call last):
+      ...
+      functional_training.runs._spec_toml.SpecError: full_batch: no such spec file, nor a \
+registry experiment; did you mean 'full-batch'?
     """
     if isinstance(spec_or_experiment, Experiment):
         return spec_or_experiment
@@ -470,6 +477,10 @@ def resolve_experiment(spec_or_experiment) -> Experiment:
         if (isinstance(spec_or_experiment, str) and spec_or_experiment in REGISTRY
                 and not Path(spec_or_experiment).is_file()):
             return REGISTRY[spec_or_experiment]
+        near = difflib.get_close_matches(str(spec_or_experiment), list(REGISTRY), n=1)
+        if near and not Path(spec_or_experiment).exists():
+            raise SpecError(f"{spec_or_experiment}: no such spec file, nor a registry "
+                            f"experiment; did you mean {near[0]!r}?")
         return load_spec(spec_or_experiment)
     raise TypeError("expected an Experiment, a spec file's path or a registry experiment's "
                     f"name, got {type(spec_or_experiment).__name__}")

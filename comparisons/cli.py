@@ -1,4 +1,4 @@
-"""Command line: the lesson's experiments through every backend, compared step by step.
+r"""Command line: the lesson's experiments through every backend, compared step by step.
 
 Examples:
   python -m comparisons all                       # everything; the summary at the end

@@ -16,6 +16,7 @@ from cli_helpers import assert_raises_one_line
 from specs import shipments_spec
 
 from comparisons.backends import get_backend
+from comparisons.check import check
 from comparisons.compare import compare_trajectories, run_and_compare
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.spec import SpecError, load_spec, parse_spec
@@ -50,6 +51,9 @@ API_ROWS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
      r"^\[model\]\.w: expected a number, got a string$"),
     ("load_spec missing", lambda: load_spec("/no/such/spec.toml"), SpecError,
      r"^/no/such/spec\.toml: no such spec file$"),
+    ("check a registry name misspelt", lambda: check("full_batch", {"params": {"w": [0.0]}}),
+     SpecError, r"^full_batch: no such spec file, nor a registry experiment; did you mean "
+                r"'full-batch'\?$"),
     ("backend unknown", lambda: get_backend("no-such-backend"), ValueError,
      r"^unknown backend 'no-such-backend'; expected one of manual, engine, torch, jax"),
     ("run_and_compare unknown backend",
