@@ -33,7 +33,7 @@ fresh render).
 Examples:
   python -m comparisons figures                       # every figure into figures/
   python -m comparisons figures --out /tmp/figs --format svg
-  python -m comparisons figures --spec examples/logistic-inline.toml   # logistic-inline-figures/
+  python -m comparisons figures --spec examples/logistic-inline.toml  # beside the spec
   python -m comparisons all                           # the full suite, figures included
 
 Example:

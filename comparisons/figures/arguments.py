@@ -2,12 +2,12 @@
 
 ``python -m comparisons figures`` and ``python -m comparisons all`` add these
 with :func:`add_figure_arguments`; :func:`output_directory` resolves where the
-files go: ``--out`` if given, else ``<spec stem>-figures`` for ``--spec``, else
-:data:`DEFAULT_OUT`.
+files go: ``--out`` if given, else ``<spec stem>-figures`` beside the spec for
+``--spec``, else :data:`DEFAULT_OUT`.
 
 Example:
   >>> output_directory(None, Path("runs/my-run.toml"))
-  PosixPath('my-run-figures')
+  PosixPath('runs/my-run-figures')
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ DEFAULT_OUT = Path("figures")
 
 
 def spec_output_directory(spec_file: str | Path) -> Path:
-    """Where a spec's figures go without ``--out``: ``<file stem>-figures`` here (the cwd).
+    """Where a spec's figures go without ``--out``: ``<file stem>-figures`` beside the spec.
 
     Example:
       >>> spec_output_directory("examples/logistic-inline.toml")
-      PosixPath('logistic-inline-figures')
+      PosixPath('examples/logistic-inline-figures')
     """
-    return Path(f"{Path(spec_file).stem}-figures")
+    spec_file = Path(spec_file)
+    return spec_file.with_name(f"{spec_file.stem}-figures")
 
 
 def add_figure_arguments(parser: argparse.ArgumentParser, *, spec: bool = False) -> None:
@@ -52,6 +53,8 @@ def add_figure_arguments(parser: argparse.ArgumentParser, *, spec: bool = False)
       >>> args = parser.parse_args(["--spec", "my-run.toml"])
       >>> args.out, output_directory(args.out, args.spec)
       (None, PosixPath('my-run-figures'))
+      >>> output_directory(None, Path("runs/my-run.toml"))
+      PosixPath('runs/my-run-figures')
     """
 
     def formats(text: str) -> tuple[str, ...]:
@@ -62,7 +65,7 @@ def add_figure_arguments(parser: argparse.ArgumentParser, *, spec: bool = False)
 
     default = "figures/"
     if spec:
-        default += "; with --spec path/my-run.toml: my-run-figures/"
+        default += "; with --spec path/my-run.toml: path/my-run-figures/, beside the spec"
     parser.add_argument("--out", metavar="DIR", type=Path, default=None if spec else DEFAULT_OUT,
                         help=f"directory to write the figures into (default: {default})")
     parser.add_argument("--format", metavar="png,svg", type=formats, default=style.FORMATS,

@@ -62,10 +62,13 @@ def spec_file(tmp_path: Path, text: str = INLINE, name: str = "two-features.toml
 
 def test_figures_spec_draws_loss_parameters_and_regions(tmp_path, capsys, monkeypatch):
     spec = spec_file(tmp_path)
-    monkeypatch.chdir(tmp_path)  # the default --out is <spec stem>-figures in the cwd
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the default --out is <spec stem>-figures beside the spec
     code, out, err = run_cli(capsys, "comparisons", "figures", "--spec", spec)
     assert code == 0, err
-    folder = Path("two-features-figures")
+    assert not list(elsewhere.iterdir())  # nothing in the current directory
+    folder = tmp_path / "two-features-figures"
     names = [f"{n}.{fmt}" for n in ("loss", "parameters", "decision-regions")
              for fmt in ("png", "svg")] + [figures.README_FILE, figures.DATA_FILE]
     assert out.splitlines() == [str(folder / n) for n in names]
