@@ -38,6 +38,7 @@ from functional_training._optimizers import check_hyperparameters, check_learnin
 from functional_training._params import LinearParams
 from functional_training._record_plan import MAX_RECORD_BYTES
 from functional_training._step import check_batch_indices
+from functional_training._sweep_cost import check_sweep_memory, sweep_cost
 from functional_training._sweep_moments import moments_exact, moments_problem
 from functional_training._sweep_program import ProgramSpec, device_data, execute, initial_state
 from functional_training._sweep_sharding import mesh, padded_runs, place_state
@@ -221,6 +222,11 @@ def sweep(
     method = _choose_method(method, model, optimizer, batches is not None, x_np, y_np, dtype)
 
     runs = rates.size * seeds.size
+    check_sweep_memory(sweep_cost(  # before the per-run arrays are allocated
+        model, examples=x_np.shape[0], batch=x_np.shape[0] if batches is None else
+        int(np.shape(batches)[1]), runs=runs, steps=steps, record_every=record_every,
+        optimizer=optimizer, hyperparameters=hyperparameters,
+        itemsize=np.dtype(dtype).itemsize))
     per_run = jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]),
                            *initial)
     per_run = jax.tree.map(lambda leaf: np.tile(leaf, (rates.size,) + (1,) * (leaf.ndim - 1)),

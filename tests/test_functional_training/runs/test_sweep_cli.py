@@ -16,6 +16,7 @@ import pytest
 from cli_helpers import assert_refused, files_under, run_cli, run_module
 
 import functional_training as ft
+import functional_training._sweep_cost as cost_module
 from functional_training.runs import _sweep_cli
 
 DOOR = "functional_training"
@@ -240,3 +241,28 @@ def test_a_refusal_in_a_fresh_interpreter_is_one_line(tmp_path):
                       "--learning-rates", "0.1:1:2", "--json", tmp_path / "r.json")
     assert_refused(done.returncode, done.stdout, done.stderr, "--data cannot be combined")
     assert not (tmp_path / "r.json").exists()
+
+
+# --- the estimate before compiling (issue 21: huge sweeps warn, or are refused, first) -------
+
+
+def test_a_sweep_says_its_work_and_memory_before_it_runs(capsys):
+    code, out, err = run_cli(capsys, "functional_training", "sweep", "--learning-rates",
+                             "0.01:0.1:4", "--steps", "10", "--no-progress")
+    assert code == 0, err
+    assert err.startswith("sweep: 4 runs x 10 steps x 1 example = 40 example-steps "
+                          "(2 parameters a run); memory about "), err  # one-shipment
+
+
+def test_a_sweep_too_big_for_memory_is_refused_before_compiling(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(cost_module, "physical_memory", lambda: 24 * 2**30)
+    compiled = []
+    monkeypatch.setattr(_sweep_cli, "sweep", lambda *a, **k: compiled.append(1))
+    before = files_under(tmp_path)
+    code, out, err = run_cli(capsys, "functional_training", "sweep", "--spec",
+                             "examples/moons-sweep.toml", "--learning-rates", "0.01:1:10000",
+                             "--seeds", "100", "--steps", "1000000", "--json",
+                             tmp_path / "r.json")
+    assert_refused(code, out, err, r"^error: the sweep needs about \d+ GiB \(1,000,000 runs of "
+                                   r"337 parameters\), more than the 24 GiB of memory here")
+    assert not compiled and files_under(tmp_path) == before
