@@ -38,7 +38,7 @@ from functional_training._optimizers import check_hyperparameters, check_learnin
 from functional_training._params import LinearParams
 from functional_training._record_plan import MAX_RECORD_BYTES
 from functional_training._step import check_batch_indices
-from functional_training._sweep_cost import check_sweep_memory, sweep_cost
+from functional_training._sweep_cost import SweepCost, check_sweep_memory, sweep_cost
 from functional_training._sweep_moments import moments_exact, moments_problem
 from functional_training._sweep_program import ProgramSpec, device_data, execute, initial_state
 from functional_training._sweep_sharding import mesh, padded_runs, place_state
@@ -130,6 +130,7 @@ def sweep(
     progress: Callable[[int, int], None] | None = None,
     initial_params=None,
     method: str = "auto",
+    on_cost: Callable[[SweepCost], None] | None = None,
 ) -> SweepResult:
     """Train ``model`` once per (learning rate, initial seed), all runs in one compiled program.
 
@@ -182,6 +183,9 @@ def sweep(
         for full-batch SGD on the lesson's line (one feature, half squared error,
         no L2) on data where it is exact, else autodiff; ``"moments"`` elsewhere is
         refused, naming why.
+      on_cost: called with the :class:`~functional_training._sweep_cost.SweepCost`
+        estimate once every argument is checked, before anything is compiled (a
+        sweep over the machine's memory is refused before that, in one line).
 
     Returns:
       A :class:`SweepResult`. Divergent runs are data: their non-finite values are
@@ -222,19 +226,21 @@ def sweep(
     method = _choose_method(method, model, optimizer, batches is not None, x_np, y_np, dtype)
 
     runs = rates.size * seeds.size
-    check_sweep_memory(sweep_cost(  # before the per-run arrays are allocated
-        model, examples=x_np.shape[0], batch=x_np.shape[0] if batches is None else
-        int(np.shape(batches)[1]), runs=runs, steps=steps, record_every=record_every,
-        optimizer=optimizer, hyperparameters=hyperparameters,
-        itemsize=np.dtype(dtype).itemsize))
-    per_run = jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]),
-                           *initial)
-    per_run = jax.tree.map(lambda leaf: np.tile(leaf, (rates.size,) + (1,) * (leaf.ndim - 1)),
-                           per_run)
     device_list, sharding = mesh(devices)
     padded = padded_runs(runs, len(device_list))
     records, remainder = divmod(steps, record_every)
     _check_record_size(padded, records + 1, np.dtype(dtype).itemsize)
+    cost = sweep_cost(
+        model, examples=x_np.shape[0], batch=x_np.shape[0] if batches is None else
+        int(np.shape(batches)[1]), runs=padded, steps=steps, record_every=record_every,
+        optimizer=optimizer, hyperparameters=hyperparameters, itemsize=np.dtype(dtype).itemsize)
+    check_sweep_memory(cost)
+    if on_cost is not None:
+        on_cost(cost)  # every argument checked; nothing compiled yet
+    per_run = jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]),
+                           *initial)
+    per_run = jax.tree.map(lambda leaf: np.tile(leaf, (rates.size,) + (1,) * (leaf.ndim - 1)),
+                           per_run)
     spec = ProgramSpec(method, optimizer, hyper, record_every, remainder, batches is not None,
                        sharding, model)
     state = initial_state(spec, per_run, np.repeat(rates, seeds.size), padded, records, dtype)

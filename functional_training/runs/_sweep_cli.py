@@ -67,7 +67,6 @@ from functional_training._precision import precision
 from functional_training._stability import observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
 from functional_training._sweep import sweep
-from functional_training._sweep_cost import check_sweep_memory, sweep_cost
 from functional_training._train import _lesson_objective
 from functional_training.runs._arguments import (
     add_batch_size_option,
@@ -240,19 +239,13 @@ def run(args: argparse.Namespace) -> int:
     rates = args.learning_rates.values(log=args.log)
     record_every = _record_every(args.record_every, plan.steps)
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
-    cost = sweep_cost(
-        plan.model, examples=plan.y.shape[0], batch=plan.batch_size or plan.y.shape[0],
-        runs=rates.size * (1 if plan.seeds is None else len(plan.seeds)), steps=plan.steps,
-        record_every=record_every, optimizer=plan.optimizer,
-        hyperparameters=plan.hyperparameters, itemsize=np.dtype(args.dtype).itemsize)
-    check_sweep_memory(cost)  # before anything is compiled or allocated
-    print(cost.describe(), file=sys.stderr, flush=True)
     with precision(args.dtype), _progress_bar(show_progress, plan.steps) as on_progress:
         result = sweep(
             plan.model, (plan.x, plan.y), learning_rates=rates, seeds=plan.seeds,
             optimizer=plan.optimizer, hyperparameters=plan.hyperparameters, steps=plan.steps,
             batch_size=plan.batch_size, batch_seed=plan.batch_seed, record_every=record_every,
             progress=on_progress, initial_params=plan.initial, method=plan.method,
+            on_cost=lambda cost: print(cost.describe(), file=sys.stderr, flush=True),
         )
     limit = stability_limit(plan.x, plan.y) if plan.model == _lesson_objective(plan.x) else None
     summary = summarize(result, limit=limit)

@@ -257,7 +257,7 @@ def test_a_sweep_says_its_work_and_memory_before_it_runs(capsys):
 def test_a_sweep_too_big_for_memory_is_refused_before_compiling(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(cost_module, "physical_memory", lambda: 24 * 2**30)
     compiled = []
-    monkeypatch.setattr(_sweep_cli, "sweep", lambda *a, **k: compiled.append(1))
+    monkeypatch.setattr("functional_training._sweep.execute", lambda *a, **k: compiled.append(1))
     before = files_under(tmp_path)
     code, out, err = run_cli(capsys, "functional_training", "sweep", "--spec",
                              "examples/moons-sweep.toml", "--learning-rates", "0.01:1:10000",
