@@ -35,6 +35,7 @@ from functional_training.runs._checkpoint import (
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
+    prune_checkpoints,
     save_checkpoint,
 )
 from functional_training.runs._cli import (
@@ -165,6 +166,7 @@ __all__ = [
     "is_digest",
     "json_floats",
     "latest_checkpoint",
+    "prune_checkpoints",
     "leaf_layout",
     "list_checkpoints",
     "load_checkpoint",

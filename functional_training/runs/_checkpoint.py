@@ -68,6 +68,9 @@ class Checkpoint(NamedTuple):
       run: the run settings saved with it (JSON values).
       parent: file name of the previous checkpoint of the run, or ``None``.
       records: the caller's arrays (``records.<name>`` members), by name.
+      whole_history: the records cover the run from step 0 (so the chain need not
+        be followed past this checkpoint, and older ones may be pruned); else they
+        cover the steps since ``parent``.
     """
 
     id: str
@@ -79,6 +82,7 @@ class Checkpoint(NamedTuple):
     run: dict
     parent: str | None
     records: dict[str, np.ndarray]
+    whole_history: bool = False
 
 
 def checkpoint_name(step: int, digest: str) -> str:
@@ -159,6 +163,7 @@ def save_checkpoint(
     run: Mapping | None = None,
     parent: str | None = None,
     records: Mapping[str, Any] | None = None,
+    whole_history: bool = False,
 ) -> Path:
     """Write one checkpoint atomically; return its path (the name holds its content hash).
 
@@ -172,6 +177,8 @@ def save_checkpoint(
       run: the run's settings (JSON values), compared on resume.
       parent: file name of the previous checkpoint in the chain, if any.
       records: extra arrays to store (names of letters, digits, ``_.-[]``).
+      whole_history: ``records`` cover the run from step 0, not only the steps
+        since ``parent`` (see :attr:`Checkpoint.whole_history`).
 
     Returns:
       The new checkpoint's path. Saving the same state twice gives the same
@@ -194,6 +201,7 @@ def save_checkpoint(
         "position": dict(position or {}),
         "run": dict(run or {}),
         "parent": parent,
+        "history": "whole" if whole_history else "since-parent",
     }
     members: list[tuple[str, np.ndarray]] = []
     for part, tree in zip(_STATE_PARTS, (params, opt_state), strict=True):
@@ -265,6 +273,7 @@ def load_checkpoint(path, *, params, opt_state) -> Checkpoint:
         run=meta.get("run", {}),
         parent=meta.get("parent"),
         records=records,
+        whole_history=meta.get("history") == "whole",
     )
 
 
@@ -307,12 +316,16 @@ def _verified_contents(path: Path) -> tuple[str, dict, dict[str, np.ndarray]]:
 def checkpoint_chain(path, *, params, opt_state) -> list[Checkpoint]:
     """Load a checkpoint and every ancestor (via ``parent``), oldest first, each verified.
 
+    The chain ends at the first checkpoint without a parent or whose records
+    hold the whole history (:attr:`Checkpoint.whole_history`): its ancestors may
+    have been pruned (:func:`prune_checkpoints`).
+
     Raises:
       ValueError: if any link is missing, corrupt, or not in the same directory.
     """
     path = Path(path)
     chain = [load_checkpoint(path, params=params, opt_state=opt_state)]
-    while chain[-1].parent is not None:
+    while chain[-1].parent is not None and not chain[-1].whole_history:
         parent = path.parent / chain[-1].parent
         if Path(chain[-1].parent).name != chain[-1].parent or not parent.is_file():
             raise ValueError(
@@ -324,6 +337,33 @@ def checkpoint_chain(path, *, params, opt_state) -> list[Checkpoint]:
             raise ValueError(f"checkpoint {link.path.name}: parent step is not earlier")
         chain.append(link)
     return chain[::-1]
+
+
+def prune_checkpoints(directory, keep: int | None) -> list[Path]:
+    """Remove all but the newest ``keep`` checkpoints in ``directory``; return the removed.
+
+    Call it only after the newest checkpoint is written and holds the whole
+    history (:attr:`Checkpoint.whole_history`): the newest is never removed, so
+    ``--resume`` always finds what it needs. ``keep=None`` keeps every one.
+
+    Example:
+      >>> import tempfile
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     for step in range(1, 5):
+      ...         _ = save_checkpoint(tmp, step=step, params=(np.array(float(step)),),
+      ...                             opt_state=())
+      ...     removed = prune_checkpoints(tmp, 2)
+      ...     [p.name[:14] for p in removed], [p.name[:14] for p in list_checkpoints(tmp)]
+      (['step-000000001', 'step-000000002'], ['step-000000003', 'step-000000004'])
+    """
+    if keep is None:
+        return []
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ValueError(f"keep must be an integer >= 1 (or None: keep all), got {keep!r}")
+    old = list_checkpoints(directory)[:-keep]
+    for path in old:
+        path.unlink()
+    return old
 
 
 # --------------------------------------------------------------------------- encoding

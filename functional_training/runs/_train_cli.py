@@ -33,8 +33,9 @@ checkpoints); each chunk is one call of one compiled ``lax.scan`` program,
 carrying parameters and optimizer state from chunk to chunk. After each chunk
 the run logs the loss and gradient norm and, with ``--checkpoint-dir``, saves
 a checkpoint (parameters and optimizer state, step, batch-order position and
-the chunk's trajectory segment) named by its content hash. ``--resume``
-verifies the chain of checkpoints and continues from the latest; chunk
+the trajectory recorded so far) named by its content hash, and removes all but
+the newest ``--keep-checkpoints`` (default 3; the newest alone resumes the
+run). ``--resume`` verifies the checkpoint and continues from the latest; chunk
 boundaries are multiples of ``--checkpoint-every`` whether or not the run was
 interrupted, so a resumed run computes exactly what the uninterrupted run computes.
 
@@ -106,6 +107,9 @@ from functional_training.runs._training import (
     prepare_checkpoint_dir,
     run_training,
 )
+
+DEFAULT_KEEP_CHECKPOINTS = 3
+"""Checkpoints ``train`` keeps by default: a few, in case the newest is damaged."""
 
 FLAGS = {
     "data": "--data",
@@ -292,6 +296,11 @@ def add_train_command(subparsers) -> argparse.ArgumentParser:
                         help="steps between checkpoints (needs --checkpoint-dir)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the latest checkpoint in --checkpoint-dir")
+    parser.add_argument("--keep-checkpoints", type=_keep_count, metavar="N",
+                        default=DEFAULT_KEEP_CHECKPOINTS,
+                        help=f"keep the newest N checkpoints, or 'all' (default "
+                             f"{DEFAULT_KEEP_CHECKPOINTS}; the newest holds the whole "
+                             "history, so it alone resumes the run)")
     add_json_option(parser, what='{"manifest": ..., "trajectory": ...}')
     parser.add_argument("--manifest", metavar="PATH", help="write the run manifest here")
     parser.add_argument("--progress", action="store_true",
@@ -332,6 +341,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError("--checkpoint-every needs --checkpoint-dir")
     if args.checkpoint_dir is not None and args.checkpoint_every is None:
         raise ValueError("--checkpoint-dir needs --checkpoint-every")
+    if args.keep_checkpoints != DEFAULT_KEEP_CHECKPOINTS and args.checkpoint_dir is None:
+        raise ValueError("--keep-checkpoints needs --checkpoint-dir")
     if args.resume and args.checkpoint_dir is None:
         raise ValueError("--resume needs --checkpoint-dir (and --checkpoint-every)")
     hyper = name_values(args.hyperparameter)
@@ -375,7 +386,7 @@ def _train(args: argparse.Namespace) -> int:
         with _Reporter(settings.steps, chunk=settings.chunk_steps,
                        bar=args.progress or sys.stderr.isatty()) as reporter:
             outcome = run_training(settings, data, checkpoint_dir=directory, resume=args.resume,
-                                   progress=reporter)
+                                   progress=reporter, keep_checkpoints=args.keep_checkpoints)
     except KeyboardInterrupt:
         print(f"interrupted: {_resume_hint(directory)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -389,6 +400,17 @@ def _train(args: argparse.Namespace) -> int:
     if args.manifest is not None:
         write_manifest(args.manifest, manifest)
     return 0
+
+
+def _keep_count(text: str) -> int | None:
+    """``--keep-checkpoints``: an integer >= 1, or ``all`` (``None``: keep every one)."""
+    if text == "all":
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 1 or 'all', got {text!r}") from None
 
 
 def _resume_hint(directory: Path | None) -> str:

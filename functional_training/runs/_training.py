@@ -53,6 +53,7 @@ from functional_training.runs._checkpoint import (
     checkpoint_metadata,
     latest_checkpoint,
     list_checkpoints,
+    prune_checkpoints,
     save_checkpoint,
 )
 from functional_training.runs._io import check_output_path
@@ -167,6 +168,7 @@ def run_training(
     checkpoint_dir=None,
     resume: bool = False,
     progress: Progress | None = None,
+    keep_checkpoints: int | None = None,
 ) -> TrainOutcome:
     """Train in chunks of ``settings.chunk_steps`` steps, checkpointing after each.
 
@@ -185,6 +187,9 @@ def run_training(
         or ``None`` for no checkpoints.
       resume: continue from the latest checkpoint in ``checkpoint_dir``.
       progress: called after each chunk.
+      keep_checkpoints: keep only the newest this many checkpoints (``None``: all).
+        Each checkpoint holds the whole history so far, so the newest alone
+        resumes the run; older ones are removed only after it is written.
 
     Returns:
       A :class:`TrainOutcome`. Non-finite values are recorded, not raised.
@@ -273,9 +278,11 @@ def run_training(
                     position=_position(settings, n, step),
                     run=fingerprint,
                     parent=parent,
-                    records=segments[-1],
+                    records=_joined(segments),
+                    whole_history=True,
                 )
                 parent, last_id = path.name, checkpoint_id(path)
+                prune_checkpoints(checkpoint_dir, keep_checkpoints)
             if progress is not None:
                 progress(step, steps, segments[-1])
         final_train, final_val = jax.device_get(
@@ -309,6 +316,12 @@ def run_training(
     record = record_from_trajectory(trajectory, batches=None if order is None else np.concatenate(
         [segment["batches"] for segment in segments]).tolist())
     return TrainOutcome(record, last_id, resumed_from)
+
+
+def _joined(segments: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The records of every segment so far as one segment: the whole history."""
+    return {name: np.concatenate([segment[name] for segment in segments])
+            for name in segments[-1]}
 
 
 def _position(settings: TrainSettings, n: int, step: int) -> dict:

@@ -197,6 +197,18 @@ def test_chain_walks_parents_and_refuses_a_missing_link(tmp_path, f64):
         runs.checkpoint_chain(third, params=template[0], opt_state=template[1])
 
 
+def test_chain_stops_at_a_checkpoint_holding_the_whole_history(tmp_path, f64):
+    optimizer, params, state = _state("sgd")
+    first = runs.save_checkpoint(tmp_path, step=1, params=params, opt_state=state)
+    second = runs.save_checkpoint(tmp_path, step=2, params=params, opt_state=state,
+                                  parent=first.name, whole_history=True)
+    template = _templates(optimizer)
+    first.unlink()  # pruned: the second holds everything
+    chain = runs.checkpoint_chain(second, params=template[0], opt_state=template[1])
+    assert [link.path for link in chain] == [second] and chain[0].whole_history
+    assert runs.prune_checkpoints(tmp_path, 1) == []  # only one left: nothing to remove
+
+
 def test_metadata_is_read_only_after_the_hash_check(saved):
     path, _ = saved
     assert runs.checkpoint_metadata(path)["step"] == 4

@@ -356,11 +356,18 @@ def test_resume_refuses_a_corrupt_latest_checkpoint(tmp_path, capsys, damage):
     assert not (tmp_path / "r.json").exists()
 
 
-def test_resume_refuses_a_broken_chain(tmp_path, capsys):
-    assert _train_with_checkpoints(tmp_path, capsys)[0] == 0
-    sorted((tmp_path / "ckpt").iterdir())[1].unlink()
-    code, _, err = _train_with_checkpoints(tmp_path, capsys, "--resume")
-    assert code == 2 and "the run's history is incomplete" in err
+def test_resume_needs_only_the_newest_checkpoint(tmp_path, capsys):
+    # each checkpoint holds the whole history so far: the older ones may go (pruning)
+    assert _train_with_checkpoints(tmp_path, capsys, "--keep-checkpoints", "all",
+                                   "--json", tmp_path / "full.json")[0] == 0
+    *older, _newest = sorted((tmp_path / "ckpt").iterdir())
+    for path in older:
+        path.unlink()
+    code, _, err = _train_with_checkpoints(tmp_path, capsys, "--resume", "--json",
+                                           tmp_path / "resumed.json")
+    assert code == 0, err
+    assert _json(tmp_path / "resumed.json")["trajectory"] == _json(
+        tmp_path / "full.json")["trajectory"]
 
 
 def test_resume_at_every_checkpoint_reproduces_the_run_exactly(tmp_path, capsys):
@@ -823,3 +830,56 @@ def test_an_interrupt_after_a_checkpoint_suggests_resume_which_works(capsys, tmp
     code, _, err = run_cli(capsys, "functional_training", *_INTERRUPTIBLE, "--checkpoint-dir",
                            ckpt, "--resume")
     assert code == 0, err
+
+
+# --- --keep-checkpoints (issue 21: checkpoints must not pile up) -----------------------------
+
+
+def test_old_checkpoints_are_pruned_and_the_newest_alone_resumes(capsys, tmp_path, monkeypatch):
+    argv = ["train", "--data", "shipments", "--optimizer", "adam", "--learning-rate", "0.05",
+            "--batch-size", "2", "--steps", "12", "--checkpoint-every", "2"]
+    calls = []
+    real = train_cli.run_training
+
+    def stopped_after_four_chunks(settings, data, **kwargs):
+        def progress(*args):
+            calls.append(args)
+            if len(calls) == 4:
+                raise KeyboardInterrupt
+        return real(settings, data, **{**kwargs, "progress": progress})
+
+    monkeypatch.setattr(train_cli, "run_training", stopped_after_four_chunks)
+    ckpt = tmp_path / "ckpt"
+    code, _, err = run_cli(capsys, "functional_training", *argv, "--checkpoint-dir", ckpt,
+                           "--keep-checkpoints", "2")
+    assert code == 130, err
+    assert [p.name[:14] for p in ft.runs.list_checkpoints(ckpt)] == [
+        "step-000000006", "step-000000008"]  # 2, 4 pruned after 6 and 8 were written
+    monkeypatch.undo()
+    resumed = tmp_path / "resumed.json"
+    code, _, err = run_cli(capsys, "functional_training", *argv, "--checkpoint-dir", ckpt,
+                           "--keep-checkpoints", "2", "--resume", "--json", resumed)
+    assert code == 0, err
+    assert len(ft.runs.list_checkpoints(ckpt)) == 2
+    whole = tmp_path / "whole.json"
+    code, _, err = run_cli(capsys, "functional_training", *argv, "--json", whole,
+                           "--checkpoint-dir", tmp_path / "uninterrupted")
+    assert code == 0, err
+    assert (json.loads(resumed.read_text())["trajectory"]
+            == json.loads(whole.read_text())["trajectory"])  # bit for bit, every record
+
+
+def test_keep_checkpoints_defaults_to_three_and_all_keeps_every_one(capsys, tmp_path):
+    argv = ["train", "--data", "shipments", "--optimizer", "sgd", "--learning-rate", "0.01",
+            "--steps", "10", "--checkpoint-every", "2"]
+    code, _, err = run_cli(capsys, "functional_training", *argv, "--checkpoint-dir",
+                           tmp_path / "a")
+    assert code == 0, err
+    assert len(ft.runs.list_checkpoints(tmp_path / "a")) == train_cli.DEFAULT_KEEP_CHECKPOINTS
+    code, _, err = run_cli(capsys, "functional_training", *argv, "--checkpoint-dir",
+                           tmp_path / "b", "--keep-checkpoints", "all")
+    assert code == 0, err
+    assert len(ft.runs.list_checkpoints(tmp_path / "b")) == 5
+    code, out, err = run_cli(capsys, "functional_training", *argv, "--keep-checkpoints", "0",
+                             "--checkpoint-dir", tmp_path / "c")
+    assert (code, out) == (2, "") and "expected an integer >= 1 or 'all', got '0'" in err
