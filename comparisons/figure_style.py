@@ -31,11 +31,11 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from cycler import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import functional_training.runs as ft_runs
+from functional_training.runs import _figure_style as figure_style
 
 __all__ = [
     "BACKEND_COLORS",
@@ -53,27 +53,12 @@ __all__ = [
     "save_figure",
 ]
 
-OKABE_ITO = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky blue": "#56B4E9",
-    "bluish green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "reddish purple": "#CC79A7",
-}
-"""The Okabe–Ito colour-blind-safe palette, by name."""
-
-# Roles used across figures, so one idea has one colour everywhere.
-SLOW = OKABE_ITO["blue"]  # too small a rate
-GOOD = OKABE_ITO["bluish green"]  # a rate that settles
-UNSTABLE = OKABE_ITO["vermillion"]  # a rate that diverges
-TRAIN = OKABE_ITO["blue"]
-VALIDATION = OKABE_ITO["orange"]
-PARAM_W = OKABE_ITO["blue"]
-PARAM_B = OKABE_ITO["orange"]
-MUTED = "#6B6B6B"  # reference lines, annotations
+# The palette, the colour roles, the size and the rcParams are functional_training's
+# (functional_training.runs._figure_style), so `sweep --plot` looks like these figures.
+OKABE_ITO = figure_style.OKABE_ITO
+SLOW, GOOD, UNSTABLE = figure_style.SLOW, figure_style.GOOD, figure_style.UNSTABLE
+TRAIN, VALIDATION = figure_style.TRAIN, figure_style.VALIDATION
+PARAM_W, PARAM_B, MUTED = figure_style.PARAM_W, figure_style.PARAM_B, figure_style.MUTED
 
 BACKEND_MARKERS = {
     "manual": {"marker": "o", "markersize": 15, "markerfacecolor": "none", "markeredgewidth": 1.6},
@@ -95,10 +80,10 @@ _SPARE_COLORS = (OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["yellow"]
 
 _EXTRA_MARKERS = ("D", "v", "P", "*", "<", ">")
 
-FIGURE_SIZE = (10.0, 5.625)
+FIGURE_SIZE = figure_style.FIGURE_SIZE
 """Inches, 16:9."""
 
-SAVE_DPI = 192
+SAVE_DPI = figure_style.SAVE_DPI
 """PNG resolution: ``10 in * 192 dpi = 1920 px`` wide."""
 
 FORMATS = ("png", "svg")
@@ -110,32 +95,7 @@ SVG_METADATA = {"Creator": "comparisons.figures", "Date": None}
 PNG_METADATA = {"Software": "comparisons.figures"}
 """No version string in PNG files (matplotlib writes no date into PNGs)."""
 
-STYLE = {
-    "font.family": "DejaVu Sans",
-    "font.size": 13,
-    "axes.titlesize": 14,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 13,
-    "xtick.labelsize": 12,
-    "ytick.labelsize": 12,
-    "legend.fontsize": 11,
-    "legend.framealpha": 0.92,
-    "figure.titlesize": 16,
-    "figure.titleweight": "bold",
-    "figure.facecolor": "white",
-    "axes.facecolor": "white",
-    "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())),
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.color": "#D0D0D0",
-    "grid.linewidth": 0.8,
-    "lines.linewidth": 2.2,
-    "image.cmap": "cividis",
-    "svg.fonttype": "path",
-    "svg.hashsalt": "comparisons-figures",
-    "savefig.facecolor": "white",
-}
+STYLE = figure_style.rc_params(salt="comparisons-figures")
 """rcParams every figure is drawn and saved under (``matplotlib.rc_context(STYLE)``)."""
 
 

@@ -287,6 +287,7 @@ def run(args: argparse.Namespace) -> int:
                          first_nonfinite_step=result.first_nonfinite_step.reshape(per_seed),
                          log=args.log,
                          seeds=None if plan.seeds is None else result.seeds.tolist(),
+                         limit=limit,
                          title=f"{plan.title}; {plan.optimizer}, {plan.steps} steps, "
                                f"{args.dtype}")
         lines.append(f"plot: {args.plot}")

@@ -1,14 +1,18 @@
 """``sweep --plot PATH``: final loss against learning rate, one line per seed, the median bold.
 
 For rates ``lr_1..lr_L`` and seeds ``z = 1..Z`` the figure draws the final training
-loss ``L_S(l, z)`` of every run against ``lr_l`` (one thin line per seed), the median
-over seeds ``m_l = median_z L_S(l, z)`` as one thick line, a dotted line at the
-median initial loss, and a dashed vertical line at the divergence point: the smallest
-rate at which some seed diverged (its first non-finite step is set, or its final loss
-is non-finite or above its initial loss;
-:func:`functional_training.observed_divergence`). The y axis is
-logarithmic when every finite final loss is > 0 (losses span decades), the x axis
-when the rates were spaced geometrically (``--log``). Non-finite losses are gaps.
+loss ``L_S(l, z)`` of every run against ``lr_l`` (one thin line per seed and the
+median over seeds ``m_l = median_z L_S(l, z)`` as one thick line; one line when
+``Z = 1``), a dotted line at the median initial loss, a dotted vertical line at the
+sweep's divergence point: the smallest rate at which some seed diverged (its first
+non-finite step is set, or its final loss is non-finite or above its initial loss;
+:func:`functional_training.observed_divergence`), and, where it is known (the
+lesson's line), a dashed vertical line at the analytic limit ``2 / lambda_max``.
+Runs that went non-finite are not silently missing: a cross on the top edge marks
+each rate with one, and the legend counts them. The y axis is logarithmic when
+every finite final loss is > 0 (losses span decades), the x axis when the rates
+were spaced geometrically (``--log``). The style, size (1920 x 1080 pixels) and
+palette are the course figures' (:mod:`functional_training.runs._figure_style`).
 
 The figure is a ``matplotlib.figure.Figure`` drawn by the Agg canvas (never pyplot,
 no global ``rcParams`` touched), saved to a buffer in the format the suffix names
@@ -35,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from functional_training._stability import observed_divergence
+from functional_training.runs import _figure_style as style
 from functional_training.runs._io import write_atomic
 
 PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -63,64 +68,106 @@ def check_plot_path(path: str | None) -> None:
                          f"expected {expected}")
 
 
-def write_sweep_plot(path, *, rates, initial_loss, final_loss, first_nonfinite_step,
-                     log: bool, title: str, seeds=None) -> Path:
-    """Draw the sweep figure (see the module docstring) and write it atomically to ``path``.
+def write_sweep_plot(path, **figure) -> Path:
+    """Draw the sweep figure (:func:`sweep_figure`'s keywords) and write it atomically to ``path``.
 
     Args:
-      path: a file name ending in ``.png``, ``.svg`` or ``.pdf``.
+      path: a file name ending in ``.png``, ``.svg`` or ``.pdf`` (PNG: 1920 x 1080 pixels).
+      **figure: :func:`sweep_figure`'s arguments.
+
+    Returns:
+      ``path`` as a ``Path``.
+    """
+    import matplotlib
+
+    check_plot_path(str(path))
+    suffix = Path(path).suffix.lower()
+    with matplotlib.rc_context(_rc()):  # the SVG hash salt is read at save time
+        drawn = sweep_figure(**figure)
+        buffer = io.BytesIO()
+        drawn.savefig(buffer, format=PLOT_FORMATS[suffix], dpi=style.SAVE_DPI,
+                      metadata=_NO_DATES.get(suffix))
+    return write_atomic(path, buffer.getvalue())
+
+
+def sweep_figure(*, rates, initial_loss, final_loss, first_nonfinite_step, log: bool,
+                 title: str, seeds=None, limit: float | None = None):
+    """The sweep figure (see the module docstring) as a ``matplotlib.figure.Figure``.
+
+    Args:
       rates: shape ``(L,)``.
       initial_loss, final_loss, first_nonfinite_step: shape ``(L, Z)``.
       log: draw the rate axis logarithmically.
       title: the figure's title (the data and model in words).
       seeds: the ``Z`` seed labels of the legend, or ``None`` (no per-seed labels).
-
-    Returns:
-      ``path`` as a ``Path``.
+      limit: the analytic stability limit ``2 / lambda_max``, drawn where known.
     """
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    check_plot_path(str(path))
     rates = np.asarray(rates, np.float64)
     final = np.asarray(final_loss, np.float64)
     initial = np.asarray(initial_loss, np.float64)
     shown = np.where(np.isfinite(final), final, np.nan)
-    figure = Figure(figsize=(7.0, 4.5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    for z in range(final.shape[1]):
-        label = None if seeds is None or final.shape[1] == 1 else f"seed {seeds[z]}"
-        axes.plot(rates, shown[:, z], linewidth=0.8, alpha=0.6, label=label)
-    # a non-finite run counts as +inf: the median is a gap once half the seeds diverged
-    median = np.median(np.where(np.isfinite(final), final, np.inf), axis=1)
-    axes.plot(rates, np.where(np.isfinite(median), median, np.nan), color="black",
-              linewidth=2.5, label=f"median over {final.shape[1]} seed"
-              + ("s" if final.shape[1] != 1 else ""))
-    start = float(np.median(initial[np.isfinite(initial)])) if np.isfinite(initial).any() else None
-    if start is not None:
-        axes.axhline(start, color="grey", linestyle=":", linewidth=1.0,
-                     label=f"initial loss {start:.3g}")
-    edge = observed_divergence(rates, np.stack([initial, final], axis=-1),
-                               first_nonfinite_step)
-    if edge is not None:
-        axes.axvline(edge, color="tab:red", linestyle="--", linewidth=1.2,
-                     label=f"divergence at {edge:.3g}")
-    finite = final[np.isfinite(final)]
-    if finite.size and (finite > 0).all():
-        axes.set_yscale("log")
-    if log:
-        axes.set_xscale("log")
-    axes.set_xlabel("learning rate")
-    axes.set_ylabel("final training loss")
-    axes.set_title(textwrap.fill(title, 90), fontsize=9)  # long titles on two lines
-    axes.legend(fontsize=8, loc="best")
-    axes.grid(True, linewidth=0.3, alpha=0.5)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=PLOT_FORMATS[Path(path).suffix.lower()],
-                   metadata=_NO_DATES.get(Path(path).suffix.lower()))
-    return write_atomic(path, buffer.getvalue())
+    several = final.shape[1] > 1
+    with matplotlib.rc_context(_rc()):
+        figure = Figure(figsize=style.FIGURE_SIZE, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        if several:
+            for z in range(final.shape[1]):
+                label = None if seeds is None else f"seed {seeds[z]}"
+                axes.plot(rates, shown[:, z], linewidth=1.0, alpha=0.6, label=label)
+            # a non-finite run counts as +inf: the median is a gap once half the seeds diverged
+            median = np.median(np.where(np.isfinite(final), final, np.inf), axis=1)
+            axes.plot(rates, np.where(np.isfinite(median), median, np.nan), color="black",
+                      linewidth=2.8, label=f"median over {final.shape[1]} seeds")
+        else:
+            axes.plot(rates, shown[:, 0], color="black", linewidth=2.2,
+                      label="final training loss")
+        finite = final[np.isfinite(final)]
+        logarithmic = bool(finite.size and (finite > 0).all())
+        if logarithmic:
+            axes.set_yscale("log")
+        if log:
+            axes.set_xscale("log")
+        _mark_nonfinite(axes, rates, final, first_nonfinite_step)
+        start = (float(np.median(initial[np.isfinite(initial)])) if np.isfinite(initial).any()
+                 else None)
+        if start is not None:
+            axes.axhline(start, color=style.MUTED, linestyle=":", linewidth=1.4,
+                         label=f"initial loss {start:.3g}")
+        edge = observed_divergence(rates, np.stack([initial, final], axis=-1),
+                                   first_nonfinite_step)
+        if edge is not None:
+            axes.axvline(edge, color=style.OKABE_ITO["blue"], linestyle="dotted", linewidth=2.4,
+                         label=f"sweep: divergence at {edge:.3g}")
+        if limit is not None and np.isfinite(limit):
+            axes.axvline(limit, color=style.UNSTABLE, linestyle="dashed", linewidth=2,
+                         label=f"analytic limit 2/λmax = {limit:.4g}")
+        axes.set_xlabel("learning rate" + (" (log scale)" if log else ""))
+        axes.set_ylabel("final training loss" + (" (log scale)" if logarithmic else ""))
+        axes.set_title(textwrap.fill(title, 100), fontsize=12)  # long titles on two lines
+        axes.legend(loc="best", fontsize=10)
+    return figure
+
+
+def _rc() -> dict:
+    return style.rc_params(salt="functional-training-sweep")
+
+
+def _mark_nonfinite(axes, rates: np.ndarray, final: np.ndarray, first_nonfinite_step) -> None:
+    """Runs whose final loss is non-finite: a cross on the top edge at their rate, counted."""
+    bad = ~np.isfinite(final) | (np.asarray(first_nonfinite_step) >= 0)
+    rows = bad.any(axis=1)
+    if not rows.any():
+        return
+    axes.plot(rates[rows], np.ones(int(rows.sum())), linestyle="none", marker="X",
+              markersize=8, color=style.UNSTABLE, clip_on=False,
+              transform=axes.get_xaxis_transform(), zorder=5,
+              label=f"non-finite: {int(bad.sum())} run{'s' if bad.sum() != 1 else ''} "
+                    f"at {int(rows.sum())} rate{'s' if rows.sum() != 1 else ''}")
 
 
 _NO_DATES = {".svg": {"Date": None}, ".pdf": {"CreationDate": None}}
