@@ -223,10 +223,22 @@ def _spec_regions_alt(d: Mapping) -> str:
     return (
         f"Scatter plot of {len(regions['train']['x'])} training examples "
         f"({points_phrase(regions)}) over the model's shaded class regions, split by a black "
-        f"decision boundary; {misclassified_count(regions['train'])} training and "
-        f"{misclassified_count(regions['validation'])} validation examples are ringed as "
-        "misclassified."
+        f"decision boundary; {_ringed(regions)} ringed as misclassified."
     )
+
+
+def _ringed(regions: Mapping) -> str:
+    """``3 training and 1 validation examples are``; validation only where there is a set.
+
+    Example:
+      >>> _ringed({"train": {"predicted": [0, 1], "label": [1, 1]}, "validation": None})
+      '1 training example is'
+    """
+    train = misclassified_count(regions["train"])
+    if not regions.get("validation"):
+        return f"{train} training example{' is' if train == 1 else 's are'}"
+    return (f"{train} training and {misclassified_count(regions['validation'])} validation "
+            "examples are")
 
 
 SPEC_FIGURES: dict[str, FigureSpec] = figure_table(

@@ -168,3 +168,12 @@ def test_figures_spec_refuses_to_draw_backends_that_disagree(tmp_path, capsys, m
                           "two-features: engine differs from manual at step 12, train_loss")
     assert_nothing_written(tmp_path, before)
 
+
+
+def test_a_classifier_without_validation_data_mentions_none(tmp_path, capsys):
+    without = INLINE.replace("validation = [[1.2, 1.0, 0.0], [3.2, 2.5, 1.0]]\n", "")
+    spec = spec_file(tmp_path, without, name="no-validation.toml")
+    code, _, err = run_cli(capsys, "comparisons", "figures", "--spec", spec, "--format", "svg")
+    assert code == 0, err
+    readme = (tmp_path / "no-validation-figures" / figures.README_FILE).read_text()
+    assert "ringed as misclassified" in readme and "validation" not in readme.lower()
