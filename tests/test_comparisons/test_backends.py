@@ -845,3 +845,21 @@ def test_softmax_regression_agrees_with_numpy_in_every_backend():
             np.testing.assert_allclose(got, np.asarray(ref[series]), rtol=tol, atol=tol,
                                        err_msg=f"{backend} {series}")
         np.testing.assert_allclose(traj.batch_loss, ref["batch_loss"], rtol=tol, atol=tol)
+
+
+def test_jax_scales_a_short_summed_batch_in_its_compiled_run():
+    """The jax backend's compiled run steps on (n_k / B) of the mean's gradient for a summed
+    loss's short batch (what Loop.step_scale asks of the other backends); exact halves."""
+    from comparisons.backends.jax_backend import _summed_steps
+
+    e = _summed(2, 3)
+    base = optax.sgd(1.0)
+    assert _summed_steps(e, [[0, 1], [2, 3], [4, 0]], base) is base  # every batch full
+    opt = _summed_steps(e, [[0, 1], [2], [3, 4]], base)
+    params = jnp.asarray(0.0)
+    state = opt.init(params)
+    steps = []
+    for _ in range(3):
+        updates, state = opt.update(jnp.asarray(1.0), state, params)
+        steps.append(float(updates))
+    assert steps == [-1.0, -0.5, -1.0]
