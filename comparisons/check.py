@@ -46,6 +46,7 @@ from pathlib import Path
 
 import comparisons.backends
 from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
+from comparisons.dtype_hint import float32_hint, relative_diff
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.faults.diagnosis import Diagnosis, diagnose
 from comparisons.report import package_versions
@@ -184,6 +185,9 @@ class Verdict:
         values match (empty: none does; always empty when you agree).
       trajectory: yours, as given.
       reference_trajectory: the reference's whole trajectory.
+      hint: one line about the check's settings, or ``None``: a float64 check of a
+        trajectory that carries float32 rounding suggests ``--dtype float32``
+        (:mod:`comparisons.dtype_hint`).
     """
 
     experiment: str
@@ -198,6 +202,7 @@ class Verdict:
     trajectory: Trajectory | None = field(default=None, repr=False, compare=False)
     reference_trajectory: TrajectoryRecord | None = field(default=None, repr=False,
                                                           compare=False)
+    hint: str | None = None
 
     @property
     def largest_diff(self) -> float:
@@ -229,6 +234,7 @@ class Verdict:
             ("agree: " if self.agree else "MISMATCH: ")
             + self.describe().removeprefix(f"{self.experiment}: "),
             *self.diagnosis_lines(),
+            *([self.hint] if self.hint else []),
         ]
 
     def to_json(self) -> dict:
@@ -245,6 +251,7 @@ class Verdict:
             "max_abs_diff": {label: json_float(v) for label, v in self.max_abs_diff.items()},
             "coverage": self.coverage.to_json(),
             "diagnosis": None if self.agree else [_diagnosis_json(d) for d in self.diagnoses],
+            "hint": self.hint,
             "versions": package_versions(),
             "trajectory": None if self.trajectory is None else self.trajectory.to_json(),
             "reference_trajectory": None if self.reference_trajectory is None
@@ -272,6 +279,7 @@ class Verdict:
                          f"{'' if diff is None or steps is None else f'{diff:.1e}'} |")
         lines += ["", f"- {self.describe()}"]
         lines += [f"- {line}" for line in self.diagnosis_lines()]
+        lines += [f"- {self.hint}"] if self.hint else []
         if coverage.nonfinite_from is not None:
             lines.append(f"- values after step {coverage.nonfinite_from} are not compared: "
                          "both runs are non-finite from there")
@@ -355,6 +363,12 @@ def check(
         diagnoses=found,
         trajectory=theirs,
         reference_trajectory=expected,
+        hint=float32_hint(
+            [v for (q, _, _), v in theirs.values.items() if q != "batches"], dtype=dtype,
+            agree=compared.agree, first_relative_diff=None if compared.first_mismatch is None
+            else relative_diff(compared.first_mismatch.expected, compared.first_mismatch.actual),
+            agrees_at_float32=lambda: compare_partial(experiment, expected, theirs,
+                                                      reference=reference, dtype="float32").agree),
     )
 
 

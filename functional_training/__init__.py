@@ -43,6 +43,7 @@ from functional_training._loss import (
 from functional_training._losses import (
     DEFAULT_LOSS,
     LOSS_KINDS,
+    REDUCTIONS,
     LossKind,
     accuracy_of,
     check_targets,
@@ -67,6 +68,7 @@ from functional_training._optimizers import (
     OPTIMIZER_NAMES,
     OPTIMIZERS,
     UNIT_INTERVAL,
+    WEIGHT_DECAY_KINDS,
     OptimizerKind,
     check_hyperparameters,
     check_learning_rate,
@@ -76,7 +78,9 @@ from functional_training._optimizers import (
     make_optimizer,
     optimizer_factory,
     optimizer_hyperparameters,
+    optimizer_keys,
     settings_problem,
+    weight_decay_kind,
 )
 from functional_training._params import PARAM_NAMES, LinearParams
 from functional_training._precision import DTYPES, float64, overflow_edge, precision, tolerance
@@ -167,6 +171,8 @@ __all__ = [
     "is_int",
     "is_number",
     "OPTIMIZERS",
+    "REDUCTIONS",
+    "WEIGHT_DECAY_KINDS",
     "UNIT_INTERVAL",
     "OptimizerKind",
     "hyperparameter_problem",
@@ -212,6 +218,8 @@ __all__ = [
     "observed_divergence",
     "optimizer_factory",
     "optimizer_hyperparameters",
+    "optimizer_keys",
+    "weight_decay_kind",
     "overflow_edge",
     "precision",
     "predict",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import functional_training as ft
 from comparisons.backends import _common
@@ -71,6 +72,21 @@ def _named(tree) -> dict[str, float]:
     return {name: float(v) for name, v in ft.named_series(tree, leading=0).items()}
 
 
+def _summed_steps(experiment: Experiment, batches, optimizer):
+    """``optimizer`` stepping on ``(n_k / B)`` of step ``k``'s gradient for a summed loss
+    (``reduction = "sum"``: the sum divided by the nominal batch size ``B``) where a batch
+    is short; ``optimizer`` itself where every batch is full (the loop's
+    ``Loop.step_scale``, compiled: ``optax.scale_by_schedule`` of the step count)."""
+    if experiment.reduction != "sum" or batches is None:
+        return optimizer
+    nominal = experiment.batch_size or len(experiment.train)
+    scales = np.asarray([len(rows) / nominal for rows in batches], dtype=np.float64)
+    if np.all(scales == 1.0):
+        return optimizer
+    table = jnp.asarray(scales)
+    return optax.chain(optax.scale_by_schedule(lambda count: table[count]), optimizer)
+
+
 class JaxMaths(Maths):
     """``functional_training``'s objective and optax.
 
@@ -103,6 +119,7 @@ class JaxMaths(Maths):
         if schedule is not None:
             settings["learning_rate"] = schedule
         optimizer = ft.make_optimizer(e.optimizer, frozen=_common.frozen_names(e), **settings)
+        optimizer = _summed_steps(e, batches, optimizer)
         (x, y), (x_val, y_val) = self.splits["train"], self.splits.get("validation",
                                                                       (None, None))
         traj = ft.train(
@@ -167,6 +184,9 @@ class JaxMaths(Maths):
 
     def update(self, k: int, grads) -> None:
         self.k = k + 1  # the compiled run has taken the step already
+
+    def scaled_update(self, k: int, grads, scale: float) -> None:
+        self.k = k + 1  # the compiled run scaled this step's gradient (_summed_steps)
 
     def learning_rate(self, k: int) -> float:
         return self.record.extras["learning_rate"][k]
