@@ -60,6 +60,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from functional_training._messages import clipped_line
+
 FILE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy", ".npz")
 """The suffixes :func:`read_table` reads (matched case-insensitively)."""
 
@@ -236,14 +238,13 @@ def file_digest(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> s
 # ----------------------------------------------------------------------------- shared checks
 
 
-def _one_line(text: object) -> str:
+def _library_says(text: object) -> str:
     """A library's error message as one line of at most ``_MESSAGE_LIMIT`` characters."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= _MESSAGE_LIMIT else line[: _MESSAGE_LIMIT - 3] + "..."
+    return clipped_line(text, _MESSAGE_LIMIT)
 
 
 def _reason(exc: OSError) -> str:
-    return _one_line(exc.strerror or exc)
+    return _library_says(exc.strerror or exc)
 
 
 def _check_readable(path: str) -> int:
@@ -434,7 +435,7 @@ def _csv_header(path: str) -> list[str]:
         with _csv_open(path) as handle:
             record = next(_csv_records(handle), None)
     except (OSError, csv.Error) as exc:
-        raise DataFileError(f"{path}: cannot read the CSV header ({_one_line(exc)})") from exc
+        raise DataFileError(f"{path}: cannot read the CSV header ({_library_says(exc)})") from exc
     if record is None:
         raise DataFileError(f"{path}: no header row (only blank lines)")
     return record[1]
@@ -507,13 +508,13 @@ def _csv_failure(path: str, header: list[str], selected: Sequence[str], exc: Exc
                     )
                 rows += 1
     except (OSError, csv.Error, StopIteration):
-        return f"{path}: cannot be read as CSV: {_one_line(exc)}"
+        return f"{path}: cannot be read as CSV: {_library_says(exc)}"
     if rows == 0:
         return f"{path}: header only, no data rows"
     try:
         texts = _csv_read(path, selected, pa.string())
     except (pa.ArrowException, OSError):
-        return f"{path}: cannot be read as CSV: {_one_line(exc)}"
+        return f"{path}: cannot be read as CSV: {_library_says(exc)}"
     bad = {}
     for name in selected:
         values = texts.column(name).combine_chunks()
@@ -522,7 +523,7 @@ def _csv_failure(path: str, header: list[str], selected: Sequence[str], exc: Exc
             bad[name] = np.arange(len(values)) == index
     found = _first_cell(bad)
     if found is None:
-        return f"{path}: cannot be read as CSV: {_one_line(exc)}"
+        return f"{path}: cannot be read as CSV: {_library_says(exc)}"
     row, name = found
     text = texts.column(name)[row].as_py()
     shown = repr(text if len(text) <= 40 else text[:37] + "...")
@@ -564,7 +565,7 @@ def _read_csv(path: str, features: Sequence[str] | None, target: str | None) -> 
     except pa.ArrowInvalid as exc:
         raise DataFileError(_csv_failure(path, header, selected, exc)) from exc
     except (pa.ArrowException, OSError) as exc:
-        raise DataFileError(f"{path}: cannot be read as CSV: {_one_line(exc)}") from exc
+        raise DataFileError(f"{path}: cannot be read as CSV: {_library_says(exc)}") from exc
     if table.num_rows == 0:
         raise DataFileError(f"{path}: header only, no data rows")
 
@@ -584,7 +585,7 @@ def _read_parquet(path: str, features: Sequence[str] | None, target: str | None)
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
-        raise DataFileError(f"{path}: cannot be read as Parquet: {_one_line(exc)}") from exc
+        raise DataFileError(f"{path}: cannot be read as Parquet: {_library_says(exc)}") from exc
     chosen, target = _select(path, schema.names, features, target)
     selected = _in_file_order(schema.names, chosen, target)
     for name in selected:
@@ -597,7 +598,7 @@ def _read_parquet(path: str, features: Sequence[str] | None, target: str | None)
     try:
         table = pq.read_table(path, columns=selected)
     except (pa.ArrowException, OSError) as exc:
-        raise DataFileError(f"{path}: cannot be read as Parquet: {_one_line(exc)}") from exc
+        raise DataFileError(f"{path}: cannot be read as Parquet: {_library_says(exc)}") from exc
     if table.num_rows == 0:
         raise DataFileError(f"{path}: no data rows")
     columns = _arrow_columns(path, table, selected, _data_row)
@@ -621,7 +622,7 @@ def _read_npy(path: str, features: Sequence[str] | None, target: str | None) -> 
             handle.seek(0)
             array = np.load(handle, allow_pickle=False) if magic == _NPY_MAGIC else None
     except (ValueError, OSError, EOFError) as exc:
-        raise DataFileError(f"{path}: cannot be read as .npy: {_one_line(exc)}") from exc
+        raise DataFileError(f"{path}: cannot be read as .npy: {_library_says(exc)}") from exc
     if array is None:
         raise DataFileError(f"{path}: not a .npy file (no NumPy magic bytes at its start)")
     if array.ndim != 2:
@@ -648,7 +649,7 @@ def _read_npz(path: str, features: Sequence[str] | None, target: str | None) -> 
                 with np.load(handle, allow_pickle=False) as archive:
                     arrays = {key: archive[key] for key in archive.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataFileError(f"{path}: cannot be read as .npz: {_one_line(exc)}") from exc
+        raise DataFileError(f"{path}: cannot be read as .npz: {_library_says(exc)}") from exc
     if arrays is None:
         raise DataFileError(f"{path}: not a .npz archive (no zip signature at its start)")
     if not arrays:

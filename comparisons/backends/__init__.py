@@ -69,6 +69,7 @@ from comparisons.backends._common import (
 from comparisons.backends._loop import Batch, Evaluation, Loop, Maths, recorder_for, run_loop
 from comparisons.experiments import Experiment
 from functional_training import TrajectoryRecord
+from functional_training._messages import first_line
 
 __all__ = [
     "BACKEND_NAMES",
@@ -200,7 +201,7 @@ class Backend:
             reason = module.supports(experiment)
             if reason is not None:
                 raise BackendUnsupported(
-                    f"{self.name} backend does not run {experiment.name}: {_one_line(reason)}"
+                    f"{self.name} backend does not run {experiment.name}: {first_line(reason)}"
                 )
         return module.run(experiment, dtype=dtype)
 
@@ -212,11 +213,6 @@ def _load(path: str) -> Any:
     for attribute in filter(None, attributes.split(".")):
         target = getattr(target, attribute)
     return target
-
-
-def _one_line(text: object) -> str:
-    lines = str(text).strip().splitlines()
-    return lines[0] if lines else ""
 
 
 # --- discovery --------------------------------------------------------------------------
@@ -266,7 +262,7 @@ def _plugin(name: str) -> Backend:
     try:
         module = _load(entry.value)
     except Exception as err:  # a plug-in's import may raise anything; it must not escape
-        return broken(f"import failed: {type(err).__name__}: {_one_line(err)}")
+        return broken(f"import failed: {type(err).__name__}: {first_line(err)}")
     problem = _contract_problem(module)
     if problem is not None:
         return broken(problem)

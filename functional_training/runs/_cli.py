@@ -29,19 +29,10 @@ from functional_training._interrupts import (
     raise_if_interrupted,
     raise_on_interrupt,
 )
+from functional_training._messages import one_line
 
 EXIT_USAGE = 2
 """Exit status of bad usage or bad input."""
-
-
-def one_line(message) -> str:
-    """``message`` with every run of whitespace (newlines included) squashed to one space.
-
-    Example:
-      >>> one_line("first line\\n  second\\tline ")
-      'first line second line'
-    """
-    return " ".join(str(message).split())
 
 
 class ArgumentParser(argparse.ArgumentParser):

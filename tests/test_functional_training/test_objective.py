@@ -1,9 +1,7 @@
 """The JAX core for any model kind: Objective, train, loss_and_grad, schedules, freezing.
 
-Expected values come from a NumPy float64 MLP written here from the formulas
-(matrix forward ``a_{l+1} = f(a_l W_l + b_l)``, backward
-``dW_l = a_l^T delta_l``, ``db_l = sum delta_l``,
-``delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1})``), not from the package.
+Expected values come from the tests' NumPy float64 MLP (``numpy_reference.numpy_mlp``,
+written from the formulas, not from the package).
 """
 
 from __future__ import annotations
@@ -12,64 +10,11 @@ import jax
 import numpy as np
 import optax
 import pytest
+from numpy_reference import numpy_mlp
 
 import functional_training as ft
 
 TOL = 1e-12  # float64: the project's verification tolerance (a few ulps per step, 1e3 headroom)
-
-ACTIVATIONS = {
-    "tanh": (np.tanh, lambda z, a: 1.0 - a * a),
-    "relu": (lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(float)),
-    "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)), lambda z, a: a * (1.0 - a)),
-}
-
-
-def _numpy_loss(loss: str, s: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean loss over the batch and dL/ds (already divided by n)."""
-    n = len(t)
-    if loss == "half-squared-error":
-        return float(np.mean(0.5 * (s - t) ** 2)), (s - t) / n
-    if loss == "hinge":
-        margin = 1.0 - t * s
-        return float(np.mean(np.maximum(margin, 0.0))), np.where(margin > 0, -t, 0.0) / n
-    if loss == "binary-cross-entropy":
-        p = 1.0 / (1.0 + np.exp(-s))
-        return float(np.mean(np.logaddexp(0.0, s) - s * t)), (p - t) / n
-    if loss == "softmax-cross-entropy":
-        z = s - s.max(axis=1, keepdims=True)
-        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        onehot = np.eye(s.shape[1])[t.astype(int)]
-        value = np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), t.astype(int)])
-        return float(value), (p - onehot) / n
-    raise AssertionError(loss)
-
-
-def numpy_mlp_sgd(layers, x, y, *, activation, loss, l2, rates, steps):
-    """Full-batch SGD on an MLP in NumPy float64: per step the loss, grads and new layers."""
-    f, df = ACTIVATIONS[activation]
-    layers = [(w.copy(), b.copy()) for w, b in layers]
-    history = []
-    for k in range(steps):
-        acts, pres = [x], []
-        for i, (w, b) in enumerate(layers):
-            z = acts[-1] @ w + b
-            pres.append(z)
-            acts.append(z if i == len(layers) - 1 else f(z))
-        out = acts[-1][:, 0] if acts[-1].shape[1] == 1 else acts[-1]
-        value, ds = _numpy_loss(loss, out, y)
-        value += l2 * sum(np.sum(w * w) + np.sum(b * b) for w, b in layers)
-        delta = ds[:, None] if ds.ndim == 1 else ds
-        grads = [None] * len(layers)
-        for i in reversed(range(len(layers))):
-            w, b = layers[i]
-            grads[i] = (acts[i].T @ delta + 2 * l2 * w, delta.sum(axis=0) + 2 * l2 * b)
-            if i:
-                delta = (delta @ w.T) * df(pres[i - 1], acts[i])
-        history.append((value, grads, [(w.copy(), b.copy()) for w, b in layers]))
-        layers = [(w - rates[k] * gw, b - rates[k] * gb)
-                  for (w, b), (gw, gb) in zip(layers, grads, strict=True)]
-    return history, layers
-
 
 def _mlp(sizes, activation, seed):
     values = ft.initial_values("mlp", init="seeded", seed=seed, sizes=sizes,
@@ -98,16 +43,16 @@ def test_train_any_mlp_matches_a_numpy_loop_step_by_step(x64, sizes, activation,
 
     rates = [float(schedule(k)) for k in range(steps)]
     layers = [(np.asarray(layer.w), np.asarray(layer.b)) for layer in params.layers]
-    history, final = numpy_mlp_sgd(layers, x, y, activation=activation, loss=loss, l2=l2,
-                                   rates=rates, steps=steps)
-    for k, (value, grads, at) in enumerate(history):
+    ref = numpy_mlp(layers, x, y, activation=activation, loss=loss, l2=l2, rates=rates)
+    for k, (value, grads, at) in enumerate(zip(ref["batch_loss"], ref["grads"],
+                                               ref["params"][:-1], strict=True)):
         np.testing.assert_allclose(traj.batch_loss[k], value, rtol=TOL, atol=TOL)
         for layer, (g_w, g_b) in enumerate(grads):
             np.testing.assert_allclose(traj.grads.layers[layer].w[k], g_w, rtol=TOL, atol=TOL)
             np.testing.assert_allclose(traj.grads.layers[layer].b[k], g_b, rtol=TOL, atol=TOL)
             np.testing.assert_allclose(traj.params.layers[layer].w[k], at[layer][0],
                                        rtol=TOL, atol=TOL)
-    for layer, (w, b) in enumerate(final):
+    for layer, (w, b) in enumerate(ref["params"][-1]):
         np.testing.assert_allclose(traj.params.layers[layer].w[-1], w, rtol=TOL, atol=TOL)
         np.testing.assert_allclose(traj.params.layers[layer].b[-1], b, rtol=TOL, atol=TOL)
     # The compiled scan's cos and the eager one may differ in the last bit (XLA fuses them).

@@ -25,7 +25,7 @@ from cli_helpers import run_cli, run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lesson_fixture import lesson_blocks
-from numpy_reference import numpy_mlp, numpy_sgd
+from numpy_reference import mlp_layers, numpy_mlp, numpy_sgd
 
 import functional_training as ft
 import functional_training.runs._train_cli as train_cli
@@ -584,10 +584,7 @@ def test_spec_mlp_run_matches_a_numpy_float64_loop(tmp_path, capsys):
     x, y = table[:, :2], table[:, 2]
     sizes = (2, 8, 8, 1)
     values = ft.initial_values("mlp", init="seeded", seed=1, sizes=sizes, activation="tanh")
-    layers = [(np.array([[values[f"layers.{n}.w[{i},{j}]"] for j in range(fan_out)]
-                         for i in range(fan_in)]),
-               np.array([values[f"layers.{n}.b[{j}]"] for j in range(fan_out)]))
-              for n, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
+    layers = mlp_layers(values, sizes)
     rates = [0.5 + (0.05 - 0.5) * min(k, 20) / 20 for k in range(30)]  # the linear schedule
     order = ft.minibatch_indices(60, batch_size=12, steps=30, seed=3)
     ref = numpy_mlp(layers, x, y, activation="tanh", loss="hinge", l2=1e-3, rates=rates,
@@ -883,3 +880,14 @@ def test_keep_checkpoints_defaults_to_three_and_all_keeps_every_one(capsys, tmp_
     code, out, err = run_cli(capsys, "functional_training", *argv, "--keep-checkpoints", "0",
                              "--checkpoint-dir", tmp_path / "c")
     assert (code, out) == (2, "") and "expected an integer >= 1 or 'all', got '0'" in err
+
+
+def test_trains_summary_and_last_progress_line_say_which_step_they_show(capsys):
+    code, out, err = run_cli(capsys, "functional_training", "train", "--data", "shipments",
+                             "--optimizer", "sgd", "--learning-rate", "0.08", "--steps", "20")
+    assert code == 0
+    assert ("train_loss 13.8333 before step 0 -> 0.000494275 after step 19; grad_norm 12.3873 "
+            "at step 0 -> 0.0110078 at step 19") in out.splitlines()
+    assert err.splitlines()[-1] == ("20/20 steps done; step 19 (before its update): "
+                                    "batch_loss=0.000503922 train_loss=0.000503922 "
+                                    "grad_norm=0.0110078")
