@@ -110,6 +110,7 @@ from functional_training._sweep_moments import moment_statistics
 from functional_training._synthetic import (
     MinibatchOrder,
     Shipments,
+    epoch_batches,
     minibatch_indices,
     synthetic_shipments,
     two_moons,
@@ -207,6 +208,7 @@ __all__ = [
     "loss_hessian",
     "make_optimizer",
     "mean_loss",
+    "epoch_batches",
     "minibatch_indices",
     "moment_statistics",
     "observed_divergence",
