@@ -373,9 +373,10 @@ class Verdict:
         ]
 
     def _batches_line(self) -> str:
-        """``batches: 3 of 25 differ from the reference's order``."""
+        """``batches: 3 of 25 differ from the spec's order (...)``, with how to replay yours."""
         differ, compared = self.batches_differ or (0, 0)
-        return f"batches: {differ} of {compared} differ from the reference's order"
+        return (f"batches: {differ} of {compared} differ from the spec's order (to train the "
+                'reference on your own batches, set [run] batches = "trajectory")')
 
     def to_json(self) -> dict:
         """The ``check`` report object (strict JSON: non-finite numbers as strings)."""
