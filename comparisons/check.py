@@ -188,7 +188,8 @@ class Replay:
         ``batches`` (``None``: the spec's batches).
 
     Example:
-      >>> print("\n".join(Replay(True, (4, 4, 2)).lines()))
+      >>> for line in Replay(True, (4, 4, 2)).lines():
+      ...     print(line)
       initial values: from your trajectory's step 0
       batches: from your trajectory (3 steps, 2 to 4 examples)
     """
