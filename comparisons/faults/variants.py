@@ -308,13 +308,14 @@ def _overwriting_backward(root: Value) -> None:
     visited last (the oldest), not the sum over its consumers. A rule that
     reaches one parent twice (``a * a``) assigns the same value twice: once.
     """
-    nodes, seen, stack = [], set(), [root]
+    seen, stack, nodes = {root}, [root], []
     while stack:
         node = stack.pop()
-        if id(node) not in seen:
-            seen.add(id(node))
-            nodes.append(node)
-            stack.extend(node._prev)
+        nodes.append(node)
+        for parent in node._prev:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
     nodes.sort(key=lambda node: node._stamp, reverse=True)
     for node in nodes:
         node.grad = 0.0
@@ -322,13 +323,12 @@ def _overwriting_backward(root: Value) -> None:
     for node in nodes:
         if node._backward is None:
             continue
-        parents = {id(p): p for p in node._prev}
-        for parent in parents.values():
+        parents = node._prev
+        for parent in parents:
             parent.grad = 0.0  # BUG: `=`: this rule's share replaces what others gave
         node._backward(node.grad)
-        for key, parent in parents.items():
-            times = sum(id(p) == key for p in node._prev)
-            parent.grad = parent.grad / times  # a * a: g a assigned twice is g a
+        if len(parents) == 2 and parents[0] is parents[1]:
+            parents[0].grad = parents[0].grad / 2  # a * a: g a assigned twice is g a
 
 
 class _OverwriteNotAccumulate(ManualMaths):
