@@ -56,21 +56,21 @@ relu-gradient-where-negative-hinge    the hinge's ``max(0, .)``       step 0, gr
 double-softmax                        softmax, then                   step 0, grads.layers.0.w[0,0]
                                       ``cross_entropy`` (a second
                                       softmax) on the probabilities
-bce-on-probabilities                  ``BCEWithLogitsLoss`` given     step 0, grads.w[0]
+sigmoid-applied-twice                 ``BCEWithLogitsLoss`` given     step 0, grads.w[0]
                                       ``sigmoid(s)``, not the logit
-detached-hidden-layer                 ``.detach()`` on the first      step 0, grads.layers.0.w[0,0]
+hidden-layer-detached                 ``.detach()`` on the first      step 0, grads.layers.0.w[0,0]
                                       hidden layer's output: no
                                       gradient for it
-detached-last-hidden-layer            ``.detach()`` on the last       step 0, grads.layers.0.w[0,0]
+last-hidden-layer-detached            ``.detach()`` on the last       step 0, grads.layers.0.w[0,0]
                                       hidden layer's output: none
                                       below it
-zero-grad-before-step                 ``zero_grad()`` between         step 0, grads.w
+gradients-cleared-before-step         ``zero_grad()`` between         step 0, grads.w
                                       ``backward()`` and ``step()``:
                                       nothing moves
 update-sign-flipped                   ``w += lr * grad``: gradient    step 1, params.w
                                       ascent
 wrong-learning-rate                   the rate 10 times the spec's    step 1, params.w
-stale-gradient                        step k applies step k - 1's     step 0, grads.w
+stale-gradient                        step k applies step k - 1's     step 1, params.w
                                       gradient (step 0 zeros)
 stale-gradient-step-before-backward   ``step()`` before               step 0, grads.w
                                       ``backward()``: the previous
@@ -79,13 +79,13 @@ l2-applied-twice                      the penalty added to the loss   step 0, gr
                                       twice: ``4 alpha theta``
 l2-also-as-weight-decay               the penalty in the loss and     step 1, params.layers.0.w[0,0]
                                       ``weight_decay = 2 alpha`` too
-schedule-never-stepped                ``scheduler.step()`` never      step 1, extras.learning_rate
+schedule-not-stepped                  ``scheduler.step()`` never      step 1, extras.learning_rate
                                       called: the initial rate
                                       throughout
 step-called-twice                     ``optimizer.step()`` twice per  step 1, params.w
                                       batch: Adam's moments advance
                                       twice
-adamw-for-adam                        ``AdamW(lr)`` for Adam:         step 2, params.w
+adamw-not-adam                        ``AdamW(lr)`` for Adam:         step 2, params.w
                                       decoupled decay 0.01
 last-batch-skipped                    the last batch of every epoch   step 4, grads.w
                                       skipped
@@ -316,19 +316,19 @@ _GALLERY: tuple[tuple[str, str, Callable[[], Experiment] | None], ...] = (
     ("sum-not-mean-loss-summed", "full-batch", None),
     ("relu-gradient-where-negative-hinge", _hinge_line().name, _hinge_line),
     ("double-softmax", "softmax/delay-class", None),
-    ("bce-on-probabilities", "logistic/late-shipments", None),
-    ("detached-hidden-layer", "mlp/tanh-regression", None),
-    ("detached-last-hidden-layer", _small_moons().name, _small_moons),
-    ("zero-grad-before-step", "full-batch", None),
+    ("sigmoid-applied-twice", "logistic/late-shipments", None),
+    ("hidden-layer-detached", "mlp/tanh-regression", None),
+    ("last-hidden-layer-detached", _small_moons().name, _small_moons),
+    ("gradients-cleared-before-step", "full-batch", None),
     ("update-sign-flipped", "full-batch", None),
     ("wrong-learning-rate", "full-batch", None),
     ("stale-gradient", "full-batch", None),
     ("stale-gradient-step-before-backward", "mini-batch", None),
     ("l2-applied-twice", _small_moons().name, _small_moons),
     ("l2-also-as-weight-decay", _small_moons().name, _small_moons),
-    ("schedule-never-stepped", _small_moons().name, _small_moons),
+    ("schedule-not-stepped", _small_moons().name, _small_moons),
     ("step-called-twice", "optimizer/adam", None),
-    ("adamw-for-adam", "optimizer/adam", None),
+    ("adamw-not-adam", "optimizer/adam", None),
     ("last-batch-skipped", "mini-batch", None),
 )
 """Each fault and the experiment that demonstrates it (a registry key, or a factory's)."""
