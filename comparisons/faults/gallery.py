@@ -79,6 +79,12 @@ l2-applied-twice                      the penalty added to the loss   step 0, gr
                                       twice: ``4 alpha theta``
 l2-also-as-weight-decay               the penalty in the loss and     step 1, params.layers.0.w[0,0]
                                       ``weight_decay = 2 alpha`` too
+weight-decay-also-in-loss             ``weight_decay = lam`` and      step 1, grads.w
+                                      ``lam/2 sum theta^2`` in the
+                                      loss too
+l2-as-weight-decay                    the spec's L2 as                step 0, grads.layers.0.w[0,0]
+                                      ``weight_decay = 2 alpha``
+                                      only: not in the loss
 schedule-not-stepped                  ``scheduler.step()`` never      step 1, extras.learning_rate
                                       called: the initial rate
                                       throughout
@@ -111,7 +117,9 @@ missing ``2 alpha theta`` is ``3.9e-5`` in the first weight's gradient, seven
 orders of magnitude above the float64 tolerance.
 
 The kinds added for issue 20 use the same small runs: ``full-batch`` for the
-update's sign, rate, staleness, clearing and the summed loss; ``mini-batch`` for
+update's sign, rate, staleness, clearing and the summed loss (and its copy with
+SGD's coupled ``weight_decay = 0.1``, ``full-batch[weight_decay 0.1]``, where the
+decay is 0 while ``w`` is 0 and shows in ``grads.w`` at step 1); ``mini-batch`` for
 ``step()`` before ``backward()`` (a batch late) and the skipped last batch (5
 batches an epoch: the fifth is skipped at step 4); ``softmax/delay-class`` (double
 softmax), ``logistic/late-shipments`` (24 shipments, full batch: BCE on
@@ -295,6 +303,16 @@ def _hinge_line() -> Experiment:
         5, model="linear", model_settings={"features": 2}, loss="hinge")
 
 
+@functools.cache
+def _decayed_line() -> Experiment:
+    """``full-batch`` with torch's coupled ``weight_decay = 0.1`` (SGD's ``g + 0.1 theta``)."""
+    line = REGISTRY["full-batch"]
+    return dataclasses.replace(
+        line, name="full-batch[weight_decay 0.1]",
+        hyperparams={**line.hyperparams, "weight_decay": 0.1},
+        description="full-batch with SGD's coupled weight_decay 0.1")
+
+
 _GALLERY: tuple[tuple[str, str, Callable[[], Experiment] | None], ...] = (
     ("overwrite-not-accumulate", "shared-path", None),
     ("gradients-not-cleared", "full-batch", None),
@@ -326,6 +344,8 @@ _GALLERY: tuple[tuple[str, str, Callable[[], Experiment] | None], ...] = (
     ("stale-gradient-step-before-backward", "mini-batch", None),
     ("l2-applied-twice", _small_moons().name, _small_moons),
     ("l2-also-as-weight-decay", _small_moons().name, _small_moons),
+    ("weight-decay-also-in-loss", _decayed_line().name, _decayed_line),
+    ("l2-as-weight-decay", _small_moons().name, _small_moons),
     ("schedule-not-stepped", _small_moons().name, _small_moons),
     ("step-called-twice", "optimizer/adam", None),
     ("adamw-not-adam", "optimizer/adam", None),

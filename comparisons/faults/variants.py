@@ -102,6 +102,15 @@ l2-applied-twice                      the penalty added to the loss       ``l2 >
 l2-also-as-weight-decay               the penalty in the loss, and        ``l2 > 0``, an optimizer
                                       ``2 alpha theta`` added again by    steps
                                       the optimizer (``weight_decay``)
+weight-decay-also-in-loss             a coupled ``weight_decay = lam``    a coupled
+                                      and ``lam/2 sum theta^2`` in the    ``weight_decay > 0``
+                                      loss too: ``.grad`` has
+                                      ``lam theta``, the step adds it
+                                      again
+l2-as-weight-decay                    the spec's L2 applied as torch's    ``l2 > 0``, an optimizer
+                                      ``weight_decay = 2 alpha``: in the  steps
+                                      step only, not in the loss nor
+                                      ``.grad``
 schedule-not-stepped                  the schedule never stepped: every   a schedule, 2+ steps
                                       step at its initial rate
 step-called-twice                     ``optimizer.step()`` twice per      an optimizer steps
@@ -211,7 +220,14 @@ names the bug a form belongs to):
   has ``2 alpha sum theta^2`` and the gradient ``4 alpha theta``;
   ``l2-also-as-weight-decay`` (same family) is the penalty in the loss once (the
   losses and ``.grad`` are the reference's) and torch's coupled ``weight_decay = 2
-  alpha`` too: each step's rule gets ``.grad + 2 alpha theta``.
+  alpha`` too: each step's rule gets ``.grad + 2 alpha theta``;
+  ``weight-decay-also-in-loss`` (same family) is the other way round, a spec's
+  coupled ``weight_decay = lam`` with ``lam/2 sum theta^2`` added to the loss too: the
+  batch loss and ``.grad`` carry it (``lam theta``), the rule adds ``lam theta`` again
+  (the full train and validation losses are the spec's). ``l2-as-weight-decay`` is
+  the spec's ``l2`` written as torch's ``weight_decay = 2 alpha`` alone: the
+  parameters are the reference's, the losses and ``.grad`` lack the penalty -- the
+  spec should say ``[optimizer] weight_decay`` (docs/conventions.md).
 - ``step-called-twice``: both calls of step ``k`` use step ``k``'s rate (torch's
   scheduler steps once per batch) and the same ``.grad``; Adam's count and
   moments, momentum's buffer, advance twice; SGD moves ``2 lr g``.
@@ -274,6 +290,7 @@ from functional_training import (
     leaf_of,
     loss_kind,
     minibatch_indices,
+    weight_decay_kind,
 )
 
 __all__ = [
@@ -623,6 +640,22 @@ class _L2AppliedTwice(ManualMaths):
         return value + value, {n: g + g for n, g in grads.items()}  # BUG: added twice
 
 
+class _L2AsWeightDecay(ManualMaths):
+    def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
+        return 0.0, dict.fromkeys(params, 0.0)  # BUG: not in the loss, nor in .grad ...
+
+    def update(self, k: int, grads: Floats) -> None:
+        _, decay = super().penalty(self.params)  # ... but torch's weight_decay = 2 alpha
+        super().update(k, {n: g + decay[n] for n, g in grads.items()})
+
+
+class _WeightDecayAlsoInLoss(ManualMaths):
+    def loss_and_grads(self, params: Floats, rows) -> tuple[float, dict[str, float]]:
+        loss, grads = super().loss_and_grads(params, rows)
+        value, decay = manual_l2(params, optimizer_settings(self.experiment)["weight_decay"] / 2)
+        return loss + value, {n: g + decay[n] for n, g in grads.items()}  # BUG: lam/2 theta^2
+
+
 class _AdamWNotAdam(ManualMaths):
     def rule(self, leaf: str) -> UpdateRule:
         settings = optimizer_settings(self.experiment)
@@ -699,6 +732,11 @@ def _scheduled(e: Experiment) -> bool:
 
 def _l2(e: Experiment) -> bool:
     return takes_gradients(e) and e.l2 > 0
+
+
+def _coupled_decay(e: Experiment) -> bool:
+    return (steps_optimizer(e) and weight_decay_kind(e.optimizer) == "coupled"
+            and optimizer_settings(e).get("weight_decay", 0.0) > 0)
 
 
 def _reaches_an_epochs_last_batch(e: Experiment) -> bool:
@@ -889,6 +927,16 @@ VARIANTS: dict[str, FaultVariant] = {
                      "the step adds 2 alpha theta to .grad, which already has it",
                      "l2 > 0 and an optimizer steps", lambda e: _l2(e) and steps_optimizer(e),
                      maths=_L2AlsoAsWeightDecay, family="l2-applied-twice"),
+        FaultVariant("weight-decay-also-in-loss",
+                     "the optimizer's coupled weight_decay lam, and lam/2 sum theta^2 in the "
+                     "loss too: .grad has lam theta, and the step adds it again",
+                     "a coupled weight_decay > 0 (sgd, momentum, nesterov, adam)",
+                     _coupled_decay, maths=_WeightDecayAlsoInLoss, family="l2-applied-twice"),
+        FaultVariant("l2-as-weight-decay",
+                     "the spec's L2 applied as torch's weight_decay = 2 alpha: not in the "
+                     "loss nor in .grad, only in the step",
+                     "l2 > 0 and an optimizer steps", lambda e: _l2(e) and steps_optimizer(e),
+                     maths=_L2AsWeightDecay),
         FaultVariant("schedule-not-stepped",
                      "the learning-rate schedule is never stepped: every step uses its "
                      "initial rate", "a schedule, over 2 or more steps", _scheduled,

@@ -403,7 +403,7 @@ ADDED_FOR_ISSUE_20 = {  # new kinds and forms (comparisons.faults.variants); the
     "update-sign-flipped", "wrong-learning-rate", "stale-gradient", "l2-applied-twice",
     "schedule-not-stepped", "step-called-twice", "adamw-not-adam", "last-batch-skipped",
     "last-hidden-layer-detached", "stale-gradient-step-before-backward",
-    "l2-also-as-weight-decay"}
+    "l2-also-as-weight-decay", "weight-decay-also-in-loss", "l2-as-weight-decay"}
 
 
 def test_every_fault_has_a_case():
@@ -541,7 +541,8 @@ def test_faults_apply_where_their_piece_exists():
         "tanh-derivative-missing-square", "softmax-without-max-subtraction",
         "relu-gradient-where-negative", "relu-gradient-where-negative-hinge",
         "double-softmax", "sigmoid-applied-twice", "hidden-layer-detached",
-        "last-hidden-layer-detached", "schedule-not-stepped", "adamw-not-adam"}
+        "last-hidden-layer-detached", "schedule-not-stepped", "adamw-not-adam",
+        "weight-decay-also-in-loss"}
     assert set(fault_variants(REGISTRY["single-update"])) == {  # one example, one step
         "overwrite-not-accumulate", "bias-gradient-sign", "loss-missing-half",
         "update-before-loss", "learning-rate-applied-twice",

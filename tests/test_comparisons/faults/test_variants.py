@@ -665,13 +665,15 @@ APPLIES = {  # variant -> (an experiment it applies to, one it does not)
     "last-hidden-layer-detached": ("mlp/moons", "mlp/tanh-regression"),
     "stale-gradient-step-before-backward": ("five-steps", "single-update"),
     "l2-also-as-weight-decay": ("mlp/moons", "full-batch"),
+    "weight-decay-also-in-loss": (None, "optimizer/adamw"),  # None: the gallery's own
+    "l2-as-weight-decay": ("mlp/moons", "full-batch"),
 }
 
 
 @pytest.mark.parametrize("name", list(APPLIES))
 def test_each_new_variant_applies_where_its_piece_exists(name):
     yes, no = APPLIES[name]
-    assert VARIANTS[name].applies(REGISTRY[yes])
+    assert VARIANTS[name].applies(FAULTS[name].experiment() if yes is None else REGISTRY[yes])
     assert not VARIANTS[name].applies(REGISTRY[no])
     with pytest.raises(ValueError, match=f"fault {name} does not apply to {no}"):
         VARIANTS[name].run(REGISTRY[no])
@@ -704,3 +706,41 @@ def test_bias_left_out_of_a_coupled_weight_decay():
         error = w * x + b - y
         w, b = w - lr * (np.mean(error * x) + lam * w), b - lr * np.mean(error)
     assert "bias-left-out-of-weight-decay" not in fault_variants(REGISTRY["full-batch"])
+
+
+def test_weight_decay_also_in_the_loss_puts_lam_theta_in_grad_and_in_the_step_again():
+    experiment = FAULTS["weight-decay-also-in-loss"].experiment()
+    lam = experiment.hyperparams["weight_decay"]
+    broken = run_variant(experiment, "weight-decay-also-in-loss")
+    w, b, x, y = _line(experiment)
+    x, y, lr = np.array(x), np.array(y), experiment.learning_rate
+    for k in range(experiment.steps):
+        np.testing.assert_allclose([broken.params["w"][k], broken.params["b"][k]], [w, b],
+                                   **CLOSE)
+        error = w * x + b - y
+        g = np.array([np.mean(error * x) + lam * w, np.mean(error) + lam * b])  # .grad
+        np.testing.assert_allclose([broken.grads["w"][k], broken.grads["b"][k]], g, **CLOSE)
+        assert broken.batch_loss[k] == pytest.approx(
+            np.mean(0.5 * error * error) + lam / 2 * (w * w + b * b), rel=CLOSE["rtol"])
+        w, b = w - lr * (g[0] + lam * w), b - lr * (g[1] + lam * b)  # SGD's decay again
+
+
+def test_l2_as_weight_decay_moves_as_the_reference_but_records_no_penalty():
+    experiment = FAULTS["l2-as-weight-decay"].experiment()
+    broken = run_variant(experiment, "l2-as-weight-decay")
+    rows = np.array(experiment.train)
+    alpha = experiment.l2
+    ref = numpy_mlp(_moons_layers(experiment), rows[:, :2], rows[:, 2], activation="relu",
+                    loss="hinge", l2=alpha,
+                    rates=run_variant(experiment, None).extras["learning_rate"])
+    for k, (layers, grads) in enumerate(zip(ref["params"], ref["grads"], strict=False)):
+        theta = _named(experiment, layers)
+        np.testing.assert_allclose([broken.params[n][k] for n in theta],
+                                   list(theta.values()), **CLOSE)
+        data = _named(experiment, grads)
+        np.testing.assert_allclose([broken.grads[n][k] for n in data],
+                                   [g - 2.0 * alpha * theta[n] for n, g in data.items()],
+                                   **CLOSE)
+        penalty = alpha * sum(v * v for v in theta.values())
+        assert broken.batch_loss[k] == pytest.approx(ref["batch_loss"][k] - penalty,
+                                                     rel=CLOSE["rtol"])
