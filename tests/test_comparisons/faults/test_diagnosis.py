@@ -397,8 +397,17 @@ def references():
     return {e.name: manual.run(e) for e in (*EXPERIMENTS.values(), SHARED)}
 
 
+ADDED_FOR_ISSUE_20 = {  # new kinds and forms (comparisons.faults.variants); their own loops
+    "sum-not-mean-loss-summed", "relu-gradient-where-negative-hinge", "double-softmax",
+    "sigmoid-applied-twice", "hidden-layer-detached", "gradients-cleared-before-step",
+    "update-sign-flipped", "wrong-learning-rate", "stale-gradient", "l2-applied-twice",
+    "schedule-not-stepped", "step-called-twice", "adamw-not-adam", "last-batch-skipped",
+    "last-hidden-layer-detached", "stale-gradient-step-before-backward",
+    "l2-also-as-weight-decay", "weight-decay-also-in-loss", "l2-as-weight-decay"}
+
+
 def test_every_fault_has_a_case():
-    assert {name for name, _ in CASES} == set(VARIANTS)
+    assert {name for name, _ in CASES} == set(VARIANTS) - ADDED_FOR_ISSUE_20
 
 
 @pytest.mark.parametrize(("fault", "experiment"), CASES,
@@ -408,8 +417,10 @@ def test_a_hand_written_buggy_loop_is_diagnosed_as_its_bug(references, fault, ex
     theirs = _loop(experiment, fault)
     assert not compare_trajectories(experiment, {"manual": reference, "theirs": theirs}).agree
     found = diagnose(experiment, theirs, reference=reference)
-    assert [d.fault for d in found] == [fault]
-    (diagnosis,) = found
+    # Forms of one family can coincide here (no hinge margin <= 0 on RELU's 3 steps).
+    assert fault in [d.fault for d in found]
+    assert {VARIANTS[d.fault].family for d in found} == {VARIANTS[fault].family}
+    (diagnosis,) = [d for d in found if d.fault == fault]
     assert diagnosis.bug == VARIANTS[fault].bug
     # Where the fault first shows: the same place as where its variant leaves the reference.
     differs = fault_differences(experiment, reference=reference)[fault]
@@ -475,13 +486,17 @@ def test_parameters_alone_are_enough_to_name_a_fault(references):
 
 def test_faults_that_coincide_on_the_parameters_are_both_named(references):
     # Batches of 2 with L2: sum(g) + 2 alpha theta = 2 mean(g) + 2 alpha theta, the gradient
-    # without the 1/2. Only the recorded losses tell them apart.
-    for fault in ("sum-not-mean", "loss-missing-half"):
+    # without the 1/2. Only the recorded losses tell them apart -- and on batches of 2 the
+    # summed half squared error (reduction='sum') is the mean squared error, so the batch
+    # loss tells loss-missing-half from sum-not-mean only (the train loss tells the rest).
+    for fault, with_loss in (("sum-not-mean", ["sum-not-mean"]),
+                             ("loss-missing-half", ["loss-missing-half",
+                                                    "sum-not-mean-loss-summed"])):
         params_only = partial(numpy_loop(LINE, fault), series=("params",))
-        assert _diagnosed(LINE, params_only, references) == ["loss-missing-half",
-                                                             "sum-not-mean"]
+        assert _diagnosed(LINE, params_only, references) == [
+            "loss-missing-half", "sum-not-mean", "sum-not-mean-loss-summed"]
         with_losses = partial(numpy_loop(LINE, fault), series=("params", "batch_loss"))
-        assert _diagnosed(LINE, with_losses, references) == [fault]
+        assert _diagnosed(LINE, with_losses, references) == with_loss
 
 
 def test_a_batch_loss_alone_names_the_loss_recorded_after_the_update(references):
@@ -523,11 +538,16 @@ def test_a_trajectory_of_two_bugs_matches_no_known_fault(references):
 def test_faults_apply_where_their_piece_exists():
     assert list(fault_variants(SHARED)) == ["overwrite-not-accumulate"]
     assert set(fault_variants(LINE)) == set(VARIANTS) - {
-        "overwrite-not-accumulate", "tanh-derivative-missing-square",
-        "softmax-without-max-subtraction", "relu-gradient-where-negative"}
+        "tanh-derivative-missing-square", "softmax-without-max-subtraction",
+        "relu-gradient-where-negative", "relu-gradient-where-negative-hinge",
+        "double-softmax", "sigmoid-applied-twice", "hidden-layer-detached",
+        "last-hidden-layer-detached", "schedule-not-stepped", "adamw-not-adam",
+        "weight-decay-also-in-loss"}
     assert set(fault_variants(REGISTRY["single-update"])) == {  # one example, one step
-        "bias-gradient-sign", "loss-missing-half", "update-before-loss",
-        "learning-rate-applied-twice", "update-in-place-before-all-gradients"}
+        "overwrite-not-accumulate", "bias-gradient-sign", "loss-missing-half",
+        "update-before-loss", "learning-rate-applied-twice",
+        "update-in-place-before-all-gradients", "gradients-cleared-before-step",
+        "update-sign-flipped", "wrong-learning-rate", "step-called-twice"}
     softmax = fault_variants(REGISTRY["softmax/delay-class"])
     assert "softmax-without-max-subtraction" in softmax
     assert "tanh-derivative-missing-square" not in softmax  # no hidden layer: tanh unused
@@ -537,7 +557,7 @@ def test_faults_apply_where_their_piece_exists():
             "bias-left-out-of-weight-decay"} <= set(moons)
     assert "batch-order-not-reshuffled" not in moons  # full batch
     assert set(fault_variants(ACCUMULATION)) == {"gradients-not-cleared", "bias-gradient-sign",
-                                                 "loss-missing-half"}
+                                                 "loss-missing-half", "overwrite-not-accumulate"}
     assert "bias-left-out-of-weight-decay" in fault_variants(REGISTRY["optimizer/adamw"])
     assert "bias-left-out-of-weight-decay" not in fault_variants(REGISTRY["optimizer/adam"])
 
