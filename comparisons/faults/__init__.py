@@ -14,7 +14,7 @@ Example:
   True
 """
 
-from comparisons.faults.diagnosis import Diagnosis, diagnose, fault_differences
+from comparisons.faults.diagnosis import Diagnosis, describe_diagnoses, diagnose, fault_differences
 from comparisons.faults.gallery import FAULTS, Fault, FaultResult, check_fault, check_faults
 from comparisons.faults.variants import VARIANTS, FaultVariant, fault_variants, run_variant
 
@@ -27,6 +27,7 @@ __all__ = [
     "FaultVariant",
     "check_fault",
     "check_faults",
+    "describe_diagnoses",
     "diagnose",
     "fault_differences",
     "fault_variants",

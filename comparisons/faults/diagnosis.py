@@ -1,65 +1,142 @@
-"""Diagnosis: which known faults a mismatching trajectory agrees with.
+"""Diagnosis: which known fault a mismatching trajectory shows, with the evidence, or none.
 
 :func:`diagnose` runs every fault variant that applies to the experiment
-(:func:`comparisons.faults.variants.fault_variants`) and returns the faults whose
-trajectory agrees with the one given, by the same comparator that found the
-mismatch; :func:`fault_differences` says where each variant first differs from
-the correct reference (``None``: on this experiment it cannot be told apart).
+(:func:`comparisons.faults.variants.fault_variants`) and weighs each against the
+trajectory given, by the same comparator that found the mismatch. The evidence,
+strongest first:
+
+==================  ==========================================================  =========
+confidence          the variant's run ...                                       named?
+==================  ==========================================================  =========
+``exact``           agrees with every value supplied                            if alone
+``training``        agrees with every parameter and gradient supplied; only     if alone,
+                    the recorded losses (or predictions) differ: the same       and none
+                    training, another recording convention (a loss recorded     exact
+                    as a sum, after the update, ...)
+``first-steps``     agrees with every value supplied up to and including the    never
+                    step where the trajectory first leaves the reference, and
+                    differs later
+==================  ==========================================================  =========
+
+A fault is *named* only when it alone reaches the strongest level any fault
+reaches (``exact`` or ``training``). Otherwise the diagnosis is "no known fault",
+with up to three *candidates* (the faults that reach a level, those that agree
+longest first) and the evidence for each: a wrong name is worse than none. Two
+faults that coincide on what was supplied (on batches of 2, ``sum-not-mean`` and
+``loss-missing-half`` move the parameters alike, and only the recorded losses
+tell them apart) are both candidates, neither named.
+
+Every diagnosis carries the trajectory's *signature*, :func:`signature`: which
+quantity first differs from the correct reference and at which step, on which
+leaves (biases only? one layer?), and the ratio of the first differing values to
+the reference's (``x2``: a missing half or a sum over 2; ``x-1``: a sign; the
+batch size: a sum, not a mean; for parameters, the ratio of the update: a wrong
+rate), and whether the parameters move at all.
+
+:func:`fault_differences` says where each variant first differs from the correct
+reference (``None``: on this experiment it cannot be told apart).
 
 Example:
   >>> from comparisons.experiments import REGISTRY
   >>> from comparisons.faults.variants import run_variant
   >>> full_batch = REGISTRY["full-batch"]
-  >>> buggy = run_variant(full_batch, "sum-not-mean")
-  >>> [d.fault for d in diagnose(full_batch, buggy)]
-  ['sum-not-mean']
+  >>> (found,) = diagnose(full_batch, run_variant(full_batch, "sum-not-mean"))
+  >>> found.fault, found.named, found.confidence
+  ('sum-not-mean', True, 'exact')
+  >>> print(found.evidence)
+  every value supplied agrees with the reference run with this bug; first differs at step 0, \
+grads: x3 the reference's on every leaf
   >>> diagnose(full_batch, run_variant(full_batch, None))
   []
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import comparisons.backends
 from comparisons.compare import Mismatch, compare_trajectories
 from comparisons.experiments import Experiment
 from comparisons.faults.variants import VARIANTS, fault_variants
-from functional_training import TrajectoryRecord
+from comparisons.models import bias_leaves
+from comparisons.trajectory import Trajectory
+from functional_training import TrajectoryRecord, leaf_of
 
-__all__ = ["Diagnosis", "diagnose", "fault_differences"]
+__all__ = ["CONFIDENCES", "Diagnosis", "describe_diagnoses", "diagnose", "fault_differences",
+           "signature"]
+
+CONFIDENCES = ("exact", "training", "first-steps")
+"""The levels of evidence, strongest first (see the module docstring)."""
+
+MOST_CANDIDATES = 3
+"""How many candidates "no known fault" lists at most."""
+
+_TRAINING = ("params", "grads")
 
 
 class Diagnosis(NamedTuple):
-    """A fault whose variant a trajectory agrees with.
+    """A fault a trajectory shows (``named``), or a candidate for it.
 
     Attributes:
       fault: the fault's name (a key of :data:`VARIANTS`).
       bug: its one-line description.
       step: the step where the fault's variant first differs from the correct reference.
       quantity: the series there (``grads.w``, ``batch_loss``, ...).
+      evidence: one line: how far the variant's run agrees with the trajectory, and
+        the trajectory's :func:`signature`.
+      confidence: one of :data:`CONFIDENCES`.
+      named: ``True``: the diagnosis names this fault; ``False``: only a candidate.
     """
 
     fault: str
     bug: str
     step: int
     quantity: str
+    evidence: str = ""
+    confidence: str = "exact"
+    named: bool = True
 
     def describe(self) -> str:
         """One line for a report.
 
         Example:
-          >>> Diagnosis("sum-not-mean", "the batch gradient is a sum", 0, "grads.w").describe()
-          'matches the reference with sum-not-mean (the batch gradient is a sum); that fault \
-first differs from the correct reference at step 0, grads.w'
+          >>> Diagnosis("sum-not-mean", "the batch gradient is a sum", 0, "grads.w",
+          ...           "first differs at step 0, grads: x3").describe()
+          'sum-not-mean: the batch gradient is a sum (evidence: first differs at step 0, \
+grads: x3)'
+          >>> Diagnosis("sum-not-mean", "the batch gradient is a sum", 0, "grads.w", "x3",
+          ...           named=False).describe()
+          'sum-not-mean (x3)'
         """
-        return (f"matches the reference with {self.fault} ({self.bug}); that fault first "
-                f"differs from the correct reference at step {self.step}, {self.quantity}")
+        if self.named:
+            return f"{self.fault}: {self.bug} (evidence: {self.evidence})"
+        return f"{self.fault} ({self.evidence})"
+
+
+def describe_diagnoses(diagnoses: Sequence[Diagnosis]) -> str:
+    """``<fault>: <bug> (evidence: ...)`` or ``no known fault; candidates: ...``.
+
+    Example:
+      >>> describe_diagnoses([])
+      'no known fault'
+      >>> describe_diagnoses([Diagnosis("a", "bug a", 0, "grads.w", "x2", "training", False),
+      ...                     Diagnosis("b", "bug b", 0, "grads.w", "x2", "training", False)])
+      'no known fault; candidates: a (x2); b (x2)'
+    """
+    named = [d for d in diagnoses if d.named]
+    if named:
+        return named[0].describe()
+    if not diagnoses:
+        return "no known fault"
+    return "no known fault; candidates: " + "; ".join(d.describe() for d in diagnoses)
 
 
 Compare = Callable[[Experiment, TrajectoryRecord, object], object]
-"""``compare(experiment, reference, theirs) -> verdict`` with ``.agree`` and ``.first_mismatch``."""
+"""``compare(experiment, reference, theirs) -> verdict`` with ``.agree``, ``.first_mismatch``
+and ``.tolerance``."""
 
 
 def _full_compare(dtype: str) -> Compare:
@@ -107,6 +184,167 @@ def fault_differences(
             for name, run in fault_variants(experiment).items()}
 
 
+# --- the trajectory's signature -------------------------------------------------------------
+
+
+def _values(trajectory) -> Mapping[tuple[str, str, int], float]:
+    if isinstance(trajectory, TrajectoryRecord):
+        return Trajectory.from_record(trajectory).values
+    return trajectory.values
+
+
+def _reference_value(reference: TrajectoryRecord, quantity: str, name: str, step: int):
+    if quantity in _TRAINING:
+        series = getattr(reference, quantity).get(name)
+    elif quantity in ("batch_loss", "train_loss", "val_loss"):
+        series = getattr(reference, quantity)
+    else:
+        return None
+    if series is None or step >= len(series):
+        return None
+    return series[step]
+
+
+def _ratio(pairs: Sequence[tuple[float, float]]) -> str | None:
+    """``x<c>`` when every ``theirs / reference`` is one constant (to 1e-6), else ``None``."""
+    ratios = [a / r for a, r in pairs if math.isfinite(a) and math.isfinite(r) and r != 0.0]
+    if not ratios or len(ratios) < len(pairs) - sum(1 for _, r in pairs if r == 0.0):
+        return None
+    c = ratios[0]
+    if all(abs(q - c) <= 1e-6 * max(1.0, abs(c)) for q in ratios):
+        return f"x{c:.4g}"
+    if all(q < 0 for q in ratios):
+        return "every sign flipped, no common ratio"
+    return None
+
+
+def _leaves_phrase(differing: set[str], supplied: set[str], biases: set[str]) -> str:
+    if differing == supplied:
+        return "on every leaf"
+    if differing <= biases:
+        return "on the biases only (" + ", ".join(sorted(differing)) + ")"
+    layers = {leaf.rsplit(".", 1)[0] for leaf in differing}
+    if len(layers) == 1 and len(supplied) > len(differing) and "." in next(iter(differing)):
+        return f"on {next(iter(layers))} only"
+    return "on " + ", ".join(sorted(differing)) + " only"
+
+
+def signature(experiment: Experiment, reference: TrajectoryRecord, theirs,
+              first: Mismatch, *, tolerance: float = 1e-12) -> str:
+    """One line: where ``theirs`` first leaves ``reference``, on which leaves, by what ratio.
+
+    For gradients and losses the ratio is of the values, ``theirs / reference``;
+    for parameters at step ``k >= 1``, of the updates ``params[k] - params[k-1]``
+    (``x10``: a rate ten times the spec's, ``x-1``: the update's sign). A value
+    differs when it is outside ``10 * tolerance`` relative to the largest reference
+    value of its step. Also says whether the parameters never move.
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> from comparisons.faults.variants import run_variant
+      >>> e = REGISTRY["full-batch"]
+      >>> ref, bad = run_variant(e, None), run_variant(e, "bias-gradient-sign")
+      >>> first = compare_trajectories(e, {"manual": ref, "bad": bad}).first_mismatch
+      >>> signature(e, ref, bad, first)
+      "first differs at step 0, grads: x-1 the reference's on the biases only (b)"
+    """
+    values = _values(theirs)
+    step, quantity = first.step, first.quantity.split(".")[0]
+    pairs, leaves, supplied = [], set(), set()
+    keys = [(q, n, k) for (q, n, k) in values if q == quantity and k == step]
+    reference_at = [_reference_value(reference, q, n, k) for q, n, k in keys]
+    scale = max((abs(r) for r in reference_at if r is not None and math.isfinite(r)), default=0.0)
+    for (q, n, k), r in zip(keys, reference_at, strict=True):
+        if r is None:
+            continue
+        a = values[(q, n, k)]
+        supplied.add(leaf_of(n) if q in _TRAINING else q)
+        if math.isfinite(a) and math.isfinite(r) and abs(a - r) <= 10 * tolerance * (1 + scale):
+            continue
+        leaves.add(leaf_of(n) if q in _TRAINING else q)
+        before = (q, n, k - 1)
+        if q == "params" and k >= 1 and before in values:
+            pairs.append((a - values[before], r - _reference_value(reference, q, n, k - 1)))
+        else:
+            pairs.append((a, r))
+    what = "updates" if quantity == "params" and step >= 1 and pairs else quantity
+    line = f"first differs at step {step}, {what}"
+    ratio = _ratio(pairs)
+    if ratio is not None:
+        line += f": {ratio} the reference's"
+    if quantity in _TRAINING and leaves:
+        biases = set(bias_leaves(experiment.model, experiment.model_config)) if (
+            experiment.kind == "train") else set()
+        line += " " + _leaves_phrase(leaves, supplied, biases)
+    if _never_moves(values) and reference.params and _moves(reference):
+        line += "; your parameters never move"
+    return line
+
+
+def _never_moves(values) -> bool:
+    seen: dict[str, set[float]] = {}
+    for (q, n, _), v in values.items():
+        if q == "params":
+            seen.setdefault(n, set()).add(v)
+    steps = {k for (q, _, k) in values if q == "params"}
+    return len(steps) >= 2 and all(len(vs) == 1 for vs in seen.values())
+
+
+def _moves(reference: TrajectoryRecord) -> bool:
+    return any(len(set(v)) > 1 for v in reference.params.values())
+
+
+# --- weighing each fault ---------------------------------------------------------------------
+
+
+def _training_only(theirs, like: TrajectoryRecord):
+    """``theirs``'s parameters and gradients only (a record: ``like``'s other series)."""
+    if isinstance(theirs, TrajectoryRecord):
+        return dataclasses.replace(like, params=theirs.params, grads=theirs.grads)
+    kept: dict[str, dict[str, dict[int, float]]] = {q: {} for q in _TRAINING}
+    for (q, n, k), v in theirs.values.items():
+        if q in _TRAINING:
+            kept[q].setdefault(n, {})[k] = v
+    return Trajectory(**kept)
+
+
+def _holds_training(theirs) -> bool:
+    if isinstance(theirs, TrajectoryRecord):
+        return bool(theirs.params or theirs.grads)
+    return any(q in _TRAINING for q, _, _ in theirs.values)
+
+
+class _Weighed(NamedTuple):
+    level: int  # index into CONFIDENCES
+    agrees_until: float  # the step of the first disagreement with theirs (inf: none)
+    order: int
+    name: str
+    differs: Mismatch
+    evidence: str
+
+
+def _weigh(experiment, compare, reference, theirs, first: Mismatch, order: int, name: str,
+           variant: TrajectoryRecord, differs: Mismatch) -> _Weighed | None:
+    verdict = compare(experiment, variant, theirs)
+    if verdict.agree:
+        return _Weighed(0, math.inf, order, name, differs,
+                        "every value supplied agrees with the reference run with this bug")
+    mismatch = verdict.first_mismatch
+    if _holds_training(theirs):
+        training = compare(experiment, variant, _training_only(theirs, variant))
+        if training.agree and not compare(experiment, reference,
+                                          _training_only(theirs, reference)).agree:
+            return _Weighed(1, mismatch.step, order, name, differs,
+                            "every parameter and gradient supplied agrees with the reference "
+                            f"run with this bug, the recorded {mismatch.quantity} does not "
+                            f"(step {mismatch.step})")
+    if mismatch.step > first.step:
+        return _Weighed(2, mismatch.step, order, name, differs,
+                        f"agrees with the reference run with this bug up to step "
+                        f"{mismatch.step - 1}, not at step {mismatch.step}, {mismatch.quantity}")
+    return None
+
+
 def diagnose(
     experiment: Experiment,
     trajectory: object,
@@ -115,40 +353,62 @@ def diagnose(
     reference: TrajectoryRecord | None = None,
     compare: Compare | None = None,
 ) -> list[Diagnosis]:
-    """The known faults whose variant ``trajectory`` agrees with, in the gallery's order.
+    """The known fault ``trajectory`` shows (one, ``named``), or up to three candidates.
 
     A trajectory that agrees with the correct reference gets no diagnosis; so does
     one that agrees with a variant only where the variant equals the reference.
-    More than one diagnosis means those faults coincide on the series compared (on
-    batches of 2, ``sum-not-mean`` and ``loss-missing-half`` both double the data
-    gradient, and only the recorded losses tell them apart); an empty list means
-    the trajectory matches no known fault.
+    See the module docstring for the levels of evidence and when a fault is named.
 
     Args:
       experiment: the experiment ``trajectory`` claims to have run.
       trajectory: theirs, whole or partial: what ``compare`` takes as its third
-        argument (a :class:`functional_training.TrajectoryRecord` for the default).
+        argument (a :class:`functional_training.TrajectoryRecord` for the default,
+        or a :class:`comparisons.trajectory.Trajectory` with a partial comparator).
       dtype: the precision of ``trajectory``; sets the default comparator's
         tolerance and the one that decides where a variant differs from the reference.
       reference: the manual backend's trajectory of ``experiment``, if already computed.
-      compare: ``compare(experiment, reference_like, theirs) -> verdict`` (``.agree``);
-        default :func:`comparisons.compare.compare_trajectories` at ``dtype``, every
-        series. Pass a partial comparator to compare only what ``trajectory`` has.
+      compare: ``compare(experiment, reference_like, theirs) -> verdict`` (``.agree``,
+        ``.first_mismatch``, ``.tolerance``); default
+        :func:`comparisons.compare.compare_trajectories` at ``dtype``, every series.
+        Pass a partial comparator to compare only what ``trajectory`` has.
 
     Returns:
-      One :class:`Diagnosis` per fault matched, with where its variant first differs
-      from the correct reference (over every series, at ``dtype``).
+      ``[]`` (agrees, or no fault's evidence reaches any level), ``[named]`` (one
+      :class:`Diagnosis` with ``named=True``), or candidates (``named=False``),
+      strongest first. Each says where its variant first differs from the correct
+      reference (over every series, at ``dtype``).
     """
     compare = compare or _full_compare(dtype)
     reference = _reference(experiment, reference)
-    if compare(experiment, reference, trajectory).agree:
+    verdict = compare(experiment, reference, trajectory)
+    if verdict.agree:
         return []
-    found = []
-    for name, run in fault_variants(experiment).items():
+    first = verdict.first_mismatch
+    shows = signature(experiment, reference, trajectory, first, tolerance=verdict.tolerance)
+    weighed = []
+    for order, (name, run) in enumerate(fault_variants(experiment).items()):
         variant = run()
-        if not compare(experiment, variant, trajectory).agree:
-            continue
         differs = _difference(experiment, reference, variant, dtype)
-        if differs is not None:
-            found.append(Diagnosis(name, VARIANTS[name].bug, differs.step, differs.quantity))
-    return found
+        if differs is None:
+            continue
+        found = _weigh(experiment, compare, reference, trajectory, first, order, name, variant,
+                       differs)
+        if found is not None:
+            weighed.append(found)
+    if not weighed:
+        return []
+    weighed.sort(key=lambda w: (w.level, -w.agrees_until, w.order))
+    best = [w for w in weighed if w.level == weighed[0].level]
+    if len(best) == 1 and best[0].level < CONFIDENCES.index("first-steps"):
+        (w,) = best
+        return [Diagnosis(w.name, VARIANTS[w.name].bug, w.differs.step, w.differs.quantity,
+                          f"{w.evidence}; {shows}", CONFIDENCES[w.level])]
+    candidates = weighed[:MOST_CANDIDATES] if len(best) == 1 else (
+        sorted(best, key=lambda w: w.order)[:MOST_CANDIDATES])
+    alike = len(best) > 1 and best[0].level < CONFIDENCES.index("first-steps")
+    return [Diagnosis(w.name, VARIANTS[w.name].bug, w.differs.step, w.differs.quantity,
+                      f"{w.evidence}"
+                      + (", as for " + ", ".join(o.name for o in best if o is not w)
+                         if alike and w in best else "") + f"; {shows}",
+                      CONFIDENCES[w.level], named=False)
+            for w in candidates]
