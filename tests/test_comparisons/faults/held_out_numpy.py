@@ -111,6 +111,9 @@ def head(e, out, y, bug):
         if "no-half" in bug:
             return r ** 2, 2 * r[:, None]  # BUG: mean(e^2) without the 1/2
         return 0.5 * r ** 2, r[:, None]
+    if e.loss == "squared-error":
+        r = out[:, 0] - y
+        return r ** 2, 2 * r[:, None]
     if e.loss == "binary-cross-entropy":
         s = out[:, 0]
         if "bce-on-probabilities" in bug:  # BUG: BCEWithLogitsLoss(sigmoid(z), y)

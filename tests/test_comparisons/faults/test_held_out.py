@@ -25,6 +25,7 @@ than the reference's loops: a few ulp, far inside it; every bug is far outside i
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 
 import numpy as np
@@ -35,6 +36,11 @@ from comparisons.experiments import REGISTRY
 from comparisons.faults import VARIANTS
 
 from test_comparisons.faults import held_out_numpy
+
+if importlib.util.find_spec("torch") is not None:  # torch is an extra: its rows need it
+    from test_comparisons.faults import held_out_torch
+else:
+    held_out_torch = None
 
 # --- the experiments: small, so that every applicable variant runs in milliseconds -------------
 
@@ -123,8 +129,11 @@ LOGISTIC = dataclasses.replace(
     init={"w[0]": 0.1, "w[1]": -0.2, "b": 0.05})
 """Late or not from two features, binary cross-entropy on a logit, SGD 0.5."""
 
+SQUARED = dataclasses.replace(LINE3, name="held-out/squared-error", loss="squared-error")
+"""The line in batches of 3 with ``(s - t)^2`` (``nn.MSELoss``'s loss)."""
+
 EXPERIMENTS = (LINE, LINE3, MULTI_L2, ADAM, SCHEDULE, TANH, RELU, HINGE, SOFTMAX, SOFTMAX_BIG,
-               LOGISTIC)
+               LOGISTIC, SQUARED)
 
 # --- the table ---------------------------------------------------------------------------------
 
@@ -184,14 +193,40 @@ TABLE = [
     (LOGISTIC, "bias-sign", "bias-gradient-sign"),
     (LOGISTIC, "noise", None),
 ]
+"""The NumPy loop's rows (:mod:`held_out_numpy`)."""
+
+TORCH_TABLE = [
+    (LINE, "no-zero-grad", "gradients-not-cleared"),
+    (LINE, "zero-grad-before-step", "zero-grad-before-step"),
+    (LINE, "step-twice", "step-called-twice"),
+    (LINE, "stale-gradient", "stale-gradient"),
+    (LINE, "update-sign", "update-sign-flipped"),
+    (LINE, "momentum", None),
+    (LINE, "clip-norm", None),
+    (LINE3, "mse-for-half", "loss-missing-half"),
+    (SQUARED, "mse-reduction-sum", "sum-not-mean"),
+    (MULTI_L2, "l2-and-weight-decay", "l2-applied-twice"),
+    (ADAM, "adamw-default-decay", "adamw-for-adam"),
+    (SCHEDULE, "schedule-not-stepped", "schedule-never-stepped"),
+    (TANH, "detach-hidden", "detached-hidden-layer"),
+    (RELU, "detach-hidden", "detached-hidden-layer"),
+    (SOFTMAX, "double-softmax", "double-softmax"),
+    (SOFTMAX, "label-smoothing", None),
+    (LOGISTIC, "bce-on-probabilities", "bce-on-probabilities"),
+]
+"""The PyTorch loop's rows (:mod:`held_out_torch`), where torch is installed."""
+
+LOOPS = {"numpy": held_out_numpy, "torch": held_out_torch}
+ROWS = [("numpy", *row) for row in TABLE] + (
+    [("torch", *row) for row in TORCH_TABLE] if held_out_torch is not None else [])
 
 
 class Row:
     """One planted bug's outcome: caught? which fault named (``None``: no known fault)?"""
 
-    def __init__(self, experiment, bug: str, kind: str | None) -> None:
-        verdict = check(experiment, held_out_numpy.train(experiment, bug))
-        self.experiment, self.bug = experiment.name, bug
+    def __init__(self, loop: str, experiment, bug: str, kind: str | None) -> None:
+        verdict = check(experiment, LOOPS[loop].train(experiment, bug))
+        self.experiment, self.bug = f"{loop}: {experiment.name}", bug
         # A kind the gallery does not hold is rightly "no known fault".
         self.expected = kind if kind in VARIANTS else None
         self.caught = not verdict.agree
@@ -210,20 +245,23 @@ class Row:
 
 @pytest.fixture(scope="module")
 def rows() -> list[Row]:
-    return [Row(e, bug, expected) for e, bug, expected in TABLE]
+    return [Row(*row) for row in ROWS]
 
 
 def test_the_table_is_large_and_covers_the_gallery():
     assert len(TABLE) >= 40
     assert sum(1 for _, _, expected in TABLE if expected is None) >= 8
-    named = {expected for _, _, expected in TABLE if expected is not None}
+    named = {expected for _, _, expected in [*TABLE, *TORCH_TABLE] if expected is not None}
     # Every gallery fault a NumPy loop can hold (the engine's `*` needs an engine) has a row.
     assert set(VARIANTS) - {"overwrite-not-accumulate"} <= named
 
 
+@pytest.mark.parametrize("loop", ["numpy", "torch"])
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda e: e.name)
-def test_each_correct_loop_agrees(experiment):
-    verdict = check(experiment, held_out_numpy.train(experiment))
+def test_each_correct_loop_agrees(loop, experiment):
+    if LOOPS[loop] is None:
+        pytest.skip("torch is not installed")
+    verdict = check(experiment, LOOPS[loop].train(experiment), diagnosis=False)
     assert verdict.agree, verdict.describe()
 
 
