@@ -11,15 +11,21 @@ confidence          the variant's run ...                                       
 ``exact``           agrees with every value supplied                            if alone
 ``training``        agrees with every parameter and gradient supplied; only     if alone,
                     the recorded losses (or predictions) differ: the same       and none
-                    training, another recording convention (a loss recorded     exact
+                    training, another recording convention (a loss recorded     stronger
                     as a sum, after the update, ...)
+``parameters``      agrees with every parameter supplied, not with the          if alone,
+                    gradients: the same updates, another gradient recorded      and none
+                    (``.grad`` zeroed before ``step()``, the stale gradient     stronger
+                    used, not the one recorded, ...)
 ``first-steps``     agrees with every value supplied up to and including the    never
                     step where the trajectory first leaves the reference, and
                     differs later
 ==================  ==========================================================  =========
 
 A fault is *named* only when it alone reaches the strongest level any fault
-reaches (``exact`` or ``training``). Otherwise the diagnosis is "no known fault",
+reaches (``exact``, ``training`` or ``parameters``); the forms of one bug (a
+variant's ``family``: ``reduction='sum'`` with or without the loss summed) count
+as one, and the diagnosis names the family. Otherwise the diagnosis is "no known fault",
 with up to three *candidates* (the faults that reach a level, those that agree
 longest first) and the evidence for each: a wrong name is worse than none. Two
 faults that coincide on what was supplied (on batches of 2, ``sum-not-mean`` and
@@ -68,7 +74,7 @@ from functional_training import TrajectoryRecord, leaf_of
 __all__ = ["CONFIDENCES", "Diagnosis", "describe_diagnoses", "diagnose", "fault_differences",
            "signature"]
 
-CONFIDENCES = ("exact", "training", "first-steps")
+CONFIDENCES = ("exact", "training", "parameters", "first-steps")
 """The levels of evidence, strongest first (see the module docstring)."""
 
 MOST_CANDIDATES = 3
@@ -297,21 +303,21 @@ def _moves(reference: TrajectoryRecord) -> bool:
 # --- weighing each fault ---------------------------------------------------------------------
 
 
-def _training_only(theirs, like: TrajectoryRecord):
-    """``theirs``'s parameters and gradients only (a record: ``like``'s other series)."""
+def _only(theirs, like: TrajectoryRecord, quantities: tuple[str, ...]):
+    """``theirs``'s values of ``quantities`` only (a record: ``like``'s other series)."""
     if isinstance(theirs, TrajectoryRecord):
-        return dataclasses.replace(like, params=theirs.params, grads=theirs.grads)
-    kept: dict[str, dict[str, dict[int, float]]] = {q: {} for q in _TRAINING}
+        return dataclasses.replace(like, **{q: getattr(theirs, q) for q in quantities})
+    kept: dict[str, dict[str, dict[int, float]]] = {q: {} for q in quantities}
     for (q, n, k), v in theirs.values.items():
-        if q in _TRAINING:
+        if q in quantities:
             kept[q].setdefault(n, {})[k] = v
     return Trajectory(**kept)
 
 
-def _holds_training(theirs) -> bool:
+def _holds(theirs, quantities: tuple[str, ...]) -> bool:
     if isinstance(theirs, TrajectoryRecord):
-        return bool(theirs.params or theirs.grads)
-    return any(q in _TRAINING for q, _, _ in theirs.values)
+        return any(getattr(theirs, q) for q in quantities)
+    return any(q in quantities for q, _, _ in theirs.values)
 
 
 class _Weighed(NamedTuple):
@@ -319,27 +325,35 @@ class _Weighed(NamedTuple):
     agrees_until: float  # the step of the first disagreement with theirs (inf: none)
     order: int
     name: str
+    family: str
     differs: Mismatch
     evidence: str
 
 
+_SUBSETS = ((1, ("params", "grads"), "every parameter and gradient"),
+            (2, ("params",), "every parameter"))
+"""The ``training`` and ``parameters`` levels: the values that must agree with the variant."""
+
+
 def _weigh(experiment, compare, reference, theirs, first: Mismatch, order: int, name: str,
            variant: TrajectoryRecord, differs: Mismatch) -> _Weighed | None:
+    family = getattr(VARIANTS[name], "family", None) or name
     verdict = compare(experiment, variant, theirs)
     if verdict.agree:
-        return _Weighed(0, math.inf, order, name, differs,
+        return _Weighed(0, math.inf, order, name, family, differs,
                         "every value supplied agrees with the reference run with this bug")
     mismatch = verdict.first_mismatch
-    if _holds_training(theirs):
-        training = compare(experiment, variant, _training_only(theirs, variant))
-        if training.agree and not compare(experiment, reference,
-                                          _training_only(theirs, reference)).agree:
-            return _Weighed(1, mismatch.step, order, name, differs,
-                            "every parameter and gradient supplied agrees with the reference "
-                            f"run with this bug, the recorded {mismatch.quantity} does not "
-                            f"(step {mismatch.step})")
+    for level, quantities, what in _SUBSETS:
+        if not _holds(theirs, quantities):
+            continue
+        if (compare(experiment, variant, _only(theirs, variant, quantities)).agree
+                and not compare(experiment, reference,
+                                _only(theirs, reference, quantities)).agree):
+            return _Weighed(level, mismatch.step, order, name, family, differs,
+                            f"{what} supplied agrees with the reference run with this bug, "
+                            f"the recorded {mismatch.quantity} does not (step {mismatch.step})")
     if mismatch.step > first.step:
-        return _Weighed(2, mismatch.step, order, name, differs,
+        return _Weighed(3, mismatch.step, order, name, family, differs,
                         f"agrees with the reference run with this bug up to step "
                         f"{mismatch.step - 1}, not at step {mismatch.step}, {mismatch.quantity}")
     return None
@@ -398,17 +412,24 @@ def diagnose(
     if not weighed:
         return []
     weighed.sort(key=lambda w: (w.level, -w.agrees_until, w.order))
+    seen: set[str] = set()
+    weighed = [w for w in weighed if not (w.family in seen or seen.add(w.family))]  # a family once
     best = [w for w in weighed if w.level == weighed[0].level]
     if len(best) == 1 and best[0].level < CONFIDENCES.index("first-steps"):
         (w,) = best
-        return [Diagnosis(w.name, VARIANTS[w.name].bug, w.differs.step, w.differs.quantity,
-                          f"{w.evidence}; {shows}", CONFIDENCES[w.level])]
-    candidates = weighed[:MOST_CANDIDATES] if len(best) == 1 else (
-        sorted(best, key=lambda w: w.order)[:MOST_CANDIDATES])
+        return [_diagnosis(w, shows, named=True)]
     alike = len(best) > 1 and best[0].level < CONFIDENCES.index("first-steps")
-    return [Diagnosis(w.name, VARIANTS[w.name].bug, w.differs.step, w.differs.quantity,
-                      f"{w.evidence}"
-                      + (", as for " + ", ".join(o.name for o in best if o is not w)
-                         if alike and w in best else "") + f"; {shows}",
-                      CONFIDENCES[w.level], named=False)
-            for w in candidates]
+    if not alike:
+        return [_diagnosis(w, shows) for w in weighed[:MOST_CANDIDATES]]
+    best.sort(key=lambda w: w.order)
+    return [_diagnosis(w, shows, also=[o.family for o in best if o is not w])
+            for w in best[:MOST_CANDIDATES]]
+
+
+def _diagnosis(w: _Weighed, shows: str, *, named: bool = False, also=()) -> Diagnosis:
+    """The family's name and bug; the evidence names the form where it is not the family."""
+    form = f" (form {w.name})" if w.name != w.family else ""
+    evidence = w.evidence + form + (", as for " + ", ".join(also) if also else "")
+    bug = VARIANTS[w.family].bug if w.family in VARIANTS else VARIANTS[w.name].bug
+    return Diagnosis(w.family, bug, w.differs.step, w.differs.quantity, f"{evidence}; {shows}",
+                     CONFIDENCES[w.level], named)

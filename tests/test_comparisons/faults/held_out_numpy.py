@@ -23,11 +23,12 @@ The bugs (the names are this module's, not the gallery's):
   (layer 0's output detached: layer 0 gets no gradient), ``weights-doubled``,
   ``n-minus-one`` (``sum / (n - 1)``), ``noise``;
 - L2: ``l2-not-in-gradient``, ``l2-twice`` (the penalty in the loss and as
-  ``weight_decay`` too), ``l2-weights-only``, ``l1-not-l2``;
+  ``weight_decay`` too), ``l2-written-twice`` (the penalty added to the loss twice),
+  ``l2-weights-only``, ``l1-not-l2``;
 - the step: ``no-zero-grad``, ``zero-grad-before-step`` (``backward``, ``zero_grad``,
   ``step``: the step sees no gradient), ``loss-after-update``, ``lr-squared``,
   ``in-place-leaf-by-leaf``, ``update-sign``, ``lr-times-10``, ``stale-gradient``
-  (``step`` before ``backward``: each step uses the previous step's gradient),
+  (each step applies the gradient the previous step computed, and records its own),
   ``step-twice``, ``adamw-default-decay`` (``AdamW`` with its default decay 0.01
   where Adam was meant), ``schedule-not-stepped``, ``momentum``, ``clip-norm``,
   ``eps-inside-sqrt``, ``bias-lr-times-10``;
@@ -209,6 +210,9 @@ def loss_and_grads(e, layers, rows, bug, *, noise_rng=None):
     if e.l2:
         value, extra = penalty(e, layers, bug)
         loss = loss + value
+        if "l2-written-twice" in bug:  # BUG: the penalty added in two places
+            loss = loss + value
+            extra = [[2 * h for h in hs] for hs in extra]
         if "l2-not-in-gradient" not in bug:  # BUG when it is: only in the loss
             grads = [[g + h for g, h in zip(gs, hs, strict=True)] for gs, hs in zip(
                 grads, extra, strict=True)]
@@ -352,13 +356,15 @@ def train(e, bug: str | None = None) -> Traj:
         step_grads = buffer
         if "zero-grad-before-step" in bug:
             step_grads = _zeros(layers)  # BUG: zero_grad() between backward() and step()
-        if "stale-gradient" in bug:  # BUG: step() before backward(): the previous gradient
+        if "stale-gradient" in bug:  # BUG: the update uses the previous step's gradient
             step_grads, stale = (stale if stale is not None else _zeros(layers)), buffer
         if "clip-norm" in bug:  # BUG (no gallery entry): clip_grad_norm_(0.5) not in the spec
             norm = np.sqrt(sum((p * p).sum() for layer in step_grads for p in layer))
             if norm > 0.5:
                 step_grads = [[p * (0.5 / norm) for p in layer] for layer in step_grads]
-        grads_seen.append(named(e, step_grads if "clip-norm" not in bug else buffer))
+        # What the loop hands its recorder: the gradient it computed this step (zeroed
+        # before the step: zeros).
+        grads_seen.append(named(e, step_grads if "zero-grad-before-step" in bug else buffer))
         optimizer.step(k, layers, step_grads)
         if "step-twice" in bug:
             optimizer.step(k, layers, step_grads)  # BUG: optimizer.step() called twice
