@@ -1,8 +1,9 @@
 """The held-out table: bugs planted in loops written apart from the gallery, caught and named.
 
-Each row is a bug planted in a user's own loop (:mod:`held_out_numpy`, NumPy,
-written from the formulas and never from comparisons' code or its fault
-variants), the experiment it runs, and the gallery fault it is (``None``: no
+Each row is a bug planted in a user's own loop (:mod:`held_out_numpy`, NumPy;
+:mod:`held_out_torch`, PyTorch, where installed; :mod:`held_out_engine`, a scalar
+autograd engine of its own: each written from the formulas or the framework's
+documentation and never from comparisons' code or its fault variants), the experiment it runs, and the gallery fault it is (``None``: no
 gallery entry covers it; a kind the gallery does not hold yet counts as ``None``, so
 the right diagnosis for it is "no known fault"). The loop's trajectory (parameters, the gradient each
 step used, the batch loss, the batches where there are mini-batches: what a
@@ -35,7 +36,7 @@ from comparisons.check import check
 from comparisons.experiments import REGISTRY
 from comparisons.faults import VARIANTS
 
-from test_comparisons.faults import held_out_numpy
+from test_comparisons.faults import held_out_engine, held_out_numpy
 
 if importlib.util.find_spec("torch") is not None:  # torch is an extra: its rows need it
     from test_comparisons.faults import held_out_torch
@@ -217,8 +218,14 @@ TORCH_TABLE = [
 ]
 """The PyTorch loop's rows (:mod:`held_out_torch`), where torch is installed."""
 
-LOOPS = {"numpy": held_out_numpy, "torch": held_out_torch}
-ROWS = [("numpy", *row) for row in TABLE] + (
+ENGINE_TABLE = [
+    (LINE, "overwrite", "overwrite-not-accumulate"),
+    (LINE3, "overwrite", "overwrite-not-accumulate"),
+]
+"""The own-engine loop's rows (:mod:`held_out_engine`): ``+=`` -> ``=`` on a spec."""
+
+LOOPS = {"numpy": held_out_numpy, "torch": held_out_torch, "engine": held_out_engine}
+ROWS = [("numpy", *row) for row in TABLE] + [("engine", *row) for row in ENGINE_TABLE] + (
     [("torch", *row) for row in TORCH_TABLE] if held_out_torch is not None else [])
 
 
@@ -252,16 +259,19 @@ def rows() -> list[Row]:
 def test_the_table_is_large_and_covers_the_gallery():
     assert len(TABLE) >= 40
     assert sum(1 for _, _, expected in TABLE if expected is None) >= 8
-    named = {expected for _, _, expected in [*TABLE, *TORCH_TABLE] if expected is not None}
-    # Every gallery fault a NumPy loop can hold (the engine's `*` needs an engine) has a row.
-    assert set(VARIANTS) - {"overwrite-not-accumulate"} <= named
+    rows = [*TABLE, *TORCH_TABLE, *ENGINE_TABLE]
+    named = {expected for _, _, expected in rows if expected is not None}
+    # Every gallery fault (a family's forms by the family's name) has a row.
+    assert {getattr(v, "family", None) or name for name, v in VARIANTS.items()} <= named
 
 
-@pytest.mark.parametrize("loop", ["numpy", "torch"])
+@pytest.mark.parametrize("loop", ["numpy", "torch", "engine"])
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda e: e.name)
 def test_each_correct_loop_agrees(loop, experiment):
     if LOOPS[loop] is None:
         pytest.skip("torch is not installed")
+    if loop == "engine" and experiment not in (LINE, LINE3):
+        pytest.skip("the engine loop trains the line with SGD only")
     verdict = check(experiment, LOOPS[loop].train(experiment), diagnosis=False)
     assert verdict.agree, verdict.describe()
 
