@@ -66,7 +66,7 @@ from typing import NamedTuple
 import comparisons.backends
 from comparisons.compare import Mismatch, compare_trajectories
 from comparisons.experiments import Experiment
-from comparisons.faults.variants import VARIANTS, fault_variants
+from comparisons.faults.variants import VARIANTS, FaultVariant, fault_variants
 from comparisons.models import bias_leaves
 from comparisons.trajectory import Trajectory
 from functional_training import TrajectoryRecord, leaf_of
@@ -211,17 +211,17 @@ def _reference_value(reference: TrajectoryRecord, quantity: str, name: str, step
     return series[step]
 
 
-def _ratio(pairs: Sequence[tuple[float, float]]) -> str | None:
-    """``x<c>`` when every ``theirs / reference`` is one constant (to 1e-6), else ``None``."""
+def _ratio(pairs: Sequence[tuple[float, float]]) -> tuple[str | None, float | None]:
+    """``("x<c>", c)`` when every ``theirs / reference`` is one constant (to 1e-6)."""
     ratios = [a / r for a, r in pairs if math.isfinite(a) and math.isfinite(r) and r != 0.0]
     if not ratios or len(ratios) < len(pairs) - sum(1 for _, r in pairs if r == 0.0):
-        return None
+        return None, None
     c = ratios[0]
     if all(abs(q - c) <= 1e-6 * max(1.0, abs(c)) for q in ratios):
-        return f"x{c:.4g}"
+        return f"x{c:.4g}", c
     if all(q < 0 for q in ratios):
-        return "every sign flipped, no common ratio"
-    return None
+        return "every sign flipped, no common ratio", None
+    return None, None
 
 
 def _leaves_phrase(differing: set[str], supplied: set[str], biases: set[str]) -> str:
@@ -233,6 +233,14 @@ def _leaves_phrase(differing: set[str], supplied: set[str], biases: set[str]) ->
     if len(layers) == 1 and len(supplied) > len(differing) and "." in next(iter(differing)):
         return f"on {next(iter(layers))} only"
     return "on " + ", ".join(sorted(differing)) + " only"
+
+
+class _Signature(NamedTuple):
+    line: str
+    quantity: str  # params, grads, batch_loss, ...
+    step: int
+    factor: float | None  # the common ratio of the first differing values (updates), if any
+    every_leaf: bool  # every leaf supplied at that step differs
 
 
 def signature(experiment: Experiment, reference: TrajectoryRecord, theirs,
@@ -254,6 +262,11 @@ def signature(experiment: Experiment, reference: TrajectoryRecord, theirs,
       >>> signature(e, ref, bad, first)
       "first differs at step 0, grads: x-1 the reference's on the biases only (b)"
     """
+    return _signature(experiment, reference, theirs, first, tolerance).line
+
+
+def _signature(experiment: Experiment, reference: TrajectoryRecord, theirs, first: Mismatch,
+               tolerance: float) -> _Signature:
     values = _values(theirs)
     step, quantity = first.step, first.quantity.split(".")[0]
     pairs, leaves, supplied = [], set(), set()
@@ -275,7 +288,7 @@ def signature(experiment: Experiment, reference: TrajectoryRecord, theirs,
             pairs.append((a, r))
     what = "updates" if quantity == "params" and step >= 1 and pairs else quantity
     line = f"first differs at step {step}, {what}"
-    ratio = _ratio(pairs)
+    ratio, factor = _ratio(pairs)
     if ratio is not None:
         line += f": {ratio} the reference's"
     if quantity in _TRAINING and leaves:
@@ -284,7 +297,7 @@ def signature(experiment: Experiment, reference: TrajectoryRecord, theirs,
         line += " " + _leaves_phrase(leaves, supplied, biases)
     if _never_moves(values) and reference.params and _moves(reference):
         line += "; your parameters never move"
-    return line
+    return _Signature(line, quantity, step, factor, bool(leaves) and leaves == supplied)
 
 
 def _never_moves(values) -> bool:
@@ -324,10 +337,13 @@ class _Weighed(NamedTuple):
     level: int  # index into CONFIDENCES
     agrees_until: float  # the step of the first disagreement with theirs (inf: none)
     order: int
-    name: str
-    family: str
+    variant: FaultVariant
     differs: Mismatch
     evidence: str
+
+    @property
+    def family(self) -> str:
+        return getattr(self.variant, "family", None) or self.variant.name
 
 
 _SUBSETS = ((1, ("params", "grads"), "every parameter and gradient"),
@@ -335,12 +351,11 @@ _SUBSETS = ((1, ("params", "grads"), "every parameter and gradient"),
 """The ``training`` and ``parameters`` levels: the values that must agree with the variant."""
 
 
-def _weigh(experiment, compare, reference, theirs, first: Mismatch, order: int, name: str,
-           variant: TrajectoryRecord, differs: Mismatch) -> _Weighed | None:
-    family = getattr(VARIANTS[name], "family", None) or name
+def _weigh(experiment, compare, reference, theirs, first: Mismatch, order: int,
+           fault: FaultVariant, variant: TrajectoryRecord, differs: Mismatch) -> _Weighed | None:
     verdict = compare(experiment, variant, theirs)
     if verdict.agree:
-        return _Weighed(0, math.inf, order, name, family, differs,
+        return _Weighed(0, math.inf, order, fault, differs,
                         "every value supplied agrees with the reference run with this bug")
     mismatch = verdict.first_mismatch
     for level, quantities, what in _SUBSETS:
@@ -349,11 +364,11 @@ def _weigh(experiment, compare, reference, theirs, first: Mismatch, order: int, 
         if (compare(experiment, variant, _only(theirs, variant, quantities)).agree
                 and not compare(experiment, reference,
                                 _only(theirs, reference, quantities)).agree):
-            return _Weighed(level, mismatch.step, order, name, family, differs,
+            return _Weighed(level, mismatch.step, order, fault, differs,
                             f"{what} supplied agrees with the reference run with this bug, "
                             f"the recorded {mismatch.quantity} does not (step {mismatch.step})")
     if mismatch.step > first.step:
-        return _Weighed(3, mismatch.step, order, name, family, differs,
+        return _Weighed(3, mismatch.step, order, fault, differs,
                         f"agrees with the reference run with this bug up to step "
                         f"{mismatch.step - 1}, not at step {mismatch.step}, {mismatch.quantity}")
     return None
@@ -398,14 +413,15 @@ def diagnose(
     if verdict.agree:
         return []
     first = verdict.first_mismatch
-    shows = signature(experiment, reference, trajectory, first, tolerance=verdict.tolerance)
+    facts = _signature(experiment, reference, trajectory, first, verdict.tolerance)
+    shows = facts.line
     weighed = []
-    for order, (name, run) in enumerate(fault_variants(experiment).items()):
+    for order, (fault, run) in enumerate(_suspects(experiment, facts)):
         variant = run()
         differs = _difference(experiment, reference, variant, dtype)
         if differs is None:
             continue
-        found = _weigh(experiment, compare, reference, trajectory, first, order, name, variant,
+        found = _weigh(experiment, compare, reference, trajectory, first, order, fault, variant,
                        differs)
         if found is not None:
             weighed.append(found)
@@ -426,10 +442,17 @@ def diagnose(
             for w in best[:MOST_CANDIDATES]]
 
 
+def _suspects(experiment: Experiment, facts: _Signature
+              ) -> list[tuple[FaultVariant, Callable[[], TrajectoryRecord]]]:
+    """Every variant that applies, in the gallery's order."""
+    return [(VARIANTS[name], run) for name, run in fault_variants(experiment).items()]
+
+
 def _diagnosis(w: _Weighed, shows: str, *, named: bool = False, also=()) -> Diagnosis:
     """The family's name and bug; the evidence names the form where it is not the family."""
-    form = f" (form {w.name})" if w.name != w.family else ""
+    name = w.variant.name
+    form = f" (form {name})" if name != w.family else ""
     evidence = w.evidence + form + (", as for " + ", ".join(also) if also else "")
-    bug = VARIANTS[w.family].bug if w.family in VARIANTS else VARIANTS[w.name].bug
+    bug = VARIANTS[w.family].bug if w.family in VARIANTS else w.variant.bug
     return Diagnosis(w.family, bug, w.differs.step, w.differs.quantity, f"{evidence}; {shows}",
                      CONFIDENCES[w.level], named)
