@@ -604,3 +604,31 @@ def test_the_signature_says_biases_only_and_the_ratio(references):
     # L2's 2 alpha b is added after the flipped data gradient: not quite x-1.
     assert found.evidence.endswith("first differs at step 0, grads: x-1.002 the reference's on "
                                    "the biases only (b)")
+
+
+# --- levels of evidence ----------------------------------------------------------------------------
+
+
+def test_the_updates_alone_name_a_fault_whose_gradients_were_recorded_otherwise(references):
+    # The parameters are learning-rate-applied-twice's; the recorded gradients are zeros
+    # (what a hook sees after a zero_grad()): the parameters level names it.
+    theirs = numpy_loop(LINE, "learning-rate-applied-twice")
+    zeroed = dataclasses.replace(theirs, grads={n: [0.0] * len(v) for n, v in theirs.grads.items()})
+    (found,) = diagnose(LINE, zeroed, reference=references[LINE.name])
+    assert (found.fault, found.named, found.confidence) == (
+        "learning-rate-applied-twice", True, "parameters")
+    assert found.evidence.startswith("every parameter supplied agrees with the reference run "
+                                     "with this bug, the recorded grads.w does not (step 0)")
+
+
+def test_agreeing_on_the_first_steps_only_makes_a_candidate_not_a_name(references):
+    theirs = numpy_loop(LINE, "learning-rate-applied-twice")
+    later = {n: v[:4] + [x * 1.001 for x in v[4:]] for n, v in theirs.params.items()}
+    found = diagnose(LINE, dataclasses.replace(theirs, params=later),
+                     reference=references[LINE.name])
+    assert not any(d.named for d in found)
+    assert found[0].fault == "learning-rate-applied-twice"
+    assert found[0].confidence == "first-steps"
+    assert found[0].evidence.startswith("agrees with the reference run with this bug up to step "
+                                        "3, not at step 4, params.w")
+    assert len(found) <= 3
