@@ -27,7 +27,7 @@ The bugs (the names are this module's, not the gallery's):
   ``l2-weights-only``, ``l1-not-l2``;
 - the step: ``no-zero-grad``, ``zero-grad-before-step`` (``backward``, ``zero_grad``,
   ``step``: the step sees no gradient), ``loss-after-update``, ``lr-squared``,
-  ``in-place-leaf-by-leaf``, ``update-sign``, ``lr-times-10``, ``stale-gradient``
+  ``in-place-leaf-by-leaf``, ``update-sign``, ``lr-times-10``, ``lr-halved``, ``stale-gradient``
   (each step applies the gradient the previous step computed, and records its own),
   ``step-twice``, ``adamw-default-decay`` (``AdamW`` with its default decay 0.01
   where Adam was meant), ``schedule-not-stepped``, ``momentum``, ``clip-norm``,
@@ -233,6 +233,8 @@ def learning_rate(e, k: int, bug) -> float:
         done = 0 if "schedule-not-stepped" in bug else min(  # BUG: scheduler.step() never called
             max(k - s.get("transition_begin", 0), 0), s["transition_steps"])
         rate = s["init_value"] + (s["end_value"] - s["init_value"]) * done / s["transition_steps"]
+    if "lr-halved" in bug:
+        return rate / 2  # BUG: a rate half the spec's
     return rate * 10 if "lr-times-10" in bug else rate  # BUG: a rate 10 times the spec's
 
 

@@ -142,7 +142,7 @@ TABLE = [
     # (experiment, planted bug, the gallery's fault or None)
     (LINE, "no-zero-grad", "gradients-not-cleared"),
     (LINE, "bias-sign", "bias-gradient-sign"),
-    (LINE, "no-half", "loss-missing-half"),
+    (LINE3, "no-half", "loss-missing-half"),  # on batches of 2: reduction='sum' exactly
     (LINE, "grad-sum", "sum-not-mean"),
     (LINE, "loss-after-update", "update-before-loss"),
     (LINE, "bias-last-example", "bias-gradient-not-summed"),
@@ -153,6 +153,8 @@ TABLE = [
     (LINE, "validation-trained-on", "validation-in-gradient"),
     (LINE, "update-sign", "update-sign-flipped"),
     (LINE, "lr-times-10", "wrong-learning-rate"),
+    (LINE, "lr-halved", "wrong-learning-rate"),
+    (ADAM, "lr-halved", "wrong-learning-rate"),
     (LINE, "stale-gradient", "stale-gradient"),
     (LINE, "zero-grad-before-step", "gradients-cleared-before-step"),
     (LINE, "step-twice", "step-called-twice"),
