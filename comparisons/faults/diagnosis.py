@@ -14,8 +14,10 @@ confidence          the variant's run ...                                       
                     training, another recording convention (a loss recorded     stronger
                     as a sum, after the update, ...)
 ``parameters``      agrees with every parameter supplied, not with the          if alone,
-                    gradients: the same updates, another gradient recorded      and none
-                    (``.grad`` zeroed before ``step()``, the stale gradient     stronger
+                    gradients, and the bug is in the step, not the gradient     and none
+                    (the variant first differs from the reference in the        stronger
+                    parameters): the same updates, another gradient recorded
+                    (``.grad`` zeroed before ``step()``, the stale gradient
                     used, not the one recorded, ...)
 ``first-steps``     agrees with every value supplied up to and including the    never
                     step where the trajectory first leaves the reference, and
@@ -361,6 +363,8 @@ def _weigh(experiment, compare, reference, theirs, first: Mismatch, order: int,
     for level, quantities, what in _SUBSETS:
         if not _holds(theirs, quantities):
             continue
+        if "grads" not in quantities and differs.quantity.startswith("grads"):
+            continue  # a bug in the gradient shows in the gradients: updates alone are not it
         if (compare(experiment, variant, _only(theirs, variant, quantities)).agree
                 and not compare(experiment, reference,
                                 _only(theirs, reference, quantities)).agree):
