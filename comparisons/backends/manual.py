@@ -104,6 +104,10 @@ class ManualMaths(Maths):
         """The data gradient of a batch of ``n`` from the per-example sum (and the last's)."""
         return {name: g / n for name, g in summed.items()}
 
+    def reduce_loss(self, total: float, n: int) -> float:
+        """The data loss of ``n`` examples from their summed losses: the mean."""
+        return total / n
+
     def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
         """L2: ``alpha sum theta^2`` and its gradient ``2 alpha theta`` (used when ``l2 > 0``)."""
         return manual_l2(params, self.l2)
@@ -117,7 +121,7 @@ class ManualMaths(Maths):
             last = self.example_gradient(params, x, signal)
             for name, g in last.items():
                 summed[name] += g
-        loss, grads = total / len(rows), self.reduce(summed, last, len(rows))
+        loss, grads = self.reduce_loss(total, len(rows)), self.reduce(summed, last, len(rows))
         if self.l2:
             penalty, penalty_grads = self.penalty(params)
             loss += penalty
@@ -129,7 +133,7 @@ class ManualMaths(Maths):
         total = 0.0
         for *x, y in rows:
             total += self.loss(self.outputs(params, x), y)[0]
-        loss = total / len(rows)
+        loss = self.reduce_loss(total, len(rows))
         return loss + self.penalty(params)[0] if self.l2 else loss
 
     # --- the loop's calls ----------------------------------------------------------------
@@ -152,7 +156,7 @@ class ManualMaths(Maths):
         total = 0.0
         for out, row in zip(outputs, rows, strict=True):
             total += self.loss(out, row[-1])[0]
-        loss = total / len(rows)
+        loss = self.reduce_loss(total, len(rows))
         if self.l2:
             loss = loss + self.penalty(self.params)[0]
         right = None

@@ -14,10 +14,8 @@ confidence          the variant's run ...                                       
                     training, another recording convention (a loss recorded     stronger
                     as a sum, after the update, ...)
 ``parameters``      agrees with every parameter supplied, not with the          if alone,
-                    gradients, and the bug is in the step, not the gradient     and none
-                    (the variant first differs from the reference in the        stronger
-                    parameters): the same updates, another gradient recorded
-                    (``.grad`` zeroed before ``step()``, the stale gradient
+                    gradients: the same updates, another gradient recorded      and none
+                    (``.grad`` zeroed before ``step()``, the stale gradient     stronger
                     used, not the one recorded, ...)
 ``first-steps``     agrees with every value supplied up to and including the    never
                     step where the trajectory first leaves the reference, and
@@ -33,6 +31,13 @@ longest first) and the evidence for each: a wrong name is worse than none. Two
 faults that coincide on what was supplied (on batches of 2, ``sum-not-mean`` and
 ``loss-missing-half`` move the parameters alike, and only the recorded losses
 tell them apart) are both candidates, neither named.
+
+Besides the gallery's variants, the signature suggests one: a first difference
+in the updates by one factor ``c`` on every leaf is weighed as
+:func:`~comparisons.faults.variants.wrong_learning_rate` at ``c``. Its setting is
+*fitted* to the trajectory, so at the same level a variant with nothing fitted
+wins (a rate applied twice is a rate ``lr`` times the spec's, ``step()`` twice on
+SGD a rate twice the spec's: those are named, not ``wrong-learning-rate``).
 
 Every diagnosis carries the trajectory's *signature*, :func:`signature`: which
 quantity first differs from the correct reference and at which step, on which
@@ -61,6 +66,7 @@ grads: x3 the reference's on every leaf
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
@@ -68,7 +74,12 @@ from typing import NamedTuple
 import comparisons.backends
 from comparisons.compare import Mismatch, compare_trajectories
 from comparisons.experiments import Experiment
-from comparisons.faults.variants import VARIANTS, FaultVariant, fault_variants
+from comparisons.faults.variants import (
+    VARIANTS,
+    FaultVariant,
+    fault_variants,
+    wrong_learning_rate,
+)
 from comparisons.models import bias_leaves
 from comparisons.trajectory import Trajectory
 from functional_training import TrajectoryRecord, leaf_of
@@ -218,7 +229,7 @@ def _ratio(pairs: Sequence[tuple[float, float]]) -> tuple[str | None, float | No
     ratios = [a / r for a, r in pairs if math.isfinite(a) and math.isfinite(r) and r != 0.0]
     if not ratios or len(ratios) < len(pairs) - sum(1 for _, r in pairs if r == 0.0):
         return None, None
-    c = ratios[0]
+    c = ratios[0] + 0.0  # -0.0 reads as 0
     if all(abs(q - c) <= 1e-6 * max(1.0, abs(c)) for q in ratios):
         return f"x{c:.4g}", c
     if all(q < 0 for q in ratios):
@@ -340,8 +351,9 @@ class _Weighed(NamedTuple):
     agrees_until: float  # the step of the first disagreement with theirs (inf: none)
     order: int
     variant: FaultVariant
-    differs: Mismatch
+    differs: Mismatch | None  # where the variant first differs from the correct reference
     evidence: str
+    fitted: bool = False  # the variant's setting was read off the trajectory (weaker)
 
     @property
     def family(self) -> str:
@@ -353,26 +365,28 @@ _SUBSETS = ((1, ("params", "grads"), "every parameter and gradient"),
 """The ``training`` and ``parameters`` levels: the values that must agree with the variant."""
 
 
-def _weigh(experiment, compare, reference, theirs, first: Mismatch, order: int,
-           fault: FaultVariant, variant: TrajectoryRecord, differs: Mismatch) -> _Weighed | None:
+def _weigh(experiment, compare, theirs, first: Mismatch, order: int, fault: FaultVariant,
+           variant: TrajectoryRecord, leaves_reference: dict[tuple[str, ...], bool]
+           ) -> _Weighed | None:
+    """``variant``'s level of evidence for ``theirs``, or ``None`` (``differs`` filled later).
+
+    ``leaves_reference[quantities]``: ``theirs``'s values of ``quantities`` differ
+    from the correct reference (only those subsets ``theirs`` holds).
+    """
     verdict = compare(experiment, variant, theirs)
     if verdict.agree:
-        return _Weighed(0, math.inf, order, fault, differs,
+        return _Weighed(0, math.inf, order, fault, None,
                         "every value supplied agrees with the reference run with this bug")
     mismatch = verdict.first_mismatch
     for level, quantities, what in _SUBSETS:
-        if not _holds(theirs, quantities):
-            continue
-        if "grads" not in quantities and differs.quantity.startswith("grads"):
-            continue  # a bug in the gradient shows in the gradients: updates alone are not it
-        if (compare(experiment, variant, _only(theirs, variant, quantities)).agree
-                and not compare(experiment, reference,
-                                _only(theirs, reference, quantities)).agree):
-            return _Weighed(level, mismatch.step, order, fault, differs,
+        if not leaves_reference.get(quantities) or mismatch.quantity.split(".")[0] in quantities:
+            continue  # nothing of theirs to explain there, or the first mismatch is in it
+        if compare(experiment, variant, _only(theirs, variant, quantities)).agree:
+            return _Weighed(level, mismatch.step, order, fault, None,
                             f"{what} supplied agrees with the reference run with this bug, "
                             f"the recorded {mismatch.quantity} does not (step {mismatch.step})")
     if mismatch.step > first.step:
-        return _Weighed(3, mismatch.step, order, fault, differs,
+        return _Weighed(3, mismatch.step, order, fault, None,
                         f"agrees with the reference run with this bug up to step "
                         f"{mismatch.step - 1}, not at step {mismatch.step}, {mismatch.quantity}")
     return None
@@ -419,22 +433,26 @@ def diagnose(
     first = verdict.first_mismatch
     facts = _signature(experiment, reference, trajectory, first, verdict.tolerance)
     shows = facts.line
+    leaves_reference = {
+        quantities: not compare(experiment, reference,
+                                _only(trajectory, reference, quantities)).agree
+        for _, quantities, _ in _SUBSETS if _holds(trajectory, quantities)}
     weighed = []
-    for order, (fault, run) in enumerate(_suspects(experiment, facts)):
+    for order, (fault, run, fitted) in enumerate(_suspects(experiment, facts)):
         variant = run()
-        differs = _difference(experiment, reference, variant, dtype)
-        if differs is None:
+        found = _weigh(experiment, compare, trajectory, first, order, fault, variant,
+                       leaves_reference)
+        if found is None:
             continue
-        found = _weigh(experiment, compare, reference, trajectory, first, order, fault, variant,
-                       differs)
-        if found is not None:
-            weighed.append(found)
+        differs = _difference(experiment, reference, variant, dtype)
+        if differs is not None:  # else on this experiment the fault is the reference itself
+            weighed.append(found._replace(differs=differs, fitted=fitted))
     if not weighed:
         return []
-    weighed.sort(key=lambda w: (w.level, -w.agrees_until, w.order))
+    weighed.sort(key=lambda w: (w.level, w.fitted, -w.agrees_until, w.order))
     seen: set[str] = set()
     weighed = [w for w in weighed if not (w.family in seen or seen.add(w.family))]  # a family once
-    best = [w for w in weighed if w.level == weighed[0].level]
+    best = [w for w in weighed if (w.level, w.fitted) == (weighed[0].level, weighed[0].fitted)]
     if len(best) == 1 and best[0].level < CONFIDENCES.index("first-steps"):
         (w,) = best
         return [_diagnosis(w, shows, named=True)]
@@ -447,9 +465,23 @@ def diagnose(
 
 
 def _suspects(experiment: Experiment, facts: _Signature
-              ) -> list[tuple[FaultVariant, Callable[[], TrajectoryRecord]]]:
-    """Every variant that applies, in the gallery's order."""
-    return [(VARIANTS[name], run) for name, run in fault_variants(experiment).items()]
+              ) -> list[tuple[FaultVariant, Callable[[], TrajectoryRecord], bool]]:
+    """Every variant that applies, in the gallery's order, then those the signature suggests.
+
+    A first difference in the updates by one factor ``c`` on every leaf suggests
+    :func:`~comparisons.faults.variants.wrong_learning_rate` at ``c`` (to 6 digits):
+    *fitted* to the trajectory, so weaker evidence than a variant with nothing to fit
+    (the rate applied twice is a rate ``lr`` times the spec's; on SGD, ``step()`` twice
+    is a rate twice the spec's: those are named).
+    """
+    found = [(VARIANTS[name], run, False) for name, run in fault_variants(experiment).items()]
+    if (facts.quantity == "params" and facts.step >= 1 and facts.every_leaf
+            and facts.factor is not None and facts.factor > 0
+            and abs(facts.factor - 1.0) > 1e-6):
+        variant = wrong_learning_rate(float(f"{facts.factor:.6g}"))
+        if variant.applies(experiment):
+            found.append((variant, functools.partial(variant.run, experiment), True))
+    return found
 
 
 def _diagnosis(w: _Weighed, shows: str, *, named: bool = False, also=()) -> Diagnosis:
@@ -457,6 +489,7 @@ def _diagnosis(w: _Weighed, shows: str, *, named: bool = False, also=()) -> Diag
     name = w.variant.name
     form = f" (form {name})" if name != w.family else ""
     evidence = w.evidence + form + (", as for " + ", ".join(also) if also else "")
-    bug = VARIANTS[w.family].bug if w.family in VARIANTS else w.variant.bug
+    own = name == w.family or w.family not in VARIANTS  # the family's own form: its bug line
+    bug = w.variant.bug if own else VARIANTS[w.family].bug
     return Diagnosis(w.family, bug, w.differs.step, w.differs.quantity, f"{evidence}; {shows}",
                      CONFIDENCES[w.level], named)

@@ -47,6 +47,48 @@ validation-in-gradient                the gradient averages over      step 0, gr
 bias-left-out-of-weight-decay         AdamW's ``wd theta`` left out   step 2, params.b
                                       for the bias (the reference
                                       decays every parameter)
+sum-not-mean-loss-summed              ``reduction='sum'``: the loss   step 0, grads.w
+                                      and its gradient summed over
+                                      the batch
+relu-gradient-where-negative-hinge    the hinge's ``max(0, .)``       step 0, grads.w[0]
+                                      passes the gradient where
+                                      ``1 - t s <= 0`` too
+double-softmax                        softmax, then                   step 0, grads.layers.0.w[0,0]
+                                      ``cross_entropy`` (a second
+                                      softmax) on the probabilities
+bce-on-probabilities                  ``BCEWithLogitsLoss`` given     step 0, grads.w[0]
+                                      ``sigmoid(s)``, not the logit
+detached-hidden-layer                 ``.detach()`` on the first      step 0, grads.layers.0.w[0,0]
+                                      hidden layer's output: no
+                                      gradient for it
+detached-last-hidden-layer            ``.detach()`` on the last       step 0, grads.layers.0.w[0,0]
+                                      hidden layer's output: none
+                                      below it
+zero-grad-before-step                 ``zero_grad()`` between         step 0, grads.w
+                                      ``backward()`` and ``step()``:
+                                      nothing moves
+update-sign-flipped                   ``w += lr * grad``: gradient    step 1, params.w
+                                      ascent
+wrong-learning-rate                   the rate 10 times the spec's    step 1, params.w
+stale-gradient                        step k applies step k - 1's     step 0, grads.w
+                                      gradient (step 0 zeros)
+stale-gradient-step-before-backward   ``step()`` before               step 0, grads.w
+                                      ``backward()``: the previous
+                                      batch's gradient
+l2-applied-twice                      the penalty added to the loss   step 0, grads.layers.0.w[0,0]
+                                      twice: ``4 alpha theta``
+l2-also-as-weight-decay               the penalty in the loss and     step 1, params.layers.0.w[0,0]
+                                      ``weight_decay = 2 alpha`` too
+schedule-never-stepped                ``scheduler.step()`` never      step 1, extras.learning_rate
+                                      called: the initial rate
+                                      throughout
+step-called-twice                     ``optimizer.step()`` twice per  step 1, params.w
+                                      batch: Adam's moments advance
+                                      twice
+adamw-for-adam                        ``AdamW(lr)`` for Adam:         step 2, params.w
+                                      decoupled decay 0.01
+last-batch-skipped                    the last batch of every epoch   step 4, grads.w
+                                      skipped
 ====================================  ==============================  =============================
 
 The lesson's line carries most of them: ``shared-path``, ``full-batch`` (three
@@ -63,8 +105,22 @@ logits of ordinary size the missing ``- max z`` changes the last bit only, and
 no comparison can see it) and ``mlp/moons[20 points, 10 steps]`` (the 2-16-16-1
 ReLU network, hinge + L2 ``1e-4``, on its first 20 points for its first 10
 steps: a fraction of a second in pure Python), which the ReLU and L2 faults
-share. At ``1e-4`` the missing ``2 alpha theta`` is ``3.9e-5`` in the first
-weight's gradient, seven orders of magnitude above the float64 tolerance.
+share with the detached last hidden layer, both L2-twice forms and the schedule
+never stepped (its rate falls linearly from 1.0 by 0.009 a step). At ``1e-4`` the
+missing ``2 alpha theta`` is ``3.9e-5`` in the first weight's gradient, seven
+orders of magnitude above the float64 tolerance.
+
+The kinds added for issue 20 use the same small runs: ``full-batch`` for the
+update's sign, rate, staleness, clearing and the summed loss; ``mini-batch`` for
+``step()`` before ``backward()`` (a batch late) and the skipped last batch (5
+batches an epoch: the fifth is skipped at step 4); ``softmax/delay-class`` (double
+softmax), ``logistic/late-shipments`` (24 shipments, full batch: BCE on
+probabilities), ``mlp/tanh-regression`` (the detached hidden layer),
+``optimizer/adam`` (``step()`` twice, AdamW for Adam: the decay ``0.01 lr theta``
+is 0 while ``w`` is 0, so it shows at step 2), and
+``moons-hinge-line[20 points, 5 steps]``, a line with the hinge on ``mlp/moons``'s
+first 20 points from ``w = (1, -1)``, where 10 margins are ``<= 0`` from step 0:
+the hinge's relu without any hidden layer.
 
 What each bug does beyond its one line (the recorded losses, the optimizer
 state, the order of the leaves), and on which experiments it applies, is
@@ -224,6 +280,21 @@ def _large_logits() -> Experiment:
         description="softmax/delay-class with initial weights x1000 (logits in the thousands)")
 
 
+@functools.cache
+def _hinge_line() -> Experiment:
+    """A line (two features) with the hinge on ``mlp/moons``'s first 20 points: no hidden layer.
+
+    From ``w = (1, -1)``, 10 of the 20 margins ``1 - t s`` are ``<= 0``: the hinge's
+    relu mask matters from step 0.
+    """
+    moons = REGISTRY["mlp/moons"]
+    return Experiment(
+        "moons-hinge-line[20 points, 5 steps]",
+        "a linear classifier with the hinge on mlp/moons's first 20 points, SGD 0.1",
+        moons.train[:20], {"w[0]": 1.0, "w[1]": -1.0, "b": 0.0}, "sgd", {"learning_rate": 0.1},
+        5, model="linear", model_settings={"features": 2}, loss="hinge")
+
+
 _GALLERY: tuple[tuple[str, str, Callable[[], Experiment] | None], ...] = (
     ("overwrite-not-accumulate", "shared-path", None),
     ("gradients-not-cleared", "full-batch", None),
@@ -242,6 +313,23 @@ _GALLERY: tuple[tuple[str, str, Callable[[], Experiment] | None], ...] = (
     ("batch-order-not-reshuffled", "mini-batch", None),
     ("validation-in-gradient", "train-validation", None),
     ("bias-left-out-of-weight-decay", "optimizer/adamw", None),
+    ("sum-not-mean-loss-summed", "full-batch", None),
+    ("relu-gradient-where-negative-hinge", _hinge_line().name, _hinge_line),
+    ("double-softmax", "softmax/delay-class", None),
+    ("bce-on-probabilities", "logistic/late-shipments", None),
+    ("detached-hidden-layer", "mlp/tanh-regression", None),
+    ("detached-last-hidden-layer", _small_moons().name, _small_moons),
+    ("zero-grad-before-step", "full-batch", None),
+    ("update-sign-flipped", "full-batch", None),
+    ("wrong-learning-rate", "full-batch", None),
+    ("stale-gradient", "full-batch", None),
+    ("stale-gradient-step-before-backward", "mini-batch", None),
+    ("l2-applied-twice", _small_moons().name, _small_moons),
+    ("l2-also-as-weight-decay", _small_moons().name, _small_moons),
+    ("schedule-never-stepped", _small_moons().name, _small_moons),
+    ("step-called-twice", "optimizer/adam", None),
+    ("adamw-for-adam", "optimizer/adam", None),
+    ("last-batch-skipped", "mini-batch", None),
 )
 """Each fault and the experiment that demonstrates it (a registry key, or a factory's)."""
 

@@ -13,9 +13,9 @@ spec included:
 ====================================  ==================================  ==========================
 fault                                 the bug                             applies when
 ====================================  ==================================  ==========================
-overwrite-not-accumulate              the engine's ``*`` backward         kind ``shared-path``
-                                      assigns (``=``) instead of adding
-                                      (``+=``)
+overwrite-not-accumulate              the engine's backward rules assign  always (the shared path;
+                                      (``=``) instead of adding           any model, as a user's
+                                      (``+=``)                            engine builds its graph)
 gradients-not-cleared                 the gradient buffer is never        a gradient is taken at 2+
                                       cleared: step k uses g_0 + ... +    steps
                                       g_k (accumulation: ``zero_grad``
@@ -57,6 +57,59 @@ validation-in-gradient                the validation rows join the        a vali
                                       drawn from
 bias-left-out-of-weight-decay         the biases get no L2 penalty and    ``l2 > 0``, or ``adamw``
                                       no AdamW decay                      with weight decay > 0
+sum-not-mean-loss-summed              ``reduction='sum'``: the loss       batches of 2+ examples
+                                      (every recorded loss) and its
+                                      gradient are sums over the
+                                      examples
+relu-gradient-where-negative-hinge    the relu of the hinge               the hinge loss
+                                      ``max(0, 1 - t s)``, and of any
+                                      relu hidden layer, passes the
+                                      gradient where its input is
+                                      ``<= 0``
+double-softmax                        ``cross_entropy(softmax(z), t)``:   class targets
+                                      the loss's own softmax over the
+                                      probabilities
+bce-on-probabilities                  ``BCEWithLogitsLoss`` given         binary cross-entropy
+                                      ``sigmoid(s)``: the probability
+                                      taken for the logit
+detached-hidden-layer                 the first hidden layer's output     hidden layers
+                                      detached: that layer gets no data
+                                      gradient
+detached-last-hidden-layer            the last hidden layer's output      2+ hidden layers
+                                      detached: no layer below the
+                                      output layer gets a data gradient
+zero-grad-before-step                 ``zero_grad()`` between             an optimizer steps
+                                      ``backward()`` and ``step()``: the
+                                      step sees no gradient, no
+                                      parameter moves
+update-sign-flipped                   ``theta - u``, not ``theta + u``:   an optimizer steps
+                                      gradient ascent
+wrong-learning-rate                   the rate is ``c`` times the spec's  an optimizer steps
+                                      (``c = 10``;
+                                      :func:`wrong_learning_rate` for
+                                      others)
+stale-gradient                        step ``k`` applies step             an optimizer steps 2+
+                                      ``k - 1``'s gradient; step 0        times
+                                      applies zeros
+stale-gradient-step-before-backward   ``step()`` before ``backward()``:   an optimizer steps 2+
+                                      the previous batch's gradient at    times
+                                      the current parameters; step 0
+                                      none
+l2-applied-twice                      the penalty added to the loss       ``l2 > 0``
+                                      twice: ``2 alpha sum theta^2``,
+                                      gradient ``4 alpha theta``
+l2-also-as-weight-decay               the penalty in the loss, and        ``l2 > 0``, an optimizer
+                                      ``2 alpha theta`` added again by    steps
+                                      the optimizer (``weight_decay``)
+schedule-never-stepped                the schedule never stepped: every   a schedule, 2+ steps
+                                      step at its initial rate
+step-called-twice                     ``optimizer.step()`` twice per      an optimizer steps
+                                      batch, with the same gradient
+adamw-for-adam                        ``AdamW`` where Adam was meant:     optimizer ``adam``
+                                      decoupled decay ``0.01`` (torch's
+                                      default)
+last-batch-skipped                    the last batch of every epoch is    mini-batches, 2+ per
+                                      skipped                             epoch, reaching one's last
 ====================================  ==================================  ==========================
 
 How each bug's secondary effects are defined (a diagnosis is exact, so this matters):
@@ -74,7 +127,7 @@ How each bug's secondary effects are defined (a diagnosis is exact, so this matt
   schedule) multiplies ``-lr(k) u``. This is the optax mistake
   ``apply_updates(params, lr * updates)`` and the hand-written ``g = lr * grad``
   followed by ``w -= lr * g``. Calling ``optimizer.step()`` twice is another bug
-  (Adam's moments would advance twice) and not this one.
+  (``step-called-twice``: Adam's moments advance twice).
 - ``update-in-place-before-all-gradients``: in the parameters' order (``w`` then
   ``b``; ``layers.0.w``, ``layers.0.b``, ``layers.1.w``, ...), each leaf's
   gradient comes from a full forward and backward at the parameters as they are
@@ -99,13 +152,76 @@ How each bug's secondary effects are defined (a diagnosis is exact, so this matt
   without ``wd theta``. ("Weight decay applied to the bias" is the reference's own
   behaviour here, so it cannot be a fault of it.)
 
+The kinds added for issue 20, and the forms of a family (:attr:`FaultVariant.family`
+names the bug a form belongs to):
+
+- ``overwrite-not-accumulate`` on a training run is the graph the engine backend
+  builds (:class:`comparisons.backends.engine.Problem`: per example the model's
+  graph and the loss's, their sum over ``n``, then the penalty) swept newest node
+  first with every rule assigning, so a node ends with the share of its *oldest*
+  consumer alone: a parameter used by every example gets the batch's first
+  example's share (over ``n``), a hidden unit feeding several neurons the first
+  neuron's path, ``e * e`` gives ``e`` not ``2 e`` (with half squared error a line's
+  ``dL/dw`` is ``e_0 x_0 / (2 n)``), and the penalty's share (newer than the data's)
+  is lost. On the shared path it is the lesson's ``a * a``: 3, not 6.
+- ``sum-not-mean-loss-summed`` (family ``sum-not-mean``): ``nn.MSELoss(reduction='sum')``
+  as the loss, so every recorded loss (batch, train, validation) is the sum over its
+  rows, the data gradient the sum over the batch, and L2 added once after the sum.
+  Against a ``half-squared-error`` spec, torch's ``MSELoss`` is this and
+  ``loss-missing-half`` together (two bugs); against ``squared-error``, this alone.
+- ``relu-gradient-where-negative-hinge`` (family ``relu-gradient-where-negative``):
+  one broken relu used everywhere, as in micrograd, whose hinge is
+  ``(1 - t s).relu()``: the loss value is right, ``dL/ds = -t`` for every example
+  (also where ``1 - t s <= 0``), and relu hidden layers pass ``relu' = 1`` too.
+- ``double-softmax`` and ``bce-on-probabilities`` replace the loss function, so every
+  recorded loss has the bug: with ``p = softmax(z)``, ``L = logsumexp(p) - p_t`` and
+  ``dL/dz = J(z)^T (softmax(p) - onehot(t))`` (``J = diag(p) - p p^T``); with
+  ``p = sigmoid(s)``, ``L = log(1 + e^p) - p t`` and ``dL/ds = (sigmoid(p) - t) p (1 - p)``.
+- ``detached-hidden-layer``: ``h = layer0(x).detach()``, so the first layer's
+  leaves get an exact 0 from the data (torch's ``.grad`` is ``None``, recorded as
+  0); ``detached-last-hidden-layer`` (same family) detaches the output layer's input,
+  so every layer below it gets 0. A layer is the kind's leaves up to its bias leaf
+  (``bias_leaves``: one per layer, in order). The penalty's ``2 alpha theta`` still
+  reaches them (its graph is not detached); SGD, momentum and Adam on zero
+  gradients from step 0 never move them.
+- What ``grads`` records where the step does not use the gradient ``backward()``
+  just computed is what the step used, as a recorder hooked to ``optimizer.step()``
+  sees ``.grad`` (and as a NumPy loop hands it to its update):
+  ``zero-grad-before-step`` records zeros (torch's default
+  ``zero_grad(set_to_none=True)`` then makes ``step()`` skip every parameter: nothing
+  moves, not even AdamW's decay, and the optimizer's state never advances);
+  ``stale-gradient`` (a NumPy loop that keeps the gradient and applies it one step
+  late) records and applies step ``k - 1``'s gradient, taken at ``params[k - 1]`` on
+  batch ``k - 1``, and zeros at step 0 (an update of zeros: Adam's count advances);
+  ``stale-gradient-step-before-backward`` (same family; torch's ``step()`` called
+  before ``backward()``) applies at step ``k`` the gradient of batch ``k - 1`` taken
+  at the current ``params[k]``, makes no update at step 0 (``.grad`` is ``None``),
+  records that gradient (0 at step 0), and records the batch loss of batch ``k`` at
+  the parameters after its step.
+- ``update-sign-flipped`` flips the whole update (AdamW's decay included);
+  ``wrong-learning-rate`` multiplies every step's rate (a schedule's too) and
+  ``schedule-never-stepped`` holds the rate at ``lr(0)``: the recorded
+  ``learning_rate`` is the rate the run used.
+- ``l2-applied-twice``: ``+ alpha sum theta^2`` written twice, so every recorded loss
+  has ``2 alpha sum theta^2`` and the gradient ``4 alpha theta``;
+  ``l2-also-as-weight-decay`` (same family) is the penalty in the loss once (the
+  losses and ``.grad`` are the reference's) and torch's coupled ``weight_decay = 2
+  alpha`` too: each step's rule gets ``.grad + 2 alpha theta``.
+- ``step-called-twice``: both calls of step ``k`` use step ``k``'s rate (torch's
+  scheduler steps once per batch) and the same ``.grad``; Adam's count and
+  moments, momentum's buffer, advance twice; SGD moves ``2 lr g``.
+- ``adamw-for-adam``: the spec's Adam (``b1``, ``b2``, ``eps``) run as AdamW with
+  :data:`TORCH_ADAMW_WEIGHT_DECAY` (the spec's Adam ``weight_decay``, decoupled,
+  where it gives one).
+- ``last-batch-skipped``: each epoch's permutation is the reference's (same seed),
+  its last batch left out; the run still takes ``steps`` steps, so it reaches
+  later epochs, and ``batches`` records what it trained on.
+
 Applying is structural (the experiment has the piece the bug is in); whether a
 variant's trajectory actually differs from the reference's on an experiment is
 measured by :func:`comparisons.faults.diagnosis.fault_differences`
 (``softmax-without-max-subtraction`` on logits of ordinary size differs by
-rounding only, ``learning-rate-applied-twice`` at rate 1 not at all). The engine's
-``*`` fault runs the lesson's ``a * a``
-only: a spec (always kind ``train``) never has a shared path.
+rounding only, ``learning-rate-applied-twice`` at rate 1 not at all).
 
 What a model kind has (hidden activations, bias leaves) is what the kind's
 module in :mod:`comparisons.models` states (``hidden_activations``,
@@ -140,16 +256,32 @@ from comparisons.backends._loop import (
     steps_optimizer,
     takes_gradients,
 )
-from comparisons.backends._loop import is_shared_path as _is_shared_path
+from comparisons.backends.engine import Problem
 from comparisons.backends.manual import ManualMaths
 from comparisons.backends.update_rules import UpdateRule, apply_updates, ieee_div, update_rule
 from comparisons.engine import Value, ieee_exp, ieee_log
 from comparisons.experiments import Experiment
 from comparisons.losses import manual_l2
-from comparisons.models import bias_leaves, hidden_activations
-from functional_training import DEFAULT_LOSS, TrajectoryRecord, leaf_of, loss_kind
+from comparisons.models import activations, bias_leaves, hidden_activations
+from functional_training import (
+    DEFAULT_LOSS,
+    TrajectoryRecord,
+    leaf_of,
+    loss_kind,
+    minibatch_indices,
+)
 
-__all__ = ["VARIANTS", "FaultVariant", "fault_variants", "run_variant"]
+__all__ = [
+    "TORCH_ADAMW_WEIGHT_DECAY",
+    "VARIANTS",
+    "FaultVariant",
+    "fault_variants",
+    "run_variant",
+    "wrong_learning_rate",
+]
+
+TORCH_ADAMW_WEIGHT_DECAY = 1e-2
+"""``torch.optim.AdamW``'s default ``weight_decay`` (what ``adamw-for-adam`` decays by)."""
 
 Floats = Mapping[str, float]
 
@@ -168,31 +300,50 @@ class _BiasMaths(ManualMaths):
 # --- the faults: each replaces one piece of the manual maths or of the loop ----------------
 
 
-class _OverwritingValue(Value):
-    """An engine Value whose ``*`` backward assigns instead of accumulating (the bug)."""
+def _overwriting_backward(root: Value) -> None:
+    """``root.backward()`` in an engine whose every backward rule assigns (``=``), not adds.
 
-    __slots__ = ()
-
-    def __mul__(self, other):
-        if not isinstance(other, Value):
-            return super().__mul__(other)
-        out = _OverwritingValue(self.data * other.data)
-        out._prev, out._op = (self, other), "*"
-
-        def _backward(g: float) -> None:
-            self.grad = g * other.data  # BUG: `=` loses the other path's contribution
-            other.grad = g * self.data
-
-        out._backward = _backward
-        return out
+    Newest node first (the engine's order), each rule runs with its parents'
+    gradients cleared, so a node ends with the contribution of the consumer
+    visited last (the oldest), not the sum over its consumers. A rule that
+    reaches one parent twice (``a * a``) assigns the same value twice: once.
+    """
+    seen, stack, nodes = {root}, [root], []
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        for parent in node._prev:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    nodes.sort(key=lambda node: node._stamp, reverse=True)
+    for node in nodes:
+        node.grad = 0.0
+    root.grad = 1.0
+    for node in nodes:
+        if node._backward is None:
+            continue
+        parents = node._prev
+        for parent in parents:
+            parent.grad = 0.0  # BUG: `=`: this rule's share replaces what others gave
+        node._backward(node.grad)
+        if len(parents) == 2 and parents[0] is parents[1]:
+            parents[0].grad = parents[0].grad / 2  # a * a: g a assigned twice is g a
 
 
 class _OverwriteNotAccumulate(ManualMaths):
     def square(self, a: float) -> tuple[float, float, float]:
-        held = _OverwritingValue(a)  # the engine's a * a with the broken * backward
+        held = Value(a)  # the engine's a * a, swept by the broken backward
         square = held * held
-        square.backward()
+        _overwriting_backward(square)
         return a, square.data, held.grad
+
+    def loss_and_grads(self, params: Floats, rows) -> tuple[float, dict[str, float]]:
+        leaves = {n: Value(v) for n, v in params.items()}  # the engine backend's graph
+        loss = Problem(self.model, self.experiment.loss, self.l2, self.config).mean_loss(
+            leaves, rows)
+        _overwriting_backward(loss)
+        return loss.data, {n: leaf.grad for n, leaf in leaves.items()}
 
 
 class _GradientsNotCleared(Loop):
@@ -315,6 +466,175 @@ class _BiasLeftOutOfWeightDecay(_BiasMaths):
         return update_rule("adam", learning_rate=self.rate_setting, **settings)
 
 
+class _SumNotMeanLossSummed(_SumNotMean):
+    def reduce_loss(self, total: float, n: int) -> float:
+        return total  # BUG: reduction='sum': the loss is the sum too
+
+
+class _ReluGradientWhereNegativeInHinge(_ReluGradientWhereNegative):
+    def loss(self, outputs, target: float) -> tuple[float, float]:
+        value, _ = super().loss(outputs, target)
+        return value, -target  # BUG: the hinge's relu passes where 1 - t s <= 0 too
+
+
+def _softmax(z: Sequence[float]) -> list[float]:
+    """``exp(z - max z) / sum exp(z - max z)``, summed left to right."""
+    top = max(z)
+    exps = [ieee_exp(v - top) for v in z]
+    total = exps[0]
+    for e in exps[1:]:
+        total = total + e
+    return [e / total for e in exps]
+
+
+class _DoubleSoftmax(ManualMaths):
+    def loss(self, z: Sequence[float], target: float) -> tuple[float, list[float]]:
+        p = _softmax(z)
+        value, dp = super().loss(p, target)  # BUG: cross-entropy's softmax over probabilities
+        inner = 0.0
+        for pi, gi in zip(p, dp, strict=True):
+            inner = inner + pi * gi
+        return value, [pi * (gi - inner) for pi, gi in zip(p, dp, strict=True)]  # dp/dz^T dp
+
+
+class _SigmoidAppliedTwice(ManualMaths):
+    def loss(self, s: float, target: float) -> tuple[float, float]:
+        p = activations.forward("sigmoid", s)
+        value, dp = super().loss(p, target)  # BUG: BCE-with-logits given the probability
+        return value, dp * ((1.0 - p) * p)
+
+
+class _DetachedHiddenLayer(ManualMaths):
+    """``.detach()`` on the output of hidden layer ``depth`` (0: the first; -1: the last)."""
+
+    depth = 0
+
+    @functools.cached_property
+    def detached(self) -> frozenset[str]:
+        """The leaves of layers ``0..depth``: the kind's leaves up to that layer's bias."""
+        ends = bias_leaves(self.experiment.model, self.config)  # one per layer, in order
+        leaves = list(self.leaves)
+        last = leaves.index(ends[:-1][self.depth])
+        return frozenset(leaves[:last + 1])
+
+    def example_gradient(self, params: Floats, x, signal) -> dict[str, float]:
+        grads = super().example_gradient(params, x, signal)
+        return {n: 0.0 if leaf_of(n) in self.detached else g  # BUG: nothing flows below
+                for n, g in grads.items()}
+
+
+class _DetachedLastHiddenLayer(_DetachedHiddenLayer):
+    depth = -1
+
+
+class _ZeroGradBeforeStep(Loop):
+    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
+        loss, grads = self.maths.backward(batch)
+        return loss, dict.fromkeys(grads, 0.0)  # BUG: zero_grad() before step(): None, skipped
+
+
+class _UpdateSignFlipped(ManualMaths):
+    def apply(self, k: int, params: Floats, updates: Floats) -> dict[str, float]:
+        return apply_updates(params, {n: -u for n, u in updates.items()})  # BUG: ascent
+
+
+class _RateChanged(ManualMaths):
+    """The manual maths whose update rules run at :meth:`changed_rate` of the spec's rate."""
+
+    def changed_rate(self, rate):
+        raise NotImplementedError
+
+    def start(self, batches) -> None:
+        super().start(batches)
+        if self.rules:
+            self.rate_setting = self.changed_rate(self.rate_setting)
+            self.rules = {leaf: self.rule(leaf) for leaf in self.trainable}
+
+
+class _WrongLearningRate(_RateChanged):
+    factor = 10.0
+
+    def changed_rate(self, rate):
+        factor = self.factor
+        if callable(rate):
+            return lambda count: factor * rate(count)  # BUG: not the spec's rate
+        return factor * rate  # BUG: not the spec's rate
+
+
+class _ScheduleNotStepped(_RateChanged):
+    def changed_rate(self, rate):
+        return rate(0) if callable(rate) else rate  # BUG: scheduler.step() never called
+
+
+class _StepCalledTwice(_RateChanged):
+    def changed_rate(self, rate):
+        if callable(rate):  # both calls of step k at the rate of step k, as torch's scheduler
+            return lambda count: rate(count // 2)
+        return rate
+
+    def learning_rate(self, k: int) -> float:
+        rate = self.rate_setting  # the rate recorded is step k's, the spec's
+        return rate(2 * k) if callable(rate) else rate
+
+    def update(self, k: int, grads: Floats) -> None:
+        super().update(k, grads)
+        super().update(k, grads)  # BUG: optimizer.step() twice with the same .grad
+
+
+class _StaleGradient(Loop):
+    late: dict[str, float] | None = None
+
+    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
+        loss, grads = self.maths.backward(batch)
+        used = dict.fromkeys(grads, 0.0) if self.late is None else self.late
+        self.maths.update(k, used)  # BUG: the previous step's gradient (zeros at step 0)
+        self.late = grads
+        return loss, used
+
+
+class _StepBeforeBackward(Loop):
+    late: dict[str, float] | None = None
+
+    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
+        if self.late is not None:
+            self.maths.update(k, self.late)  # BUG: step() before backward(): last .grad
+        loss, grads = self.maths.backward(batch)  # at the parameters just moved
+        used, self.late = self.late, grads
+        return loss, dict.fromkeys(grads, 0.0) if used is None else used
+
+
+class _L2AlsoAsWeightDecay(ManualMaths):
+    def update(self, k: int, grads: Floats) -> None:
+        _, decay = self.penalty(self.params)
+        super().update(k, {n: g + decay[n] for n, g in grads.items()})  # BUG: 2 alpha theta again
+
+
+class _L2AppliedTwice(ManualMaths):
+    def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
+        value, grads = super().penalty(params)
+        return value + value, {n: g + g for n, g in grads.items()}  # BUG: added twice
+
+
+class _AdamWNotAdam(ManualMaths):
+    def rule(self, leaf: str) -> UpdateRule:
+        settings = optimizer_settings(self.experiment)
+        settings.pop("learning_rate", None)
+        decay = settings.pop("weight_decay", 0.0) or TORCH_ADAMW_WEIGHT_DECAY
+        return update_rule("adamw", learning_rate=self.rate_setting,  # BUG: AdamW, not Adam
+                           weight_decay=decay, **settings)
+
+
+class _LastBatchSkipped(Loop):
+    def batches(self) -> list[list[int]] | None:
+        e, n = self.experiment, len(self.gradient_rows())
+        per_epoch = n // e.batch_size
+        epochs = -(-e.steps // (per_epoch - 1))
+        order = minibatch_indices(n, batch_size=e.batch_size, steps=epochs * per_epoch,
+                                  seed=e.seed).tolist()
+        kept = [b for k, b in enumerate(order) if k % per_epoch != per_epoch - 1]  # BUG
+        return kept[:e.steps]
+
+
 # --- when a fault applies ----------------------------------------------------------------
 
 
@@ -347,6 +667,39 @@ def _several_leaves(e: Experiment) -> bool:
     return steps_optimizer(e) and len({leaf_of(n) for n in e.parameter_names}) > 1
 
 
+def _loss_targets(targets: str) -> Callable[[Experiment], bool]:
+    def applies(e: Experiment) -> bool:
+        return takes_gradients(e) and loss_kind(e.loss).targets == targets
+    return applies
+
+
+def _hidden_layers(e: Experiment) -> bool:
+    return takes_gradients(e) and bool(hidden_activations(e.model, e.model_config))
+
+
+def _hidden_layers_several(e: Experiment) -> bool:  # a bias leaf per layer, the last the output
+    return _hidden_layers(e) and len(bias_leaves(e.model, e.model_config)) > 2
+
+
+def _several_steps(e: Experiment) -> bool:
+    return steps_optimizer(e) and e.steps > 1
+
+
+def _scheduled(e: Experiment) -> bool:
+    return _several_steps(e) and e.schedule is not None
+
+
+def _l2(e: Experiment) -> bool:
+    return takes_gradients(e) and e.l2 > 0
+
+
+def _reaches_an_epochs_last_batch(e: Experiment) -> bool:
+    if not steps_optimizer(e) or e.batch_size is None:
+        return False
+    per_epoch = len(e.train) // e.batch_size
+    return per_epoch > 1 and e.steps >= per_epoch
+
+
 @dataclass(frozen=True)
 class FaultVariant:
     """One classic bug as the reference with that bug, runnable on any experiment it applies to.
@@ -359,6 +712,8 @@ class FaultVariant:
       maths: the manual backend's maths with the bug (a subclass replacing one
         method), or :class:`~comparisons.backends.manual.ManualMaths` itself.
       loop: the loop with the bug, or :class:`~comparisons.backends._loop.Loop` itself.
+      family: the bug this is one form of (``sum-not-mean-loss-summed`` is a form of
+        ``sum-not-mean``); its own name by default.
     """
 
     name: str
@@ -367,6 +722,11 @@ class FaultVariant:
     applies: Callable[[Experiment], bool]
     maths: type[ManualMaths] = ManualMaths
     loop: type[Loop] = Loop
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.name)
 
     def run(self, experiment: Experiment, *, broken: bool = True) -> TrajectoryRecord:
         """The reference with this bug on ``experiment`` (``broken=False``: without it).
@@ -383,13 +743,30 @@ class FaultVariant:
         return run_loop(experiment, self.maths, loop=self.loop)
 
 
+def wrong_learning_rate(factor: float) -> FaultVariant:
+    """``wrong-learning-rate`` at ``factor`` times the spec's rate (schedule: every step's).
+
+    :data:`VARIANTS` holds the ``10x`` form; any other factor is one call.
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> wrong_learning_rate(0.5).run(REGISTRY["single-update"]).params["w"]
+      [1.0, 1.4]
+    """
+    maths = type(f"_WrongLearningRate{factor:g}", (_WrongLearningRate,), {"factor": factor})
+    return FaultVariant("wrong-learning-rate",
+                        f"the learning rate is {factor:g} times the spec's",
+                        "an optimizer steps", steps_optimizer, maths=maths)
+
+
 VARIANTS: dict[str, FaultVariant] = {
     v.name: v
     for v in (
         FaultVariant("overwrite-not-accumulate",
-                     "the engine's * backward assigns instead of adding: a * a gets 3, not 6",
-                     "the experiment is the shared-path kind", _is_shared_path,
-                     maths=_OverwriteNotAccumulate),
+                     "the engine's backward rules assign (=) instead of adding (+=): "
+                     "a * a gets 3, not 6",
+                     "always (the shared path, and any model's graph in a user's engine)",
+                     lambda e: True, maths=_OverwriteNotAccumulate),
         FaultVariant("gradients-not-cleared", "gradients are not cleared between optimizer steps",
                      "a gradient is taken at 2 or more steps",
                      lambda e: takes_gradients(e) and e.steps > 1, loop=_GradientsNotCleared),
@@ -452,6 +829,73 @@ VARIANTS: dict[str, FaultVariant] = {
                      "the reference applies to every parameter",
                      "l2 > 0, or adamw with weight_decay > 0, and the model has biases",
                      _decays, maths=_BiasLeftOutOfWeightDecay),
+        FaultVariant("sum-not-mean-loss-summed",
+                     "reduction='sum': the loss and its gradient are sums over the batch",
+                     "batches hold 2 or more examples", _batches_of_several,
+                     maths=_SumNotMeanLossSummed, family="sum-not-mean"),
+        FaultVariant("relu-gradient-where-negative-hinge",
+                     "the relu of the hinge max(0, 1 - t s) (and of any relu hidden layer) "
+                     "passes the gradient where its input is negative too",
+                     "the hinge loss", _loss_targets("sign"),
+                     maths=_ReluGradientWhereNegativeInHinge,
+                     family="relu-gradient-where-negative"),
+        FaultVariant("double-softmax",
+                     "softmax is applied to the logits, then cross-entropy (which applies "
+                     "its own softmax) to the probabilities",
+                     "the loss takes class targets (softmax over k logits)",
+                     _loss_targets("class"), maths=_DoubleSoftmax),
+        FaultVariant("bce-on-probabilities",
+                     "BCEWithLogitsLoss is given sigmoid(s), a probability, not the logit s",
+                     "binary cross-entropy", _loss_targets("binary"),
+                     maths=_SigmoidAppliedTwice),
+        FaultVariant("detached-hidden-layer",
+                     "the first hidden layer's output is detached: that layer gets no "
+                     "gradient from the data", "hidden layers", _hidden_layers,
+                     maths=_DetachedHiddenLayer),
+        FaultVariant("detached-last-hidden-layer",
+                     "the last hidden layer's output is detached: every layer below the "
+                     "output layer gets no gradient from the data",
+                     "2 or more hidden layers", _hidden_layers_several,
+                     maths=_DetachedLastHiddenLayer, family="detached-hidden-layer"),
+        FaultVariant("zero-grad-before-step",
+                     "zero_grad() is called between backward() and step(): nothing moves",
+                     "an optimizer steps", steps_optimizer, loop=_ZeroGradBeforeStep),
+        FaultVariant("update-sign-flipped",
+                     "the update is added with the wrong sign: gradient ascent",
+                     "an optimizer steps", steps_optimizer, maths=_UpdateSignFlipped),
+        wrong_learning_rate(10.0),
+        FaultVariant("stale-gradient",
+                     "each step applies the previous step's gradient (step 0 zeros)",
+                     "an optimizer steps 2 or more times", _several_steps,
+                     loop=_StaleGradient),
+        FaultVariant("stale-gradient-step-before-backward",
+                     "step() before backward(): each step applies the gradient of the "
+                     "previous batch at the current parameters (step 0 none)",
+                     "an optimizer steps 2 or more times", _several_steps,
+                     loop=_StepBeforeBackward, family="stale-gradient"),
+        FaultVariant("l2-applied-twice",
+                     "the L2 penalty is added to the loss twice: 2 alpha sum theta^2, "
+                     "gradient 4 alpha theta", "l2 > 0", _l2, maths=_L2AppliedTwice),
+        FaultVariant("l2-also-as-weight-decay",
+                     "the L2 penalty in the loss and as the optimizer's weight decay too: "
+                     "the step adds 2 alpha theta to .grad, which already has it",
+                     "l2 > 0 and an optimizer steps", lambda e: _l2(e) and steps_optimizer(e),
+                     maths=_L2AlsoAsWeightDecay, family="l2-applied-twice"),
+        FaultVariant("schedule-never-stepped",
+                     "the learning-rate schedule is never stepped: every step uses its "
+                     "initial rate", "a schedule, over 2 or more steps", _scheduled,
+                     maths=_ScheduleNotStepped),
+        FaultVariant("step-called-twice",
+                     "optimizer.step() is called twice per batch with the same gradient",
+                     "an optimizer steps", steps_optimizer, maths=_StepCalledTwice),
+        FaultVariant("adamw-for-adam",
+                     "AdamW (torch's default weight_decay 0.01) where Adam was meant",
+                     "the optimizer is adam", lambda e: steps_optimizer(e)
+                     and e.optimizer == "adam", maths=_AdamWNotAdam),
+        FaultVariant("last-batch-skipped",
+                     "the last batch of every epoch is skipped",
+                     "mini-batches, 2 or more per epoch, reaching an epoch's last batch",
+                     _reaches_an_epochs_last_batch, loop=_LastBatchSkipped),
     )
 }
 """Every fault by name (the gallery's order, :data:`comparisons.faults.FAULTS`)."""

@@ -29,7 +29,7 @@ def _full_batch_reference():
     )
 
 
-def test_the_gallery_has_the_six_classic_bugs_the_next_lessons_five_then_six_more():
+def test_the_gallery_has_the_classic_bugs_then_issue_20s_forms_and_twelve_kinds():
     assert list(FAULTS) == [
         "overwrite-not-accumulate", "gradients-not-cleared", "bias-gradient-sign",
         "loss-missing-half", "sum-not-mean", "update-before-loss",
@@ -39,6 +39,12 @@ def test_the_gallery_has_the_six_classic_bugs_the_next_lessons_five_then_six_mor
         "learning-rate-applied-twice", "batch-size-divided-twice",
         "update-in-place-before-all-gradients", "batch-order-not-reshuffled",
         "validation-in-gradient", "bias-left-out-of-weight-decay",
+        "sum-not-mean-loss-summed", "relu-gradient-where-negative-hinge",
+        "double-softmax", "bce-on-probabilities", "detached-hidden-layer",
+        "detached-last-hidden-layer", "zero-grad-before-step", "update-sign-flipped",
+        "wrong-learning-rate", "stale-gradient", "stale-gradient-step-before-backward",
+        "l2-applied-twice", "l2-also-as-weight-decay", "schedule-never-stepped",
+        "step-called-twice", "adamw-for-adam", "last-batch-skipped",
     ]
     assert list(FAULTS) == list(VARIANTS)  # every variant has its demonstration
 

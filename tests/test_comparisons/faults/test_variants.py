@@ -1,4 +1,7 @@
-"""The next lessons' faults: each caught where the gallery says, and each bug the named one.
+"""Each fault variant is the bug it names: its run against an independent NumPy float64 run.
+
+The next lessons' faults are checked at their first step, issue 20's twelve kinds
+and the families' forms over their whole run (the last section).
 
 The faults' MLP runs (the reference's hand-written loop, ``comparisons.faults.variants``,
 with one piece replaced) are checked against an independent NumPy float64
@@ -16,13 +19,17 @@ absolute (the absolute part for gradients that cancel towards 0).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
+from numpy_reference import numpy_mlp, numpy_sgd
 
+from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY, batch_order
-from comparisons.faults import FAULTS, check_faults
+from comparisons.faults import FAULTS, VARIANTS, check_faults, run_variant
+from comparisons.faults.variants import TORCH_ADAMW_WEIGHT_DECAY, wrong_learning_rate
 
 CLOSE = {"rtol": 1e-12, "atol": 1e-12}  # the float64 policy; see the module docstring
 
@@ -256,3 +263,428 @@ def test_l2_fault_keeps_the_penalty_in_the_loss_but_not_in_the_gradient(results)
     m = results["l2-missing-from-gradient"].broken.first_mismatch
     theta = experiment.init["layers.0.w[0,0]"]
     assert m.expected - m.actual == pytest.approx(2.0 * experiment.l2 * theta, rel=1e-9)
+
+
+# --- issue 20: the twelve new kinds and the families' forms ----------------------------------
+#
+# Each variant's trajectory against an independent NumPy float64 run of the buggy loop
+# (or a closed form). The runs are short (at most 50 steps of at most 24 examples): the
+# float64 results differ from the hand-written left folds by a few ulp per step, and
+# the same 1e-12 relative/absolute tolerance (CLOSE) holds with orders of magnitude to
+# spare; closed forms that are exact in IEEE arithmetic (no move, a 0 gradient) are
+# compared with ==.
+
+
+def _line(experiment):
+    return (experiment.init["w"], experiment.init["b"], experiment.xs, experiment.ys)
+
+
+def _assert_line(trajectory, ref, *, losses=True):
+    np.testing.assert_allclose(trajectory.params["w"], ref["w"], **CLOSE)
+    np.testing.assert_allclose(trajectory.params["b"], ref["b"], **CLOSE)
+    np.testing.assert_allclose(trajectory.grads["w"], ref["grad_w"], **CLOSE)
+    np.testing.assert_allclose(trajectory.grads["b"], ref["grad_b"], **CLOSE)
+    if losses:
+        np.testing.assert_allclose(trajectory.batch_loss, ref["batch_loss"], **CLOSE)
+        np.testing.assert_allclose(trajectory.train_loss, ref["train_loss"], **CLOSE)
+
+
+def _numpy_line_loop(experiment, *, late=False, sign=1.0, summed=False):
+    """SGD on the line, written from the formulas, with a stale gradient (``late``: the
+    previous step's, zeros at step 0, recorded as used), the update's sign, or
+    ``reduction='sum'`` (loss and gradient summed)."""
+    w, b, x, y = _line(experiment)
+    x, y, lr = np.array(x), np.array(y), experiment.learning_rate
+    reduce = np.sum if summed else np.mean
+    out = {k: [] for k in ("w", "b", "grad_w", "grad_b", "batch_loss", "train_loss")}
+    previous = None
+    for k in range(experiment.steps + 1):
+        error = w * x + b - y
+        out["w"].append(w)
+        out["b"].append(b)
+        out["train_loss"].append(reduce(0.5 * error * error))
+        if k == experiment.steps:
+            break
+        g = (reduce(error * x), reduce(error))
+        used = (previous or (0.0, 0.0)) if late else g
+        out["grad_w"].append(used[0])
+        out["grad_b"].append(used[1])
+        out["batch_loss"].append(reduce(0.5 * error * error))
+        w, b = w - sign * lr * used[0], b - sign * lr * used[1]
+        previous = g
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def test_sum_not_mean_loss_summed_sums_the_loss_and_the_gradient():
+    experiment = FAULTS["sum-not-mean-loss-summed"].experiment()
+    broken = run_variant(experiment, "sum-not-mean-loss-summed")
+    _assert_line(broken, _numpy_line_loop(experiment, summed=True))
+    # The other form keeps the mean loss: the two differ in the losses only at step 0.
+    grads_only = run_variant(experiment, "sum-not-mean")
+    assert grads_only.grads["w"][0] == broken.grads["w"][0]
+    assert grads_only.batch_loss[0] * len(experiment.train) == pytest.approx(
+        broken.batch_loss[0], rel=CLOSE["rtol"])
+    assert VARIANTS["sum-not-mean-loss-summed"].family == "sum-not-mean"
+
+
+def test_relu_in_the_hinge_passes_the_gradient_where_the_margin_is_negative():
+    experiment = FAULTS["relu-gradient-where-negative-hinge"].experiment()
+    broken = run_variant(experiment, "relu-gradient-where-negative-hinge")
+    rows = np.array(experiment.train)
+    x, t = rows[:, :2], rows[:, 2]
+    theta = np.array([experiment.init["w[0]"], experiment.init["w[1]"], experiment.init["b"]])
+    assert (1.0 - t * (x @ theta[:2] + theta[2]) <= 0.0).sum() == 10  # the mask matters
+    for k in range(experiment.steps + 1):
+        np.testing.assert_allclose([broken.params[n][k] for n in ("w[0]", "w[1]", "b")],
+                                   theta, **CLOSE)
+        margin = 1.0 - t * (x @ theta[:2] + theta[2])
+        assert broken.train_loss[k] == pytest.approx(np.maximum(margin, 0.0).mean(),
+                                                     rel=CLOSE["rtol"])  # the value is right
+        if k == experiment.steps:
+            break
+        g = np.append((-t[:, None] * x).mean(axis=0), (-t).mean())  # BUG: -t everywhere
+        np.testing.assert_allclose([broken.grads[n][k] for n in ("w[0]", "w[1]", "b")], g,
+                                   **CLOSE)
+        theta = theta - experiment.learning_rate * g
+    # On the moons network it is the hidden layers' form plus the hinge's.
+    moons = FAULTS["l2-applied-twice"].experiment()
+    assert VARIANTS["relu-gradient-where-negative-hinge"].applies(moons)
+    assert not VARIANTS["relu-gradient-where-negative"].applies(experiment)  # no hidden layer
+
+
+def _softmax_rows(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_double_softmax_takes_cross_entropy_of_the_probabilities():
+    experiment = FAULTS["double-softmax"].experiment()
+    broken = run_variant(experiment, "double-softmax")
+    x, y = _batch(experiment)
+    (w, b), = _arrays(experiment)
+    p = _softmax_rows(x @ w + b)
+    q = _softmax_rows(p)  # cross_entropy's own softmax, over probabilities
+    onehot = np.eye(3)[y.astype(int)]
+    losses = np.log(np.exp(p).sum(axis=1)) - (p * onehot).sum(axis=1)
+    dp = q - onehot
+    dz = p * (dp - (p * dp).sum(axis=1, keepdims=True))  # J(z)^T dp, J = diag(p) - p p^T
+    expected = _named(experiment, [(x.T @ dz / len(x), dz.mean(axis=0))])
+    _assert_grads(_step0_grads(broken), expected)
+    assert broken.batch_loss[0] == pytest.approx(losses.mean(), rel=CLOSE["rtol"])
+    # Probabilities in [0, 1] as logits: the loss cannot fall below log(3) - (1 - 1/e)...
+    assert min(broken.train_loss) > math.log(3) - 1.0 + math.exp(-1.0) - 1e-12
+
+
+def test_sigmoid_applied_twice_is_bce_with_logits_of_the_probability():
+    experiment = FAULTS["bce-on-probabilities"].experiment()
+    broken = run_variant(experiment, "bce-on-probabilities")
+    rows = np.array(experiment.train)
+    x, t = rows[:, :2], rows[:, 2]
+    theta = np.zeros(3)
+    for k in range(experiment.steps + 1):
+        np.testing.assert_allclose([broken.params[n][k] for n in ("w[0]", "w[1]", "b")],
+                                   theta, **CLOSE)
+        if k == experiment.steps:
+            break
+        p = 1.0 / (1.0 + np.exp(-(x @ theta[:2] + theta[2])))
+        loss = np.mean(np.log1p(np.exp(p)) - p * t)
+        ds = (1.0 / (1.0 + np.exp(-p)) - t) * p * (1.0 - p)
+        g = np.append(x.T @ ds / len(t), ds.mean())
+        np.testing.assert_allclose([broken.grads[n][k] for n in ("w[0]", "w[1]", "b")], g,
+                                   **CLOSE)
+        assert broken.batch_loss[k] == pytest.approx(loss, rel=CLOSE["rtol"])
+        theta = theta - experiment.learning_rate * g
+
+
+def test_a_detached_last_hidden_layer_leaves_only_the_penalty_below_it():
+    experiment = FAULTS["detached-last-hidden-layer"].experiment()  # 2-16-16-1, L2
+    broken = run_variant(experiment, "detached-last-hidden-layer")
+    _, exact = numpy_step0(experiment)
+    alpha = experiment.l2
+    for name, g in _step0_grads(broken).items():
+        if name.startswith("layers.2."):
+            assert g == pytest.approx(exact[name], rel=CLOSE["rtol"], abs=CLOSE["atol"])
+        else:  # layers 0 and 1: the data sends nothing; the penalty's graph still reaches
+            assert g == 2.0 * alpha * experiment.init[name], name
+    assert not VARIANTS["detached-last-hidden-layer"].applies(REGISTRY["mlp/tanh-regression"])
+
+
+def test_a_detached_hidden_layer_gets_no_gradient_and_never_moves():
+    experiment = FAULTS["detached-hidden-layer"].experiment()
+    broken = run_variant(experiment, "detached-hidden-layer")
+    _, exact = numpy_step0(experiment)
+    for name, g in _step0_grads(broken).items():
+        if name.startswith("layers.0."):
+            assert g == 0.0, name  # exactly: nothing flows below the detached output
+            assert set(broken.params[name]) == {experiment.init[name]}  # Adam on zeros: still
+        else:
+            assert g == pytest.approx(exact[name], rel=CLOSE["rtol"], abs=CLOSE["atol"])
+
+
+def test_zero_grad_before_step_records_no_gradient_and_moves_nothing():
+    experiment = FAULTS["zero-grad-before-step"].experiment()
+    broken = run_variant(experiment, "zero-grad-before-step")
+    assert set(broken.params["w"]) == {experiment.init["w"]}
+    assert set(broken.params["b"]) == {experiment.init["b"]}
+    assert broken.grads == {"w": [0.0] * experiment.steps, "b": [0.0] * experiment.steps}
+    ref = numpy_sgd(*_line(experiment), experiment.learning_rate, 1)
+    assert broken.batch_loss == pytest.approx([ref["batch_loss"][0]] * experiment.steps,
+                                              rel=CLOSE["rtol"])
+    # AdamW's decay does not act either: step() skips a parameter whose .grad is None.
+    adamw = REGISTRY["optimizer/adamw"]
+    assert set(run_variant(adamw, "zero-grad-before-step").params["w"]) == {adamw.init["w"]}
+
+
+def test_update_sign_flipped_is_gradient_ascent():
+    experiment = FAULTS["update-sign-flipped"].experiment()
+    _assert_line(run_variant(experiment, "update-sign-flipped"),
+                 _numpy_line_loop(experiment, sign=-1.0))
+
+
+@pytest.mark.parametrize("factor", [10.0, 0.1, 3.0])
+def test_wrong_learning_rate_runs_at_factor_times_the_rate(factor):
+    experiment = FAULTS["wrong-learning-rate"].experiment()
+    ref = numpy_sgd(*_line(experiment), factor * experiment.learning_rate, experiment.steps)
+    with np.errstate(over="ignore", invalid="ignore"):  # 10x diverges: inf is data
+        _assert_line(wrong_learning_rate(factor).run(experiment), ref)
+    assert VARIANTS["wrong-learning-rate"].bug == "the learning rate is 10 times the spec's"
+
+
+def test_wrong_learning_rate_scales_every_step_of_a_schedule():
+    experiment = FAULTS["schedule-never-stepped"].experiment()  # the linear schedule on moons
+    broken = wrong_learning_rate(0.5).run(experiment)
+    reference = run_variant(experiment, None)
+    np.testing.assert_allclose(broken.extras["learning_rate"],
+                               0.5 * np.array(reference.extras["learning_rate"]), **CLOSE)
+
+
+def test_stale_gradient_applies_the_previous_steps_gradient():
+    experiment = FAULTS["stale-gradient"].experiment()
+    broken = run_variant(experiment, "stale-gradient")
+    _assert_line(broken, _numpy_line_loop(experiment, late=True))
+    assert broken.params["w"][1] == broken.params["w"][0]  # step 0 applies zeros
+
+
+def test_step_before_backward_applies_the_previous_batchs_gradient_at_the_moved_params():
+    experiment = FAULTS["stale-gradient-step-before-backward"].experiment()
+    broken = run_variant(experiment, "stale-gradient-step-before-backward")
+    order = batch_order(experiment)
+    x, y = np.array(experiment.xs), np.array(experiment.ys)
+    lr = experiment.learning_rate
+
+    def grad(w, b, k):
+        error = w * x[order[k]] + b - y[order[k]]
+        return np.array([np.mean(error * x[order[k]]), np.mean(error)]), np.mean(
+            0.5 * error * error)
+
+    theta, pending = np.array([experiment.init["w"], experiment.init["b"]]), None
+    for k in range(experiment.steps):
+        np.testing.assert_allclose([broken.params["w"][k], broken.params["b"][k]], theta,
+                                   **CLOSE)
+        used = np.zeros(2) if pending is None else pending
+        theta = theta - lr * used  # step() first: last iteration's .grad (none at step 0)
+        pending, loss = grad(*theta, k)  # then backward() at the moved parameters
+        np.testing.assert_allclose([broken.grads["w"][k], broken.grads["b"][k]], used,
+                                   **CLOSE)
+        assert broken.batch_loss[k] == pytest.approx(loss, rel=CLOSE["rtol"])
+    assert VARIANTS["stale-gradient-step-before-backward"].family == "stale-gradient"
+
+
+def _moons_layers(experiment):
+    return [(w, b) for w, b in _arrays(experiment)]
+
+
+def _assert_mlp(trajectory, experiment, ref):
+    for k, layers in enumerate(ref["params"]):
+        named = _named(experiment, layers)
+        np.testing.assert_allclose([trajectory.params[n][k] for n in named],
+                                   list(named.values()), **CLOSE)
+    for k, layers in enumerate(ref["grads"]):
+        named = _named(experiment, layers)
+        np.testing.assert_allclose([trajectory.grads[n][k] for n in named],
+                                   list(named.values()), **CLOSE)
+    np.testing.assert_allclose(trajectory.batch_loss, ref["batch_loss"], **CLOSE)
+
+
+def test_l2_applied_twice_is_the_network_trained_with_twice_the_penalty():
+    experiment = FAULTS["l2-applied-twice"].experiment()
+    broken = run_variant(experiment, "l2-applied-twice")
+    rows = np.array(experiment.train)
+    ref = numpy_mlp(_moons_layers(experiment), rows[:, :2], rows[:, 2], activation="relu",
+                    loss="hinge", l2=2.0 * experiment.l2,
+                    rates=run_variant(experiment, None).extras["learning_rate"])
+    _assert_mlp(broken, experiment, ref)
+
+
+def test_l2_also_as_weight_decay_steps_with_twice_the_penalty_and_records_it_once():
+    experiment = FAULTS["l2-also-as-weight-decay"].experiment()
+    broken = run_variant(experiment, "l2-also-as-weight-decay")
+    rows = np.array(experiment.train)
+    alpha = experiment.l2
+    ref = numpy_mlp(_moons_layers(experiment), rows[:, :2], rows[:, 2], activation="relu",
+                    loss="hinge", l2=2.0 * alpha,  # the step: data + 2 (2 alpha) theta
+                    rates=run_variant(experiment, None).extras["learning_rate"])
+    for k, layers in enumerate(ref["params"]):
+        named = _named(experiment, layers)
+        np.testing.assert_allclose([broken.params[n][k] for n in named],
+                                   list(named.values()), **CLOSE)
+    for k, (layers, grads) in enumerate(zip(ref["params"], ref["grads"], strict=False)):
+        theta = _named(experiment, layers)
+        once = _named(experiment, grads)  # .grad: the loss's penalty once
+        np.testing.assert_allclose([broken.grads[n][k] for n in once],
+                                   [g - 2.0 * alpha * theta[n] for n, g in once.items()],
+                                   **CLOSE)
+        penalty = alpha * sum(v * v for v in theta.values())
+        assert broken.batch_loss[k] == pytest.approx(ref["batch_loss"][k] - penalty,
+                                                     rel=CLOSE["rtol"])
+
+
+def test_schedule_not_stepped_keeps_the_initial_rate():
+    experiment = FAULTS["schedule-never-stepped"].experiment()
+    broken = run_variant(experiment, "schedule-never-stepped")
+    assert broken.extras["learning_rate"] == [1.0] * experiment.steps  # lr(0) of 1.0 -> 0.1
+    rows = np.array(experiment.train)
+    ref = numpy_mlp(_moons_layers(experiment), rows[:, :2], rows[:, 2], activation="relu",
+                    loss="hinge", l2=experiment.l2, rates=[1.0] * experiment.steps)
+    _assert_mlp(broken, experiment, ref)
+
+
+def _numpy_adam_line(experiment, *, calls=1, decay=0.0):
+    """Adam (``decay``: AdamW's decoupled ``wd theta``) on the line, ``calls`` steps per batch."""
+    hp = experiment.hyperparams
+    x, y = np.array(experiment.xs), np.array(experiment.ys)
+    theta = np.array([experiment.init["w"], experiment.init["b"]])
+    m, v, t, thetas, grads = np.zeros(2), np.zeros(2), 0, [theta], []
+    for _ in range(experiment.steps):
+        error = theta[0] * x + theta[1] - y
+        g = np.array([np.mean(error * x), np.mean(error)])
+        grads.append(g)
+        for _ in range(calls):
+            t += 1
+            m = hp["b1"] * m + (1 - hp["b1"]) * g
+            v = hp["b2"] * v + (1 - hp["b2"]) * g * g
+            u = (m / (1 - hp["b1"] ** t)) / (np.sqrt(v / (1 - hp["b2"] ** t)) + hp["eps"])
+            theta = theta - hp["learning_rate"] * (u + decay * theta)
+        thetas.append(theta)
+    return np.array(thetas), np.array(grads)
+
+
+@pytest.mark.parametrize(("name", "calls", "decay"), [
+    ("step-called-twice", 2, 0.0), ("adamw-for-adam", 1, TORCH_ADAMW_WEIGHT_DECAY)])
+def test_adam_stepped_twice_or_as_adamw(name, calls, decay):
+    experiment = FAULTS[name].experiment()
+    assert experiment.optimizer == "adam"
+    broken = run_variant(experiment, name)
+    thetas, grads = _numpy_adam_line(experiment, calls=calls, decay=decay)
+    np.testing.assert_allclose(broken.params["w"], thetas[:, 0], **CLOSE)
+    np.testing.assert_allclose(broken.params["b"], thetas[:, 1], **CLOSE)
+    np.testing.assert_allclose(broken.grads["w"], grads[:, 0], **CLOSE)
+
+
+def test_step_called_twice_on_sgd_moves_twice_as_far_at_the_steps_rate():
+    experiment = REGISTRY["full-batch"]
+    broken = run_variant(experiment, "step-called-twice")
+    _assert_line(broken, numpy_sgd(*_line(experiment), 2 * experiment.learning_rate,
+                                   experiment.steps))
+    moons = FAULTS["schedule-never-stepped"].experiment()  # a schedule: both calls at lr(k)
+    assert run_variant(moons, "step-called-twice").extras["learning_rate"] == run_variant(
+        moons, None).extras["learning_rate"]
+
+
+def test_last_batch_skipped_leaves_out_each_epochs_last_batch():
+    experiment = FAULTS["last-batch-skipped"].experiment()
+    broken = run_variant(experiment, "last-batch-skipped")
+    rng = np.random.default_rng(experiment.seed)
+    per_epoch = len(experiment.train) // experiment.batch_size  # 10 shipments: 5 of 2
+    kept = []
+    while len(kept) < experiment.steps:
+        batches = rng.permutation(len(experiment.train)).reshape(per_epoch, -1)
+        kept.extend(batch.tolist() for batch in batches[:-1])  # BUG: the last one left out
+    kept = kept[:experiment.steps]
+    assert broken.batches == kept
+    _assert_line(broken, numpy_sgd(*_line(experiment), experiment.learning_rate,
+                                   experiment.steps, batch_indices=kept))
+
+
+def test_overwrite_in_a_users_engine_keeps_the_first_examples_share():
+    # e * e assigns g e (not 2 g e), and w, b keep the oldest consumer's share: example 0's.
+    experiment = REGISTRY["full-batch"]
+    broken = run_variant(experiment, "overwrite-not-accumulate")
+    w, b, x, y = _line(experiment)
+    x, y = np.array(x), np.array(y)
+    thetas = [(w, b)]
+    for k in range(experiment.steps):
+        w, b = thetas[-1]
+        e0 = w * x[0] + b - y[0]
+        n = len(x)
+        assert broken.grads["w"][k] == pytest.approx(e0 * x[0] / (2 * n), rel=CLOSE["rtol"],
+                                                     abs=CLOSE["atol"])
+        assert broken.grads["b"][k] == pytest.approx(e0 / (2 * n), rel=CLOSE["rtol"],
+                                                     abs=CLOSE["atol"])
+        error = w * x + b - y
+        assert broken.batch_loss[k] == pytest.approx(np.mean(0.5 * error * error),
+                                                     rel=CLOSE["rtol"])  # forward is right
+        lr = experiment.learning_rate
+        thetas.append((w - lr * e0 * x[0] / (2 * n), b - lr * e0 / (2 * n)))
+    np.testing.assert_allclose(broken.params["w"], [t[0] for t in thetas], **CLOSE)
+
+
+def test_overwrite_in_a_users_engine_on_a_network_keeps_example_zeros_share():
+    # 1-8-1 tanh: one output, so each hidden unit has one consumer per example; the
+    # parameters keep the batch's first example's share, halved by e * e, over n = 2.
+    experiment = FAULTS["detached-hidden-layer"].experiment()
+    broken = run_variant(experiment, "overwrite-not-accumulate")
+    order = batch_order(experiment)
+    first = dataclasses.replace(experiment, train=[experiment.train[order[0][0]]],
+                                batch_size=None)
+    _, alone = numpy_step0(first)
+    expected = {name: 0.5 * g / len(order[0]) for name, g in alone.items()}
+    _assert_grads(_step0_grads(broken), expected)
+
+
+def test_shared_path_overwrite_is_unchanged():
+    assert run_variant(REGISTRY["shared-path"], "overwrite-not-accumulate").grads == {
+        "a": [3.0]}
+
+
+APPLIES = {  # variant -> (an experiment it applies to, one it does not)
+    "sum-not-mean-loss-summed": ("full-batch", "single-update"),
+    "relu-gradient-where-negative-hinge": ("mlp/moons", "mlp/tanh-regression"),
+    "double-softmax": ("softmax/delay-class", "full-batch"),
+    "bce-on-probabilities": ("logistic/late-shipments", "softmax/delay-class"),
+    "detached-hidden-layer": ("mlp/tanh-regression", "softmax/delay-class"),
+    "zero-grad-before-step": ("single-update", "gradient-accumulation"),
+    "update-sign-flipped": ("single-update", "shared-path"),
+    "wrong-learning-rate": ("single-update", "gradient-accumulation"),
+    "stale-gradient": ("five-steps", "single-update"),
+    "l2-applied-twice": ("mlp/moons", "full-batch"),
+    "schedule-never-stepped": ("mlp/moons", "full-batch"),
+    "step-called-twice": ("single-update", "gradient-accumulation"),
+    "adamw-for-adam": ("optimizer/adam", "optimizer/adamw"),
+    "last-batch-skipped": ("mini-batch", "full-batch"),
+    "detached-last-hidden-layer": ("mlp/moons", "mlp/tanh-regression"),
+    "stale-gradient-step-before-backward": ("five-steps", "single-update"),
+    "l2-also-as-weight-decay": ("mlp/moons", "full-batch"),
+}
+
+
+@pytest.mark.parametrize("name", list(APPLIES))
+def test_each_new_variant_applies_where_its_piece_exists(name):
+    yes, no = APPLIES[name]
+    assert VARIANTS[name].applies(REGISTRY[yes])
+    assert not VARIANTS[name].applies(REGISTRY[no])
+    with pytest.raises(ValueError, match=f"fault {name} does not apply to {no}"):
+        VARIANTS[name].run(REGISTRY[no])
+
+
+def test_a_short_run_of_mini_batches_never_reaches_the_skipped_batch():
+    cut = dataclasses.replace(REGISTRY["mini-batch"], steps=4)  # 5 batches an epoch
+    assert not VARIANTS["last-batch-skipped"].applies(cut)
+    assert VARIANTS["last-batch-skipped"].applies(dataclasses.replace(cut, steps=5))
+
+
+def test_without_the_bug_each_new_variant_is_the_manual_backend():
+    manual = get_backend("manual")
+    for name in APPLIES:
+        experiment = FAULTS[name].experiment()
+        assert VARIANTS[name].run(experiment, broken=False) == manual.run(experiment), name
