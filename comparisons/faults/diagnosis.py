@@ -399,6 +399,7 @@ def diagnose(
     dtype: str = "float64",
     reference: TrajectoryRecord | None = None,
     compare: Compare | None = None,
+    runs: Mapping[str, TrajectoryRecord] | None = None,
 ) -> list[Diagnosis]:
     """The known fault ``trajectory`` shows (one, ``named``), or up to three candidates.
 
@@ -418,6 +419,8 @@ def diagnose(
         ``.first_mismatch``, ``.tolerance``); default
         :func:`comparisons.compare.compare_trajectories` at ``dtype``, every series.
         Pass a partial comparator to compare only what ``trajectory`` has.
+      runs: the variants' trajectories of ``experiment`` by fault name, where already
+        computed (diagnosing several trajectories of one experiment); the others run.
 
     Returns:
       ``[]`` (agrees, or no fault's evidence reaches any level), ``[named]`` (one
@@ -438,8 +441,9 @@ def diagnose(
                                 _only(trajectory, reference, quantities)).agree
         for _, quantities, _ in _SUBSETS if _holds(trajectory, quantities)}
     weighed = []
+    known = runs or {}
     for order, (fault, run, fitted) in enumerate(_suspects(experiment, facts)):
-        variant = run()
+        variant = known[fault.name] if not fitted and fault.name in known else run()
         found = _weigh(experiment, compare, trajectory, first, order, fault, variant,
                        leaves_reference)
         if found is None:
