@@ -3,7 +3,9 @@
 One concept per module:
 
 - :mod:`comparisons.faults.variants`: each bug as the manual backend's run with
-  one piece replaced (:data:`VARIANTS`, :func:`run_variant`, :func:`fault_variants`);
+  one piece replaced (:data:`VARIANTS`, :func:`run_variant`, :func:`fault_variants`;
+  a bug's forms share a :attr:`FaultVariant.family`; :func:`wrong_learning_rate`
+  builds the wrong-rate bug at any factor);
 - :mod:`comparisons.faults.diagnosis`: which variants a mismatching trajectory
   agrees with (:func:`diagnose`, :func:`fault_differences`);
 - :mod:`comparisons.faults.gallery`: each bug on an experiment that shows it,
@@ -16,7 +18,13 @@ Example:
 
 from comparisons.faults.diagnosis import Diagnosis, describe_diagnoses, diagnose, fault_differences
 from comparisons.faults.gallery import FAULTS, Fault, FaultResult, check_fault, check_faults
-from comparisons.faults.variants import VARIANTS, FaultVariant, fault_variants, run_variant
+from comparisons.faults.variants import (
+    VARIANTS,
+    FaultVariant,
+    fault_variants,
+    run_variant,
+    wrong_learning_rate,
+)
 
 __all__ = [
     "FAULTS",
@@ -32,4 +40,5 @@ __all__ = [
     "fault_differences",
     "fault_variants",
     "run_variant",
+    "wrong_learning_rate",
 ]

@@ -56,21 +56,21 @@ relu-gradient-where-negative-hinge    the hinge's ``max(0, .)``       step 0, gr
 double-softmax                        softmax, then                   step 0, grads.layers.0.w[0,0]
                                       ``cross_entropy`` (a second
                                       softmax) on the probabilities
-bce-on-probabilities                  ``BCEWithLogitsLoss`` given     step 0, grads.w[0]
+sigmoid-applied-twice                 ``BCEWithLogitsLoss`` given     step 0, grads.w[0]
                                       ``sigmoid(s)``, not the logit
-detached-hidden-layer                 ``.detach()`` on the first      step 0, grads.layers.0.w[0,0]
+hidden-layer-detached                 ``.detach()`` on the first      step 0, grads.layers.0.w[0,0]
                                       hidden layer's output: no
                                       gradient for it
-detached-last-hidden-layer            ``.detach()`` on the last       step 0, grads.layers.0.w[0,0]
+last-hidden-layer-detached            ``.detach()`` on the last       step 0, grads.layers.0.w[0,0]
                                       hidden layer's output: none
                                       below it
-zero-grad-before-step                 ``zero_grad()`` between         step 0, grads.w
+gradients-cleared-before-step         ``zero_grad()`` between         step 0, grads.w
                                       ``backward()`` and ``step()``:
                                       nothing moves
 update-sign-flipped                   ``w += lr * grad``: gradient    step 1, params.w
                                       ascent
 wrong-learning-rate                   the rate 10 times the spec's    step 1, params.w
-stale-gradient                        step k applies step k - 1's     step 0, grads.w
+stale-gradient                        step k applies step k - 1's     step 1, params.w
                                       gradient (step 0 zeros)
 stale-gradient-step-before-backward   ``step()`` before               step 0, grads.w
                                       ``backward()``: the previous
@@ -79,13 +79,19 @@ l2-applied-twice                      the penalty added to the loss   step 0, gr
                                       twice: ``4 alpha theta``
 l2-also-as-weight-decay               the penalty in the loss and     step 1, params.layers.0.w[0,0]
                                       ``weight_decay = 2 alpha`` too
-schedule-never-stepped                ``scheduler.step()`` never      step 1, extras.learning_rate
+weight-decay-also-in-loss             ``weight_decay = lam`` and      step 1, grads.w
+                                      ``lam/2 sum theta^2`` in the
+                                      loss too
+l2-as-weight-decay                    the spec's L2 as                step 0, grads.layers.0.w[0,0]
+                                      ``weight_decay = 2 alpha``
+                                      only: not in the loss
+schedule-not-stepped                  ``scheduler.step()`` never      step 1, extras.learning_rate
                                       called: the initial rate
                                       throughout
 step-called-twice                     ``optimizer.step()`` twice per  step 1, params.w
                                       batch: Adam's moments advance
                                       twice
-adamw-for-adam                        ``AdamW(lr)`` for Adam:         step 2, params.w
+adamw-not-adam                        ``AdamW(lr)`` for Adam:         step 2, params.w
                                       decoupled decay 0.01
 last-batch-skipped                    the last batch of every epoch   step 4, grads.w
                                       skipped
@@ -111,7 +117,9 @@ missing ``2 alpha theta`` is ``3.9e-5`` in the first weight's gradient, seven
 orders of magnitude above the float64 tolerance.
 
 The kinds added for issue 20 use the same small runs: ``full-batch`` for the
-update's sign, rate, staleness, clearing and the summed loss; ``mini-batch`` for
+update's sign, rate, staleness, clearing and the summed loss (and its copy with
+SGD's coupled ``weight_decay = 0.1``, ``full-batch[weight_decay 0.1]``, where the
+decay is 0 while ``w`` is 0 and shows in ``grads.w`` at step 1); ``mini-batch`` for
 ``step()`` before ``backward()`` (a batch late) and the skipped last batch (5
 batches an epoch: the fifth is skipped at step 4); ``softmax/delay-class`` (double
 softmax), ``logistic/late-shipments`` (24 shipments, full batch: BCE on
@@ -295,6 +303,16 @@ def _hinge_line() -> Experiment:
         5, model="linear", model_settings={"features": 2}, loss="hinge")
 
 
+@functools.cache
+def _decayed_line() -> Experiment:
+    """``full-batch`` with torch's coupled ``weight_decay = 0.1`` (SGD's ``g + 0.1 theta``)."""
+    line = REGISTRY["full-batch"]
+    return dataclasses.replace(
+        line, name="full-batch[weight_decay 0.1]",
+        hyperparams={**line.hyperparams, "weight_decay": 0.1},
+        description="full-batch with SGD's coupled weight_decay 0.1")
+
+
 _GALLERY: tuple[tuple[str, str, Callable[[], Experiment] | None], ...] = (
     ("overwrite-not-accumulate", "shared-path", None),
     ("gradients-not-cleared", "full-batch", None),
@@ -316,19 +334,21 @@ _GALLERY: tuple[tuple[str, str, Callable[[], Experiment] | None], ...] = (
     ("sum-not-mean-loss-summed", "full-batch", None),
     ("relu-gradient-where-negative-hinge", _hinge_line().name, _hinge_line),
     ("double-softmax", "softmax/delay-class", None),
-    ("bce-on-probabilities", "logistic/late-shipments", None),
-    ("detached-hidden-layer", "mlp/tanh-regression", None),
-    ("detached-last-hidden-layer", _small_moons().name, _small_moons),
-    ("zero-grad-before-step", "full-batch", None),
+    ("sigmoid-applied-twice", "logistic/late-shipments", None),
+    ("hidden-layer-detached", "mlp/tanh-regression", None),
+    ("last-hidden-layer-detached", _small_moons().name, _small_moons),
+    ("gradients-cleared-before-step", "full-batch", None),
     ("update-sign-flipped", "full-batch", None),
     ("wrong-learning-rate", "full-batch", None),
     ("stale-gradient", "full-batch", None),
     ("stale-gradient-step-before-backward", "mini-batch", None),
     ("l2-applied-twice", _small_moons().name, _small_moons),
     ("l2-also-as-weight-decay", _small_moons().name, _small_moons),
-    ("schedule-never-stepped", _small_moons().name, _small_moons),
+    ("weight-decay-also-in-loss", _decayed_line().name, _decayed_line),
+    ("l2-as-weight-decay", _small_moons().name, _small_moons),
+    ("schedule-not-stepped", _small_moons().name, _small_moons),
     ("step-called-twice", "optimizer/adam", None),
-    ("adamw-for-adam", "optimizer/adam", None),
+    ("adamw-not-adam", "optimizer/adam", None),
     ("last-batch-skipped", "mini-batch", None),
 )
 """Each fault and the experiment that demonstrates it (a registry key, or a factory's)."""

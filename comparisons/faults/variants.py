@@ -55,8 +55,9 @@ batch-order-not-reshuffled            every epoch replays the first       mini-b
 validation-in-gradient                the validation rows join the        a validation set
                                       training rows the batches are
                                       drawn from
-bias-left-out-of-weight-decay         the biases get no L2 penalty and    ``l2 > 0``, or ``adamw``
-                                      no AdamW decay                      with weight decay > 0
+bias-left-out-of-weight-decay         the biases get no L2 penalty and    ``l2 > 0``, or a
+                                      no weight decay (AdamW's, or a      ``weight_decay > 0``
+                                      coupled one)
 sum-not-mean-loss-summed              ``reduction='sum'``: the loss       batches of 2+ examples
                                       (every recorded loss) and its
                                       gradient are sums over the
@@ -69,16 +70,16 @@ relu-gradient-where-negative-hinge    the relu of the hinge               the hi
 double-softmax                        ``cross_entropy(softmax(z), t)``:   class targets
                                       the loss's own softmax over the
                                       probabilities
-bce-on-probabilities                  ``BCEWithLogitsLoss`` given         binary cross-entropy
+sigmoid-applied-twice                 ``BCEWithLogitsLoss`` given         binary cross-entropy
                                       ``sigmoid(s)``: the probability
                                       taken for the logit
-detached-hidden-layer                 the first hidden layer's output     hidden layers
+hidden-layer-detached                 the first hidden layer's output     hidden layers
                                       detached: that layer gets no data
                                       gradient
-detached-last-hidden-layer            the last hidden layer's output      2+ hidden layers
+last-hidden-layer-detached            the last hidden layer's output      2+ hidden layers
                                       detached: no layer below the
                                       output layer gets a data gradient
-zero-grad-before-step                 ``zero_grad()`` between             an optimizer steps
+gradients-cleared-before-step         ``zero_grad()`` between             an optimizer steps
                                       ``backward()`` and ``step()``: the
                                       step sees no gradient, no
                                       parameter moves
@@ -101,11 +102,20 @@ l2-applied-twice                      the penalty added to the loss       ``l2 >
 l2-also-as-weight-decay               the penalty in the loss, and        ``l2 > 0``, an optimizer
                                       ``2 alpha theta`` added again by    steps
                                       the optimizer (``weight_decay``)
-schedule-never-stepped                the schedule never stepped: every   a schedule, 2+ steps
+weight-decay-also-in-loss             a coupled ``weight_decay = lam``    a coupled
+                                      and ``lam/2 sum theta^2`` in the    ``weight_decay > 0``
+                                      loss too: ``.grad`` has
+                                      ``lam theta``, the step adds it
+                                      again
+l2-as-weight-decay                    the spec's L2 applied as torch's    ``l2 > 0``, an optimizer
+                                      ``weight_decay = 2 alpha``: in the  steps
+                                      step only, not in the loss nor
+                                      ``.grad``
+schedule-not-stepped                  the schedule never stepped: every   a schedule, 2+ steps
                                       step at its initial rate
 step-called-twice                     ``optimizer.step()`` twice per      an optimizer steps
                                       batch, with the same gradient
-adamw-for-adam                        ``AdamW`` where Adam was meant:     optimizer ``adam``
+adamw-not-adam                        ``AdamW`` where Adam was meant:     optimizer ``adam``
                                       decoupled decay ``0.01`` (torch's
                                       default)
 last-batch-skipped                    the last batch of every epoch is    mini-batches, 2+ per
@@ -149,8 +159,9 @@ How each bug's secondary effects are defined (a diagnosis is exact, so this matt
   groups of BERT-style training): a user following them gets a trajectory the
   reference does not, and this names it. With ``l2 > 0`` the penalty's value and
   gradient cover the weights only; with AdamW the bias leaves get Adam's update
-  without ``wd theta``. ("Weight decay applied to the bias" is the reference's own
-  behaviour here, so it cannot be a fault of it.)
+  without ``wd theta``, with a coupled ``weight_decay`` (sgd, momentum, nesterov,
+  adam) their rule gets ``.grad`` without ``lam theta``. ("Weight decay applied to
+  the bias" is the reference's own behaviour here, so it cannot be a fault of it.)
 
 The kinds added for issue 20, and the forms of a family (:attr:`FaultVariant.family`
 names the bug a form belongs to):
@@ -160,10 +171,12 @@ names the bug a form belongs to):
   graph and the loss's, their sum over ``n``, then the penalty) swept newest node
   first with every rule assigning, so a node ends with the share of its *oldest*
   consumer alone: a parameter used by every example gets the batch's first
-  example's share (over ``n``), a hidden unit feeding several neurons the first
-  neuron's path, ``e * e`` gives ``e`` not ``2 e`` (with half squared error a line's
-  ``dL/dw`` is ``e_0 x_0 / (2 n)``), and the penalty's share (newer than the data's)
-  is lost. On the shared path it is the lesson's ``a * a``: 3, not 6.
+  example's share (over ``n``; with half squared error a line's ``dL/dw`` is
+  ``e_0 x_0 / n``), a hidden unit feeding several neurons the first neuron's path,
+  and the penalty's share (newer than the data's) is lost. A loss's square is one
+  op (``e ** 2``, as micrograd and hand-written engines write it): its rule gives
+  ``2 e``. On the shared path the bug is the lesson's: ``*`` assigns ``g a`` to
+  ``a`` twice, so ``a * a`` gets 3, not 6.
 - ``sum-not-mean-loss-summed`` (family ``sum-not-mean``): ``nn.MSELoss(reduction='sum')``
   as the loss, so every recorded loss (batch, train, validation) is the sum over its
   rows, the data gradient the sum over the batch, and L2 added once after the sum.
@@ -173,26 +186,27 @@ names the bug a form belongs to):
   one broken relu used everywhere, as in micrograd, whose hinge is
   ``(1 - t s).relu()``: the loss value is right, ``dL/ds = -t`` for every example
   (also where ``1 - t s <= 0``), and relu hidden layers pass ``relu' = 1`` too.
-- ``double-softmax`` and ``bce-on-probabilities`` replace the loss function, so every
+- ``double-softmax`` and ``sigmoid-applied-twice`` replace the loss function, so every
   recorded loss has the bug: with ``p = softmax(z)``, ``L = logsumexp(p) - p_t`` and
   ``dL/dz = J(z)^T (softmax(p) - onehot(t))`` (``J = diag(p) - p p^T``); with
   ``p = sigmoid(s)``, ``L = log(1 + e^p) - p t`` and ``dL/ds = (sigmoid(p) - t) p (1 - p)``.
-- ``detached-hidden-layer``: ``h = layer0(x).detach()``, so the first layer's
+- ``hidden-layer-detached``: ``h = layer0(x).detach()``, so the first layer's
   leaves get an exact 0 from the data (torch's ``.grad`` is ``None``, recorded as
-  0); ``detached-last-hidden-layer`` (same family) detaches the output layer's input,
+  0); ``last-hidden-layer-detached`` (same family) detaches the output layer's input,
   so every layer below it gets 0. A layer is the kind's leaves up to its bias leaf
   (``bias_leaves``: one per layer, in order). The penalty's ``2 alpha theta`` still
   reaches them (its graph is not detached); SGD, momentum and Adam on zero
   gradients from step 0 never move them.
 - What ``grads`` records where the step does not use the gradient ``backward()``
-  just computed is what the step used, as a recorder hooked to ``optimizer.step()``
-  sees ``.grad`` (and as a NumPy loop hands it to its update):
-  ``zero-grad-before-step`` records zeros (torch's default
+  just computed: in the torch forms, what the step used, as a recorder hooked to
+  ``optimizer.step()`` sees ``.grad``:
+  ``gradients-cleared-before-step`` records zeros (torch's default
   ``zero_grad(set_to_none=True)`` then makes ``step()`` skip every parameter: nothing
   moves, not even AdamW's decay, and the optimizer's state never advances);
   ``stale-gradient`` (a NumPy loop that keeps the gradient and applies it one step
-  late) records and applies step ``k - 1``'s gradient, taken at ``params[k - 1]`` on
-  batch ``k - 1``, and zeros at step 0 (an update of zeros: Adam's count advances);
+  late) applies step ``k - 1``'s gradient, taken at ``params[k - 1]`` on batch
+  ``k - 1``, and zeros at step 0 (an update of zeros: Adam's count advances), and
+  records the gradient it computed at step ``k``, as such a loop does;
   ``stale-gradient-step-before-backward`` (same family; torch's ``step()`` called
   before ``backward()``) applies at step ``k`` the gradient of batch ``k - 1`` taken
   at the current ``params[k]``, makes no update at step 0 (``.grad`` is ``None``),
@@ -200,17 +214,24 @@ names the bug a form belongs to):
   the parameters after its step.
 - ``update-sign-flipped`` flips the whole update (AdamW's decay included);
   ``wrong-learning-rate`` multiplies every step's rate (a schedule's too) and
-  ``schedule-never-stepped`` holds the rate at ``lr(0)``: the recorded
+  ``schedule-not-stepped`` holds the rate at ``lr(0)``: the recorded
   ``learning_rate`` is the rate the run used.
 - ``l2-applied-twice``: ``+ alpha sum theta^2`` written twice, so every recorded loss
   has ``2 alpha sum theta^2`` and the gradient ``4 alpha theta``;
   ``l2-also-as-weight-decay`` (same family) is the penalty in the loss once (the
   losses and ``.grad`` are the reference's) and torch's coupled ``weight_decay = 2
-  alpha`` too: each step's rule gets ``.grad + 2 alpha theta``.
+  alpha`` too: each step's rule gets ``.grad + 2 alpha theta``;
+  ``weight-decay-also-in-loss`` (same family) is the other way round, a spec's
+  coupled ``weight_decay = lam`` with ``lam/2 sum theta^2`` added to the loss too: the
+  batch loss and ``.grad`` carry it (``lam theta``), the rule adds ``lam theta`` again
+  (the full train and validation losses are the spec's). ``l2-as-weight-decay`` is
+  the spec's ``l2`` written as torch's ``weight_decay = 2 alpha`` alone: the
+  parameters are the reference's, the losses and ``.grad`` lack the penalty -- the
+  spec should say ``[optimizer] weight_decay`` (docs/conventions.md).
 - ``step-called-twice``: both calls of step ``k`` use step ``k``'s rate (torch's
   scheduler steps once per batch) and the same ``.grad``; Adam's count and
   moments, momentum's buffer, advance twice; SGD moves ``2 lr g``.
-- ``adamw-for-adam``: the spec's Adam (``b1``, ``b2``, ``eps``) run as AdamW with
+- ``adamw-not-adam``: the spec's Adam (``b1``, ``b2``, ``eps``) run as AdamW with
   :data:`TORCH_ADAMW_WEIGHT_DECAY` (the spec's Adam ``weight_decay``, decoupled,
   where it gives one).
 - ``last-batch-skipped``: each epoch's permutation is the reference's (same seed),
@@ -269,6 +290,7 @@ from functional_training import (
     leaf_of,
     loss_kind,
     minibatch_indices,
+    weight_decay_kind,
 )
 
 __all__ = [
@@ -281,7 +303,7 @@ __all__ = [
 ]
 
 TORCH_ADAMW_WEIGHT_DECAY = 1e-2
-"""``torch.optim.AdamW``'s default ``weight_decay`` (what ``adamw-for-adam`` decays by)."""
+"""``torch.optim.AdamW``'s default ``weight_decay`` (what ``adamw-not-adam`` decays by)."""
 
 Floats = Mapping[str, float]
 
@@ -300,13 +322,15 @@ class _BiasMaths(ManualMaths):
 # --- the faults: each replaces one piece of the manual maths or of the loop ----------------
 
 
-def _overwriting_backward(root: Value) -> None:
+def _overwriting_backward(root: Value, *, square_assigns_twice: bool) -> None:
     """``root.backward()`` in an engine whose every backward rule assigns (``=``), not adds.
 
     Newest node first (the engine's order), each rule runs with its parents'
     gradients cleared, so a node ends with the contribution of the consumer
-    visited last (the oldest), not the sum over its consumers. A rule that
-    reaches one parent twice (``a * a``) assigns the same value twice: once.
+    visited last (the oldest), not the sum over its consumers. A rule that reaches
+    one parent twice (``a * a``) gives it ``2 g a`` as one square op would (a loss's
+    ``e ** 2``), or, with ``square_assigns_twice``, ``g a``: the lesson's ``*``
+    assigning ``g a`` to the same node twice.
     """
     seen, stack, nodes = {root}, [root], []
     while stack:
@@ -327,7 +351,7 @@ def _overwriting_backward(root: Value) -> None:
         for parent in parents:
             parent.grad = 0.0  # BUG: `=`: this rule's share replaces what others gave
         node._backward(node.grad)
-        if len(parents) == 2 and parents[0] is parents[1]:
+        if square_assigns_twice and len(parents) == 2 and parents[0] is parents[1]:
             parents[0].grad = parents[0].grad / 2  # a * a: g a assigned twice is g a
 
 
@@ -335,14 +359,14 @@ class _OverwriteNotAccumulate(ManualMaths):
     def square(self, a: float) -> tuple[float, float, float]:
         held = Value(a)  # the engine's a * a, swept by the broken backward
         square = held * held
-        _overwriting_backward(square)
+        _overwriting_backward(square, square_assigns_twice=True)
         return a, square.data, held.grad
 
     def loss_and_grads(self, params: Floats, rows) -> tuple[float, dict[str, float]]:
         leaves = {n: Value(v) for n, v in params.items()}  # the engine backend's graph
         loss = Problem(self.model, self.experiment.loss, self.l2, self.config).mean_loss(
             leaves, rows)
-        _overwriting_backward(loss)
+        _overwriting_backward(loss, square_assigns_twice=False)
         return loss.data, {n: leaf.grad for n, leaf in leaves.items()}
 
 
@@ -458,12 +482,13 @@ class _BiasLeftOutOfWeightDecay(_BiasMaths):
         return value, {n: grads.get(n, 0.0) for n in params}
 
     def rule(self, leaf: str) -> UpdateRule:
-        if self.experiment.optimizer != "adamw" or leaf not in self.biases:
-            return super().rule(leaf)
         settings = optimizer_settings(self.experiment)
+        if leaf not in self.biases or not settings.get("weight_decay"):
+            return super().rule(leaf)
         settings.pop("learning_rate", None)
-        settings.pop("weight_decay")  # BUG: the biases get Adam, without AdamW's decay
-        return update_rule("adam", learning_rate=self.rate_setting, **settings)
+        settings.pop("weight_decay")  # BUG: the biases' parameter group has no decay
+        name = "adam" if self.experiment.optimizer == "adamw" else self.experiment.optimizer
+        return update_rule(name, learning_rate=self.rate_setting, **settings)
 
 
 class _SumNotMeanLossSummed(_SumNotMean):
@@ -589,7 +614,7 @@ class _StaleGradient(Loop):
         used = dict.fromkeys(grads, 0.0) if self.late is None else self.late
         self.maths.update(k, used)  # BUG: the previous step's gradient (zeros at step 0)
         self.late = grads
-        return loss, used
+        return loss, grads
 
 
 class _StepBeforeBackward(Loop):
@@ -613,6 +638,22 @@ class _L2AppliedTwice(ManualMaths):
     def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
         value, grads = super().penalty(params)
         return value + value, {n: g + g for n, g in grads.items()}  # BUG: added twice
+
+
+class _L2AsWeightDecay(ManualMaths):
+    def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
+        return 0.0, dict.fromkeys(params, 0.0)  # BUG: not in the loss, nor in .grad ...
+
+    def update(self, k: int, grads: Floats) -> None:
+        _, decay = super().penalty(self.params)  # ... but torch's weight_decay = 2 alpha
+        super().update(k, {n: g + decay[n] for n, g in grads.items()})
+
+
+class _WeightDecayAlsoInLoss(ManualMaths):
+    def loss_and_grads(self, params: Floats, rows) -> tuple[float, dict[str, float]]:
+        loss, grads = super().loss_and_grads(params, rows)
+        value, decay = manual_l2(params, optimizer_settings(self.experiment)["weight_decay"] / 2)
+        return loss + value, {n: g + decay[n] for n, g in grads.items()}  # BUG: lam/2 theta^2
 
 
 class _AdamWNotAdam(ManualMaths):
@@ -655,7 +696,7 @@ def _hidden(activation: str) -> Callable[[Experiment], bool]:
 def _decays(e: Experiment) -> bool:
     if not _has_biases(e):
         return False
-    return e.l2 > 0 or (e.optimizer == "adamw" and optimizer_settings(e)["weight_decay"] > 0)
+    return e.l2 > 0 or optimizer_settings(e).get("weight_decay", 0.0) > 0
 
 
 def _several_epochs(e: Experiment) -> bool:
@@ -691,6 +732,11 @@ def _scheduled(e: Experiment) -> bool:
 
 def _l2(e: Experiment) -> bool:
     return takes_gradients(e) and e.l2 > 0
+
+
+def _coupled_decay(e: Experiment) -> bool:
+    return (steps_optimizer(e) and weight_decay_kind(e.optimizer) == "coupled"
+            and optimizer_settings(e).get("weight_decay", 0.0) > 0)
 
 
 def _reaches_an_epochs_last_batch(e: Experiment) -> bool:
@@ -825,9 +871,9 @@ VARIANTS: dict[str, FaultVariant] = {
                      lambda e: takes_gradients(e) and e.validation is not None,
                      loop=_ValidationInGradient),
         FaultVariant("bias-left-out-of-weight-decay",
-                     "the biases are left out of the L2 penalty / AdamW weight decay, which "
+                     "the biases are left out of the L2 penalty / the weight decay, which "
                      "the reference applies to every parameter",
-                     "l2 > 0, or adamw with weight_decay > 0, and the model has biases",
+                     "l2 > 0, or weight_decay > 0, and the model has biases",
                      _decays, maths=_BiasLeftOutOfWeightDecay),
         FaultVariant("sum-not-mean-loss-summed",
                      "reduction='sum': the loss and its gradient are sums over the batch",
@@ -844,20 +890,20 @@ VARIANTS: dict[str, FaultVariant] = {
                      "its own softmax) to the probabilities",
                      "the loss takes class targets (softmax over k logits)",
                      _loss_targets("class"), maths=_DoubleSoftmax),
-        FaultVariant("bce-on-probabilities",
+        FaultVariant("sigmoid-applied-twice",
                      "BCEWithLogitsLoss is given sigmoid(s), a probability, not the logit s",
                      "binary cross-entropy", _loss_targets("binary"),
                      maths=_SigmoidAppliedTwice),
-        FaultVariant("detached-hidden-layer",
+        FaultVariant("hidden-layer-detached",
                      "the first hidden layer's output is detached: that layer gets no "
                      "gradient from the data", "hidden layers", _hidden_layers,
                      maths=_DetachedHiddenLayer),
-        FaultVariant("detached-last-hidden-layer",
+        FaultVariant("last-hidden-layer-detached",
                      "the last hidden layer's output is detached: every layer below the "
                      "output layer gets no gradient from the data",
                      "2 or more hidden layers", _hidden_layers_several,
-                     maths=_DetachedLastHiddenLayer, family="detached-hidden-layer"),
-        FaultVariant("zero-grad-before-step",
+                     maths=_DetachedLastHiddenLayer, family="hidden-layer-detached"),
+        FaultVariant("gradients-cleared-before-step",
                      "zero_grad() is called between backward() and step(): nothing moves",
                      "an optimizer steps", steps_optimizer, loop=_ZeroGradBeforeStep),
         FaultVariant("update-sign-flipped",
@@ -881,14 +927,24 @@ VARIANTS: dict[str, FaultVariant] = {
                      "the step adds 2 alpha theta to .grad, which already has it",
                      "l2 > 0 and an optimizer steps", lambda e: _l2(e) and steps_optimizer(e),
                      maths=_L2AlsoAsWeightDecay, family="l2-applied-twice"),
-        FaultVariant("schedule-never-stepped",
+        FaultVariant("weight-decay-also-in-loss",
+                     "the optimizer's coupled weight_decay lam, and lam/2 sum theta^2 in the "
+                     "loss too: .grad has lam theta, and the step adds it again",
+                     "a coupled weight_decay > 0 (sgd, momentum, nesterov, adam)",
+                     _coupled_decay, maths=_WeightDecayAlsoInLoss, family="l2-applied-twice"),
+        FaultVariant("l2-as-weight-decay",
+                     "the spec's L2 applied as torch's weight_decay = 2 alpha: not in the "
+                     "loss nor in .grad, only in the step",
+                     "l2 > 0 and an optimizer steps", lambda e: _l2(e) and steps_optimizer(e),
+                     maths=_L2AsWeightDecay),
+        FaultVariant("schedule-not-stepped",
                      "the learning-rate schedule is never stepped: every step uses its "
                      "initial rate", "a schedule, over 2 or more steps", _scheduled,
                      maths=_ScheduleNotStepped),
         FaultVariant("step-called-twice",
                      "optimizer.step() is called twice per batch with the same gradient",
                      "an optimizer steps", steps_optimizer, maths=_StepCalledTwice),
-        FaultVariant("adamw-for-adam",
+        FaultVariant("adamw-not-adam",
                      "AdamW (torch's default weight_decay 0.01) where Adam was meant",
                      "the optimizer is adam", lambda e: steps_optimizer(e)
                      and e.optimizer == "adam", maths=_AdamWNotAdam),

@@ -31,6 +31,8 @@ A spec file describes one training run of a model kind (default ``linear``:
                                           # (targets 0/1), softmax-cross-entropy (targets
                                           # 0..k-1), hinge (targets -1/+1)
     l2 = 0.0                              # optional: alpha * sum of squares of every parameter
+    reduction = "mean"                    # optional: "sum" if the loop records its loss and
+                                          # .grad as sums, dividing by batch_size in its step
     [optimizer]
     name = "sgd"                          # sgd | momentum | nesterov | adam | adamw
     learning_rate = 0.08                  # plus that optimizer's own keys
@@ -70,7 +72,17 @@ last layer; parameters ``layers.{l}.w[i,j]`` of shape ``(fan_in, fan_out)`` and
     b = [0.0]
     # or, instead of the [[model.layers]] tables: init = "zeros", or init = "seeded" with seed
 
-``k`` (the last size; 1 for ``linear``) must fit the loss: 1 for every loss but
+Softmax regression is the ``linear`` kind with ``outputs = k`` (default 1, the line):
+``w`` is then ``(d, k)`` (a row per feature, a column per output) and ``b`` has ``k``
+values, parameters ``w[i,j]`` and ``b[j]``, no ``sizes`` or ``activation``::
+
+    [model]
+    kind = "linear"
+    outputs = 3                           # optional: k, default 1
+    w = [[0.1, 0.0, -0.1], [0.2, 0.3, 0.0]]    # (d, k); or init = "zeros" / "seeded"
+    b = [0.0, 0.0, 0.0]
+
+``k`` (the last size of an mlp, ``outputs`` of a linear model) must fit the loss: 1 for every loss but
 ``softmax-cross-entropy``, which takes ``k >= 2`` logits. A learning-rate schedule
 replaces ``[optimizer].learning_rate`` (giving both is an error)::
 
@@ -251,7 +263,7 @@ def parse_run_spec(text: str, *, base: str | Path | None = None,
                                                   from_trajectory=from_trajectory)
 
     config = model_config(kind, settings, x.shape[1])
-    loss, l2 = loss_table(tables["loss"], kind=kind, config=config)
+    loss, l2, reduction = loss_table(tables["loss"], kind=kind, config=config)
     outputs = model_kind(kind).outputs(**config)
     for key, targets in (("train", y), ("validation", None if validation is None
                                         else validation[1])):
@@ -278,6 +290,7 @@ def parse_run_spec(text: str, *, base: str | Path | None = None,
         trainable=trainable,
         loss=loss,
         l2=l2,
+        reduction=reduction,
         optimizer=optimizer,
         hyperparams=hyperparams,
         schedule=schedule,

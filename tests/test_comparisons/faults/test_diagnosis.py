@@ -399,11 +399,11 @@ def references():
 
 ADDED_FOR_ISSUE_20 = {  # new kinds and forms (comparisons.faults.variants); their own loops
     "sum-not-mean-loss-summed", "relu-gradient-where-negative-hinge", "double-softmax",
-    "bce-on-probabilities", "detached-hidden-layer", "zero-grad-before-step",
+    "sigmoid-applied-twice", "hidden-layer-detached", "gradients-cleared-before-step",
     "update-sign-flipped", "wrong-learning-rate", "stale-gradient", "l2-applied-twice",
-    "schedule-never-stepped", "step-called-twice", "adamw-for-adam", "last-batch-skipped",
-    "detached-last-hidden-layer", "stale-gradient-step-before-backward",
-    "l2-also-as-weight-decay"}
+    "schedule-not-stepped", "step-called-twice", "adamw-not-adam", "last-batch-skipped",
+    "last-hidden-layer-detached", "stale-gradient-step-before-backward",
+    "l2-also-as-weight-decay", "weight-decay-also-in-loss", "l2-as-weight-decay"}
 
 
 def test_every_fault_has_a_case():
@@ -555,12 +555,13 @@ def test_faults_apply_where_their_piece_exists():
     assert set(fault_variants(LINE)) == set(VARIANTS) - {
         "tanh-derivative-missing-square", "softmax-without-max-subtraction",
         "relu-gradient-where-negative", "relu-gradient-where-negative-hinge",
-        "double-softmax", "bce-on-probabilities", "detached-hidden-layer",
-        "detached-last-hidden-layer", "schedule-never-stepped", "adamw-for-adam"}
+        "double-softmax", "sigmoid-applied-twice", "hidden-layer-detached",
+        "last-hidden-layer-detached", "schedule-not-stepped", "adamw-not-adam",
+        "weight-decay-also-in-loss"}
     assert set(fault_variants(REGISTRY["single-update"])) == {  # one example, one step
         "overwrite-not-accumulate", "bias-gradient-sign", "loss-missing-half",
         "update-before-loss", "learning-rate-applied-twice",
-        "update-in-place-before-all-gradients", "zero-grad-before-step",
+        "update-in-place-before-all-gradients", "gradients-cleared-before-step",
         "update-sign-flipped", "wrong-learning-rate", "step-called-twice"}
     softmax = fault_variants(REGISTRY["softmax/delay-class"])
     assert "softmax-without-max-subtraction" in softmax

@@ -40,11 +40,12 @@ def test_the_gallery_has_the_classic_bugs_then_issue_20s_forms_and_twelve_kinds(
         "update-in-place-before-all-gradients", "batch-order-not-reshuffled",
         "validation-in-gradient", "bias-left-out-of-weight-decay",
         "sum-not-mean-loss-summed", "relu-gradient-where-negative-hinge",
-        "double-softmax", "bce-on-probabilities", "detached-hidden-layer",
-        "detached-last-hidden-layer", "zero-grad-before-step", "update-sign-flipped",
+        "double-softmax", "sigmoid-applied-twice", "hidden-layer-detached",
+        "last-hidden-layer-detached", "gradients-cleared-before-step", "update-sign-flipped",
         "wrong-learning-rate", "stale-gradient", "stale-gradient-step-before-backward",
-        "l2-applied-twice", "l2-also-as-weight-decay", "schedule-never-stepped",
-        "step-called-twice", "adamw-for-adam", "last-batch-skipped",
+        "l2-applied-twice", "l2-also-as-weight-decay", "weight-decay-also-in-loss",
+        "l2-as-weight-decay", "schedule-not-stepped",
+        "step-called-twice", "adamw-not-adam", "last-batch-skipped",
     ]
     assert list(FAULTS) == list(VARIANTS)  # every variant has its demonstration
 

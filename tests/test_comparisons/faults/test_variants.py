@@ -28,7 +28,7 @@ from numpy_reference import numpy_mlp, numpy_sgd
 
 from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY, batch_order
-from comparisons.faults import FAULTS, VARIANTS, check_faults, run_variant
+from comparisons.faults import FAULTS, VARIANTS, check_faults, fault_variants, run_variant
 from comparisons.faults.variants import TORCH_ADAMW_WEIGHT_DECAY, wrong_learning_rate
 
 CLOSE = {"rtol": 1e-12, "atol": 1e-12}  # the float64 policy; see the module docstring
@@ -291,7 +291,7 @@ def _assert_line(trajectory, ref, *, losses=True):
 
 def _numpy_line_loop(experiment, *, late=False, sign=1.0, summed=False):
     """SGD on the line, written from the formulas, with a stale gradient (``late``: the
-    previous step's, zeros at step 0, recorded as used), the update's sign, or
+    previous step's applied, zeros at step 0; the fresh one recorded), the update's sign, or
     ``reduction='sum'`` (loss and gradient summed)."""
     w, b, x, y = _line(experiment)
     x, y, lr = np.array(x), np.array(y), experiment.learning_rate
@@ -307,8 +307,8 @@ def _numpy_line_loop(experiment, *, late=False, sign=1.0, summed=False):
             break
         g = (reduce(error * x), reduce(error))
         used = (previous or (0.0, 0.0)) if late else g
-        out["grad_w"].append(used[0])
-        out["grad_b"].append(used[1])
+        out["grad_w"].append(g[0])
+        out["grad_b"].append(g[1])
         out["batch_loss"].append(reduce(0.5 * error * error))
         w, b = w - sign * lr * used[0], b - sign * lr * used[1]
         previous = g
@@ -376,8 +376,8 @@ def test_double_softmax_takes_cross_entropy_of_the_probabilities():
 
 
 def test_sigmoid_applied_twice_is_bce_with_logits_of_the_probability():
-    experiment = FAULTS["bce-on-probabilities"].experiment()
-    broken = run_variant(experiment, "bce-on-probabilities")
+    experiment = FAULTS["sigmoid-applied-twice"].experiment()
+    broken = run_variant(experiment, "sigmoid-applied-twice")
     rows = np.array(experiment.train)
     x, t = rows[:, :2], rows[:, 2]
     theta = np.zeros(3)
@@ -397,8 +397,8 @@ def test_sigmoid_applied_twice_is_bce_with_logits_of_the_probability():
 
 
 def test_a_detached_last_hidden_layer_leaves_only_the_penalty_below_it():
-    experiment = FAULTS["detached-last-hidden-layer"].experiment()  # 2-16-16-1, L2
-    broken = run_variant(experiment, "detached-last-hidden-layer")
+    experiment = FAULTS["last-hidden-layer-detached"].experiment()  # 2-16-16-1, L2
+    broken = run_variant(experiment, "last-hidden-layer-detached")
     _, exact = numpy_step0(experiment)
     alpha = experiment.l2
     for name, g in _step0_grads(broken).items():
@@ -406,12 +406,12 @@ def test_a_detached_last_hidden_layer_leaves_only_the_penalty_below_it():
             assert g == pytest.approx(exact[name], rel=CLOSE["rtol"], abs=CLOSE["atol"])
         else:  # layers 0 and 1: the data sends nothing; the penalty's graph still reaches
             assert g == 2.0 * alpha * experiment.init[name], name
-    assert not VARIANTS["detached-last-hidden-layer"].applies(REGISTRY["mlp/tanh-regression"])
+    assert not VARIANTS["last-hidden-layer-detached"].applies(REGISTRY["mlp/tanh-regression"])
 
 
 def test_a_detached_hidden_layer_gets_no_gradient_and_never_moves():
-    experiment = FAULTS["detached-hidden-layer"].experiment()
-    broken = run_variant(experiment, "detached-hidden-layer")
+    experiment = FAULTS["hidden-layer-detached"].experiment()
+    broken = run_variant(experiment, "hidden-layer-detached")
     _, exact = numpy_step0(experiment)
     for name, g in _step0_grads(broken).items():
         if name.startswith("layers.0."):
@@ -422,8 +422,8 @@ def test_a_detached_hidden_layer_gets_no_gradient_and_never_moves():
 
 
 def test_zero_grad_before_step_records_no_gradient_and_moves_nothing():
-    experiment = FAULTS["zero-grad-before-step"].experiment()
-    broken = run_variant(experiment, "zero-grad-before-step")
+    experiment = FAULTS["gradients-cleared-before-step"].experiment()
+    broken = run_variant(experiment, "gradients-cleared-before-step")
     assert set(broken.params["w"]) == {experiment.init["w"]}
     assert set(broken.params["b"]) == {experiment.init["b"]}
     assert broken.grads == {"w": [0.0] * experiment.steps, "b": [0.0] * experiment.steps}
@@ -432,7 +432,7 @@ def test_zero_grad_before_step_records_no_gradient_and_moves_nothing():
                                               rel=CLOSE["rtol"])
     # AdamW's decay does not act either: step() skips a parameter whose .grad is None.
     adamw = REGISTRY["optimizer/adamw"]
-    assert set(run_variant(adamw, "zero-grad-before-step").params["w"]) == {adamw.init["w"]}
+    assert set(run_variant(adamw, "gradients-cleared-before-step").params["w"]) == {adamw.init["w"]}
 
 
 def test_update_sign_flipped_is_gradient_ascent():
@@ -451,7 +451,7 @@ def test_wrong_learning_rate_runs_at_factor_times_the_rate(factor):
 
 
 def test_wrong_learning_rate_scales_every_step_of_a_schedule():
-    experiment = FAULTS["schedule-never-stepped"].experiment()  # the linear schedule on moons
+    experiment = FAULTS["schedule-not-stepped"].experiment()  # the linear schedule on moons
     broken = wrong_learning_rate(0.5).run(experiment)
     reference = run_variant(experiment, None)
     np.testing.assert_allclose(broken.extras["learning_rate"],
@@ -540,8 +540,8 @@ def test_l2_also_as_weight_decay_steps_with_twice_the_penalty_and_records_it_onc
 
 
 def test_schedule_not_stepped_keeps_the_initial_rate():
-    experiment = FAULTS["schedule-never-stepped"].experiment()
-    broken = run_variant(experiment, "schedule-never-stepped")
+    experiment = FAULTS["schedule-not-stepped"].experiment()
+    broken = run_variant(experiment, "schedule-not-stepped")
     assert broken.extras["learning_rate"] == [1.0] * experiment.steps  # lr(0) of 1.0 -> 0.1
     rows = np.array(experiment.train)
     ref = numpy_mlp(_moons_layers(experiment), rows[:, :2], rows[:, 2], activation="relu",
@@ -570,7 +570,7 @@ def _numpy_adam_line(experiment, *, calls=1, decay=0.0):
 
 
 @pytest.mark.parametrize(("name", "calls", "decay"), [
-    ("step-called-twice", 2, 0.0), ("adamw-for-adam", 1, TORCH_ADAMW_WEIGHT_DECAY)])
+    ("step-called-twice", 2, 0.0), ("adamw-not-adam", 1, TORCH_ADAMW_WEIGHT_DECAY)])
 def test_adam_stepped_twice_or_as_adamw(name, calls, decay):
     experiment = FAULTS[name].experiment()
     assert experiment.optimizer == "adam"
@@ -586,7 +586,7 @@ def test_step_called_twice_on_sgd_moves_twice_as_far_at_the_steps_rate():
     broken = run_variant(experiment, "step-called-twice")
     _assert_line(broken, numpy_sgd(*_line(experiment), 2 * experiment.learning_rate,
                                    experiment.steps))
-    moons = FAULTS["schedule-never-stepped"].experiment()  # a schedule: both calls at lr(k)
+    moons = FAULTS["schedule-not-stepped"].experiment()  # a schedule: both calls at lr(k)
     assert run_variant(moons, "step-called-twice").extras["learning_rate"] == run_variant(
         moons, None).extras["learning_rate"]
 
@@ -607,7 +607,7 @@ def test_last_batch_skipped_leaves_out_each_epochs_last_batch():
 
 
 def test_overwrite_in_a_users_engine_keeps_the_first_examples_share():
-    # e * e assigns g e (not 2 g e), and w, b keep the oldest consumer's share: example 0's.
+    # The square is one op (2 g e), and w, b keep the oldest consumer's share: example 0's.
     experiment = REGISTRY["full-batch"]
     broken = run_variant(experiment, "overwrite-not-accumulate")
     w, b, x, y = _line(experiment)
@@ -617,28 +617,28 @@ def test_overwrite_in_a_users_engine_keeps_the_first_examples_share():
         w, b = thetas[-1]
         e0 = w * x[0] + b - y[0]
         n = len(x)
-        assert broken.grads["w"][k] == pytest.approx(e0 * x[0] / (2 * n), rel=CLOSE["rtol"],
+        assert broken.grads["w"][k] == pytest.approx(e0 * x[0] / n, rel=CLOSE["rtol"],
                                                      abs=CLOSE["atol"])
-        assert broken.grads["b"][k] == pytest.approx(e0 / (2 * n), rel=CLOSE["rtol"],
+        assert broken.grads["b"][k] == pytest.approx(e0 / n, rel=CLOSE["rtol"],
                                                      abs=CLOSE["atol"])
         error = w * x + b - y
         assert broken.batch_loss[k] == pytest.approx(np.mean(0.5 * error * error),
                                                      rel=CLOSE["rtol"])  # forward is right
         lr = experiment.learning_rate
-        thetas.append((w - lr * e0 * x[0] / (2 * n), b - lr * e0 / (2 * n)))
+        thetas.append((w - lr * e0 * x[0] / n, b - lr * e0 / n))
     np.testing.assert_allclose(broken.params["w"], [t[0] for t in thetas], **CLOSE)
 
 
 def test_overwrite_in_a_users_engine_on_a_network_keeps_example_zeros_share():
     # 1-8-1 tanh: one output, so each hidden unit has one consumer per example; the
-    # parameters keep the batch's first example's share, halved by e * e, over n = 2.
-    experiment = FAULTS["detached-hidden-layer"].experiment()
+    # parameters keep the batch's first example's share, over n = 2.
+    experiment = FAULTS["hidden-layer-detached"].experiment()
     broken = run_variant(experiment, "overwrite-not-accumulate")
     order = batch_order(experiment)
     first = dataclasses.replace(experiment, train=[experiment.train[order[0][0]]],
                                 batch_size=None)
     _, alone = numpy_step0(first)
-    expected = {name: 0.5 * g / len(order[0]) for name, g in alone.items()}
+    expected = {name: g / len(order[0]) for name, g in alone.items()}
     _assert_grads(_step0_grads(broken), expected)
 
 
@@ -651,27 +651,29 @@ APPLIES = {  # variant -> (an experiment it applies to, one it does not)
     "sum-not-mean-loss-summed": ("full-batch", "single-update"),
     "relu-gradient-where-negative-hinge": ("mlp/moons", "mlp/tanh-regression"),
     "double-softmax": ("softmax/delay-class", "full-batch"),
-    "bce-on-probabilities": ("logistic/late-shipments", "softmax/delay-class"),
-    "detached-hidden-layer": ("mlp/tanh-regression", "softmax/delay-class"),
-    "zero-grad-before-step": ("single-update", "gradient-accumulation"),
+    "sigmoid-applied-twice": ("logistic/late-shipments", "softmax/delay-class"),
+    "hidden-layer-detached": ("mlp/tanh-regression", "softmax/delay-class"),
+    "gradients-cleared-before-step": ("single-update", "gradient-accumulation"),
     "update-sign-flipped": ("single-update", "shared-path"),
     "wrong-learning-rate": ("single-update", "gradient-accumulation"),
     "stale-gradient": ("five-steps", "single-update"),
     "l2-applied-twice": ("mlp/moons", "full-batch"),
-    "schedule-never-stepped": ("mlp/moons", "full-batch"),
+    "schedule-not-stepped": ("mlp/moons", "full-batch"),
     "step-called-twice": ("single-update", "gradient-accumulation"),
-    "adamw-for-adam": ("optimizer/adam", "optimizer/adamw"),
+    "adamw-not-adam": ("optimizer/adam", "optimizer/adamw"),
     "last-batch-skipped": ("mini-batch", "full-batch"),
-    "detached-last-hidden-layer": ("mlp/moons", "mlp/tanh-regression"),
+    "last-hidden-layer-detached": ("mlp/moons", "mlp/tanh-regression"),
     "stale-gradient-step-before-backward": ("five-steps", "single-update"),
     "l2-also-as-weight-decay": ("mlp/moons", "full-batch"),
+    "weight-decay-also-in-loss": (None, "optimizer/adamw"),  # None: the gallery's own
+    "l2-as-weight-decay": ("mlp/moons", "full-batch"),
 }
 
 
 @pytest.mark.parametrize("name", list(APPLIES))
 def test_each_new_variant_applies_where_its_piece_exists(name):
     yes, no = APPLIES[name]
-    assert VARIANTS[name].applies(REGISTRY[yes])
+    assert VARIANTS[name].applies(FAULTS[name].experiment() if yes is None else REGISTRY[yes])
     assert not VARIANTS[name].applies(REGISTRY[no])
     with pytest.raises(ValueError, match=f"fault {name} does not apply to {no}"):
         VARIANTS[name].run(REGISTRY[no])
@@ -688,3 +690,57 @@ def test_without_the_bug_each_new_variant_is_the_manual_backend():
     for name in APPLIES:
         experiment = FAULTS[name].experiment()
         assert VARIANTS[name].run(experiment, broken=False) == manual.run(experiment), name
+
+
+def test_bias_left_out_of_a_coupled_weight_decay():
+    # torch.optim.SGD(weight_decay=lam) with the biases in a no-decay parameter group:
+    # w's rule gets g + lam w, b's gets g alone.
+    experiment = dataclasses.replace(REGISTRY["full-batch"], name="full-batch[decay 0.1]",
+                                     hyperparams={"learning_rate": 0.08, "weight_decay": 0.1})
+    broken = run_variant(experiment, "bias-left-out-of-weight-decay")
+    w, b, x, y = _line(experiment)
+    x, y, lr, lam = np.array(x), np.array(y), experiment.learning_rate, 0.1
+    for k in range(experiment.steps + 1):
+        np.testing.assert_allclose([broken.params["w"][k], broken.params["b"][k]], [w, b],
+                                   **CLOSE)
+        error = w * x + b - y
+        w, b = w - lr * (np.mean(error * x) + lam * w), b - lr * np.mean(error)
+    assert "bias-left-out-of-weight-decay" not in fault_variants(REGISTRY["full-batch"])
+
+
+def test_weight_decay_also_in_the_loss_puts_lam_theta_in_grad_and_in_the_step_again():
+    experiment = FAULTS["weight-decay-also-in-loss"].experiment()
+    lam = experiment.hyperparams["weight_decay"]
+    broken = run_variant(experiment, "weight-decay-also-in-loss")
+    w, b, x, y = _line(experiment)
+    x, y, lr = np.array(x), np.array(y), experiment.learning_rate
+    for k in range(experiment.steps):
+        np.testing.assert_allclose([broken.params["w"][k], broken.params["b"][k]], [w, b],
+                                   **CLOSE)
+        error = w * x + b - y
+        g = np.array([np.mean(error * x) + lam * w, np.mean(error) + lam * b])  # .grad
+        np.testing.assert_allclose([broken.grads["w"][k], broken.grads["b"][k]], g, **CLOSE)
+        assert broken.batch_loss[k] == pytest.approx(
+            np.mean(0.5 * error * error) + lam / 2 * (w * w + b * b), rel=CLOSE["rtol"])
+        w, b = w - lr * (g[0] + lam * w), b - lr * (g[1] + lam * b)  # SGD's decay again
+
+
+def test_l2_as_weight_decay_moves_as_the_reference_but_records_no_penalty():
+    experiment = FAULTS["l2-as-weight-decay"].experiment()
+    broken = run_variant(experiment, "l2-as-weight-decay")
+    rows = np.array(experiment.train)
+    alpha = experiment.l2
+    ref = numpy_mlp(_moons_layers(experiment), rows[:, :2], rows[:, 2], activation="relu",
+                    loss="hinge", l2=alpha,
+                    rates=run_variant(experiment, None).extras["learning_rate"])
+    for k, (layers, grads) in enumerate(zip(ref["params"], ref["grads"], strict=False)):
+        theta = _named(experiment, layers)
+        np.testing.assert_allclose([broken.params[n][k] for n in theta],
+                                   list(theta.values()), **CLOSE)
+        data = _named(experiment, grads)
+        np.testing.assert_allclose([broken.grads[n][k] for n in data],
+                                   [g - 2.0 * alpha * theta[n] for n, g in data.items()],
+                                   **CLOSE)
+        penalty = alpha * sum(v * v for v in theta.values())
+        assert broken.batch_loss[k] == pytest.approx(ref["batch_loss"][k] - penalty,
+                                                     rel=CLOSE["rtol"])
