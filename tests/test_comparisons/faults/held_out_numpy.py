@@ -23,7 +23,8 @@ The bugs (the names are this module's, not the gallery's):
   (layer 0's output detached: layer 0 gets no gradient), ``weights-doubled``,
   ``n-minus-one`` (``sum / (n - 1)``), ``noise``;
 - L2: ``l2-not-in-gradient``, ``l2-twice`` (the penalty in the loss and as
-  ``weight_decay`` too), ``l2-written-twice`` (the penalty added to the loss twice),
+  ``weight_decay`` too), ``l2-only-as-decay`` (the penalty only as ``weight_decay
+  = 2 alpha`` in the step: the recorded loss and gradient without it), ``l2-written-twice`` (the penalty added to the loss twice),
   ``l2-weights-only``, ``l1-not-l2``;
 - the step: ``no-zero-grad``, ``zero-grad-before-step`` (``backward``, ``zero_grad``,
   ``step``: the step sees no gradient), ``loss-after-update``, ``lr-squared``,
@@ -207,7 +208,7 @@ def loss_and_grads(e, layers, rows, bug, *, noise_rng=None):
         divisor = float(n - 1)  # BUG (no gallery entry): / (n - 1)
     loss = per_example.sum() if "reduction-sum" in bug else per_example.mean()
     grads = backward(e, layers, x, dout, bug, divisor)
-    if e.l2:
+    if e.l2 and "l2-only-as-decay" not in bug:  # BUG when it is: the step adds it instead
         value, extra = penalty(e, layers, bug)
         loss = loss + value
         if "l2-written-twice" in bug:  # BUG: the penalty added in two places
@@ -259,7 +260,7 @@ class Optimizer:
                 if only is not None and (n, i) != only:
                     continue
                 g, p, s = grads[n][i], layer[i], self.state[n][i]
-                if "l2-twice" in self.bug:
+                if "l2-twice" in self.bug or "l2-only-as-decay" in self.bug:
                     g = g + 2 * self.e.l2 * p  # BUG: weight_decay = 2 alpha on top of the loss's
                 if self.kind == "sgd":
                     u = g

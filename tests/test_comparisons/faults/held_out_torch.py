@@ -19,7 +19,8 @@ where the spec says Adam), ``schedule-not-stepped`` (no ``scheduler.step()``),
 ``mse-reduction-sum`` (``MSELoss(reduction='sum')`` on a squared-error spec),
 ``mse-for-half`` (``MSELoss()`` on a half-squared-error spec), ``update-sign`` (a
 hand-written ``p += lr * p.grad``), ``l2-and-weight-decay`` (the penalty in the
-loss and ``weight_decay = 2 alpha`` too); with no gallery entry: ``momentum``
+loss and ``weight_decay = 2 alpha`` too), ``l2-only-as-decay`` (``weight_decay = 2
+alpha`` and no penalty in the loss); with no gallery entry: ``momentum``
 (``SGD(momentum=0.9)``), ``clip-norm`` (``clip_grad_norm_(params, 0.5)``),
 ``label-smoothing`` (``CrossEntropyLoss(label_smoothing=0.1)``).
 """
@@ -123,7 +124,7 @@ def _optimizer(e, model, bug):
     params = model.parameters()
     hp = e.hyperparams
     lr = _rate(e, 0)
-    decay = 2 * e.l2 if "l2-and-weight-decay" in bug else 0.0  # BUG: the L2 twice
+    decay = 2 * e.l2 if "l2-and-weight-decay" in bug or "l2-only-as-decay" in bug else 0.0
     if "adamw-default-decay" in bug:
         return torch.optim.AdamW(params, lr=lr, betas=(hp["b1"], hp["b2"]), eps=hp["eps"])  # BUG
     if e.optimizer == "adam":
@@ -177,7 +178,7 @@ def train(e, bug: str | None = None) -> dict:
         if "no-zero-grad" not in bug:  # BUG when it is: no zero_grad()
             optimizer.zero_grad()
         loss = _loss(e, _forward(e, model, x, bug), y, bug)
-        if e.l2:
+        if e.l2 and "l2-only-as-decay" not in bug:  # BUG when it is: weight_decay alone
             loss = loss + e.l2 * sum((p * p).sum() for p in model.parameters())
         loss.backward()
         if "clip-norm" in bug:
