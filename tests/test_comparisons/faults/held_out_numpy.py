@@ -32,9 +32,10 @@ The bugs (the names are this module's, not the gallery's):
   (each step applies the gradient the previous step computed, and records its own),
   ``step-twice``, ``adamw-default-decay`` (``AdamW`` with its default decay 0.01
   where Adam was meant), ``schedule-not-stepped``, ``momentum``, ``clip-norm``,
-  ``eps-inside-sqrt``, ``bias-lr-times-10``;
+  ``eps-inside-sqrt``, ``bias-lr-times-10``, ``lr-decay`` (x0.9 a step),
+  ``no-bias-correction`` (Adam's), ``frozen-bias`` (the bias not given to the optimizer);
 - the data: ``same-order-every-epoch``, ``validation-trained-on``,
-  ``last-batch-skipped``.
+  ``last-batch-skipped``, ``first-batch-always``.
 """
 
 from __future__ import annotations
@@ -234,6 +235,8 @@ def learning_rate(e, k: int, bug) -> float:
         done = 0 if "schedule-not-stepped" in bug else min(  # BUG: scheduler.step() never called
             max(k - s.get("transition_begin", 0), 0), s["transition_steps"])
         rate = s["init_value"] + (s["end_value"] - s["init_value"]) * done / s["transition_steps"]
+    if "lr-decay" in bug:
+        rate = rate * 0.9 ** k  # BUG (no gallery entry): a decay the spec does not have
     if "lr-halved" in bug:
         return rate / 2  # BUG: a rate half the spec's
     return rate * 10 if "lr-times-10" in bug else rate  # BUG: a rate 10 times the spec's
@@ -273,6 +276,8 @@ class Optimizer:
                     s["m"] = b1 * s["m"] + (1 - b1) * g
                     s["v"] = b2 * s["v"] + (1 - b2) * g * g
                     mhat, vhat = s["m"] / (1 - b1 ** s["t"]), s["v"] / (1 - b2 ** s["t"])
+                    if "no-bias-correction" in self.bug:
+                        mhat, vhat = s["m"], s["v"]  # BUG (no gallery entry)
                     if "eps-inside-sqrt" in self.bug:
                         u = mhat / np.sqrt(vhat + eps)  # BUG (no gallery entry)
                     else:
@@ -287,6 +292,8 @@ class Optimizer:
                     step = rate * step  # BUG: the rate applied twice
                 if "bias-lr-times-10" in self.bug and i == 1:
                     step = 10 * step  # BUG (no gallery entry)
+                if "frozen-bias" in self.bug and i == 1:
+                    continue  # BUG (no gallery entry): the bias left out of the optimizer
                 if "update-sign" in self.bug:
                     layer[i] = p + step  # BUG: += instead of -=
                 else:
@@ -308,6 +315,8 @@ def batch_order(e, n: int, bug) -> list[list[int]] | None:
         for j in range(per_epoch):
             if len(order) < e.steps:
                 order.append([int(i) for i in perm[j * e.batch_size:(j + 1) * e.batch_size]])
+    if "first-batch-always" in bug:
+        order = [order[0]] * len(order)  # BUG (no gallery entry): one batch, every step
     return order
 
 
