@@ -438,7 +438,7 @@ class Verdict:
 
 
 def describe_diagnosis(diagnosis: Diagnosis) -> str:
-    """``<fault>: <bug> (evidence: ...)`` for a named fault, ``<fault> (<evidence>)`` for a candidate."""
+    """``<fault>: <bug> (evidence: ...)`` named, ``<fault> (<evidence>)`` a candidate."""
     return diagnosis.describe()
 
 
@@ -497,12 +497,12 @@ def check(
     compared = compare_partial(experiment, expected, theirs, reference=reference, dtype=dtype)
     found: tuple[Diagnosis, ...] = ()
     if diagnosis and not compared.agree:
-        found = tuple(diagnose(
+        found = diagnose(  # a tuple of Diagnosis, with the trajectory's signature
             experiment, theirs, dtype=dtype,
             reference=expected if reference == "manual" else None,  # the faults' own reference
             compare=lambda e, ref, yours: compare_partial(e, ref, yours, reference=reference,
                                                           dtype=dtype),
-        ))
+        )
     held = {_series_label(q, n) for q, n, _ in theirs.values}
     batch_steps = {step for quantity, _, step in theirs.values if quantity == "batches"}
     yours = compared.backends[YOURS]

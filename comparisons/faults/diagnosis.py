@@ -60,7 +60,7 @@ Example:
   every value supplied agrees with the reference run with this bug; first differs at step 0, \
 grads: x3 the reference's on every leaf
   >>> diagnose(full_batch, run_variant(full_batch, None))
-  []
+  ()
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ from comparisons.models import bias_leaves
 from comparisons.trajectory import Trajectory
 from functional_training import TrajectoryRecord, leaf_of
 
-__all__ = ["CONFIDENCES", "Diagnosis", "describe_diagnoses", "diagnose", "fault_differences",
-           "signature"]
+__all__ = ["CONFIDENCES", "Diagnoses", "Diagnosis", "describe_diagnoses", "diagnose",
+           "fault_differences", "signature"]
 
 CONFIDENCES = ("exact", "training", "parameters", "first-steps")
 """The levels of evidence, strongest first (see the module docstring)."""
@@ -135,12 +135,36 @@ grads: x3)'
         return f"{self.fault} ({self.evidence})"
 
 
+class Diagnoses(tuple):
+    """What :func:`diagnose` found: one named :class:`Diagnosis`, candidates, or none.
+
+    A tuple of :class:`Diagnosis` with the trajectory's :func:`signature` as
+    ``signature`` (``""`` when the trajectory agrees), so that "no known fault" can
+    still say where and how the trajectory leaves the reference.
+
+    Example:
+      >>> found = Diagnoses((), "first differs at step 0, grads: x2 the reference's")
+      >>> found == (), found.signature
+      (True, "first differs at step 0, grads: x2 the reference's")
+    """
+
+    def __new__(cls, items=(), signature: str = ""):
+        self = super().__new__(cls, items)
+        self.signature = signature
+        return self
+
+
 def describe_diagnoses(diagnoses: Sequence[Diagnosis]) -> str:
     """``<fault>: <bug> (evidence: ...)`` or ``no known fault; candidates: ...``.
+
+    With no candidates, the :class:`Diagnoses`' signature (when it has one) follows
+    in parentheses.
 
     Example:
       >>> describe_diagnoses([])
       'no known fault'
+      >>> describe_diagnoses(Diagnoses((), "first differs at step 2, updates"))
+      'no known fault (first differs at step 2, updates)'
       >>> describe_diagnoses([Diagnosis("a", "bug a", 0, "grads.w", "x2", "training", False),
       ...                     Diagnosis("b", "bug b", 0, "grads.w", "x2", "training", False)])
       'no known fault; candidates: a (x2); b (x2)'
@@ -149,7 +173,8 @@ def describe_diagnoses(diagnoses: Sequence[Diagnosis]) -> str:
     if named:
         return named[0].describe()
     if not diagnoses:
-        return "no known fault"
+        signature = getattr(diagnoses, "signature", "")
+        return f"no known fault ({signature})" if signature else "no known fault"
     return "no known fault; candidates: " + "; ".join(d.describe() for d in diagnoses)
 
 
@@ -400,7 +425,7 @@ def diagnose(
     reference: TrajectoryRecord | None = None,
     compare: Compare | None = None,
     runs: Mapping[str, TrajectoryRecord] | None = None,
-) -> list[Diagnosis]:
+) -> Diagnoses:
     """The known fault ``trajectory`` shows (one, ``named``), or up to three candidates.
 
     A trajectory that agrees with the correct reference gets no diagnosis; so does
@@ -423,16 +448,16 @@ def diagnose(
         computed (diagnosing several trajectories of one experiment); the others run.
 
     Returns:
-      ``[]`` (agrees, or no fault's evidence reaches any level), ``[named]`` (one
-      :class:`Diagnosis` with ``named=True``), or candidates (``named=False``),
-      strongest first. Each says where its variant first differs from the correct
-      reference (over every series, at ``dtype``).
+      :class:`Diagnoses`: empty (agrees, or no fault's evidence reaches any level),
+      one :class:`Diagnosis` with ``named=True``, or candidates (``named=False``),
+      strongest first; with the trajectory's signature. Each says where its variant
+      first differs from the correct reference (over every series, at ``dtype``).
     """
     compare = compare or _full_compare(dtype)
     reference = _reference(experiment, reference)
     verdict = compare(experiment, reference, trajectory)
     if verdict.agree:
-        return []
+        return Diagnoses()
     first = verdict.first_mismatch
     facts = _signature(experiment, reference, trajectory, first, verdict.tolerance)
     shows = facts.line
@@ -452,20 +477,20 @@ def diagnose(
         if differs is not None:  # else on this experiment the fault is the reference itself
             weighed.append(found._replace(differs=differs, fitted=fitted))
     if not weighed:
-        return []
+        return Diagnoses((), shows)
     weighed.sort(key=lambda w: (w.level, w.fitted, -w.agrees_until, w.order))
     seen: set[str] = set()
     weighed = [w for w in weighed if not (w.family in seen or seen.add(w.family))]  # a family once
     best = [w for w in weighed if (w.level, w.fitted) == (weighed[0].level, weighed[0].fitted)]
     if len(best) == 1 and best[0].level < CONFIDENCES.index("first-steps"):
         (w,) = best
-        return [_diagnosis(w, shows, named=True)]
+        return Diagnoses([_diagnosis(w, shows, named=True)], shows)
     alike = len(best) > 1 and best[0].level < CONFIDENCES.index("first-steps")
     if not alike:
-        return [_diagnosis(w, shows) for w in weighed[:MOST_CANDIDATES]]
+        return Diagnoses([_diagnosis(w, shows) for w in weighed[:MOST_CANDIDATES]], shows)
     best.sort(key=lambda w: w.order)
-    return [_diagnosis(w, shows, also=[o.family for o in best if o is not w])
-            for w in best[:MOST_CANDIDATES]]
+    return Diagnoses([_diagnosis(w, shows, also=[o.family for o in best if o is not w])
+                      for w in best[:MOST_CANDIDATES]], shows)
 
 
 def _suspects(experiment: Experiment, facts: _Signature

@@ -88,7 +88,7 @@ def test_a_mismatch_no_fault_explains(capsys, tmp_path):
     path.write_text(HEADER + "1,params,w,0.5\n")
     code, out, _ = _check(capsys, "--spec", SPEC, "--trajectory", path)
     assert code == 1
-    assert out.splitlines()[-1] == "diagnosis: no known fault"
+    assert out.splitlines()[-1].startswith("diagnosis: no known fault (first differs at step 1")
 
 
 def test_json_and_markdown_reports(capsys, tmp_path):

@@ -24,8 +24,9 @@ The bugs (the names are this module's, not the gallery's):
   ``n-minus-one`` (``sum / (n - 1)``), ``noise``;
 - L2: ``l2-not-in-gradient``, ``l2-twice`` (the penalty in the loss and as
   ``weight_decay`` too), ``l2-only-as-decay`` (the penalty only as ``weight_decay
-  = 2 alpha`` in the step: the recorded loss and gradient without it), ``l2-written-twice`` (the penalty added to the loss twice),
-  ``l2-weights-only``, ``l1-not-l2``;
+  = 2 alpha`` in the step: the recorded loss and gradient without it),
+  ``l2-written-twice`` (the penalty added to the loss twice), ``l2-weights-only``,
+  ``l1-not-l2``;
 - the step: ``no-zero-grad``, ``zero-grad-before-step`` (``backward``, ``zero_grad``,
   ``step``: the step sees no gradient), ``loss-after-update``, ``lr-squared``,
   ``in-place-leaf-by-leaf``, ``update-sign``, ``lr-times-10``, ``lr-halved``, ``stale-gradient``

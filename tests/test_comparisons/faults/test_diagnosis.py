@@ -436,7 +436,7 @@ def test_a_correct_hand_written_loop_agrees_and_gets_no_diagnosis(references, ex
     theirs = _loop(experiment)
     verdict = compare_trajectories(experiment, {"manual": reference, "theirs": theirs})
     assert verdict.agree, verdict.describe()
-    assert diagnose(experiment, theirs, reference=reference) == []
+    assert diagnose(experiment, theirs, reference=reference) == ()
 
 
 @pytest.mark.slow  # every variant on every gallery experiment, once: ~40 s
@@ -531,9 +531,9 @@ def test_a_float32_trajectory_is_diagnosed_at_float32s_tolerance(references):
     assert [d.fault for d in diagnose(LINE, theirs, dtype="float32")] == [
         "batch-size-divided-twice"]
     correct = rounded_to(numpy_loop(LINE), "float32")
-    assert diagnose(LINE, correct, dtype="float32") == []
+    assert diagnose(LINE, correct, dtype="float32") == ()
     # The float64 rule sees the rounding itself as a mismatch, and no fault in it.
-    assert diagnose(LINE, correct, reference=references[LINE.name]) == []
+    assert diagnose(LINE, correct, reference=references[LINE.name]) == ()
 
 
 def test_a_trajectory_of_two_bugs_names_no_fault(references):
@@ -592,7 +592,7 @@ def test_a_variant_can_equal_the_reference_and_then_diagnoses_nothing():
                                    steps=3)
     assert fault_differences(rate_one)["learning-rate-applied-twice"] is None
     theirs = fault_variants(rate_one)["learning-rate-applied-twice"]()
-    assert diagnose(rate_one, theirs) == []
+    assert diagnose(rate_one, theirs) == ()
 
 
 def test_without_a_fault_the_loop_is_the_manual_backend_bit_for_bit():
@@ -633,7 +633,7 @@ def test_the_signature_says_biases_only_and_the_ratio(references):
                                    "the biases only (b)")
 
 
-# --- levels of evidence ----------------------------------------------------------------------------
+# --- levels of evidence ---------------------------------------------------------------------------
 
 
 def test_the_updates_alone_name_a_fault_whose_gradients_were_recorded_otherwise(references):

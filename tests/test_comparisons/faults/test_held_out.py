@@ -3,9 +3,10 @@
 Each row is a bug planted in a user's own loop (:mod:`held_out_numpy`, NumPy;
 :mod:`held_out_torch`, PyTorch, where installed; :mod:`held_out_engine`, a scalar
 autograd engine of its own: each written from the formulas or the framework's
-documentation and never from comparisons' code or its fault variants), the experiment it runs, and the gallery fault it is (``None``: no
-gallery entry covers it; a kind the gallery does not hold yet counts as ``None``, so
-the right diagnosis for it is "no known fault"). The loop's trajectory (parameters, the gradient each
+documentation and never from comparisons' code or its fault variants), the
+experiment it runs, and the gallery fault it is (``None``: no gallery entry covers
+it; a kind the gallery does not hold counts as ``None``, so the right diagnosis for
+it is "no known fault"). The loop's trajectory (parameters, the gradient each
 step used, the batch loss, the batches where there are mini-batches: what a
 user records) goes through :func:`comparisons.check` as a user's would. The
 table's measure:
@@ -35,7 +36,6 @@ import pytest
 from comparisons.check import check
 from comparisons.experiments import REGISTRY
 from comparisons.faults import VARIANTS
-
 from test_comparisons.faults import held_out_engine, held_out_numpy
 
 if importlib.util.find_spec("torch") is not None:  # torch is an extra: its rows need it
