@@ -33,7 +33,7 @@ The bugs (the names are this module's, not the gallery's):
   (each step applies the gradient the previous step computed, and records its own),
   ``step-twice``, ``adamw-default-decay`` (``AdamW`` with its default decay 0.01
   where Adam was meant), ``schedule-not-stepped``, ``momentum``, ``clip-norm``,
-  ``eps-inside-sqrt``, ``bias-lr-times-10``, ``lr-decay`` (x0.9 a step),
+  ``eps-inside-sqrt``, ``bias-rate-x10``, ``lr-decay`` (x0.9 a step),
   ``no-bias-correction`` (Adam's), ``frozen-bias`` (the bias not given to the optimizer);
 - the data: ``same-order-every-epoch``, ``validation-trained-on``,
   ``last-batch-skipped``, ``first-batch-always``.
@@ -291,7 +291,7 @@ class Optimizer:
                 step = rate * u
                 if "lr-squared" in self.bug:
                     step = rate * step  # BUG: the rate applied twice
-                if "bias-lr-times-10" in self.bug and i == 1:
+                if "bias-rate-x10" in self.bug and i == 1:
                     step = 10 * step  # BUG (no gallery entry)
                 if "frozen-bias" in self.bug and i == 1:
                     continue  # BUG (no gallery entry): the bias left out of the optimizer

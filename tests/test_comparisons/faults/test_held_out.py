@@ -164,7 +164,7 @@ TABLE = [
     (LINE, "target-shift", None),
     (LINE, "weights-doubled", None),
     (LINE, "noise", None),
-    (LINE, "bias-lr-times-10", None),
+    (LINE, "bias-rate-x10", None),
     (LINE, "lr-decay", None),
     (LINE, "frozen-bias", None),
     (LINE, "first-batch-always", None),
