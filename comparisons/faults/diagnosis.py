@@ -84,14 +84,20 @@ from comparisons.models import bias_leaves
 from comparisons.trajectory import Trajectory
 from functional_training import TrajectoryRecord, leaf_of
 
-__all__ = ["CONFIDENCES", "Diagnoses", "Diagnosis", "describe_diagnoses", "diagnose",
-           "fault_differences", "signature"]
+__all__ = ["CONFIDENCES", "MAX_VARIANT_WORK", "Diagnoses", "Diagnosis", "describe_diagnoses",
+           "diagnose", "fault_differences", "signature"]
 
 CONFIDENCES = ("exact", "training", "parameters", "first-steps")
 """The levels of evidence, strongest first (see the module docstring)."""
 
 MOST_CANDIDATES = 3
 """How many candidates "no known fault" lists at most."""
+
+MAX_VARIANT_WORK = 1_000_000
+"""The most parameter-example-steps (parameters x examples per step x steps) for which
+:func:`diagnose` runs the variants: each is a run of the manual reference in pure
+Python (the 2-16-16-1 network on 20 points for 10 steps, 67,400, takes 0.4 s). Past it
+the diagnosis is the signature alone, and says the known faults were not tried."""
 
 _TRAINING = ("params", "grads")
 
@@ -461,6 +467,10 @@ def diagnose(
     first = verdict.first_mismatch
     facts = _signature(experiment, reference, trajectory, first, verdict.tolerance)
     shows = facts.line
+    work = _variant_work(experiment)
+    if work > MAX_VARIANT_WORK:
+        return Diagnoses((), f"{shows}; the known faults were not tried: {work:.1e} "
+                             f"parameter-example-steps, over {MAX_VARIANT_WORK:.0e}")
     leaves_reference = {
         quantities: not compare(experiment, reference,
                                 _only(trajectory, reference, quantities)).agree
@@ -491,6 +501,12 @@ def diagnose(
     best.sort(key=lambda w: w.order)
     return Diagnoses([_diagnosis(w, shows, also=[o.family for o in best if o is not w])
                       for w in best[:MOST_CANDIDATES]], shows)
+
+
+def _variant_work(experiment: Experiment) -> int:
+    """Parameters x examples per step x steps: what one variant's run costs."""
+    per_step = experiment.batch_size or len(experiment.train) or 1
+    return len(experiment.parameter_names) * per_step * max(experiment.steps, 1)
 
 
 def _suspects(experiment: Experiment, facts: _Signature

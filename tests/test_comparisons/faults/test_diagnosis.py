@@ -28,6 +28,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import comparisons.faults.diagnosis as diagnosis_module
 from comparisons.backends import get_backend
 from comparisons.compare import compare_trajectories, rounded_to
 from comparisons.experiments import REGISTRY, Experiment
@@ -659,3 +660,12 @@ def test_agreeing_on_the_first_steps_only_makes_a_candidate_not_a_name(reference
     assert found[0].evidence.startswith("agrees with the reference run with this bug up to step "
                                         "3, not at step 4, params.w")
     assert len(found) <= 3
+
+
+def test_past_the_work_limit_the_known_faults_are_not_tried(references, monkeypatch):
+    monkeypatch.setattr(diagnosis_module, "MAX_VARIANT_WORK", 10)  # LINE: 2 x 2 x 7 = 28
+    found = diagnose(LINE, numpy_loop(LINE, "bias-gradient-sign"),
+                     reference=references[LINE.name])
+    assert found == ()
+    assert found.signature.endswith("the known faults were not tried: 2.8e+01 "
+                                    "parameter-example-steps, over 1e+01")
