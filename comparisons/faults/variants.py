@@ -238,6 +238,12 @@ names the bug a form belongs to):
   its last batch left out; the run still takes ``steps`` steps, so it reaches
   later epochs, and ``batches`` records what it trained on.
 
+A spec that declares ``[loss] reduction = "sum"`` records sums by convention: the
+reduction faults (``sum-not-mean`` and its form, ``batch-size-divided-twice``,
+``bias-gradient-not-summed``) apply to a mean loss only, and the faults that replace
+the loop's step record what the loop's own step records (``n`` times the backend's
+mean loss and gradient) and step as it does (the sum over the nominal batch size).
+
 Applying is structural (the experiment has the piece the bug is in); whether a
 variant's trajectory actually differs from the reference's on an experiment is
 measured by :func:`comparisons.faults.diagnosis.fault_differences`
@@ -396,10 +402,30 @@ class _SumNotMean(ManualMaths):
         return dict(summed)  # BUG: no / n
 
 
+def _recorded(loop: Loop, batch: Batch, loss: float, grads: Floats) -> tuple[float, dict]:
+    """What ``loop`` records of the backend's mean loss and gradient on ``batch`` (``n``
+    times both for a summed loss, ``reduction = "sum"``), as its own ``step`` does."""
+    n = loop.summed(batch)
+    if n == 1.0:
+        return loss, dict(grads)
+    return n * loss, {name: n * g for name, g in grads.items()}
+
+
+def _step_on(loop: Loop, k: int, batch: Batch, grads: Floats) -> None:
+    """``loop``'s update with the gradient of ``batch`` (a summed loss's step divides it by
+    the nominal batch size), as its own ``step`` does."""
+    scale = loop.step_scale(batch)
+    if scale == 1.0:
+        loop.maths.update(k, grads)
+    else:
+        loop.maths.scaled_update(k, grads, scale)
+
+
 class _UpdateBeforeLoss(Loop):
     def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
         _, grads = super().step(k, batch)
-        return self.maths.forward(batch), grads  # BUG: the updated parameters' loss
+        after = self.maths.forward(batch)  # BUG: the updated parameters' loss
+        return _recorded(self, batch, after, {})[0], grads
 
 
 class _TanhDerivativeMissingSquare(ManualMaths):
@@ -453,14 +479,14 @@ class _BatchSizeDividedTwice(ManualMaths):
 
 class _UpdateInPlaceBeforeAllGradients(Loop):
     def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
-        maths, loss, used = self.maths, None, {}
+        maths, loss, used, scale = self.maths, None, {}, self.step_scale(batch)
         for leaf, names in maths.leaves.items():
             value, grads = maths.loss_and_grads(maths.params, batch.rows)  # BUG: at params
             loss = value if loss is None else loss                        # already moved
             used.update((n, grads[n]) for n in names)
             if leaf in maths.rules:
-                maths.update_leaf(k, leaf, grads)
-        return loss, used
+                maths.update_leaf(k, leaf, {n: scale * g for n, g in grads.items()})
+        return _recorded(self, batch, loss, used)
 
 
 class _BatchOrderNotReshuffled(Loop):
@@ -555,7 +581,8 @@ class _DetachedLastHiddenLayer(_DetachedHiddenLayer):
 class _ZeroGradBeforeStep(Loop):
     def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
         loss, grads = self.maths.backward(batch)
-        return loss, dict.fromkeys(grads, 0.0)  # BUG: zero_grad() before step(): None, skipped
+        cleared = dict.fromkeys(grads, 0.0)  # BUG: zero_grad() before step(): None, skipped
+        return _recorded(self, batch, loss, cleared)
 
 
 class _UpdateSignFlipped(ManualMaths):
@@ -607,25 +634,28 @@ class _StepCalledTwice(_RateChanged):
 
 
 class _StaleGradient(Loop):
-    late: dict[str, float] | None = None
+    late: tuple[Batch, dict[str, float]] | None = None
 
     def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
         loss, grads = self.maths.backward(batch)
-        used = dict.fromkeys(grads, 0.0) if self.late is None else self.late
-        self.maths.update(k, used)  # BUG: the previous step's gradient (zeros at step 0)
-        self.late = grads
-        return loss, grads
+        used = (batch, dict.fromkeys(grads, 0.0)) if self.late is None else self.late
+        _step_on(self, k, *used)  # BUG: the previous step's gradient (zeros at step 0)
+        self.late = batch, grads
+        return _recorded(self, batch, loss, grads)
 
 
 class _StepBeforeBackward(Loop):
-    late: dict[str, float] | None = None
+    late: tuple[Batch, dict[str, float]] | None = None
 
     def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
         if self.late is not None:
-            self.maths.update(k, self.late)  # BUG: step() before backward(): last .grad
+            _step_on(self, k, *self.late)  # BUG: step() before backward(): last .grad
         loss, grads = self.maths.backward(batch)  # at the parameters just moved
-        used, self.late = self.late, grads
-        return loss, dict.fromkeys(grads, 0.0) if used is None else used
+        used, self.late = self.late, (batch, grads)
+        loss = _recorded(self, batch, loss, {})[0]
+        if used is None:
+            return loss, dict.fromkeys(grads, 0.0)
+        return loss, _recorded(self, used[0], 0.0, used[1])[1]
 
 
 class _L2AlsoAsWeightDecay(ManualMaths):
@@ -681,6 +711,10 @@ class _LastBatchSkipped(Loop):
 
 def _batches_of_several(e: Experiment) -> bool:
     return takes_gradients(e) and (e.batch_size or len(e.train)) > 1
+
+
+def _mean_batches_of_several(e: Experiment) -> bool:  # a declared sum is no reduction bug
+    return _batches_of_several(e) and e.reduction == "mean"
 
 
 def _has_biases(e: Experiment) -> bool:
@@ -824,7 +858,8 @@ VARIANTS: dict[str, FaultVariant] = {
                      lambda e: takes_gradients(e) and e.loss == DEFAULT_LOSS,
                      maths=_LossMissingHalf),
         FaultVariant("sum-not-mean", "the batch gradient is a sum over the batch, not a mean",
-                     "batches hold 2 or more examples", _batches_of_several, maths=_SumNotMean),
+                     "batches hold 2 or more examples, a mean loss",
+                     _mean_batches_of_several, maths=_SumNotMean),
         FaultVariant("update-before-loss", "the update is applied before the loss is recorded",
                      "an optimizer steps", steps_optimizer, loop=_UpdateBeforeLoss),
         FaultVariant("tanh-derivative-missing-square",
@@ -833,8 +868,8 @@ VARIANTS: dict[str, FaultVariant] = {
                      maths=_TanhDerivativeMissingSquare),
         FaultVariant("bias-gradient-not-summed",
                      "the bias gradient is the batch's last example's, not the batch mean",
-                     "batches hold 2 or more examples, and the model has biases",
-                     lambda e: _batches_of_several(e) and _has_biases(e),
+                     "batches hold 2 or more examples, a mean loss, and the model has biases",
+                     lambda e: _mean_batches_of_several(e) and _has_biases(e),
                      maths=_BiasGradientNotSummed),
         FaultVariant("softmax-without-max-subtraction",
                      "softmax is exp(z) / sum exp(z) without subtracting max z: overflows",
@@ -854,7 +889,7 @@ VARIANTS: dict[str, FaultVariant] = {
                      "an optimizer steps", steps_optimizer, maths=_LearningRateAppliedTwice),
         FaultVariant("batch-size-divided-twice",
                      "the batch-mean gradient is divided by the batch size again",
-                     "batches hold 2 or more examples", _batches_of_several,
+                     "batches hold 2 or more examples, a mean loss", _mean_batches_of_several,
                      maths=_BatchSizeDividedTwice),
         FaultVariant("update-in-place-before-all-gradients",
                      "each parameter leaf is updated as soon as its gradient is computed, so "
@@ -877,7 +912,7 @@ VARIANTS: dict[str, FaultVariant] = {
                      _decays, maths=_BiasLeftOutOfWeightDecay),
         FaultVariant("sum-not-mean-loss-summed",
                      "reduction='sum': the loss and its gradient are sums over the batch",
-                     "batches hold 2 or more examples", _batches_of_several,
+                     "batches hold 2 or more examples, a mean loss", _mean_batches_of_several,
                      maths=_SumNotMeanLossSummed, family="sum-not-mean"),
         FaultVariant("relu-gradient-where-negative-hinge",
                      "the relu of the hinge max(0, 1 - t s) (and of any relu hidden layer) "

@@ -744,3 +744,39 @@ def test_l2_as_weight_decay_moves_as_the_reference_but_records_no_penalty():
         penalty = alpha * sum(v * v for v in theta.values())
         assert broken.batch_loss[k] == pytest.approx(ref["batch_loss"][k] - penalty,
                                                      rel=CLOSE["rtol"])
+
+
+def test_under_a_declared_sum_the_loop_faults_record_sums_and_the_reduction_faults_do_not_apply():
+    # reduction = "sum": the loop records n times the mean loss and gradient and steps on
+    # the sum over the nominal batch size (the mean, on these full batches of 2).
+    experiment = dataclasses.replace(REGISTRY["mini-batch"], name="mini-batch[sum]",
+                                     reduction="sum")
+    order = batch_order(experiment)
+    w0, b0, x, y = _line(experiment)
+    x, y, lr, n = np.array(x), np.array(y), experiment.learning_rate, experiment.batch_size
+
+    def mean_grad_and_loss(w, b, k):
+        error = w * x[order[k]] + b - y[order[k]]
+        return np.array([np.mean(error * x[order[k]]), np.mean(error)]), np.mean(
+            0.5 * error * error)
+
+    stale = run_variant(experiment, "stale-gradient")
+    theta, late = np.array([w0, b0]), np.zeros(2)
+    for k in range(experiment.steps):
+        np.testing.assert_allclose([stale.params["w"][k], stale.params["b"][k]], theta, **CLOSE)
+        g, loss = mean_grad_and_loss(*theta, k)
+        np.testing.assert_allclose([stale.grads["w"][k], stale.grads["b"][k]], n * g, **CLOSE)
+        assert stale.batch_loss[k] == pytest.approx(n * loss, rel=CLOSE["rtol"])
+        theta, late = theta - lr * late, g
+    cleared = run_variant(experiment, "gradients-cleared-before-step")
+    assert cleared.grads["w"] == [0.0] * experiment.steps
+    assert cleared.batch_loss[3] == pytest.approx(n * mean_grad_and_loss(w0, b0, 3)[1],
+                                                  rel=CLOSE["rtol"])
+    after = run_variant(experiment, "update-before-loss")
+    g, _ = mean_grad_and_loss(w0, b0, 0)
+    moved = np.array([w0, b0]) - lr * g
+    assert after.batch_loss[0] == pytest.approx(n * mean_grad_and_loss(*moved, 0)[1],
+                                                rel=CLOSE["rtol"])
+    for name in ("sum-not-mean", "sum-not-mean-loss-summed", "batch-size-divided-twice",
+                 "bias-gradient-not-summed"):
+        assert not VARIANTS[name].applies(experiment), name
