@@ -37,7 +37,10 @@ in the updates by one factor ``c`` on every leaf is weighed as
 :func:`~comparisons.faults.variants.wrong_learning_rate` at ``c``. Its setting is
 *fitted* to the trajectory, so at the same level a variant with nothing fitted
 wins (a rate applied twice is a rate ``lr`` times the spec's, ``step()`` twice on
-SGD a rate twice the spec's: those are named, not ``wrong-learning-rate``).
+SGD a rate twice the spec's: those are named, not ``wrong-learning-rate``) --
+where gradients were supplied. Without them, a wrong rate cannot be told from a
+gradient scaled by the same factor (a sum over the batch, a ``/ (n - 1)``): a
+fitted variant is then never named, and ties with the others at its level.
 
 Every diagnosis carries the trajectory's *signature*, :func:`signature`: which
 quantity first differs from the correct reference and at which step, on which
@@ -491,8 +494,17 @@ def diagnose(
     weighed.sort(key=lambda w: (w.level, w.fitted, -w.agrees_until, w.order))
     seen: set[str] = set()
     weighed = [w for w in weighed if not (w.family in seen or seen.add(w.family))]  # a family once
-    best = [w for w in weighed if (w.level, w.fitted) == (weighed[0].level, weighed[0].fitted)]
-    if len(best) == 1 and best[0].level < CONFIDENCES.index("first-steps"):
+    # A fitted variant fits any run whose updates scale by one factor; only gradients can
+    # tell a wrong rate from a gradient scaled by the same factor. So without gradients a
+    # fitted variant is never named, and one reaching the best level ties with the rest.
+    grads_held = _holds(trajectory, ("grads",))
+    if grads_held:
+        best = [w for w in weighed if (w.level, w.fitted) == (weighed[0].level,
+                                                                weighed[0].fitted)]
+    else:
+        best = [w for w in weighed if w.level == weighed[0].level]
+    if (len(best) == 1 and best[0].level < CONFIDENCES.index("first-steps")
+            and (grads_held or not best[0].fitted)):
         (w,) = best
         return Diagnoses([_diagnosis(w, shows, named=True)], shows)
     alike = len(best) > 1 and best[0].level < CONFIDENCES.index("first-steps")

@@ -493,8 +493,19 @@ def _diagnosed(experiment, theirs, references):
 
 
 def test_parameters_alone_are_enough_to_name_a_fault(references):
-    theirs = partial(numpy_loop(LINE, "learning-rate-applied-twice"), series=("params",))
-    assert _diagnosed(LINE, theirs, references) == ["learning-rate-applied-twice"]
+    theirs = partial(numpy_loop(LINE, "bias-gradient-sign"), series=("params",))
+    assert _diagnosed(LINE, theirs, references) == ["bias-gradient-sign"]
+
+
+def test_a_rate_read_off_the_updates_needs_the_gradients_to_be_named(references):
+    # lr * (-lr u) is a rate lr times the spec's: the gallery's fault (nothing fitted) is
+    # named where the gradients show the rate, not the gradient, is off.
+    run = numpy_loop(LINE, "learning-rate-applied-twice")
+    assert _diagnosed(LINE, partial(run, series=("params", "grads")), references) == [
+        "learning-rate-applied-twice"]
+    # Parameters alone cannot tell a wrong rate from a gradient scaled alike: candidates.
+    assert _diagnosed(LINE, partial(run, series=("params",)), references) == (
+        "learning-rate-applied-twice", "wrong-learning-rate")
 
 
 def test_faults_that_coincide_on_the_parameters_are_both_candidates_neither_named(references):
