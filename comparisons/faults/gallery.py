@@ -93,7 +93,7 @@ step-called-twice                     ``optimizer.step()`` twice per  step 1, pa
                                       twice
 adamw-not-adam                        ``AdamW(lr)`` for Adam:         step 2, params.w
                                       decoupled decay 0.01
-last-batch-skipped                    the last batch of every epoch   step 4, grads.w
+last-batch-skipped                    the last batch of every epoch   step 4, batches
                                       skipped
 ====================================  ==============================  =============================
 

@@ -118,8 +118,9 @@ step-called-twice                     ``optimizer.step()`` twice per      an opt
 adamw-not-adam                        ``AdamW`` where Adam was meant:     optimizer ``adam``
                                       decoupled decay ``0.01`` (torch's
                                       default)
-last-batch-skipped                    the last batch of every epoch is    mini-batches, 2+ per
-                                      skipped                             epoch, reaching one's last
+last-batch-skipped                    the last batch of every epoch is    mini-batches in the spec's
+                                      skipped (the short one, with        order, 2+ per epoch,
+                                      ``last_batch = "keep"``)            reaching one's last
 ====================================  ==================================  ==========================
 
 How each bug's secondary effects are defined (a diagnosis is exact, so this matters):
@@ -235,8 +236,10 @@ names the bug a form belongs to):
   :data:`TORCH_ADAMW_WEIGHT_DECAY` (the spec's Adam ``weight_decay``, decoupled,
   where it gives one).
 - ``last-batch-skipped``: each epoch's permutation is the reference's (same seed),
-  its last batch left out; the run still takes ``steps`` steps, so it reaches
-  later epochs, and ``batches`` records what it trained on.
+  its last batch left out (the short one, with ``last_batch = "keep"``); the run
+  still takes ``steps`` steps, so it reaches later epochs, and ``batches`` records
+  what it trained on. The batch-order faults apply to the spec's own order only,
+  never to a replayed run's explicit ``batches``.
 
 A spec that declares ``[loss] reduction = "sum"`` records sums by convention: the
 reduction faults (``sum-not-mean`` and its form, ``batch-size-divided-twice``,
@@ -253,7 +256,9 @@ rounding only, ``learning-rate-applied-twice`` at rate 1 not at all).
 What a model kind has (hidden activations, bias leaves) is what the kind's
 module in :mod:`comparisons.models` states (``hidden_activations``,
 ``bias_leaves``), never its name. Each variant is one run of the reference's
-cost (``update-in-place-before-all-gradients`` one per parameter leaf).
+cost (``update-in-place-before-all-gradients`` one per parameter leaf;
+``overwrite-not-accumulate`` on a model builds the engine backend's graph, about
+as slow as that backend: some 8 times the manual run).
 
 Adding a fault: a subclass of :class:`~comparisons.backends.manual.ManualMaths`
 or of :class:`~comparisons.backends._loop.Loop` that overrides one method (the
@@ -293,9 +298,9 @@ from comparisons.models import activations, bias_leaves, hidden_activations
 from functional_training import (
     DEFAULT_LOSS,
     TrajectoryRecord,
+    epoch_batches,
     leaf_of,
     loss_kind,
-    minibatch_indices,
     weight_decay_kind,
 )
 
@@ -489,10 +494,15 @@ class _UpdateInPlaceBeforeAllGradients(Loop):
         return _recorded(self, batch, loss, used)
 
 
+def _per_epoch(e: Experiment, n: int) -> int:
+    """Batches an epoch of ``n`` rows holds under the spec's rule (``last_batch``)."""
+    return n // e.batch_size if e.last_batch == "drop" else -(-n // e.batch_size)
+
+
 class _BatchOrderNotReshuffled(Loop):
     def batches(self) -> list[list[int]] | None:
         order = super().batches()
-        per_epoch = len(self.gradient_rows()) // self.experiment.batch_size
+        per_epoch = _per_epoch(self.experiment, len(self.gradient_rows()))
         return [order[k % per_epoch] for k in range(len(order))]  # BUG: one permutation
 
 
@@ -698,10 +708,10 @@ class _AdamWNotAdam(ManualMaths):
 class _LastBatchSkipped(Loop):
     def batches(self) -> list[list[int]] | None:
         e, n = self.experiment, len(self.gradient_rows())
-        per_epoch = n // e.batch_size
+        per_epoch = _per_epoch(e, n)
         epochs = -(-e.steps // (per_epoch - 1))
-        order = minibatch_indices(n, batch_size=e.batch_size, steps=epochs * per_epoch,
-                                  seed=e.seed).tolist()
+        order = epoch_batches(n, batch_size=e.batch_size, steps=epochs * per_epoch,
+                              seed=e.seed, last_batch=e.last_batch)
         kept = [b for k, b in enumerate(order) if k % per_epoch != per_epoch - 1]  # BUG
         return kept[:e.steps]
 
@@ -733,9 +743,13 @@ def _decays(e: Experiment) -> bool:
     return e.l2 > 0 or optimizer_settings(e).get("weight_decay", 0.0) > 0
 
 
+def _spec_order(e: Experiment) -> bool:
+    """Mini-batches in the spec's own order (not a replayed run's explicit one)."""
+    return steps_optimizer(e) and e.batch_size is not None and e.order is None
+
+
 def _several_epochs(e: Experiment) -> bool:
-    return (steps_optimizer(e) and e.batch_size is not None
-            and e.steps > len(e.train) // e.batch_size)
+    return _spec_order(e) and e.steps > _per_epoch(e, len(e.train))
 
 
 def _several_leaves(e: Experiment) -> bool:
@@ -774,9 +788,9 @@ def _coupled_decay(e: Experiment) -> bool:
 
 
 def _reaches_an_epochs_last_batch(e: Experiment) -> bool:
-    if not steps_optimizer(e) or e.batch_size is None:
+    if not _spec_order(e):
         return False
-    per_epoch = len(e.train) // e.batch_size
+    per_epoch = _per_epoch(e, len(e.train))
     return per_epoch > 1 and e.steps >= per_epoch
 
 

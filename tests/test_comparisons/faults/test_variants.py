@@ -780,3 +780,29 @@ def test_under_a_declared_sum_the_loop_faults_record_sums_and_the_reduction_faul
     for name in ("sum-not-mean", "sum-not-mean-loss-summed", "batch-size-divided-twice",
                  "bias-gradient-not-summed"):
         assert not VARIANTS[name].applies(experiment), name
+
+
+def test_last_batch_skipped_with_short_batches_skips_the_short_one():
+    # DataLoader(drop_last=False): 10 shipments in batches of 3 are 3, 3, 3 and 1 an epoch.
+    experiment = dataclasses.replace(REGISTRY["mini-batch"], name="mini-batch[3, keep]",
+                                     batch_size=3, last_batch="keep", steps=7)
+    broken = run_variant(experiment, "last-batch-skipped")
+    rng, kept = np.random.default_rng(experiment.seed), []
+    while len(kept) < experiment.steps:
+        perm = rng.permutation(10).tolist()
+        kept += [perm[0:3], perm[3:6], perm[6:9]]  # BUG: perm[9:] left out
+    assert broken.batches == kept[:experiment.steps]
+    _assert_line(broken, numpy_sgd(*_line(experiment), experiment.learning_rate,
+                                   experiment.steps, batch_indices=kept[:experiment.steps]))
+    unshuffled = run_variant(experiment, "batch-order-not-reshuffled")
+    assert [len(b) for b in unshuffled.batches] == [3, 3, 3, 1, 3, 3, 3]
+    assert unshuffled.batches[4:] == unshuffled.batches[:3]
+
+
+def test_a_replayed_runs_own_order_gets_no_batch_order_fault():
+    replayed = dataclasses.replace(REGISTRY["mini-batch"], name="mini-batch[replayed]",
+                                   order=tuple(tuple(b) for b in batch_order(
+                                       REGISTRY["mini-batch"])))
+    for name in ("batch-order-not-reshuffled", "last-batch-skipped"):
+        assert VARIANTS[name].applies(REGISTRY["mini-batch"])
+        assert not VARIANTS[name].applies(replayed), name
