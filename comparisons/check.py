@@ -31,7 +31,8 @@ from your trajectory (:class:`Replay`).
 When your trajectory differs, the diagnosis runs the reference with each known
 bug of the gallery that applies to the experiment planted in it, and names the
 variants your values agree with (:func:`comparisons.faults.diagnosis.diagnose`,
-given :func:`compare_partial` so that it too compares only what you supplied).
+given :func:`compare_partial` so that it too compares only what you supplied): it
+names one fault with the evidence, or says "no known fault" and lists candidates.
 
 Example:
   >>> verdict = check("single-update", {"params": {"w": [1.0, 1.8]}, "grads": {"w": [-8.0]}})
@@ -57,7 +58,7 @@ import comparisons.backends
 from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
 from comparisons.dtype_hint import float32_hint, relative_diff
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.faults.diagnosis import Diagnosis, diagnose
+from comparisons.faults.diagnosis import Diagnosis, describe_diagnoses, diagnose
 from comparisons.report import package_versions
 from comparisons.spec import SpecError, load_spec
 from comparisons.trajectory import INDEXED, NAMED, Trajectory, TrajectoryError
@@ -315,8 +316,9 @@ class Verdict:
       first_mismatch: the earliest differing value (by step, then series), or ``None``.
       max_abs_diff: per series you supplied, the largest ``|yours - reference|``.
       coverage: what was compared and what was not.
-      diagnoses: when you disagree, every known fault whose broken variant your
-        values match (empty: none does; always empty when you agree).
+      diagnoses: when you disagree, the known fault your values show (one, ``named``)
+        or up to three candidates for it (:func:`comparisons.faults.diagnose`; empty:
+        no known fault comes close; always empty when you agree).
       trajectory: yours, as given.
       reference_trajectory: the reference's whole trajectory.
       hint: one line about the check's settings, or ``None``: a float64 check of a
@@ -358,12 +360,13 @@ class Verdict:
                 f"tolerance {self.tolerance:.0e})")
 
     def diagnosis_lines(self) -> list[str]:
-        """``diagnosis: ...`` lines: the faults your values match, or none (empty when agreeing)."""
+        """``diagnosis: <fault>: <bug> (evidence: ...)`` or ``diagnosis: no known fault; ...``.
+
+        One line, empty when you agree (:func:`comparisons.faults.describe_diagnoses`).
+        """
         if self.agree:
             return []
-        if not self.diagnoses:
-            return ["diagnosis: your trajectory matches no known fault"]
-        return [f"diagnosis: {describe_diagnosis(d)}" for d in self.diagnoses]
+        return [f"diagnosis: {describe_diagnoses(self.diagnoses)}"]
 
     def lines(self) -> list[str]:
         """The whole verdict as text: header, coverage, verdict, diagnosis."""
@@ -444,10 +447,8 @@ class Verdict:
 
 
 def describe_diagnosis(diagnosis: Diagnosis) -> str:
-    """``your trajectory matches the reference with <fault>: <bug> (first differs ...)``."""
-    return (f"your trajectory matches the reference with {diagnosis.fault}: "
-            f"{diagnosis.bug} (first differs from the correct reference at step "
-            f"{diagnosis.step}, {diagnosis.quantity})")
+    """``<fault>: <bug> (evidence: ...)`` named, ``<fault> (<evidence>)`` a candidate."""
+    return diagnosis.describe()
 
 
 # --- checking --------------------------------------------------------------------------------
@@ -505,12 +506,12 @@ def check(
     compared = compare_partial(experiment, expected, theirs, reference=reference, dtype=dtype)
     found: tuple[Diagnosis, ...] = ()
     if diagnosis and not compared.agree:
-        found = tuple(diagnose(
+        found = diagnose(  # a tuple of Diagnosis, with the trajectory's signature
             experiment, theirs, dtype=dtype,
             reference=expected if reference == "manual" else None,  # the faults' own reference
             compare=lambda e, ref, yours: compare_partial(e, ref, yours, reference=reference,
                                                           dtype=dtype),
-        ))
+        )
     held = {_series_label(q, n) for q, n, _ in theirs.values}
     batch_steps = {step for quantity, _, step in theirs.values if quantity == "batches"}
     yours = compared.backends[YOURS]
@@ -751,5 +752,6 @@ def _place(values: list, index: int, value, pad) -> None:
 
 def _diagnosis_json(diagnosis: Diagnosis) -> dict:
     return {"fault": diagnosis.fault, "bug": diagnosis.bug, "step": diagnosis.step,
-            "quantity": diagnosis.quantity}
+            "quantity": diagnosis.quantity, "named": diagnosis.named,
+            "confidence": diagnosis.confidence, "evidence": diagnosis.evidence}
 

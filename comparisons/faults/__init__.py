@@ -16,7 +16,13 @@ Example:
   True
 """
 
-from comparisons.faults.diagnosis import Diagnosis, diagnose, fault_differences
+from comparisons.faults.diagnosis import (
+    Diagnoses,
+    Diagnosis,
+    describe_diagnoses,
+    diagnose,
+    fault_differences,
+)
 from comparisons.faults.gallery import FAULTS, Fault, FaultResult, check_fault, check_faults
 from comparisons.faults.variants import (
     VARIANTS,
@@ -29,12 +35,14 @@ from comparisons.faults.variants import (
 __all__ = [
     "FAULTS",
     "VARIANTS",
+    "Diagnoses",
     "Diagnosis",
     "Fault",
     "FaultResult",
     "FaultVariant",
     "check_fault",
     "check_faults",
+    "describe_diagnoses",
     "diagnose",
     "fault_differences",
     "fault_variants",

@@ -256,9 +256,9 @@ def test_the_buggy_example_is_diagnosed_as_the_bias_gradient_sign():
     assert (verdict.first_mismatch.step, verdict.first_mismatch.quantity) == (0, "grads.b")
     assert [d.fault for d in verdict.diagnoses] == ["bias-gradient-sign"]
     assert verdict.diagnosis_lines() == [
-        "diagnosis: your trajectory matches the reference with bias-gradient-sign: the "
-        "hand-written bias gradient has the wrong sign (first differs from the correct "
-        "reference at step 0, grads.b)"]
+        "diagnosis: bias-gradient-sign: the hand-written bias gradient has the wrong sign "
+        "(evidence: every value supplied agrees with the reference run with this bug; first "
+        "differs at step 0, grads: x-1 the reference's on the biases only (b))"]
 
 
 def test_the_correct_example_agrees_with_no_diagnosis():
@@ -280,8 +280,8 @@ def test_a_mismatch_no_fault_explains_says_so(student):
     experiment, reference = student
     noisy = {"params": {"w": [v * 1.001 for v in reference.params["w"]]}}
     verdict = check(experiment, noisy)
-    assert verdict.diagnoses == ()
-    assert verdict.diagnosis_lines() == ["diagnosis: your trajectory matches no known fault"]
+    assert not any(d.named for d in verdict.diagnoses)
+    assert verdict.diagnosis_lines()[0].startswith("diagnosis: no known fault")
 
 
 def test_no_diagnosis_when_asked_for_none():
@@ -373,8 +373,7 @@ def test_the_verdict_reads_as_lines_and_one_line():
     assert lines[2] == "not compared: batch_loss 0..24; train_loss 0..25; predictions 0..25"
     assert lines[3] == ("MISMATCH: your trajectory differs from manual at step 0, grads.b: "
                         "expected -6.183333333333334, got 6.183333333333334")
-    assert lines[4].startswith("diagnosis: your trajectory matches the reference with "
-                               "bias-gradient-sign")
+    assert lines[4].startswith("diagnosis: bias-gradient-sign: ")
     assert verdict.describe().startswith("student-loop: your trajectory differs from manual")
     agreeing = check(SPEC, STUDENT / "correct.json")
     assert agreeing.lines()[3].startswith("agree: your trajectory agrees with manual on the 153 "
@@ -386,9 +385,11 @@ def test_the_json_report_is_strict_and_holds_both_trajectories():
     report = json.loads(dumps_json(verdict.to_json()))
     assert report["tool"] == "comparisons check" and report["agree"] is False
     assert report["first_mismatch"]["quantity"] == "grads.b"
-    assert report["diagnosis"] == [{"fault": "bias-gradient-sign",
-                                    "bug": "the hand-written bias gradient has the wrong sign",
-                                    "step": 0, "quantity": "grads.b"}]
+    assert report["diagnosis"] == [{
+        "fault": "bias-gradient-sign", "bug": "the hand-written bias gradient has the wrong sign",
+        "step": 0, "quantity": "grads.b", "named": True, "confidence": "exact",
+        "evidence": "every value supplied agrees with the reference run with this bug; first "
+                    "differs at step 0, grads: x-1 the reference's on the biases only (b)"}]
     assert report["coverage"]["supplied"]["params.w"] == [[0, 25]]
     assert report["coverage"]["not_supplied"] == ["batch_loss", "train_loss", "predictions"]
     assert Trajectory.from_dict(report["trajectory"]) == verdict.trajectory
@@ -403,7 +404,7 @@ def test_the_markdown_has_a_row_per_series():
     assert "**MISMATCH**" in text
     assert "| grads.b | 0..24 | 0..24 |" in text
     assert "| train_loss | not supplied | 0..25 |  |" in text
-    assert "- diagnosis: your trajectory matches the reference with bias-gradient-sign" in text
+    assert "- diagnosis: bias-gradient-sign: the hand-written bias gradient" in text
 
 
 # --- the shipped examples -------------------------------------------------------------------------
