@@ -79,4 +79,5 @@ learning_rate = {RATE}
 [run]
 steps = {EPOCHS * 3}
 batch_size = {BATCH_SIZE}
+batches = "trajectory"
 """

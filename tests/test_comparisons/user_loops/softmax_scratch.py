@@ -71,4 +71,5 @@ learning_rate = {RATE}
 [run]
 steps = {EPOCHS * EXAMPLES // BATCH_SIZE}
 batch_size = {BATCH_SIZE}
+batches = "trajectory"
 """
