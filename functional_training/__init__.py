@@ -67,6 +67,7 @@ from functional_training._optimizers import (
     OPTIMIZER_NAMES,
     OPTIMIZERS,
     UNIT_INTERVAL,
+    WEIGHT_DECAY_KINDS,
     OptimizerKind,
     check_hyperparameters,
     check_learning_rate,
@@ -76,7 +77,9 @@ from functional_training._optimizers import (
     make_optimizer,
     optimizer_factory,
     optimizer_hyperparameters,
+    optimizer_keys,
     settings_problem,
+    weight_decay_kind,
 )
 from functional_training._params import PARAM_NAMES, LinearParams
 from functional_training._precision import DTYPES, float64, overflow_edge, precision, tolerance
@@ -167,6 +170,7 @@ __all__ = [
     "is_int",
     "is_number",
     "OPTIMIZERS",
+    "WEIGHT_DECAY_KINDS",
     "UNIT_INTERVAL",
     "OptimizerKind",
     "hyperparameter_problem",
@@ -212,6 +216,8 @@ __all__ = [
     "observed_divergence",
     "optimizer_factory",
     "optimizer_hyperparameters",
+    "optimizer_keys",
+    "weight_decay_kind",
     "overflow_edge",
     "precision",
     "predict",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
@@ -15,35 +16,94 @@ from functional_training._names import leaf_names, path_name
 from functional_training._schedules import Schedule
 
 
+WEIGHT_DECAY_KINDS = ("coupled", "decoupled")
+"""How an optimizer's ``weight_decay = lam`` enters its step (torch.optim's and optax's
+own meaning per optimizer):
+
+- ``coupled``: ``g <- g + lam theta`` before the optimizer's own update (its momentum
+  or moments see it), as ``torch.optim.SGD``/``Adam(weight_decay=lam)`` and
+  ``optax.chain(optax.add_decayed_weights(lam), optax.sgd/adam(...))`` do. For plain
+  SGD this is the gradient of ``(lam / 2) sum theta^2``: ``weight_decay = 2 * l2``.
+- ``decoupled``: ``theta <- theta - lr (update + lam theta)``, the decay never in the
+  moments (``optax.adamw``, ``torch.optim.AdamW``).
+
+Either way the decay is the optimizer's, not the loss's: the recorded gradient and
+batch loss hold no decay term (torch's ``.grad`` does not include it)."""
+
+
+def coupled_weight_decay(factory: Callable[..., optax.GradientTransformation]):
+    """``factory`` taking ``weight_decay = lam`` as torch.optim's SGD and Adam mean it.
+
+    The result is ``optax.chain(optax.add_decayed_weights(lam), factory(...))``:
+    ``g + lam theta`` goes into the optimizer. With ``lam = 0`` it is ``factory(...)``
+    itself (the same state, no ``0 * theta`` term that would turn an infinite
+    parameter's update into NaN).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> sgd = coupled_weight_decay(optax.sgd)(learning_rate=0.1, weight_decay=0.5)
+      >>> updates, _ = sgd.update(jnp.array(1.0), sgd.init(jnp.array(2.0)), jnp.array(2.0))
+      >>> round(float(updates), 6)  # -0.1 (1 + 0.5 * 2)
+      -0.2
+    """
+
+    def with_decay(learning_rate, weight_decay: float = 0.0, **settings):
+        inner = factory(learning_rate=learning_rate, **settings)
+        if weight_decay == 0:
+            return inner
+        return optax.chain(optax.add_decayed_weights(weight_decay), inner)
+
+    with_decay.__name__ = f"{factory.__name__}_with_coupled_weight_decay"
+    # The factory's own signature plus weight_decay, for callers that read it
+    # (optax.inject_hyperparams binds its arguments by the signature).
+    signature = inspect.signature(factory)
+    decay = inspect.Parameter("weight_decay", inspect.Parameter.KEYWORD_ONLY,
+                              default=0.0)
+    with_decay.__signature__ = signature.replace(
+        parameters=[*signature.parameters.values(), decay])
+    return with_decay
+
+
 class OptimizerKind(NamedTuple):
     """One optimizer of the table: the optax factory behind it and its settings.
 
     Attributes:
-      factory: the optax factory (``optax.sgd`` for sgd, momentum and nesterov).
+      factory: the optax factory (``optax.sgd`` for sgd, momentum and nesterov,
+        wrapped by :func:`coupled_weight_decay`), taking every setting as a keyword.
       defaults: every hyperparameter besides ``learning_rate``, with optax's default.
       fixed: keywords the factory always gets (``nesterov=True`` for nesterov).
+      weight_decay: how ``weight_decay`` enters the step, one of
+        :data:`WEIGHT_DECAY_KINDS`.
     """
 
     factory: Callable[..., optax.GradientTransformation]
     defaults: dict[str, float]
     fixed: dict[str, Any]
+    weight_decay: str = "coupled"
 
 
 OPTIMIZERS: dict[str, OptimizerKind] = {
-    "sgd": OptimizerKind(optax.sgd, {}, {}),
-    "momentum": OptimizerKind(optax.sgd, {"momentum": 0.9}, {}),
-    "nesterov": OptimizerKind(optax.sgd, {"momentum": 0.9}, {"nesterov": True}),
-    "adam": OptimizerKind(optax.adam, {"b1": 0.9, "b2": 0.999, "eps": 1e-8}, {}),
+    "sgd": OptimizerKind(coupled_weight_decay(optax.sgd), {}, {}),
+    "momentum": OptimizerKind(coupled_weight_decay(optax.sgd), {"momentum": 0.9}, {}),
+    "nesterov": OptimizerKind(coupled_weight_decay(optax.sgd), {"momentum": 0.9},
+                              {"nesterov": True}),
+    "adam": OptimizerKind(coupled_weight_decay(optax.adam),
+                          {"b1": 0.9, "b2": 0.999, "eps": 1e-8}, {}),
     "adamw": OptimizerKind(
-        optax.adamw, {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4}, {}
+        optax.adamw, {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4}, {},
+        "decoupled",
     ),
 }
 """The one optimizer table: names, optax factories, hyperparameters and defaults.
 
-Defaults are optax's own; torch.optim's differ (AdamW's weight decay is 1e-2
+Defaults are optax's own (and torch.optim's, but for AdamW's weight decay: 1e-2
 there, see docs/conventions.md), so parity experiments set every value
-explicitly. The JAX core, the hand-written backends (``comparisons``' update
-rules) and the spec reader all read this table and :func:`hyperparameter_problem`."""
+explicitly. ``weight_decay`` is every optimizer's (:func:`optimizer_keys`): decoupled
+for adamw, a default of its own; coupled for sgd, momentum, nesterov and adam
+(:data:`WEIGHT_DECAY_KINDS`), where it is optional: absent means 0 (torch's default
+too) and is not written into settings, so a run without decay reads as before.
+The JAX core, the hand-written backends (``comparisons``' update rules) and the
+spec reader all read this table and :func:`hyperparameter_problem`."""
 
 OPTIMIZER_NAMES = tuple(OPTIMIZERS)
 
@@ -65,15 +125,39 @@ def optimizer_hyperparameters(name: str) -> dict[str, float]:
 
 
 def optimizer_factory(name: str):
-    """The optax factory behind ``name`` (e.g. ``optax.sgd`` for ``momentum``), for callers
-    that wrap it themselves (``optax.inject_hyperparams`` in sweeps).
+    """The optax factory behind ``name`` (``optax.sgd`` with coupled weight decay for
+    ``momentum``), for callers that wrap it themselves (``optax.inject_hyperparams`` in
+    sweeps, with ``weight_decay`` static: the factory branches on it).
 
     Example:
-      >>> optimizer_factory("nesterov") is optax.sgd
-      True
+      >>> optimizer_factory("nesterov").__name__
+      'sgd_with_coupled_weight_decay'
     """
     optimizer_hyperparameters(name)  # validates the name
     return OPTIMIZERS[name].factory
+
+
+def optimizer_keys(name: str) -> tuple[str, ...]:
+    """Every setting ``name`` takes besides ``learning_rate``: its defaults' keys, plus the
+    optional coupled ``weight_decay`` (absent: 0) where the defaults lack it.
+
+    Example:
+      >>> optimizer_keys("momentum"), optimizer_keys("adamw")
+      (('momentum', 'weight_decay'), ('b1', 'b2', 'eps', 'weight_decay'))
+    """
+    defaults = optimizer_hyperparameters(name)
+    return (*defaults, *(() if "weight_decay" in defaults else ("weight_decay",)))
+
+
+def weight_decay_kind(name: str) -> str:
+    """How optimizer ``name``'s ``weight_decay`` enters its step (:data:`WEIGHT_DECAY_KINDS`).
+
+    Example:
+      >>> weight_decay_kind("adam"), weight_decay_kind("adamw")
+      ('coupled', 'decoupled')
+    """
+    optimizer_hyperparameters(name)  # validates the name
+    return OPTIMIZERS[name].weight_decay
 
 
 def check_learning_rate(learning_rate: float) -> float:
@@ -122,20 +206,23 @@ def check_hyperparameters(name: str, hyperparams: dict[str, float]) -> dict[str,
 
     The bounds are :func:`hyperparameter_problem`'s and :func:`settings_problem`'s
     (``b1``, ``b2``, ``momentum`` in ``[0, 1)``; nesterov's ``momentum > 0``;
-    ``eps``, ``weight_decay`` finite and ``>= 0``); an unknown key is a ``TypeError``.
+    ``eps``, ``weight_decay`` finite and ``>= 0``); a key not in :func:`optimizer_keys`
+    is a ``TypeError``. An optional coupled ``weight_decay`` stays absent unless given.
 
     Example:
       >>> check_hyperparameters("adam", {"b1": 0.8})
       {'b1': 0.8, 'b2': 0.999, 'eps': 1e-08}
+      >>> check_hyperparameters("sgd", {"weight_decay": 0.01})
+      {'weight_decay': 0.01}
       >>> check_hyperparameters("adam", {"b1": 1.0})
       Traceback (most recent call last):
       ...
       ValueError: optimizer 'adam': b1 must lie in [0, 1), got 1.0
     """
     defaults = optimizer_hyperparameters(name)
-    unknown = sorted(set(hyperparams) - set(defaults))
+    unknown = sorted(set(hyperparams) - set(optimizer_keys(name)))
     if unknown:
-        takes = ", ".join(["learning_rate", *defaults])
+        takes = ", ".join(["learning_rate", *optimizer_keys(name)])
         raise TypeError(f"optimizer {name!r} does not take {', '.join(unknown)}; it takes {takes}")
     for key, value in hyperparams.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -187,6 +274,11 @@ def make_optimizer(
       bias-corrected ``mhat``, ``shat``.
     - ``adamw`` (adam's plus ``weight_decay=wd``, optax default 1e-4):
       ``theta -= lr (mhat / (sqrt(shat) + eps) + wd theta)`` (decoupled decay).
+
+    sgd, momentum, nesterov and adam also take ``weight_decay=lam`` (default 0),
+    coupled as ``torch.optim.SGD``/``Adam`` couple it: ``g`` above is
+    ``g + lam theta`` (``optax.add_decayed_weights`` chained before the transform;
+    :func:`coupled_weight_decay`).
 
     Settings are checked by :func:`check_hyperparameters` (``b1``, ``b2``,
     ``momentum`` in ``[0, 1)``, nesterov's ``momentum > 0``, ``eps`` and

@@ -218,7 +218,8 @@ def sweep(
     batches = _batches(batch_size, batch_seed, batch_indices, steps, x_np.shape[0])
     initial, dtype = _initial_points(model, seeds, initial_params)
     check_learning_rate_fits(float(rates.max()), dtype)
-    method = _choose_method(method, model, optimizer, batches is not None, x_np, y_np, dtype)
+    method = _choose_method(method, model, optimizer, batches is not None, x_np, y_np, dtype,
+                            weight_decay=dict(hyper).get("weight_decay", 0.0))
 
     runs = rates.size * seeds.size
     per_run = jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]),
@@ -340,8 +341,8 @@ def _check_fits(model: Objective, params) -> None:
 
 
 def _choose_method(method: str, model: Objective, optimizer: str, minibatch: bool, x, y,
-                   dtype) -> str:
-    problem = moments_problem(model, optimizer, minibatch)
+                   dtype, *, weight_decay: float = 0.0) -> str:
+    problem = moments_problem(model, optimizer, minibatch, weight_decay=weight_decay)
     if method == "moments" and problem:
         raise ValueError(f"method='moments' needs full-batch SGD on the lesson's line: {problem}")
     if method == "auto":

@@ -97,7 +97,8 @@ def moment_statistics(x, y) -> MomentStatistics:
     )
 
 
-def moments_problem(model: Objective, optimizer: str, minibatch: bool) -> str | None:
+def moments_problem(model: Objective, optimizer: str, minibatch: bool, *,
+                    weight_decay: float = 0.0) -> str | None:
     """Why the moments path cannot run this sweep (one clause), or ``None`` when it can.
 
     Example:
@@ -105,9 +106,13 @@ def moments_problem(model: Objective, optimizer: str, minibatch: bool) -> str | 
       "optimizer is 'adam', not 'sgd'"
       >>> moments_problem(LESSON_OBJECTIVE, "sgd", False) is None
       True
+      >>> moments_problem(LESSON_OBJECTIVE, "sgd", False, weight_decay=0.1)
+      'sgd has weight_decay 0.1, not 0'
     """
     if optimizer != "sgd":
         return f"optimizer is {optimizer!r}, not 'sgd'"
+    if weight_decay:
+        return f"sgd has weight_decay {weight_decay:g}, not 0"
     if minibatch:
         return "batches are mini-batches, not the full batch"
     if model != LESSON_OBJECTIVE:

@@ -85,7 +85,8 @@ def injected_optimizer(name: str, hyper: tuple) -> optax.GradientTransformation:
     settings = {**optimizer_hyperparameters(name), **dict(hyper)}
     if name == "nesterov":
         settings["nesterov"] = True
-    return optax.inject_hyperparams(factory, static_args=("nesterov",))(
+    # weight_decay is static: the factory chains optax.add_decayed_weights only when > 0.
+    return optax.inject_hyperparams(factory, static_args=("nesterov", "weight_decay"))(
         learning_rate=1.0, **settings
     )
 

@@ -21,11 +21,14 @@ in float64 (or float32 when asked).
 Optimizers, every hyperparameter explicit so no torch default can differ from
 optax's (docs/conventions.md has the full table):
 
-- ``sgd``: ``SGD(lr, momentum=0, dampening=0, weight_decay=0, nesterov=False)``.
+- ``sgd``: ``SGD(lr, momentum=0, dampening=0, weight_decay=lam, nesterov=False)``.
+  torch's own ``weight_decay`` is the coupled decay of sgd, momentum, nesterov and
+  adam (``g + lam theta`` enters the optimizer; ``.grad`` never holds it).
 - ``momentum``: ``SGD(lr, momentum=mu, dampening=0)``: ``v = mu v + g``,
   ``theta -= lr v`` (the first step stores ``v = g``), the same maths as optax ``trace``.
 - ``nesterov``: ``SGD(..., nesterov=True)``: ``theta -= lr (g + mu v)`` with the new ``v``.
-- ``adam``: ``Adam(lr, betas=(b1, b2), eps, weight_decay=0, amsgrad=False)``:
+- ``adam``: ``Adam(lr, betas=(b1, b2), eps, weight_decay=lam, amsgrad=False,
+  decoupled_weight_decay=False)``:
   bias-corrected, ``eps`` added outside the square root, as optax's ``eps_root=0``.
 - ``adamw``: ``AdamW(..., weight_decay=wd)``. torch first shrinks
   ``theta <- theta (1 - lr wd)`` and then takes the Adam step computed from the
@@ -70,7 +73,8 @@ def _optimizer(torch, name: str, settings: dict[str, float], params: list):
     if name in ("sgd", "momentum", "nesterov"):
         return torch.optim.SGD(
             params, lr=lr, momentum=settings.get("momentum", 0.0), dampening=0.0,
-            weight_decay=0.0, nesterov=name == "nesterov", maximize=False, foreach=False,
+            weight_decay=settings.get("weight_decay", 0.0), nesterov=name == "nesterov",
+            maximize=False, foreach=False,
         )
     adam = {
         "lr": lr, "betas": (settings["b1"], settings["b2"]), "eps": settings["eps"],
@@ -87,7 +91,8 @@ def _optimizer(torch, name: str, settings: dict[str, float], params: list):
             f"{str(params[0].dtype).removeprefix('torch.')}"
         )
     if name == "adam":
-        return torch.optim.Adam(params, weight_decay=0.0, decoupled_weight_decay=False, **adam)
+        return torch.optim.Adam(params, weight_decay=settings.get("weight_decay", 0.0),
+                                decoupled_weight_decay=False, **adam)
     return torch.optim.AdamW(params, weight_decay=settings["weight_decay"], **adam)
 
 

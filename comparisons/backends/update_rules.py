@@ -15,6 +15,10 @@ rate ``lr`` and every state starting at zero:
   ``u = (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)`` (eps outside the root).
 - ``adamw`` (adam's plus ``weight_decay = wd``): ``u = adam's u + wd theta``
   (decoupled: the decay never enters ``m`` or ``s``).
+- ``weight_decay = lam`` of sgd, momentum, nesterov and adam is coupled
+  (``functional_training.weight_decay_kind``): ``g <- g + lam theta`` before the
+  rule, as ``torch.optim.SGD``/``Adam`` and ``optax.add_decayed_weights`` do it
+  (nothing is added when ``lam = 0``).
 
 and the step is ``theta <- theta + (-lr u)``, as optax's ``scale_by_learning_rate``
 applies it. This is the mathematics ``functional_training.make_optimizer``
@@ -40,7 +44,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from functional_training import optimizer_hyperparameters
+from functional_training import optimizer_hyperparameters, optimizer_keys, weight_decay_kind
 
 Floats = Mapping[str, float]
 
@@ -131,6 +135,18 @@ def _adam(b1: float, b2: float, eps: float, weight_decay: float | None) -> Updat
     return UpdateRule(init, update)
 
 
+def _coupled_decay(rule: UpdateRule, weight_decay: float) -> UpdateRule:
+    """``g -> g + lam theta`` before ``rule`` (``rule`` itself when ``lam = 0``)."""
+    if weight_decay == 0:
+        return rule
+
+    def update(grads: Floats, state: Any, params: Floats):
+        decayed = {n: g + weight_decay * params[n] for n, g in grads.items()}
+        return rule.update(decayed, state, params)
+
+    return UpdateRule(rule.init, update)
+
+
 def _scale(rule: UpdateRule, learning_rate: float | Callable[[int], float]) -> UpdateRule:
     """``u -> -lr u``; with a schedule, update ``k`` (counted from 0) uses ``lr(k)``."""
     rate = learning_rate if callable(learning_rate) else (lambda count: learning_rate)
@@ -215,9 +231,12 @@ def update_rule(
       name: ``sgd``, ``momentum``, ``nesterov``, ``adam`` or ``adamw``.
       learning_rate: the step size ``lr``, or a function of the update count
         ``k`` (from 0) such as :func:`schedule_rule` returns.
-      **hyperparams: every setting the optimizer takes, explicitly:
-        ``momentum`` (momentum, nesterov); ``b1``, ``b2``, ``eps`` (adam, adamw);
-        ``weight_decay`` (adamw). Validation of the values is the caller's.
+      **hyperparams: the optimizer's settings: ``momentum`` (momentum, nesterov);
+        ``b1``, ``b2``, ``eps`` (adam, adamw); ``weight_decay`` (every one; coupled
+        but for adamw). One left out takes the table's default
+        (:func:`functional_training.optimizer_hyperparameters`; a coupled
+        ``weight_decay`` 0); an unknown one is a
+        ``TypeError``. Validation of the values is the caller's.
 
     Returns:
       An :class:`UpdateRule` whose updates already include ``-lr``.
@@ -228,21 +247,25 @@ def update_rule(
       >>> updates  # the first Adam step moves by lr in the sign of -g
       {'w': 0.1}
     """
-    takes = tuple(optimizer_hyperparameters(name))  # the one table; unknown names refused
-    if set(hyperparams) != set(takes):
+    defaults = optimizer_hyperparameters(name)  # the one table; unknown names refused
+    takes = optimizer_keys(name)
+    unknown = sorted(set(hyperparams) - set(takes))
+    if unknown:
         raise TypeError(
-            f"optimizer {name!r} takes exactly {', '.join(takes) or 'no settings'} "
-            f"besides learning_rate, got {', '.join(sorted(hyperparams)) or 'none'}"
+            f"optimizer {name!r} takes {', '.join(takes)} besides learning_rate, "
+            f"got {', '.join(unknown)}"
         )
+    settings = {"weight_decay": 0.0, **defaults, **hyperparams}
+    coupled = weight_decay_kind(name) == "coupled"
     if name == "sgd":
         rule = _sgd()
     elif name in ("momentum", "nesterov"):
-        rule = _trace(hyperparams["momentum"], nesterov=name == "nesterov")
+        rule = _trace(settings["momentum"], nesterov=name == "nesterov")
     else:
-        rule = _adam(
-            hyperparams["b1"], hyperparams["b2"], hyperparams["eps"],
-            hyperparams.get("weight_decay"),
-        )
+        rule = _adam(settings["b1"], settings["b2"], settings["eps"],
+                     None if coupled else settings["weight_decay"])
+    if coupled:
+        rule = _coupled_decay(rule, settings["weight_decay"])
     return _scale(rule, learning_rate)
 
 

@@ -211,6 +211,7 @@ def _run(experiment: Experiment, dtype: np.dtype) -> TrajectoryRecord:
 
     settings, rate = optimizer_settings(experiment), learning_rate(experiment)
     direction, buffers = OPTIMIZERS[experiment.optimizer]
+    coupled_decay = settings.get("weight_decay", 0.0) if experiment.optimizer != "adamw" else 0.0
     state = tuple(np.zeros_like(theta) for _ in range(buffers))
     for k in range(experiment.steps):
         record_state(theta)
@@ -229,6 +230,8 @@ def _run(experiment: Experiment, dtype: np.dtype) -> TrajectoryRecord:
         if experiment.schedule is not None:
             extras["learning_rate"] = rate_k
         rec.step(named(grad), batch_loss=value, extras=extras)
+        if coupled_decay:  # torch.optim.SGD/Adam's weight_decay: g + lam theta, unrecorded
+            grad = grad + coupled_decay * theta
         u, state = direction(grad, state, theta, k + 1, settings)
         theta = np.where(movable, theta - rate_k * u, theta)  # frozen leaves never move
     record_state(theta)

@@ -34,6 +34,8 @@ A spec file describes one training run of a model kind (default ``linear``:
     [optimizer]
     name = "sgd"                          # sgd | momentum | nesterov | adam | adamw
     learning_rate = 0.08                  # plus that optimizer's own keys
+    # weight_decay = 0.01                 # optional: torch.optim's meaning (coupled
+                                          # g + lam theta; decoupled for adamw)
     [run]
     steps = 20
     batch_size = 2                        # optional, default full batch

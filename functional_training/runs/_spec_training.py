@@ -16,6 +16,7 @@ from functional_training._optimizers import (
     OPTIMIZER_NAMES,
     hyperparameter_problem,
     optimizer_hyperparameters,
+    optimizer_keys,
     settings_problem,
 )
 from functional_training._schedules import SCHEDULES, check_schedule
@@ -107,6 +108,13 @@ def optimizer_table(table: dict, *, scheduled: bool = False) -> tuple[str, dict[
 
     With a ``[schedule]`` (``scheduled``), the rate is the schedule's:
     ``learning_rate`` must be absent and is not in the returned settings.
+    ``weight_decay`` is every optimizer's, with torch.optim's meaning
+    (:func:`functional_training.weight_decay_kind`: coupled but for adamw); for the
+    coupled ones it is in the settings only when given (absent: 0).
+
+    Example:
+      >>> optimizer_table({"name": "sgd", "learning_rate": 0.1, "weight_decay": 0.01})
+      ('sgd', {'learning_rate': 0.1, 'weight_decay': 0.01})
     """
     name = string_at(table, "optimizer", "name")
     if name not in OPTIMIZER_NAMES:
@@ -117,7 +125,7 @@ def optimizer_table(table: dict, *, scheduled: bool = False) -> tuple[str, dict[
     if scheduled and "learning_rate" in table:
         raise SpecError("[optimizer].learning_rate: give the rate in [schedule], not both")
     defaults = optimizer_hyperparameters(name)
-    takes = (*(() if scheduled else ("learning_rate",)), *defaults)
+    takes = (*(() if scheduled else ("learning_rate",)), *optimizer_keys(name))
     for key in table:
         if key != "name" and key not in takes:
             listed = ", ".join(takes) if takes else "no other key (the rate is in [schedule])"
@@ -128,7 +136,8 @@ def optimizer_table(table: dict, *, scheduled: bool = False) -> tuple[str, dict[
         if rate <= 0:
             raise SpecError(f"[optimizer].learning_rate: must be > 0, got {rate}")
         hyperparams["learning_rate"] = rate
-    for key, default in defaults.items():
+    given = {key: None for key in optimizer_keys(name) if key in table and key not in defaults}
+    for key, default in {**defaults, **given}.items():  # an optional key only when given
         value = number_at(table[key], f"[optimizer].{key}") if key in table else float(default)
         problem = hyperparameter_problem(key, value)
         if problem is not None:

@@ -203,13 +203,14 @@ ROWS = [
            r"nesterov, adam, adamw$"),
     c_spec("spec adam takes no momentum",
            spec('name = "sgd"', 'name = "adam"').replace("0.08", "0.08\nmomentum = 0.9"),
-           r"\[optimizer\]\.momentum: not a key of adam; it takes learning_rate, b1, b2, eps$"),
+           r"\[optimizer\]\.momentum: not a key of adam; it takes learning_rate, b1, b2, eps, "
+           r"weight_decay$"),
     c_spec("spec adam takes no momentum, naming the file",
            ADAM.replace("eps = 1e-8", "eps = 1e-8\nmomentum = 0.9"),
            r"{spec}: \[optimizer\]\.momentum: not a key of adam; it takes learning_rate, b1, b2, "
            r"eps"),
     c_spec("spec sgd takes no b1", spec("learning_rate = 0.08", "learning_rate = 0.08\nb1 = 0.9"),
-           r"\[optimizer\]\.b1: not a key of sgd; it takes learning_rate$"),
+           r"\[optimizer\]\.b1: not a key of sgd; it takes learning_rate, weight_decay$"),
     c_spec("spec momentum >= 1",
            spec('name = "sgd"', 'name = "momentum"').replace("0.08", "0.08\nmomentum = 1.5"),
            r"\[optimizer\]\.momentum: must lie in \[0, 1\), got 1\.5$"),

@@ -193,7 +193,7 @@ ROWS = [
     # --- train: hyperparameters ----------------------------------------------------------------
     row("train hyperparameter not taken", *TRAIN, "--hyperparameter", "momentum=0.9",
         message=r"--hyperparameter: optimizer 'sgd' does not take momentum; it takes "
-                r"learning_rate$"),
+                r"learning_rate, weight_decay$"),
     row("train hyperparameter not finite", *swap(TRAIN, "--optimizer", "momentum"),
         "--hyperparameter", "momentum=nan",
         message=r"--hyperparameter: optimizer 'momentum': momentum must be finite"),

@@ -76,7 +76,7 @@ API_ROWS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
      ValueError, r"^unknown optimizer 'rmsprop'"),
     ("experiment hyperparameter not taken",
      lambda: get_backend("manual").run(_exp(hyperparams={"learning_rate": 0.1, "b1": 0.9})),
-     ValueError, r"^optimizer 'sgd' does not take b1; it takes learning_rate$"),
+     ValueError, r"^optimizer 'sgd' does not take b1; it takes learning_rate, weight_decay$"),
     ("experiment ragged pair",
      lambda: get_backend("engine").run(_exp(train=((1.0, 2.0), (3.0,)))), ValueError,
      r"^train record 1 must be \(x_1, \.\.\., x_d, target\), got \(3\.0,\)$"),

@@ -135,7 +135,8 @@ def test_any_valid_experiment_round_trips(train, validation, init, trainable, op
 
 BAD_SPECS = [
     (_spec(optimizer='name = "adam"\nlearning_rate = 0.1\nmomentum = 0.9'),
-     "[optimizer].momentum: not a key of adam; it takes learning_rate, b1, b2, eps"),
+     "[optimizer].momentum: not a key of adam; it takes learning_rate, b1, b2, eps, "
+     "weight_decay"),
     (_spec(data="train = [[1.0, 3.0], [2.0, 5.0], [3.0]]"),
      "[data].train[2]: expected a pair [x, target] (or [x_1, ..., x_d, target]), got [3.0]"),
     (_spec(data='train = [[1.0, "3"]]'), "[data].train[0][1]: expected a number, got a string"),

@@ -445,8 +445,7 @@ BAD = [
      "[optimizer].learning_rate: give the rate in [schedule], not both"),
     (_spec(optimizer='name = "sgd"'), "[optimizer].learning_rate: missing"),
     (_spec(optimizer='name = "sgd"\nmomentum = 0.9', schedule='kind = "constant"\nvalue = 0.1'),
-     "[optimizer].momentum: not a key of sgd; it takes no other key (the rate is in "
-     "[schedule])"),
+     "[optimizer].momentum: not a key of sgd; it takes weight_decay"),
     (_spec(optimizer='name = "adam"\nmomentum = 0.9', schedule='kind = "constant"\nvalue = 0.1'),
      "[optimizer].momentum: not a key of adam; it takes b1, b2, eps"),
 ]
