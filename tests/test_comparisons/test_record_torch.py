@@ -221,7 +221,7 @@ def test_watch_records_the_indices_the_loader_yields():
 def test_the_inferred_spec_states_model_loss_optimizer_data_and_steps():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)).double()
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-2)
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
     y = torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64)
     rec = TorchRecorder(net, opt, loss=nn.MSELoss(), data=(x, y), name="tanh-net")
@@ -236,7 +236,8 @@ def test_the_inferred_spec_states_model_loss_optimizer_data_and_steps():
     assert experiment.model_settings == {"sizes": (2, 3, 1), "activation": "tanh"}
     assert (experiment.loss, experiment.optimizer, experiment.steps) == (
         "squared-error", "momentum", 3)
-    assert experiment.hyperparams == {"learning_rate": 0.05, "momentum": 0.9}
+    assert experiment.hyperparams == {"learning_rate": 0.05, "momentum": 0.9,
+                                      "weight_decay": 1e-2}
     assert experiment.train == ((1.0, 0.0, 1.0), (0.0, 1.0, 2.0), (1.0, 1.0, 3.0))
     verdict = rec.check()
     assert verdict.agree, "\n".join(verdict.lines())
