@@ -113,6 +113,7 @@ from functional_training._sweep_moments import moment_statistics
 from functional_training._synthetic import (
     MinibatchOrder,
     Shipments,
+    epoch_batches,
     minibatch_indices,
     synthetic_shipments,
     two_moons,
@@ -211,6 +212,7 @@ __all__ = [
     "loss_hessian",
     "make_optimizer",
     "mean_loss",
+    "epoch_batches",
     "minibatch_indices",
     "moment_statistics",
     "observed_divergence",
