@@ -70,6 +70,7 @@ from comparisons.record import Recorder, RecordError, write_trajectory
 from comparisons.spec import dump_spec, parse_spec
 from comparisons.trajectory import Trajectory
 from functional_training import model_kind
+from functional_training.runs import FROM_TRAJECTORY
 
 __all__ = ["TorchLayout", "TorchRecorder", "loss_kind_of", "optimizer_of", "torch_layout"]
 
@@ -385,6 +386,10 @@ class TorchRecorder:
     def experiment(self) -> Experiment:
         """The spec this run states: model, loss, optimizer, data and steps (checked).
 
+        Initial values are left out, and so is the batch order when batches were
+        recorded (``[run] batches = "trajectory"``): ``check`` replays them from the
+        trajectory. A run with no batches recorded is a full-batch run.
+
         Raises:
           RecordError: no ``data``, no ``loss``, nothing recorded, or a setting
             the spec cannot state.
@@ -399,17 +404,16 @@ class TorchRecorder:
         loss = loss_kind_of(self.loss, sigmoid_output=self.layout.sigmoid_output)
         x, y = (_numpy(part) for part in self.data)
         x = x.reshape(len(x), -1)
-        first = self.trajectory().to_json()["params"]
         layout = self.layout
+        drawn = bool(self._drawn) or "batches" in self.trajectory().quantities
         experiment = Experiment.from_arrays(
             x, y.reshape(-1), name=self.name,
             description=f"recorded from {type(self.optimizer).__name__} on a torch model",
-            init={name: values[0] for name, values in first.items()},
-            optimizer=kind, hyperparams=hyperparams, steps=self._taken,
+            init=None, optimizer=kind, hyperparams=hyperparams, steps=self._taken,
             trainable=tuple(layout.shapes), model=layout.kind, model_settings=layout.settings,
-            loss=loss)
+            loss=loss, order=FROM_TRAJECTORY if drawn else None)
         try:
-            return parse_spec(dump_spec(experiment))
+            return parse_spec(dump_spec(experiment), from_trajectory=True)
         except ValueError as error:
             raise RecordError(f"the inferred spec is refused: {error}") from None
 

@@ -231,7 +231,7 @@ def test_the_inferred_spec_states_model_loss_optimizer_data_and_steps():
         loss.backward()
         opt.step()
         rec.step(loss)
-    experiment = parse_spec(rec.spec_text())
+    experiment = parse_spec(rec.spec_text(), from_trajectory=True)
     assert experiment.name == "tanh-net" and experiment.model == "mlp"
     assert experiment.model_settings == {"sizes": (2, 3, 1), "activation": "tanh"}
     assert (experiment.loss, experiment.optimizer, experiment.steps) == (
@@ -256,8 +256,6 @@ def test_the_spec_needs_data_and_loss():
 # --- the user loops -------------------------------------------------------------------------
 
 TORCH_LOOPS = ["linreg_concise", "torch_linear", "torch_feedforward", "logistic"]
-PENDING = pytest.mark.xfail(reason="needs the replay of init and batches and [optimizer] "
-                            "weight_decay (issue 20 items 1, 2)", strict=False)
 
 
 def loop_module(name):
@@ -270,8 +268,7 @@ def test_a_torch_loop_has_at_most_five_recording_lines(name):
     assert 1 <= sum(RECORD_MARK in line for line in source.splitlines()) <= 5
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=() if name == "torch_linear"
-                                                else PENDING) for name in TORCH_LOOPS])
+@pytest.mark.parametrize("name", TORCH_LOOPS)
 def test_a_torch_loop_passes_check_from_the_spec_the_recorder_infers(name, tmp_path):
     rec = loop_module(name).train()
     trajectory = rec.save(tmp_path / "run.json", spec=tmp_path / "run.toml")
@@ -279,8 +276,6 @@ def test_a_torch_loop_passes_check_from_the_spec_the_recorder_infers(name, tmp_p
     assert verdict.agree, "\n".join(verdict.lines())
 
 
-@pytest.mark.xfail(reason="needs the replay of init and batches and [optimizer] weight_decay "
-                   "(issue 20 items 1, 2)", strict=False)
 def test_the_torch_recipe_runs_and_agrees(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(ROOT / "examples" / "recording" / "torch_loop.py"), run_name="__main__")
