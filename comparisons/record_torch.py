@@ -3,7 +3,7 @@
 The recorder hooks the optimizer's ``step()`` (``register_step_pre_hook`` /
 ``register_step_post_hook``): before each step it records the parameters and
 their ``.grad`` (``params[k]``, ``grads[k]``: the gradient as the framework holds
-it after ``backward()``), after it the parameters (the last such record is
+it when ``step()`` uses it; zeros where ``.grad`` is ``None``), after it the parameters (the last such record is
 ``params[S]``). One call per step adds the loss and the batch's example
 indices; :meth:`TorchRecorder.watch` wraps a ``DataLoader`` so that the indices
 its sampler draws are recorded without a call::
@@ -117,17 +117,18 @@ class TorchLayout:
     def leaves(self, attr: str = "data") -> dict[str, np.ndarray]:
         """Every leaf's value (``data``) or gradient (``grad``), float64 in the kind's shapes.
 
-        Raises:
-          RecordError: a parameter has no ``.grad`` (asked for ``grad``).
+        A parameter whose ``.grad`` is ``None`` (``zero_grad()`` between
+        ``backward()`` and ``step()``) has a zero gradient: ``step()`` skips it, as
+        if its gradient were zero (plain SGD; momentum and Adam keep moving it, which
+        the recorded zeros then show as a mismatch).
         """
         values = []
         for layer in self.linears:
             pair = []
             for tensor in (layer.weight, layer.bias):
                 value = tensor.grad if attr == "grad" else tensor
-                if value is None:
-                    raise RecordError("a parameter has no .grad at optimizer.step(): call "
-                                      "backward() before step()")
+                if value is None:  # step() skips it: the step used no gradient, zeros
+                    value = torch.zeros_like(tensor)
                 array = value.detach().cpu().double().numpy()
                 pair.append(array.T.copy() if array.ndim == 2 else array.copy())
             values += pair

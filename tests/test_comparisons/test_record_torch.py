@@ -189,12 +189,18 @@ def test_hooks_record_params_and_grads_before_the_step_and_the_final_params():
     assert rec.steps == 2  # no hook after close()
 
 
-def test_a_step_without_backward_is_one_line():
+def test_a_gradient_cleared_before_the_step_is_recorded_as_zeros():
+    """``zero_grad()`` between ``backward()`` and ``step()``: ``.grad`` is None and step()
+    skips the parameter; the recorder says what the step used, zeros (and no move)."""
     net = double(nn.Linear(1, 1))
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    TorchRecorder(net, opt)
-    with pytest.raises(RecordError, match="no .grad at optimizer.step"):
-        opt.step()
+    rec = TorchRecorder(net, opt)
+    net(torch.ones(1, 1, dtype=torch.float64)).sum().backward()
+    opt.zero_grad()
+    opt.step()
+    out = rec.trajectory().to_json()
+    assert out["grads"] == {"w": [0.0], "b": [0.0]}
+    assert out["params"]["w"][0] == out["params"]["w"][1]
 
 
 def test_watch_records_the_indices_the_loader_yields():
