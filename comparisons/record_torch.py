@@ -5,8 +5,8 @@ The recorder hooks the optimizer's ``step()`` (``register_step_pre_hook`` /
 their ``.grad`` (``params[k]``, ``grads[k]``: the gradient as the framework
 holds it when ``step()`` uses it; zeros where ``.grad`` is ``None``), after it
 the parameters (the last such record is ``params[S]``). One call per step adds
-the loss and the batch's example indices; :meth:`TorchRecorder.watch` wraps a ``DataLoader`` so that the indices
-its sampler draws are recorded without a call::
+the loss and the batch's example indices; :meth:`TorchRecorder.watch` wraps a
+``DataLoader`` so that the indices its sampler draws are recorded without a call::
 
     rec = TorchRecorder(net, optimizer, loss=loss_fn, data=(features, labels))
     loader = rec.watch(loader)                 # DataLoader(..., shuffle=True) as it was
