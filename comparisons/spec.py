@@ -162,6 +162,8 @@ def dump_spec(experiment: Experiment) -> str:
                       for key in member]
     lines += ["", "[loss]", f"kind = {_toml_string(experiment.loss)}",
               f"l2 = {_toml_float(experiment.l2)}"]
+    if experiment.reduction != "mean":
+        lines.append(f"reduction = {_toml_string(experiment.reduction)}")
     lines += ["", "[optimizer]", f"name = {_toml_string(experiment.optimizer)}"]
     lines += [f"{k} = {_toml_float(v)}" for k, v in experiment.hyperparams.items()]
     if experiment.schedule is not None:

@@ -43,6 +43,7 @@ from functional_training._loss import (
 from functional_training._losses import (
     DEFAULT_LOSS,
     LOSS_KINDS,
+    REDUCTIONS,
     LossKind,
     accuracy_of,
     check_targets,
@@ -171,6 +172,7 @@ __all__ = [
     "is_int",
     "is_number",
     "OPTIMIZERS",
+    "REDUCTIONS",
     "WEIGHT_DECAY_KINDS",
     "UNIT_INTERVAL",
     "OptimizerKind",

@@ -192,6 +192,19 @@ LOSS_KINDS: dict[str, LossKind] = {
 
 DEFAULT_LOSS = "half-squared-error"
 
+REDUCTIONS = ("mean", "sum")
+"""How a training loop holds its batch loss and gradient (``[loss] reduction`` of a spec):
+
+- ``mean`` (the default): ``L_B = (1/n) sum_i l_i + alpha sum theta^2`` on a batch of
+  ``n``, and its gradient; the optimizer steps on that gradient.
+- ``sum``: the loop records ``n L_B`` and its gradient (``l.sum().backward()``: each
+  example's loss, the penalty included per example, summed) and divides by the
+  nominal ``batch_size`` ``B`` in its step (``param -= lr * param.grad / B``), so the
+  optimizer sees ``(n / B) dL_B/dtheta``: the mean's gradient on every full batch,
+  ``n / B`` of it on a short last one.
+
+The full losses (``train_loss``, ``val_loss``) are means either way."""
+
 
 def loss_kind(name: str) -> LossKind:
     """The loss called ``name``, or a one-line ``ValueError`` listing the known ones.

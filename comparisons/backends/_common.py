@@ -19,6 +19,7 @@ from functional_training import (
     DTYPES,
     MODEL_KINDS,
     OPTIMIZER_NAMES,
+    REDUCTIONS,
     SCHEDULES,
     Objective,
     TrajectoryRecord,
@@ -148,6 +149,12 @@ def check_run(experiment: Experiment, dtype: str) -> None:
     with ``u = 6e-8``).
     """
     check_dtype(dtype)
+    if experiment.reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, "
+                         f"got {experiment.reduction!r}")
+    if experiment.reduction != "mean" and experiment.kind != "train":
+        raise ValueError(f"reduction {experiment.reduction!r} applies to train experiments, "
+                         f"not {experiment.kind}")
     for key, value in optimizer_settings(experiment).items():
         if abs(value) > FLOAT_MAX[dtype]:
             raise ValueError(f"{key} = {value:g} overflows {dtype} (largest {FLOAT_MAX[dtype]:g})")

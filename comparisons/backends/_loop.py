@@ -124,6 +124,16 @@ class Maths:
         """Step ``k`` of the optimizer with ``grads`` (frozen leaves never move)."""
         raise NotImplementedError
 
+    def scaled_update(self, k: int, grads: Mapping[str, float], scale: float) -> None:
+        """Step ``k`` with ``scale * grads``, ``grads`` being what :meth:`backward` returned.
+
+        Asked only for a summed loss (``reduction = "sum"``) on a batch shorter than the
+        nominal ``batch_size``: the loop's step divides the summed gradient by the
+        nominal size, so the optimizer sees ``(n / B)`` times the mean's gradient.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot step a summed loss on a short batch")
+
     def learning_rate(self, k: int) -> float:
         """The rate step ``k``'s update uses (asked before :meth:`update`, with a schedule)."""
         raise NotImplementedError
@@ -239,12 +249,40 @@ class Loop:
 
     # --- one step ------------------------------------------------------------------------
 
+    def summed(self, batch: Batch) -> float:
+        """What the recorded batch loss and gradient are of the backend's mean ones: ``n`` for
+        a summed loss (``reduction = "sum"``, ``n`` the batch's examples), else 1."""
+        return float(len(batch.rows)) if self.experiment.reduction == "sum" else 1.0
+
+    def step_scale(self, batch: Batch) -> float:
+        """The factor of the mean's gradient the optimizer steps on: ``n / B`` for a summed
+        loss, whose step divides the sum by the nominal batch size ``B`` (the spec's
+        ``batch_size``, every training row for full batches, even for a short batch),
+        else 1. Exactly 1 on every full batch."""
+        if self.experiment.reduction != "sum":
+            return 1.0
+        nominal = self.experiment.batch_size or len(self.gradient_rows())
+        return len(batch.rows) / nominal
+
     def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
-        """Step ``k``: ``(batch loss, recorded gradient)``; backward, then the update."""
+        """Step ``k``: ``(batch loss, recorded gradient)``; backward, then the update.
+
+        The backend computes the batch's mean loss and its gradient; with
+        ``reduction = "sum"`` the loop records ``n`` times both (:meth:`summed`: d2l's
+        ``l.sum().backward()``) and the optimizer steps on the sum divided by the nominal
+        batch size (:meth:`step_scale`: ``param -= lr * param.grad / batch_size``).
+        """
         loss, grads = self.maths.backward(batch)
         if self.steps_optimizer:
-            self.maths.update(k, grads)
-        return loss, grads
+            scale = self.step_scale(batch)
+            if scale == 1.0:
+                self.maths.update(k, grads)
+            else:
+                self.maths.scaled_update(k, grads, scale)
+        n = self.summed(batch)
+        if n == 1.0:
+            return loss, grads
+        return n * loss, {name: n * g for name, g in grads.items()}
 
     def finite_differences(self, batch: Batch) -> dict[str, float]:
         """``numeric.<name> = (L(theta + eps e) - L(theta - eps e)) / (2 eps)`` per parameter."""

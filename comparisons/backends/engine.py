@@ -164,6 +164,9 @@ class EngineMaths(Maths):
         for n, u in updates.items():
             self.leaves[n].data = self.leaves[n].data + u
 
+    def scaled_update(self, k: int, grads: Mapping[str, float], scale: float) -> None:
+        self.update(k, {name: scale * g for name, g in grads.items()})
+
     def learning_rate(self, k: int) -> float:
         return self.rate(k) if callable(self.rate) else self.rate
 

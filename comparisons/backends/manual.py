@@ -202,6 +202,9 @@ class ManualMaths(Maths):
         for leaf in self.rules:
             self.update_leaf(k, leaf, grads)
 
+    def scaled_update(self, k: int, grads: Floats, scale: float) -> None:
+        self.update(k, {name: scale * g for name, g in grads.items()})
+
     def learning_rate(self, k: int) -> float:
         rate = self.rate_setting
         return rate(k) if callable(rate) else rate

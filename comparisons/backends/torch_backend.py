@@ -279,6 +279,13 @@ class TorchMaths(Maths):
         if self.scheduler is not None:
             self.scheduler.step()
 
+    def scaled_update(self, k: int, grads, scale: float) -> None:
+        # A summed loss's step: .grad / batch_size, as d2l divides it (n / B of the mean's).
+        with self.torch.no_grad():
+            for tensor in self.trainable:
+                tensor.grad.mul_(scale)
+        self.update(k, grads)
+
     def learning_rate(self, k: int) -> float:
         return self.optimizer.param_groups[0]["lr"]  # the rate this step's update uses
 

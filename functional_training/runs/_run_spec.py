@@ -79,6 +79,9 @@ class RunSpec:
         (``mlp``: ``{"sizes": (d, h_1, ..., k), "activation": "tanh"}``; ``{}`` for
         ``linear``), lists as tuples.
       loss, l2: the loss kind and ``alpha`` of the L2 penalty.
+      reduction: how the run's loop holds its batch loss and gradient, one of
+        :data:`functional_training.REDUCTIONS` (``"sum"``: sums over the batch,
+        divided by ``batch_size`` in the step).
       schedule: ``{"kind": ..., **optax parameters}`` or ``None``.
       init_kind: how ``init`` was given: ``"explicit"`` (values), ``"zeros"``,
         ``"seeded"`` or ``"trajectory"`` (left to, or taken from, a trajectory's
@@ -103,6 +106,7 @@ class RunSpec:
     model_settings: dict = field(default_factory=dict)
     loss: str = DEFAULT_LOSS
     l2: float = 0.0
+    reduction: str = "mean"
     schedule: dict | None = None
     init_kind: str = field(default="explicit", compare=False)
     init_seed: int = field(default=0, compare=False)

@@ -141,6 +141,7 @@ RUN_SPEC_FIELDS: dict[str, JsonField] = {
                                 _settings_in, optional=True),
     "loss": JsonField(is_text, "a loss kind's name", optional=True),
     "l2": JsonField(is_number, "a number", float, float, optional=True),
+    "reduction": JsonField(is_text, "mean or sum", optional=True),
     "schedule": JsonField(optional(lambda v: isinstance(v, dict) and is_text(v.get("kind"))),
                           "null or an object with a kind",
                           lambda v: None if v is None else dict(v), optional=True),

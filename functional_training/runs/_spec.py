@@ -31,6 +31,8 @@ A spec file describes one training run of a model kind (default ``linear``:
                                           # (targets 0/1), softmax-cross-entropy (targets
                                           # 0..k-1), hinge (targets -1/+1)
     l2 = 0.0                              # optional: alpha * sum of squares of every parameter
+    reduction = "mean"                    # optional: "sum" if the loop records its loss and
+                                          # .grad as sums, dividing by batch_size in its step
     [optimizer]
     name = "sgd"                          # sgd | momentum | nesterov | adam | adamw
     learning_rate = 0.08                  # plus that optimizer's own keys
@@ -245,7 +247,7 @@ def parse_run_spec(text: str, *, base: str | Path | None = None,
                                                   from_trajectory=from_trajectory)
 
     config = model_config(kind, settings, x.shape[1])
-    loss, l2 = loss_table(tables["loss"], kind=kind, config=config)
+    loss, l2, reduction = loss_table(tables["loss"], kind=kind, config=config)
     outputs = model_kind(kind).outputs(**config)
     for key, targets in (("train", y), ("validation", None if validation is None
                                         else validation[1])):
@@ -272,6 +274,7 @@ def parse_run_spec(text: str, *, base: str | Path | None = None,
         trainable=trainable,
         loss=loss,
         l2=l2,
+        reduction=reduction,
         optimizer=optimizer,
         hyperparams=hyperparams,
         schedule=schedule,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from functional_training._losses import DEFAULT_LOSS, LOSS_KINDS
+from functional_training._losses import DEFAULT_LOSS, LOSS_KINDS, REDUCTIONS
 from functional_training._models import model_kind
 from functional_training._optimizers import (
     OPTIMIZER_NAMES,
@@ -35,7 +35,7 @@ MAX_STEPS = 100_000
 """Upper bound on ``[run].steps``: every backend (the scalar engine included) runs
 every step in Python, so a spec stays a seconds-long check, not a training job."""
 
-LOSS_KEYS = ("kind", "l2")
+LOSS_KEYS = ("kind", "l2", "reduction")
 """The keys of ``[loss]``."""
 
 OPTIMIZER_KEYS = ("name", "learning_rate")
@@ -48,8 +48,12 @@ RUN_KEYS = ("steps", "batch_size", "seed", "batches", "last_batch")
 """The keys of ``[run]``."""
 
 
-def loss_table(table: dict | None, *, kind: str, config: dict) -> tuple[str, float]:
-    """``[loss]``: the loss kind (default the lesson's) and ``l2``, and that ``k`` fits it.
+def loss_table(table: dict | None, *, kind: str, config: dict) -> tuple[str, float, str]:
+    """``[loss]``: the loss kind (default the lesson's), ``l2``, ``reduction``; ``k`` fits it.
+
+    ``reduction`` (:data:`functional_training.REDUCTIONS`, default ``"mean"``) declares
+    how the user's loop holds its batch loss and gradient: ``"sum"`` is d2l's
+    ``l.sum().backward()`` with ``param -= lr * param.grad / batch_size``.
 
     ``k`` is the kind's ``outputs``; whether it fits is the loss's ``outputs_problem``.
     The message names the setting that states ``k`` (``ModelKind.stated_by``), else
@@ -64,6 +68,10 @@ def loss_table(table: dict | None, *, kind: str, config: dict) -> tuple[str, flo
     l2 = number_at(table["l2"], "[loss].l2") if "l2" in table else 0.0
     if l2 < 0:
         raise SpecError(f"[loss].l2: must be >= 0, got {l2}")
+    reduction = table.get("reduction", "mean")
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise SpecError(f"[loss].reduction: expected one of "
+                        f"{', '.join(map(repr, REDUCTIONS))}, got {shortened(reduction)}")
     model = model_kind(kind)
     outputs = model.outputs(**config)
     if LOSS_KINDS[loss].outputs_problem(outputs) is not None:
@@ -73,7 +81,7 @@ def loss_table(table: dict | None, *, kind: str, config: dict) -> tuple[str, flo
             raise SpecError(f"[model].{stated[0]}: {stated[1]} but {loss} {wanted}")
         raise SpecError(f"[loss].kind: {loss} {wanted}; a {kind} model has "
                         f"{'one output' if outputs == 1 else f'{outputs} outputs'}")
-    return loss, l2
+    return loss, l2, reduction
 
 
 def schedule_table(table: dict) -> dict:

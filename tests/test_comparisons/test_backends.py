@@ -712,3 +712,92 @@ def test_weight_decay_agrees_with_torch_and_numpy(name):
                                            atol=tol, err_msg=f"{backend} {series}")
     undecayed = _numpy_decayed(replace(e, hyperparams={**e.hyperparams, "weight_decay": 0.0}))
     assert np.max(np.abs(undecayed["params"] - numpy_ref["params"])) > 1e-3
+
+
+# --- [loss] reduction = "sum": d2l's l.sum().backward(), param -= lr * grad / batch_size ----
+
+SUM_ROWS = ((1.0, 0.5, 3.0), (2.0, -1.0, 5.0), (3.0, 0.0, 7.0), (-1.0, 2.0, 0.5),
+            (0.5, 1.5, 2.0))
+SUM_INIT = {"w[0]": 0.3, "w[1]": -0.2, "b": 0.1}
+
+
+def _summed(batch_size: int | None, steps: int, *, l2: float = 0.0) -> Experiment:
+    return Experiment("summed", "d2l's summed loss", SUM_ROWS, SUM_INIT, "sgd",
+                      {"learning_rate": 0.03}, steps, batch_size=batch_size, seed=1,
+                      l2=l2, reduction="sum")
+
+
+def _numpy_d2l(e: Experiment, order: list[list[int]]) -> dict[str, np.ndarray]:
+    """d2l's scratch loop in NumPy float64: per-example ``0.5 (y_hat - y)^2`` (plus the
+    penalty per example), summed over the batch for the loss and its gradient, and
+    ``theta -= lr * grad / batch_size`` with the nominal batch size, also for a short batch."""
+    data = np.asarray(e.train)
+    x, y = data[:, :-1], data[:, -1]
+    theta = np.array([e.init["w[0]"], e.init["w[1]"], e.init["b"]])
+    nominal = e.batch_size or len(e.train)
+    out = {"params": [theta.copy()], "grads": [], "batch_loss": []}
+    for rows in order:
+        err = x[rows] @ theta[:2] + theta[2] - y[rows]
+        penalty = e.l2 * np.sum(theta * theta)
+        out["batch_loss"].append(np.sum(0.5 * err * err + penalty))
+        grad = np.append(x[rows].T @ err, np.sum(err)) + len(rows) * 2 * e.l2 * theta
+        out["grads"].append(grad)
+        theta = theta - e.hyperparams["learning_rate"] * grad / nominal
+        out["params"].append(theta.copy())
+    return {key: np.asarray(values) for key, values in out.items()}
+
+
+def _assert_d2l(traj: TrajectoryRecord, ref: dict, tol: float, label: str) -> None:
+    for series in ("params", "grads"):
+        np.testing.assert_allclose(_as_array(traj, series), ref[series], rtol=tol, atol=tol,
+                                   err_msg=f"{label} {series}")
+    np.testing.assert_allclose(traj.batch_loss, ref["batch_loss"], rtol=tol, atol=tol,
+                               err_msg=f"{label} batch_loss")
+
+
+@pytest.mark.parametrize("batch_size,l2", [(2, 0.0), (None, 0.05)])
+def test_summed_loss_records_sums_and_steps_on_the_mean(batch_size, l2):
+    """reduction = "sum": batch_loss and grads are the batch's sums (d2l's raw .grad), the
+    step divides by batch_size; every backend against NumPy float64 at
+    ft.tolerance("float64", S) (a sum recorded as a mean is off by a factor n)."""
+    e = _summed(batch_size, 6, l2=l2)
+    order = batch_order(e) or [list(range(len(SUM_ROWS)))] * e.steps
+    ref = _numpy_d2l(e, order)
+    tol = ft.tolerance("float64", e.steps)
+    for backend in BACKEND_NAMES:
+        _assert_d2l(get_backend(backend).run(e), ref, tol, backend)
+    # declared or not, the parameters are the mean loss's: only what is recorded differs
+    mean = get_backend("manual").run(replace(e, reduction="mean"))
+    np.testing.assert_allclose(_as_array(mean, "params"), ref["params"], rtol=tol, atol=tol)
+
+
+def test_summed_loss_divides_a_short_last_batch_by_the_nominal_batch_size():
+    """A short last batch (5 rows in batches of 2) is summed over its 1 example and divided
+    by 2, as d2l's sgd(params, lr, batch_size) does: manual, engine and torch against
+    NumPy float64 (ragged orders drive the loop through Loop.batches)."""
+    from comparisons.backends._loop import Loop, run_loop
+    from comparisons.backends.engine import EngineMaths
+    from comparisons.backends.manual import ManualMaths
+    from comparisons.backends.torch_backend import TorchMaths
+
+    order = [[4, 1], [0, 3], [2], [3, 2], [1, 0], [4]]
+
+    class Ragged(Loop):
+        def batches(self):
+            return order
+
+    e = _summed(2, len(order))
+    ref = _numpy_d2l(e, order)
+    tol = ft.tolerance("float64", e.steps)
+    for maths in (ManualMaths, EngineMaths, TorchMaths):
+        _assert_d2l(run_loop(e, maths, loop=Ragged), ref, tol, maths.__name__)
+    # the short batch's step is half the mean's: not what a mean loss would do
+    mean = run_loop(replace(e, reduction="mean"), ManualMaths, loop=Ragged)
+    assert abs(mean.params["b"][3] - ref["params"][3, 2]) > 1e-3
+
+
+def test_reduction_is_checked():
+    with pytest.raises(ValueError, match="^reduction must be one of mean, sum, got 'max'$"):
+        get_backend("manual").run(replace(_summed(2, 2), reduction="max"))
+    with pytest.raises(ValueError, match="applies to train experiments"):
+        get_backend("manual").run(replace(REGISTRY["gradient-accumulation"], reduction="sum"))

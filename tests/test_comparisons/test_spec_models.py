@@ -155,7 +155,17 @@ def test_softmax_takes_integer_classes_below_the_last_size():
 
 def test_an_empty_loss_table_is_the_lessons_loss():
     e = parse_spec(_spec(loss=""))
-    assert (e.loss, e.l2) == ("half-squared-error", 0.0)
+    assert (e.loss, e.l2, e.reduction) == ("half-squared-error", 0.0, "mean")
+
+
+def test_a_summed_loss_and_weight_decay_are_declared_and_round_trip():
+    e = parse_spec(_spec(loss='reduction = "sum"\nl2 = 0.01',
+                         optimizer='name = "momentum"\nlearning_rate = 0.1\nweight_decay = 0.02'))
+    assert (e.reduction, e.l2, e.hyperparams) == (
+        "sum", 0.01, {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 0.02})
+    assert parse_spec(dump_spec(e)) == e
+    # sgd without weight_decay reads as before (absent: 0, not written)
+    assert parse_spec(_spec()).hyperparams == {"learning_rate": 0.1}
 
 
 # --- [schedule] ------------------------------------------------------------------------------
@@ -328,6 +338,10 @@ _BAD_LAYERS = [  # (layers tables after sizes [1, 3, 1], message prefix)
 ]
 
 BAD = [
+    (_spec(loss='reduction = "none"'),
+     "[loss].reduction: expected one of 'mean', 'sum', got 'none'"),
+    (_spec(optimizer='name = "sgd"\nlearning_rate = 0.1\nweight_decay = -1.0'),
+     "[optimizer].weight_decay: must be finite and >= 0, got -1.0"),
     # --- [model] for an mlp: configuration
     (_spec(model='kind = "mlp"\nactivation = "tanh"\ninit = "zeros"'),
      "[model].sizes: missing (mlp needs sizes, activation)"),
