@@ -32,8 +32,10 @@ With ``spec`` (a spec file, a registry name or an
 :class:`~comparisons.experiments.Experiment`), leaves take the spec's shapes when
 they hold as many values (a ``(2, 1)`` weight column checks against a linear
 model's ``w`` of shape ``(2,)``), a top-level list of leaves is named in the
-model's leaf order (d2l's ``params = [w, b]``), and a leaf the spec does not
-have is refused at the step that gives it. :func:`layers_of` names a
+model's leaf order (d2l's ``params = [w, b]``), a pytree with other names but as
+many leaves (flax's ``params.Dense_0.kernel``) is matched by shape (each of the
+model's leaves, in order, takes the first unused leaf of its shape, in flatten
+order), and a leaf the spec does not have is refused at the step that gives it. :func:`layers_of` names a
 micrograd-style network (``model.layers[l].neurons[j].w[i]``, ``.b``) by the
 ``mlp`` kind's rule.
 
@@ -186,6 +188,8 @@ class Recorder:
         names = list(leaves)
         if names == [str(i) for i in range(len(names))] and len(names) == len(shapes):
             leaves = dict(zip(shapes, leaves.values(), strict=True))  # d2l's [w, b]
+        elif not set(names) <= set(shapes) and len(names) == len(shapes):
+            leaves = _by_shape(leaves, shapes) or leaves  # flax's params.Dense_0.kernel
         fitted = {}
         for name, value in leaves.items():
             if name not in shapes:
@@ -197,6 +201,20 @@ class Recorder:
                                   f"spec's model has {shape}")
             fitted[name] = value.reshape(shape)
         return fitted
+
+
+def _by_shape(leaves: dict[str, np.ndarray], shapes: dict) -> dict[str, np.ndarray] | None:
+    """The leaves under the spec's names, each spec leaf taking the first unused leaf of its
+    shape in flatten order; ``None`` when some spec leaf finds none."""
+    unused = list(leaves)
+    renamed = {}
+    for name, shape in shapes.items():
+        match = next((leaf for leaf in unused if leaves[leaf].shape == tuple(shape)), None)
+        if match is None:
+            return None
+        unused.remove(match)
+        renamed[name] = leaves[match]
+    return renamed
 
 
 def write_trajectory(path, trajectory: Trajectory) -> Path:

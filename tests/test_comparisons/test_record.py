@@ -180,6 +180,32 @@ def test_a_spec_fits_shapes_and_names_leaves_in_its_order(tmp_path):
         Recorder(spec=spec).step(params={"w": np.zeros(3), "b": 0.0})
 
 
+def test_a_flax_style_pytree_is_matched_to_the_spec_by_shape():
+    spec = comparisons.parse_spec("""name = "mlp"
+[data]
+train = [[1.0, 2.0, 0.5], [0.0, 1.0, 1.5]]
+[model]
+kind = "mlp"
+sizes = [2, 3, 3, 1]
+activation = "tanh"
+[optimizer]
+name = "sgd"
+learning_rate = 0.1
+[run]
+steps = 1
+""", from_trajectory=True)
+    rng = np.random.default_rng(0)
+    flax = {"params": {f"Dense_{i}": {"kernel": rng.normal(size=shape), "bias": rng.normal(
+        size=shape[1])} for i, shape in enumerate([(2, 3), (3, 3), (3, 1)])}}
+    rec = Recorder(spec=spec)
+    rec.step(params=flax)
+    out = rec.trajectory().to_json()["params"]
+    for i in range(3):
+        layer = flax["params"][f"Dense_{i}"]
+        assert out[f"layers.{i}.w[1,0]"] == [layer["kernel"][1, 0]]
+        assert out[f"layers.{i}.b[0]"] == [layer["bias"][0]]
+
+
 @pytest.mark.parametrize("suffix", [".json", ".csv"])
 def test_save_writes_a_file_read_trajectory_reads_back(tmp_path, suffix):
     rec = Recorder()
