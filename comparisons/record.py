@@ -35,9 +35,9 @@ model's ``w`` of shape ``(2,)``), a top-level list of leaves is named in the
 model's leaf order (d2l's ``params = [w, b]``), a pytree with other names but as
 many leaves (flax's ``params.Dense_0.kernel``) is matched by shape (each of the
 model's leaves, in order, takes the first unused leaf of its shape, in flatten
-order), and a leaf the spec does not have is refused at the step that gives it. :func:`layers_of` names a
-micrograd-style network (``model.layers[l].neurons[j].w[i]``, ``.b``) by the
-``mlp`` kind's rule.
+order), and a leaf the spec does not have is refused at the step that gives it.
+:func:`layers_of` names a micrograd-style network
+(``model.layers[l].neurons[j].w[i]``, ``.b``) by the ``mlp`` kind's rule.
 
 Example:
   >>> import numpy as np
