@@ -262,6 +262,15 @@ def test_a_user_loop_passes_check_from_its_own_spec(name, tmp_path):
     assert "batches" in verdict.coverage.supplied
 
 
+def test_a_planted_bug_in_a_recorded_loop_is_caught(tmp_path):
+    loop = loop_module("linreg_scratch")
+    spec = tmp_path / "linreg.toml"
+    spec.write_text(loop.spec())
+    verdict = loop.train(spec, bug="ascent").check(spec, dtype="float32", diagnosis=False)
+    assert not verdict.agree
+    assert (verdict.first_mismatch.step, verdict.first_mismatch.quantity[:6]) == (1, "params")
+
+
 def test_the_user_loops_specs_hold_no_run_values():
     for name in GENERIC_LOOPS:
         text = loop_module(name).spec()

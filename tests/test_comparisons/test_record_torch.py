@@ -288,3 +288,11 @@ def test_the_torch_recipe_runs_and_agrees(tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].startswith("agree: "), "\n".join(lines)
     assert (tmp_path / "torch-run.json").is_file() and (tmp_path / "torch-run.toml").is_file()
+
+
+def test_a_planted_bug_in_a_torch_loop_is_caught():
+    """No zero_grad(): .grad accumulates, and the recorded gradient at step 1 is two steps'."""
+    verdict = loop_module("torch_linear").train(bug="no-zero-grad").check(
+        dtype="float32", diagnosis=False)
+    assert not verdict.agree
+    assert (verdict.first_mismatch.step, verdict.first_mismatch.quantity[:5]) == (1, "grads")

@@ -36,10 +36,10 @@ def squared_loss(y_hat, y):
     return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
 
 
-def sgd(params, lr, batch_size):
+def sgd(params, lr, batch_size, sign=1.0):
     with torch.no_grad():
         for param in params:
-            param -= lr * param.grad / batch_size
+            param -= sign * lr * param.grad / batch_size
             param.grad.zero_()
 
 
@@ -49,7 +49,8 @@ def make_data(seed=0):
     return synthetic_data(TRUE_W, TRUE_B, EXAMPLES)
 
 
-def train(spec_path, seed=0):
+def train(spec_path, seed=0, *, bug=None):
+    """``bug="ascent"``: the update climbs the gradient (a planted bug)."""
     features, labels = make_data(seed)
     w = torch.normal(0, 0.01, size=(2, 1), requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
@@ -59,7 +60,7 @@ def train(spec_path, seed=0):
             loss = squared_loss(linreg(x, w, b), y)
             loss.sum().backward()
             rec.step(params=[w, b], loss=loss.sum(), batch=batch)  # record
-            sgd([w, b], RATE, BATCH_SIZE)
+            sgd([w, b], RATE, BATCH_SIZE, sign=-1.0 if bug == "ascent" else 1.0)
     rec.final([w, b])  # record
     return rec
 

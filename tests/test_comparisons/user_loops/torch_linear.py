@@ -15,7 +15,8 @@ Y_TRAIN = np.array([[1.7], [2.76], [2.09], [3.19], [1.694], [1.573], [3.366], [2
                     [1.221], [2.827], [3.465], [1.65], [2.904], [1.3]], dtype=np.float32)
 
 
-def train(seed=0):
+def train(seed=0, *, bug=None):
+    """``bug="no-zero-grad"``: the gradients accumulate over the steps (a planted bug)."""
     torch.manual_seed(seed)
     model = nn.Linear(1, 1)
     criterion = nn.MSELoss()
@@ -25,7 +26,8 @@ def train(seed=0):
         inputs, targets = torch.from_numpy(X_TRAIN), torch.from_numpy(Y_TRAIN)
         outputs = model(inputs)
         loss = criterion(outputs, targets)
-        optimizer.zero_grad()
+        if bug != "no-zero-grad":
+            optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         rec.step(loss)  # record
