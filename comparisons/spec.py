@@ -89,7 +89,8 @@ def load_spec(path: str | Path, *, from_trajectory: bool = False) -> Experiment:
       SpecError: the file is missing, unreadable, not TOML, or invalid (the
         message names the file and the key).
     """
-    return experiment_from(load_run_spec(path, from_trajectory=from_trajectory))
+    return experiment_from(load_run_spec(path, from_trajectory=from_trajectory,
+                                         short_batches=True))
 
 
 def parse_spec(text: str, *, base: str | Path | None = None,
@@ -108,7 +109,8 @@ def parse_spec(text: str, *, base: str | Path | None = None,
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_spec: text must be a string, got {type(text).__name__}")
-    return experiment_from(parse_run_spec(text, base=base, from_trajectory=from_trajectory))
+    return experiment_from(parse_run_spec(text, base=base, from_trajectory=from_trajectory,
+                                          short_batches=True))
 
 
 def experiment_from(spec: RunSpec) -> Experiment:

@@ -43,7 +43,8 @@ A spec file describes one training run of a model kind (default ``linear``:
     batch_size = 2                        # optional, default full batch
     seed = 0                              # optional, for the batch order
     last_batch = "drop"                   # optional: "keep" keeps each epoch's short last
-                                          # batch (DataLoader's default drop_last=False)
+                                          # batch (DataLoader's default drop_last=False;
+                                          # comparisons only: short_batches=True)
     # batches = "trajectory"              # `comparisons check` only: train on the checked
                                           # trajectory's own batches (see below)
 
@@ -189,10 +190,11 @@ def read_spec_text(path: str | Path) -> str:
         raise SpecError(f"{path}: cannot read ({err.strerror or err})") from None
 
 
-def load_run_spec(path: str | Path, *, from_trajectory: bool = False) -> RunSpec:
+def load_run_spec(path: str | Path, *, from_trajectory: bool = False,
+                  short_batches: bool = False) -> RunSpec:
     """Read and validate a TOML spec file (data file paths are relative to it).
 
-    ``from_trajectory``: as :func:`parse_run_spec`'s.
+    ``from_trajectory``, ``short_batches``: as :func:`parse_run_spec`'s.
 
     Raises:
       SpecError: the file is missing, unreadable, not TOML, or invalid (the
@@ -201,13 +203,14 @@ def load_run_spec(path: str | Path, *, from_trajectory: bool = False) -> RunSpec
     path = Path(path)
     text = read_spec_text(path)
     try:
-        return parse_run_spec(text, base=path.parent, from_trajectory=from_trajectory)
+        return parse_run_spec(text, base=path.parent, from_trajectory=from_trajectory,
+                              short_batches=short_batches)
     except SpecError as err:
         raise SpecError(f"{path}: {err}") from None
 
 
 def parse_run_spec(text: str, *, base: str | Path | None = None,
-                   from_trajectory: bool = False) -> RunSpec:
+                   from_trajectory: bool = False, short_batches: bool = False) -> RunSpec:
     """Validate the text of a spec file (see the module docstring) into a :class:`RunSpec`.
 
     Args:
@@ -217,6 +220,9 @@ def parse_run_spec(text: str, *, base: str | Path | None = None,
       from_trajectory: the spec is read for a check of a trajectory, which may give
         the initial values (``init`` ``None``) and the batches (``order``
         ``"trajectory"``) the spec leaves out (:meth:`RunSpec.left_to_trajectory`).
+      short_batches: the reader runs batches of different sizes (the comparisons
+        backends), so ``[run] last_batch = "keep"`` is allowed; ``train`` and
+        ``sweep`` compile one batch size and refuse it.
 
     Raises:
       SpecError: not TOML, or a key missing, unknown, mistyped or out of range, or a
@@ -259,7 +265,7 @@ def parse_run_spec(text: str, *, base: str | Path | None = None,
 
     steps, batch_size, seed = run_table(tables["run"], examples=y.shape[0])
     order, last_batch = batch_rule(tables["run"], batch_size=batch_size,
-                                   from_trajectory=from_trajectory)
+                                   from_trajectory=from_trajectory, short_batches=short_batches)
 
     init_values, init_kind, init_seed = init
     return RunSpec.from_arrays(

@@ -182,17 +182,19 @@ BATCHES = ("seeded", "trajectory")
 (the default), or the order of the trajectory a check replays."""
 
 
-def batch_rule(run: dict, *, batch_size: int | None, from_trajectory: bool = False
-               ) -> tuple[str | None, str]:
+def batch_rule(run: dict, *, batch_size: int | None, from_trajectory: bool = False,
+               short_batches: bool = False) -> tuple[str | None, str]:
     """``[run].batches`` and ``[run].last_batch``: ``(order, last_batch)`` of the :class:`RunSpec`.
 
     ``batches = "trajectory"`` (only where a check reads the spec:
     ``from_trajectory``) leaves the order to the trajectory (order
     ``"trajectory"``); ``last_batch = "keep"`` keeps each epoch's short last batch of
-    a generated order (it needs ``batch_size``).
+    a generated order (it needs ``batch_size``, and a reader that runs batches of
+    different sizes: ``short_batches``, the comparisons backends; the compiled
+    training of ``train`` and ``sweep`` stacks one size).
 
     Example:
-      >>> batch_rule({"batch_size": 4, "last_batch": "keep"}, batch_size=4)
+      >>> batch_rule({"batch_size": 4, "last_batch": "keep"}, batch_size=4, short_batches=True)
       (None, 'keep')
       >>> batch_rule({"batches": "trajectory"}, batch_size=None, from_trajectory=True)
       ('trajectory', 'drop')
@@ -213,4 +215,8 @@ def batch_rule(run: dict, *, batch_size: int | None, from_trajectory: bool = Fal
         raise SpecError(f"[run].last_batch: expected 'drop' or 'keep', got {shortened(last)}")
     if "last_batch" in run and (batch_size is None or batches == "trajectory"):
         raise SpecError("[run].last_batch: only for an order generated from batch_size")
+    if last == "keep" and not short_batches:
+        raise SpecError('[run].last_batch: "keep" makes batches of different sizes, which '
+                        "this command's compiled training does not run (`comparisons run` "
+                        "and `check` do); leave it out to drop each epoch's remainder")
     return (None if batches == "seeded" else "trajectory"), last

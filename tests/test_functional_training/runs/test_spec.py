@@ -171,13 +171,17 @@ def test_the_batches_may_be_left_to_a_trajectory_only_for_a_check():
 ])
 def test_bad_batch_keys_are_one_line(edit, message):
     with pytest.raises(SpecError, match=message):
-        parse_run_spec(MLP.replace(*edit) + 'init = "zeros"\n', from_trajectory=True)
+        parse_run_spec(MLP.replace(*edit) + 'init = "zeros"\n', from_trajectory=True,
+                       short_batches=True)
 
 
 def test_a_kept_last_batch_is_read_and_generated_with_short_batches():
-    spec = parse_run_spec(MLP.replace("seed = 3", 'seed = 3\nlast_batch = "keep"')
-                          + 'init = "zeros"\n')
-    assert spec.last_batch == "keep"
+    text = MLP.replace("seed = 3", 'seed = 3\nlast_batch = "keep"') + 'init = "zeros"\n'
+    assert parse_run_spec(text, short_batches=True).last_batch == "keep"
+    with pytest.raises(SpecError, match=r'^\[run\]\.last_batch: "keep" makes batches of '
+                                        r"different sizes, which this command's compiled "
+                                        r"training does not run"):
+        parse_run_spec(text)  # train and sweep stack one batch size
     # 3 rows in batches of 2: every epoch is a permutation cut as 2 + 1.
     order = ft.epoch_batches(3, batch_size=2, steps=4, seed=3, last_batch="keep")
     assert [len(b) for b in order] == [2, 1, 2, 1]
