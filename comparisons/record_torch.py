@@ -428,9 +428,19 @@ class TorchRecorder:
             Path(spec).write_text(self.spec_text(), encoding="utf-8")
         return write_trajectory(path, self.trajectory())
 
-    def check(self, spec=None, **options) -> Verdict:
-        """:func:`comparisons.check` of the trajectory against ``spec`` (default: the inferred)."""
-        return check(self.experiment() if spec is None else spec, self.trajectory(), **options)
+    @property
+    def dtype(self) -> str:
+        """The precision the model computes in: ``float32`` or ``float64`` (its first weight's)."""
+        return "float64" if self.layout.linears[0].weight.dtype == torch.float64 else "float32"
+
+    def check(self, spec=None, *, dtype: str | None = None, **options) -> Verdict:
+        """:func:`comparisons.check` of the trajectory against ``spec`` (default: the inferred).
+
+        ``dtype`` defaults to the model's own (:attr:`dtype`): a float32 model is
+        compared in float32.
+        """
+        return check(self.experiment() if spec is None else spec, self.trajectory(),
+                     dtype=dtype or self.dtype, **options)
 
 
 class _Drawn(Sampler):

@@ -292,7 +292,8 @@ def test_the_torch_recipe_runs_and_agrees(tmp_path, monkeypatch, capsys):
 
 def test_a_planted_bug_in_a_torch_loop_is_caught():
     """No zero_grad(): .grad accumulates, and the recorded gradient at step 1 is two steps'."""
-    verdict = loop_module("torch_linear").train(bug="no-zero-grad").check(
-        dtype="float32", diagnosis=False)
+    rec = loop_module("torch_linear").train(bug="no-zero-grad")
+    assert rec.dtype == "float32"  # check's default: the model's precision
+    verdict = rec.check(diagnosis=False)
     assert not verdict.agree
     assert (verdict.first_mismatch.step, verdict.first_mismatch.quantity[:5]) == (1, "grads")
