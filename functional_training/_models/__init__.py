@@ -61,6 +61,8 @@ class ModelKind(NamedTuple):
         (``{"inputs": ("sizes", "starts with d = 2")}``). A quantity missing
         from it is not a setting the user wrote (the data's width, or fixed by the
         kind), and messages name the data or the loss instead. ``None``: nothing.
+      defaults: configuration keys that may be left out, with the value they then take
+        (``linear``'s ``outputs = 1``); a spec may omit them.
     """
 
     name: str
@@ -73,6 +75,7 @@ class ModelKind(NamedTuple):
     inputs: Callable[..., int]
     outputs: Callable[..., int]
     stated_by: Callable[..., dict[str, tuple[str, str]]] | None = None
+    defaults: Mapping[str, Any] = {}
 
     def stated(self, what: str, **config) -> tuple[str, str] | None:
         """``(key, words)`` of :attr:`stated_by` for ``what``, or ``None`` (see the attributes).
@@ -89,7 +92,7 @@ class ModelKind(NamedTuple):
 MODEL_KINDS: dict[str, ModelKind] = {
     "linear": ModelKind("linear", linear.DESCRIPTION, linear.shapes, linear.build,
                         linear.seeded, linear.forward, linear.CONFIG_KEYS, linear.inputs,
-                        linear.outputs, linear.stated_by),
+                        linear.outputs, linear.stated_by, linear.DEFAULTS),
     "mlp": ModelKind("mlp", mlp.DESCRIPTION, mlp.shapes, mlp.build, mlp.seeded,
                      mlp.make_apply_for, mlp.CONFIG_KEYS, mlp.inputs, mlp.outputs,
                      mlp.stated_by),

@@ -72,7 +72,17 @@ last layer; parameters ``layers.{l}.w[i,j]`` of shape ``(fan_in, fan_out)`` and
     b = [0.0]
     # or, instead of the [[model.layers]] tables: init = "zeros", or init = "seeded" with seed
 
-``k`` (the last size; 1 for ``linear``) must fit the loss: 1 for every loss but
+Softmax regression is the ``linear`` kind with ``outputs = k`` (default 1, the line):
+``w`` is then ``(d, k)`` (a row per feature, a column per output) and ``b`` has ``k``
+values, parameters ``w[i,j]`` and ``b[j]``, no ``sizes`` or ``activation``::
+
+    [model]
+    kind = "linear"
+    outputs = 3                           # optional: k, default 1
+    w = [[0.1, 0.0, -0.1], [0.2, 0.3, 0.0]]    # (d, k); or init = "zeros" / "seeded"
+    b = [0.0, 0.0, 0.0]
+
+``k`` (the last size of an mlp, ``outputs`` of a linear model) must fit the loss: 1 for every loss but
 ``softmax-cross-entropy``, which takes ``k >= 2`` logits. A learning-rate schedule
 replaces ``[optimizer].learning_rate`` (giving both is an error)::
 

@@ -71,7 +71,8 @@ def model_table(table: dict, *, features: int, from_trajectory: bool = False
     shapes = kind.shapes(**config)
     plain, groups = leaf_layout(shapes)
     keys = (*plain, *groups)
-    only_keys("model", table, (*settings, *keys, *MODEL_KEYS))
+    only_keys("model", table, (*dict.fromkeys((*settings, *kind.defaults)), *keys,
+                               *MODEL_KEYS))
     count = sum(math.prod(shape) for shape in shapes.values())
     if count > MAX_PARAMETERS:
         where = f"[model].{next(iter(settings))}" if settings else "[model]"
@@ -129,17 +130,23 @@ def _model_settings(table: dict, kind_name: str, config_keys: tuple[str, ...],
     names the setting that states it (``ModelKind.stated_by``), or the data.
     """
     keys = tuple(key for key in config_keys if key != "features")
+    defaults = model_kind(kind_name).defaults  # keys that may be left out
     settings = {}
     for key in keys:
         if key not in table:
-            raise SpecError(f"[model].{key}: missing ({kind_name} needs {', '.join(keys)})")
+            if key in defaults:
+                continue
+            needs = [k for k in keys if k not in defaults]
+            raise SpecError(f"[model].{key}: missing ({kind_name} needs {', '.join(needs)})")
         settings[key] = table[key]
     data = {"features": features} if "features" in config_keys else {}
     try:
         model_kind(kind_name).shapes(**settings, **data)
     except (TypeError, ValueError) as err:
         raise SpecError(_config_problem(one_line(err), kind_name, keys)) from None
-    settings = {key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()}
+    # a setting equal to its default is the default: the same run as leaving it out
+    settings = {key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()
+                if not (key in defaults and v == defaults[key] and type(v) is type(defaults[key]))}
     kind = model_kind(kind_name)
     takes = kind.inputs(**settings, **data)
     if takes != features:

@@ -801,3 +801,47 @@ def test_reduction_is_checked():
         get_backend("manual").run(replace(_summed(2, 2), reduction="max"))
     with pytest.raises(ValueError, match="applies to train experiments"):
         get_backend("manual").run(replace(REGISTRY["gradient-accumulation"], reduction="sum"))
+
+
+# --- softmax regression: linear with k outputs, no sizes, no activation ------------------
+
+SOFTMAX_ROWS = ((1.0, 0.5, 0.0), (2.0, -1.0, 1.0), (0.0, 1.0, 2.0), (0.3, 0.2, 1.0),
+                (-1.0, 0.4, 0.0), (0.7, -0.6, 2.0))
+
+
+def test_softmax_regression_agrees_with_numpy_in_every_backend():
+    """A linear model with 3 outputs and softmax-cross-entropy, Adam on mini-batches, against
+    softmax regression in NumPy float64 (params, grads, batch_loss) at
+    ft.tolerance("float64", S)."""
+    init = {**{f"w[{i},{j}]": 0.1 * (i - j) for i in range(2) for j in range(3)},
+            **{f"b[{j}]": 0.05 * j for j in range(3)}}
+    h = {"learning_rate": 0.1, "b1": 0.9, "b2": 0.999, "eps": 1e-8}
+    e = Experiment("softmax-regression", "softmax regression", SOFTMAX_ROWS, init, "adam", h,
+                   6, batch_size=3, seed=2, model_settings={"outputs": 3},
+                   trainable=("w", "b"), loss="softmax-cross-entropy")
+    data = np.asarray(SOFTMAX_ROWS)
+    x, t = data[:, :2], data[:, 2].astype(int)
+    theta = np.array([init[n] for n in e.parameter_names])  # w[0,0..2], w[1,0..2], b[0..2]
+    m, v = np.zeros(9), np.zeros(9)
+    ref = {"params": [theta.copy()], "grads": [], "batch_loss": []}
+    for step, rows in enumerate(batch_order(e), start=1):
+        w, b = theta[:6].reshape(2, 3), theta[6:]
+        z = x[rows] @ w + b
+        ref["batch_loss"].append(np.mean(np.log(np.sum(np.exp(z), 1)) - z[np.arange(3),
+                                                                            t[rows]]))
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        p[np.arange(3), t[rows]] -= 1.0
+        g = np.append((x[rows].T @ p / 3).reshape(-1), p.mean(0))
+        ref["grads"].append(g)
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        theta = theta - 0.1 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+        ref["params"].append(theta.copy())
+    tol = ft.tolerance("float64", e.steps)
+    for backend in BACKEND_NAMES:
+        traj = get_backend(backend).run(e)
+        for series in ("params", "grads"):
+            got = np.stack([getattr(traj, series)[n] for n in e.parameter_names], axis=1)
+            np.testing.assert_allclose(got, np.asarray(ref[series]), rtol=tol, atol=tol,
+                                       err_msg=f"{backend} {series}")
+        np.testing.assert_allclose(traj.batch_loss, ref["batch_loss"], rtol=tol, atol=tol)

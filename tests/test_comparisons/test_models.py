@@ -297,3 +297,37 @@ def test_linear_takes_its_configuration_as_keywords_too():
         "w[0]": 1.5, "w[1]": 2.0, "b": 0.5}
     leaves = {name: Value(v) for name, v in params.items()}
     assert linear.engine_predict(leaves, (3.0, 4.0), features=2).data == 11.5
+
+
+# --- linear with k outputs (softmax regression) --------------------------------------------
+
+W3 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]])
+B3 = np.array([0.1, -0.2, 0.3])
+VALUES3 = {**{f"w[{i},{j}]": W3[i, j] for i in range(2) for j in range(3)},
+           **{f"b[{j}]": B3[j] for j in range(3)}}
+
+
+def test_linear_with_outputs_forward_and_gradient_are_numpys():
+    """Against NumPy float64: ``s = x @ W + b``, ``dL/dW = outer(x, g)``, ``dL/db = g``."""
+    x, g = (1.0, -2.0), [0.25, -0.5, 0.125]
+    assert_close(linear.manual_predict(VALUES3, x, outputs=3), np.asarray(x) @ W3 + B3, "s")
+    grads = linear.manual_gradients(VALUES3, x, g, outputs=3)
+    outer = np.outer(x, g)
+    assert grads == {**{f"w[{i},{j}]": outer[i, j] for i in range(2) for j in range(3)},
+                     **{f"b[{j}]": g[j] for j in range(3)}}
+    leaves = {name: Value(v) for name, v in VALUES3.items()}
+    scores = linear.engine_predict(leaves, x, outputs=3)
+    assert_close([s.data for s in scores], np.asarray(x) @ W3 + B3, "engine")
+
+
+def test_linear_with_outputs_maps_w_ij_to_torch_weight_ji():
+    torch = pytest.importorskip("torch")
+    module = linear.torch_module(torch, dtype=torch.float64, features=2, outputs=3)
+    located = linear.torch_parameters(module)
+    assert set(located) == set(ft.parameter_names("linear", features=2, outputs=3))
+    with torch.no_grad():
+        for name, (tensor, index) in located.items():
+            tensor[index] = VALUES3[name]
+    assert module.weight[2, 1].item() == VALUES3["w[1,2]"]
+    out = module(torch.tensor([[1.0, -2.0]], dtype=torch.float64)).detach().numpy()[0]
+    assert_close(out, linear.manual_predict(VALUES3, (1.0, -2.0), outputs=3), "torch")

@@ -165,7 +165,7 @@ BAD_SPECS = [
     (_spec(model="w = 0.0"), '[model].b: missing (give w, b, or init = "zeros" or "seeded")'),
     (_spec(model='w = 0.0\nb = "zero"'), "[model].b: expected a number, got a string"),
     (_spec(model="w = 0.0\nb = 0.0\nc = 1.0"),
-     "[model].c: unknown key; expected w, b, kind, init, seed, trainable"),
+     "[model].c: unknown key; expected outputs, w, b, kind, init, seed, trainable"),
     (_spec(model='w = 0.0\nb = 0.0\ntrainable = ["w", "a"]'),
      "[model].trainable: unknown parameter 'a'; the model has w, b"),
     (_spec(model="w = 0.0\nb = 0.0\ntrainable = []"),

@@ -168,6 +168,21 @@ def test_a_summed_loss_and_weight_decay_are_declared_and_round_trip():
     assert parse_spec(_spec()).hyperparams == {"learning_rate": 0.1}
 
 
+# --- softmax regression: linear with outputs -----------------------------------------------
+
+def test_softmax_regression_is_a_linear_model_with_outputs():
+    e = parse_spec(_spec(data=SOFTMAX_DATA, loss='kind = "softmax-cross-entropy"',
+                         model='kind = "linear"\noutputs = 3\n'
+                               'w = [[0.1, 0.2, 0.3], [0.0, -0.1, 0.5]]\nb = [0.0, 0.1, 0.2]'))
+    assert (e.model, e.model_settings, e.outputs) == ("linear", {"outputs": 3}, 3)
+    assert e.init["w[1,2]"] == 0.5 and e.init["b[2]"] == 0.2
+    assert parse_spec(dump_spec(e)) == e
+    # outputs = 1 is the default: the same run as leaving it out
+    one = parse_spec(_spec(model='kind = "linear"\noutputs = 1\nw = 0.0\nb = 0.0'))
+    assert one == parse_spec(_spec(model='kind = "linear"\nw = 0.0\nb = 0.0'))
+    assert one.model_settings == {}
+
+
 # --- [schedule] ------------------------------------------------------------------------------
 
 _SCHEDULE_PARAMS = {
@@ -337,7 +352,19 @@ _BAD_LAYERS = [  # (layers tables after sizes [1, 3, 1], message prefix)
     ('init = "zeros"\n' + LAYERS_131, "[model].layers: give initial values or init, not both"),
 ]
 
+SOFTMAX_DATA = "train = [[1.0, 0.5, 0], [2.0, -1.0, 1], [0.0, 1.0, 2]]"
+
 BAD = [
+    (_spec(data=SOFTMAX_DATA, loss='kind = "softmax-cross-entropy"',
+           model='kind = "linear"\noutputs = 3\ninit = "zeros"\nsizes = [2, 3]'),
+     "[model].sizes: unknown key"),
+    (_spec(data=SOFTMAX_DATA, loss='kind = "softmax-cross-entropy"',
+           model='kind = "linear"\noutputs = 3\nw = [0.1, 0.2]\nb = [0.0, 0.1, 0.2]'),
+     "[model].w: expected shape (2, 3)"),
+    (_spec(data=SOFTMAX_DATA, model='kind = "linear"\noutputs = 3\ninit = "zeros"'),
+     "[model].outputs: is 3 but half-squared-error"),
+    (_spec(model='kind = "linear"\noutputs = 0\ninit = "zeros"'),
+     "[model].outputs: must be an integer >= 1, got 0"),
     (_spec(loss='reduction = "none"'),
      "[loss].reduction: expected one of 'mean', 'sum', got 'none'"),
     (_spec(optimizer='name = "sgd"\nlearning_rate = 0.1\nweight_decay = -1.0'),
@@ -369,7 +396,7 @@ BAD = [
     (_spec(model=_MLP + 'init = "zeros"\nw = 0.0'),
      "[model].w: unknown key; expected sizes, activation, layers, kind, init, seed, trainable"),
     (_spec(model="sizes = [1, 3, 1]\n" + _LINEAR_LEAVES),
-     "[model].sizes: unknown key; expected w, b, kind, init, seed, trainable"),
+     "[model].sizes: unknown key; expected outputs, w, b, kind, init, seed, trainable"),
     (_spec(model=_MLP + 'init = "seeded"\nseed = -1'),
      "[model].seed: must be an integer >= 0, got -1"),
     (_spec(model=_MLP + 'init = "zeros"\ntrainable = ["w"]'),
