@@ -245,12 +245,7 @@ def test_a_user_loop_has_at_most_five_recording_lines(name):
     assert 1 <= sum(RECORD_MARK in line for line in source.splitlines()) <= 5
 
 
-PENDING = pytest.mark.xfail(reason="needs a multi-output linear kind (issue 20 item 2)",
-                            strict=False)
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=PENDING if name == "softmax_scratch"
-                                               else ()) for name in GENERIC_LOOPS])
+@pytest.mark.parametrize("name", GENERIC_LOOPS)
 def test_a_user_loop_passes_check_from_its_own_spec(name, tmp_path):
     loop = loop_module(name)
     spec = tmp_path / f"{name}.toml"

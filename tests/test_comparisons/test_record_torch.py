@@ -100,6 +100,31 @@ def test_other_architectures_are_refused_in_one_line(net, words):
         torch_layout(net)
 
 
+def test_softmax_regression_is_the_linear_kind_with_k_outputs():
+    """d2l's concise softmax regression: Flatten, then one Linear(d, k), CrossEntropyLoss;
+    checked in float64 (exact to the reference's 1e-12)."""
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3)).double()
+    layout = torch_layout(net)
+    assert (layout.kind, layout.settings, layout.shapes) == (
+        "linear", {"outputs": 3}, {"w": (4, 3), "b": (3,)})
+    np.testing.assert_array_equal(layout.leaves()["w"], net[1].weight.detach().numpy().T)
+    x = torch.randn(6, 2, 2, dtype=torch.float64)  # images of 2 x 2 pixels, flattened
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    rec = TorchRecorder(net, opt, loss=loss_fn, data=(x, y))
+    for _ in range(3):
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    assert rec.experiment().model_settings == {"outputs": 3}
+    verdict = rec.check()
+    assert verdict.agree and verdict.dtype == "float64", "\n".join(verdict.lines())
+
+
 def test_a_last_sigmoid_is_the_logit_with_bce():
     net = double(nn.Sequential(nn.Linear(2, 1), nn.Sigmoid()))
     layout = torch_layout(net, sigmoid_allowed=True)
