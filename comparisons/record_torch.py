@@ -17,7 +17,7 @@ the loss and the batch's example indices; :meth:`TorchRecorder.watch` wraps a
 
 Parameters are named by the project's rule: an ``nn.Linear`` alone (or alone in
 an ``nn.Sequential``) is the ``linear`` kind (``w``, ``b``; ``w[i]`` for several
-features), an ``nn.Sequential`` (or a module whose children, in order, are)
+features; ``outputs = k``, ``w[i,j]``, ``b[j]`` for ``k >= 2`` outputs), an ``nn.Sequential`` (or a module whose children, in order, are)
 ``Linear`` layers with one of ``Tanh``, ``ReLU``, ``Sigmoid`` between them is the
 ``mlp`` kind (``layers.l.w[i,j]``, ``layers.l.b[j]``). ``nn.Linear`` holds its
 weight ``(fan_out, fan_in)``; the project's is ``(fan_in, fan_out)`` (``x @ w +
