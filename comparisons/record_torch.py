@@ -15,16 +15,17 @@ the loss and the batch's example indices; :meth:`TorchRecorder.watch` wraps a
         rec.step(loss)                         # the loss whose gradient was stepped
     rec.save("run.json", spec="run.toml")      # the trajectory and the spec it infers
 
-Parameters are named by the project's rule: an ``nn.Linear`` alone (or alone in
-an ``nn.Sequential``) is the ``linear`` kind (``w``, ``b``; ``w[i]`` for several
-features; ``outputs = k``, ``w[i,j]``, ``b[j]`` for ``k >= 2`` outputs), an ``nn.Sequential`` (or a module whose children, in order, are)
-``Linear`` layers with one of ``Tanh``, ``ReLU``, ``Sigmoid`` between them is the
-``mlp`` kind (``layers.l.w[i,j]``, ``layers.l.b[j]``). ``nn.Linear`` holds its
-weight ``(fan_out, fan_in)``; the project's is ``(fan_in, fan_out)`` (``x @ w +
-b``), so weights and their gradients are transposed. Leading ``nn.Flatten``
-layers are allowed; a last ``nn.Sigmoid`` is allowed with ``nn.BCELoss`` (the
-model's logit is then what the ``binary-cross-entropy`` loss scores). Whether the
-module computes what its children say is checked once on a probe input.
+Parameters are named by the project's rule: an ``nn.Linear`` alone (or alone in an
+``nn.Sequential``) is the ``linear`` kind (``w``, ``b``; ``w[i]`` for several
+features; ``outputs = k``, ``w[i,j]``, ``b[j]`` for ``k >= 2`` outputs), an
+``nn.Sequential`` (or a module whose children, in order, are) ``Linear`` layers with
+one of ``Tanh``, ``ReLU``, ``Sigmoid`` between them is the ``mlp`` kind
+(``layers.l.w[i,j]``, ``layers.l.b[j]``). ``nn.Linear`` holds its weight ``(fan_out,
+fan_in)``; the project's is ``(fan_in, fan_out)`` (``x @ w + b``), so weights and
+their gradients are transposed. Leading ``nn.Flatten`` layers are allowed; a last
+``nn.Sigmoid`` is allowed with ``nn.BCELoss`` (the model's logit is then what the
+``binary-cross-entropy`` loss scores). Whether the module computes what its children
+say is checked once on a probe input.
 
 The spec it infers (:meth:`TorchRecorder.experiment`, :meth:`TorchRecorder.spec_text`):
 
