@@ -157,20 +157,30 @@ class Recorder:
     def trajectory(self) -> Trajectory:
         """Everything recorded, as a :class:`~comparisons.trajectory.Trajectory`."""
         steps = sorted(self._records)
-        named = {}
-        for quantity in ("params", "grads"):
-            series: dict[str, dict[int, float]] = {}
-            for step in steps:
-                leaves = self._records[step].get(quantity)
-                if leaves is None:
-                    continue
-                for name, value in named_series(leaves, leading=0).items():
-                    series.setdefault(name, {})[step] = float(value)
-            named[quantity] = series or None
+        named = {quantity: self._series(quantity, steps) for quantity in ("params", "grads")}
         losses = {k: self._records[k]["loss"] for k in steps if "loss" in self._records[k]}
         batches = {k: self._records[k]["batch"] for k in steps if "batch" in self._records[k]}
         return Trajectory(params=named["params"], grads=named["grads"],
-                          batch_loss=losses or None, batches=batches or None)
+                          batch_loss=_listed(losses) or None, batches=_listed(batches) or None)
+
+    def _series(self, quantity: str, steps: list[int]) -> dict[str, object] | None:
+        """``{scalar name: {step: value}}`` (a list for steps 0..n-1) of ``params`` or ``grads`` (``None``: none recorded).
+
+        Steps whose leaves have the same names and shapes are named once, stacked.
+        """
+        held = [(step, self._records[step][quantity]) for step in steps
+                if quantity in self._records[step]]
+        series: dict[str, dict[int, float]] = {}
+        while held:
+            layout = {leaf: value.shape for leaf, value in held[0][1].items()}
+            alike = [(step, leaves) for step, leaves in held
+                     if {leaf: value.shape for leaf, value in leaves.items()} == layout]
+            stacked = {leaf: np.stack([leaves[leaf] for _, leaves in alike]) for leaf in layout}
+            at = [step for step, _ in alike]
+            for name, values in named_series(stacked, leading=1).items():
+                series.setdefault(name, {}).update(zip(at, values.tolist(), strict=True))
+            held = [(step, leaves) for step, leaves in held if step not in set(at)]
+        return {name: _listed(values) for name, values in series.items()} or None
 
     def save(self, path) -> Path:
         """Write the trajectory file: long CSV for a ``.csv`` path, else JSON. Returns the path."""
@@ -201,6 +211,11 @@ class Recorder:
                                   f"spec's model has {shape}")
             fitted[name] = value.reshape(shape)
         return fitted
+
+
+def _listed(values: dict[int, object]) -> dict[int, object] | list:
+    """``{step: value}`` as a list when the steps are ``0..n-1`` in order (the faster form)."""
+    return list(values.values()) if list(values) == list(range(len(values))) else values
 
 
 def _by_shape(leaves: dict[str, np.ndarray], shapes: dict) -> dict[str, np.ndarray] | None:
