@@ -164,7 +164,9 @@ class Recorder:
                           batch_loss=_listed(losses) or None, batches=_listed(batches) or None)
 
     def _series(self, quantity: str, steps: list[int]) -> dict[str, object] | None:
-        """``{scalar name: {step: value}}`` (a list for steps 0..n-1) of ``params`` or ``grads`` (``None``: none recorded).
+        """``{scalar name: {step: value}}`` of ``params`` or ``grads`` (``None``: none recorded).
+
+        A series held at steps ``0..n-1`` is a list (the form Trajectory reads fastest).
 
         Steps whose leaves have the same names and shapes are named once, stacked.
         """
