@@ -188,7 +188,8 @@ class Replay:
         ``batches`` (``None``: the spec's batches).
 
     Example:
-      >>> print("\n".join(Replay(True, (4, 4, 2)).lines()))
+      >>> for line in Replay(True, (4, 4, 2)).lines():
+      ...     print(line)
       initial values: from your trajectory's step 0
       batches: from your trajectory (3 steps, 2 to 4 examples)
     """
@@ -373,9 +374,10 @@ class Verdict:
         ]
 
     def _batches_line(self) -> str:
-        """``batches: 3 of 25 differ from the reference's order``."""
+        """``batches: 3 of 25 differ from the spec's order (...)``, with how to replay yours."""
         differ, compared = self.batches_differ or (0, 0)
-        return f"batches: {differ} of {compared} differ from the reference's order"
+        return (f"batches: {differ} of {compared} differ from the spec's order (to train the "
+                'reference on your own batches, set [run] batches = "trajectory")')
 
     def to_json(self) -> dict:
         """The ``check`` report object (strict JSON: non-finite numbers as strings)."""

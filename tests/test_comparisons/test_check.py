@@ -544,9 +544,10 @@ def test_your_initial_values_and_batches_drive_the_reference(order):
         "initial_values": True,
         "batches": {"steps": 9, "smallest": min(sizes), "largest": max(sizes)}}
     assert f"- batches: from your trajectory ({steps})" in verdict.markdown()
-    buggy = check(experiment, _user_loop(order, w=0.37, b=-0.81, flip_bias=True),
-                  diagnosis=False)
+    buggy = check(experiment, _user_loop(order, w=0.37, b=-0.81, flip_bias=True))
     assert (buggy.first_mismatch.step, buggy.first_mismatch.quantity) == (0, "grads.b")
+    # The faults run on the replayed run too: the bug is named.
+    assert [d.fault for d in buggy.diagnoses] == ["bias-gradient-sign"]
 
 
 def test_a_spec_with_its_own_values_and_order_replays_nothing():
@@ -596,7 +597,8 @@ def test_a_batch_that_differs_from_the_specs_order_is_the_first_mismatch_never_a
     mismatch = verdict.first_mismatch
     assert (mismatch.step, mismatch.quantity) == (3, "batches")
     assert (mismatch.expected, mismatch.actual) == (reference.batches[3], order[3])
-    assert "batches: 2 of 15 differ from the reference's order" in verdict.lines()
+    assert ('batches: 2 of 15 differ from the spec\'s order (to train the reference on your own '
+            'batches, set [run] batches = "trajectory")') in verdict.lines()
     assert verdict.batches_differ == (2, 15)
     report = json.loads(dumps_json(verdict.to_json()))
     assert report["batches_differ"] == {"differ": 2, "compared": 15}

@@ -310,3 +310,17 @@ def test_running_a_spec_without_initial_values_is_one_line(capsys, tmp_path, mod
                                    r"\(give w, b, or init = \"zeros\" or \"seeded\"\); only "
                                    r"`comparisons check` takes initial values from a "
                                    r"trajectory's step-0 params$")
+
+
+def test_running_a_spec_that_leaves_its_batches_to_a_trajectory_is_one_line(capsys, tmp_path):
+    spec = tmp_path / "open.toml"
+    spec.write_text(SPEC.read_text() + 'batch_size = 2\nbatches = "trajectory"\n')
+    code, out, err = run_cli(capsys, DOOR, "run", "--spec", spec)
+    assert_refused(code, out, err, rf'^error: {re.escape(str(spec))}: \[run\]\.batches: '
+                                   r'"trajectory" leaves the batches to a trajectory; only '
+                                   r"`comparisons check` replays them \(give batch_size and seed "
+                                   r"to run this spec\)$")
+    theirs = tmp_path / "t.json"
+    theirs.write_text(json.dumps({"batches": [[0, 1], [2, 3, 4]] + [[5]] * 23}))
+    code, out, _ = _check(capsys, "--spec", spec, "--trajectory", theirs)
+    assert code == 0 and "batches: from your trajectory (25 steps, 1 to 3 examples)" in out
