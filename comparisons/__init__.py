@@ -39,6 +39,7 @@ from comparisons.compare import (
 from comparisons.experiments import REGISTRY, Experiment, batch_order
 from comparisons.faults import FAULTS, Fault, FaultResult, check_fault, check_faults
 from comparisons.lesson_outputs import lesson_blocks
+from comparisons.record import Recorder, RecordError
 from comparisons.spec import SpecError, dump_spec, load_spec, parse_spec
 from comparisons.trajectory import Trajectory, TrajectoryError
 from comparisons.transcript import transcript
@@ -53,6 +54,8 @@ __all__ = [
     "Fault",
     "FaultResult",
     "Mismatch",
+    "RecordError",
+    "Recorder",
     "SpecError",
     "Trajectory",
     "TrajectoryError",
