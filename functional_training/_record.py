@@ -101,10 +101,9 @@ class TrajectoryRecord:
         """First (recorded) step k where any recorded value is inf or NaN, else ``None``."""
         first = None
         for _, values in self.series():
-            for k, value in enumerate(values):
-                if not all(math.isfinite(v) for v in _flat(value)):
-                    first = k if first is None else min(first, k)
-                    break
+            k = _first_nonfinite(values)
+            if k is not None:
+                first = k if first is None else min(first, k)
         if self.record_steps is None:
             return first
         if first is not None:
@@ -114,6 +113,8 @@ class TrajectoryRecord:
     @property
     def grad_norm(self) -> list[float]:
         """Global gradient norm per record, ``sqrt(sum over params of g^2)`` (overflow-safe)."""
+        if any(isinstance(g, np.ndarray) for g in self.grads.values()):
+            return _norms(self.grads.values(), len(self.batch_loss))
         return [math.hypot(*(g[k] for g in self.grads.values()))
                 for k in range(len(self.batch_loss))]
 
@@ -216,8 +217,28 @@ def aligned_values(
                        b_row[i] if i < len(b_row) else None)
 
 
-def _flat(value) -> Iterable[float]:
-    return value if isinstance(value, list) else (value,)
+def _first_nonfinite(values) -> int | None:
+    """The first step of a series (or of rows of predictions) holding an inf or NaN."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):  # ragged rows
+        bad = [k for k, row in enumerate(values) if not all(math.isfinite(v) for v in row)]
+        return bad[0] if bad else None
+    finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
+    return None if finite.all() else int(np.argmin(finite))
+
+
+def _norms(series: Iterable, steps: int) -> list[float]:
+    """``sqrt(sum of squares)`` per step over array series, scaled so that it cannot overflow."""
+    block = np.stack([np.asarray(g, dtype=np.float64)[:steps] for g in series], axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = np.max(np.abs(block), axis=1, initial=0.0)
+        safe = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+        norms = safe * np.sqrt(np.sum((block / safe[:, None]) ** 2, axis=1))
+    nonfinite = ~np.isfinite(block).all(axis=1)
+    infinite = np.isinf(block).any(axis=1)
+    norms = np.where(nonfinite, np.where(infinite, np.inf, np.nan), norms)
+    return norms.tolist()
 
 
 def json_float(value: float) -> float | str:
