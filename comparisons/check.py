@@ -43,6 +43,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 import comparisons.backends
 from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
 from comparisons.experiments import REGISTRY, Experiment
@@ -340,7 +342,7 @@ def check(
             compare=lambda e, ref, yours: compare_partial(e, ref, yours, reference=reference,
                                                           dtype=dtype),
         ))
-    held = {_series_label(q, n) for q, n, _ in theirs.values}
+    held = {_series_label(q, n) for q, n, _, _ in theirs.series_arrays()}
     return Verdict(
         experiment=experiment.name,
         agree=compared.agree,
@@ -397,25 +399,26 @@ def filled(reference: TrajectoryRecord, trajectory: Trajectory) -> TrajectoryRec
       >>> filled(ref, Trajectory(grads={"w": [-4.0]})).grads
       {'w': [-4.0]}
     """
-    named = {quantity: {name: list(values) for name, values in getattr(reference, quantity).items()}
-             for quantity in NAMED}
+    named = {quantity: {name: _copied(values) for name, values in
+                        getattr(reference, quantity).items()} for quantity in NAMED}
     losses = {quantity: None if getattr(reference, quantity) is None
-              else list(getattr(reference, quantity))
+              else _copied(getattr(reference, quantity))
               for quantity in ("batch_loss", "train_loss", "val_loss")}
     rows = {quantity: None if getattr(reference, quantity) is None
             else [list(row) for row in getattr(reference, quantity)] for quantity in INDEXED}
-    for (quantity, name, step), value in trajectory.values.items():
+    for quantity, name, steps, values in trajectory.series_arrays():
         if quantity in NAMED:
-            _place(named[quantity].setdefault(name, []), step, value, math.nan)
+            named[quantity][name] = _placed(named[quantity].get(name), steps, values)
         elif quantity in INDEXED:
             table = rows[quantity] = rows[quantity] if rows[quantity] is not None else []
-            _place(table, step, None, [])
-            if table[step] is None:
-                table[step] = []
-            _place(table[step], int(name), value, math.nan if quantity == "predictions" else -1)
+            for step, value in zip(steps.tolist(), values.tolist(), strict=True):
+                _place(table, step, None, [])
+                if table[step] is None:
+                    table[step] = []
+                _place(table[step], int(name), value,
+                       math.nan if quantity == "predictions" else -1)
         else:
-            series = losses[quantity] = losses[quantity] if losses[quantity] is not None else []
-            _place(series, step, value, math.nan)
+            losses[quantity] = _placed(losses[quantity], steps, values)
     return dataclasses.replace(reference, **named, **losses, **rows)
 
 
@@ -425,10 +428,12 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
     recorded = {label: len(values) for label, values in _reference_series(reference).items()}
     supplied: dict[str, set[int]] = {}
     counts: dict[str, int] = {}
-    for quantity, name, step in trajectory.values:
+    latest = -1
+    for quantity, name, steps, _ in trajectory.series_arrays():
         label = _series_label(quantity, name)
-        supplied.setdefault(label, set()).add(step)
-        counts[label] = counts.get(label, 0) + 1
+        supplied.setdefault(label, set()).update(steps.tolist())
+        counts[label] = counts.get(label, 0) + len(steps)
+        latest = max(latest, int(steps[-1]))
     series = _reference_series(reference)
     partial = {}
     for label in INDEXED:
@@ -442,7 +447,7 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
     starts = (rounded_to(reference, dtype).first_nonfinite_step,
               rounded_to(filled(reference, trajectory), dtype).first_nonfinite_step)
     after = None if None in starts else max(starts)
-    beyond = after is not None and any(step > after for _, _, step in trajectory.values)
+    beyond = after is not None and latest > after
     return Coverage(
         supplied={label: tuple(sorted(supplied[label])) for label in
                   [*recorded, *supplied] if label in supplied},
@@ -539,6 +544,23 @@ def _kinds(recorded: Mapping[str, int]) -> dict[str, list[str]]:
 def _few(names: Sequence[str], most: int = 4) -> str:
     """``w, b``; ``all 12`` for more than ``most`` names."""
     return ", ".join(names) if len(names) <= most else f"all {len(names)}"
+
+
+def _copied(values):
+    """A series' own copy: a list's, or a NumPy array as it is (never written in place)."""
+    return values if isinstance(values, np.ndarray) else list(values)
+
+
+def _placed(series, steps, values):
+    """``series`` (a list, an array or ``None``) with ``values`` at ``steps``, padded with NaN.
+
+    A list stays a list of floats, an array an array (a large run's series).
+    """
+    base = np.asarray([] if series is None else series, dtype=np.float64)
+    out = np.full(max(len(base), int(steps[-1]) + 1), math.nan)
+    out[:len(base)] = base
+    out[steps] = values
+    return out if isinstance(series, np.ndarray) else out.tolist()
 
 
 def _place(values: list, index: int, value, pad) -> None:
