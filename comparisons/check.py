@@ -49,6 +49,7 @@ import comparisons.backends
 from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.faults.diagnosis import Diagnosis, diagnose
+from comparisons.reference_choice import choose_reference
 from comparisons.report import package_versions
 from comparisons.spec import load_spec
 from comparisons.trajectory import INDEXED, NAMED, Trajectory, TrajectoryError
@@ -185,6 +186,8 @@ class Verdict:
         values match (empty: none does; always empty when you agree).
       trajectory: yours, as given.
       reference_trajectory: the reference's whole trajectory.
+      reference_reason: why ``reference`` was chosen, when it was chosen for the run's
+        size (:func:`comparisons.reference_choice.choose_reference`); else ``None``.
     """
 
     experiment: str
@@ -197,6 +200,7 @@ class Verdict:
     coverage: Coverage
     diagnoses: tuple[Diagnosis, ...] = ()
     trajectory: Trajectory | None = field(default=None, repr=False, compare=False)
+    reference_reason: str | None = None
     reference_trajectory: TrajectoryRecord | None = field(default=None, repr=False,
                                                           compare=False)
 
@@ -226,6 +230,7 @@ class Verdict:
         return [
             f"{self.experiment}: your trajectory against {self.reference} ({self.dtype}, "
             f"rtol = atol = {self.tolerance:.0e})",
+            *([f"reference: {self.reference_reason}"] if self.reference_reason else []),
             *self.coverage.describe(),
             ("agree: " if self.agree else "MISMATCH: ")
             + self.describe().removeprefix(f"{self.experiment}: "),
@@ -239,6 +244,7 @@ class Verdict:
             "experiment": self.experiment,
             "agree": self.agree,
             "reference": self.reference,
+            "reference_reason": self.reference_reason,
             "dtype": self.dtype,
             "tolerance": self.tolerance,
             "first_mismatch": None if self.first_mismatch is None
@@ -293,7 +299,7 @@ def check(
     spec_or_experiment,
     trajectory,
     *,
-    reference: str = "manual",
+    reference: str | None = None,
     dtype: str = "float64",
     diagnosis: bool = True,
 ) -> Verdict:
@@ -305,7 +311,10 @@ def check(
       trajectory: a :class:`Trajectory`, a dict in the report's ``TRAJ`` shape (any
         part of it), a whole :class:`functional_training.TrajectoryRecord`, or a
         trajectory file's path (JSON or long CSV; :func:`as_trajectory`).
-      reference: the backend to compare with.
+      reference: the backend to compare with; default ``manual``, or ``jax`` (float64) for a
+        run too large for it (:func:`comparisons.reference_choice.choose_reference`; the
+        verdict's ``reference_reason`` says so). Past that size the diagnosis, whose
+        variants run on ``manual``, is not run.
       dtype: ``float64``, or ``float32`` for a float32 implementation (both
         sides are compared rounded to float32, with float32's tolerance).
       diagnosis: when you disagree, name the known faults your values match.
@@ -322,6 +331,12 @@ def check(
     """
     experiment = resolve_experiment(spec_or_experiment)
     theirs = as_trajectory(trajectory)
+    choice = choose_reference(experiment)
+    reason = choice.reason if reference is None else None
+    reference = reference or choice.name
+    if choice.reason is not None and diagnosis:  # the gallery's variants run on manual
+        diagnosis = False
+        reason = f"{reason or f'{reference}, as asked'}; diagnosis not run at this size"
     try:
         comparisons.backends.check_run(experiment, dtype)
     except (TypeError, ValueError) as error:
@@ -355,6 +370,7 @@ def check(
         coverage=coverage_of(theirs, expected, dtype=dtype),
         diagnoses=found,
         trajectory=theirs,
+        reference_reason=reason,
         reference_trajectory=expected,
     )
 
@@ -406,9 +422,20 @@ def filled(reference: TrajectoryRecord, trajectory: Trajectory) -> TrajectoryRec
               for quantity in ("batch_loss", "train_loss", "val_loss")}
     rows = {quantity: None if getattr(reference, quantity) is None
             else [list(row) for row in getattr(reference, quantity)] for quantity in INDEXED}
+    by_index: dict[str, dict[int, tuple]] = {quantity: {} for quantity in INDEXED}
+    for quantity, name, steps, values in trajectory.series_arrays():
+        if quantity in INDEXED:
+            by_index[quantity][int(name)] = (steps, values)
+    for quantity, columns in by_index.items():
+        block = _row_block(rows[quantity], columns)
+        if block is not None:
+            rows[quantity] = block
+            by_index[quantity] = {}
     for quantity, name, steps, values in trajectory.series_arrays():
         if quantity in NAMED:
             named[quantity][name] = _placed(named[quantity].get(name), steps, values)
+        elif quantity in INDEXED and not by_index[quantity]:
+            continue
         elif quantity in INDEXED:
             table = rows[quantity] = rows[quantity] if rows[quantity] is not None else []
             for step, value in zip(steps.tolist(), values.tolist(), strict=True):
@@ -426,14 +453,18 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
                 dtype: str = "float64") -> Coverage:
     """What ``trajectory`` holds of ``reference``'s series (see :class:`Coverage`)."""
     recorded = {label: len(values) for label, values in _reference_series(reference).items()}
-    supplied: dict[str, set[int]] = {}
+    supplied: dict[str, list[np.ndarray]] = {}
     counts: dict[str, int] = {}
     latest = -1
     for quantity, name, steps, _ in trajectory.series_arrays():
         label = _series_label(quantity, name)
-        supplied.setdefault(label, set()).update(steps.tolist())
+        supplied.setdefault(label, []).append(steps)
         counts[label] = counts.get(label, 0) + len(steps)
         latest = max(latest, int(steps[-1]))
+    shared: dict[bytes, tuple[int, ...]] = {}  # one tuple for every series of the same steps
+    for label, held in supplied.items():
+        steps = held[0] if len(held) == 1 else np.unique(np.concatenate(held))
+        supplied[label] = shared.setdefault(steps.tobytes(), tuple(steps.tolist()))
     series = _reference_series(reference)
     partial = {}
     for label in INDEXED:
@@ -449,8 +480,8 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
     after = None if None in starts else max(starts)
     beyond = after is not None and latest > after
     return Coverage(
-        supplied={label: tuple(sorted(supplied[label])) for label in
-                  [*recorded, *supplied] if label in supplied},
+        supplied={label: supplied[label] for label in [*recorded, *supplied]
+                  if label in supplied},
         recorded=recorded,
         values=len(trajectory),
         recorded_values=recorded_values,
@@ -556,11 +587,32 @@ def _placed(series, steps, values):
 
     A list stays a list of floats, an array an array (a large run's series).
     """
+    length = 0 if series is None else len(series)
+    if len(steps) == length and length and int(steps[-1]) == length - 1:  # every step: yours
+        return values if isinstance(series, np.ndarray) else values.tolist()
     base = np.asarray([] if series is None else series, dtype=np.float64)
     out = np.full(max(len(base), int(steps[-1]) + 1), math.nan)
     out[:len(base)] = base
     out[steps] = values
     return out if isinstance(series, np.ndarray) else out.tolist()
+
+
+def _row_block(rows: list | None, columns: dict[int, tuple]) -> list | None:
+    """Reference rows of one width with every supplied column placed at once, or ``None``.
+
+    ``None`` (place value by value) when there is nothing to place, or the rows or the
+    supplied values reach past a rectangle: ragged rows, a step or index beyond them.
+    """
+    if not columns or not rows or len({len(row) for row in rows}) != 1:
+        return None
+    width = len(rows[0])
+    if not width or max(columns) >= width or any(
+            len(steps) and int(steps[-1]) >= len(rows) for steps, _ in columns.values()):
+        return None
+    block = np.array(rows)
+    for index, (steps, values) in columns.items():
+        block[steps, index] = values
+    return block.tolist()
 
 
 def _place(values: list, index: int, value, pad) -> None:

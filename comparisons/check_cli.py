@@ -58,8 +58,9 @@ def add_check_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--trajectory", type=Path, metavar="THEIRS", required=True,
                         help="your trajectory: the report's trajectory JSON (.json) or a long "
                         "CSV with columns step,quantity,name,value (.csv)")
-    parser.add_argument("--reference", default="manual", metavar="NAME",
-                        help="the backend to compare with (default: manual)")
+    parser.add_argument("--reference", default=None, metavar="NAME",
+                        help="the backend to compare with (default: manual, or jax in float64 "
+                        "for a run too large for manual; the output says which)")
     parser.add_argument("--dtype", choices=DTYPES, default="float64",
                         help="the precision your implementation computes in: float32 compares "
                         "both sides rounded to float32, with float32's tolerance (default: "
@@ -78,7 +79,8 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     experiment = load_spec(args.spec)  # a SpecError is a ValueError: exit 2
     theirs = read_trajectory(args.trajectory)
     check_output_paths({"--json": args.json, "--markdown": args.markdown})
-    problem = comparisons.backends.get_backend(args.reference).missing()  # unknown: exit 2
+    problem = None if args.reference is None else comparisons.backends.get_backend(
+        args.reference).missing()  # unknown: exit 2
     if problem is not None:
         raise ValueError(f"--reference {args.reference}: not available here ({problem})")
     try:

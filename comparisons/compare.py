@@ -80,7 +80,6 @@ from comparisons.backends import BackendUnavailable, backend_names
 from comparisons.experiments import Experiment
 from functional_training import (
     TrajectoryRecord,
-    aligned_values,
     json_float,
     optimizer_hyperparameters,
     overflow_edge,
@@ -388,25 +387,41 @@ def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRec
     other (missing on one side, of another length, ``batches``) value by value, with
     the same rule (:func:`_compare_values`).
     """
-    max_diff: dict[str, float] = {}
-    first: tuple | None = None  # (step, series position, index in the step, Mismatch)
+    found: dict[int, tuple] = {}  # series position -> (max |diff| or None, first bad or None)
     # Both sides non-finite from here on: compare nothing later (see the module docstring).
     starts = (expected.first_nonfinite_step, actual.first_nonfinite_step)
     diverged = None if None in starts else max(starts)
     scales = _scales(expected, fd_epsilon)
     one, two = _labelled(expected), _labelled(actual)
-    for position, label in enumerate([*one, *(k for k in two if k not in one)]):
+    labels = [*one, *(k for k in two if k not in one)]
+    plain: dict[int, list[int]] = {}  # length -> positions of plain series of that length
+    for position, label in enumerate(labels):
         r_values, a_values = one.get(label), two.get(label)
+        if (label not in ("batches", "predictions") and r_values is not None
+                and a_values is not None and len(r_values) == len(a_values) > 0):
+            plain.setdefault(len(r_values), []).append(position)
+            continue
         arrays = None if label == "batches" else _same_shape(r_values, a_values)
         if arrays is not None:
-            found = _compare_arrays(*arrays, np.asarray(scales[label], dtype=np.float64),
-                                    tol, edge, diverged)
+            found[position] = _compare_arrays(
+                *arrays, np.asarray(scales[label], dtype=np.float64), tol, edge, diverged)
         else:
-            found = _compare_values(label, r_values or [], a_values or [], scales.get(label),
-                                    tol, edge, diverged)
-        diff, bad = found
+            found[position] = _compare_values(label, r_values or [], a_values or [],
+                                              scales.get(label), tol, edge, diverged)
+    for length, positions in plain.items():
+        names = [labels[p] for p in positions]
+        block = _compare_block(
+            np.stack([np.asarray(one[n], dtype=np.float64) for n in names], axis=1),
+            np.stack([np.asarray(two[n], dtype=np.float64) for n in names], axis=1),
+            np.stack([np.asarray(scales[n], dtype=np.float64)[:length] for n in names], axis=1),
+            tol, edge, diverged)
+        found.update(zip(positions, block, strict=True))
+    max_diff: dict[str, float] = {}
+    first: tuple | None = None  # (step, series position, index in the step, Mismatch)
+    for position, label in enumerate(labels):
+        diff, bad = found[position]
         if diff is not None:
-            max_diff[label] = max(max_diff.get(label, 0.0), diff)
+            max_diff[label] = diff
         if bad is not None and (first is None or (bad[0], position, bad[1]) < first[:3]):
             k, index, r, a = bad
             quantity = f"predictions[{index}]" if label == "predictions" else label
@@ -436,15 +451,14 @@ def _same_shape(reference, actual) -> tuple[np.ndarray, np.ndarray] | None:
     return r, a
 
 
-def _compare_arrays(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float, edge: float,
-                    diverged: int | None):
-    """:func:`values_agree` over whole arrays (rows are steps), the skips of the module docstring.
+def _agreement(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float, edge: float,
+               diverged: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`values_agree` over arrays whose rows are steps: ``(|diff|, agrees, compared)``.
 
-    Returns ``(max |diff| or None when every value was skipped, (step, index, r, a) of the
-    first disagreeing value or None)``.
+    ``compared`` is False where the module docstring's rules skip a value (both runs
+    non-finite from ``diverged`` on; an overflow shift past ``edge``).
     """
     steps = np.arange(len(r)).reshape(-1, *([1] * (r.ndim - 1)))
-    scale = scale[:len(r)].reshape(steps.shape)
     finite_r, finite_a = np.isfinite(r), np.isfinite(a)
     both = finite_r & finite_a
     skip = np.zeros(r.shape, dtype=bool)
@@ -458,7 +472,18 @@ def _compare_arrays(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float,
         same = (r == a) | (np.isnan(r) & np.isnan(a))
         ok = np.where(both, diff <= tol + tol * np.maximum(np.abs(r), scale), same)
         diff = np.where(both, diff, np.where(same, 0.0, np.inf))
-    kept = ~skip
+    return diff, ok, ~skip
+
+
+def _compare_arrays(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float, edge: float,
+                    diverged: int | None):
+    """One series as whole arrays (predictions: rows are steps, columns the outputs).
+
+    Returns ``(max |diff| or None when every value was skipped, (step, index, r, a) of the
+    first disagreeing value or None)``.
+    """
+    scale = scale[:len(r)].reshape(-1, *([1] * (r.ndim - 1)))
+    diff, ok, kept = _agreement(r, a, scale, tol, edge, diverged)
     if not kept.any():
         return None, None
     largest = float(diff[kept].max())
@@ -469,6 +494,26 @@ def _compare_arrays(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float,
     k, index = divmod(at, r.shape[1]) if r.ndim == 2 else (at, 0)
     where = (k, index) if r.ndim == 2 else (k,)
     return largest, (k, index, float(r[where]), float(a[where]))
+
+
+def _compare_block(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float, edge: float,
+                   diverged: int | None) -> list[tuple]:
+    """Many series of one length at once (columns of ``(steps, series)`` blocks).
+
+    Returns :func:`_compare_arrays`' result for each column.
+    """
+    diff, ok, kept = _agreement(r, a, scale, tol, edge, diverged)
+    any_kept = kept.any(axis=0)
+    largest = np.where(kept, diff, -np.inf).max(axis=0)
+    bad = kept & ~ok
+    any_bad = bad.any(axis=0)
+    first = np.argmax(bad, axis=0)
+    out = [(diff_j if kept_j else None, None)
+           for diff_j, kept_j in zip(largest.tolist(), any_kept.tolist(), strict=True)]
+    for j in np.flatnonzero(any_bad).tolist():
+        k = int(first[j])
+        out[j] = (out[j][0], (k, 0, float(r[k, j]), float(a[k, j])))
+    return out
 
 
 def _compare_values(label: str, r_values, a_values, scale, tol: float, edge: float,

@@ -44,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Iterable, Iterator, Mapping
@@ -464,7 +465,7 @@ class _Column:
         self.values, self.steps, self.order, self.rows = values, steps, order, rows
 
     def step_array(self) -> np.ndarray:
-        return np.arange(len(self.values)) if self.steps is None else self.steps
+        return _every_step(len(self.values)) if self.steps is None else self.steps
 
     def order_array(self) -> np.ndarray:
         if isinstance(self.order, int):
@@ -516,9 +517,18 @@ class _Values(Mapping):
         return ((quantity, name, step) for _, step, (quantity, name) in entries)
 
 
-def _in_order(columns: dict) -> list:
-    """The columns' items sorted by the order their first value was given."""
-    return sorted(columns.items(), key=lambda item: item[1].first())
+def _in_order(columns: dict):
+    """The columns' items by the order their first value was given: the dict's own order,
+    since every builder adds a column when it meets the column's first value."""
+    return columns.items()
+
+
+@functools.lru_cache(maxsize=64)
+def _every_step(count: int) -> np.ndarray:
+    """``0..count-1``, read-only, shared by every series that holds each of those steps."""
+    steps = np.arange(count)
+    steps.flags.writeable = False
+    return steps
 
 
 def _dtype(quantity: str):
@@ -557,6 +567,14 @@ def _columns_of(given: Mapping) -> dict[tuple[str, str], _Column]:
                 if len(column.values):
                     add(quantity, name, column, place)
         elif quantity in INDEXED:
+            block = _row_block(quantity, data)
+            if block is not None:
+                steps, width = block.shape
+                for index in range(width):
+                    columns[(quantity, str(index))] = _Column(
+                        block[:, index], None, counter + np.arange(steps) * width + index)
+                counter += block.size
+                continue
             cells: dict[str, dict[int, tuple[int, object]]] = {}
             for step, row in _series(data, quantity):
                 place = f"{quantity}[{step}]"
@@ -580,6 +598,22 @@ def _columns_of(given: Mapping) -> dict[tuple[str, str], _Column]:
             if len(column.values):
                 add(quantity, "", column, quantity)
     return columns
+
+
+def _row_block(quantity: str, data) -> np.ndarray | None:
+    """Rows of one width, every value a plain number, as a ``(steps, width)`` array; else None."""
+    kind = int if quantity == "batches" else float
+    if hasattr(data, "tolist") and getattr(data, "ndim", 0) == 2 and quantity != "batches":
+        array = np.asarray(data)
+        return array.astype(np.float64) if array.dtype.kind in "fiu" and array.size else None
+    if not (isinstance(data, list) and data and all(isinstance(row, list) for row in data)):
+        return None
+    width = len(data[0])
+    if not width or any(len(row) != width for row in data) or not all(
+            type(value) is kind for row in data for value in row):
+        return None
+    block = np.array(data, dtype=_dtype(quantity))
+    return None if quantity == "batches" and (block < 0).any() else block
 
 
 def _given_column(quantity: str, data, place: str, first: int) -> _Column:

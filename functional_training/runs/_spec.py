@@ -116,6 +116,7 @@ from functional_training.runs._spec_model import (
     leaf_layout,
     model_config,
     model_table,
+    size_problem,
 )
 from functional_training.runs._spec_toml import SpecError, only_keys, string_at, table_of
 from functional_training.runs._spec_training import (
@@ -236,6 +237,8 @@ def parse_run_spec(text: str, *, base: str | Path | None = None) -> RunSpec:
     optimizer, hyperparams = optimizer_table(tables["optimizer"], scheduled=schedule is not None)
 
     steps, batch_size, seed = run_table(tables["run"], examples=y.shape[0])
+    if (problem := size_problem(len(init[0]), steps)) is not None:
+        raise SpecError(f"[run].steps: {problem}")
 
     init_values, init_kind, init_seed = init
     return RunSpec.from_arrays(
