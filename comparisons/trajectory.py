@@ -419,7 +419,8 @@ class Trajectory:
                 step = int(steps[position])
                 return int(order[position]), column.place(quantity, name, step, position), step
 
-            everywhere = np.ones(len(steps), dtype=bool)
+            everywhere = np.ones(len(steps), dtype=bool) if (
+                quantity in INDEXED or label not in series) else None
             if quantity in INDEXED:
                 if quantity not in widths:
                     at, place, _ = first_place(everywhere)
@@ -439,9 +440,8 @@ class Trajectory:
                 continue
             else:
                 length = len(series[label])
-            beyond = steps >= length
-            if beyond.any():
-                at, place, step = first_place(beyond)
+            if steps[-1] >= length:  # steps increase: the last is the largest
+                at, place, step = first_place(steps >= length)
                 problems.append((at, f"step {step} out of range in {place} "
                                      f"({_ranges(reference, what)})"))
         if problems:
