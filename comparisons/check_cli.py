@@ -56,8 +56,9 @@ def add_check_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--spec", type=Path, metavar="FILE", required=True,
                         help="the experiment, a TOML spec file (see docs/checking.md)")
     parser.add_argument("--trajectory", type=Path, metavar="THEIRS", required=True,
-                        help="your trajectory: the report's trajectory JSON (.json) or a long "
-                        "CSV with columns step,quantity,name,value (.csv)")
+                        help="your trajectory: the report's trajectory JSON (.json), a long "
+                        "CSV with columns step,quantity,name,value (.csv), or NPZ arrays (.npz, "
+                        "for large runs)")
     parser.add_argument("--reference", default=None, metavar="NAME",
                         help="the backend to compare with (default: manual, or jax in float64 "
                         "for a run too large for manual; the output says which)")

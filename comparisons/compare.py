@@ -248,7 +248,8 @@ def rounded_to(trajectory: TrajectoryRecord, dtype: str) -> TrajectoryRecord:
 
     def rounded(values):
         with np.errstate(over="ignore"):  # overflow to inf is the point, not a warning
-            return np.asarray(values, dtype=np.float64).astype(dtype).astype(np.float64).tolist()
+            out = np.asarray(values, dtype=np.float64).astype(dtype).astype(np.float64)
+        return out if isinstance(values, np.ndarray) else out.tolist()  # a large run's arrays
 
     def each(series: Mapping[str, list[float]]) -> dict[str, list[float]]:
         return {name: rounded(values) for name, values in series.items()}
