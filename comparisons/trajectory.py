@@ -477,7 +477,8 @@ class _Column:
 
     def position(self, step: int) -> int | None:
         if self.steps is None:
-            return step if isinstance(step, int) and 0 <= step < len(self.values) else None
+            return int(step) if isinstance(step, (int, np.integer)) and not isinstance(
+                step, bool) and 0 <= step < len(self.values) else None
         position = int(np.searchsorted(self.steps, step))
         return position if position < len(self.steps) and self.steps[position] == step else None
 

@@ -237,6 +237,8 @@ def _first_nonfinite(values) -> int | None:
     except (ValueError, TypeError):  # ragged rows
         bad = [k for k, row in enumerate(values) if not all(math.isfinite(v) for v in row)]
         return bad[0] if bad else None
+    if not array.size:
+        return None
     finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
     return None if finite.all() else int(np.argmin(finite))
 
