@@ -54,11 +54,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 import comparisons.backends
 from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
 from comparisons.dtype_hint import float32_hint, relative_diff
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.faults.diagnosis import Diagnosis, describe_diagnoses, diagnose
+from comparisons.reference_choice import choose_reference
 from comparisons.report import package_versions
 from comparisons.spec import SpecError, load_spec
 from comparisons.trajectory import INDEXED, NAMED, Trajectory, TrajectoryError
@@ -328,6 +331,8 @@ class Verdict:
       batches_differ: ``(differing, compared)``: of the steps whose batch you
         supplied, how many differ from the reference's (``None``: no batch
         supplied). Batches are index lists, equal or not: no ``max_abs_diff``.
+      reference_reason: why ``reference`` was chosen, when it was chosen for the run's
+        size (:func:`comparisons.reference_choice.choose_reference`); else ``None``.
     """
 
     experiment: str
@@ -340,6 +345,7 @@ class Verdict:
     coverage: Coverage
     diagnoses: tuple[Diagnosis, ...] = ()
     trajectory: Trajectory | None = field(default=None, repr=False, compare=False)
+    reference_reason: str | None = None
     reference_trajectory: TrajectoryRecord | None = field(default=None, repr=False,
                                                           compare=False)
     hint: str | None = None
@@ -374,6 +380,7 @@ class Verdict:
             f"{self.experiment}: your trajectory against {self.reference} ({self.dtype}, "
             f"rtol = atol = {self.tolerance:.0e})",
             *self.replay.lines(),
+            *([f"reference: {self.reference_reason}"] if self.reference_reason else []),
             *self.coverage.describe(),
             *([self._batches_line()] if self.batches_differ is not None
               and self.batches_differ[0] else []),
@@ -396,6 +403,7 @@ class Verdict:
             "experiment": self.experiment,
             "agree": self.agree,
             "reference": self.reference,
+            "reference_reason": self.reference_reason,
             "dtype": self.dtype,
             "tolerance": self.tolerance,
             "first_mismatch": None if self.first_mismatch is None
@@ -458,7 +466,7 @@ def check(
     spec_or_experiment,
     trajectory,
     *,
-    reference: str = "manual",
+    reference: str | None = None,
     dtype: str = "float64",
     diagnosis: bool = True,
 ) -> Verdict:
@@ -470,7 +478,10 @@ def check(
       trajectory: a :class:`Trajectory`, a dict in the report's ``TRAJ`` shape (any
         part of it), a whole :class:`functional_training.TrajectoryRecord`, or a
         trajectory file's path (JSON or long CSV; :func:`as_trajectory`).
-      reference: the backend to compare with.
+      reference: the backend to compare with; default ``manual``, or ``jax`` (float64) for a
+        run too large for it (:func:`comparisons.reference_choice.choose_reference`; the
+        verdict's ``reference_reason`` says so). Past that size the diagnosis, whose
+        variants run on ``manual``, is not run.
       dtype: ``float64``, or ``float32`` for a float32 implementation (both
         sides are compared rounded to float32, with float32's tolerance).
       diagnosis: when you disagree, name the known faults your values match.
@@ -492,6 +503,12 @@ def check(
         if isinstance(trajectory, (str, os.PathLike)):  # read here: name the file
             raise TrajectoryError(f"{trajectory}: {error}") from None
         raise
+    choice = choose_reference(experiment)
+    reason = choice.reason if reference is None else None
+    reference = reference or choice.name
+    if choice.reason is not None and diagnosis:  # the gallery's variants run on manual
+        diagnosis = False
+        reason = f"{reason or f'{reference}, as asked'}; diagnosis not run at this size"
     try:
         comparisons.backends.check_run(experiment, dtype)
     except (TypeError, ValueError) as error:
@@ -512,8 +529,9 @@ def check(
             compare=lambda e, ref, yours: compare_partial(e, ref, yours, reference=reference,
                                                           dtype=dtype),
         )
-    held = {_series_label(q, n) for q, n, _ in theirs.values}
-    batch_steps = {step for quantity, _, step in theirs.values if quantity == "batches"}
+    held = {_series_label(q, n) for q, n, _, _ in theirs.series_arrays()}
+    batch_steps = {int(step) for quantity, _, steps, _ in theirs.series_arrays()
+                   if quantity == "batches" for step in steps}
     yours = compared.backends[YOURS]
     return Verdict(
         experiment=experiment.name,
@@ -527,9 +545,11 @@ def check(
         coverage=coverage_of(theirs, expected, dtype=dtype),
         diagnoses=found,
         trajectory=theirs,
+        reference_reason=reason,
         reference_trajectory=expected,
         hint=float32_hint(
-            [v for (q, _, _), v in theirs.values.items() if q != "batches"], dtype=dtype,
+            (v for q, _, _, values in theirs.series_arrays() if q != "batches"
+             for v in values), dtype=dtype,
             agree=compared.agree, first_relative_diff=None if compared.first_mismatch is None
             else relative_diff(compared.first_mismatch.expected, compared.first_mismatch.actual),
             agrees_at_float32=lambda: compare_partial(experiment, expected, theirs,
@@ -579,25 +599,37 @@ def filled(reference: TrajectoryRecord, trajectory: Trajectory) -> TrajectoryRec
       >>> filled(ref, Trajectory(grads={"w": [-4.0]})).grads
       {'w': [-4.0]}
     """
-    named = {quantity: {name: list(values) for name, values in getattr(reference, quantity).items()}
-             for quantity in NAMED}
+    named = {quantity: {name: _copied(values) for name, values in
+                        getattr(reference, quantity).items()} for quantity in NAMED}
     losses = {quantity: None if getattr(reference, quantity) is None
-              else list(getattr(reference, quantity))
+              else _copied(getattr(reference, quantity))
               for quantity in ("batch_loss", "train_loss", "val_loss")}
     rows = {quantity: None if getattr(reference, quantity) is None
             else [list(row) for row in getattr(reference, quantity)] for quantity in INDEXED}
-    for (quantity, name, step), value in trajectory.values.items():
+    by_index: dict[str, dict[int, tuple]] = {quantity: {} for quantity in INDEXED}
+    for quantity, name, steps, values in trajectory.series_arrays():
+        if quantity in INDEXED:
+            by_index[quantity][int(name)] = (steps, values)
+    for quantity, columns in by_index.items():
+        block = _row_block(rows[quantity], columns)
+        if block is not None:
+            rows[quantity] = block
+            by_index[quantity] = {}
+    for quantity, name, steps, values in trajectory.series_arrays():
         if quantity in NAMED:
-            _place(named[quantity].setdefault(name, []), step, value, math.nan)
+            named[quantity][name] = _placed(named[quantity].get(name), steps, values)
+        elif quantity in INDEXED and not by_index[quantity]:
+            continue
         elif quantity in INDEXED:
             table = rows[quantity] = rows[quantity] if rows[quantity] is not None else []
-            _place(table, step, None, [])
-            if table[step] is None:
-                table[step] = []
-            _place(table[step], int(name), value, math.nan if quantity == "predictions" else -1)
+            for step, value in zip(steps.tolist(), values.tolist(), strict=True):
+                _place(table, step, None, [])
+                if table[step] is None:
+                    table[step] = []
+                _place(table[step], int(name), value,
+                       math.nan if quantity == "predictions" else -1)
         else:
-            series = losses[quantity] = losses[quantity] if losses[quantity] is not None else []
-            _place(series, step, value, math.nan)
+            losses[quantity] = _placed(losses[quantity], steps, values)
     return dataclasses.replace(reference, **named, **losses, **rows)
 
 
@@ -605,12 +637,18 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
                 dtype: str = "float64") -> Coverage:
     """What ``trajectory`` holds of ``reference``'s series (see :class:`Coverage`)."""
     recorded = {label: len(values) for label, values in _reference_series(reference).items()}
-    supplied: dict[str, set[int]] = {}
+    supplied: dict[str, list[np.ndarray]] = {}
     counts: dict[str, int] = {}
-    for quantity, name, step in trajectory.values:
+    latest = -1
+    for quantity, name, steps, _ in trajectory.series_arrays():
         label = _series_label(quantity, name)
-        supplied.setdefault(label, set()).add(step)
-        counts[label] = counts.get(label, 0) + 1
+        supplied.setdefault(label, []).append(steps)
+        counts[label] = counts.get(label, 0) + len(steps)
+        latest = max(latest, int(steps[-1]))
+    shared: dict[bytes, tuple[int, ...]] = {}  # one tuple for every series of the same steps
+    for label, held in supplied.items():
+        steps = held[0] if len(held) == 1 else np.unique(np.concatenate(held))
+        supplied[label] = shared.setdefault(steps.tobytes(), tuple(steps.tolist()))
     series = _reference_series(reference)
     partial = {}
     for label in INDEXED:
@@ -624,10 +662,10 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
     starts = (rounded_to(reference, dtype).first_nonfinite_step,
               rounded_to(filled(reference, trajectory), dtype).first_nonfinite_step)
     after = None if None in starts else max(starts)
-    beyond = after is not None and any(step > after for _, _, step in trajectory.values)
+    beyond = after is not None and latest > after
     return Coverage(
-        supplied={label: tuple(sorted(supplied[label])) for label in
-                  [*recorded, *supplied] if label in supplied},
+        supplied={label: supplied[label] for label in [*recorded, *supplied]
+                  if label in supplied},
         recorded=recorded,
         values=len(trajectory),
         recorded_values=recorded_values,
@@ -740,6 +778,44 @@ def _listing(names: Sequence[str], most: int = 4) -> str:
 def _few(names: Sequence[str], most: int = 4) -> str:
     """``w, b``; ``all 12`` for more than ``most`` names."""
     return ", ".join(names) if len(names) <= most else f"all {len(names)}"
+
+
+def _copied(values):
+    """A series' own copy: a list's, or a NumPy array as it is (never written in place)."""
+    return values if isinstance(values, np.ndarray) else list(values)
+
+
+def _placed(series, steps, values):
+    """``series`` (a list, an array or ``None``) with ``values`` at ``steps``, padded with NaN.
+
+    A list stays a list of floats, an array an array (a large run's series).
+    """
+    length = 0 if series is None else len(series)
+    if len(steps) == length and length and int(steps[-1]) == length - 1:  # every step: yours
+        return values if isinstance(series, np.ndarray) else values.tolist()
+    base = np.asarray([] if series is None else series, dtype=np.float64)
+    out = np.full(max(len(base), int(steps[-1]) + 1), math.nan)
+    out[:len(base)] = base
+    out[steps] = values
+    return out if isinstance(series, np.ndarray) else out.tolist()
+
+
+def _row_block(rows: list | None, columns: dict[int, tuple]) -> list | None:
+    """Reference rows of one width with every supplied column placed at once, or ``None``.
+
+    ``None`` (place value by value) when there is nothing to place, or the rows or the
+    supplied values reach past a rectangle: ragged rows, a step or index beyond them.
+    """
+    if not columns or not rows or len({len(row) for row in rows}) != 1:
+        return None
+    width = len(rows[0])
+    if not width or max(columns) >= width or any(
+            len(steps) and int(steps[-1]) >= len(rows) for steps, _ in columns.values()):
+        return None
+    block = np.array(rows)
+    for index, (steps, values) in columns.items():
+        block[steps, index] = values
+    return block.tolist()
 
 
 def _place(values: list, index: int, value, pad) -> None:

@@ -56,10 +56,12 @@ def add_check_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--spec", type=Path, metavar="FILE", required=True,
                         help="the experiment, a TOML spec file (see docs/checking.md)")
     parser.add_argument("--trajectory", type=Path, metavar="THEIRS", required=True,
-                        help="your trajectory: the report's trajectory JSON (.json) or a long "
-                        "CSV with columns step,quantity,name,value (.csv)")
-    parser.add_argument("--reference", default="manual", metavar="NAME",
-                        help="the backend to compare with (default: manual)")
+                        help="your trajectory: the report's trajectory JSON (.json), a long "
+                        "CSV with columns step,quantity,name,value (.csv), or NPZ arrays (.npz, "
+                        "for large runs)")
+    parser.add_argument("--reference", default=None, metavar="NAME",
+                        help="the backend to compare with (default: manual, or jax in float64 "
+                        "for a run too large for manual; the output says which)")
     parser.add_argument("--dtype", choices=DTYPES, default="float64",
                         help="the precision your implementation computes in: float32 compares "
                         "both sides rounded to float32, with float32's tolerance (default: "
@@ -81,7 +83,8 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
                        {"--spec": args.spec, "--trajectory": args.trajectory,
                         **{f"[data].{role} (in --spec)": path
                            for role, path in experiment.files.items()}})
-    problem = comparisons.backends.get_backend(args.reference).missing()  # unknown: exit 2
+    problem = None if args.reference is None else comparisons.backends.get_backend(
+        args.reference).missing()  # unknown: exit 2
     if problem is not None:
         raise ValueError(f"--reference {args.reference}: not available here ({problem})")
     try:

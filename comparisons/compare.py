@@ -69,7 +69,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +80,6 @@ from comparisons.backends import BackendUnavailable, backend_names
 from comparisons.experiments import Experiment
 from functional_training import (
     TrajectoryRecord,
-    aligned_values,
     json_float,
     optimizer_hyperparameters,
     overflow_edge,
@@ -263,7 +261,8 @@ def rounded_to(trajectory: TrajectoryRecord, dtype: str) -> TrajectoryRecord:
 
     def rounded(values):
         with np.errstate(over="ignore"):  # overflow to inf is the point, not a warning
-            return np.asarray(values, dtype=np.float64).astype(dtype).astype(np.float64).tolist()
+            out = np.asarray(values, dtype=np.float64).astype(dtype).astype(np.float64)
+        return out if isinstance(values, np.ndarray) else out.tolist()  # a large run's arrays
 
     def each(series: Mapping[str, list[float]]) -> dict[str, list[float]]:
         return {name: rounded(values) for name, values in series.items()}
@@ -393,35 +392,209 @@ def run_and_compare(
 
 def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRecord, tol: float,
                  edge: float = math.inf, fd_epsilon: float | None = None):
-    max_diff: dict[str, float] = {}
-    first: Mismatch | None = None
-    first_rank = None
+    """One backend against the reference, series by series.
+
+    The order is :func:`functional_training.aligned_values`' (series, then step, then a
+    prediction's index), and the first mismatch the earliest by step, then that order.
+    A series whose two sides hold the same number of values (rows of one width, for
+    predictions) is compared as whole NumPy arrays (:func:`_compare_arrays`); any
+    other (missing on one side, of another length, ``batches``) value by value, with
+    the same rule (:func:`_compare_values`).
+    """
+    found: dict[int, tuple] = {}  # series position -> (max |diff| or None, first bad or None)
+    differing_batches = 0
     # Both sides non-finite from here on: compare nothing later (see the module docstring).
     starts = (expected.first_nonfinite_step, actual.first_nonfinite_step)
     diverged = None if None in starts else max(starts)
     scales = _scales(expected, fd_epsilon)
-    differing_batches = 0
-    for rank, (label, sub, k, r, a) in enumerate(aligned_values(expected, actual)):
-        if label == "batches":  # index lists: equal or not, no difference; first in its step
-            if r == a:
-                continue
-            differing_batches += 1
-            ok, rank = False, -1
-        elif r is None or a is None:
-            ok, diff = False, math.inf
-        elif diverged is not None and (
-            k > diverged or (k == diverged and not (math.isfinite(r) and math.isfinite(a)))
-        ):
+    one, two = _labelled(expected), _labelled(actual)
+    labels = [*one, *(k for k in two if k not in one)]
+    plain: dict[int, list[int]] = {}  # length -> positions of plain series of that length
+    for position, label in enumerate(labels):
+        r_values, a_values = one.get(label), two.get(label)
+        if (label not in ("batches", "predictions") and r_values is not None
+                and a_values is not None and len(r_values) == len(a_values) > 0):
+            plain.setdefault(len(r_values), []).append(position)
             continue
-        elif _overflow_shift(float(r), float(a), edge):
+        if label == "batches":  # index lists: equal or not, no difference
+            differing_batches, bad = _compare_batches(r_values or [], a_values or [])
+            found[position] = (None, bad)
             continue
+        arrays = _same_shape(r_values, a_values)
+        if arrays is not None:
+            found[position] = _compare_arrays(
+                *arrays, np.asarray(scales[label], dtype=np.float64), tol, edge, diverged)
         else:
-            ok, diff = values_agree(float(r), float(a), tol, scale=scales[label][k])
-        if label != "batches":
-            max_diff[label] = max(max_diff.get(label, 0.0), diff)
-        if not ok and (first is None or (k, rank) < (first.step, first_rank)):
-            first, first_rank = Mismatch(backend, k, sub, r, a), rank
-    return BackendVerdict(backend, first is None, max_diff, first, differing_batches)
+            found[position] = _compare_values(label, r_values or [], a_values or [],
+                                              scales.get(label), tol, edge, diverged)
+    for length, positions in plain.items():
+        names = [labels[p] for p in positions]
+        block = _compare_block(
+            np.stack([np.asarray(one[n], dtype=np.float64) for n in names], axis=1),
+            np.stack([np.asarray(two[n], dtype=np.float64) for n in names], axis=1),
+            np.stack([np.asarray(scales[n], dtype=np.float64)[:length] for n in names], axis=1),
+            tol, edge, diverged)
+        found.update(zip(positions, block, strict=True))
+    max_diff: dict[str, float] = {}
+    first: tuple | None = None  # (step, series position, index in the step, Mismatch)
+    for position, label in enumerate(labels):
+        diff, bad = found[position]
+        if diff is not None:
+            max_diff[label] = diff
+        # within a step the batch comes first: a different batch explains the rest there
+        rank = -1 if label == "batches" else position
+        if bad is not None and (first is None or (bad[0], rank, bad[1]) < first[:3]):
+            k, index, r, a = bad
+            quantity = f"predictions[{index}]" if label == "predictions" else label
+            first = (k, rank, index, Mismatch(backend, k, quantity, r, a))
+    return BackendVerdict(backend, first is None, max_diff, None if first is None else first[3],
+                          differing_batches)
+
+
+def _compare_batches(reference, actual) -> tuple[int, tuple | None]:
+    """``(steps whose batches differ, (step, 0, reference's, actual's) at the first or None)``.
+
+    Example:
+      >>> _compare_batches([[0, 1], [2, 3]], [[0, 1], [3, 2]])
+      (1, (1, 0, [2, 3], [3, 2]))
+    """
+    differ, first = 0, None
+    for k in range(max(len(reference), len(actual))):
+        r = list(reference[k]) if k < len(reference) and reference[k] is not None else None
+        a = list(actual[k]) if k < len(actual) and actual[k] is not None else None
+        if r != a:
+            differ += 1
+            first = first or (k, 0, r, a)
+    return differ, first
+
+
+def _labelled(trajectory: TrajectoryRecord) -> dict[str, object]:
+    """Every compared series by label (``batches`` last), as ``aligned_values`` walks them."""
+    series = dict(trajectory.series())
+    if trajectory.batches is not None:
+        series["batches"] = trajectory.batches
+    return series
+
+
+def _same_shape(reference, actual) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both series as float64 arrays of one shape (predictions: ``(steps, outputs)``), or None."""
+    if reference is None or actual is None or len(reference) != len(actual):
+        return None
+    try:
+        r = np.asarray(reference, dtype=np.float64)
+        a = np.asarray(actual, dtype=np.float64)
+    except (ValueError, TypeError):  # ragged prediction rows
+        return None
+    if r.shape != a.shape or r.ndim not in (1, 2) or (r.ndim == 2 and r.shape[1] == 0):
+        return None
+    return r, a
+
+
+def _agreement(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float, edge: float,
+               diverged: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`values_agree` over arrays whose rows are steps: ``(|diff|, agrees, compared)``.
+
+    ``compared`` is False where the module docstring's rules skip a value (both runs
+    non-finite from ``diverged`` on; an overflow shift past ``edge``).
+    """
+    steps = np.arange(len(r)).reshape(-1, *([1] * (r.ndim - 1)))
+    finite_r, finite_a = np.isfinite(r), np.isfinite(a)
+    both = finite_r & finite_a
+    skip = np.zeros(r.shape, dtype=bool)
+    if diverged is not None:
+        skip |= (steps > diverged) | ((steps == diverged) & ~both)
+    with np.errstate(invalid="ignore", over="ignore"):
+        value, other = np.where(finite_r, r, a), np.where(finite_r, a, r)
+        skip |= (finite_r != finite_a) & (np.abs(value) >= edge) & (
+            np.isnan(other) | ((other > 0) == (value > 0)))
+        diff = np.abs(a - r)
+        same = (r == a) | (np.isnan(r) & np.isnan(a))
+        ok = np.where(both, diff <= tol + tol * np.maximum(np.abs(r), scale), same)
+        diff = np.where(both, diff, np.where(same, 0.0, np.inf))
+    return diff, ok, ~skip
+
+
+def _compare_arrays(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float, edge: float,
+                    diverged: int | None):
+    """One series as whole arrays (predictions: rows are steps, columns the outputs).
+
+    Returns ``(max |diff| or None when every value was skipped, (step, index, r, a) of the
+    first disagreeing value or None)``.
+    """
+    scale = scale[:len(r)].reshape(-1, *([1] * (r.ndim - 1)))
+    diff, ok, kept = _agreement(r, a, scale, tol, edge, diverged)
+    if not kept.any():
+        return None, None
+    largest = float(diff[kept].max())
+    bad = kept & ~ok
+    if not bad.any():
+        return largest, None
+    at = int(np.argmax(bad.reshape(-1)))  # row-major: the earliest step, then index
+    k, index = divmod(at, r.shape[1]) if r.ndim == 2 else (at, 0)
+    where = (k, index) if r.ndim == 2 else (k,)
+    return largest, (k, index, float(r[where]), float(a[where]))
+
+
+def _compare_block(r: np.ndarray, a: np.ndarray, scale: np.ndarray, tol: float, edge: float,
+                   diverged: int | None) -> list[tuple]:
+    """Many series of one length at once (columns of ``(steps, series)`` blocks).
+
+    Returns :func:`_compare_arrays`' result for each column.
+    """
+    diff, ok, kept = _agreement(r, a, scale, tol, edge, diverged)
+    any_kept = kept.any(axis=0)
+    largest = np.where(kept, diff, -np.inf).max(axis=0)
+    bad = kept & ~ok
+    any_bad = bad.any(axis=0)
+    first = np.argmax(bad, axis=0)
+    out = [(diff_j if kept_j else None, None)
+           for diff_j, kept_j in zip(largest.tolist(), any_kept.tolist(), strict=True)]
+    for j in np.flatnonzero(any_bad).tolist():
+        k = int(first[j])
+        out[j] = (out[j][0], (k, 0, float(r[k, j]), float(a[k, j])))
+    return out
+
+
+def _compare_values(label: str, r_values, a_values, scale, tol: float, edge: float,
+                    diverged: int | None):
+    """:func:`_compare_arrays`' result for one series, value by value (any shapes)."""
+    largest, first = None, None
+    for k in range(max(len(r_values), len(a_values))):
+        r = r_values[k] if k < len(r_values) else None
+        a = a_values[k] if k < len(a_values) else None
+        if label == "predictions":
+            r_row, a_row = r or [], a or []
+            pairs = [(i, r_row[i] if i < len(r_row) else None, a_row[i] if i < len(a_row)
+                      else None) for i in range(max(len(r_row), len(a_row), 1))]
+        else:
+            pairs = [(0, r, a)]
+        for index, r_value, a_value in pairs:
+            if r_value is None or a_value is None:
+                ok, diff = False, math.inf
+            elif label == "batches":
+                same = list(r_value) == list(a_value)
+                ok, diff = same, 0.0 if same else math.inf
+            elif diverged is not None and (k > diverged or (k == diverged and not (
+                    math.isfinite(r_value) and math.isfinite(a_value)))):
+                continue
+            elif _overflow_shift(float(r_value), float(a_value), edge):
+                continue
+            else:
+                ok, diff = values_agree(float(r_value), float(a_value), tol,
+                                        scale=float(scale[k]))
+            largest = diff if largest is None else max(largest, diff)
+            if not ok and first is None:
+                first = (k, index, _plain(r_value), _plain(a_value))
+    return largest, first
+
+
+def _plain(value):
+    """A value as a mismatch shows it: a Python float, a list of indices, or None."""
+    if value is None or isinstance(value, list):
+        return value
+    if isinstance(value, (tuple, np.ndarray)):
+        return list(value)
+    return float(value)
 
 
 def _overflow_shift(expected: float, actual: float, edge: float) -> bool:
@@ -457,24 +630,59 @@ def _scales(reference: TrajectoryRecord, fd_epsilon: float | None = None
     loss of order 1 at ``eps = 1e-5``; the lesson's line computes its losses
     exactly, a network's ``tanh`` and ``exp`` do not.
     """
-    per_step: dict[str, list[float]] = {}
-    for label, values in reference.series():
-        group = per_step.setdefault(_group(label), [])
-        for k, value in enumerate(values):
-            finite = [abs(v) for v in (value if isinstance(value, list) else [value])
-                      if math.isfinite(v)]
-            if k == len(group):
-                group.append(0.0)
-            group[k] = max(group[k], *finite, 0.0)
+    per_step: dict[str, np.ndarray] = {}
+    labels = []
+    for group, series in _grouped(reference):
+        largest = per_step.get(group, np.zeros(0))
+        for values in series:
+            magnitude = _finite_magnitude(values)
+            if len(magnitude) > len(largest):
+                largest = np.concatenate([largest, np.zeros(len(magnitude) - len(largest))])
+            largest[:len(magnitude)] = np.maximum(largest[:len(magnitude)], magnitude)
+        per_step[group] = largest
+    labels = [label for label, _ in reference.series()]
     if fd_epsilon:
-        losses = [abs(v) / (2 * fd_epsilon) if math.isfinite(v) else 0.0
-                  for v in reference.batch_loss]
+        batch_loss = np.asarray(reference.batch_loss, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            losses = np.where(np.isfinite(batch_loss), np.abs(batch_loss) / (2 * fd_epsilon), 0.0)
         for group, values in per_step.items():
             if group.startswith("extras.numeric."):
-                per_step[group] = [max(v, loss) for v, loss in zip(values, losses, strict=False)]
-    running = {group: list(itertools.accumulate(values, max))
+                n = min(len(values), len(losses))
+                per_step[group] = np.maximum(values[:n], losses[:n])
+    running = {group: np.maximum.accumulate(values) if len(values) else values
                for group, values in per_step.items()}
-    return {label: running[_group(label)] for label, _ in reference.series()}
+    return {label: running[_group(label)] for label in labels}
+
+
+def _grouped(reference: TrajectoryRecord) -> list[tuple[str, list]]:
+    """The reference's series by scale group (:func:`_group`), in the series' order.
+
+    Many series of one length in a group (a large model's parameters) are stacked into
+    one 2-D array, rows being steps, so that their magnitudes are taken at once.
+    """
+    groups: dict[str, list] = {}
+    for label, values in reference.series():
+        groups.setdefault(_group(label), []).append(values)
+    out = []
+    for group, series in groups.items():
+        if group != "predictions" and len(series) > 1 and len({len(v) for v in series}) == 1:
+            series = [np.stack([np.asarray(v, dtype=np.float64) for v in series], axis=1)]
+        out.append((group, series))
+    return out
+
+
+def _finite_magnitude(values) -> np.ndarray:
+    """Per step, the largest finite ``|value|`` (0 where none): a series, rows, or a 2-D block."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):  # ragged prediction rows
+        return np.asarray([_finite_magnitude(row).max(initial=0.0) if len(row) else 0.0
+                           for row in values], dtype=np.float64)
+    if array.ndim == 1:
+        return np.where(np.isfinite(array), np.abs(array), 0.0)
+    if array.size == 0:
+        return np.zeros(len(array))
+    return np.where(np.isfinite(array), np.abs(array), 0.0).max(axis=1)
 
 
 def _adam_b2(experiment: Experiment) -> float | None:

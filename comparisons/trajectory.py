@@ -44,9 +44,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-import types
 from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
@@ -114,7 +114,13 @@ class Trajectory:
     (:meth:`from_dict`), from long rows ``(step, quantity, name, value)``
     (:meth:`from_rows`) or from a whole :class:`functional_training.TrajectoryRecord`
     (:meth:`from_record`). In the keyword form a series is a list (entry ``k``
-    is step ``k``; ``None`` leaves a step out) or a dict ``{step: value}``.
+    is step ``k``; ``None`` leaves a step out), a 1-D NumPy (or JAX) array of
+    numbers (every step from 0; held as given, not copied) or a dict ``{step: value}``.
+
+    The values are held one series at a time, each as NumPy arrays (its steps and
+    its values), so a run of hundreds of thousands of parameters over hundreds of
+    steps costs about 8 bytes a value; :meth:`series_arrays` hands them out whole
+    for vectorised use, :attr:`values` one value at a time.
 
     Args:
       params: ``{name: series}`` of parameter values, steps 0..S.
@@ -139,19 +145,14 @@ class Trajectory:
       (0, 1)
     """
 
-    __slots__ = ("_values", "_where")
+    __slots__ = ("_columns",)
 
     def __init__(self, *, params=None, grads=None, batch_loss=None, train_loss=None,
                  val_loss=None, predictions=None, batches=None, extras=None):
         given = {"params": params, "grads": grads, "batch_loss": batch_loss,
                  "train_loss": train_loss, "val_loss": val_loss, "predictions": predictions,
                  "batches": batches, "extras": extras}
-        values: dict[Key, float] = {}
-        where: dict[Key, str] = {}
-        for key, value, place in _entries_of(given):
-            _add(values, where, key, value, place)
-        self._values = types.MappingProxyType(values)
-        self._where = types.MappingProxyType(where)
+        self._columns = _columns_of(given)
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Trajectory:
@@ -204,8 +205,7 @@ class Trajectory:
           ...
           comparisons.trajectory.TrajectoryError: non-numeric value 'x' in row 7
         """
-        values: dict[Key, float] = {}
-        where: dict[Key, str] = {}
+        found: dict[tuple[str, str], dict[int, tuple[int, float]]] = {}
         for number, row in rows:
             place = f"row {number}"
             fields = [str(field).strip() for field in row]
@@ -214,9 +214,22 @@ class Trajectory:
                                       f"{len(ROW_FIELDS)} ({','.join(ROW_FIELDS)})")
             step, quantity, name, value = fields
             _check_quantity(quantity, place)
-            key = (quantity, _name(quantity, name, place), _whole(step, "step", place))
-            _add(values, where, key, _text_cell(quantity, value, place), place)
-        return cls._of(values, where)
+            name, step = _name(quantity, name, place), _whole(step, "step", place)
+            value = _text_cell(quantity, value, place)
+            series = found.setdefault((quantity, name), {})
+            if step in series:
+                raise TrajectoryError(f"a second value for {label_of(quantity, name)} at step "
+                                      f"{step} in {place} (the first is in row "
+                                      f"{series[step][0]})")
+            series[step] = (number, value)
+        columns = {}
+        for (quantity, name), series in found.items():
+            steps = sorted(series)
+            numbers_ = np.asarray([series[k][0] for k in steps], dtype=np.int64)
+            columns[(quantity, name)] = _Column(
+                np.asarray([series[k][1] for k in steps], dtype=_dtype(quantity)),
+                np.asarray(steps, dtype=np.int64), numbers_, rows=numbers_)
+        return cls._of(columns)
 
     @classmethod
     def from_record(cls, record: TrajectoryRecord) -> Trajectory:
@@ -234,28 +247,50 @@ class Trajectory:
                    extras=record.extras)
 
     @classmethod
-    def _of(cls, values: dict[Key, float], where: dict[Key, str]) -> Trajectory:
+    def _of(cls, columns: dict) -> Trajectory:
         trajectory = cls.__new__(cls)
-        trajectory._values = types.MappingProxyType(values)
-        trajectory._where = types.MappingProxyType(where)
+        trajectory._columns = columns
         return trajectory
 
     # --- what it holds ---------------------------------------------------------------------
 
     @property
     def values(self) -> Mapping[Key, float]:
-        """``(quantity, name, step) -> value``, in the order given (read-only)."""
-        return self._values
+        """``(quantity, name, step) -> value``, in the order given (read-only).
+
+        One value at a time; :meth:`series_arrays` gives whole series at once.
+        """
+        return _Values(self._columns)
+
+    def series_arrays(self) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+        """Every series held, whole: ``(quantity, name, steps, values)``, in the order given.
+
+        ``steps`` are int64 and increasing; ``values`` float64 (int64 example indices
+        for ``batches``); one series per ``(quantity, name)``, a prediction index or a
+        batch position being the name of ``predictions`` and ``batches`` values.
+
+        Example:
+          >>> [(q, n, s.tolist(), v.tolist()) for q, n, s, v in
+          ...  Trajectory(grads={"w": {2: 0.5}}).series_arrays()]
+          [('grads', 'w', [2], [0.5])]
+        """
+        for (quantity, name), column in _in_order(self._columns):
+            yield quantity, name, column.step_array(), column.values
 
     def where(self, key: Key) -> str:
         """Where ``key``'s value came from, for messages: ``row 4``, ``params.w[3]``."""
-        return self._where[key]
+        quantity, name, step = key
+        column = self._columns[(quantity, name)]
+        position = column.position(step)
+        if position is None:
+            raise KeyError(key)
+        return column.place(quantity, name, step, position)
 
     def __len__(self) -> int:
-        return len(self._values)
+        return sum(len(column.values) for column in self._columns.values())
 
     def __iter__(self) -> Iterator[Key]:
-        return iter(self._values)
+        return iter(self.values)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Trajectory):
@@ -271,17 +306,20 @@ class Trajectory:
     @property
     def quantities(self) -> tuple[str, ...]:
         """The quantities it holds, in the contract's order."""
-        held = {quantity for quantity, _, _ in self._values}
+        held = {quantity for quantity, _ in self._columns}
         return tuple(q for q in QUANTITIES if q in held)
 
     @property
     def labels(self) -> tuple[str, ...]:
         """The series it holds (``params.w``, ``predictions[0]``, ...), in the order given."""
-        return tuple(dict.fromkeys(label_of(q, n) for q, n, _ in self._values))
+        return tuple(label_of(q, n) for (q, n), _ in _in_order(self._columns))
 
     def steps_of(self, label: str) -> tuple[int, ...]:
         """The steps at which series ``label`` holds a value, sorted."""
-        return tuple(sorted(k for q, n, k in self._values if label_of(q, n) == label))
+        for (quantity, name), column in self._columns.items():
+            if label_of(quantity, name) == label:
+                return tuple(column.step_array().tolist())
+        return ()
 
     def rows(self) -> list[tuple[int, str, str, float]]:
         """Every value as a long row ``(step, quantity, name, value)``, sorted by step.
@@ -289,10 +327,23 @@ class Trajectory:
         Within a step, rows keep the contract's order of quantities and the given
         order of names.
         """
-        order = {key: i for i, key in enumerate(self._values)}
-        keys = sorted(self._values, key=lambda key: (key[2], QUANTITIES.index(key[0]),
-                                                    order[key]))
-        return [(k, q, n, self._values[(q, n, k)]) for q, n, k in keys]
+        if not self._columns:
+            return []
+        keys = list(self._columns)
+        columns = [self._columns[key] for key in keys]
+        steps = np.concatenate([c.step_array() for c in columns])
+        kinds = np.concatenate([np.full(len(c.values), QUANTITIES.index(q))
+                                for (q, _), c in zip(keys, columns, strict=True)])
+        order = np.concatenate([c.order_array() for c in columns])
+        which = np.concatenate([np.full(len(c.values), i) for i, c in enumerate(columns)])
+        at = np.concatenate([np.arange(len(c.values)) for c in columns])
+        values = [c.values.tolist() for c in columns]
+        out = []
+        for i in np.lexsort((order, kinds, steps)).tolist():
+            column, position = int(which[i]), int(at[i])
+            quantity, name = keys[column]
+            out.append((int(steps[i]), quantity, name, values[column][position]))
+        return out
 
     def to_json(self) -> dict:
         """The ``TRAJ`` object of what it holds: a list per series, ``null`` where not held.
@@ -304,18 +355,29 @@ class Trajectory:
           {'grads': {'w': [None, None, 0.5]}, 'train_loss': [1.0]}
         """
         out: dict = {}
-        for (quantity, name, step), value in self._values.items():
-            value = value if quantity == "batches" else json_float(value)
-            if quantity in NAMED:
-                _put(out.setdefault(quantity, {}).setdefault(name, []), step, value)
-            elif quantity in INDEXED:
+        for (quantity, name), column in _in_order(self._columns):
+            values = column.values.tolist()
+            if quantity != "batches":
+                values = [json_float(v) for v in values]
+            steps = column.step_array().tolist()
+            if quantity in INDEXED:
                 rows = out.setdefault(quantity, [])
-                _put(rows, step, None, keep=True)
-                if rows[step] is None:
-                    rows[step] = []
-                _put(rows[step], int(name), value)
+                for step, value in zip(steps, values, strict=True):
+                    _put(rows, step, None, keep=True)
+                    if rows[step] is None:
+                        rows[step] = []
+                    _put(rows[step], int(name), value)
+                continue
+            if column.steps is None:
+                series = values
             else:
-                _put(out.setdefault(quantity, []), step, value)
+                series = [None] * (steps[-1] + 1)
+                for step, value in zip(steps, values, strict=True):
+                    series[step] = value
+            if quantity in NAMED:
+                out.setdefault(quantity, {})[name] = series
+            else:
+                out[quantity] = series
         return {q: out[q] for q in QUANTITIES if q in out}
 
     # --- against an experiment's reference -----------------------------------------------
@@ -326,6 +388,7 @@ class Trajectory:
         The reference backend's run of the experiment says what exists: its
         parameter names, its extras, its steps (``S + 1`` parameter values, ``S``
         gradients), whether it has a validation set, a batch order, predictions.
+        The message names the first value, in the order given, that has no place.
 
         Args:
           reference: the reference's trajectory of the experiment.
@@ -340,47 +403,157 @@ class Trajectory:
           comparisons.trajectory.TrajectoryError: step 1 out of range in grads.w[1] \
 (single-update runs 1 step: params, train_loss 0..1; grads, batch_loss 0)
         """
-        if not self._values:
+        if not self._columns:
             raise TrajectoryError("the trajectory holds no values: nothing to compare")
         series = _reference_series(reference)
-        for key in self._values:
-            quantity, name, step = key
-            place = self._where[key]
+        widths = {quantity: max((len(row) for row in series[quantity]), default=0)
+                  for quantity in INDEXED if series.get(quantity) is not None}
+        problems = []  # (order of the first value with no place, message)
+        for (quantity, name), column in self._columns.items():
             label = label_of(quantity, name)
+            steps, order = column.step_array(), column.order_array()
+
+            def first_place(bad, column=column, quantity=quantity, name=name, steps=steps,
+                            order=order):
+                position = int(np.flatnonzero(bad)[np.argmin(order[bad])])
+                step = int(steps[position])
+                return int(order[position]), column.place(quantity, name, step, position), step
+
+            everywhere = np.ones(len(steps), dtype=bool) if (
+                quantity in INDEXED or label not in series) else None
             if quantity in INDEXED:
-                rows = series.get(quantity)
-                if rows is None:
-                    raise TrajectoryError(_absent(quantity, place, what))
-                length = max((len(row) for row in rows), default=0)
-                if int(name) >= length:
-                    raise TrajectoryError(
-                        f"{_index_word(quantity)} {name} out of range in {place} ({what} has "
-                        f"{length} {_row_noun(quantity)} per step: {_step_range(length)})")
-                values = rows
+                if quantity not in widths:
+                    at, place, _ = first_place(everywhere)
+                    problems.append((at, _absent(quantity, place, what)))
+                    continue
+                if int(name) >= widths[quantity]:
+                    at, place, _ = first_place(everywhere)
+                    length = widths[quantity]
+                    problems.append((at, f"{_index_word(quantity)} {name} out of range in "
+                                         f"{place} ({what} has {length} {_row_noun(quantity)} "
+                                         f"per step: {_step_range(length)})"))
+                    continue
+                length = len(series[quantity])
             elif label not in series:
-                raise TrajectoryError(_unknown_name(quantity, name, place, what, series))
+                at, place, _ = first_place(everywhere)
+                problems.append((at, _unknown_name(quantity, name, place, what, series)))
+                continue
             else:
-                values = series[label]
-            if step >= len(values):
-                raise TrajectoryError(
-                    f"step {step} out of range in {place} ({_ranges(reference, what)})")
+                length = len(series[label])
+            if steps[-1] >= length:  # steps increase: the last is the largest
+                at, place, step = first_place(steps >= length)
+                problems.append((at, f"step {step} out of range in {place} "
+                                     f"({_ranges(reference, what)})"))
+        if problems:
+            raise TrajectoryError(min(problems)[1])
 
 
-# --- building, one value at a time ------------------------------------------------------------
+# --- storage: one column per series -------------------------------------------------------------
 
 
-def _add(values: dict, where: dict, key: Key, value: float, place: str) -> None:
-    if key in values:
-        first = where[key]
-        label = label_of(key[0], key[1])
-        raise TrajectoryError(f"a second value for {label} at step {key[2]} in {place} "
-                              f"(the first is in {first})")
-    values[key] = value
-    where[key] = place
+class _Column:
+    """One series: ``values[i]`` at step ``steps[i]`` (increasing), the ``order[i]``-th given.
+
+    ``steps`` ``None`` means ``0..n-1``; ``order`` an int ``o`` means ``o, o+1, ...``;
+    ``rows`` are the long rows' numbers (``None`` for the keyword form), for messages.
+    """
+
+    __slots__ = ("order", "rows", "steps", "values")
+
+    def __init__(self, values: np.ndarray, steps: np.ndarray | None, order,
+                 rows: np.ndarray | None = None) -> None:
+        self.values, self.steps, self.order, self.rows = values, steps, order, rows
+
+    def step_array(self) -> np.ndarray:
+        return _every_step(len(self.values)) if self.steps is None else self.steps
+
+    def order_array(self) -> np.ndarray:
+        if isinstance(self.order, int):
+            return np.arange(self.order, self.order + len(self.values))
+        return self.order
+
+    def first(self) -> int:
+        return self.order if isinstance(self.order, int) else int(self.order.min(initial=0))
+
+    def position(self, step: int) -> int | None:
+        if self.steps is None:
+            return int(step) if isinstance(step, (int, np.integer)) and not isinstance(
+                step, bool) and 0 <= step < len(self.values) else None
+        position = int(np.searchsorted(self.steps, step))
+        return position if position < len(self.steps) and self.steps[position] == step else None
+
+    def place(self, quantity: str, name: str, step: int, position: int) -> str:
+        if self.rows is not None:
+            return f"row {int(self.rows[position])}"
+        if quantity in NAMED:
+            return f"{quantity}.{name}[{step}]"
+        if quantity in INDEXED:
+            return f"{quantity}[{step}][{name}]"
+        return f"{quantity}[{step}]"
 
 
-def _entries_of(given: Mapping) -> Iterator[tuple[Key, float, str]]:
-    """Every ``(key, value, where)`` of the keyword form (see :class:`Trajectory`)."""
+class _Values(Mapping):
+    """``(quantity, name, step) -> value`` over the columns, in the order given."""
+
+    def __init__(self, columns: dict) -> None:
+        self._columns = columns
+
+    def __getitem__(self, key: Key):
+        quantity, name, step = key
+        column = self._columns[(quantity, name)]
+        position = column.position(step)
+        if position is None:
+            raise KeyError(key)
+        return column.values[position].item()
+
+    def __len__(self) -> int:
+        return sum(len(column.values) for column in self._columns.values())
+
+    def __iter__(self) -> Iterator[Key]:
+        entries = []
+        for (quantity, name), column in self._columns.items():
+            entries += zip(column.order_array().tolist(), column.step_array().tolist(),
+                           [(quantity, name)] * len(column.values), strict=True)
+        entries.sort(key=lambda entry: entry[0])
+        return ((quantity, name, step) for _, step, (quantity, name) in entries)
+
+
+def _in_order(columns: dict):
+    """The columns' items by the order their first value was given: the dict's own order,
+    since every builder adds a column when it meets the column's first value."""
+    return columns.items()
+
+
+@functools.lru_cache(maxsize=64)
+def _every_step(count: int) -> np.ndarray:
+    """``0..count-1``, read-only, shared by every series that holds each of those steps."""
+    steps = np.arange(count)
+    steps.flags.writeable = False
+    return steps
+
+
+def _dtype(quantity: str):
+    return np.int64 if quantity == "batches" else np.float64
+
+
+def _columns_of(given: Mapping) -> dict[tuple[str, str], _Column]:
+    """The keyword form (see :class:`Trajectory`) as one column per series."""
+    columns: dict[tuple[str, str], _Column] = {}
+    counter = 0
+
+    def add(quantity: str, name: str, column: _Column, place: str) -> None:
+        nonlocal counter
+        key = (quantity, name)
+        if key in columns:
+            step = int(column.step_array()[0])
+            first = columns[key]
+            raise TrajectoryError(
+                f"a second value for {label_of(quantity, name)} at step {step} in "
+                f"{place}[{step}] (the first is in "
+                f"{first.place(quantity, name, step, first.position(step) or 0)})")
+        columns[key] = column
+        counter += len(column.values)
+
     for quantity, data in given.items():
         if data is None:
             continue
@@ -391,19 +564,82 @@ def _entries_of(given: Mapping) -> Iterator[tuple[Key, float, str]]:
             for name, series in data.items():
                 place = f"{quantity}.{name}"
                 name = _name(quantity, name, place)
-                for step, value in _series(series, place):
-                    yield ((quantity, name, step), _cell(quantity, value, f"{place}[{step}]"),
-                           f"{place}[{step}]")
+                column = _given_column(quantity, series, place, counter)
+                if len(column.values):
+                    add(quantity, name, column, place)
         elif quantity in INDEXED:
+            block = _row_block(quantity, data)
+            if block is not None:
+                steps, width = block.shape
+                for index in range(width):
+                    columns[(quantity, str(index))] = _Column(
+                        block[:, index], None, counter + np.arange(steps) * width + index)
+                counter += block.size
+                continue
+            cells: dict[str, dict[int, tuple[int, object]]] = {}
             for step, row in _series(data, quantity):
                 place = f"{quantity}[{step}]"
                 for index, value in _series(row, place, what="row"):
-                    yield ((quantity, str(index), step),
-                           _cell(quantity, value, f"{place}[{index}]"), f"{place}[{index}]")
+                    here = f"{place}[{index}]"
+                    cell = cells.setdefault(str(index), {})
+                    if step in cell:
+                        raise TrajectoryError(f"a second value for {label_of(quantity, str(index))}"
+                                              f" at step {step} in {here} (the first is in "
+                                              f"{here})")
+                    cell[step] = (counter, _cell(quantity, value, here))
+                    counter += 1
+            for name, cell in cells.items():
+                steps = sorted(cell)
+                columns[(quantity, name)] = _Column(
+                    np.asarray([cell[k][1] for k in steps], dtype=_dtype(quantity)),
+                    np.asarray(steps, dtype=np.int64),
+                    np.asarray([cell[k][0] for k in steps], dtype=np.int64))
         else:
-            for step, value in _series(data, quantity):
-                yield (quantity, "", step), _cell(quantity, value, f"{quantity}[{step}]"), \
-                    f"{quantity}[{step}]"
+            column = _given_column(quantity, data, quantity, counter)
+            if len(column.values):
+                add(quantity, "", column, quantity)
+    return columns
+
+
+def _row_block(quantity: str, data) -> np.ndarray | None:
+    """Rows of one width, every value a plain number, as a ``(steps, width)`` array; else None."""
+    kind = int if quantity == "batches" else float
+    if hasattr(data, "tolist") and getattr(data, "ndim", 0) == 2 and quantity != "batches":
+        array = np.asarray(data)
+        return array.astype(np.float64) if array.dtype.kind in "fiu" and array.size else None
+    if not (isinstance(data, list) and data and all(isinstance(row, list) for row in data)):
+        return None
+    width = len(data[0])
+    if not width or any(len(row) != width for row in data) or not all(
+            type(value) is kind for row in data for value in row):
+        return None
+    block = np.array(data, dtype=_dtype(quantity))
+    return None if quantity == "batches" and (block < 0).any() else block
+
+
+def _given_column(quantity: str, data, place: str, first: int) -> _Column:
+    """One series of the keyword form: a whole array or list of numbers, or any series."""
+    if hasattr(data, "tolist") and getattr(data, "ndim", 0) > 0:  # a NumPy or JAX array
+        array = np.asarray(data)
+        if array.ndim == 1 and array.dtype.kind in "fiu":
+            held = array.astype(np.float64, copy=False).view()
+            held.flags.writeable = False
+            return _Column(held, None, first)
+    elif isinstance(data, list) and all(type(value) is float for value in data):
+        return _Column(np.array(data, dtype=np.float64), None, first)
+    cells: dict[int, tuple[int, float]] = {}
+    for step, value in _series(data, place):
+        here = f"{place}[{step}]"
+        if step in cells:
+                raise TrajectoryError(f"a second value for {place} at step {step} in {here} "
+                                  f"(the first is in {here})")
+        cells[step] = (first + len(cells), _cell(quantity, value, here))
+    steps = sorted(cells)
+    values = np.asarray([cells[k][1] for k in steps], dtype=np.float64)
+    if steps == list(range(len(steps))) and all(cells[k][0] == first + k for k in steps):
+        return _Column(values, None, first)
+    return _Column(values, np.asarray(steps, dtype=np.int64),
+                   np.asarray([cells[k][0] for k in steps], dtype=np.int64))
 
 
 def _series(data, place: str, *, what: str = "series") -> Iterator[tuple[int, object]]:

@@ -85,10 +85,12 @@ from functional_training._optimizers import (
 from functional_training._params import PARAM_NAMES, LinearParams
 from functional_training._precision import DTYPES, float64, overflow_edge, precision, tolerance
 from functional_training._record import (
+    ARRAYS_FROM,
     RECORDED_EXTRAS,
     TrajectoryRecord,
     aligned_values,
     from_json_float,
+    holds_arrays,
     json_float,
     named_series,
     record_from_trajectory,
@@ -145,6 +147,8 @@ __all__ = [
     "accuracies",
     "accuracy_of",
     "RECORDED_EXTRAS",
+    "ARRAYS_FROM",
+    "holds_arrays",
     "LOSS_KINDS",
     "LossKind",
     "check_targets",

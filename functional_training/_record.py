@@ -21,7 +21,10 @@ For an experiment of ``S`` optimizer steps:
   (``learning_rate``, S values) and, for classification losses, the accuracy at
   each ``params[k]`` (``train_accuracy``, ``val_accuracy``, S + 1 values).
 
-Values are Python floats (float64); non-finite values are data.
+Values are Python floats (float64); non-finite values are data. A large run's
+``params`` and ``grads`` series (more than :data:`ARRAYS_FROM` values in all) are
+read-only 1-D NumPy float64 arrays instead (:func:`holds_arrays`), views of one
+block per quantity, read the same way (index, ``len``, iteration).
 
 A run that records only some steps (``train --eval-every E``) sets
 ``record_steps`` to the ``R`` recorded steps (``0 = k_0 < ... < k_{R-1} = S - 1``):
@@ -100,11 +103,20 @@ class TrajectoryRecord:
     def first_nonfinite_step(self) -> int | None:
         """First (recorded) step k where any recorded value is inf or NaN, else ``None``."""
         first = None
+        by_length: dict[int, list] = {}  # many series of one length: checked as one block
         for _, values in self.series():
-            for k, value in enumerate(values):
-                if not all(math.isfinite(v) for v in _flat(value)):
-                    first = k if first is None else min(first, k)
-                    break
+            if isinstance(values, (list, np.ndarray)) and len(values) and not isinstance(
+                    values[0], list):
+                by_length.setdefault(len(values), []).append(values)
+                continue
+            k = _first_nonfinite(values)
+            if k is not None:
+                first = k if first is None else min(first, k)
+        for series in by_length.values():
+            k = _first_nonfinite(np.stack([np.asarray(v, dtype=np.float64) for v in series],
+                                          axis=1))
+            if k is not None:
+                first = k if first is None else min(first, k)
         if self.record_steps is None:
             return first
         if first is not None:
@@ -114,6 +126,8 @@ class TrajectoryRecord:
     @property
     def grad_norm(self) -> list[float]:
         """Global gradient norm per record, ``sqrt(sum over params of g^2)`` (overflow-safe)."""
+        if any(isinstance(g, np.ndarray) for g in self.grads.values()):
+            return _norms(self.grads.values(), len(self.batch_loss))
         return [math.hypot(*(g[k] for g in self.grads.values()))
                 for k in range(len(self.batch_loss))]
 
@@ -216,8 +230,30 @@ def aligned_values(
                        b_row[i] if i < len(b_row) else None)
 
 
-def _flat(value) -> Iterable[float]:
-    return value if isinstance(value, list) else (value,)
+def _first_nonfinite(values) -> int | None:
+    """The first step of a series (or of rows of predictions) holding an inf or NaN."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):  # ragged rows
+        bad = [k for k, row in enumerate(values) if not all(math.isfinite(v) for v in row)]
+        return bad[0] if bad else None
+    if not array.size:
+        return None
+    finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
+    return None if finite.all() else int(np.argmin(finite))
+
+
+def _norms(series: Iterable, steps: int) -> list[float]:
+    """``sqrt(sum of squares)`` per step over array series, scaled so that it cannot overflow."""
+    block = np.stack([np.asarray(g, dtype=np.float64)[:steps] for g in series], axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = np.max(np.abs(block), axis=1, initial=0.0)
+        safe = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+        norms = safe * np.sqrt(np.sum((block / safe[:, None]) ** 2, axis=1))
+    nonfinite = ~np.isfinite(block).all(axis=1)
+    infinite = np.isinf(block).any(axis=1)
+    norms = np.where(nonfinite, np.where(infinite, np.inf, np.nan), norms)
+    return norms.tolist()
 
 
 def json_float(value: float) -> float | str:
@@ -278,6 +314,23 @@ def named_series(tree, *, leading: int = 1) -> dict[str, np.ndarray]:
     return series
 
 
+ARRAYS_FROM = 1_000_000
+"""A record of more parameter values than this (parameters x recorded steps) holds each
+``params`` and ``grads`` series as a read-only 1-D NumPy float64 view of one block
+(:func:`holds_arrays`): 8 bytes a value instead of a Python float's 32, and no
+conversion. Read such a series by index, ``len``, iteration or ``numpy.asarray``."""
+
+
+def holds_arrays(parameters: int, steps: int) -> bool:
+    """Whether a record of ``parameters`` scalars over ``steps`` steps holds NumPy series.
+
+    Example:
+      >>> holds_arrays(2, 20), holds_arrays(397_510, 100)
+      (False, True)
+    """
+    return parameters * (steps + 1) > ARRAYS_FROM
+
+
 RECORDED_EXTRAS = ("learning_rate", "train_accuracy", "val_accuracy")
 """The optional series a trajectory may carry beyond the contract's core, recorded as extras
 under these names: the scheduled rate of each step (``S`` values) and the accuracy at each
@@ -318,9 +371,19 @@ def record_from_trajectory(
     recorded = {key: getattr(trajectory, key, None) for key in RECORDED_EXTRAS}
     extras = {**{k: [float(v) for v in vs] for k, vs in (extras or {}).items()},
               **{k: floats(v) for k, v in recorded.items() if v is not None}}
+    params = named_series(trajectory.params)
+    large = holds_arrays(len(params), len(trajectory.batch_loss))
+
+    def series(values: np.ndarray):
+        if not large:
+            return values.tolist()
+        values = values.view()
+        values.flags.writeable = False
+        return values
+
     record = TrajectoryRecord(
-        params={k: v.tolist() for k, v in named_series(trajectory.params).items()},
-        grads={k: v.tolist() for k, v in named_series(trajectory.grads).items()},
+        params={k: series(v) for k, v in params.items()},
+        grads={k: series(v) for k, v in named_series(trajectory.grads).items()},
         batch_loss=floats(trajectory.batch_loss),
         train_loss=floats(trajectory.train_loss),
         val_loss=floats(trajectory.val_loss),

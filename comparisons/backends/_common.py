@@ -13,6 +13,8 @@ import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
+
 from comparisons.backends.update_rules import schedule_rule
 from comparisons.experiments import KINDS, Experiment
 from functional_training import (
@@ -254,6 +256,9 @@ def _check_rows(experiment: Experiment) -> None:
             continue
         if not records:
             raise ValueError(f"{label} data is empty")
+        if _plain_rows(records, width):  # every value a finite float, one width: no message
+            width = len(records[0])
+            continue
         for i, row in enumerate(records):
             if not isinstance(row, (tuple, list)) or len(row) < 2:
                 raise ValueError(f"{label} record {i} must be (x_1, ..., x_d, target), got {row!r}")
@@ -266,6 +271,20 @@ def _check_rows(experiment: Experiment) -> None:
                 )
             for value in row:
                 _finite_number(value, f"{label} record {i}")
+
+
+def _plain_rows(records, width: int | None) -> bool:
+    """Rows of floats (``tuple``/``list``), all of one width (``width`` if given), all finite:
+    checked at once for a large data set; anything else goes value by value for the message."""
+    first = records[0]
+    if not isinstance(first, (tuple, list)) or len(first) < 2 or (
+            width is not None and len(first) != width):
+        return False
+    if not all(isinstance(row, (tuple, list)) and len(row) == len(first) for row in records):
+        return False
+    if not all(type(value) is float for row in records for value in row):
+        return False
+    return bool(np.isfinite(np.asarray(records, dtype=np.float64)).all())
 
 
 def objective_of(experiment: Experiment) -> Objective:

@@ -31,7 +31,7 @@ import optax
 
 import functional_training as ft
 from comparisons.backends import _common
-from comparisons.backends._loop import Batch, Evaluation, Maths, run_loop
+from comparisons.backends._loop import Batch, Evaluation, Loop, Maths, run_loop
 from comparisons.experiments import Experiment
 
 DESCRIPTION = "JAX: functional_training (jax.grad, optax, one jitted lax.scan)"
@@ -217,6 +217,28 @@ class JaxMaths(Maths):
         return held, square, grad
 
 
+class WholeRun(Loop):
+    """A large training run (:func:`functional_training.holds_arrays`): the compiled run's
+    record as :meth:`JaxMaths.start` made it, not read back value by value.
+
+    The loop would record exactly these values (a test compares the two on a small
+    run); a record of NumPy arrays is not copied into hundreds of millions of floats.
+    A gradient check (finite differences) and accumulation still run the loop.
+    """
+
+    def run(self) -> ft.TrajectoryRecord:
+        if not self.steps_optimizer or self.checks_gradients:
+            return super().run()
+        self.maths.start(self.batches())
+        return self.maths.record
+
+
+def whole_run(experiment: Experiment) -> bool:
+    """Whether ``experiment`` runs as :class:`WholeRun` (a large model over its steps)."""
+    return (experiment.kind == "train" and experiment.model in ft.MODEL_KINDS
+            and ft.holds_arrays(len(experiment.parameter_names), experiment.steps))
+
+
 def run(experiment: Experiment, *, dtype: str = "float64") -> ft.TrajectoryRecord:
     """Run ``experiment`` with JAX and optax (CPU or whatever JAX's default device is).
 
@@ -241,4 +263,5 @@ def run(experiment: Experiment, *, dtype: str = "float64") -> ft.TrajectoryRecor
     # Several features make x @ w a matmul, which recent GPUs would run in TF32 in
     # float32: ask for full precision (docs/accelerators.md).
     with ft.precision(dtype), jax.default_matmul_precision("highest"):
-        return run_loop(experiment, JaxMaths, dtype=dtype)
+        return run_loop(experiment, JaxMaths, dtype=dtype,
+                        loop=WholeRun if whole_run(experiment) else Loop)

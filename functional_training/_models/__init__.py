@@ -190,8 +190,9 @@ def params_from_values(
     """
     kind = model_kind(kind) if isinstance(kind, str) else kind
     names = parameter_names(kind, **config)
+    known = set(names)
     missing = [n for n in names if n not in values]
-    unknown = [n for n in values if n not in names]
+    unknown = [n for n in values if n not in known]
     if missing or unknown:
         problem = f"missing {missing[0]!r}" if missing else f"unknown {unknown[0]!r}"
         raise ValueError(
@@ -199,10 +200,9 @@ def params_from_values(
         )
     leaves = {}
     for leaf, shape in kind.shapes(**config).items():
-        array = np.zeros(shape, dtype=dtype)
         if shape:
-            for index in np.ndindex(*shape):
-                array[index] = values[scalar_name(leaf, index)]
+            array = np.asarray([values[scalar_name(leaf, index)] for index in np.ndindex(*shape)],
+                               dtype=dtype).reshape(shape)
         else:
             array = np.asarray(values[leaf], dtype=dtype)
         leaves[leaf] = array

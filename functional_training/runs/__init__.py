@@ -110,6 +110,7 @@ from functional_training.runs._spec import (
     read_spec_text,
     rows_of,
 )
+from functional_training.runs._spec_model import size_problem as spec_size_problem
 from functional_training.runs._sweep_record import sweep_digest, sweep_manifest, sweep_result_json
 from functional_training.runs._train_manifest import (
     settings_from_run,
@@ -146,6 +147,7 @@ __all__ = [
     "Rerunner",
     "SPEC_MAX_PARAMETERS",
     "SPEC_MAX_STEPS",
+    "spec_size_problem",
     "SettingError",
     "SpecError",
     "TrainOutcome",

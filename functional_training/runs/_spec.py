@@ -82,9 +82,9 @@ values, parameters ``w[i,j]`` and ``b[j]``, no ``sizes`` or ``activation``::
     w = [[0.1, 0.0, -0.1], [0.2, 0.3, 0.0]]    # (d, k); or init = "zeros" / "seeded"
     b = [0.0, 0.0, 0.0]
 
-``k`` (the last size of an mlp, ``outputs`` of a linear model) must fit the loss: 1 for every loss but
-``softmax-cross-entropy``, which takes ``k >= 2`` logits. A learning-rate schedule
-replaces ``[optimizer].learning_rate`` (giving both is an error)::
+``k`` (the last size of an mlp, ``outputs`` of a linear model) must fit the loss: 1
+for every loss but ``softmax-cross-entropy``, which takes ``k >= 2`` logits. A
+learning-rate schedule replaces ``[optimizer].learning_rate`` (giving both is an error)::
 
     [schedule]
     kind = "cosine"                       # constant | linear | cosine | exponential
@@ -123,6 +123,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -141,6 +142,7 @@ from functional_training.runs._spec_model import (
     leaf_layout,
     model_config,
     model_table,
+    size_problem,
 )
 from functional_training.runs._spec_toml import SpecError, only_keys, string_at, table_of
 from functional_training.runs._spec_training import (
@@ -276,6 +278,9 @@ def parse_run_spec(text: str, *, base: str | Path | None = None,
     steps, batch_size, seed = run_table(tables["run"], examples=y.shape[0])
     order, last_batch = batch_rule(tables["run"], batch_size=batch_size,
                                    from_trajectory=from_trajectory, short_batches=short_batches)
+    parameters = sum(math.prod(shape) for shape in model_kind(kind).shapes(**config).values())
+    if (problem := size_problem(parameters, steps)) is not None:
+        raise SpecError(f"[run].steps: {problem}")
 
     init_values, init_kind, init_seed = init
     return RunSpec.from_arrays(

@@ -12,6 +12,7 @@ a quantity (``ModelKind.stated_by``): no branch on a kind's name here.
 from __future__ import annotations
 
 import math
+import os
 import re
 
 import numpy as np
@@ -35,10 +36,68 @@ from functional_training.runs._spec_toml import (
     shortened,
 )
 
-MAX_PARAMETERS = 100_000
-"""Upper bound on a spec's number of scalar parameters (an ``mlp``'s ``sizes``): the
-hand-written backends hold every parameter as a Python float, and a typo such as
-``sizes = [2, 1600000000, 1]`` must be one line, not an out-of-memory crash."""
+BYTES_PER_PARAMETER = 2_000
+"""Bytes a check holds per parameter whatever its steps: its name and initial value as
+Python objects, and a NumPy view per recorded series (``params`` and ``grads``, in the
+reference's record, your trajectory and the reference filled with yours)."""
+
+BYTES_PER_VALUE = 64
+"""Bytes a check holds per recorded value (one parameter or gradient at one step): 8 per
+float64 in about eight arrays at once (the reference's record, your trajectory, the
+reference filled with yours, the comparison's stacked blocks and their differences).
+Measured: ``benchmarks/large_check.py`` (docs/checking.md gives the figures)."""
+
+
+def check_bytes(parameters: int, steps: int) -> int:
+    """The memory a check of ``parameters`` scalars over ``steps`` steps needs, estimated.
+
+    ``parameters * (BYTES_PER_PARAMETER + 2 (steps + 1) BYTES_PER_VALUE)``: parameters
+    and gradients at every step (:data:`BYTES_PER_PARAMETER`, :data:`BYTES_PER_VALUE`).
+
+    Example:
+      >>> f"{check_bytes(397_510, 100) / 2**30:.1f} GiB"
+      '5.5 GiB'
+    """
+    return parameters * (BYTES_PER_PARAMETER + 2 * (steps + 1) * BYTES_PER_VALUE)
+
+
+def memory_limit() -> int:
+    """The memory a spec's check may need: half this machine's physical memory."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):  # no sysconf: assume 8 GiB
+        return 4 * 2**30
+
+
+def size_problem(parameters: int, steps: int) -> str | None:
+    """``None``, or why a check of this size does not fit :func:`memory_limit` (one line).
+
+    Example:
+      >>> size_problem(9, 20) is None
+      True
+      >>> size_problem(10**12, 1).startswith("1,000,000,000,000 parameters over 1 step need")
+      True
+    """
+    need, limit = check_bytes(parameters, steps), memory_limit()
+    if need <= limit:
+        return None
+    return (f"{parameters:,} parameters over {steps:,} step{'s' if steps != 1 else ''} need "
+            f"about {_bytes(need)} to check, more than the {_bytes(limit)} this machine "
+            "allows (half its memory)")
+
+
+def _bytes(count: int) -> str:
+    """``5.5 GiB``, ``120.0 MiB``: a byte count in binary units."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
+MAX_PARAMETERS = memory_limit() // check_bytes(1, 1)
+"""Upper bound on a spec's number of scalar parameters on this machine (a one-step run:
+:func:`size_problem`; more steps allow fewer). A typo such as ``sizes = [2, 1600000000,
+1]`` is one line, not an out-of-memory crash; [run].steps is checked the same way."""
 
 MODEL_KEYS = ("kind", "init", "seed", "trainable")
 """The keys of ``[model]`` besides the kind's configuration and leaves."""
@@ -74,10 +133,10 @@ def model_table(table: dict, *, features: int, from_trajectory: bool = False
     only_keys("model", table, (*dict.fromkeys((*settings, *kind.defaults)), *keys,
                                *MODEL_KEYS))
     count = sum(math.prod(shape) for shape in shapes.values())
-    if count > MAX_PARAMETERS:
+    problem = size_problem(count, 1)
+    if problem is not None:
         where = f"[model].{next(iter(settings))}" if settings else "[model]"
-        raise SpecError(f"{where}: {count} parameters is more than the {MAX_PARAMETERS} a spec "
-                        "may have")
+        raise SpecError(f"{where}: {problem}")
     explicit = [key for key in keys if key in table]
     if "init" in table:
         init = table["init"]

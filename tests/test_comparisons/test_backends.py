@@ -17,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -31,6 +32,8 @@ from comparisons.backends import (
     BackendUnavailable,
     available_backends,
     get_backend,
+    jax_backend,
+    run_loop,
 )
 from comparisons.backends.update_rules import update_rule
 from comparisons.experiments import REGISTRY, Experiment, batch_order
@@ -863,3 +866,16 @@ def test_jax_scales_a_short_summed_batch_in_its_compiled_run():
         updates, state = opt.update(jnp.asarray(1.0), state, params)
         steps.append(float(updates))
     assert steps == [-1.0, -0.5, -1.0]
+
+
+@pytest.mark.parametrize("name", ["mlp/moons", "softmax/delay-class", "train-validation"])
+def test_jax_whole_run_records_what_the_loop_records(name):
+    # A large run returns the compiled run's record as it is (jax_backend.WholeRun) instead
+    # of reading it back through the loop; on a small run the two records are equal, value
+    # for value (a schedule, accuracy, validation and batches included). If the loop ever
+    # records something else, WholeRun must too.
+    experiment = REGISTRY[name]
+    with ft.precision("float64"), jax.default_matmul_precision("highest"):
+        looped = run_loop(experiment, jax_backend.JaxMaths)
+        whole = run_loop(experiment, jax_backend.JaxMaths, loop=jax_backend.WholeRun)
+    assert whole == looped

@@ -13,7 +13,7 @@ from comparisons.backends import BACKEND_NAMES, available_backends, get_backend
 from comparisons.compare import compare_trajectories, rounded_to, run_and_compare, values_agree
 from comparisons.experiments import REGISTRY
 from comparisons.spec import load_spec
-from functional_training import TrajectoryRecord
+from functional_training import TrajectoryRecord, aligned_values
 
 INF, NAN = math.inf, math.nan
 FIVE = REGISTRY["five-steps"]
@@ -292,3 +292,68 @@ def test_an_unavailable_backend_is_recorded_not_fatal(monkeypatch):
     assert "torch" not in trajectories
     assert verdict.unavailable == {"torch": "torch backend unavailable: no torch"}
     assert verdict.agree and set(verdict.backends) == {"engine", "jax"}
+
+
+# --- whole arrays at once: the same verdict as value by value ---------------------------------
+
+
+def _value_by_value(expected, actual, tol):
+    """The comparison rule written plainly (float64, no overflow edge, no divergence):
+    every aligned value with values_agree and its group's running largest magnitude."""
+    groups: dict[str, list[float]] = {}
+    for label, values in expected.series():
+        group = groups.setdefault(label.split(".")[0], [])
+        for k, value in enumerate(values):
+            while len(group) <= k:
+                group.append(0.0)
+            finite = [abs(v) for v in (value if isinstance(value, list) else [value])
+                      if math.isfinite(v)]
+            group[k] = max(group[k], *finite, 0.0)
+    running = {g: list(np.maximum.accumulate(v)) for g, v in groups.items()}
+    first, largest = None, {}
+    for label, quantity, k, r, a in aligned_values(expected, actual):
+        ok, diff = values_agree(r, a, tol, scale=running[label.split(".")[0]][k])
+        largest[label] = max(largest.get(label, 0.0), diff)
+        if not ok and (first is None or k < first[0]):
+            first = (k, quantity, r, a)
+    return first, largest
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_arrays_at_once_give_the_verdict_value_by_value_gives(seed):
+    rng = np.random.default_rng(seed)
+    steps, names = 12, [f"w[{i}]" for i in range(40)]
+
+    def record(params, grads, predictions):
+        return TrajectoryRecord(params=params, grads=grads, batch_loss=list(rng.normal(size=steps)),
+                                train_loss=list(rng.normal(size=steps + 1)),
+                                predictions=predictions)
+
+    params = {n: list(rng.normal(size=steps + 1) * 10.0 ** rng.integers(-3, 3)) for n in names}
+    grads = {n: list(rng.normal(size=steps)) for n in names}
+    predictions = rng.normal(size=(steps + 1, 3)).tolist()
+    expected = record(params, grads, predictions)
+    mine = {n: list(v) for n, v in params.items()}
+    wrong = {n: list(v) for n, v in grads.items()}
+    moved = [list(row) for row in predictions]
+    for _ in range(3):  # a few differences, some below the tolerance, some above
+        k, i = int(rng.integers(steps)), int(rng.integers(len(names)))
+        scale = 10.0 ** rng.integers(-14, -8)
+        wrong[names[i]][k] += scale
+        mine[names[(i + 1) % len(names)]][k] *= 1 + scale
+        moved[k][i % 3] += scale
+    actual = dataclasses.replace(expected, params=mine, grads=wrong, predictions=moved)
+    as_arrays = dataclasses.replace(
+        actual, params={n: np.asarray(v) for n, v in mine.items()},
+        grads={n: np.asarray(v) for n, v in wrong.items()})
+    tol = 1e-12
+    first, largest = _value_by_value(expected, actual, tol)
+    experiment = dataclasses.replace(REGISTRY["five-steps"], steps=steps)
+    for theirs in (actual, as_arrays):
+        verdict = compare_trajectories(experiment, {"manual": expected, "theirs": theirs})
+        assert verdict.tolerance == tol
+        assert verdict.max_abs_diff == largest
+        found = verdict.first_mismatch
+        got = None if found is None else (found.step, found.quantity, found.expected,
+                                          found.actual)
+        assert got == first

@@ -124,3 +124,46 @@ def test_values_that_do_not_fit_the_reference_are_one_line_saying_what_it_has():
         with pytest.raises(TrajectoryError) as caught:
             trajectory.check_fits(reference)
         assert re.search(message, str(caught.value)), str(caught.value)
+
+
+# --- held one column per series (large runs) ---------------------------------------------
+
+
+def test_series_arrays_give_each_series_whole_in_the_order_given():
+    mine = Trajectory(params={"w": np.array([1.0, 1.8])}, grads={"w": {1: 0.5, 0: -8.0}},
+                      batches=[[2, 0], [1, 3]])
+    got = [(q, n, s.tolist(), v.tolist()) for q, n, s, v in mine.series_arrays()]
+    assert got == [("params", "w", [0, 1], [1.0, 1.8]), ("grads", "w", [0, 1], [-8.0, 0.5]),
+                   ("batches", "0", [0, 1], [2, 1]), ("batches", "1", [0, 1], [0, 3])]
+    # One value at a time, the same values, in the order given (the dict's 1 before its 0).
+    assert list(mine.values)[:4] == [("params", "w", 0), ("params", "w", 1),
+                                     ("grads", "w", 1), ("grads", "w", 0)]
+    assert mine.values[("grads", "w", 1)] == 0.5
+    assert mine.where(("batches", "1", 1)) == "batches[1][1]"
+
+
+def test_an_array_series_is_held_as_given_read_only():
+    w = np.linspace(0.0, 1.0, 5)
+    held = next(Trajectory(params={"w": w}).series_arrays())[3]
+    assert np.shares_memory(held, w)  # not copied: a large run's arrays cost nothing more
+    assert not held.flags.writeable
+    assert w.flags.writeable  # the caller's own array is left alone
+
+
+@pytest.mark.parametrize(("series", "message"), [
+    (np.array(["1.0"]), "non-numeric value '1.0' in params.w[0]"),
+    (np.array([True]), "non-numeric value True in params.w[0]"),
+])
+def test_an_array_of_other_things_is_read_value_by_value(series, message):
+    with pytest.raises(TrajectoryError, match=re.escape(message)):
+        Trajectory(params={"w": series})
+
+
+def test_a_large_trajectory_is_built_from_arrays_quickly():
+    # 100,000 series of 51 steps: one column each, values held in the given block.
+    block = np.arange(51 * 100_000, dtype=np.float64).reshape(51, 100_000)
+    names = [f"w[{i}]" for i in range(100_000)]
+    mine = Trajectory(params=dict(zip(names, block.T, strict=True)))
+    assert len(mine) == block.size
+    last = list(mine.series_arrays())[-1]
+    assert last[1] == "w[99999]" and np.array_equal(last[3], block[:, -1])

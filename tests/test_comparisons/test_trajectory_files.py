@@ -12,6 +12,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from comparisons.backends import get_backend
@@ -22,7 +23,9 @@ from comparisons.trajectory_files import (
     CSV_HEADER,
     read_trajectory,
     trajectory_csv,
+    trajectory_npz,
     trajectory_schema,
+    write_trajectory,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,3 +181,51 @@ def test_what_the_schema_refuses_the_reader_refuses(document):
     assert not _valid(document, schema, schema)
     with pytest.raises(TrajectoryError):
         Trajectory.from_dict(document)
+
+
+# --- NPZ: the binary format for large runs --------------------------------------------------
+
+
+def test_npz_round_trip_of_a_whole_run(tmp_path):
+    run = get_backend("manual").run(REGISTRY["softmax/delay-class"])
+    mine = Trajectory.from_record(run)
+    path = write_trajectory(tmp_path / "run.npz", mine)
+    assert read_trajectory(path) == mine
+    assert read_trajectory(write_trajectory(tmp_path / "run.json", mine)) == mine
+    assert read_trajectory(write_trajectory(tmp_path / "run.csv", mine)) == mine
+
+
+def test_npz_holds_steps_other_than_every_one(tmp_path):
+    mine = Trajectory(params={"w": {2: 1.0, 5: 2.0}, "b": {2: 0.0, 5: 0.5}},
+                      train_loss={3: 4.0})
+    arrays = trajectory_npz(mine)
+    assert arrays["params.steps"].tolist() == [2, 5]
+    assert read_trajectory(write_trajectory(tmp_path / "part.npz", mine)) == mine
+
+
+def test_npz_needs_a_quantity_at_one_set_of_steps(tmp_path):
+    with pytest.raises(TrajectoryError, match=re.escape(
+            "NPZ holds a quantity's series at the same steps; params.b has steps 0, "
+            "params.w steps 0, 1: write .json or .csv")):
+        write_trajectory(tmp_path / "x.npz", Trajectory(params={"w": [1.0, 2.0], "b": [0.0]}))
+    with pytest.raises(TrajectoryError, match=re.escape("write a trajectory as .json, .csv "
+                                                        "or .npz, not .txt")):
+        write_trajectory(tmp_path / "x.txt", Trajectory(batch_loss=[1.0]))
+
+
+@pytest.mark.parametrize(("members", "message"), [
+    ({"loss": np.zeros(2)}, "unknown member 'loss'"),
+    ({"params": np.zeros((2, 2))}, "params.names: expected 2 names (1-D strings)"),
+    ({"params": np.zeros((2, 1)), "params.names": np.array(["w", "b"])},
+     "params.names: expected 1 names"),
+    ({"batch_loss": np.zeros((2, 2))}, "batch_loss: expected a 1-D array of numbers, got 2-D"),
+    ({"batches": np.zeros((2, 2))}, "batches: expected a 2-D array of example indices"),
+    ({"batches": np.array([[0, -1]])}, "example index -1 in batches[0][1]"),
+    ({"train_loss": np.zeros(2), "train_loss.steps": np.array([3, 1])},
+     "train_loss.steps: expected 2 increasing steps >= 0"),
+])
+def test_a_bad_npz_is_one_line_naming_the_member(tmp_path, members, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **members)
+    with pytest.raises(TrajectoryError, match=re.escape(f"{path}: {message}")):
+        read_trajectory(path)
