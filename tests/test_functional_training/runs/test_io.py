@@ -10,6 +10,11 @@ from cli_helpers import run_cli
 from functional_training import runs
 
 
+def _ft(capsys, *argv):
+    """``python -m functional_training ARGV`` in this process: (exit code, stdout, stderr)."""
+    return run_cli(capsys, "functional_training", *argv)
+
+
 @pytest.mark.parametrize("command", [
     ("train", "--data", "shipments", "--optimizer", "sgd", "--learning-rate", "0.08",
      "--steps", "5"),
@@ -22,9 +27,6 @@ def test_json_and_manifest_on_one_path_are_refused(command, capsys, tmp_path):
     assert err == f"error: --manifest: {path} is also the --json file; give each its own\n"
     assert list(tmp_path.iterdir()) == []
 
-
-def _ft(capsys, *argv):
-    return run_cli(capsys, "functional_training", *argv)
 
 
 def test_write_json_refuses_non_finite_and_writes_nothing(tmp_path):

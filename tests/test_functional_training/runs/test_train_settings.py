@@ -31,6 +31,11 @@ from functional_training.runs._train_settings import (
 )
 
 
+def _ft(capsys, *argv):
+    """``python -m functional_training ARGV`` in this process: (exit code, stdout, stderr)."""
+    return run_cli(capsys, "functional_training", *argv)
+
+
 def test_a_train_whose_records_cannot_fit_is_refused_before_it_starts(capsys, tmp_path):
     started = time.monotonic()
     code, out, err = _ft(capsys, "train", "--data", "shipments", "--optimizer",
@@ -114,7 +119,3 @@ def test_the_readmes_checkpoint_example_is_not_refused():
     with pytest.raises(SettingError, match="must be a multiple of eval_every 57"):
         make_settings(data, optimizer="adam", learning_rate=0.01, batch_size=32, epochs=3,
                       seed=7, chunk_steps=1000, eval_every=57)  # an explicit one still must fit
-
-
-def _ft(capsys, *argv):
-    return run_cli(capsys, "functional_training", *argv)
