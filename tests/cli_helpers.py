@@ -16,8 +16,11 @@ import importlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -197,3 +200,66 @@ def assert_raises_one_line(call, error: type[Exception], message: str) -> None:
     text = str(caught.value)
     assert "\n" not in text
     assert re.search(message, text), text
+
+
+# --- a child process interrupted at a known moment ------------------------------------------
+
+WAIT_S = 180.0
+"""Longest wait for a subprocess to reach a marker (two busy cores import slowly)."""
+
+
+class Child:
+    """A ``python -m MODULE ARGV`` subprocess whose stderr is collected as it comes.
+
+    A test waits for a moment known from outside (:meth:`wait_for` a library
+    :meth:`mapped` into the process, or text on stderr), then sends a real SIGINT
+    (:meth:`interrupt`).
+    """
+
+    def __init__(self, module: str, *argv: str, cwd: Path):
+        env = {**os.environ, "COLUMNS": "100"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module, *argv], cwd=cwd, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._err = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for chunk in iter(lambda: self.process.stderr.read1(4096), b""):
+            self._err += chunk
+
+    def wait_for(self, found, what: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while not found():
+            if self.process.poll() is not None:
+                pytest.fail(f"the process ended (exit {self.process.returncode}) before {what}: "
+                            f"{bytes(self._err)[-2000:]!r}")
+            if time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"no {what} within {WAIT_S} s")
+            time.sleep(0.02)
+
+    def mapped(self, library: str) -> bool:
+        try:
+            return library in Path(f"/proc/{self.process.pid}/maps").read_text()
+        except OSError:
+            return False
+
+    def stderr_has(self, text: str) -> bool:
+        return text.encode() in bytes(self._err)
+
+    def interrupt(self) -> tuple[int, str, str]:
+        self.process.send_signal(signal.SIGINT)
+        out = self.process.stdout.read()  # until the process closes it (stderr: the reader)
+        self.process.wait(timeout=WAIT_S)
+        self._reader.join(timeout=WAIT_S)
+        self.process.stdout.close()
+        self.process.stderr.close()
+        return self.process.returncode, out.decode(), bytes(self._err).decode(errors="replace")
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/maps").exists(),
+                                reason="needs /proc to see what a process has loaded")
+
+

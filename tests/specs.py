@@ -20,3 +20,31 @@ learning_rate = {learning_rate}
 [run]
 steps = {steps}
 """
+
+
+MLP_SPEC = """
+name = "mlp-hinge"
+[data]
+train = [[0.0, 1.0, 1.0], [1.0, 0.0, -1.0], [0.5, 0.5, 1.0], [-1.0, 0.3, -1.0],
+         [0.2, -0.7, 1.0], [0.9, 0.1, -1.0]]
+[model]
+kind = "mlp"
+sizes = [2, 4, 1]
+activation = "tanh"
+init = "seeded"
+seed = 2
+[loss]
+kind = "hinge"
+l2 = 1e-3
+[optimizer]
+name = "adam"
+[schedule]
+kind = "cosine"
+init_value = 0.05
+decay_steps = 20
+[run]
+steps = 24
+batch_size = 3
+"""
+"""A spec of every table: a seeded 2-4-1 tanh network, hinge loss with L2, adam on a cosine
+schedule, mini-batches of 3 from 6 examples."""

@@ -142,8 +142,8 @@ def test_committed_figures_are_byte_identical_on_the_pinned_versions(rendered):
 def test_command_line_renders_every_figure(tmp_path, capsys, data, monkeypatch):
     from comparisons import cli  # `python -m comparisons figures` is cli.main(["figures", ...])
 
-    # The module's verified data stands in for a second verification run (the command's
-    # whole path, verification included, runs in the fresh-process `comparisons all` test).
+    # The module's verified data stands in for a second verification run (figure_data with
+    # its verification runs once per suite, in conftest.py's course_run fixture).
     monkeypatch.setattr(course, "figure_data", lambda **_: data)
     out = tmp_path / "figs"
     assert cli.main(["figures", "--out", str(out), "--format", "svg"]) == 0
@@ -152,3 +152,25 @@ def test_command_line_renders_every_figure(tmp_path, capsys, data, monkeypatch):
     with pytest.raises(SystemExit) as caught:  # argparse: usage error, exit code 2
         cli.main(["figures", "--out", str(out), "--format", "pdf"])
     assert caught.value.code == 2
+
+
+@pytest.mark.slow
+def test_all_renders_the_figures_and_counts_them_in_its_summary(tmp_path, capsys, data,
+                                                                 monkeypatch):
+    from comparisons import cli  # `python -m comparisons all` is cli.main(["all", ...])
+    from comparisons.experiments import REGISTRY
+
+    # `all` draws through render_all (figure_data, then write_figures): the module's verified
+    # data stands in for figure_data's second verification run, and the lesson's experiments
+    # for the registry (the whole registry runs in test_backends.py).
+    monkeypatch.setattr(course, "figure_data", lambda **_: data)
+    monkeypatch.setattr(cli, "REGISTRY", {name: e for name, e in REGISTRY.items()
+                                          if e.lesson_block is not None})
+    out = tmp_path / "figs"
+    capsys.readouterr()
+    assert cli.main(["all", "--out", str(out), "--format", "svg"]) == 0
+    summary = capsys.readouterr().out.rstrip().splitlines()[-2:]
+    files = sorted([f"{name}.svg" for name in figures.FIGURE_NAMES]
+                   + [figures.README_FILE, figures.DATA_FILE])
+    assert sorted(p.name for p in out.iterdir()) == files
+    assert summary == [f"figures: {len(files)} files in {out}", "all:     everything agrees"]

@@ -8,6 +8,8 @@ and exit 130, and either front door reruns any tool's manifest.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -169,3 +171,9 @@ def test_a_comparisons_rerun_through_functional_training_in_a_fresh_process(mani
     assert (result.returncode, result.stderr) == (0, ""), result.stdout
     assert result.stdout.splitlines()[-1] == (
         "rerun: the experiment is EQUAL to the recorded trajectories")
+
+
+def test_run_handler_keeps_no_interrupt_from_an_earlier_command():
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert runs.run_handler(lambda: 0) == 0
+    assert err.getvalue() == ""

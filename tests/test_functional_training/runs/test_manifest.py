@@ -1,16 +1,14 @@
-"""Run manifests: data versions, digests, validation, strict JSON and atomic writes."""
+"""functional_training/runs/_manifest.py: run manifests built, validated, written and read back.
+
+(Data versions and digests: test_digests.py; the environment: test_environment.py; strict
+JSON and atomic writes: test_io.py.)
+"""
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib.metadata
 import json
-import os
-import subprocess
-import sys
 
-import numpy as np
 import pytest
 
 from functional_training import runs
@@ -36,113 +34,6 @@ def _run(**overrides) -> dict:
 @pytest.fixture(scope="module")
 def manifest() -> dict:
     return runs.build_manifest(tool="functional_training train", runs=[_run()], dtype="float64")
-
-
-# ----------------------------------------------------------------------------- data version
-
-
-def test_data_version_is_sha256_of_the_documented_encoding():
-    # Independent computation from the docstring's definition: compact JSON header
-    # (role, little-endian dtype, shape), a newline, then each array's bytes.
-    x, y = np.array([1.0, 2.0, 3.0]), np.array([3.0, 5.0, 7.0])
-    header = '[{"name":"x","dtype":"<f8","shape":[3]},{"name":"y","dtype":"<f8","shape":[3]}]'
-    expected = hashlib.sha256(header.encode() + b"\n" + x.tobytes() + y.tobytes()).hexdigest()
-    assert runs.data_version(x, y) == "sha256:" + expected
-
-
-def test_data_version_sees_values_order_dtype_shape_and_validation():
-    base = runs.data_version([1.0, 2.0], [3.0, 5.0])
-    variants = [
-        runs.data_version([1.0, 2.0], [3.0, 5.000000000000001]),  # one ulp
-        runs.data_version([2.0, 1.0], [5.0, 3.0]),  # order
-        runs.data_version(np.float32([1.0, 2.0]), np.float32([3.0, 5.0])),  # dtype
-        runs.data_version([[1.0], [2.0]], [3.0, 5.0]),  # shape (n, 1) vs (n,)
-        runs.data_version([1.0, 2.0], [3.0, 5.0], [1.0], [2.0]),  # a validation set
-    ]
-    assert len({base, *variants}) == len(variants) + 1
-
-
-def test_data_version_ignores_how_the_bytes_are_held():
-    big_endian = np.array([1.0, 2.0], dtype=">f8"), np.array([3.0, 5.0], dtype=">f8")
-    strided = np.array([1.0, 9.0, 2.0])[::2], np.array([3.0, 5.0])
-    reference = runs.data_version([1.0, 2.0], [3.0, 5.0])
-    assert runs.data_version(*big_endian) == reference
-    assert runs.data_version(*strided) == reference
-
-
-@pytest.mark.parametrize(
-    ("args", "error", "match"),
-    [
-        (([1.0], [2.0], [1.0], None), ValueError, "both x_val and y_val"),
-        ((np.array(["a"], dtype=object), [2.0]), TypeError, "numeric"),
-    ],
-)
-def test_data_version_bad_input(args, error, match):
-    with pytest.raises(error, match=match):
-        runs.data_version(*args)
-
-
-# ----------------------------------------------------------------------------- digests
-
-
-def test_trajectory_digest_equal_exactly_when_bits_are():
-    def digest(value):
-        return runs.trajectory_digest({"batch_loss": [value]})
-
-    assert digest(0.1 + 0.2) != digest(0.3)  # 0.30000000000000004 vs 0.3
-    assert digest(0.0) != digest(-0.0)
-    assert digest(1.0) != digest(float(np.nextafter(1.0, 2.0)))
-    assert digest(0.5) == digest(float(np.float32(0.5)))  # same float64 bits
-    assert runs.trajectory_digest({"a": 1, "b": 2}) == runs.trajectory_digest({"b": 2, "a": 1})
-
-
-def test_trajectory_digest_accepts_the_trajectory_class():
-    from functional_training import TrajectoryRecord
-
-    traj = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]}, batch_loss=[8.0],
-                      train_loss=[8.0, 2.0])
-    assert runs.trajectory_digest(traj) == runs.trajectory_digest(traj.to_json())
-
-
-def test_trajectory_digest_refuses_non_strict_json():
-    with pytest.raises(ValueError, match="not strict JSON"):
-        runs.trajectory_digest({"batch_loss": [float("nan")]})
-    with pytest.raises(TypeError, match="expected a trajectory"):
-        runs.trajectory_digest([1.0])
-
-
-# ----------------------------------------------------------------------------- environment
-
-
-def test_package_versions_come_from_installed_metadata():
-    versions = runs.package_versions()
-    assert versions["jax"] == importlib.metadata.version("jax")
-    assert versions["numpy"] == np.__version__
-    assert versions["python"] == ".".join(map(str, sys.version_info[:3]))
-
-
-@pytest.mark.slow
-def test_package_versions_do_not_import_torch():
-    code = (
-        "import sys; from functional_training import runs as m; m.package_versions(); "
-        "m.source_digest(); print('torch' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
-def test_source_digest_changes_with_the_sources(tmp_path, monkeypatch):
-    package = tmp_path / "fake_pkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("x = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    before = runs.source_digest(["fake_pkg"])
-    (package / "__init__.py").write_text("x = 2\n")
-    assert runs.source_digest(["fake_pkg"]) != before
-    assert runs.is_digest(runs.source_digest(["no_such_package_here"]))
-
-
-# ----------------------------------------------------------------------------- validation
 
 
 def test_build_manifest_records_the_lessons_list(manifest):
@@ -271,47 +162,3 @@ def test_read_manifest_bad_files(tmp_path, content, message):
 def test_read_missing_file():
     with pytest.raises(ValueError, match="cannot read manifest .*: No such file or directory"):
         runs.read_manifest("/no/such/manifest.json")
-
-
-def test_write_json_refuses_non_finite_and_writes_nothing(tmp_path):
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        runs.write_json_atomic(tmp_path / "r.json", {"loss": float("inf")})
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("failing", ["fsync", "replace"])
-def test_failed_write_leaves_old_file_and_no_temporary(tmp_path, monkeypatch, failing):
-    target = tmp_path / "report.json"
-    target.write_text("old\n")
-
-    def boom(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, failing, boom)
-    with pytest.raises(OSError, match="No space left"):
-        runs.write_atomic(target, "new\n")
-    monkeypatch.undo()
-    assert target.read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
-
-
-def test_write_atomic_mode_and_missing_directory(tmp_path):
-    path = runs.write_atomic(tmp_path / "a.txt", b"x")
-    assert path.stat().st_mode & 0o777 == 0o644
-    with pytest.raises(OSError, match="cannot write .*missing.*No such file or directory"):
-        runs.write_atomic(tmp_path / "missing" / "a.txt", b"x")
-
-
-def test_check_output_path(tmp_path, unwritable_directory):
-    assert runs.check_output_path(tmp_path / "out.json", option="--json") == tmp_path / "out.json"
-    (tmp_path / "file").write_text("")
-    cases = [
-        (tmp_path / "missing" / "out.json", "--json: directory .*missing does not exist"),
-        (tmp_path, "--json: .* is a directory, expected a file path"),
-        (tmp_path / "file" / "out.json", "--json: .*file is not a directory"),
-        (unwritable_directory() / "out.json", "--json: directory .* is not writable"),
-    ]
-    for path, message in cases:
-        with pytest.raises(ValueError, match=message):
-            runs.check_output_path(path, option="--json")
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "locked") == ["file"]

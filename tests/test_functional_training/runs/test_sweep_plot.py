@@ -1,13 +1,34 @@
-"""``sweep --plot``: what the figure shows (legend, lines, marks) and its size and style."""
+"""``sweep --plot``: what the figure shows (legend, lines, marks), its suffixes, size and bytes."""
 
 from __future__ import annotations
 
 import struct
+import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 
 from functional_training.runs import _figure_style as style
-from functional_training.runs._sweep_plot import sweep_figure, write_sweep_plot
+from functional_training.runs._sweep_plot import (
+    PLOT_FORMATS,
+    check_plot_path,
+    sweep_figure,
+    write_sweep_plot,
+)
+
+
+@pytest.mark.parametrize("path", [None, "a.png", "a.SVG", "dir/a.pdf"])
+def test_known_suffixes_in_any_case_pass(path):
+    check_plot_path(path)
+
+
+@pytest.mark.parametrize(("path", "found"), [("a.jpg", "'.jpg'"), ("plot", "'(none)'")])
+def test_other_suffixes_are_one_line(path, found):
+    with pytest.raises(ValueError) as caught:
+        check_plot_path(path)
+    assert str(caught.value) == (f"--plot {path}: unknown suffix {found}; "
+                                 "expected .png, .svg or .pdf")
+    assert set(PLOT_FORMATS) == {".png", ".svg", ".pdf"}
 
 ONE_SEED = dict(rates=[0.1, 0.5, 1.0, 2.0], initial_loss=[[2.0]] * 4,
                 final_loss=[[1.0], [0.5], [np.inf], [np.nan]],
@@ -54,6 +75,9 @@ def test_the_png_is_the_course_figures_size(tmp_path):
                                round(style.FIGURE_SIZE[1] * style.SAVE_DPI)) == (1920, 1080)
 
 
-def test_an_svg_is_the_same_bytes_twice(tmp_path):
-    first = write_sweep_plot(tmp_path / "a.svg", **ONE_SEED).read_bytes()
-    assert write_sweep_plot(tmp_path / "b.svg", **ONE_SEED).read_bytes() == first
+def test_an_svg_is_well_formed_undated_and_the_same_bytes_twice(tmp_path):
+    first = write_sweep_plot(tmp_path / "a.svg", **ONE_SEED).read_text()
+    ET.fromstring(first)
+    assert "<dc:date>" not in first  # no date in the file: reruns compare by content
+    assert write_sweep_plot(tmp_path / "b.svg", **ONE_SEED).read_text() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.svg", "b.svg"]  # nothing else

@@ -1,0 +1,1 @@
+"""Tests of comparisons.backends, one file per backend module."""

@@ -1,0 +1,1 @@
+"""Tests of comparisons.models, one file per model kind."""

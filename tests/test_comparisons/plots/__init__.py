@@ -1,0 +1,1 @@
+"""Tests of comparisons.plots, one file per module."""

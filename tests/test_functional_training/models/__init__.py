@@ -1,0 +1,1 @@
+"""Tests of functional_training/_models, one file per model kind."""
