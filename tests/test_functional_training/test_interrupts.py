@@ -73,7 +73,8 @@ def test_ctrl_c_while_a_sweep_runs_writes_nothing(tmp_path):
     child = Child("functional_training", *LONG_SWEEP, "--json", str(tmp_path / "sweep.json"),
                    "--manifest", str(tmp_path / "sweep.manifest.json"), "--progress",
                    cwd=tmp_path)
-    child.wait_for(lambda: child.stderr_has("sweep"), "the sweep's progress bar")
+    # the bar's count, not the estimate line before it ("sweep: 2,000 runs x ..."): running
+    child.wait_for(lambda: child.stderr_has("/20000"), "the sweep's progress bar")
     code, out, err = child.interrupt()
     _assert_clean_interrupt(code, out, err, exact=False)
     assert out == "" and list(tmp_path.iterdir()) == []
