@@ -131,7 +131,8 @@ def spec_figure_data(experiment: Experiment, *, backends: Sequence[str] | None =
             **common,
             "regions": regions("decision-regions", experiment, run, verdict.tolerance,
                                 cells=SPEC_REGION_CELLS, class_names=names,
-                                x_label="feature x[0]", y_label="feature x[1]"),
+                                x_label=_feature_label(experiment, 0),
+                                y_label=_feature_label(experiment, 1)),
             "train_accuracy": run.extras["train_accuracy"][-1],
             "val_accuracy": (run.extras["val_accuracy"][-1]
                              if "val_accuracy" in run.extras else None),
@@ -225,6 +226,12 @@ def _spec_regions_alt(d: Mapping) -> str:
         f"({points_phrase(regions)}) over the model's shaded class regions, split by a black "
         f"decision boundary; {_ringed(regions)} ringed as misclassified."
     )
+
+
+def _feature_label(experiment, i: int) -> str:
+    """The axis label of feature ``i``: the data file's column name, else ``feature x[i]``."""
+    names = experiment.feature_names
+    return names[i] if names is not None and i < len(names) else f"feature x[{i}]"
 
 
 def _ringed(regions: Mapping) -> str:

@@ -89,6 +89,9 @@ class RunSpec:
         part of equality (``init`` holds the values either way).
       files: role (``"train"``, ``"validation"``) -> the data file's path as read
         (provenance: not part of equality, not serialised; the rows are the data).
+      feature_names: the training file's feature columns, in the order of a row's
+        values, or ``None`` for inline rows (labels for figures and messages; not
+        part of equality, not serialised).
     """
 
     name: str
@@ -113,6 +116,7 @@ class RunSpec:
     files: dict[str, str] = field(default_factory=dict, compare=False)
     order: tuple[tuple[int, ...], ...] | str | None = None
     last_batch: str = "drop"
+    feature_names: tuple[str, ...] | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls: type[_Spec], spec: RunSpec, **more: Any) -> _Spec:

@@ -154,7 +154,8 @@ RUN_SPEC_FIELDS: dict[str, JsonField] = {
     "last_batch": JsonField(lambda v: v in LAST_BATCH, " or ".join(map(repr, LAST_BATCH)),
                             optional=True),
 }
-"""Every serialised field of :class:`~functional_training.runs.RunSpec` (all but ``files``)."""
+"""Every serialised field of :class:`~functional_training.runs.RunSpec` (all but ``files`` and
+``feature_names``, provenance)."""
 
 
 def _table(kind: type[RunSpec], extra: Mapping[str, JsonField]) -> dict[str, JsonField]:

@@ -305,4 +305,5 @@ def parse_run_spec(text: str, *, base: str | Path | None = None,
         order=order,
         last_batch=last_batch,
         files={key: table.path for key, table in files.items()},
+        feature_names=tuple(files["train"].features) if "train" in files else None,
     )

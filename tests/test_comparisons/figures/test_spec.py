@@ -177,3 +177,20 @@ def test_a_classifier_without_validation_data_mentions_none(tmp_path, capsys):
     assert code == 0, err
     readme = (tmp_path / "no-validation-figures" / figures.README_FILE).read_text()
     assert "ringed as misclassified" in readme and "validation" not in readme.lower()
+
+
+def test_decision_region_axes_are_named_after_the_data_files_columns(tmp_path, capsys):
+    (tmp_path / "parcels.csv").write_text(
+        "distance_km,weight_kg,late\n" + "".join(
+            f"{row[0]},{row[1]},{row[2]}\n" for row in
+            ([0.5, 1.0, 0.0], [1.0, 2.5, 0.0], [1.5, 0.5, 0.0], [2.0, 3.0, 1.0],
+             [3.0, 1.5, 1.0], [3.5, 2.0, 1.0], [2.5, 1.0, 0.0], [1.0, 3.5, 1.0])))
+    text = INLINE.split("[model]")[1]
+    spec = spec_file(tmp_path, 'name = "parcels"\n[data]\ntrain = "parcels.csv"\n[model]' + text,
+                     name="parcels.toml")
+    assert load_spec(spec).feature_names == ("distance_km", "weight_kg")
+    code, _, err = run_cli(capsys, "comparisons", "figures", "--spec", spec, "--format", "svg")
+    assert code == 0, err
+    record = json.loads((tmp_path / "parcels-figures" / figures.DATA_FILE).read_text())
+    regions = record["figures"]["decision-regions"]["regions"]
+    assert (regions["x_label"], regions["y_label"]) == ("distance_km", "weight_kg")
