@@ -19,6 +19,15 @@ diverging run: a series you did not supply holds the reference's values, so
 where those go non-finite counts as where your run does too (supply every
 series of a diverging run to compare exactly where yours goes non-finite).
 
+What the spec leaves out, the reference replays from your trajectory
+(:func:`replay_of`): a spec without initial values starts from your step-0
+``params``; a spec without a batch order (no ``batch_size``, or ``[run] batches =
+"trajectory"``) trains on your ``batches``, step by step, whatever their order and
+sizes. A spec that does imply an order (``batch_size``, ``seed``) is the reference's
+order: a batch of yours that differs from it is the first mismatch at its step
+(``batches``, both index lists), never a gradient. The verdict says what came
+from your trajectory (:class:`Replay`).
+
 When your trajectory differs, the diagnosis runs the reference with each known
 bug of the gallery that applies to the experiment planted in it, and names the
 variants your values agree with (:func:`comparisons.faults.diagnosis.diagnose`,
@@ -53,10 +62,12 @@ from comparisons.spec import load_spec
 from comparisons.trajectory import INDEXED, NAMED, Trajectory, TrajectoryError
 from comparisons.trajectory_files import read_trajectory
 from functional_training import TrajectoryRecord, json_float
+from functional_training.runs import FROM_TRAJECTORY
 
 __all__ = [
     "YOURS",
     "Coverage",
+    "Replay",
     "Verdict",
     "as_trajectory",
     "check",
@@ -64,6 +75,7 @@ __all__ = [
     "coverage_of",
     "describe_diagnosis",
     "filled",
+    "replay_of",
     "resolve_experiment",
     "step_ranges",
 ]
@@ -164,6 +176,128 @@ class Coverage:
         }
 
 
+# --- what the reference took from your trajectory ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What the reference took from your trajectory because the spec leaves it out.
+
+    Attributes:
+      initial_values: the reference starts from your step-0 ``params``.
+      batch_sizes: each step's batch size when the reference trains on your
+        ``batches`` (``None``: the spec's batches).
+
+    Example:
+      >>> for line in Replay(True, (4, 4, 2)).lines():
+      ...     print(line)
+      initial values: from your trajectory's step 0
+      batches: from your trajectory (3 steps, 2 to 4 examples)
+    """
+
+    initial_values: bool = False
+    batch_sizes: tuple[int, ...] | None = None
+
+    def lines(self) -> list[str]:
+        """``initial values: ...`` and ``batches: ...`` lines for what was replayed."""
+        lines = []
+        if self.initial_values:
+            lines.append("initial values: from your trajectory's step 0")
+        if self.batch_sizes is not None:
+            lines.append(f"batches: from your trajectory ({self._sizes()})")
+        return lines
+
+    def _sizes(self) -> str:
+        sizes = self.batch_sizes or ()
+        low, high = min(sizes, default=0), max(sizes, default=0)
+        steps = f"{len(sizes)} step{'' if len(sizes) == 1 else 's'}"
+        return (f"{steps}, {low} example{'' if low == 1 else 's'} each" if low == high
+                else f"{steps}, {low} to {high} examples")
+
+    def to_json(self) -> dict:
+        """``{"initial_values": bool, "batches": null | {"steps", "smallest", "largest"}}``."""
+        sizes = self.batch_sizes
+        return {"initial_values": self.initial_values,
+                "batches": None if sizes is None else {
+                    "steps": len(sizes), "smallest": min(sizes, default=0),
+                    "largest": max(sizes, default=0)}}
+
+
+def replay_of(experiment: Experiment, trajectory: Trajectory) -> tuple[Experiment, Replay]:
+    """The experiment the reference runs for ``trajectory``: what the spec leaves out, filled.
+
+    - initial values (``experiment.init`` is ``None``: the spec gives none): your
+      step-0 ``params``, every scalar of the model;
+    - the batches (``experiment.order`` is ``"trajectory"``, or there is no order at
+      all, no ``batch_size``, and your trajectory holds ``batches``): your
+      ``batches``, one complete row for every step ``0..S-1``, any order and sizes.
+
+    A spec that gives them keeps them (your values are then compared with them).
+
+    Raises:
+      TrajectoryError: the spec leaves out what your trajectory does not hold
+        either (one line naming what is missing).
+
+    Example:
+      >>> e = REGISTRY["five-steps"].replaying()
+      >>> e = dataclasses.replace(e, init=None)
+      >>> replayed, replay = replay_of(e, Trajectory(params={"w": [3.0], "b": [0.5]}))
+      >>> replayed.init, replay.lines()
+      ({'w': 3.0, 'b': 0.5}, ["initial values: from your trajectory's step 0"])
+    """
+    values = trajectory.values
+    init = None
+    if experiment.init is None:
+        names = experiment.parameter_names
+        missing = [name for name in names if ("params", name, 0) not in values]
+        if missing:
+            raise TrajectoryError(
+                f"initial values: {experiment.name} gives none and your trajectory has no "
+                f"step-0 params for {_listing(missing)} (record params at step 0, or give "
+                "the initial values in the spec's [model])")
+        init = {name: values[("params", name, 0)] for name in names}
+    rows: dict[int, dict[int, int]] = {}
+    for (quantity, name, step), value in values.items():
+        if quantity == "batches":
+            rows.setdefault(step, {})[int(name)] = int(value)
+    order = None
+    if experiment.order == FROM_TRAJECTORY or (
+            experiment.order is None and experiment.batch_size is None and rows
+            and experiment.kind != "shared-path"):
+        order = _trajectory_order(experiment, rows)
+    replay = Replay(init is not None, None if order is None else tuple(map(len, order)))
+    return experiment.replaying(init=init, order=order), replay
+
+
+def _trajectory_order(experiment: Experiment, rows: dict[int, dict[int, int]]) -> list[list[int]]:
+    """Your batches as the reference's order: every step, every position, indices in range."""
+    if not rows:
+        raise TrajectoryError(f'batches: {experiment.name} leaves the batches to your trajectory '
+                              '([run] batches = "trajectory") and it holds none')
+    steps = experiment.steps
+    gaps = [k for k in range(steps) if k not in rows]
+    if gaps:
+        raise TrajectoryError(
+            f"batches: your trajectory has no batch at step {step_ranges(gaps)}; the reference "
+            f"trains on your batches, so it needs every step's (0..{steps - 1})")
+    n = len(experiment.train)
+    order = []
+    for k in range(steps):
+        row = rows[k]
+        holes = [j for j in range(max(row) + 1) if j not in row]
+        if holes:
+            raise TrajectoryError(f"batches at step {k}: no example at position {holes[0]} "
+                                  f"(the reference trains on your batch: give positions "
+                                  f"0..{max(row)})")
+        batch = [row[j] for j in range(len(row))]
+        outside = [i for i in batch if i >= n]
+        if outside:
+            raise TrajectoryError(f"batches at step {k}: example index {outside[0]} is outside "
+                                  f"{experiment.name}'s {n} training examples")
+        order.append(batch)
+    return order
+
+
 # --- the verdict ---------------------------------------------------------------------------
 
 
@@ -187,6 +321,10 @@ class Verdict:
       hint: one line about the check's settings, or ``None``: a float64 check of a
         trajectory that carries float32 rounding suggests ``--dtype float32``
         (:mod:`comparisons.dtype_hint`).
+      replay: what the reference took from your trajectory (:func:`replay_of`).
+      batches_differ: ``(differing, compared)``: of the steps whose batch you
+        supplied, how many differ from the reference's (``None``: no batch
+        supplied). Batches are index lists, equal or not: no ``max_abs_diff``.
     """
 
     experiment: str
@@ -202,6 +340,8 @@ class Verdict:
     reference_trajectory: TrajectoryRecord | None = field(default=None, repr=False,
                                                           compare=False)
     hint: str | None = None
+    replay: Replay = field(default_factory=Replay)
+    batches_differ: tuple[int, int] | None = None
 
     @property
     def largest_diff(self) -> float:
@@ -229,12 +369,21 @@ class Verdict:
         return [
             f"{self.experiment}: your trajectory against {self.reference} ({self.dtype}, "
             f"rtol = atol = {self.tolerance:.0e})",
+            *self.replay.lines(),
             *self.coverage.describe(),
+            *([self._batches_line()] if self.batches_differ is not None
+              and self.batches_differ[0] else []),
             ("agree: " if self.agree else "MISMATCH: ")
             + self.describe().removeprefix(f"{self.experiment}: "),
             *self.diagnosis_lines(),
             *([self.hint] if self.hint else []),
         ]
+
+    def _batches_line(self) -> str:
+        """``batches: 3 of 25 differ from the spec's order (...)``, with how to replay yours."""
+        differ, compared = self.batches_differ or (0, 0)
+        return (f"batches: {differ} of {compared} differ from the spec's order (to train the "
+                'reference on your own batches, set [run] batches = "trajectory")')
 
     def to_json(self) -> dict:
         """The ``check`` report object (strict JSON: non-finite numbers as strings)."""
@@ -248,6 +397,9 @@ class Verdict:
             "first_mismatch": None if self.first_mismatch is None
             else self.first_mismatch.to_json(),
             "max_abs_diff": {label: json_float(v) for label, v in self.max_abs_diff.items()},
+            "batches_differ": None if self.batches_differ is None else dict(
+                zip(("differ", "compared"), self.batches_differ, strict=True)),
+            "from_trajectory": self.replay.to_json(),
             "coverage": self.coverage.to_json(),
             "diagnosis": None if self.agree else [_diagnosis_json(d) for d in self.diagnoses],
             "hint": self.hint,
@@ -267,15 +419,20 @@ class Verdict:
             "",
             f"{coverage.values} of {coverage.recorded_values} values compared.",
             "",
+            *[f"- {line}" for line in self.replay.lines()],
+            *([""] if self.replay.lines() else []),
             "| series | steps compared | steps recorded | max \\|diff\\| |",
             "|---|---|---|---|",
         ]
         for label, count in coverage.recorded.items():
             steps = coverage.supplied.get(label)
             diff = self.max_abs_diff.get(label)
+            shown = '' if diff is None or steps is None else f'{diff:.1e}'
+            if label == "batches" and steps and self.batches_differ is not None:
+                differ, compared = self.batches_differ
+                shown = f"{differ or 'none'} of {compared} differ"
             lines.append(f"| {label} | {step_ranges(steps) if steps else 'not supplied'} | "
-                         f"{step_ranges(range(count))} | "
-                         f"{'' if diff is None or steps is None else f'{diff:.1e}'} |")
+                         f"{step_ranges(range(count))} | {shown} |")
         lines += ["", f"- {self.describe()}"]
         lines += [f"- {line}" for line in self.diagnosis_lines()]
         lines += [f"- {self.hint}"] if self.hint else []
@@ -326,8 +483,13 @@ def check(
       ValueError: an experiment the reference cannot run in ``dtype``, an unknown backend.
       comparisons.backends.BackendUnavailable: the reference cannot run here.
     """
-    experiment = resolve_experiment(spec_or_experiment)
     theirs = as_trajectory(trajectory)
+    try:
+        experiment, replay = replay_of(resolve_experiment(spec_or_experiment), theirs)
+    except TrajectoryError as error:
+        if isinstance(trajectory, (str, os.PathLike)):  # read here: name the file
+            raise TrajectoryError(f"{trajectory}: {error}") from None
+        raise
     try:
         comparisons.backends.check_run(experiment, dtype)
     except (TypeError, ValueError) as error:
@@ -349,6 +511,8 @@ def check(
                                                           dtype=dtype),
         ))
     held = {_series_label(q, n) for q, n, _ in theirs.values}
+    batch_steps = {step for quantity, _, step in theirs.values if quantity == "batches"}
+    yours = compared.backends[YOURS]
     return Verdict(
         experiment=experiment.name,
         agree=compared.agree,
@@ -368,6 +532,8 @@ def check(
             else relative_diff(compared.first_mismatch.expected, compared.first_mismatch.actual),
             agrees_at_float32=lambda: compare_partial(experiment, expected, theirs,
                                                       reference=reference, dtype="float32").agree),
+        replay=replay,
+        batches_differ=(yours.batches_differ, len(batch_steps)) if batch_steps else None,
     )
 
 
@@ -471,6 +637,9 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
 def resolve_experiment(spec_or_experiment) -> Experiment:
     """The experiment itself, a TOML spec file's (``load_spec``) or a registry experiment.
 
+    A spec file is read for a check (``from_trajectory=True``): it may leave the
+    initial values and the batches to the trajectory (:func:`replay_of`).
+
     A string that names a registry experiment and no existing file is that
     experiment; any other string or path is a TOML spec file.
 
@@ -484,7 +653,7 @@ def resolve_experiment(spec_or_experiment) -> Experiment:
         if (isinstance(spec_or_experiment, str) and spec_or_experiment in REGISTRY
                 and not Path(spec_or_experiment).is_file()):
             return REGISTRY[spec_or_experiment]
-        return load_spec(spec_or_experiment)
+        return load_spec(spec_or_experiment, from_trajectory=True)
     raise TypeError("expected an Experiment, a spec file's path or a registry experiment's "
                     f"name, got {type(spec_or_experiment).__name__}")
 
@@ -548,6 +717,12 @@ def _kinds(recorded: Mapping[str, int]) -> dict[str, list[str]]:
         kind = label.split(".")[0] if label.split(".")[0] in ("params", "grads") else label
         kinds.setdefault(kind, []).append(label)
     return kinds
+
+
+def _listing(names: Sequence[str], most: int = 4) -> str:
+    """``w, b``; ``w[0], w[1], w[2], w[3] and 8 more``."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
 def _few(names: Sequence[str], most: int = 4) -> str:

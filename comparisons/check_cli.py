@@ -75,7 +75,7 @@ def add_check_parser(commands) -> argparse.ArgumentParser:
 
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``check``: 0 agree, 1 mismatch; bad input raises ``ValueError`` (exit 2, one line)."""
-    experiment = load_spec(args.spec)  # a SpecError is a ValueError: exit 2
+    experiment = load_spec(args.spec, from_trajectory=True)  # SpecError: exit 2
     theirs = read_trajectory(args.trajectory)
     check_output_paths({"--json": args.json, "--markdown": args.markdown})
     problem = comparisons.backends.get_backend(args.reference).missing()  # unknown: exit 2

@@ -150,13 +150,19 @@ class BackendVerdict:
       max_abs_diff: per series label (``predictions`` and ``extras.*`` aggregated per
         label), the largest ``|a - r|`` over steps; 0 where both are the same
         non-finite value, ``inf`` where only one is finite or a value is missing.
-      first_mismatch: the earliest mismatch (by step, then series order), or ``None``.
+        The batch order is not a number: it has no entry here (see ``batches_differ``).
+      first_mismatch: the earliest mismatch (by step; within a step the batch
+        first, since a different batch explains everything else there; then
+        series order), or ``None``.
+      batches_differ: how many steps' batches differ from the reference's
+        (index lists compared as they are: equal or not).
     """
 
     backend: str
     agree: bool
     max_abs_diff: dict[str, float]
     first_mismatch: Mismatch | None
+    batches_differ: int = 0
 
     @property
     def largest_diff(self) -> float:
@@ -179,6 +185,8 @@ class ExperimentVerdict:
         backend order), or ``None``.
       backends: the per-backend verdicts (the reference itself excluded).
       unavailable: backends that could not run here, with an install hint.
+
+    ``batches_differ`` is the most steps' batches any backend has differing.
     """
 
     experiment: str
@@ -195,6 +203,11 @@ class ExperimentVerdict:
     def largest_diff(self) -> float:
         """The largest difference over every series and backend (0.0 when none)."""
         return max(self.max_abs_diff.values(), default=0.0)
+
+    @property
+    def batches_differ(self) -> int:
+        """The most steps whose batches differ from the reference's, over the backends."""
+        return max((b.batches_differ for b in self.backends.values()), default=0)
 
     def describe(self) -> str:
         """One line: agreement, or the first mismatch with both values."""
@@ -387,11 +400,15 @@ def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRec
     starts = (expected.first_nonfinite_step, actual.first_nonfinite_step)
     diverged = None if None in starts else max(starts)
     scales = _scales(expected, fd_epsilon)
+    differing_batches = 0
     for rank, (label, sub, k, r, a) in enumerate(aligned_values(expected, actual)):
-        if r is None or a is None:
+        if label == "batches":  # index lists: equal or not, no difference; first in its step
+            if r == a:
+                continue
+            differing_batches += 1
+            ok, rank = False, -1
+        elif r is None or a is None:
             ok, diff = False, math.inf
-        elif label == "batches":
-            ok, diff = r == a, 0.0 if r == a else math.inf
         elif diverged is not None and (
             k > diverged or (k == diverged and not (math.isfinite(r) and math.isfinite(a)))
         ):
@@ -400,10 +417,11 @@ def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRec
             continue
         else:
             ok, diff = values_agree(float(r), float(a), tol, scale=scales[label][k])
-        max_diff[label] = max(max_diff.get(label, 0.0), diff)
+        if label != "batches":
+            max_diff[label] = max(max_diff.get(label, 0.0), diff)
         if not ok and (first is None or (k, rank) < (first.step, first_rank)):
             first, first_rank = Mismatch(backend, k, sub, r, a), rank
-    return BackendVerdict(backend, first is None, max_diff, first)
+    return BackendVerdict(backend, first is None, max_diff, first, differing_batches)
 
 
 def _overflow_shift(expected: float, actual: float, edge: float) -> bool:

@@ -33,12 +33,12 @@ from functional_training import (
     ONE_SHIPMENT,
     PEAK_SEASON,
     SHIPMENTS,
+    epoch_batches,
     initial_values,
-    minibatch_indices,
     read_table,
     two_moons,
 )
-from functional_training.runs import RunSpec
+from functional_training.runs import FROM_TRAJECTORY, RunSpec
 
 KINDS = ("train", "gradient-check", "shared-path", "accumulation")
 
@@ -77,15 +77,27 @@ class Experiment(RunSpec):
         return super().parameter_names
 
 
-def batch_order(experiment: Experiment) -> list[list[int]] | None:
-    """Example indices for each step, or ``None`` for full batch.
+def batch_order(experiment: Experiment, *, examples: int | None = None
+                ) -> list[list[int]] | None:
+    """Example indices for each step, or ``None`` for full batch: the one batch rule.
 
-    The rule of :func:`functional_training.minibatch_indices`: each epoch draws
-    ``numpy.random.default_rng(seed).permutation(n)`` (one generator for the
-    whole run, so epochs differ) and cuts it into ``n // batch_size`` batches,
-    dropping the remainder so every batch has the same size; epochs repeat
-    until ``steps`` batches exist. Generated once here and replayed by every
-    backend: frameworks never share random streams.
+    An explicit :attr:`~functional_training.runs.RunSpec.order` (a replayed run's:
+    any sampler, batches of any sizes) is the order itself. Otherwise, with a
+    ``batch_size``, the rule of :func:`functional_training.epoch_batches`: each
+    epoch draws ``numpy.random.default_rng(seed).permutation(n)`` (one generator
+    for the whole run, so epochs differ) and cuts it into batches of
+    ``batch_size``, the remainder dropped (``last_batch = "drop"``, every batch
+    the same size) or kept as the epoch's short last batch (``"keep"``); epochs
+    repeat until ``steps`` batches exist. Generated once here and replayed by
+    every backend (:meth:`comparisons.backends._loop.Loop.batches`): frameworks
+    never share random streams.
+
+    Args:
+      experiment: the run.
+      examples: ``n``, the rows the batches index (default: its training rows).
+
+    Raises:
+      ValueError: the order is left to a trajectory (``[run] batches = "trajectory"``).
 
     Example:
       >>> e = REGISTRY["mini-batch"]
@@ -93,11 +105,16 @@ def batch_order(experiment: Experiment) -> list[list[int]] | None:
       >>> len(order), len(order[0]), sorted(sum(order[:5], []))
       (15, 2, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
+    if experiment.order == FROM_TRAJECTORY:
+        raise ValueError(f"{experiment.name}: the batches are left to a trajectory "
+                         '([run] batches = "trajectory"); only a check can replay them')
+    if experiment.order is not None:
+        return [list(row) for row in experiment.order]
     if experiment.batch_size is None:
         return None
-    order = minibatch_indices(len(experiment.train), batch_size=experiment.batch_size,
-                              steps=experiment.steps, seed=experiment.seed)
-    return order.tolist()
+    return epoch_batches(len(experiment.train) if examples is None else examples,
+                         batch_size=experiment.batch_size, steps=experiment.steps,
+                         seed=experiment.seed, last_batch=experiment.last_batch)
 
 
 def _sgd(rate: float) -> dict[str, float]:

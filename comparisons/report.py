@@ -8,6 +8,8 @@ The JSON report (``python -m comparisons run --json PATH``) has this shape::
                       "backends": {NAME: TRAJ}, "max_abs_diff": {quantity: number},
                       "backend_max_abs_diff": {NAME: {quantity: number}},
                       "first_nonfinite_step": {NAME: step | null},
+                      "batches_differ": {NAME: count}  (mini-batch runs: how many steps'
+                                                        batches differ; never a float diff)
                       "first_mismatch": null | {"backend", "step", "quantity",
                                                 "expected", "actual"},
                       "unavailable": {NAME: install hint}}],
@@ -205,6 +207,9 @@ def json_report(
             "first_nonfinite_step": {
                 name: t.first_nonfinite_step for name, t in compared.items()
             },
+            **({"batches_differ": {name: b.batches_differ for name, b in
+                                   verdict.backends.items()}}
+               if any(t.batches is not None for t in trajectories.values()) else {}),
             "first_mismatch": None
             if verdict.first_mismatch is None
             else verdict.first_mismatch.to_json(),

@@ -54,6 +54,7 @@ from comparisons.experiments import Experiment
 from comparisons.models import MODELS
 from functional_training import leaf_of, model_kind
 from functional_training.runs import (
+    FROM_TRAJECTORY,
     SPEC_MAX_PARAMETERS,
     SPEC_MAX_STEPS,
     RunSpec,
@@ -72,11 +73,14 @@ MAX_PARAMETERS = SPEC_MAX_PARAMETERS
 """Upper bound on a spec's number of scalar parameters (the run machinery's, re-exported)."""
 
 
-def load_spec(path: str | Path) -> Experiment:
+def load_spec(path: str | Path, *, from_trajectory: bool = False) -> Experiment:
     """Read and validate a TOML spec file.
 
     Args:
       path: the file.
+      from_trajectory: read for ``check``: the spec may leave the initial values
+        and the batch order to the trajectory checked
+        (:func:`functional_training.runs.parse_run_spec`).
 
     Returns:
       The :class:`~comparisons.experiments.Experiment` it describes (kind ``train``).
@@ -85,16 +89,19 @@ def load_spec(path: str | Path) -> Experiment:
       SpecError: the file is missing, unreadable, not TOML, or invalid (the
         message names the file and the key).
     """
-    return experiment_from(load_run_spec(path))
+    return experiment_from(load_run_spec(path, from_trajectory=from_trajectory,
+                                         short_batches=True))
 
 
-def parse_spec(text: str, *, base: str | Path | None = None) -> Experiment:
+def parse_spec(text: str, *, base: str | Path | None = None,
+               from_trajectory: bool = False) -> Experiment:
     """Validate the text of a spec file into an Experiment.
 
     Args:
       text: the TOML text.
       base: the directory data file paths are relative to (the spec file's; default
         the working directory).
+      from_trajectory: as :func:`load_spec`'s.
 
     Raises:
       SpecError: not TOML, or a key missing, unknown, mistyped or out of range, or a
@@ -102,7 +109,8 @@ def parse_spec(text: str, *, base: str | Path | None = None) -> Experiment:
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_spec: text must be a string, got {type(text).__name__}")
-    return experiment_from(parse_run_spec(text, base=base))
+    return experiment_from(parse_run_spec(text, base=base, from_trajectory=from_trajectory,
+                                          short_batches=True))
 
 
 def experiment_from(spec: RunSpec) -> Experiment:
@@ -119,11 +127,17 @@ def dump_spec(experiment: Experiment) -> str:
     ``[[model.layers]]`` table per layer. Floats are written with ``repr``
     (shortest round-tripping form), so the round trip is exact.
 
+    A run whose initial values or batches are left to a trajectory is written
+    without them (``batches = "trajectory"``); an explicit batch order (a replayed
+    run's) has no spec syntax.
+
     Raises:
       SpecError: the experiment is not a plain training run a spec can describe.
     """
     if experiment.kind != "train" or experiment.model not in MODELS:
         raise SpecError(f"{experiment.name}: only 'train' experiments fit a spec file")
+    if experiment.order not in (None, FROM_TRAJECTORY):
+        raise SpecError(f"{experiment.name}: an explicit batch order has no spec syntax")
     lines = [f"name = {_toml_string(experiment.name)}"]
     lines.append(f"description = {_toml_string(experiment.description)}")
     lines += ["", "[data]", f"train = {_toml_pairs(experiment.train)}"]
@@ -134,9 +148,13 @@ def dump_spec(experiment: Experiment) -> str:
     shapes = model_kind(experiment.model).shapes(**experiment.model_config)
     arrays = {}
     for leaf, shape in shapes.items():
+        if experiment.init is None:
+            break
         values = [experiment.init[n] for n in experiment.parameter_names if leaf_of(n) == leaf]
         arrays[leaf] = float(values[0]) if not shape else np.asarray(values).reshape(shape).tolist()
     plain, groups = leaf_layout(shapes)
+    if experiment.init is None:
+        plain, groups = (), {}
     lines += [f"{leaf} = {_toml_nested(arrays[leaf])}" for leaf in plain]
     lines.append("trainable = [" + ", ".join(f'"{p}"' for p in experiment.trainable) + "]")
     for group, members in groups.items():
@@ -156,7 +174,12 @@ def dump_spec(experiment: Experiment) -> str:
     lines += ["", "[run]", f"steps = {experiment.steps}"]
     if experiment.batch_size is not None:
         lines.append(f"batch_size = {experiment.batch_size}")
-    lines.append(f"seed = {experiment.seed}")
+    if experiment.order == FROM_TRAJECTORY:
+        lines.append('batches = "trajectory"')
+    else:
+        lines.append(f"seed = {experiment.seed}")
+    if experiment.last_batch != "drop":
+        lines.append(f"last_batch = {_toml_string(experiment.last_batch)}")
     return "\n".join(lines) + "\n"
 
 

@@ -114,6 +114,7 @@ from functional_training._sweep_moments import moment_statistics
 from functional_training._synthetic import (
     MinibatchOrder,
     Shipments,
+    epoch_batches,
     minibatch_indices,
     synthetic_shipments,
     two_moons,
@@ -213,6 +214,7 @@ __all__ = [
     "loss_hessian",
     "make_optimizer",
     "mean_loss",
+    "epoch_batches",
     "minibatch_indices",
     "moment_statistics",
     "observed_divergence",

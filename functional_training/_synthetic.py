@@ -123,6 +123,38 @@ def minibatch_indices(n: int, *, batch_size: int, steps: int, seed: int = 0) -> 
     return MinibatchOrder(n, batch_size=batch_size, seed=seed).rows(0, steps)
 
 
+def epoch_batches(n: int, *, batch_size: int, steps: int, seed: int = 0,
+                  last_batch: str = "drop") -> list[list[int]]:
+    """Each step's example indices, as lists: :func:`minibatch_indices`, or with short batches.
+
+    ``last_batch="drop"`` is :func:`minibatch_indices` (every batch holds
+    ``batch_size`` examples). ``last_batch="keep"`` cuts the same permutations
+    (one of ``numpy.random.default_rng(seed)`` per epoch) into
+    ``ceil(n / batch_size)`` batches, the last of each epoch holding the
+    ``n % batch_size`` left over when it is not 0 (``torch.utils.data.DataLoader``'s
+    default ``drop_last=False``).
+
+    Example:
+      >>> [len(b) for b in epoch_batches(5, batch_size=2, steps=4, last_batch="keep")]
+      [2, 2, 1, 2]
+      >>> epoch_batches(5, batch_size=2, steps=2) == minibatch_indices(
+      ...     5, batch_size=2, steps=2).tolist()
+      True
+    """
+    if last_batch == "drop":
+        return minibatch_indices(n, batch_size=batch_size, steps=steps, seed=seed).tolist()
+    if last_batch != "keep":
+        raise ValueError(f"last_batch must be 'drop' or 'keep', got {last_batch!r}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    MinibatchOrder(n, batch_size=batch_size, seed=seed)  # the same checks of n and batch_size
+    rng, batches = np.random.default_rng(seed), []
+    while len(batches) < steps:
+        perm = rng.permutation(n).tolist()
+        batches += [perm[start:start + batch_size] for start in range(0, n, batch_size)]
+    return batches[:steps]
+
+
 class MinibatchOrder:
     """The batch order of :func:`minibatch_indices`, made one epoch at a time on the host.
 

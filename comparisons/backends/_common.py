@@ -155,6 +155,10 @@ def check_run(experiment: Experiment, dtype: str) -> None:
     if experiment.reduction != "mean" and experiment.kind != "train":
         raise ValueError(f"reduction {experiment.reduction!r} applies to train experiments, "
                          f"not {experiment.kind}")
+    if experiment.reduction == "sum" and experiment.batch_size is None and (
+            experiment.order is not None):
+        raise ValueError("reduction 'sum' divides by the batch size: a replayed batch order "
+                         "needs [run] batch_size")
     for key, value in optimizer_settings(experiment).items():
         if abs(value) > FLOAT_MAX[dtype]:
             raise ValueError(f"{key} = {value:g} overflows {dtype} (largest {FLOAT_MAX[dtype]:g})")
@@ -192,6 +196,7 @@ def check_run(experiment: Experiment, dtype: str) -> None:
         )
     _check_rows(experiment)
     _check_objective(experiment)
+    _check_replayed(experiment)
     names = experiment.parameter_names
     if set(experiment.init) != set(names):
         raise ValueError(f"{kind} needs init for {', '.join(names)}, got {sorted(experiment.init)}")
@@ -222,6 +227,27 @@ def check_run(experiment: Experiment, dtype: str) -> None:
             f"batch_size must be an integer in [1, {len(experiment.train)}], "
             f"got {experiment.batch_size!r}"
         )
+
+
+def _check_replayed(experiment: Experiment) -> None:
+    """Nothing is left to a trajectory, and an explicit order has one batch per step in range."""
+    left = experiment.left_to_trajectory()
+    if left:
+        raise ValueError(f"the spec gives no {' and no '.join(left)} (left to a trajectory: "
+                         "only `comparisons check` takes them from the trajectory it checks)")
+    if experiment.order is None:
+        return
+    if len(experiment.order) != experiment.steps:
+        raise ValueError(f"the batch order has {len(experiment.order)} batches for "
+                         f"{experiment.steps} steps")
+    n = len(experiment.train)
+    for k, row in enumerate(experiment.order):
+        if not row:
+            raise ValueError(f"batch {k} of the batch order is empty")
+        bad = [i for i in row if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n]
+        if bad:
+            raise ValueError(f"batch {k} of the batch order holds example index {bad[0]!r}, "
+                             f"outside the {n} training examples")
 
 
 def _check_rows(experiment: Experiment) -> None:

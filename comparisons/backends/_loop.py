@@ -44,8 +44,8 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from comparisons.backends._common import Recorder, check_run
-from comparisons.experiments import Experiment
-from functional_training import TrajectoryRecord, minibatch_indices
+from comparisons.experiments import Experiment, batch_order
+from functional_training import TrajectoryRecord
 
 Row = Sequence[float]
 
@@ -241,14 +241,11 @@ class Loop:
     def batches(self) -> list[list[int]] | None:
         """Each step's indices into :meth:`gradient_rows` (``None``: full batch).
 
-        The rule of :func:`functional_training.minibatch_indices` (one permutation
-        of ``default_rng(seed)`` per epoch, the remainder dropped).
+        The one place a run's batches are decided: the experiment's explicit
+        order (a replayed run's, rows of any sizes), else the rule of
+        :func:`comparisons.experiments.batch_order` on :meth:`gradient_rows`.
         """
-        e = self.experiment
-        if e.batch_size is None:
-            return None
-        return minibatch_indices(len(self.gradient_rows()), batch_size=e.batch_size,
-                                 steps=e.steps, seed=e.seed).tolist()
+        return batch_order(self.experiment, examples=len(self.gradient_rows()))
 
     # --- one step ------------------------------------------------------------------------
 

@@ -5,7 +5,10 @@ Training experiments run as one jitted ``lax.scan`` through
 ``functional_training.train`` on the model kind's parameters
 (``functional_training.params_from_values``), with ``make_optimizer(name, frozen=...)``
 (frozen parameters get zero updates from ``optax.set_to_zero``, their
-gradients are still recorded); the trajectory becomes the plain record through
+gradients are still recorded); batches of different sizes (a replayed order,
+a short last batch) do not stack into the scan's ``(S, batch_size)`` indices, so
+such a run takes the same optax step eagerly, one step per loop step; the
+trajectory becomes the plain record through
 ``functional_training.record_from_trajectory`` (the one converter); predictions
 are the kind's forward vmapped over the recorded parameters; the gradient check's
 finite differences (the loop's) evaluate the objective's batch loss at each ``params[k]``.
@@ -103,6 +106,7 @@ class JaxMaths(Maths):
         self.k = 0
 
     def start(self, batches) -> None:
+        """Run every step as one ``lax.scan`` (batches of one size), or set up step by step."""
         experiment = self.experiment
         self.objective = _common.objective_of(experiment)
         self.params = _initial_params(experiment, self.jax_dtype)
@@ -120,6 +124,12 @@ class JaxMaths(Maths):
             settings["learning_rate"] = schedule
         optimizer = ft.make_optimizer(e.optimizer, frozen=_common.frozen_names(e), **settings)
         optimizer = _summed_steps(e, batches, optimizer)
+        if batches is not None and len({len(row) for row in batches}) > 1:
+            # Batches of different sizes (a replayed order, a short last batch) do not
+            # stack into lax.scan's (S, batch_size) array: step by step, eagerly.
+            self.schedule, self.optimizer = schedule, optimizer
+            self.opt_state = optimizer.init(self.params)
+            return
         (x, y), (x_val, y_val) = self.splits["train"], self.splits.get("validation",
                                                                       (None, None))
         traj = ft.train(
@@ -183,12 +193,19 @@ class JaxMaths(Maths):
         return loss, _named(self.buffer)
 
     def update(self, k: int, grads) -> None:
-        self.k = k + 1  # the compiled run has taken the step already
+        if self.record is not None:
+            self.k = k + 1  # the compiled run has taken the step already
+            return
+        updates, self.opt_state = self.optimizer.update(self.buffer, self.opt_state,
+                                                        self.params)
+        self.params = optax.apply_updates(self.params, updates)
 
     def scaled_update(self, k: int, grads, scale: float) -> None:
-        self.k = k + 1  # the compiled run scaled this step's gradient (_summed_steps)
+        self.update(k, grads)  # the optimizer scales this step's gradient (_summed_steps)
 
     def learning_rate(self, k: int) -> float:
+        if self.record is None:
+            return float(self.schedule(k))
         return self.record.extras["learning_rate"][k]
 
     def square(self, a: float) -> tuple[float, float, float]:

@@ -40,7 +40,7 @@ learning-rate-applied-twice           ``theta + lr * (-lr g)``: the   step 1, pa
 batch-size-divided-twice              ``sum(e x) / n / n``            step 0, grads.w
 update-in-place-before-all-gradients  ``w`` updated, then ``dL/db``   step 0, grads.b
                                       computed at the new ``w``
-batch-order-not-reshuffled            each epoch replays epoch 0's    step 5, grads.w
+batch-order-not-reshuffled            each epoch replays epoch 0's    step 5, batches
                                       permutation
 validation-in-gradient                the gradient averages over      step 0, grads.w
                                       train + validation rows

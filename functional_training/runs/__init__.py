@@ -91,6 +91,7 @@ from functional_training.runs._rerun import (
     rerunner_for,
     same_bits,
 )
+from functional_training.runs._run_spec import FROM_TRAJECTORY, LAST_BATCH
 from functional_training.runs._run_spec_json import (
     JsonField,
     json_kind,
@@ -136,6 +137,8 @@ __all__ = [
     "PACKAGES",
     "RerunReport",
     "RunSpec",
+    "FROM_TRAJECTORY",
+    "LAST_BATCH",
     "JsonField",
     "run_spec_from_json",
     "run_spec_to_json",

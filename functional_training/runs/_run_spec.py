@@ -37,6 +37,13 @@ Rows = tuple[tuple[float, ...], ...]
 
 _Spec = TypeVar("_Spec", bound="RunSpec")
 
+FROM_TRAJECTORY = "trajectory"
+""":attr:`RunSpec.order` when the spec leaves the batch order to the trajectory checked
+(``[run] batches = "trajectory"``)."""
+
+LAST_BATCH = ("drop", "keep")
+"""The values of :attr:`RunSpec.last_batch`."""
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -45,7 +52,9 @@ class RunSpec:
     Attributes:
       name, description: the run's name and one-line description.
       train: training rows ``(x_1, ..., x_d, target)``.
-      init: initial values by scalar parameter name (the naming rule's order).
+      init: initial values by scalar parameter name (the naming rule's order), or
+        ``None``: the spec gives none, and a check takes them from the trajectory's
+        step-0 ``params`` (:meth:`left_to_trajectory`; nothing else runs it).
       optimizer: the optimizer's name (``"none"`` for runs without updates).
       hyperparams: every optimizer setting, defaults filled in; ``learning_rate``
         included unless there is a schedule.
@@ -55,6 +64,16 @@ class RunSpec:
         (default ``("w", "b")``, the lesson's line).
       batch_size: examples per step, or ``None`` for full batch.
       seed: the batch-order seed.
+      order: each step's example indices, given explicitly (a replayed run: any
+        sampler, batches of different sizes), which then decide the batches
+        whatever ``batch_size`` and ``seed`` say; :data:`FROM_TRAJECTORY`: the
+        spec leaves the order to the trajectory a check replays
+        (:meth:`left_to_trajectory`); ``None``: generated from ``batch_size``
+        and ``seed`` (full batch without ``batch_size``).
+      last_batch: ``"drop"`` (every generated batch has ``batch_size`` examples:
+        an epoch's remainder is dropped) or ``"keep"`` (each epoch ends with the
+        remainder as a short batch, as ``torch.utils.data.DataLoader`` does by
+        default); see :func:`functional_training.minibatch_indices`.
       model: the model kind (a key of :data:`functional_training.MODEL_KINDS`).
       model_settings: the kind's configuration besides the data's feature count
         (``mlp``: ``{"sizes": (d, h_1, ..., k), "activation": "tanh"}``; ``{}`` for
@@ -64,8 +83,9 @@ class RunSpec:
         :data:`functional_training.REDUCTIONS` (``"sum"``: sums over the batch,
         divided by ``batch_size`` in the step).
       schedule: ``{"kind": ..., **optax parameters}`` or ``None``.
-      init_kind: how ``init`` was given: ``"explicit"`` (values), ``"zeros"`` or
-        ``"seeded"``; with ``init_seed``, the seed of ``"seeded"``. Provenance: not
+      init_kind: how ``init`` was given: ``"explicit"`` (values), ``"zeros"``,
+        ``"seeded"`` or ``"trajectory"`` (left to, or taken from, a trajectory's
+        step 0); with ``init_seed``, the seed of ``"seeded"``. Provenance: not
         part of equality (``init`` holds the values either way).
       files: role (``"train"``, ``"validation"``) -> the data file's path as read
         (provenance: not part of equality, not serialised; the rows are the data).
@@ -74,7 +94,7 @@ class RunSpec:
     name: str
     description: str
     train: Rows
-    init: dict[str, float]
+    init: dict[str, float] | None
     optimizer: str
     hyperparams: dict[str, float]
     steps: int
@@ -91,6 +111,8 @@ class RunSpec:
     init_kind: str = field(default="explicit", compare=False)
     init_seed: int = field(default=0, compare=False)
     files: dict[str, str] = field(default_factory=dict, compare=False)
+    order: tuple[tuple[int, ...], ...] | str | None = None
+    last_batch: str = "drop"
 
     @classmethod
     def of(cls: type[_Spec], spec: RunSpec, **more: Any) -> _Spec:
@@ -128,6 +150,45 @@ class RunSpec:
         spec = cls(train=rows_of(x, y), validation=rows_of(x_val, y_val), **fields)
         spec.__dict__.update(x=x, y=y, x_val=x_val, y_val=y_val)  # the cached arrays
         return spec
+
+    # --- what a check fills in from the trajectory ----------------------------------
+
+    def left_to_trajectory(self) -> tuple[str, ...]:
+        """What the spec leaves to a trajectory: ``"initial values"``, ``"batches"`` (or nothing).
+
+        Such a run cannot run on its own; ``comparisons check`` fills them from the
+        trajectory it checks (:meth:`replaying`).
+
+        Example:
+          >>> spec = RunSpec("one", "", ((2.0, 6.0),), None, "sgd", {"learning_rate": 0.1}, 1,
+          ...                order=FROM_TRAJECTORY)
+          >>> spec.left_to_trajectory()
+          ('initial values', 'batches')
+        """
+        return tuple(what for what, missing in (("initial values", self.init is None),
+                                                ("batches", self.order == FROM_TRAJECTORY))
+                     if missing)
+
+    def replaying(self: _Spec, *, init: dict[str, float] | None = None,
+                  order=None) -> _Spec:
+        """This run starting from ``init`` and/or stepping through ``order`` (given ones only).
+
+        ``order`` is each step's example indices (rows of any lengths).
+
+        Example:
+          >>> spec = RunSpec("one", "", ((2.0, 6.0), (1.0, 3.0)), None, "sgd",
+          ...                {"learning_rate": 0.1}, 2)
+          >>> again = spec.replaying(init={"w": 1.0, "b": 0.0}, order=[[1], [0, 1]])
+          >>> again.init, again.order, again.left_to_trajectory()
+          ({'w': 1.0, 'b': 0.0}, ((1,), (0, 1)), ())
+        """
+        changes: dict[str, Any] = {}
+        if init is not None:
+            changes.update(init={name: float(init[name]) for name in init},
+                           init_kind=FROM_TRAJECTORY)
+        if order is not None:
+            changes["order"] = tuple(tuple(int(i) for i in row) for row in order)
+        return dataclasses.replace(self, **changes)
 
     # --- the data -------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ and passes them as ``extra``. ``files`` (local paths, provenance) is not written
 the rows are the data.
 
 Example:
-  >>> from functional_training.runs._run_spec import RunSpec
+  >>> from functional_training.runs._run_spec import FROM_TRAJECTORY, LAST_BATCH, RunSpec
   >>> spec = RunSpec("one", "", ((2.0, 6.0),), {"w": 1, "b": 0.0}, "sgd",
   ...                {"learning_rate": 0.1}, 1)
   >>> data = run_spec_to_json(spec)
@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from functional_training._numbers import is_int, is_number
-from functional_training.runs._run_spec import RunSpec
+from functional_training.runs._run_spec import FROM_TRAJECTORY, LAST_BATCH, RunSpec
 
 _Spec = TypeVar("_Spec", bound=RunSpec)
 
@@ -90,6 +90,25 @@ def _floats_out(values):
     return {k: float(v) for k, v in values.items()}
 
 
+def _optional_floats(values):
+    return None if values is None else _floats_out(values)
+
+
+def is_order(value) -> bool:
+    """Whether ``value`` is a list of lists of example indices (integers >= 0)."""
+    return isinstance(value, list) and all(
+        isinstance(row, list) and all(is_int(i) and i >= 0 for i in row) for row in value)
+
+
+def _order_out(order):
+    return order if order is None or isinstance(order, str) else [list(row) for row in order]
+
+
+def _order_in(order):
+    return order if order is None or isinstance(order, str) else tuple(
+        tuple(int(i) for i in row) for row in order)
+
+
 def _settings_out(settings):
     return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
 
@@ -105,8 +124,9 @@ RUN_SPEC_FIELDS: dict[str, JsonField] = {
                        _rows_in),
     "validation": JsonField(optional(is_rows), "null or a list of [x_1, ..., x_d, target] rows",
                             _rows_out, _rows_in),
-    "init": JsonField(lambda v: is_mapping(v, is_number), "an object of name -> number",
-                      _floats_out, _floats_out),
+    "init": JsonField(optional(lambda v: is_mapping(v, is_number)),
+                      "null (from a trajectory) or an object of name -> number",
+                      _optional_floats, _optional_floats),
     "trainable": JsonField(lambda v: isinstance(v, list) and all(map(is_text, v)),
                            "a list of parameter names", list, tuple),
     "optimizer": JsonField(is_text, "a non-empty string"),
@@ -128,6 +148,11 @@ RUN_SPEC_FIELDS: dict[str, JsonField] = {
     "init_kind": JsonField(is_text, "how init was given (explicit, zeros, seeded)",
                            optional=True),
     "init_seed": JsonField(is_int, "an integer", optional=True),
+    "order": JsonField(lambda v: v is None or v == FROM_TRAJECTORY or is_order(v),
+                       f'null, "{FROM_TRAJECTORY}" or a list of lists of example indices',
+                       _order_out, _order_in, optional=True),
+    "last_batch": JsonField(lambda v: v in LAST_BATCH, " or ".join(map(repr, LAST_BATCH)),
+                            optional=True),
 }
 """Every serialised field of :class:`~functional_training.runs.RunSpec` (all but ``files``)."""
 
@@ -159,13 +184,14 @@ def run_spec_from_json(data, *, where: str = "run", kind: type[_Spec] = RunSpec,
       data: the JSON object.
       where: how messages name it (``runs[0].options.experiment``).
       kind: the class to build; ``extra`` describes its fields beyond ``RunSpec``'s.
-      order: the order messages list the keys in (default: ``RunSpec``'s, then ``extra``).
+      order: the order messages list the keys in (default: ``RunSpec``'s, then ``extra``;
+        keys it leaves out follow in that order).
 
     Raises:
       ValueError: one line naming ``where`` and the offending key.
     """
     table = _table(kind, extra or {})
-    keys = order or tuple(table)
+    keys = (*order, *(key for key in table if key not in order)) if order else tuple(table)
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected an object, got {json_kind(data)}")
     unknown = sorted(set(data) - set(table))

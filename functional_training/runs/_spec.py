@@ -42,6 +42,17 @@ A spec file describes one training run of a model kind (default ``linear``:
     steps = 20
     batch_size = 2                        # optional, default full batch
     seed = 0                              # optional, for the batch order
+    last_batch = "drop"                   # optional: "keep" keeps each epoch's short last
+                                          # batch (DataLoader's default drop_last=False;
+                                          # comparisons only: short_batches=True)
+    # batches = "trajectory"              # `comparisons check` only: train on the checked
+                                          # trajectory's own batches (see below)
+
+For ``comparisons check`` (``from_trajectory=True``) a spec may leave out what the
+trajectory it checks holds: ``[model]`` without initial values (no leaf values,
+no ``init``: the trajectory's step-0 ``params`` are the initial values), and the
+batch order (``[run] batches = "trajectory"``, or no ``batch_size``, with the
+trajectory's ``batches``). Any other command refuses such a spec with one line.
 
 A layered model (``kind = "mlp"``, hidden layers ``f(x @ w + b)`` then a linear
 last layer; parameters ``layers.{l}.w[i,j]`` of shape ``(fan_in, fan_out)`` and
@@ -138,6 +149,7 @@ from functional_training.runs._spec_training import (
     OPTIMIZER_KEYS,
     RUN_KEYS,
     SCHEDULE_KEYS,
+    batch_rule,
     loss_table,
     optimizer_table,
     run_table,
@@ -188,8 +200,11 @@ def read_spec_text(path: str | Path) -> str:
         raise SpecError(f"{path}: cannot read ({err.strerror or err})") from None
 
 
-def load_run_spec(path: str | Path) -> RunSpec:
+def load_run_spec(path: str | Path, *, from_trajectory: bool = False,
+                  short_batches: bool = False) -> RunSpec:
     """Read and validate a TOML spec file (data file paths are relative to it).
+
+    ``from_trajectory``, ``short_batches``: as :func:`parse_run_spec`'s.
 
     Raises:
       SpecError: the file is missing, unreadable, not TOML, or invalid (the
@@ -198,18 +213,26 @@ def load_run_spec(path: str | Path) -> RunSpec:
     path = Path(path)
     text = read_spec_text(path)
     try:
-        return parse_run_spec(text, base=path.parent)
+        return parse_run_spec(text, base=path.parent, from_trajectory=from_trajectory,
+                              short_batches=short_batches)
     except SpecError as err:
         raise SpecError(f"{path}: {err}") from None
 
 
-def parse_run_spec(text: str, *, base: str | Path | None = None) -> RunSpec:
+def parse_run_spec(text: str, *, base: str | Path | None = None,
+                   from_trajectory: bool = False, short_batches: bool = False) -> RunSpec:
     """Validate the text of a spec file (see the module docstring) into a :class:`RunSpec`.
 
     Args:
       text: the TOML text.
       base: the directory data file paths are relative to (the spec file's; default
         the working directory).
+      from_trajectory: the spec is read for a check of a trajectory, which may give
+        the initial values (``init`` ``None``) and the batches (``order``
+        ``"trajectory"``) the spec leaves out (:meth:`RunSpec.left_to_trajectory`).
+      short_batches: the reader runs batches of different sizes (the comparisons
+        backends), so ``[run] last_batch = "keep"`` is allowed; ``train`` and
+        ``sweep`` compile one batch size and refuse it.
 
     Raises:
       SpecError: not TOML, or a key missing, unknown, mistyped or out of range, or a
@@ -236,7 +259,8 @@ def parse_run_spec(text: str, *, base: str | Path | None = None) -> RunSpec:
     only_keys("data", tables["data"], DATA_KEYS)
     folder = Path(base) if base is not None else Path()
     (x, y), validation, files = data_table(tables["data"], folder)
-    kind, settings, init, trainable = model_table(tables["model"], features=x.shape[1])
+    kind, settings, init, trainable = model_table(tables["model"], features=x.shape[1],
+                                                  from_trajectory=from_trajectory)
 
     config = model_config(kind, settings, x.shape[1])
     loss, l2, reduction = loss_table(tables["loss"], kind=kind, config=config)
@@ -250,6 +274,8 @@ def parse_run_spec(text: str, *, base: str | Path | None = None) -> RunSpec:
     optimizer, hyperparams = optimizer_table(tables["optimizer"], scheduled=schedule is not None)
 
     steps, batch_size, seed = run_table(tables["run"], examples=y.shape[0])
+    order, last_batch = batch_rule(tables["run"], batch_size=batch_size,
+                                   from_trajectory=from_trajectory, short_batches=short_batches)
 
     init_values, init_kind, init_seed = init
     return RunSpec.from_arrays(
@@ -271,5 +297,7 @@ def parse_run_spec(text: str, *, base: str | Path | None = None) -> RunSpec:
         steps=steps,
         batch_size=batch_size,
         seed=seed,
+        order=order,
+        last_batch=last_batch,
         files={key: table.path for key, table in files.items()},
     )

@@ -46,11 +46,15 @@ MODEL_KEYS = ("kind", "init", "seed", "trainable")
 _GROUP_LEAF = re.compile(r"([A-Za-z_]\w*)\.(\d+)\.([A-Za-z_]\w*)")  # layers.0.w
 
 
-def model_table(table: dict, *, features: int) -> tuple[str, dict, tuple, tuple[str, ...]]:
+def model_table(table: dict, *, features: int, from_trajectory: bool = False
+                ) -> tuple[str, dict, tuple, tuple[str, ...]]:
     """``[model]``: the kind, its settings, the initial values, the trainable leaves.
 
     The initial values are ``(values by scalar name, init kind, seed)``, the init
-    kind ``"explicit"``, ``"zeros"`` or ``"seeded"`` (see :class:`RunSpec`).
+    kind ``"explicit"``, ``"zeros"`` or ``"seeded"`` (see :class:`RunSpec`). A table
+    with neither values nor ``init`` gives ``(None, "trajectory", 0)`` when
+    ``from_trajectory`` (a check fills them from the trajectory's step 0), else is
+    refused with one line naming the missing values (as a table missing some).
 
     The keys a kind takes are derived from it: its configuration keys (every one
     but ``features``, which is the data's, is required), its leaves (a plain leaf
@@ -93,12 +97,16 @@ def model_table(table: dict, *, features: int) -> tuple[str, dict, tuple, tuple[
         if "seed" in table:
             raise SpecError('[model].seed: only with init = "seeded"')
         missing = [key for key in keys if key not in table]
+        wanted = ", ".join(key if key in plain else
+                           f"[[model.{key}]] tables ({', '.join(groups[key][0])} in each)"
+                           for key in keys)
+        if missing and len(missing) == len(keys) and from_trajectory:
+            return kind_name, settings, (None, "trajectory", 0), _trainable(table, tuple(shapes))
         if missing:
-            wanted = [key if key in plain else
-                      f"[[model.{key}]] tables ({', '.join(groups[key][0])} in each)"
-                      for key in keys]
-            raise SpecError(f"[model].{missing[0]}: missing (give {', '.join(wanted)}, or "
-                            'init = "zeros" or "seeded")')
+            left_open = ("; only `comparisons check` takes initial values from a "
+                         "trajectory's step-0 params" if len(missing) == len(keys) else "")
+            raise SpecError(f"[model].{missing[0]}: missing (give {wanted}, or "
+                            f'init = "zeros" or "seeded"){left_open}')
         arrays = {leaf: _leaf_values(table[leaf], leaf, shapes[leaf],
                                      (kind.stated(leaf, **config) or (None, None))[1])
                   for leaf in plain}

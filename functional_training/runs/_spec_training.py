@@ -44,7 +44,7 @@ OPTIMIZER_KEYS = ("name", "learning_rate")
 SCHEDULE_KEYS = ("kind",)
 """The keys of ``[schedule]`` besides the schedule's own parameters."""
 
-RUN_KEYS = ("steps", "batch_size", "seed")
+RUN_KEYS = ("steps", "batch_size", "seed", "batches", "last_batch")
 """The keys of ``[run]``."""
 
 
@@ -175,3 +175,48 @@ def run_table(run: dict, *, examples: int) -> tuple[int, int | None, int]:
             )
     seed = integer_at(run, "run", "seed", low=0, high=None) if "seed" in run else 0
     return steps, batch_size, seed
+
+
+BATCHES = ("seeded", "trajectory")
+"""The values of ``[run].batches``: the order generated from ``batch_size`` and ``seed``
+(the default), or the order of the trajectory a check replays."""
+
+
+def batch_rule(run: dict, *, batch_size: int | None, from_trajectory: bool = False,
+               short_batches: bool = False) -> tuple[str | None, str]:
+    """``[run].batches`` and ``[run].last_batch``: ``(order, last_batch)`` of the :class:`RunSpec`.
+
+    ``batches = "trajectory"`` (only where a check reads the spec:
+    ``from_trajectory``) leaves the order to the trajectory (order
+    ``"trajectory"``); ``last_batch = "keep"`` keeps each epoch's short last batch of
+    a generated order (it needs ``batch_size``, and a reader that runs batches of
+    different sizes: ``short_batches``, the comparisons backends; the compiled
+    training of ``train`` and ``sweep`` stacks one size).
+
+    Example:
+      >>> batch_rule({"batch_size": 4, "last_batch": "keep"}, batch_size=4, short_batches=True)
+      (None, 'keep')
+      >>> batch_rule({"batches": "trajectory"}, batch_size=None, from_trajectory=True)
+      ('trajectory', 'drop')
+    """
+    batches = run.get("batches", "seeded")
+    if batches not in BATCHES:
+        raise SpecError(f"[run].batches: expected one of {', '.join(map(repr, BATCHES))}, "
+                        f"got {shortened(batches)}")
+    if batches == "trajectory" and not from_trajectory:
+        raise SpecError('[run].batches: "trajectory" leaves the batches to a trajectory; '
+                        "only `comparisons check` replays them (give batch_size and seed to "
+                        "run this spec)")
+    if batches == "trajectory" and "seed" in run:
+        raise SpecError('[run].seed: not with batches = "trajectory" (the trajectory '
+                        "gives the order)")
+    last = run.get("last_batch", "drop")
+    if last not in ("drop", "keep"):
+        raise SpecError(f"[run].last_batch: expected 'drop' or 'keep', got {shortened(last)}")
+    if "last_batch" in run and (batch_size is None or batches == "trajectory"):
+        raise SpecError("[run].last_batch: only for an order generated from batch_size")
+    if last == "keep" and not short_batches:
+        raise SpecError('[run].last_batch: "keep" makes batches of different sizes, which '
+                        "this command's compiled training does not run (`comparisons run` "
+                        "and `check` do); leave it out to drop each epoch's remainder")
+    return (None if batches == "seeded" else "trajectory"), last

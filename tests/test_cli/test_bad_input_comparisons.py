@@ -123,7 +123,7 @@ ROWS = [
            r"colour: unknown key; expected name, description, data, model, loss, optimizer, "
            r"schedule, run$"),
     c_spec("spec unknown run key", spec("steps = 2", "steps = 2\nepochs = 3"),
-           r"\[run\]\.epochs: unknown key; expected steps, batch_size, seed$"),
+           r"\[run\]\.epochs: unknown key; expected steps, batch_size, seed, batches, last_batch$"),
     c_spec("spec unknown model key", spec("b = 0.0", "b = 0.0\nc = 1.0"),
            r"\[model\]\.c: unknown key"),
     # --- spec files: wrong types ----------------------------------------------------------------

@@ -863,3 +863,16 @@ def test_jax_scales_a_short_summed_batch_in_its_compiled_run():
         updates, state = opt.update(jnp.asarray(1.0), state, params)
         steps.append(float(updates))
     assert steps == [-1.0, -0.5, -1.0]
+
+
+def test_summed_loss_with_a_kept_short_last_batch_in_every_backend():
+    """d2l's data_iter keeps the short last batch: last_batch = "keep" (5 rows in batches of
+    2: 2, 2, 1 per epoch) with reduction = "sum", every backend (jax steps eagerly through
+    batches of different sizes) against d2l's loop in NumPy float64."""
+    e = replace(_summed(2, 6), last_batch="keep")
+    order = batch_order(e)
+    assert sorted(len(rows) for rows in order)[0] == 1  # a short batch is in the run
+    ref = _numpy_d2l(e, order)
+    tol = ft.tolerance("float64", e.steps)
+    for backend in BACKEND_NAMES:
+        _assert_d2l(get_backend(backend).run(e), ref, tol, backend)

@@ -322,8 +322,10 @@ def test_the_trajectory_is_a_trajectory_a_dict_a_record_or_a_path(student):
     ({"val_loss": [0.0]}, r"^val_loss in val_loss\[0\]: student-loop has no validation set$"),
     ({"predictions": [[0.0] * 7]}, r"^prediction index 6 out of range in predictions\[0\]\[6\] "
                                    r"\(student-loop has 6 predictions per step: 0\.\.5\)$"),
-    ({"batches": [[0, 1]]}, r"^batches in batches\[0\]\[0\]: student-loop trains on the full "
-                            r"batch \(no batch order\)$"),
+    # A full-batch spec replays your batches: every step's is needed.
+    ({"batches": [[0, 1]]}, r"^batches: your trajectory has no batch at step 1\.\.24; the "
+                            r"reference trains on your batches, so it needs every step's "
+                            r"\(0\.\.24\)$"),
     ({"extras": {"numeric.w": [0.0]}}, r"^unknown extras series 'numeric\.w' in "
                                        r"extras\.numeric\.w\[0\] \(student-loop records none\)$"),
     ({}, r"^the trajectory holds no values: nothing to compare$"),
@@ -461,3 +463,163 @@ def test_the_docs_show_the_commands_output():
     shown = [block.splitlines() for block in _blocks("") if block.startswith("student-loop:")]
     assert shown[0] == check(SPEC, STUDENT / "correct.json").lines()
     assert shown[1] == check(SPEC, STUDENT / "buggy.csv").lines()
+
+
+# --- the reference replays your initial values and your batches ----------------------------------
+
+OPEN_SPEC = """name = "open-loop"
+[data]
+train = [[0.5, 2.1], [1.0, 2.8], [2.0, 4.9], [3.0, 6.8], [4.0, 9.2], [5.0, 11.3], [1.5, 3.4]]
+[model]
+{model}
+[optimizer]
+name = "momentum"
+learning_rate = 0.02
+momentum = 0.9
+[run]
+steps = 9
+{run}
+"""
+"""Seven rows, momentum: initial values and batch order as the run says (the fields left open)."""
+
+
+def _user_loop(order, *, w, b, rate=0.02, momentum=0.9, flip_bias=False):
+    """A user's own NumPy float64 loop (written here from the formulas, not the project's):
+    heavy-ball momentum on the line, the mean half squared error of each batch."""
+    data = np.asarray(comparisons.parse_spec(OPEN_SPEC.format(model="w = 0.0\nb = 0.0", run=""))
+                      .train)
+    p, v = np.array([w, b], dtype=np.float64), np.zeros(2)
+    params, grads, losses = {"w": [], "b": []}, {"w": [], "b": []}, []
+    for batch in order:
+        x, y = data[batch, 0], data[batch, 1]
+        error = p[0] * x + p[1] - y
+        g = np.array([np.mean(error * x), np.mean(error) * (-1 if flip_bias else 1)])
+        for i, name in enumerate(("w", "b")):
+            params[name].append(float(p[i]))
+            grads[name].append(float(g[i]))
+        losses.append(float(np.mean(0.5 * error ** 2)))
+        v = momentum * v + g
+        p = p - rate * v
+    params["w"].append(float(p[0]))
+    params["b"].append(float(p[1]))
+    return {"params": params, "grads": grads, "batch_loss": losses,
+            "batches": [list(map(int, batch)) for batch in order]}
+
+
+def _shuffled_epochs(seed, n=7, batch_size=3, steps=9):
+    """DataLoader(shuffle=True)-style batches from Python's random: short last batch kept."""
+    import random
+    rng, order = random.Random(seed), []
+    while len(order) < steps:
+        perm = list(range(n))
+        rng.shuffle(perm)
+        order += [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+    return order[:steps]
+
+
+def _random_subsets(seed, n=7, steps=9):
+    """micrograd-style: each step a random subset of random size (with replacement across steps)."""
+    rng = np.random.default_rng(seed)
+    return [rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False).tolist()
+            for _ in range(steps)]
+
+
+@pytest.mark.parametrize("order", [_shuffled_epochs(1), _random_subsets(2)],
+                         ids=["shuffled-epochs-short-last-batch", "random-subsets"])
+def test_your_initial_values_and_batches_drive_the_reference(order):
+    experiment = comparisons.parse_spec(OPEN_SPEC.format(model="", run=""), from_trajectory=True)
+    assert experiment.left_to_trajectory() == ("initial values",)
+    theirs = _user_loop(order, w=0.37, b=-0.81)  # torch-like random initial values
+    verdict = check(experiment, theirs)
+    # The user's NumPy loop is the same float64 formulas: within 1e-12 (the comparator's).
+    assert verdict.agree, verdict.describe()
+    assert verdict.reference_trajectory.batches == order
+    assert verdict.reference_trajectory.params["w"][0] == 0.37
+    sizes = [len(batch) for batch in order]
+    steps = (f"9 steps, {min(sizes)} to {max(sizes)} examples" if min(sizes) != max(sizes)
+             else f"9 steps, {sizes[0]} examples each")
+    assert verdict.lines()[1:3] == ["initial values: from your trajectory's step 0",
+                                    f"batches: from your trajectory ({steps})"]
+    assert verdict.to_json()["from_trajectory"] == {
+        "initial_values": True,
+        "batches": {"steps": 9, "smallest": min(sizes), "largest": max(sizes)}}
+    assert f"- batches: from your trajectory ({steps})" in verdict.markdown()
+    buggy = check(experiment, _user_loop(order, w=0.37, b=-0.81, flip_bias=True))
+    assert (buggy.first_mismatch.step, buggy.first_mismatch.quantity) == (0, "grads.b")
+    # The faults run on the replayed run too: the bug is named.
+    assert [d.fault for d in buggy.diagnoses] == ["bias-gradient-sign"]
+
+
+def test_a_spec_with_its_own_values_and_order_replays_nothing():
+    verdict = check(REGISTRY["mini-batch"], {"params": {"w": [0.0]}})
+    assert verdict.replay.lines() == [] and verdict.to_json()["from_trajectory"] == {
+        "initial_values": False, "batches": None}
+
+
+def test_batches_left_to_the_trajectory_with_a_nominal_batch_size():
+    text = OPEN_SPEC.format(model="w = 0.0\nb = 0.0", run='batch_size = 3\nbatches = "trajectory"')
+    experiment = comparisons.parse_spec(text, from_trajectory=True)
+    order = _shuffled_epochs(4)
+    assert check(experiment, _user_loop(order, w=0.0, b=0.0)).agree
+    with pytest.raises(TrajectoryError, match=r'^batches: open-loop leaves the batches to your '
+                                              r'trajectory \(\[run\] batches = "trajectory"\) '
+                                              r"and it holds none$"):
+        check(experiment, {"params": {"w": [0.0]}})
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"params": {"w": [0.1]}}, r"^initial values: open-loop gives none and your trajectory has "
+                               r"no step-0 params for b \(record params at step 0, or give the "
+                               r"initial values in the spec's \[model\]\)$"),
+    ({"params": {"w": [0.1], "b": [0.0]}, "batches": {"0": [1, 2], "2": [3]}},
+     r"^batches: your trajectory has no batch at step 1, 3\.\.8; the reference trains on your "
+     r"batches, so it needs every step's \(0\.\.8\)$"),
+    ({"params": {"w": [0.1], "b": [0.0]}, "batches": [[1, 2], *[{"1": 3}] * 8]},
+     r"^batches at step 1: no example at position 0 \(the reference trains on your batch: give "
+     r"positions 0\.\.1\)$"),
+    ({"params": {"w": [0.1], "b": [0.0]}, "batches": [[1, 7]] * 9},
+     r"^batches at step 0: example index 7 is outside open-loop's 7 training examples$"),
+])
+def test_what_neither_the_spec_nor_the_trajectory_gives_is_one_line(data, message):
+    experiment = comparisons.parse_spec(OPEN_SPEC.format(model="", run=""), from_trajectory=True)
+    with pytest.raises(TrajectoryError, match=message):
+        check(experiment, data)
+
+
+def test_a_batch_that_differs_from_the_specs_order_is_the_first_mismatch_never_a_gradient():
+    experiment = REGISTRY["mini-batch"]
+    reference = _manual(experiment)
+    order = [list(batch) for batch in reference.batches]
+    order[3] = [order[3][0], (order[3][1] + 1) % 10]  # one example swapped at step 3
+    order[7] = list(reversed(order[7]))
+    theirs = _user_loop_on(experiment, order)
+    verdict = check(experiment, theirs, diagnosis=False)
+    mismatch = verdict.first_mismatch
+    assert (mismatch.step, mismatch.quantity) == (3, "batches")
+    assert (mismatch.expected, mismatch.actual) == (reference.batches[3], order[3])
+    assert ('batches: 2 of 15 differ from the spec\'s order (to train the reference on your own '
+            'batches, set [run] batches = "trajectory")') in verdict.lines()
+    assert verdict.batches_differ == (2, 15)
+    report = json.loads(dumps_json(verdict.to_json()))
+    assert report["batches_differ"] == {"differ": 2, "compared": 15}
+    assert "batches" not in report["max_abs_diff"]
+    assert "| batches | 0..14 | 0..14 | 2 of 15 differ |" in verdict.markdown()
+    assert "inf" not in verdict.markdown()
+
+
+def _user_loop_on(experiment, order):
+    """Plain SGD on the line over ``order`` (NumPy float64), recording params, grads, batches."""
+    data = np.asarray(experiment.train)
+    w, b, rate = experiment.init["w"], experiment.init["b"], experiment.learning_rate
+    params, grads = {"w": [], "b": []}, {"w": [], "b": []}
+    for batch in order:
+        x, y = data[batch, 0], data[batch, 1]
+        error = w * x + b - y
+        gw, gb = float(np.mean(error * x)), float(np.mean(error))
+        for name, value, grad in (("w", w, gw), ("b", b, gb)):
+            params[name].append(float(value))
+            grads[name].append(grad)
+        w, b = w - rate * gw, b - rate * gb
+    params["w"].append(float(w))
+    params["b"].append(float(b))
+    return {"params": params, "grads": grads, "batches": order}

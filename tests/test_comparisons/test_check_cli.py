@@ -175,8 +175,9 @@ BAD_FILES = [
     ("prediction-index", "t.csv", HEADER + "0,predictions,6,1.0\n",
      r"prediction index 6 out of range in row 2 \(student-loop has 6 predictions per step: "
      r"0\.\.5\)$"),
-    ("batches-of-a-full-batch-run", "t.csv", HEADER + "0,batches,0,1\n",
-     r"batches in row 2: student-loop trains on the full batch \(no batch order\)$"),
+    ("batches-of-a-full-batch-run", "t.csv", HEADER + "0,batches,0,1\n",  # replayed: all needed
+     r"batches: your trajectory has no batch at step 1\.\.24; the reference trains on your "
+     r"batches, so it needs every step's \(0\.\.24\)$"),
     ("unknown-extras", "t.csv", HEADER + "0,extras,numeric.w,1.0\n",
      r"unknown extras series 'numeric\.w' in row 2 \(student-loop records none\)$"),
     ("invalid-json", "t.json", '{"params": {"w": [0.0,]}}',
@@ -263,3 +264,63 @@ def test_the_examples_in_a_fresh_process():
     assert "diagnosis: your trajectory matches the reference with bias-gradient-sign" in bad.stdout
     refused = run_module(DOOR, "check", "--spec", SPEC, "--trajectory", SPEC)
     assert_refused(refused.returncode, refused.stdout, refused.stderr, r"^error: .*spec\.toml: ")
+
+
+# --- a spec that leaves its initial values to the trajectory ----------------------------------
+
+NO_INIT = SPEC.read_text().replace("[model]\nw = 0.0\nb = 0.0\n", "[model]\n")
+
+
+def test_check_fills_the_initial_values_from_the_trajectory(capsys, tmp_path):
+    spec = tmp_path / "open.toml"
+    spec.write_text(NO_INIT)
+    assert "w = 0.0" not in NO_INIT
+    report = tmp_path / "check.json"
+    code, out, _ = _check(capsys, "--spec", spec, "--trajectory", STUDENT / "correct.json",
+                          "--json", report, "--markdown", tmp_path / "check.md")
+    assert code == 0, out
+    assert out.splitlines()[1] == "initial values: from your trajectory's step 0"
+    assert json.loads(report.read_text())["from_trajectory"] == {"initial_values": True,
+                                                                 "batches": None}
+    assert "- initial values: from your trajectory's step 0" in (tmp_path / "check.md").read_text()
+
+
+def test_check_without_initial_values_anywhere_is_one_line(capsys, tmp_path):
+    spec = tmp_path / "open.toml"
+    spec.write_text(NO_INIT)
+    theirs = tmp_path / "t.csv"
+    theirs.write_text(HEADER + "1,params,w,1.0\n")
+    code, out, err = _check(capsys, "--spec", spec, "--trajectory", theirs)
+    assert_refused(code, out, err, rf"^error: {re.escape(str(theirs))}: initial values: "
+                                   r"student-loop gives none and your trajectory has no step-0 "
+                                   r"params for w, b \(record params at step 0, or give the "
+                                   r"initial values in the spec's \[model\]\)$")
+
+
+@pytest.mark.parametrize(("module", "argv"), [
+    ("comparisons", ["run", "--spec"]),
+    ("functional_training", ["train", "--spec"]),
+    ("functional_training", ["sweep", "--learning-rates", "0.01:0.1:2", "--spec"]),
+])
+def test_running_a_spec_without_initial_values_is_one_line(capsys, tmp_path, module, argv):
+    spec = tmp_path / "open.toml"
+    spec.write_text(NO_INIT)
+    code, out, err = run_cli(capsys, module, *argv, spec)
+    assert_refused(code, out, err, rf"^error: {re.escape(str(spec))}: \[model\]\.w: missing "
+                                   r"\(give w, b, or init = \"zeros\" or \"seeded\"\); only "
+                                   r"`comparisons check` takes initial values from a "
+                                   r"trajectory's step-0 params$")
+
+
+def test_running_a_spec_that_leaves_its_batches_to_a_trajectory_is_one_line(capsys, tmp_path):
+    spec = tmp_path / "open.toml"
+    spec.write_text(SPEC.read_text() + 'batch_size = 2\nbatches = "trajectory"\n')
+    code, out, err = run_cli(capsys, DOOR, "run", "--spec", spec)
+    assert_refused(code, out, err, rf'^error: {re.escape(str(spec))}: \[run\]\.batches: '
+                                   r'"trajectory" leaves the batches to a trajectory; only '
+                                   r"`comparisons check` replays them \(give batch_size and seed "
+                                   r"to run this spec\)$")
+    theirs = tmp_path / "t.json"
+    theirs.write_text(json.dumps({"batches": [[0, 1], [2, 3, 4]] + [[5]] * 23}))
+    code, out, _ = _check(capsys, "--spec", spec, "--trajectory", theirs)
+    assert code == 0 and "batches: from your trajectory (25 steps, 1 to 3 examples)" in out

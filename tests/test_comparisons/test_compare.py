@@ -167,6 +167,19 @@ def test_batch_orders_must_match():
     assert (m.step, m.quantity, m.expected, m.actual) == (2, "batches", [0], [1])
 
 
+def test_batches_are_index_lists_counted_not_a_float_difference_and_come_first_in_a_step():
+    ref = _five_steps(batches=[[0]] * 5)
+    grads = dict(ref.grads, w=[*ref.grads["w"][:2], 99.0, *ref.grads["w"][3:]])
+    other = _five_steps(batches=[[0], [0], [1], [0], [1, 0]], grads=grads)
+    verdict = compare_trajectories(FIVE, {"manual": ref, "x": other})
+    m = verdict.first_mismatch  # the gradient differs at step 2 too: the batch explains it
+    assert (m.step, m.quantity) == (2, "batches")
+    assert "batches" not in verdict.max_abs_diff and math.isfinite(verdict.largest_diff)
+    assert verdict.backends["x"].batches_differ == verdict.batches_differ == 2
+    agreeing = compare_trajectories(FIVE, {"manual": ref, "x": _five_steps(batches=[[0]] * 5)})
+    assert agreeing.agree and agreeing.batches_differ == 0
+
+
 def test_the_reference_must_be_present():
     with pytest.raises(ValueError, match="reference backend 'manual' has no trajectory"):
         compare_trajectories(FIVE, {"torch": _five_steps()})

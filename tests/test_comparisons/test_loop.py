@@ -21,9 +21,9 @@ from dataclasses import replace
 import pytest
 
 import functional_training as ft
-from comparisons.backends import Evaluation, Maths, run_loop
+from comparisons.backends import Evaluation, Loop, Maths, get_backend, run_loop
 from comparisons.compare import run_and_compare
-from comparisons.experiments import REGISTRY, Experiment
+from comparisons.experiments import REGISTRY, Experiment, batch_order
 
 
 class LineMaths(Maths):
@@ -227,3 +227,65 @@ def test_a_linear_model_classifies_too():
     _agree(Experiment("logistic", "logistic regression", BINARY, init, "adam",
                       OPTIMIZERS["adam"], 10, validation=VALIDATION[:1] + ((0.3, 0.3, 0.0),),
                       loss="binary-cross-entropy", batch_size=3))
+
+
+# --- batches of different sizes: a replayed order, a short last batch ---------------------
+
+RAGGED = ((3, 0, 5), (1,), (2, 4), (5, 5, 0, 1), (4,), (0, 2, 3, 1, 5, 4))
+"""Six steps of any sizes, a repeated index, an index in two batches: a replayed sampler's."""
+
+LINE_ROWS = ((0.5, 2.1), (1.0, 2.8), (2.0, 4.9), (3.0, 6.8), (4.0, 9.2), (5.0, 11.3))
+
+
+def _numpy_line(rows, order, *, rate, momentum, w=0.0, b=0.0):
+    """Heavy-ball momentum on the line, half squared error, float64 NumPy: written here from
+    the formulas (``g = mean((w x + b - y) * [x, 1])``, ``v = mu v + g``, ``p -= lr v``)."""
+    import numpy as np
+    data = np.asarray(rows, dtype=np.float64)
+    p, v = np.array([w, b]), np.zeros(2)
+    params, grads = [p.copy()], []
+    for batch in order:
+        x, y = data[list(batch), 0], data[list(batch), 1]
+        error = p[0] * x + p[1] - y
+        g = np.array([np.mean(error * x), np.mean(error)])
+        v = momentum * v + g
+        p = p - rate * v
+        grads.append(g)
+        params.append(p.copy())
+    return np.asarray(params), np.asarray(grads)
+
+
+@pytest.mark.parametrize("backend", ["manual", "engine", "torch", "jax"])
+def test_every_backend_runs_batches_of_different_sizes_as_a_numpy_loop(backend):
+    experiment = Experiment("ragged", "a replayed order", LINE_ROWS, {"w": 0.0, "b": 0.0},
+                            "momentum", {"learning_rate": 0.02, "momentum": 0.9},
+                            len(RAGGED), order=RAGGED)
+    run = get_backend(backend).run(experiment)
+    params, grads = _numpy_line(LINE_ROWS, RAGGED, rate=0.02, momentum=0.9)
+    assert run.batches == [list(batch) for batch in RAGGED]
+    # The same float64 formulas in another summation order: within 1e-12 of values <= ~30.
+    for i, name in enumerate(("w", "b")):
+        assert run.params[name] == pytest.approx(params[:, i].tolist(), rel=1e-12, abs=1e-12)
+        assert run.grads[name] == pytest.approx(grads[:, i].tolist(), rel=1e-12, abs=1e-12)
+
+
+def test_every_backend_agrees_on_a_ragged_order_on_an_mlp_with_a_schedule():
+    order = tuple(RAGGED[k % len(RAGGED)] for k in range(8))
+    _agree(_mlp(order=order, optimizer="adam", hyperparams={"b1": 0.9, "b2": 0.999,
+                                                             "eps": 1e-8},
+                schedule={"kind": "cosine", "init_value": 0.1, "decay_steps": 8},
+                validation=VALIDATION, trainable=LEAVES[2:]))
+
+
+def test_a_kept_last_batch_is_the_epochs_remainder_on_every_backend():
+    experiment = _mlp(batch_size=4, seed=2, last_batch="keep", steps=6)
+    order = batch_order(experiment)
+    assert [len(batch) for batch in order] == [4, 2, 4, 2, 4, 2]  # 6 rows: 4 + 2 per epoch
+    for first in (0, 2, 4):  # each epoch is one permutation of the six rows
+        assert sorted(order[first] + order[first + 1]) == list(range(6))
+    _agree(experiment)
+
+
+def test_an_explicit_order_decides_the_batches_whatever_batch_size_says():
+    experiment = _mlp(batch_size=2, seed=1, order=RAGGED, steps=len(RAGGED))
+    assert Loop(experiment, None).batches() == [list(batch) for batch in RAGGED]

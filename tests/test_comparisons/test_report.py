@@ -210,3 +210,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
         write_atomic(path, "new\n")
     assert path.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["report.json"]
+
+
+def test_differing_batches_are_a_count_in_the_report_never_an_infinite_difference():
+    experiment = REGISTRY["mini-batch"]
+    runs, _ = run_and_compare(experiment, backends=["manual"])
+    order = [list(batch) for batch in runs["manual"].batches]
+    order[4] = list(reversed(order[4]))
+    runs["engine"] = dataclasses.replace(runs["manual"], batches=order)
+    verdict = compare_trajectories(experiment, runs)
+    report = _strict_loads(dumps_json(json_report([(runs, verdict)], dtype="float64")))
+    validate_report(report)
+    entry = report["experiments"][0]
+    assert entry["first_mismatch"]["quantity"] == "batches"
+    assert entry["batches_differ"] == {"engine": 1}
+    assert "batches" not in entry["max_abs_diff"]
+    assert "batches" not in entry["backend_max_abs_diff"]["engine"]
+    assert "inf" not in markdown_report([(runs, verdict)], dtype="float64").lower()

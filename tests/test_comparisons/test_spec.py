@@ -12,6 +12,7 @@ from specs import shipments_spec
 
 from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY
+from comparisons.manifest import experiment_from_json, experiment_to_json
 from comparisons.spec import MAX_STEPS, SpecError, dump_spec, load_spec, parse_spec
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
@@ -160,7 +161,7 @@ BAD_SPECS = [
     (_spec(run="steps = 2\nbatch_size = 0"), "[run].batch_size: must be an integer > 0, got 0"),
     (_spec(run="steps = 2\nseed = -1"), "[run].seed: must be an integer >= 0, got -1"),
     (_spec(run="steps = 2\nepochs = 3"),
-     "[run].epochs: unknown key; expected steps, batch_size, seed"),
+     "[run].epochs: unknown key; expected steps, batch_size, seed, batches, last_batch"),
     (_spec(model="w = 0.0"), '[model].b: missing (give w, b, or init = "zeros" or "seeded")'),
     (_spec(model='w = 0.0\nb = "zero"'), "[model].b: expected a number, got a string"),
     (_spec(model="w = 0.0\nb = 0.0\nc = 1.0"),
@@ -228,3 +229,17 @@ def test_reading_problems_are_spec_errors_naming_the_file(tmp_path):
     with pytest.raises(SpecError) as info:
         load_spec(broken)
     assert str(info.value) == f"{broken}: [run].steps: must be an integer > 0, got 0"
+
+
+def test_a_kept_last_batch_and_a_replayed_order_round_trip_through_spec_and_manifest():
+    keep = parse_spec(FULL_BATCH.replace("steps = 20", 'steps = 20\nbatch_size = 2\n'
+                                         'last_batch = "keep"'))
+    assert keep.last_batch == "keep" and parse_spec(dump_spec(keep)) == keep
+    replayed = keep.replaying(init={"w": 0.5, "b": -0.5}, order=[[0, 2], [1]] * 10)
+    assert experiment_from_json(experiment_to_json(replayed)) == replayed
+    with pytest.raises(SpecError, match="an explicit batch order has no spec syntax"):
+        dump_spec(replayed)
+    open_spec = parse_spec(FULL_BATCH.replace("steps = 20", 'steps = 20\nbatch_size = 2\n'
+                                              'batches = "trajectory"'),
+                           from_trajectory=True)
+    assert parse_spec(dump_spec(open_spec), from_trajectory=True) == open_spec

@@ -109,3 +109,26 @@ def test_batch_order_bad_arguments(kwargs, message):
     args = {"batch_size": 2, "steps": 3, **kwargs}
     with pytest.raises(ValueError, match=message):
         ft.minibatch_indices(10, **args)
+
+
+def test_epoch_batches_keep_each_epochs_remainder_from_the_same_permutations():
+    order = ft.epoch_batches(7, batch_size=3, steps=7, seed=3, last_batch="keep")
+    assert [len(b) for b in order] == [3, 3, 1, 3, 3, 1, 3]  # 7 = 3 + 3 + 1 per epoch
+    permutations = [sum(order[0:3], []), sum(order[3:6], [])]
+    assert all(sorted(p) == list(range(7)) for p in permutations)
+    # The same generator as minibatch_indices: default_rng(seed).permutation(n) per epoch.
+    rng = np.random.default_rng(3)
+    assert permutations == [rng.permutation(7).tolist(), rng.permutation(7).tolist()]
+    dropped = ft.minibatch_indices(7, batch_size=3, steps=4, seed=3).tolist()
+    assert dropped == [order[0], order[1], order[3], order[4]]
+    assert ft.epoch_batches(7, batch_size=3, steps=4, seed=3) == dropped
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"last_batch": "skip"}, r"^last_batch must be 'drop' or 'keep', got 'skip'$"),
+    ({"steps": 0, "last_batch": "keep"}, r"^steps must be an integer >= 1, got 0$"),
+    ({"batch_size": 9, "last_batch": "keep"}, r"^batch size 9 is larger than the data set"),
+])
+def test_epoch_batches_refuses_bad_arguments_in_one_line(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ft.epoch_batches(7, **{"batch_size": 3, "steps": 2, **kwargs})

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from functional_training.runs import (
+    FROM_TRAJECTORY,
     RunSpec,
     parse_run_spec,
     run_spec_from_json,
@@ -86,3 +87,18 @@ def test_a_missing_key_is_named():
     del data["seed"]
     with pytest.raises(ValueError, match=r"^run\.seed: missing$"):
         run_spec_from_json(data)
+
+
+def test_a_replayed_run_and_one_left_to_a_trajectory_round_trip():
+    spec = RunSpec("one", "", ((2.0, 6.0), (1.0, 3.0)), None, "sgd", {"learning_rate": 0.1}, 2,
+                   order=FROM_TRAJECTORY, last_batch="keep")
+    data = run_spec_to_json(spec)
+    assert (data["init"], data["order"], data["last_batch"]) == (None, "trajectory", "keep")
+    assert run_spec_from_json(json.loads(json.dumps(data))) == spec
+    replayed = spec.replaying(init={"w": 1.0, "b": 0.0}, order=[[1], [0, 1]])
+    data = run_spec_to_json(replayed)
+    assert data["order"] == [[1], [0, 1]]
+    assert run_spec_from_json(json.loads(json.dumps(data))) == replayed
+    with pytest.raises(ValueError, match=r"^run\.order: must be null, \"trajectory\" or a list of "
+                                         r"lists of example indices, got a list$"):
+        run_spec_from_json({**data, "order": [[-1]]})

@@ -125,3 +125,60 @@ def test_missing_file_and_wrong_type():
         load_run_spec("/no/such/dir/nope.toml")
     with pytest.raises(TypeError, match="^parse_run_spec: text must be a string"):
         parse_run_spec(b"name = 1")
+
+
+# --- what a spec may leave to the trajectory a check replays --------------------------------
+
+
+def test_a_model_without_initial_values_is_left_to_a_trajectory_only_for_a_check():
+    spec = parse_run_spec(MLP, from_trajectory=True)
+    assert spec.init is None and spec.init_kind == "trajectory"
+    assert spec.left_to_trajectory() == ("initial values",)
+    assert spec.parameter_names[0] == "layers.0.w[0,0]"  # the model is whole without them
+    with pytest.raises(SpecError, match=r"^\[model\]\.layers: missing \(give \[\[model\.layers"
+                                        r"\]\] tables \(w, b in each\), or init = \"zeros\" or "
+                                        r"\"seeded\"\); only `comparisons check` takes initial "
+                                        r"values from a trajectory's step-0 params$"):
+        parse_run_spec(MLP)
+
+
+def test_some_initial_values_given_is_still_a_missing_key():
+    line = 'name = "l"\n[data]\ntrain = [[1.0, 2.0]]\n[model]\nw = 0.0\n' \
+           '[optimizer]\nname = "sgd"\nlearning_rate = 0.1\n[run]\nsteps = 2\n'
+    with pytest.raises(SpecError, match=r"^\[model\]\.b: missing \(give w, b, or init"):
+        parse_run_spec(line, from_trajectory=True)
+
+
+def test_the_batches_may_be_left_to_a_trajectory_only_for_a_check():
+    text = MLP.replace("seed = 3\n", 'batches = "trajectory"\n') + 'init = "zeros"\n'
+    spec = parse_run_spec(text, from_trajectory=True)
+    assert (spec.order, spec.batch_size, spec.left_to_trajectory()) == (
+        runs.FROM_TRAJECTORY, 2, ("batches",))
+    with pytest.raises(SpecError, match=r'^\[run\]\.batches: "trajectory" leaves the batches to '
+                                        r"a trajectory; only `comparisons check` replays them"):
+        parse_run_spec(text)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("seed = 3", 'seed = 3\nbatches = "random"'),
+     r"^\[run\]\.batches: expected one of 'seeded', 'trajectory', got 'random'$"),
+    (("seed = 3", 'seed = 3\nbatches = "trajectory"'),
+     r'^\[run\]\.seed: not with batches = "trajectory"'),
+    (("seed = 3", 'seed = 3\nlast_batch = "skip"'),
+     r"^\[run\]\.last_batch: expected 'drop' or 'keep', got 'skip'$"),
+    (("batch_size = 2\n", 'last_batch = "keep"\n'),
+     r"^\[run\]\.last_batch: only for an order generated from batch_size$"),
+])
+def test_bad_batch_keys_are_one_line(edit, message):
+    with pytest.raises(SpecError, match=message):
+        parse_run_spec(MLP.replace(*edit) + 'init = "zeros"\n', from_trajectory=True,
+                       short_batches=True)
+
+
+def test_a_kept_last_batch_is_read_only_where_short_batches_run():
+    text = MLP.replace("seed = 3", 'seed = 3\nlast_batch = "keep"') + 'init = "zeros"\n'
+    assert parse_run_spec(text, short_batches=True).last_batch == "keep"
+    with pytest.raises(SpecError, match=r'^\[run\]\.last_batch: "keep" makes batches of '
+                                        r"different sizes, which this command's compiled "
+                                        r"training does not run"):
+        parse_run_spec(text)  # train and sweep stack one batch size
