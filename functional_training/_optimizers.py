@@ -15,7 +15,6 @@ import optax
 from functional_training._names import leaf_names, path_name
 from functional_training._schedules import Schedule
 
-
 WEIGHT_DECAY_KINDS = ("coupled", "decoupled")
 """How an optimizer's ``weight_decay = lam`` enters its step (torch.optim's and optax's
 own meaning per optimizer):

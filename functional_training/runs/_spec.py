@@ -82,8 +82,8 @@ values, parameters ``w[i,j]`` and ``b[j]``, no ``sizes`` or ``activation``::
     w = [[0.1, 0.0, -0.1], [0.2, 0.3, 0.0]]    # (d, k); or init = "zeros" / "seeded"
     b = [0.0, 0.0, 0.0]
 
-``k`` (the last size of an mlp, ``outputs`` of a linear model) must fit the loss: 1 for every loss but
-``softmax-cross-entropy``, which takes ``k >= 2`` logits. A learning-rate schedule
+``k`` (the last size of an mlp, ``outputs`` of a linear model) must fit the loss: 1 for
+every loss but ``softmax-cross-entropy``, which takes ``k >= 2`` logits. A learning-rate schedule
 replaces ``[optimizer].learning_rate`` (giving both is an error)::
 
     [schedule]
