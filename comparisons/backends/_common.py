@@ -157,6 +157,10 @@ def check_run(experiment: Experiment, dtype: str) -> None:
     if experiment.reduction != "mean" and experiment.kind != "train":
         raise ValueError(f"reduction {experiment.reduction!r} applies to train experiments, "
                          f"not {experiment.kind}")
+    if experiment.reduction == "sum" and experiment.batch_size is None and (
+            experiment.order is not None):
+        raise ValueError("reduction 'sum' divides by the batch size: a replayed batch order "
+                         "needs [run] batch_size")
     for key, value in optimizer_settings(experiment).items():
         if abs(value) > FLOAT_MAX[dtype]:
             raise ValueError(f"{key} = {value:g} overflows {dtype} (largest {FLOAT_MAX[dtype]:g})")

@@ -234,8 +234,16 @@ class WholeRun(Loop):
 
 
 def whole_run(experiment: Experiment) -> bool:
-    """Whether ``experiment`` runs as :class:`WholeRun` (a large model over its steps)."""
+    """Whether ``experiment`` runs as :class:`WholeRun` (a large model over its steps).
+
+    Only where the compiled run records what the loop would: a mean loss (a summed
+    one is recorded ``n`` times by the loop, :meth:`Loop.summed`) on batches of one
+    size (batches of different sizes step eagerly through the loop).
+    """
+    ragged = experiment.last_batch == "keep" or (
+        isinstance(experiment.order, tuple) and len({len(rows) for rows in experiment.order}) > 1)
     return (experiment.kind == "train" and experiment.model in ft.MODEL_KINDS
+            and experiment.reduction == "mean" and not ragged
             and ft.holds_arrays(len(experiment.parameter_names), experiment.steps))
 
 

@@ -879,3 +879,16 @@ def test_jax_whole_run_records_what_the_loop_records(name):
         looped = run_loop(experiment, jax_backend.JaxMaths)
         whole = run_loop(experiment, jax_backend.JaxMaths, loop=jax_backend.WholeRun)
     assert whole == looped
+
+
+def test_summed_loss_with_a_kept_short_last_batch_in_every_backend():
+    """d2l's data_iter keeps the short last batch: last_batch = "keep" (5 rows in batches of
+    2: 2, 2, 1 per epoch) with reduction = "sum", every backend (jax steps eagerly through
+    batches of different sizes) against d2l's loop in NumPy float64."""
+    e = replace(_summed(2, 6), last_batch="keep")
+    order = batch_order(e)
+    assert sorted(len(rows) for rows in order)[0] == 1  # a short batch is in the run
+    ref = _numpy_d2l(e, order)
+    tol = ft.tolerance("float64", e.steps)
+    for backend in BACKEND_NAMES:
+        _assert_d2l(get_backend(backend).run(e), ref, tol, backend)
