@@ -50,7 +50,8 @@ def test_adam_first_step_is_lr_in_the_sign_of_minus_g_then_bias_corrected():
 
 
 def test_settings_must_be_exactly_the_optimizers():
-    with pytest.raises(TypeError, match="^optimizer 'sgd' takes exactly "):
+    with pytest.raises(TypeError, match="^optimizer 'sgd' takes weight_decay besides "
+                                        "learning_rate, got momentum$"):
         update_rule("sgd", learning_rate=LR, momentum=0.9)
 
 

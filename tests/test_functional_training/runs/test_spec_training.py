@@ -21,14 +21,14 @@ LINE = {"kind": "linear", "config": {"features": 1}}
 
 
 def test_loss_defaults_to_the_lessons_with_no_penalty():
-    assert loss_table(None, **LINE) == ("half-squared-error", 0.0)
-    assert loss_table({"kind": "hinge", "l2": 1e-3}, **LINE) == ("hinge", 1e-3)
+    assert loss_table(None, **LINE) == ("half-squared-error", 0.0, "mean")
+    assert loss_table({"kind": "hinge", "l2": 1e-3}, **LINE) == ("hinge", 1e-3, "mean")
 
 
 @pytest.mark.parametrize(("table", "message"), [
     ({"kind": "cubic"}, r"^\[loss\]\.kind: unknown loss 'cubic'; expected one of "),
     ({"l2": -1.0}, r"^\[loss\]\.l2: must be >= 0, got -1.0$"),
-    ({"l1": 0.1}, r"^\[loss\]\.l1: unknown key; expected kind, l2$"),
+    ({"l1": 0.1}, r"^\[loss\]\.l1: unknown key; expected kind, l2, reduction$"),
     ({"kind": "softmax-cross-entropy"}, r"^\[loss\]\.kind: softmax-cross-entropy .*one output$"),
 ])
 def test_loss_refusals(table, message):
