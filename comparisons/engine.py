@@ -53,7 +53,7 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 
-__all__ = ["Value", "ieee_exp", "ieee_log", "to_dot", "weighted_sum", "zero_grad"]
+__all__ = ["Value", "ancestry", "ieee_exp", "ieee_log", "to_dot", "weighted_sum", "zero_grad"]
 
 _INF = math.inf
 _NAN = math.nan
@@ -447,7 +447,7 @@ class Value:
         step (``grad = old + sweep``), so a second sweep gives exactly twice
         the first.
         """
-        nodes = _ancestry(self)
+        nodes = ancestry(self)
         nodes.sort(key=_by_stamp, reverse=True)
         leaves = []
         held = []
@@ -548,8 +548,14 @@ def weighted_sum(
     return out
 
 
-def _ancestry(root: Value) -> list[Value]:
-    """Every node ``root`` depends on, itself included, found without recursion."""
+def ancestry(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, itself included, found without recursion (any order).
+
+    Example:
+      >>> a = Value(2.0); b = a * a + Value(1.0)
+      >>> sorted(node.data for node in ancestry(b))
+      [1.0, 2.0, 4.0, 5.0]
+    """
     seen = {root}
     stack = [root]
     nodes = []
@@ -616,7 +622,7 @@ def to_dot(value: Value, *, names: Mapping[Value, str] | None = None) -> str:
         }
     """
     names = names or {}
-    nodes = _ancestry(value)
+    nodes = ancestry(value)
     nodes.sort(key=_by_stamp)
     index = {node: i for i, node in enumerate(nodes)}
     lines = [

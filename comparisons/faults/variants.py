@@ -291,7 +291,7 @@ from comparisons.backends._loop import (
 from comparisons.backends.engine import Problem
 from comparisons.backends.manual import ManualMaths
 from comparisons.backends.update_rules import UpdateRule, apply_updates, ieee_div, update_rule
-from comparisons.engine import Value, ieee_exp, ieee_log
+from comparisons.engine import Value, ancestry, ieee_exp, ieee_log
 from comparisons.experiments import Experiment
 from comparisons.losses import manual_l2
 from comparisons.models import activations, bias_leaves, hidden_activations
@@ -343,14 +343,7 @@ def _overwriting_backward(root: Value, *, square_assigns_twice: bool) -> None:
     ``e ** 2``), or, with ``square_assigns_twice``, ``g a``: the lesson's ``*``
     assigning ``g a`` to the same node twice.
     """
-    seen, stack, nodes = {root}, [root], []
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        for parent in node._prev:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
+    nodes = ancestry(root)
     nodes.sort(key=lambda node: node._stamp, reverse=True)
     for node in nodes:
         node.grad = 0.0
