@@ -1,4 +1,4 @@
-"""Text made one line of a message: one owner for each way of doing it.
+"""Text made one line of a message, and sizes in words: one owner for each way of doing it.
 
 A message the project prints or raises is one line (docs/design.md: bad input is one
 line, never a traceback). Text from elsewhere (a library's exception, a TOML parser's
@@ -11,6 +11,8 @@ each with its own name:
   running: the headline of an import error, without the detail that follows).
 - :func:`clipped_line`: :func:`one_line`, cut to a length with ``...`` (a data file
   library's message, which can quote a whole row of the file).
+
+And one way to say a size in a message: :func:`size_text` (``4.9 KiB``, ``75 GiB``).
 
 Standard library only.
 
@@ -53,3 +55,17 @@ def clipped_line(text: object, limit: int) -> str:
     """
     line = one_line(text)
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def size_text(size: float) -> str:
+    """Bytes in the largest binary unit that keeps the number >= 1 (``4.9 KiB``, ``16 GiB``).
+
+    Example:
+      >>> size_text(500), size_text(4968), size_text(2**34)
+      ('500 B', '4.9 KiB', '16 GiB')
+    """
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if size < 10 and unit != "B" else f"{size:.0f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

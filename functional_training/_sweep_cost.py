@@ -39,6 +39,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from functional_training._messages import size_text
 from functional_training._models import model_kind
 from functional_training._objective import Objective
 from functional_training._optimizers import make_optimizer
@@ -153,17 +154,3 @@ def _many(n: int, noun: str) -> str:
 def _count(n: int) -> str:
     """``6,000``; ``6.0e+12`` from a million up."""
     return f"{n:,}" if n < 10**6 else f"{n:.1e}"
-
-
-def size_text(size: float) -> str:
-    """Bytes in the largest binary unit that keeps the number >= 1 (``4.9 KiB``, ``16 GiB``).
-
-    Example:
-      >>> size_text(500), size_text(4968), size_text(2**34)
-      ('500 B', '4.9 KiB', '16 GiB')
-    """
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.1f} {unit}" if size < 10 and unit != "B" else f"{size:.0f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")

@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from functional_training._messages import size_text
 from functional_training._models import (
     DEFAULT_MODEL,
     INITS,
@@ -82,16 +83,8 @@ def size_problem(parameters: int, steps: int) -> str | None:
     if need <= limit:
         return None
     return (f"{parameters:,} parameters over {steps:,} step{'s' if steps != 1 else ''} need "
-            f"about {_bytes(need)} to check, more than the {_bytes(limit)} this machine "
+            f"about {size_text(need)} to check, more than the {size_text(limit)} this machine "
             "allows (half its memory)")
-
-
-def _bytes(count: int) -> str:
-    """``5.5 GiB``, ``120.0 MiB``: a byte count in binary units."""
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{count} bytes"
 
 
 MAX_PARAMETERS = memory_limit() // check_bytes(1, 1)

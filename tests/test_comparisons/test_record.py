@@ -20,7 +20,7 @@ import pytest
 import comparisons
 from comparisons.record import Recorder, RecordError, layers_of, leaves_of_tree
 from comparisons.trajectory_files import read_trajectory
-from tests.test_comparisons.user_loops import RECORD_MARK
+from test_comparisons.user_loops import RECORD_MARK
 
 LINE_SPEC = """name = "line"
 [data]
@@ -236,7 +236,7 @@ def loop_module(name):
         pytest.importorskip("torch")
     else:
         pytest.importorskip("micrograd")
-    return importlib.import_module(f"tests.test_comparisons.user_loops.{name}")
+    return importlib.import_module(f"test_comparisons.user_loops.{name}")
 
 
 @pytest.mark.parametrize("name", GENERIC_LOOPS)

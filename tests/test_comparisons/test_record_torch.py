@@ -27,7 +27,7 @@ from comparisons.record_torch import (  # noqa: E402
     torch_layout,
 )
 from comparisons.spec import parse_spec  # noqa: E402
-from tests.test_comparisons.user_loops import RECORD_MARK  # noqa: E402
+from test_comparisons.user_loops import RECORD_MARK  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -290,7 +290,7 @@ TORCH_LOOPS = ["linreg_concise", "torch_linear", "torch_feedforward", "logistic"
 
 
 def loop_module(name):
-    return importlib.import_module(f"tests.test_comparisons.user_loops.{name}")
+    return importlib.import_module(f"test_comparisons.user_loops.{name}")
 
 
 @pytest.mark.parametrize("name", TORCH_LOOPS)

@@ -6,11 +6,11 @@ import pytest
 
 import functional_training as ft
 import functional_training._sweep_cost as cost_module
+from functional_training._messages import size_text
 from functional_training._sweep_cost import (
     SweepCost,
     check_sweep_memory,
     physical_memory,
-    size_text,
     sweep_cost,
 )
 
