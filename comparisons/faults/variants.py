@@ -277,28 +277,24 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from comparisons.backends._common import optimizer_settings
 from comparisons.backends._loop import (
-    Batch,
     Loop,
     run_loop,
     steps_optimizer,
     takes_gradients,
 )
-from comparisons.backends.engine import Problem
 from comparisons.backends.manual import ManualMaths
-from comparisons.backends.update_rules import UpdateRule, apply_updates, ieee_div, update_rule
-from comparisons.engine import Value, ancestry, ieee_exp, ieee_log
 from comparisons.experiments import Experiment
-from comparisons.losses import manual_l2
-from comparisons.models import activations, bias_leaves, hidden_activations
+from comparisons.faults import bugs
+from comparisons.faults.bugs import TORCH_ADAMW_WEIGHT_DECAY
+from comparisons.models import bias_leaves, hidden_activations
 from functional_training import (
     DEFAULT_LOSS,
     TrajectoryRecord,
-    epoch_batches,
     leaf_of,
     loss_kind,
     weight_decay_kind,
@@ -312,401 +308,6 @@ __all__ = [
     "run_variant",
     "wrong_learning_rate",
 ]
-
-TORCH_ADAMW_WEIGHT_DECAY = 1e-2
-"""``torch.optim.AdamW``'s default ``weight_decay`` (what ``adamw-not-adam`` decays by)."""
-
-Floats = Mapping[str, float]
-
-
-class _BiasMaths(ManualMaths):
-    """The manual maths, knowing which parameters are biases (the kind's ``bias_leaves``)."""
-
-    @functools.cached_property
-    def biases(self) -> frozenset[str]:
-        return frozenset(bias_leaves(self.experiment.model, self.config))
-
-    def is_bias(self, name: str) -> bool:
-        return leaf_of(name) in self.biases
-
-
-# --- the faults: each replaces one piece of the manual maths or of the loop ----------------
-
-
-def _overwriting_backward(root: Value, *, square_assigns_twice: bool) -> None:
-    """``root.backward()`` in an engine whose every backward rule assigns (``=``), not adds.
-
-    Newest node first (the engine's order), each rule runs with its parents'
-    gradients cleared, so a node ends with the contribution of the consumer
-    visited last (the oldest), not the sum over its consumers. A rule that reaches
-    one parent twice (``a * a``) gives it ``2 g a`` as one square op would (a loss's
-    ``e ** 2``), or, with ``square_assigns_twice``, ``g a``: the lesson's ``*``
-    assigning ``g a`` to the same node twice.
-    """
-    nodes = ancestry(root)
-    nodes.sort(key=lambda node: node._stamp, reverse=True)
-    for node in nodes:
-        node.grad = 0.0
-    root.grad = 1.0
-    for node in nodes:
-        if node._backward is None:
-            continue
-        parents = node._prev
-        for parent in parents:
-            parent.grad = 0.0  # BUG: `=`: this rule's share replaces what others gave
-        node._backward(node.grad)
-        if square_assigns_twice and len(parents) == 2 and parents[0] is parents[1]:
-            parents[0].grad = parents[0].grad / 2  # a * a: g a assigned twice is g a
-
-
-class _OverwriteNotAccumulate(ManualMaths):
-    def square(self, a: float) -> tuple[float, float, float]:
-        held = Value(a)  # the engine's a * a, swept by the broken backward
-        square = held * held
-        _overwriting_backward(square, square_assigns_twice=True)
-        return a, square.data, held.grad
-
-    def loss_and_grads(self, params: Floats, rows) -> tuple[float, dict[str, float]]:
-        leaves = {n: Value(v) for n, v in params.items()}  # the engine backend's graph
-        loss = Problem(self.model, self.experiment.loss, self.l2, self.config).mean_loss(
-            leaves, rows)
-        _overwriting_backward(loss, square_assigns_twice=False)
-        return loss.data, {n: leaf.grad for n, leaf in leaves.items()}
-
-
-class _GradientsNotCleared(Loop):
-    def clears(self, k: int) -> bool:
-        return False  # BUG: no zero_grad(): the buffer keeps every earlier step's gradient
-
-
-class _BiasGradientSign(_BiasMaths):
-    def example_gradient(self, params: Floats, x, signal) -> dict[str, float]:
-        grads = super().example_gradient(params, x, signal)
-        return {n: -g if self.is_bias(n) else g for n, g in grads.items()}  # BUG: -delta
-
-
-def _squared_error(s: float, t: float) -> tuple[float, float]:
-    e = s - t
-    return e * e, 2.0 * e
-
-
-class _LossMissingHalf(ManualMaths):
-    def loss(self, outputs, target: float) -> tuple[float, float]:
-        return _squared_error(outputs, target)  # BUG: (s - t)^2, not 0.5 (s - t)^2
-
-
-class _SumNotMean(ManualMaths):
-    def reduce(self, summed: Floats, last: Floats, n: int) -> dict[str, float]:
-        return dict(summed)  # BUG: no / n
-
-
-def _recorded(loop: Loop, batch: Batch, loss: float, grads: Floats) -> tuple[float, dict]:
-    """What ``loop`` records of the backend's mean loss and gradient on ``batch`` (``n``
-    times both for a summed loss, ``reduction = "sum"``), as its own ``step`` does."""
-    n = loop.summed(batch)
-    if n == 1.0:
-        return loss, dict(grads)
-    return n * loss, {name: n * g for name, g in grads.items()}
-
-
-def _step_on(loop: Loop, k: int, batch: Batch, grads: Floats) -> None:
-    """``loop``'s update with the gradient of ``batch`` (a summed loss's step divides it by
-    the nominal batch size), as its own ``step`` does."""
-    scale = loop.step_scale(batch)
-    if scale == 1.0:
-        loop.maths.update(k, grads)
-    else:
-        loop.maths.scaled_update(k, grads, scale)
-
-
-class _UpdateBeforeLoss(Loop):
-    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
-        _, grads = super().step(k, batch)
-        after = self.maths.forward(batch)  # BUG: the updated parameters' loss
-        return _recorded(self, batch, after, {})[0], grads
-
-
-class _TanhDerivativeMissingSquare(ManualMaths):
-    def activation_back(self, activation: str, z: float, t: float, upstream: float) -> float:
-        if activation != "tanh":
-            return super().activation_back(activation, z, t, upstream)
-        return upstream * (1.0 - t)  # BUG: 1 - tanh, not 1 - tanh^2
-
-
-class _BiasGradientNotSummed(_BiasMaths):
-    def reduce(self, summed: Floats, last: Floats, n: int) -> dict[str, float]:
-        grads = super().reduce(summed, last, n)
-        grads.update({name: g for name, g in last.items() if self.is_bias(name)})  # BUG
-        return grads  # db = delta of the last example, not the batch's mean
-
-
-class _SoftmaxWithoutMaxSubtraction(ManualMaths):
-    def loss(self, z: Sequence[float], target: float) -> tuple[float, list[float]]:
-        exps = [ieee_exp(v) for v in z]  # BUG: exp(z), not exp(z - max z): inf past z ~ 709.78
-        total = exps[0]
-        for e in exps[1:]:
-            total = total + e
-        grad = [ieee_div(e, total) for e in exps]  # inf / inf = nan, as IEEE
-        grad[int(target)] -= 1.0
-        return ieee_log(total) - z[int(target)], grad
-
-
-class _ReluGradientWhereNegative(ManualMaths):
-    def activation_back(self, activation: str, z: float, a: float, upstream: float) -> float:
-        if activation != "relu":
-            return super().activation_back(activation, z, a, upstream)
-        return upstream  # BUG: passes where z <= 0 too
-
-
-class _L2MissingFromGradient(ManualMaths):
-    def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
-        value, grads = super().penalty(params)
-        return value, dict.fromkeys(grads, 0.0)  # BUG: in the loss, not in the gradient
-
-
-class _LearningRateAppliedTwice(ManualMaths):
-    def apply(self, k: int, params: Floats, updates: Floats) -> dict[str, float]:
-        rate = self.learning_rate(k)
-        return apply_updates(params, {n: rate * u for n, u in updates.items()})  # BUG
-
-
-class _BatchSizeDividedTwice(ManualMaths):
-    def reduce(self, summed: Floats, last: Floats, n: int) -> dict[str, float]:
-        return {name: g / n / n for name, g in summed.items()}  # BUG: / n once too often
-
-
-class _UpdateInPlaceBeforeAllGradients(Loop):
-    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
-        maths, loss, used, scale = self.maths, None, {}, self.step_scale(batch)
-        for leaf, names in maths.leaves.items():
-            value, grads = maths.loss_and_grads(maths.params, batch.rows)  # BUG: at params
-            loss = value if loss is None else loss                        # already moved
-            used.update((n, grads[n]) for n in names)
-            if leaf in maths.rules:
-                maths.update_leaf(k, leaf, {n: scale * g for n, g in grads.items()})
-        return _recorded(self, batch, loss, used)
-
-
-def _per_epoch(e: Experiment, n: int) -> int:
-    """Batches an epoch of ``n`` rows holds under the spec's rule (``last_batch``)."""
-    return n // e.batch_size if e.last_batch == "drop" else -(-n // e.batch_size)
-
-
-class _BatchOrderNotReshuffled(Loop):
-    def batches(self) -> list[list[int]] | None:
-        order = super().batches()
-        per_epoch = _per_epoch(self.experiment, len(self.gradient_rows()))
-        return [order[k % per_epoch] for k in range(len(order))]  # BUG: one permutation
-
-
-class _ValidationInGradient(Loop):
-    def gradient_rows(self) -> list:
-        return [*self.experiment.train, *self.experiment.validation]  # BUG: validation rows too
-
-
-class _BiasLeftOutOfWeightDecay(_BiasMaths):
-    def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
-        weights = {n: p for n, p in params.items() if not self.is_bias(n)}  # BUG: no bias
-        value, grads = manual_l2(weights, self.l2)
-        return value, {n: grads.get(n, 0.0) for n in params}
-
-    def rule(self, leaf: str) -> UpdateRule:
-        settings = optimizer_settings(self.experiment)
-        if leaf not in self.biases or not settings.get("weight_decay"):
-            return super().rule(leaf)
-        settings.pop("learning_rate", None)
-        settings.pop("weight_decay")  # BUG: the biases' parameter group has no decay
-        name = "adam" if self.experiment.optimizer == "adamw" else self.experiment.optimizer
-        return update_rule(name, learning_rate=self.rate_setting, **settings)
-
-
-class _SumNotMeanLossSummed(_SumNotMean):
-    def reduce_loss(self, total: float, n: int) -> float:
-        return total  # BUG: reduction='sum': the loss is the sum too
-
-
-class _ReluGradientWhereNegativeInHinge(_ReluGradientWhereNegative):
-    def loss(self, outputs, target: float) -> tuple[float, float]:
-        value, _ = super().loss(outputs, target)
-        return value, -target  # BUG: the hinge's relu passes where 1 - t s <= 0 too
-
-
-def _softmax(z: Sequence[float]) -> list[float]:
-    """``exp(z - max z) / sum exp(z - max z)``, summed left to right."""
-    top = max(z)
-    exps = [ieee_exp(v - top) for v in z]
-    total = exps[0]
-    for e in exps[1:]:
-        total = total + e
-    return [e / total for e in exps]
-
-
-class _DoubleSoftmax(ManualMaths):
-    def loss(self, z: Sequence[float], target: float) -> tuple[float, list[float]]:
-        p = _softmax(z)
-        value, dp = super().loss(p, target)  # BUG: cross-entropy's softmax over probabilities
-        inner = 0.0
-        for pi, gi in zip(p, dp, strict=True):
-            inner = inner + pi * gi
-        return value, [pi * (gi - inner) for pi, gi in zip(p, dp, strict=True)]  # dp/dz^T dp
-
-
-class _SigmoidAppliedTwice(ManualMaths):
-    def loss(self, s: float, target: float) -> tuple[float, float]:
-        p = activations.forward("sigmoid", s)
-        value, dp = super().loss(p, target)  # BUG: BCE-with-logits given the probability
-        return value, dp * ((1.0 - p) * p)
-
-
-class _DetachedHiddenLayer(ManualMaths):
-    """``.detach()`` on the output of hidden layer ``depth`` (0: the first; -1: the last)."""
-
-    depth = 0
-
-    @functools.cached_property
-    def detached(self) -> frozenset[str]:
-        """The leaves of layers ``0..depth``: the kind's leaves up to that layer's bias."""
-        ends = bias_leaves(self.experiment.model, self.config)  # one per layer, in order
-        leaves = list(self.leaves)
-        last = leaves.index(ends[:-1][self.depth])
-        return frozenset(leaves[:last + 1])
-
-    def example_gradient(self, params: Floats, x, signal) -> dict[str, float]:
-        grads = super().example_gradient(params, x, signal)
-        return {n: 0.0 if leaf_of(n) in self.detached else g  # BUG: nothing flows below
-                for n, g in grads.items()}
-
-
-class _DetachedLastHiddenLayer(_DetachedHiddenLayer):
-    depth = -1
-
-
-class _ZeroGradBeforeStep(Loop):
-    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
-        loss, grads = self.maths.backward(batch)
-        cleared = dict.fromkeys(grads, 0.0)  # BUG: zero_grad() before step(): None, skipped
-        return _recorded(self, batch, loss, cleared)
-
-
-class _UpdateSignFlipped(ManualMaths):
-    def apply(self, k: int, params: Floats, updates: Floats) -> dict[str, float]:
-        return apply_updates(params, {n: -u for n, u in updates.items()})  # BUG: ascent
-
-
-class _RateChanged(ManualMaths):
-    """The manual maths whose update rules run at :meth:`changed_rate` of the spec's rate."""
-
-    def changed_rate(self, rate):
-        raise NotImplementedError
-
-    def start(self, batches) -> None:
-        super().start(batches)
-        if self.rules:
-            self.rate_setting = self.changed_rate(self.rate_setting)
-            self.rules = {leaf: self.rule(leaf) for leaf in self.trainable}
-
-
-class _WrongLearningRate(_RateChanged):
-    factor = 10.0
-
-    def changed_rate(self, rate):
-        factor = self.factor
-        if callable(rate):
-            return lambda count: factor * rate(count)  # BUG: not the spec's rate
-        return factor * rate  # BUG: not the spec's rate
-
-
-class _ScheduleNotStepped(_RateChanged):
-    def changed_rate(self, rate):
-        return rate(0) if callable(rate) else rate  # BUG: scheduler.step() never called
-
-
-class _StepCalledTwice(_RateChanged):
-    def changed_rate(self, rate):
-        if callable(rate):  # both calls of step k at the rate of step k, as torch's scheduler
-            return lambda count: rate(count // 2)
-        return rate
-
-    def learning_rate(self, k: int) -> float:
-        rate = self.rate_setting  # the rate recorded is step k's, the spec's
-        return rate(2 * k) if callable(rate) else rate
-
-    def update(self, k: int, grads: Floats) -> None:
-        super().update(k, grads)
-        super().update(k, grads)  # BUG: optimizer.step() twice with the same .grad
-
-
-class _StaleGradient(Loop):
-    late: tuple[Batch, dict[str, float]] | None = None
-
-    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
-        loss, grads = self.maths.backward(batch)
-        used = (batch, dict.fromkeys(grads, 0.0)) if self.late is None else self.late
-        _step_on(self, k, *used)  # BUG: the previous step's gradient (zeros at step 0)
-        self.late = batch, grads
-        return _recorded(self, batch, loss, grads)
-
-
-class _StepBeforeBackward(Loop):
-    late: tuple[Batch, dict[str, float]] | None = None
-
-    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
-        if self.late is not None:
-            _step_on(self, k, *self.late)  # BUG: step() before backward(): last .grad
-        loss, grads = self.maths.backward(batch)  # at the parameters just moved
-        used, self.late = self.late, (batch, grads)
-        loss = _recorded(self, batch, loss, {})[0]
-        if used is None:
-            return loss, dict.fromkeys(grads, 0.0)
-        return loss, _recorded(self, used[0], 0.0, used[1])[1]
-
-
-class _L2AlsoAsWeightDecay(ManualMaths):
-    def update(self, k: int, grads: Floats) -> None:
-        _, decay = self.penalty(self.params)
-        super().update(k, {n: g + decay[n] for n, g in grads.items()})  # BUG: 2 alpha theta again
-
-
-class _L2AppliedTwice(ManualMaths):
-    def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
-        value, grads = super().penalty(params)
-        return value + value, {n: g + g for n, g in grads.items()}  # BUG: added twice
-
-
-class _L2AsWeightDecay(ManualMaths):
-    def penalty(self, params: Floats) -> tuple[float, dict[str, float]]:
-        return 0.0, dict.fromkeys(params, 0.0)  # BUG: not in the loss, nor in .grad ...
-
-    def update(self, k: int, grads: Floats) -> None:
-        _, decay = super().penalty(self.params)  # ... but torch's weight_decay = 2 alpha
-        super().update(k, {n: g + decay[n] for n, g in grads.items()})
-
-
-class _WeightDecayAlsoInLoss(ManualMaths):
-    def loss_and_grads(self, params: Floats, rows) -> tuple[float, dict[str, float]]:
-        loss, grads = super().loss_and_grads(params, rows)
-        value, decay = manual_l2(params, optimizer_settings(self.experiment)["weight_decay"] / 2)
-        return loss + value, {n: g + decay[n] for n, g in grads.items()}  # BUG: lam/2 theta^2
-
-
-class _AdamWNotAdam(ManualMaths):
-    def rule(self, leaf: str) -> UpdateRule:
-        settings = optimizer_settings(self.experiment)
-        settings.pop("learning_rate", None)
-        decay = settings.pop("weight_decay", 0.0) or TORCH_ADAMW_WEIGHT_DECAY
-        return update_rule("adamw", learning_rate=self.rate_setting,  # BUG: AdamW, not Adam
-                           weight_decay=decay, **settings)
-
-
-class _LastBatchSkipped(Loop):
-    def batches(self) -> list[list[int]] | None:
-        e, n = self.experiment, len(self.gradient_rows())
-        per_epoch = _per_epoch(e, n)
-        epochs = -(-e.steps // (per_epoch - 1))
-        order = epoch_batches(n, batch_size=e.batch_size, steps=epochs * per_epoch,
-                              seed=e.seed, last_batch=e.last_batch)
-        kept = [b for k, b in enumerate(order) if k % per_epoch != per_epoch - 1]  # BUG
-        return kept[:e.steps]
 
 
 # --- when a fault applies ----------------------------------------------------------------
@@ -742,7 +343,7 @@ def _spec_order(e: Experiment) -> bool:
 
 
 def _several_epochs(e: Experiment) -> bool:
-    return _spec_order(e) and e.steps > _per_epoch(e, len(e.train))
+    return _spec_order(e) and e.steps > bugs.epoch_length(e, len(e.train))
 
 
 def _several_leaves(e: Experiment) -> bool:
@@ -783,7 +384,7 @@ def _coupled_decay(e: Experiment) -> bool:
 def _reaches_an_epochs_last_batch(e: Experiment) -> bool:
     if not _spec_order(e):
         return False
-    per_epoch = _per_epoch(e, len(e.train))
+    per_epoch = bugs.epoch_length(e, len(e.train))
     return per_epoch > 1 and e.steps >= per_epoch
 
 
@@ -840,7 +441,7 @@ def wrong_learning_rate(factor: float) -> FaultVariant:
       >>> wrong_learning_rate(0.5).run(REGISTRY["single-update"]).params["w"]
       [1.0, 1.4]
     """
-    maths = type(f"_WrongLearningRate{factor:g}", (_WrongLearningRate,), {"factor": factor})
+    maths = type(f"bugs.WrongLearningRate{factor:g}", (bugs.WrongLearningRate,), {"factor": factor})
     return FaultVariant("wrong-learning-rate",
                         f"the learning rate is {factor:g} times the spec's",
                         "an optimizer steps", steps_optimizer, maths=maths)
@@ -853,147 +454,147 @@ VARIANTS: dict[str, FaultVariant] = {
                      "the engine's backward rules assign (=) instead of adding (+=): "
                      "a * a gets 3, not 6",
                      "always (the shared path, and any model's graph in a user's engine)",
-                     lambda e: True, maths=_OverwriteNotAccumulate),
+                     lambda e: True, maths=bugs.OverwriteNotAccumulate),
         FaultVariant("gradients-not-cleared", "gradients are not cleared between optimizer steps",
                      "a gradient is taken at 2 or more steps",
-                     lambda e: takes_gradients(e) and e.steps > 1, loop=_GradientsNotCleared),
+                     lambda e: takes_gradients(e) and e.steps > 1, loop=bugs.GradientsNotCleared),
         FaultVariant("bias-gradient-sign", "the hand-written bias gradient has the wrong sign",
                      "a gradient is taken of a model with biases", _has_biases,
-                     maths=_BiasGradientSign),
+                     maths=bugs.BiasGradientSign),
         FaultVariant("loss-missing-half", "the loss is missing its 1/2 factor",
                      "the loss is half-squared-error",
                      lambda e: takes_gradients(e) and e.loss == DEFAULT_LOSS,
-                     maths=_LossMissingHalf),
+                     maths=bugs.LossMissingHalf),
         FaultVariant("sum-not-mean", "the batch gradient is a sum over the batch, not a mean",
                      "batches hold 2 or more examples, a mean loss",
-                     _mean_batches_of_several, maths=_SumNotMean),
+                     _mean_batches_of_several, maths=bugs.SumNotMean),
         FaultVariant("update-before-loss", "the update is applied before the loss is recorded",
-                     "an optimizer steps", steps_optimizer, loop=_UpdateBeforeLoss),
+                     "an optimizer steps", steps_optimizer, loop=bugs.UpdateBeforeLoss),
         FaultVariant("tanh-derivative-missing-square",
                      "tanh's derivative is written 1 - tanh instead of 1 - tanh^2",
                      "hidden layers with tanh", _hidden("tanh"),
-                     maths=_TanhDerivativeMissingSquare),
+                     maths=bugs.TanhDerivativeMissingSquare),
         FaultVariant("bias-gradient-not-summed",
                      "the bias gradient is the batch's last example's, not the batch mean",
                      "batches hold 2 or more examples, a mean loss, and the model has biases",
                      lambda e: _mean_batches_of_several(e) and _has_biases(e),
-                     maths=_BiasGradientNotSummed),
+                     maths=bugs.BiasGradientNotSummed),
         FaultVariant("softmax-without-max-subtraction",
                      "softmax is exp(z) / sum exp(z) without subtracting max z: overflows",
                      "the loss takes class targets (softmax over k logits)",
                      lambda e: takes_gradients(e) and loss_kind(e.loss).targets == "class",
-                     maths=_SoftmaxWithoutMaxSubtraction),
+                     maths=bugs.SoftmaxWithoutMaxSubtraction),
         FaultVariant("relu-gradient-where-negative",
                      "ReLU's backward passes the gradient where its input is negative too",
                      "hidden layers with relu", _hidden("relu"),
-                     maths=_ReluGradientWhereNegative),
+                     maths=bugs.ReluGradientWhereNegative),
         FaultVariant("l2-missing-from-gradient",
                      "the L2 penalty is added to the loss but left out of its gradient",
                      "l2 > 0", lambda e: takes_gradients(e) and e.l2 > 0,
-                     maths=_L2MissingFromGradient),
+                     maths=bugs.L2MissingFromGradient),
         FaultVariant("learning-rate-applied-twice",
                      "the optimizer's update -lr u is multiplied by the learning rate again",
-                     "an optimizer steps", steps_optimizer, maths=_LearningRateAppliedTwice),
+                     "an optimizer steps", steps_optimizer, maths=bugs.LearningRateAppliedTwice),
         FaultVariant("batch-size-divided-twice",
                      "the batch-mean gradient is divided by the batch size again",
                      "batches hold 2 or more examples, a mean loss", _mean_batches_of_several,
-                     maths=_BatchSizeDividedTwice),
+                     maths=bugs.BatchSizeDividedTwice),
         FaultVariant("update-in-place-before-all-gradients",
                      "each parameter leaf is updated as soon as its gradient is computed, so "
                      "later leaves' gradients see the moved parameters",
                      "an optimizer steps a model of 2 or more parameter leaves",
-                     _several_leaves, loop=_UpdateInPlaceBeforeAllGradients),
+                     _several_leaves, loop=bugs.UpdateInPlaceBeforeAllGradients),
         FaultVariant("batch-order-not-reshuffled",
                      "every epoch replays the first epoch's shuffled order",
                      "mini-batches over more than one epoch", _several_epochs,
-                     loop=_BatchOrderNotReshuffled),
+                     loop=bugs.BatchOrderNotReshuffled),
         FaultVariant("validation-in-gradient",
                      "the validation examples are used in the gradient too",
                      "the experiment has a validation set",
                      lambda e: takes_gradients(e) and e.validation is not None,
-                     loop=_ValidationInGradient),
+                     loop=bugs.ValidationInGradient),
         FaultVariant("bias-left-out-of-weight-decay",
                      "the biases are left out of the L2 penalty / the weight decay, which "
                      "the reference applies to every parameter",
                      "l2 > 0, or weight_decay > 0, and the model has biases",
-                     _decays, maths=_BiasLeftOutOfWeightDecay),
+                     _decays, maths=bugs.BiasLeftOutOfWeightDecay),
         FaultVariant("sum-not-mean-loss-summed",
                      "reduction='sum': the loss and its gradient are sums over the batch",
                      "batches hold 2 or more examples, a mean loss", _mean_batches_of_several,
-                     maths=_SumNotMeanLossSummed, family="sum-not-mean"),
+                     maths=bugs.SumNotMeanLossSummed, family="sum-not-mean"),
         FaultVariant("relu-gradient-where-negative-hinge",
                      "the relu of the hinge max(0, 1 - t s) (and of any relu hidden layer) "
                      "passes the gradient where its input is negative too",
                      "the hinge loss", _loss_targets("sign"),
-                     maths=_ReluGradientWhereNegativeInHinge,
+                     maths=bugs.ReluGradientWhereNegativeInHinge,
                      family="relu-gradient-where-negative"),
         FaultVariant("double-softmax",
                      "softmax is applied to the logits, then cross-entropy (which applies "
                      "its own softmax) to the probabilities",
                      "the loss takes class targets (softmax over k logits)",
-                     _loss_targets("class"), maths=_DoubleSoftmax),
+                     _loss_targets("class"), maths=bugs.DoubleSoftmax),
         FaultVariant("sigmoid-applied-twice",
                      "BCEWithLogitsLoss is given sigmoid(s), a probability, not the logit s",
                      "binary cross-entropy", _loss_targets("binary"),
-                     maths=_SigmoidAppliedTwice),
+                     maths=bugs.SigmoidAppliedTwice),
         FaultVariant("hidden-layer-detached",
                      "the first hidden layer's output is detached: that layer gets no "
                      "gradient from the data", "hidden layers", _hidden_layers,
-                     maths=_DetachedHiddenLayer),
+                     maths=bugs.DetachedHiddenLayer),
         FaultVariant("last-hidden-layer-detached",
                      "the last hidden layer's output is detached: every layer below the "
                      "output layer gets no gradient from the data",
                      "2 or more hidden layers", _hidden_layers_several,
-                     maths=_DetachedLastHiddenLayer, family="hidden-layer-detached"),
+                     maths=bugs.DetachedLastHiddenLayer, family="hidden-layer-detached"),
         FaultVariant("gradients-cleared-before-step",
                      "zero_grad() is called between backward() and step(): nothing moves",
-                     "an optimizer steps", steps_optimizer, loop=_ZeroGradBeforeStep),
+                     "an optimizer steps", steps_optimizer, loop=bugs.ZeroGradBeforeStep),
         FaultVariant("update-sign-flipped",
                      "the update is added with the wrong sign: gradient ascent",
-                     "an optimizer steps", steps_optimizer, maths=_UpdateSignFlipped),
+                     "an optimizer steps", steps_optimizer, maths=bugs.UpdateSignFlipped),
         wrong_learning_rate(10.0),
         FaultVariant("stale-gradient",
                      "each step applies the previous step's gradient (step 0 zeros)",
                      "an optimizer steps 2 or more times", _several_steps,
-                     loop=_StaleGradient),
+                     loop=bugs.StaleGradient),
         FaultVariant("stale-gradient-step-before-backward",
                      "step() before backward(): each step applies the gradient of the "
                      "previous batch at the current parameters (step 0 none)",
                      "an optimizer steps 2 or more times", _several_steps,
-                     loop=_StepBeforeBackward, family="stale-gradient"),
+                     loop=bugs.StepBeforeBackward, family="stale-gradient"),
         FaultVariant("l2-applied-twice",
                      "the L2 penalty is added to the loss twice: 2 alpha sum theta^2, "
-                     "gradient 4 alpha theta", "l2 > 0", _l2, maths=_L2AppliedTwice),
+                     "gradient 4 alpha theta", "l2 > 0", _l2, maths=bugs.L2AppliedTwice),
         FaultVariant("l2-also-as-weight-decay",
                      "the L2 penalty in the loss and as the optimizer's weight decay too: "
                      "the step adds 2 alpha theta to .grad, which already has it",
                      "l2 > 0 and an optimizer steps", lambda e: _l2(e) and steps_optimizer(e),
-                     maths=_L2AlsoAsWeightDecay, family="l2-applied-twice"),
+                     maths=bugs.L2AlsoAsWeightDecay, family="l2-applied-twice"),
         FaultVariant("weight-decay-also-in-loss",
                      "the optimizer's coupled weight_decay lam, and lam/2 sum theta^2 in the "
                      "loss too: .grad has lam theta, and the step adds it again",
                      "a coupled weight_decay > 0 (sgd, momentum, nesterov, adam)",
-                     _coupled_decay, maths=_WeightDecayAlsoInLoss, family="l2-applied-twice"),
+                     _coupled_decay, maths=bugs.WeightDecayAlsoInLoss, family="l2-applied-twice"),
         FaultVariant("l2-as-weight-decay",
                      "the spec's L2 applied as torch's weight_decay = 2 alpha: not in the "
                      "loss nor in .grad, only in the step",
                      "l2 > 0 and an optimizer steps", lambda e: _l2(e) and steps_optimizer(e),
-                     maths=_L2AsWeightDecay),
+                     maths=bugs.L2AsWeightDecay),
         FaultVariant("schedule-not-stepped",
                      "the learning-rate schedule is never stepped: every step uses its "
                      "initial rate", "a schedule, over 2 or more steps", _scheduled,
-                     maths=_ScheduleNotStepped),
+                     maths=bugs.ScheduleNotStepped),
         FaultVariant("step-called-twice",
                      "optimizer.step() is called twice per batch with the same gradient",
-                     "an optimizer steps", steps_optimizer, maths=_StepCalledTwice),
+                     "an optimizer steps", steps_optimizer, maths=bugs.StepCalledTwice),
         FaultVariant("adamw-not-adam",
                      "AdamW (torch's default weight_decay 0.01) where Adam was meant",
                      "the optimizer is adam", lambda e: steps_optimizer(e)
-                     and e.optimizer == "adam", maths=_AdamWNotAdam),
+                     and e.optimizer == "adam", maths=bugs.AdamWNotAdam),
         FaultVariant("last-batch-skipped",
                      "the last batch of every epoch is skipped",
                      "mini-batches, 2 or more per epoch, reaching an epoch's last batch",
-                     _reaches_an_epochs_last_batch, loop=_LastBatchSkipped),
+                     _reaches_an_epochs_last_batch, loop=bugs.LastBatchSkipped),
     )
 }
 """Every fault by name (the gallery's order, :data:`comparisons.faults.FAULTS`)."""
