@@ -17,19 +17,31 @@ def make_data(seed=0):
     return x, y.reshape(-1, 1)
 
 
-def train(seed=0):
+BUGS = ("decay-also-in-loss", "no-zero-grad", "rate-x10", "ascent", "step-before-backward")
+"""The planted bugs ``train(bug=...)`` can make, each as a user gets it wrong."""
+
+
+def train(seed=0, *, bug=None):
+    """``bug``: one of :data:`BUGS` planted in the loop (``None``: the loop as meant)."""
     features, labels = make_data(seed)
     data_iter = DataLoader(TensorDataset(features, labels), BATCH_SIZE, shuffle=True)
     net = nn.Sequential(nn.Linear(2, 1))
     loss = nn.MSELoss()
-    trainer = torch.optim.SGD(net.parameters(), lr=RATE, weight_decay=DECAY)
+    trainer = torch.optim.SGD(net.parameters(), lr=RATE * (10 if bug == "rate-x10" else 1),
+                              weight_decay=DECAY, maximize=bug == "ascent")
     rec = TorchRecorder(net, trainer, loss=loss, data=(features, labels))  # record
     data_iter = rec.watch(data_iter)  # record
     for _ in range(EPOCHS):
         for x, y in data_iter:
+            if bug == "step-before-backward":  # step() first: the previous batch's .grad
+                trainer.step()
             step_loss = loss(net(x), y)
-            trainer.zero_grad()
+            if bug == "decay-also-in-loss":  # weight_decay, and the L2 term in the loss too
+                step_loss = step_loss + DECAY / 2 * sum((p ** 2).sum() for p in net.parameters())
+            if bug != "no-zero-grad":
+                trainer.zero_grad()
             step_loss.backward()
-            trainer.step()
+            if bug != "step-before-backward":
+                trainer.step()
             rec.step(step_loss)  # record
     return rec

@@ -36,11 +36,12 @@ def squared_loss(y_hat, y):
     return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
 
 
-def sgd(params, lr, batch_size, sign=1.0):
+def sgd(params, lr, batch_size, sign=1.0, clear=True):
     with torch.no_grad():
         for param in params:
             param -= sign * lr * param.grad / batch_size
-            param.grad.zero_()
+            if clear:
+                param.grad.zero_()
 
 
 def make_data(seed=0):
@@ -49,8 +50,12 @@ def make_data(seed=0):
     return synthetic_data(TRUE_W, TRUE_B, EXAMPLES)
 
 
+BUGS = ("ascent", "rate-x10", "no-zero-grad", "missing-half", "bias-ascent")
+"""The planted bugs ``train(bug=...)`` can make, each as a user gets it wrong."""
+
+
 def train(spec_path, seed=0, *, bug=None):
-    """``bug="ascent"``: the update climbs the gradient (a planted bug)."""
+    """``bug``: one of :data:`BUGS` planted in the loop (``None``: the loop as meant)."""
     features, labels = make_data(seed)
     w = torch.normal(0, 0.01, size=(2, 1), requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
@@ -58,9 +63,16 @@ def train(spec_path, seed=0, *, bug=None):
     for _ in range(EPOCHS):
         for batch, x, y in data_iter(BATCH_SIZE, features, labels):
             loss = squared_loss(linreg(x, w, b), y)
+            if bug == "missing-half":  # (y_hat - y) ** 2, the 1/2 forgotten
+                loss = loss * 2
             loss.sum().backward()
             rec.step(params=[w, b], loss=loss.sum(), batch=batch)  # record
-            sgd([w, b], RATE, BATCH_SIZE, sign=-1.0 if bug == "ascent" else 1.0)
+            if bug == "bias-ascent":  # b += ...: the bias's update climbs its gradient
+                sgd([w], RATE, BATCH_SIZE)
+                sgd([b], RATE, BATCH_SIZE, sign=-1.0)
+                continue
+            sgd([w, b], RATE * (10 if bug == "rate-x10" else 1), BATCH_SIZE,
+                sign=-1.0 if bug == "ascent" else 1.0, clear=bug != "no-zero-grad")
     rec.final([w, b])  # record
     return rec
 

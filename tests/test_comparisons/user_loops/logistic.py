@@ -26,19 +26,31 @@ def make_data(seed=0):
     return x, y.reshape(-1, 1)
 
 
-def train(seed=0):
+BUGS = ("sigmoid-twice", "ascent", "rate-x10", "no-zero-grad", "step-before-backward")
+"""The planted bugs ``train(bug=...)`` can make, each as a user gets it wrong."""
+
+
+def train(seed=0, *, bug=None):
+    """``bug``: one of :data:`BUGS` planted in the loop (``None``: the loop as meant)."""
     features, labels = make_data(seed)
     loader = DataLoader(TensorDataset(features, labels), batch_size=BATCH_SIZE, shuffle=True)
     model = LogisticRegression(INPUTS)
     criterion = nn.BCELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=RATE)
+    optimizer = torch.optim.SGD(model.parameters(), lr=RATE * (10 if bug == "rate-x10" else 1),
+                                maximize=bug == "ascent")
     rec = TorchRecorder(model, optimizer, loss=criterion, data=(features, labels))  # record
     loader = rec.watch(loader)  # record
     for _ in range(EPOCHS):
         for x, y in loader:
-            optimizer.zero_grad()
+            if bug != "no-zero-grad":
+                optimizer.zero_grad()
             loss = criterion(model(x), y)
+            if bug == "sigmoid-twice":  # BCEWithLogitsLoss given the probabilities
+                loss = nn.BCEWithLogitsLoss()(model(x), y)
+            if bug == "step-before-backward":  # after zero_grad(): step() finds no .grad
+                optimizer.step()
             loss.backward()
-            optimizer.step()
+            if bug != "step-before-backward":
+                optimizer.step()
             rec.step(loss)  # record
     return rec

@@ -25,7 +25,7 @@ def make_moons(seed=0):
     return x, np.where(upper, 1.0, -1.0)
 
 
-def loss_of(model, x, y, batch_size=None):
+def loss_of(model, x, y, batch_size=None, bug=None):
     if batch_size is None:
         xb, yb, rows = x, y, np.arange(len(x))
     else:
@@ -33,25 +33,35 @@ def loss_of(model, x, y, batch_size=None):
         xb, yb = x[rows], y[rows]
     scores = [model([Value(float(v)) for v in row]) for row in xb]
     losses = [(1 + -float(target) * score).relu() for target, score in zip(yb, scores, strict=True)]
-    data_loss = sum(losses) * (1.0 / len(losses))
+    data_loss = sum(losses) * (1.0 / len(losses)) if bug != "sum-not-mean" else sum(losses)
     reg_loss = ALPHA * sum(p * p for p in model.parameters())
+    if bug == "l2-twice":  # the penalty added again
+        reg_loss = reg_loss + ALPHA * sum(p * p for p in model.parameters())
     return data_loss + reg_loss, rows
 
 
-def train(spec_path, seed=0):
+BUGS = ("ascent", "no-zero-grad", "schedule-not-stepped", "l2-twice", "sum-not-mean",
+        "rate-x10")
+"""The planted bugs ``train(bug=...)`` can make, each as a user gets it wrong."""
+
+
+def train(spec_path, seed=0, *, bug=None):
+    """``bug``: one of :data:`BUGS` planted in the loop (``None``: the loop as meant)."""
     x, y = make_moons(seed)
     random.seed(seed)
     np.random.seed(seed)
     model = MLP(2, [8, 8, 1])
     rec = Recorder(spec=spec_path)  # record
     for k in range(STEPS):
-        total_loss, rows = loss_of(model, x, y, batch_size=BATCH_SIZE)
-        model.zero_grad()
+        total_loss, rows = loss_of(model, x, y, batch_size=BATCH_SIZE, bug=bug)
+        if bug != "no-zero-grad":
+            model.zero_grad()
         total_loss.backward()
         rec.step(params=layers_of(model), loss=total_loss, batch=rows)  # record
-        learning_rate = 1.0 - 0.9 * k / 100
+        learning_rate = 1.0 - 0.9 * (0 if bug == "schedule-not-stepped" else k) / 100
+        learning_rate *= 10 if bug == "rate-x10" else 1
         for p in model.parameters():
-            p.data -= learning_rate * p.grad
+            p.data -= (-1 if bug == "ascent" else 1) * learning_rate * p.grad
     rec.final(layers_of(model))  # record
     return rec
 

@@ -24,7 +24,17 @@ def relu(x):
     return torch.max(x, torch.zeros_like(x))
 
 
-def train(spec_path, seed=0):
+def leaky_backward_relu(x):
+    """A hand-made relu whose backward is 1 everywhere (relu's value, x's gradient)."""
+    return x + (relu(x) - x).detach()
+
+
+BUGS = ("relu-gradient", "sum-not-mean", "no-zero-grad", "rate-x10", "ascent", "detached")
+"""The planted bugs ``train(bug=...)`` can make, each as a user gets it wrong."""
+
+
+def train(spec_path, seed=0, *, bug=None):
+    """``bug``: one of :data:`BUGS` planted in the loop (``None``: the loop as meant)."""
     features, labels = make_data(seed)
     indexed = TensorDataset(torch.arange(EXAMPLES), features, labels)  # record: indices too
     train_iter = DataLoader(indexed, BATCH_SIZE, shuffle=True)
@@ -35,17 +45,22 @@ def train(spec_path, seed=0):
     params = [w1, b1, w2, b2]
 
     def net(x):
-        h = relu(x.reshape(-1, INPUTS) @ w1 + b1)
+        activation = leaky_backward_relu if bug == "relu-gradient" else relu
+        h = activation(x.reshape(-1, INPUTS) @ w1 + b1)
+        if bug == "detached":  # h.detach(): the first layer gets no gradient
+            h = h.detach()
         return h @ w2 + b2
 
     loss = nn.CrossEntropyLoss(reduction="none")
-    updater = torch.optim.SGD(params, lr=RATE)
+    updater = torch.optim.SGD(params, lr=RATE * (10 if bug == "rate-x10" else 1),
+                              maximize=bug == "ascent")
     rec = Recorder(spec=spec_path)  # record
     for _ in range(EPOCHS):
         for batch, x, y in train_iter:
             step_loss = loss(net(x), y)
-            updater.zero_grad()
-            step_loss.mean().backward()
+            if bug != "no-zero-grad":
+                updater.zero_grad()
+            (step_loss.sum() if bug == "sum-not-mean" else step_loss.mean()).backward()
             rec.step(params=params, loss=step_loss.mean(), batch=batch)  # record
             updater.step()
     rec.final(params)  # record

@@ -36,7 +36,12 @@ def batches(batch_size, n):
         yield torch.tensor(order[start:start + batch_size])
 
 
-def train(spec_path, seed=0):
+BUGS = ("double-softmax", "ascent", "rate-x10", "no-zero-grad", "bias-ascent")
+"""The planted bugs ``train(bug=...)`` can make, each as a user gets it wrong."""
+
+
+def train(spec_path, seed=0, *, bug=None):
+    """``bug``: one of :data:`BUGS` planted in the loop (``None``: the loop as meant)."""
     features, labels = make_data(seed)
     w = torch.normal(0, 0.01, size=(INPUTS, CLASSES), requires_grad=True)
     b = torch.zeros(CLASSES, requires_grad=True)
@@ -44,13 +49,19 @@ def train(spec_path, seed=0):
     for _ in range(EPOCHS):
         for batch in batches(BATCH_SIZE, EXAMPLES):
             x, y = features[batch], labels[batch]
-            loss = cross_entropy(softmax(x.reshape(-1, INPUTS) @ w + b), y)
+            probabilities = softmax(x.reshape(-1, INPUTS) @ w + b)
+            if bug == "double-softmax":  # the probabilities softmaxed again as if logits
+                probabilities = softmax(probabilities)
+            loss = cross_entropy(probabilities, y)
             loss.sum().backward()
             rec.step(params={"w": w, "b": b}, loss=loss.sum(), batch=batch)  # record
             with torch.no_grad():
+                rate = RATE * (10 if bug == "rate-x10" else 1)
                 for param in (w, b):
-                    param -= RATE * param.grad / BATCH_SIZE
-                    param.grad.zero_()
+                    sign = -1.0 if bug == "ascent" or (bug == "bias-ascent" and param is b) else 1
+                    param -= sign * rate * param.grad / BATCH_SIZE
+                    if bug != "no-zero-grad":
+                        param.grad.zero_()
     rec.final({"w": w, "b": b})  # record
     return rec
 

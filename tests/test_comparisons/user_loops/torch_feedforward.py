@@ -28,20 +28,28 @@ def make_data(seed=0):
     return centres[labels] + torch.randn(EXAMPLES, INPUTS), labels
 
 
-def train(seed=0):
+BUGS = ("adamw", "no-zero-grad", "rate-x10", "ascent", "sum-not-mean")
+"""The planted bugs ``train(bug=...)`` can make, each as a user gets it wrong."""
+
+
+def train(seed=0, *, bug=None):
+    """``bug``: one of :data:`BUGS` planted in the loop (``None``: the loop as meant)."""
     features, labels = make_data(seed)
     train_loader = DataLoader(TensorDataset(features, labels), batch_size=BATCH_SIZE,
                               shuffle=True)
     model = NeuralNet(INPUTS, HIDDEN, CLASSES)
-    criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=RATE)
+    criterion = nn.CrossEntropyLoss(reduction="sum" if bug == "sum-not-mean" else "mean")
+    adam = torch.optim.AdamW if bug == "adamw" else torch.optim.Adam
+    optimizer = adam(model.parameters(), lr=RATE * (10 if bug == "rate-x10" else 1),
+                     maximize=bug == "ascent")
     rec = TorchRecorder(model, optimizer, loss=criterion, data=(features, labels))  # record
     train_loader = rec.watch(train_loader)  # record
     for _ in range(EPOCHS):
         for images, targets in train_loader:
             outputs = model(images.reshape(-1, INPUTS))
             loss = criterion(outputs, targets)
-            optimizer.zero_grad()
+            if bug != "no-zero-grad":
+                optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             rec.step(loss)  # record
