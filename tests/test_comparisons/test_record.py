@@ -320,8 +320,10 @@ def test_a_recipe_runs_and_agrees(name, tmp_path, monkeypatch, capsys):
 PLANTED = [  # (loop, bug as train(bug=...) plants it, the gallery fault it is, or None)
     ("linreg_scratch", "ascent", "update-sign-flipped"),
     ("linreg_scratch", "rate-x10", "wrong-learning-rate"),
-    # Not named: the diagnosis lists gradients-not-cleared as a candidate only (its run
-    # agrees up to step 1, not at step 2, the short batch divided by 10); left failing.
+    # Not named (a candidate only; the row counts against the figure): the variant's run
+    # agrees to step 1, not at step 2, the short batch of 5. The loop's .grad holds the sums
+    # 10 m0 + 10 m1 + 5 m2 (m: a batch's mean gradient); the reference (backends/_loop.py)
+    # accumulates the means and scales the total by the current batch's n: 5 (m0 + m1 + m2).
     ("linreg_scratch", "no-zero-grad", "gradients-not-cleared"),
     ("linreg_scratch", "missing-half", "loss-missing-half"),
     ("linreg_scratch", "bias-ascent", "bias-gradient-sign"),
