@@ -91,8 +91,29 @@ class OverwriteNotAccumulate(ManualMaths):
 
 
 class GradientsNotCleared(Loop):
+    """Never cleared: the buffer holds every earlier step's gradient as the loop took it.
+
+    With a summed loss (``reduction = "sum"``) that is the sum of each batch's *summed*
+    gradient, ``n_0 m_0 + ... + n_k m_k`` (``m_j`` a batch's mean gradient), which the
+    step divides by the nominal batch size: batches of different sizes weigh in with
+    their own ``n_j``, so the buffer is kept here, as the user's loop keeps ``.grad``.
+    """
+
     def clears(self, k: int) -> bool:
-        return False  # BUG: no zero_grad(): the buffer keeps every earlier step's gradient
+        # a summed loss: the backend clears, this loop accumulates the sums itself (step)
+        return self.experiment.reduction == "sum"  # else BUG: no zero_grad()
+
+    def step(self, k: int, batch: Batch) -> tuple[float, dict[str, float]]:
+        if self.experiment.reduction != "sum":
+            return super().step(k, batch)
+        loss, grads = self.maths.backward(batch)  # this batch's mean loss and gradient
+        n = len(batch.rows)
+        held = getattr(self, "held", {})
+        self.held = {name: held.get(name, 0.0) + n * g for name, g in grads.items()}  # BUG: +=
+        if self.steps_optimizer:
+            nominal = self.experiment.batch_size or len(self.gradient_rows())
+            self.maths.update(k, {name: g / nominal for name, g in self.held.items()})
+        return n * loss, dict(self.held)
 
 
 class BiasGradientSign(BiasMaths):

@@ -320,10 +320,9 @@ def test_a_recipe_runs_and_agrees(name, tmp_path, monkeypatch, capsys):
 PLANTED = [  # (loop, bug as train(bug=...) plants it, the gallery fault it is, or None)
     ("linreg_scratch", "ascent", "update-sign-flipped"),
     ("linreg_scratch", "rate-x10", "wrong-learning-rate"),
-    # Not named (a candidate only; the row counts against the figure): the variant's run
-    # agrees to step 1, not at step 2, the short batch of 5. The loop's .grad holds the sums
-    # 10 m0 + 10 m1 + 5 m2 (m: a batch's mean gradient); the reference (backends/_loop.py)
-    # accumulates the means and scales the total by the current batch's n: 5 (m0 + m1 + m2).
+    # A summed loss never cleared: the loop's .grad holds 10 m0 + 10 m1 + 5 m2 at the short
+    # batch of 5 (m: a batch's mean gradient); the variant keeps the same sums (it once held
+    # 5 (m0 + m1 + m2), scaling accumulated means by the current batch's n, and missed this).
     ("linreg_scratch", "no-zero-grad", "gradients-not-cleared"),
     ("linreg_scratch", "missing-half", "loss-missing-half"),
     ("linreg_scratch", "bias-ascent", "bias-gradient-sign"),
