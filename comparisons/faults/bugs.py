@@ -99,6 +99,10 @@ class GradientsNotCleared(Loop):
     their own ``n_j``, so the buffer is kept here, as the user's loop keeps ``.grad``.
     """
 
+    def __init__(self, experiment: Experiment, maths) -> None:
+        super().__init__(experiment, maths)
+        self.held: dict[str, float] = {}  # a summed loss's buffer (step)
+
     def clears(self, k: int) -> bool:
         # a summed loss: the backend clears, this loop accumulates the sums itself (step)
         return self.experiment.reduction == "sum"  # else BUG: no zero_grad()
@@ -108,8 +112,8 @@ class GradientsNotCleared(Loop):
             return super().step(k, batch)
         loss, grads = self.maths.backward(batch)  # this batch's mean loss and gradient
         n = len(batch.rows)
-        held = getattr(self, "held", {})
-        self.held = {name: held.get(name, 0.0) + n * g for name, g in grads.items()}  # BUG: +=
+        self.held = {name: self.held.get(name, 0.0) + n * g
+                     for name, g in grads.items()}  # BUG: += on .grad, never cleared
         if self.steps_optimizer:
             nominal = self.experiment.batch_size or len(self.gradient_rows())
             self.maths.update(k, {name: g / nominal for name, g in self.held.items()})
