@@ -398,8 +398,9 @@ def _compare_one(backend: str, expected: TrajectoryRecord, actual: TrajectoryRec
     prediction's index), and the first mismatch the earliest by step, then that order.
     A series whose two sides hold the same number of values (rows of one width, for
     predictions) is compared as whole NumPy arrays (:func:`_compare_arrays`); any
-    other (missing on one side, of another length, ``batches``) value by value, with
-    the same rule (:func:`_compare_values`).
+    other (missing on one side, of another length) value by value, with the same rule
+    (:func:`_compare_values`). ``batches`` are index lists, equal or not
+    (:func:`_compare_batches`): counted, never a difference, and first in their step.
     """
     found: dict[int, tuple] = {}  # series position -> (max |diff| or None, first bad or None)
     differing_batches = 0
@@ -571,9 +572,6 @@ def _compare_values(label: str, r_values, a_values, scale, tol: float, edge: flo
         for index, r_value, a_value in pairs:
             if r_value is None or a_value is None:
                 ok, diff = False, math.inf
-            elif label == "batches":
-                same = list(r_value) == list(a_value)
-                ok, diff = same, 0.0 if same else math.inf
             elif diverged is not None and (k > diverged or (k == diverged and not (
                     math.isfinite(r_value) and math.isfinite(a_value)))):
                 continue
