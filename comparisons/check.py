@@ -529,8 +529,9 @@ def check(
             compare=lambda e, ref, yours: compare_partial(e, ref, yours, reference=reference,
                                                           dtype=dtype),
         )
-    held = {_series_label(q, n) for q, n, _, _ in theirs.series_arrays()}
-    batch_steps = {int(step) for quantity, _, steps, _ in theirs.series_arrays()
+    series = list(theirs.series_arrays())  # (quantity, name, steps, values), whole
+    held = {_series_label(q, n) for q, n, _, _ in series}
+    batch_steps = {int(step) for quantity, _, steps, _ in series
                    if quantity == "batches" for step in steps}
     yours = compared.backends[YOURS]
     return Verdict(
@@ -548,7 +549,7 @@ def check(
         reference_reason=reason,
         reference_trajectory=expected,
         hint=float32_hint(
-            (v for q, _, _, values in theirs.series_arrays() if q != "batches"
+            (v for q, _, _, values in series if q != "batches"
              for v in values), dtype=dtype,
             agree=compared.agree, first_relative_diff=None if compared.first_mismatch is None
             else relative_diff(compared.first_mismatch.expected, compared.first_mismatch.actual),

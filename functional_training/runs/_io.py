@@ -202,19 +202,31 @@ def check_output_paths(outputs: Mapping[str, Any], inputs: Mapping[str, Any] | N
       ...
       ValueError: --json: /tmp/../tmp/s.toml is the --spec file; an output never replaces an input
     """
-    given = {option: path for option, path in (inputs or {}).items() if path is not None}
     seen: dict[str, str] = {}
     for option, path in outputs.items():
         if path is None:
             continue
-        for source, read in given.items():
-            if same_path(path, read):
-                raise ValueError(f"{option}: {path} is the {source} file; an output never "
-                                 "replaces an input")
+        check_not_inputs({option: path}, inputs or {})
         check_output_path(path, option=option)
         same = seen.setdefault(os.path.realpath(path), option)
         if same != option:
             raise ValueError(f"{option}: {path} is also the {same} file; give each its own")
+
+
+def check_not_inputs(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
+    """No output names an input (:func:`same_path`); the outputs are not probed again.
+
+    For inputs known only later (the data files a spec names), after
+    :func:`check_output_paths` has checked the outputs themselves.
+
+    Raises:
+      ValueError: one line naming the output's option and the input's.
+    """
+    for option, path in outputs.items():
+        for source, read in inputs.items():
+            if path is not None and read is not None and same_path(path, read):
+                raise ValueError(f"{option}: {path} is the {source} file; an output never "
+                                 "replaces an input")
 
 
 def same_path(a, b) -> bool:

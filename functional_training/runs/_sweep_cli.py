@@ -83,7 +83,12 @@ from functional_training.runs._arguments import (
 )
 from functional_training.runs._cli import one_line
 from functional_training.runs._digests import sha256_digest
-from functional_training.runs._io import check_output_paths, json_floats, write_json_atomic
+from functional_training.runs._io import (
+    check_not_inputs,
+    check_output_paths,
+    json_floats,
+    write_json_atomic,
+)
 from functional_training.runs._manifest import write_manifest
 from functional_training.runs._spec import SpecError, parse_run_spec, read_spec_text
 from functional_training.runs._sweep_plot import check_plot_path, write_sweep_plot
@@ -366,7 +371,7 @@ def spec_plan(args: argparse.Namespace) -> SweepPlan:
         spec = parse_run_spec(text, base=Path(args.spec).parent)
     except SpecError as err:
         raise SpecError(f"{args.spec}: {err}") from None
-    check_output_paths(_outputs(args), {f"[data].{role} (in --spec)": path
+    check_not_inputs(_outputs(args), {f"[data].{role} (in --spec)": path
                                         for role, path in spec.files.items()})
     if spec.schedule is not None:
         raise ValueError(f"{args.spec}: [schedule]: a sweep runs every rate constant; remove "

@@ -91,7 +91,7 @@ from functional_training.runs._arguments import (
 )
 from functional_training.runs._checkpoint import latest_checkpoint
 from functional_training.runs._cli import EXIT_INTERRUPTED, make_console
-from functional_training.runs._io import check_output_paths, write_json_atomic
+from functional_training.runs._io import check_not_inputs, check_output_paths, write_json_atomic
 from functional_training.runs._manifest import write_manifest
 from functional_training.runs._spec import SpecError, parse_run_spec, read_spec_text
 from functional_training.runs._sweep_cli import describe_model
@@ -356,7 +356,7 @@ def _train(args: argparse.Namespace) -> int:
             spec = parse_run_spec(text, base=Path(args.spec).parent)
         except SpecError as err:
             raise SpecError(f"{args.spec}: {err}") from None
-        check_output_paths(outputs, {f"[data].{role} (in --spec)": path
+        check_not_inputs(outputs, {f"[data].{role} (in --spec)": path
                                      for role, path in spec.files.items()})
         settings = spec_settings(
             spec, path=args.spec, text=text, steps=args.steps, epochs=args.epochs,

@@ -528,11 +528,16 @@ def test_l2_also_as_weight_decay_steps_with_twice_the_penalty_and_records_it_onc
         named = _named(experiment, layers)
         np.testing.assert_allclose([broken.params[n][k] for n in named],
                                    list(named.values()), **CLOSE)
+    _assert_recorded_without(alpha, broken, experiment, ref)  # .grad: the loss's penalty once
+
+
+def _assert_recorded_without(alpha: float, broken, experiment, ref) -> None:
+    """``broken`` records ``ref``'s gradients and batch losses less an ``alpha |theta|^2``
+    penalty: ``2 alpha theta`` off each gradient, ``alpha sum theta^2`` off each loss."""
     for k, (layers, grads) in enumerate(zip(ref["params"], ref["grads"], strict=False)):
-        theta = _named(experiment, layers)
-        once = _named(experiment, grads)  # .grad: the loss's penalty once
-        np.testing.assert_allclose([broken.grads[n][k] for n in once],
-                                   [g - 2.0 * alpha * theta[n] for n, g in once.items()],
+        theta, stepped = _named(experiment, layers), _named(experiment, grads)
+        np.testing.assert_allclose([broken.grads[n][k] for n in stepped],
+                                   [g - 2.0 * alpha * theta[n] for n, g in stepped.items()],
                                    **CLOSE)
         penalty = alpha * sum(v * v for v in theta.values())
         assert broken.batch_loss[k] == pytest.approx(ref["batch_loss"][k] - penalty,
@@ -733,17 +738,11 @@ def test_l2_as_weight_decay_moves_as_the_reference_but_records_no_penalty():
     ref = numpy_mlp(_moons_layers(experiment), rows[:, :2], rows[:, 2], activation="relu",
                     loss="hinge", l2=alpha,
                     rates=run_variant(experiment, None).extras["learning_rate"])
-    for k, (layers, grads) in enumerate(zip(ref["params"], ref["grads"], strict=False)):
+    for k, layers in enumerate(ref["params"][:-1]):
         theta = _named(experiment, layers)
         np.testing.assert_allclose([broken.params[n][k] for n in theta],
                                    list(theta.values()), **CLOSE)
-        data = _named(experiment, grads)
-        np.testing.assert_allclose([broken.grads[n][k] for n in data],
-                                   [g - 2.0 * alpha * theta[n] for n, g in data.items()],
-                                   **CLOSE)
-        penalty = alpha * sum(v * v for v in theta.values())
-        assert broken.batch_loss[k] == pytest.approx(ref["batch_loss"][k] - penalty,
-                                                     rel=CLOSE["rtol"])
+    _assert_recorded_without(alpha, broken, experiment, ref)  # no penalty in loss or .grad
 
 
 def test_under_a_declared_sum_the_loop_faults_record_sums_and_the_reduction_faults_do_not_apply():
