@@ -1,15 +1,23 @@
 """The run axis split over devices: a sharded sweep equals the one-device sweep.
+
+Also over processes: two JAX processes joined by ``jax.distributed.initialize`` (CPU
+collectives) give the one-process result bit for bit.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import jax
+import multihost_sweep
+import numpy as np
 import pytest
 from sweep_checks import TOL64
 
@@ -91,3 +99,94 @@ def test_padding_and_the_one_device_mesh():
     with pytest.raises(ValueError, match="at least one device"):
         ft.sweep_learning_rates(ft.LinearParams(0.0, 0.0), [2.0], [6.0], [0.1], steps=1,
                                 devices=[])
+
+
+# ------------------------------------------------------------------ several processes
+
+MULTIHOST_TIMEOUT_S = 240
+"""Wall-clock limit for the three processes together (each takes about 5 s of CPU; the
+machine may be loaded)."""
+
+
+def _free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _run_together(commands: dict[str, list[str]], logs: Path) -> None:
+    """Start every command at once and wait for all; on the first failure or at
+    :data:`MULTIHOST_TIMEOUT_S` kill the rest. Fails with every process's stderr."""
+    env = {key: value for key, value in os.environ.items() if key != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    processes = {}
+    deadline = time.monotonic() + MULTIHOST_TIMEOUT_S
+    try:
+        for name, command in commands.items():
+            with open(logs / f"{name}.stderr", "w") as stderr:
+                processes[name] = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                                   stderr=stderr, env=env)
+        while any(process.poll() is None for process in processes.values()):
+            if time.monotonic() > deadline or any(process.poll() not in (None, 0)
+                                                  for process in processes.values()):
+                break
+            time.sleep(0.05)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    report = "\n".join(
+        f"--- {name}: exit {process.returncode}; stderr:\n"
+        f"{(logs / f'{name}.stderr').read_text()[-3000:]}" for name, process in processes.items())
+    assert all(process.returncode == 0 for process in processes.values()), (
+        f"within {MULTIHOST_TIMEOUT_S} s (negative exit: killed)\n{report}")
+
+
+@pytest.mark.slow
+def test_two_processes_sweep_equals_one_process_bit_for_bit(tmp_path):
+    helper = Path(multihost_sweep.__file__)
+    port = str(_free_port())
+    two = [tmp_path / f"process{rank}.npz" for rank in range(2)]
+    one, one_device = tmp_path / "one_process.npz", tmp_path / "one_device.npz"
+    _run_together({
+        **{f"process {rank}": [sys.executable, str(helper), str(out), "--processes", "2",
+                               "--process-id", str(rank), "--port", port]
+           for rank, out in enumerate(two)},
+        "one process": [sys.executable, str(helper), str(one), "--devices", "2",
+                        "--one-device", str(one_device)],
+    }, tmp_path)
+    reference = dict(np.load(one))
+    assert reference["mlp_losses"].shape == (5, 3, 11)
+    assert reference["line_first_nonfinite_step"].tolist() == [-1] * 5 + [28, 22]
+    for out in two:
+        got = dict(np.load(out))
+        # The sweep really spanned both processes, one device each; the reference one.
+        for sweep in ("mlp", "line"):
+            assert got.pop(f"{sweep}_device_processes").tolist() == [0, 1]
+            assert reference[f"{sweep}_device_processes"].tolist() == [0, 0]
+        assert got.keys() == reference.keys() - {"mlp_device_processes",
+                                                 "line_device_processes"}
+        for name, value in got.items():
+            # Bit for bit: every process holds the whole result, the same 2-shard
+            # layout as one process with two devices, so the same compiled arithmetic.
+            np.testing.assert_array_equal(value, reference[name], err_msg=name)
+            assert value.dtype == reference[name].dtype and (
+                value.tobytes() == reference[name].tobytes()), name  # NaN and -0.0 too
+    # One device alone compiles other shapes (all runs on one device): equal up to
+    # rounding, the project's tolerance for the run's dtype and steps (Adam: b2 term).
+    alone = dict(np.load(one_device))
+    for name, value in alone.items():
+        if name.endswith("device_processes") or name.endswith("first_nonfinite_step"):
+            continue
+        if name.startswith("mlp"):
+            tol = ft.tolerance("float32", multihost_sweep.MLP_STEPS, b2=0.999)
+        else:
+            tol = ft.tolerance("float64", multihost_sweep.LINE_STEPS)
+        scale = np.abs(np.nan_to_num(reference[name], posinf=0.0, neginf=0.0)).max()
+        np.testing.assert_allclose(value, reference[name], rtol=tol, atol=tol * max(1.0, scale),
+                                   err_msg=name)
+    for sweep in ("mlp", "line"):
+        np.testing.assert_array_equal(alone[f"{sweep}_first_nonfinite_step"],
+                                      reference[f"{sweep}_first_nonfinite_step"])
