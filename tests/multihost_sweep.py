@@ -27,16 +27,13 @@ import functional_training as ft
 INITIALIZATION_TIMEOUT_S = 60
 """How long a process waits for the others to join (JAX's default is 300 s)."""
 
-MLP_STEPS, LINE_STEPS = 40, 30
-"""Steps of the two sweeps (the test's tolerances for the one-device comparison use them)."""
-
 
 def sweep_results(devices=None) -> dict[str, np.ndarray]:
     """Every array of two sweeps over ``devices`` (``None``: all of ``jax.devices()``).
 
     - ``mlp_*``: a 2-4-1 tanh network (hinge loss) on 24 points of two moons, 5 rates
       x 3 seeds = 15 runs (padded to 16 on 2 devices), mini-batches of 6, float32,
-      Adam, 40 steps, a record every 4;
+      SGD, 40 steps, a record every 4;
     - ``line_*``: the lesson's line on 40 shipments, 7 rates (padded to 8) of which the
       two largest overflow, full batch (the exact moments path), float64, 30 steps.
 
@@ -45,12 +42,12 @@ def sweep_results(devices=None) -> dict[str, np.ndarray]:
     x, labels = ft.two_moons(24, noise=0.2, seed=1)
     net = ft.objective("mlp", loss="hinge", sizes=(2, 4, 1), activation="tanh")
     mlp = ft.sweep(net, (x, labels), learning_rates=np.geomspace(1e-3, 0.3, 5),
-                   seeds=[0, 1, 2], optimizer="adam", steps=MLP_STEPS, record_every=4,
+                   seeds=[0, 1, 2], steps=40, record_every=4,
                    batch_size=6, devices=devices)
     data = ft.synthetic_shipments(40, seed=2)
     with ft.float64():
         line = ft.sweep_learning_rates(ft.LinearParams(0.0, 0.0), data.x, data.y,
-                                       np.geomspace(1e-3, 1e6, 7), steps=LINE_STEPS,
+                                       np.geomspace(1e-3, 1e6, 7), steps=30,
                                        record_every=3, devices=devices)
     results = {}
     for name, result in (("mlp", mlp), ("line", line)):
@@ -70,8 +67,6 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--process-id", type=int, default=0)
     parser.add_argument("--port", type=int, help="the coordinator's port on 127.0.0.1")
     parser.add_argument("--devices", type=int, default=1, help="CPU devices of this process")
-    parser.add_argument("--one-device", metavar="OUT",
-                        help="also run the sweeps on the first device alone, saved here")
     args = parser.parse_args(argv)
     # Configuration belongs to the program, before JAX starts: never to the library.
     jax.config.update("jax_platforms", "cpu")
@@ -86,8 +81,6 @@ def main(argv: list[str]) -> None:
     if seen != expected:
         sys.exit(f"expected (global, local) devices {expected}, JAX sees {seen}")
     np.savez(args.out, **sweep_results())
-    if args.one_device:
-        np.savez(args.one_device, **sweep_results(jax.devices()[:1]))
 
 
 if __name__ == "__main__":

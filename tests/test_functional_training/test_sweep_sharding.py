@@ -104,8 +104,8 @@ def test_padding_and_the_one_device_mesh():
 # ------------------------------------------------------------------ several processes
 
 MULTIHOST_TIMEOUT_S = 240
-"""Wall-clock limit for the three processes together (each takes about 5 s of CPU; the
-machine may be loaded)."""
+"""Wall-clock limit for the three processes together (each takes about 5 s of CPU, most
+of it importing JAX and compiling; the machine may be loaded)."""
 
 
 def _free_port() -> int:
@@ -149,13 +149,12 @@ def test_two_processes_sweep_equals_one_process_bit_for_bit(tmp_path):
     helper = Path(multihost_sweep.__file__)
     port = str(_free_port())
     two = [tmp_path / f"process{rank}.npz" for rank in range(2)]
-    one, one_device = tmp_path / "one_process.npz", tmp_path / "one_device.npz"
+    one = tmp_path / "one_process.npz"
     _run_together({
         **{f"process {rank}": [sys.executable, str(helper), str(out), "--processes", "2",
                                "--process-id", str(rank), "--port", port]
            for rank, out in enumerate(two)},
-        "one process": [sys.executable, str(helper), str(one), "--devices", "2",
-                        "--one-device", str(one_device)],
+        "one process": [sys.executable, str(helper), str(one), "--devices", "2"],
     }, tmp_path)
     reference = dict(np.load(one))
     assert reference["mlp_losses"].shape == (5, 3, 11)
@@ -174,19 +173,3 @@ def test_two_processes_sweep_equals_one_process_bit_for_bit(tmp_path):
             np.testing.assert_array_equal(value, reference[name], err_msg=name)
             assert value.dtype == reference[name].dtype and (
                 value.tobytes() == reference[name].tobytes()), name  # NaN and -0.0 too
-    # One device alone compiles other shapes (all runs on one device): equal up to
-    # rounding, the project's tolerance for the run's dtype and steps (Adam: b2 term).
-    alone = dict(np.load(one_device))
-    for name, value in alone.items():
-        if name.endswith("device_processes") or name.endswith("first_nonfinite_step"):
-            continue
-        if name.startswith("mlp"):
-            tol = ft.tolerance("float32", multihost_sweep.MLP_STEPS, b2=0.999)
-        else:
-            tol = ft.tolerance("float64", multihost_sweep.LINE_STEPS)
-        scale = np.abs(np.nan_to_num(reference[name], posinf=0.0, neginf=0.0)).max()
-        np.testing.assert_allclose(value, reference[name], rtol=tol, atol=tol * max(1.0, scale),
-                                   err_msg=name)
-    for sweep in ("mlp", "line"):
-        np.testing.assert_array_equal(alone[f"{sweep}_first_nonfinite_step"],
-                                      reference[f"{sweep}_first_nonfinite_step"])
