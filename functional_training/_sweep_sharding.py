@@ -10,7 +10,13 @@ the exact path) is replicated on every device. Each run's arithmetic is the same
 on any device, so a sharded sweep equals the one-device sweep.
 
 Arrays are placed with ``jax.make_array_from_callback``: each process fills only
-its own devices, so the same code runs on several hosts.
+its own devices from its own copy of the inputs, so the same code runs on several
+hosts (one JAX process each, joined by ``jax.distributed.initialize``; the caller
+starts them, this module never does). Every process must then pass the same inputs:
+where the mesh spans several processes, :func:`check_same_on_every_process` compares
+a digest of the data and of the runs' starting state across them first, and refuses
+a sweep whose processes differ (otherwise each host's runs would silently train on
+its own data). :func:`to_host` gathers the results to every process.
 
 Example:
   >>> import jax
@@ -21,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import jax
@@ -67,9 +74,17 @@ def constrain(state, sharding: NamedSharding | None):
 
 
 def place_state(state, sharding: NamedSharding | None, device):
-    """The host state on the devices: split by run, or on ``device`` alone."""
+    """The host state on the devices: split by run, or on ``device`` alone.
+
+    Raises ValueError where processes hold different starting states (rates, initial
+    parameters; :func:`check_same_on_every_process`).
+    """
     if sharding is None:
         return jax.device_put(state, device)
+    # The record buffer starts as zeros of the shape every process computed: its shape only.
+    check_same_on_every_process(
+        (jax.tree.leaves(state._replace(losses=None)), state.losses.shape), sharding,
+        "the runs' learning rates, seeds or initial parameters")
     return jax.tree.map(
         lambda a, s: jax.make_array_from_callback(a.shape, s, lambda index, a=a: a[index]),
         state,
@@ -78,14 +93,65 @@ def place_state(state, sharding: NamedSharding | None, device):
 
 
 def replicate(data: tuple, sharding: NamedSharding | None, device) -> tuple:
-    """The host arrays ``data`` on every device of the mesh (or on ``device`` alone)."""
+    """The host arrays ``data`` on every device of the mesh (or on ``device`` alone).
+
+    Raises ValueError where processes hold different data
+    (:func:`check_same_on_every_process`).
+    """
     if sharding is None:
         return jax.device_put(data, device)
+    check_same_on_every_process(data, sharding, "the data (x, y or the batch order)")
     replicated = NamedSharding(sharding.mesh, PartitionSpec())
     return tuple(
         jax.make_array_from_callback(a.shape, replicated, lambda index, a=a: a[index])
         for a in data
     )
+
+
+def check_same_on_every_process(tree, sharding: NamedSharding, what: str) -> None:
+    """Refuse ``tree`` (host arrays and shapes) unless every process of the mesh holds the same.
+
+    Each process hashes its own ``tree`` (BLAKE2b of every leaf's dtype, shape and
+    bytes); one digest row per mesh device is gathered to every process
+    (``process_allgather``: one small collective, over the mesh's processes only).
+    A mesh within one process returns at once.
+
+    Raises:
+      ValueError: one line naming ``what`` and the processes that differ from the
+        first; every process raises it, so none waits on the others.
+
+    Example:
+      >>> one = NamedSharding(Mesh(np.array(jax.devices()[:1]), (MESH_AXIS,)),
+      ...                     PartitionSpec(MESH_AXIS))
+      >>> check_same_on_every_process(([1.0, 2.0],), one, "the data")  # one process: no-op
+    """
+    if sharding.is_fully_addressable:
+        return
+    digest = np.frombuffer(_digest(tree), np.uint8)
+    devices = sharding.mesh.devices.flat
+    rows = (sharding.mesh.devices.size, digest.size)
+    stacked = jax.make_array_from_callback(
+        rows, NamedSharding(sharding.mesh, PartitionSpec(MESH_AXIS)),
+        lambda index: np.broadcast_to(digest, rows)[index])
+    gathered = np.asarray(multihost_utils.process_allgather(stacked, tiled=True))
+    processes = [device.process_index for device in devices]
+    differ = sorted({process for process, row in zip(processes, gathered, strict=True)
+                     if not np.array_equal(row, gathered[0])})
+    if differ:
+        raise ValueError(
+            f"{what} differ between processes: process(es) {', '.join(map(str, differ))} "
+            f"hold other values than process {processes[0]}; every process must call the "
+            "sweep with the same arguments")
+
+
+def _digest(tree) -> bytes:
+    """A BLAKE2b digest of every leaf of ``tree``: its dtype, shape and bytes."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for leaf in jax.tree.leaves(tree):
+        array = np.ascontiguousarray(leaf)
+        hasher.update(f"{array.dtype.str}{array.shape};".encode())
+        hasher.update(array.reshape(-1).view(np.uint8))
+    return hasher.digest()
 
 
 def to_host(state):

@@ -11,7 +11,9 @@ With ``--processes 2`` each process calls ``jax.distributed.initialize`` (CPU
 collectives: gloo, over TCP on 127.0.0.1) with ``--devices`` local CPU devices, so
 ``jax.devices()`` lists the devices of both processes and the sweeps split their runs
 over all of them. Every process calls the sweeps with the same arguments and saves
-what it got: the full result of every sweep (:func:`sweep_results`).
+what it got: the full result of every sweep (:func:`sweep_results`); with several
+processes, also the message of a sweep refused because each process passed other
+data (:func:`refusal`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,17 @@ def sweep_results(devices=None) -> dict[str, np.ndarray]:
     return results
 
 
+def refusal() -> str:
+    """The message of a sweep whose data differ between processes (``""``: not refused)."""
+    data = ft.synthetic_shipments(8, seed=2)
+    try:
+        ft.sweep_learning_rates(ft.LinearParams(0.0, 0.0), data.x + jax.process_index(), data.y,
+                                [0.01, 0.1], steps=2)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="the .npz file this process writes")
@@ -80,7 +93,10 @@ def main(argv: list[str]) -> None:
     seen = (len(jax.devices()), len(jax.local_devices()))
     if seen != expected:
         sys.exit(f"expected (global, local) devices {expected}, JAX sees {seen}")
-    np.savez(args.out, **sweep_results())
+    results = sweep_results()
+    if args.processes > 1:
+        results["refusal"] = np.array(refusal())
+    np.savez(args.out, **results)
 
 
 if __name__ == "__main__":

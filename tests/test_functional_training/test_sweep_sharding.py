@@ -161,6 +161,11 @@ def test_two_processes_sweep_equals_one_process_bit_for_bit(tmp_path):
     assert reference["line_first_nonfinite_step"].tolist() == [-1] * 5 + [28, 22]
     for out in two:
         got = dict(np.load(out))
+        # Data that differ between processes are refused on both, naming the one that differs.
+        assert str(got.pop("refusal")) == (
+            "the data (x, y or the batch order) differ between processes: process(es) 1 hold "
+            "other values than process 0; every process must call the sweep with the same "
+            "arguments")
         # The sweep really spanned both processes, one device each; the reference one.
         for sweep in ("mlp", "line"):
             assert got.pop(f"{sweep}_device_processes").tolist() == [0, 1]
