@@ -1,7 +1,7 @@
 """One JAX process of the multi-host sweep test: start JAX, run two sweeps, save the results.
 
 Started by ``tests/test_functional_training/test_sweep_sharding.py``; by hand, from the
-repository root (the ``docs/accelerators.md`` "Several hosts" section quotes these)::
+repository root (``docs/accelerators.md``, "Sweeps that outgrow one machine", quotes these)::
 
     python tests/multihost_sweep.py p0.npz --processes 2 --process-id 0 --port 12355 &
     python tests/multihost_sweep.py p1.npz --processes 2 --process-id 1 --port 12355
