@@ -84,7 +84,7 @@ def place_state(state, sharding: NamedSharding | None, device):
     # The record buffer starts as zeros of the shape every process computed: its shape only.
     check_same_on_every_process(
         (jax.tree.leaves(state._replace(losses=None)), state.losses.shape), sharding,
-        "the runs' learning rates, seeds or initial parameters")
+        "the runs' learning rates, seeds, initial parameters or record count")
     return jax.tree.map(
         lambda a, s: jax.make_array_from_callback(a.shape, s, lambda index, a=a: a[index]),
         state,
