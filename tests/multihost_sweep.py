@@ -86,7 +86,9 @@ def main(argv: list[str]) -> None:
     jax.config.update("jax_num_cpu_devices", args.devices)
     if args.processes > 1:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        # The coordinator listens on the loopback interface only (JAX's default: every one).
         jax.distributed.initialize(coordinator_address=f"127.0.0.1:{args.port}",
+                                   coordinator_bind_address=f"127.0.0.1:{args.port}",
                                    num_processes=args.processes, process_id=args.process_id,
                                    initialization_timeout=INITIALIZATION_TIMEOUT_S)
     expected = (args.processes * args.devices, args.devices)

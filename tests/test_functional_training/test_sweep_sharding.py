@@ -115,9 +115,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _run_together(commands: dict[str, list[str]], logs: Path) -> None:
+def _run_together(commands: dict[str, list[str]], logs: Path) -> str | None:
     """Start every command at once and wait for all; on the first failure or at
-    :data:`MULTIHOST_TIMEOUT_S` kill the rest. Fails with every process's stderr."""
+    :data:`MULTIHOST_TIMEOUT_S` kill the rest. ``None`` when every one exited 0, else
+    a report with every process's exit status and stderr."""
     env = {key: value for key, value in os.environ.items() if key != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"
     processes = {}
@@ -140,24 +141,29 @@ def _run_together(commands: dict[str, list[str]], logs: Path) -> None:
     report = "\n".join(
         f"--- {name}: exit {process.returncode}; stderr:\n"
         f"{(logs / f'{name}.stderr').read_text()[-3000:]}" for name, process in processes.items())
+    if all(process.returncode == 0 for process in processes.values()):
+        return None
     late = " (out of time)" if time.monotonic() > deadline else ""
-    assert all(process.returncode == 0 for process in processes.values()), (
-        f"not every process exited 0 within {MULTIHOST_TIMEOUT_S} s{late}; exit -9: killed "
-        f"by this test after another failed or at the limit\n{report}")
+    return (f"not every process exited 0 within {MULTIHOST_TIMEOUT_S} s{late}; exit -9: "
+            f"killed by this test after another failed or at the limit\n{report}")
 
 
 @pytest.mark.slow
 def test_two_processes_sweep_equals_one_process_bit_for_bit(tmp_path):
     helper = Path(multihost_sweep.__file__)
-    port = str(_free_port())
     two = [tmp_path / f"process{rank}.npz" for rank in range(2)]
     one = tmp_path / "one_process.npz"
-    _run_together({
-        **{f"process{rank}": [sys.executable, str(helper), str(out), "--processes", "2",
-                               "--process-id", str(rank), "--port", port]
-           for rank, out in enumerate(two)},
-        "one-process": [sys.executable, str(helper), str(one), "--devices", "2"],
-    }, tmp_path)
+    for _ in range(2):  # once more only if the port was taken before the coordinator bound it
+        port = str(_free_port())
+        failure = _run_together({
+            **{f"process{rank}": [sys.executable, str(helper), str(out), "--processes", "2",
+                                  "--process-id", str(rank), "--port", port]
+               for rank, out in enumerate(two)},
+            "one-process": [sys.executable, str(helper), str(one), "--devices", "2"],
+        }, tmp_path)
+        if failure is None or "Failed to add port" not in failure:
+            break
+    assert failure is None, failure
     reference = dict(np.load(one))
     assert reference["mlp_losses"].shape == (5, 3, 11)
     assert reference["line_first_nonfinite_step"].tolist() == [-1] * 5 + [28, 22]
