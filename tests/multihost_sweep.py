@@ -8,7 +8,7 @@ repository root (``docs/accelerators.md``, "Sweeps that outgrow one machine", qu
     python tests/multihost_sweep.py one.npz --devices 2     # one process, two devices
 
 With ``--processes 2`` each process calls ``jax.distributed.initialize`` (CPU
-collectives: gloo, over TCP on 127.0.0.1) with ``--devices`` local CPU devices, so
+collectives: gloo, over TCP within this machine) with ``--devices`` local CPU devices, so
 ``jax.devices()`` lists the devices of both processes and the sweeps split their runs
 over all of them. Every process calls the sweeps with the same arguments and saves
 what it got: the full result of every sweep (:func:`sweep_results`); with several
