@@ -240,13 +240,13 @@ def sweep(
         raise TypeError("data must be (x, y)")
     x_np, y_np = check_data(*data)
     check_objective_data(model, x_np, y_np, "train")
-    hyper, axes = _check_optimizer(optimizer, hyperparameters)
+    hyper, axes = check_sweep_hyperparameters(optimizer, hyperparameters)
     settings = math.prod(values.size for values in axes.values())
     batches = _batches(batch_size, batch_seed, batch_indices, steps, x_np.shape[0])
     initial, dtype = _initial_points(model, seeds, initial_params)
     check_learning_rate_fits(float(rates.max()), dtype)
     method = _choose_method(method, model, optimizer, batches is not None, x_np, y_np, dtype,
-                            weight_decay=dict(hyper).get("weight_decay", 0.0), axes=axes)
+                            weight_decay=dict(hyper).get("weight_decay") or 0.0, axes=axes)
 
     runs = rates.size * settings * seeds.size
     device_list, sharding = mesh(devices)
@@ -450,14 +450,26 @@ def _check_record_size(rates: int, records: int, itemsize: int) -> None:
         )
 
 
-def _check_optimizer(optimizer: str, hyperparams: Mapping | None) -> tuple[tuple, dict]:
-    """The program's settings and the hyperparameter axes.
+def check_sweep_hyperparameters(optimizer: str, hyperparams: Mapping | None
+                                ) -> tuple[tuple, dict]:
+    """The program's settings and the hyperparameter axes of :func:`sweep`'s ``hyperparameters``.
 
     Returns ``(hyper, axes)``: ``hyper`` the sorted ``(setting, value)`` pairs with
     ``None`` for a per-run setting (an axis; see
     :func:`functional_training._sweep_program.injected_optimizer`), ``axes``
     ``{setting: float64 values}`` in the given order. Every value of an axis is
-    checked with the other settings (one line naming the setting and value).
+    checked with the other settings as
+    :func:`functional_training._optimizers.check_hyperparameters` checks one setting
+    (one line naming the setting and value).
+
+    Example:
+      >>> hyper, axes = check_sweep_hyperparameters("adam", {"b2": [0.9, 0.99], "eps": 1e-6})
+      >>> hyper, axes["b2"].tolist()
+      ((('b2', None), ('eps', 1e-06)), [0.9, 0.99])
+      >>> check_sweep_hyperparameters("momentum", {"momentum": [0.5, 1.0]})
+      Traceback (most recent call last):
+      ...
+      ValueError: optimizer 'momentum': momentum must lie in [0, 1), got 1.0
     """
     hyper = dict(hyperparams or {})
     if "learning_rate" in hyper:
