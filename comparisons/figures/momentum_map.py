@@ -1,0 +1,433 @@
+"""The momentum map: steps to converge for heavy ball over learning rate x momentum.
+
+Heavy ball (torch.optim.SGD's convention, optax's ``trace``):
+``v <- beta v + g``, ``theta <- theta - lr v``. On a quadratic
+``f(theta) = 1/2 theta^T H theta`` each eigen-direction of ``H`` (eigenvalue
+``lambda``) follows ``e_{k+1} = (1 + beta - lr lambda) e_k - beta e_{k-1}``,
+whose characteristic roots both lie inside the unit circle iff
+``0 <= beta < 1`` and ``0 < lr lambda < 2 (1 + beta)``. So the run converges iff
+``lr < 2 (1 + beta) / lambda_max``: momentum widens plain gradient descent's
+``2 / lambda_max`` by ``1 + beta``. Polyak's fastest setting is
+``lr* = 4 / (sqrt(lambda_max) + sqrt(lambda_min))^2``,
+``beta* = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2`` with
+``kappa = lambda_max / lambda_min``.
+
+The quadratic is the lesson's linear model on designed data: rows
+``(+-2, 0)``, ``(0, +-1)`` with target 0 (:data:`QUADRATIC`). The features have
+mean 0, so half squared error is ``1/2 theta^T H theta`` in
+``theta = (w_1, w_2, b)`` with ``H = mean([x; 1][x; 1]^T) = diag(2, 0.5, 1)``:
+``lambda_max = 2``, ``lambda_min = 0.5``, ``kappa = 4``, so the closed-form
+boundary is ``lr = 1 + beta``, and ``lr* = 8/9``, ``beta* = 1/9``.
+
+The data (:func:`momentum_map_data`) is one vmapped sweep over
+:data:`RATES` x :data:`MOMENTA` (``functional_training.sweep`` with a momentum
+hyperparameter axis), float64, :data:`STEPS` steps from :data:`START`. A run
+*converged at step k* when ``k`` is the first step whose loss is
+``<= CONVERGED x`` the initial loss; it *diverged at step k* when ``k`` is the
+first step whose loss is non-finite or ``> DIVERGED x`` the initial loss
+(whichever comes first); otherwise it did neither within :data:`STEPS` steps.
+Checked before anything is drawn, refusing with
+:class:`~comparisons.figures.verified.UnverifiedTrajectoryError`:
+
+- the runs at :data:`VERIFIED_CELLS` are registry-style experiments run on
+  every backend (:func:`~comparisons.figures.verified.verify_experiment`), and
+  the sweep's losses at those cells equal their verified trajectories;
+- the sweep's heavy ball reproduces the verified ``optimizer/momentum`` run;
+- the whole grid equals an independent NumPy float64 heavy-ball loop: every
+  cell's outcome and step exactly, every loss within :data:`GRID_RTOL`.
+
+The stored data holds only integers and exactly rounded floats (rates as
+correctly rounded powers of ten, momenta as ``i / 50``), so it has the same
+bits on every machine.
+
+Example:
+  >>> len(RATES), len(MOMENTA), float(RATES[40]), MOMENTA[45]
+  (53, 50, 1.0, 0.9)
+  >>> closed_form_boundary(0.5, 2.0)  # lr < 2 (1 + beta) / lambda_max
+  1.5
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from fractions import Fraction
+
+import numpy as np
+from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+import functional_training as ft
+from comparisons import figure_style as style
+from comparisons.experiments import REGISTRY, Experiment
+from comparisons.figures.kind import FigureSpec
+from comparisons.figures.lr_sweep import log_spaced
+from comparisons.figures.verified import (
+    UnverifiedTrajectoryError,
+    VerifiedRuns,
+    require_close,
+    verify_experiment,
+)
+from comparisons.figures.wording import backends_phrase, num
+
+__all__ = [
+    "CONVERGED",
+    "DIVERGED",
+    "GRID_RTOL",
+    "MOMENTA",
+    "MOMENTUM_MAP_FIGURES",
+    "QUADRATIC",
+    "RATES",
+    "START",
+    "STEPS",
+    "VERIFIED_CELLS",
+    "closed_form_boundary",
+    "momentum_map_data",
+    "outcomes",
+]
+
+QUADRATIC = ((2.0, 0.0, 0.0), (-2.0, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, -0.5, 0.0))
+"""Rows ``(x_1, x_2, y)``: mean-zero features, target 0; ``H = diag(2, 0.5, 1)`` in ``(w, b)``."""
+
+START = {"w[0]": 1.0, "w[1]": 1.0, "b": 0.0}
+"""Every run's initial point: loss ``1/2 (2 + 0.5) = 1.25``."""
+
+RATES = log_spaced(-2, 0.6, 53)
+"""53 learning rates ``10^e``, ``e = -2, -1.95, ..., 0.6`` (0.01 to 3.98), correctly rounded."""
+
+MOMENTA = tuple(float(Fraction(i, 50)) for i in range(50))
+"""50 momenta ``beta = 0, 0.02, ..., 0.98``."""
+
+STEPS = 1000
+"""Steps per run: enough for ``beta = 0.98`` (loss ~ ``beta^k``) to fall by 1e-6."""
+
+CONVERGED = 1e-6
+"""A run converged at the first step whose loss is ``<= CONVERGED x`` its initial loss."""
+
+DIVERGED = 1e12
+"""A run diverged at the first step whose loss is non-finite or ``> DIVERGED x`` its initial
+loss (far above any transient growth of a converging run)."""
+
+GRID_RTOL = 1e-8
+"""How close the sweep's losses must be to the NumPy loop's (rtol; atol ``GRID_RTOL`` x the
+initial loss). Independent float64 loops differ by ulps a step; over 1,000 steps of a
+diverging (or slowly converging) mode the relative difference grows to ~1e-12; 1e-8 leaves
+room, while any difference in the update rule shows at 1e-2 within a few steps."""
+
+VERIFIED_CELLS = ((20, 45), (40, 25), (48, 25))
+"""``(rate index, momentum index)`` of the runs verified on every backend: lr 0.1 with
+beta 0.9 (converges), lr 1 with beta 0.5 (converges), lr 2.512 with beta 0.5 (diverges)."""
+
+VERIFIED_STEPS = 40
+"""Steps of each run verified on every backend (the sweep's first 40 steps are compared)."""
+
+_REGISTRY_RUN = "optimizer/momentum"
+"""The registry's heavy-ball parity run, which the sweep's heavy ball must reproduce."""
+
+
+def closed_form_boundary(momentum: float, lambda_max: float) -> float:
+    """The largest rate at which heavy ball converges: ``2 (1 + beta) / lambda_max``."""
+    return 2 * (1 + momentum) / lambda_max
+
+
+def _eigenvalues() -> list[float]:
+    """The eigenvalues of ``H = mean([x; 1][x; 1]^T)`` of :data:`QUADRATIC`, exactly.
+
+    ``H`` is diagonal (mean-zero features, no cross terms), so its eigenvalues are
+    its diagonal, computed in rational arithmetic.
+    """
+    rows = [[Fraction(v) for v in row[:-1]] + [Fraction(1)] for row in QUADRATIC]
+    size = len(rows[0])
+    hessian = [[sum(r[i] * r[j] for r in rows) / len(rows) for j in range(size)]
+               for i in range(size)]
+    if any(hessian[i][j] for i in range(size) for j in range(size) if i != j):
+        raise ValueError("QUADRATIC's Hessian must be diagonal")
+    return sorted(float(hessian[i][i]) for i in range(size))
+
+
+def _experiment(rate_index: int, momentum_index: int) -> Experiment:
+    rate, momentum = float(RATES[rate_index]), MOMENTA[momentum_index]
+    return Experiment(f"momentum-map/lr={rate:.4g},beta={momentum:g}",
+                      f"heavy ball on the designed quadratic, lr {rate:.4g}, beta {momentum:g}",
+                      QUADRATIC, START, "momentum", {"learning_rate": rate, "momentum": momentum},
+                      VERIFIED_STEPS)
+
+
+def outcomes(losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(converged_step, diverged_step)`` per run, -1 where none (the module's definitions).
+
+    ``losses`` has the steps last (``[..., 0]`` the initial loss). A run's outcome is
+    whichever threshold it crosses first; the other is -1.
+
+    Example:
+      >>> c, d = outcomes(np.array([[1.0, 0.5, 1e-7], [1.0, 2.0, np.inf], [1.0, 1.0, 1.0]]))
+      >>> c.tolist(), d.tolist()
+      ([2, -1, -1], [-1, 2, -1])
+    """
+    initial = losses[..., :1]
+    with np.errstate(invalid="ignore"):
+        low = losses <= CONVERGED * initial
+        high = ~np.isfinite(losses) | (losses > DIVERGED * initial)
+    first_low = np.where(low.any(-1), low.argmax(-1), -1)
+    first_high = np.where(high.any(-1), high.argmax(-1), -1)
+    converged = (first_low >= 0) & ((first_high < 0) | (first_low < first_high))
+    diverged = (first_high >= 0) & ~converged
+    return np.where(converged, first_low, -1), np.where(diverged, first_high, -1)
+
+
+def _numpy_heavy_ball() -> np.ndarray:
+    """Every run of the grid in NumPy float64 from the formulas: losses ``(L, B, S + 1)``.
+
+    ``e = X theta - y``, ``L = mean(e^2) / 2``, ``g = X^T e / n`` (``X`` with a column
+    of ones for the bias), ``v = beta v + g``, ``theta = theta - lr v``.
+    """
+    rows = np.asarray(QUADRATIC, np.float64)
+    x = np.column_stack([rows[:, :-1], np.ones(len(rows))])
+    y = rows[:, -1]
+    rate = np.asarray(RATES)[:, None, None]
+    beta = np.asarray(MOMENTA)[None, :, None]
+    theta = np.broadcast_to(np.array([START["w[0]"], START["w[1]"], START["b"]]),
+                            (len(RATES), len(MOMENTA), 3)).copy()
+    velocity = np.zeros_like(theta)
+    losses = np.empty((len(RATES), len(MOMENTA), STEPS + 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(STEPS + 1):
+            error = np.einsum("lbp,np->lbn", theta, x) - y
+            losses[..., k] = 0.5 * np.mean(error**2, axis=-1)
+            velocity = beta * velocity + np.einsum("lbn,np->lbp", error, x) / len(y)
+            theta = theta - rate * velocity
+    return losses
+
+
+def _check_grid(swept: np.ndarray) -> None:
+    """The sweep's losses against the NumPy loop: outcomes exactly, values within GRID_RTOL."""
+    expected = _numpy_heavy_ball()
+    for name, got, want in zip(("converged", "diverged"), outcomes(swept), outcomes(expected),
+                               strict=True):
+        if not np.array_equal(got, want):
+            i, j = np.argwhere(got != want)[0]
+            raise UnverifiedTrajectoryError(
+                f"refusing to draw momentum-map: the sweep's {name} step at lr={RATES[i]:.4g}, "
+                f"beta={MOMENTA[j]:g} is {got[i, j]}, the NumPy float64 loop's {want[i, j]}")
+    initial = expected[..., :1]
+    with np.errstate(invalid="ignore"):
+        compared = np.isfinite(expected) & (expected <= DIVERGED * initial)
+        close = np.isclose(swept, expected, rtol=GRID_RTOL, atol=GRID_RTOL * initial)
+    bad = compared & ~close
+    if bad.any():
+        i, j, k = np.argwhere(bad)[0]
+        raise UnverifiedTrajectoryError(
+            f"refusing to draw momentum-map: the sweep's loss at lr={RATES[i]:.4g}, "
+            f"beta={MOMENTA[j]:g}, step {k} is {swept[i, j, k]!r}, the NumPy float64 loop's "
+            f"{expected[i, j, k]!r} (rtol {GRID_RTOL:g})")
+
+
+def _check_registry_run(verified: VerifiedRuns, tol: float) -> None:
+    """The sweep's heavy ball on the registry's momentum run equals its verified trajectory."""
+    run = REGISTRY[_REGISTRY_RUN]
+    reference = verified.ref(_REGISTRY_RUN)
+    with ft.float64():
+        sweep = ft.sweep(ft.objective("linear", features=1), (run.xs, run.ys),
+                         learning_rates=[run.hyperparams["learning_rate"]], seeds=None,
+                         initial_params=ft.LinearParams(run.init["w"], run.init["b"]),
+                         optimizer="momentum",
+                         hyperparameters={"momentum": [run.hyperparams["momentum"]]},
+                         steps=run.steps)
+    for k, expected in enumerate(reference.train_loss):
+        require_close("momentum-map", f"the sweep's loss on {_REGISTRY_RUN}, step {k}",
+                      expected, sweep.losses[0, 0, k], tol)
+
+
+def momentum_map_data(verified: VerifiedRuns) -> dict:
+    """The map's data: one vmapped sweep over rates x momenta, checked (see the module).
+
+    Args:
+      verified: holds the verified ``optimizer/momentum`` run; its backends run the
+        map's own :data:`VERIFIED_CELLS`.
+
+    Raises:
+      UnverifiedTrajectoryError: a backend, the NumPy loop or the registry run disagrees.
+    """
+    tol = ft.tolerance("float64", STEPS)
+    _check_registry_run(verified, tol)
+    rows = np.asarray(QUADRATIC, np.float64)
+    with ft.float64():
+        sweep = ft.sweep(ft.objective("linear", features=2), (rows[:, :-1], rows[:, -1]),
+                         learning_rates=RATES, seeds=None,
+                         initial_params=ft.LinearParams(np.array([START["w[0]"], START["w[1]"]]),
+                                                        START["b"]),
+                         optimizer="momentum", hyperparameters={"momentum": list(MOMENTA)},
+                         steps=STEPS)
+    backends = None
+    for i, j in VERIFIED_CELLS:
+        experiment = _experiment(i, j)
+        trajectories, _ = verify_experiment(experiment, backends=list(verified.backends))
+        backends = list(trajectories)
+        reference = trajectories[verified.reference]
+        for k, expected in enumerate(reference.train_loss):
+            require_close("momentum-map", f"the sweep's loss of {experiment.name} at step {k}",
+                          expected, sweep.losses[i, j, k], tol)
+    _check_grid(sweep.losses)
+    converged, diverged = outcomes(sweep.losses)
+    eigenvalues = _eigenvalues()
+    fastest = np.unravel_index(np.argmin(np.where(converged >= 0, converged, STEPS + 1)),
+                               converged.shape)
+    # Polyak: IEEE-rounded +, /, sqrt of exact eigenvalues: the same bits on every machine
+    top, bottom = eigenvalues[-1], eigenvalues[0]
+    cross = 2 * math.sqrt(top * bottom)
+    return {
+        "learning_rates": [float(r) for r in RATES],
+        "momenta": list(MOMENTA),
+        "steps": STEPS,
+        "initial_loss": float(sweep.losses[0, 0, 0]),
+        "converged_below": CONVERGED,
+        "diverged_above": DIVERGED,
+        "eigenvalues": eigenvalues,
+        "converged_step": [[None if s < 0 else int(s) for s in row] for row in converged],
+        "diverged_step": [[None if s < 0 else int(s) for s in row] for row in diverged],
+        "fastest_measured": {"learning_rate": float(RATES[fastest[0]]),
+                             "momentum": MOMENTA[fastest[1]],
+                             "steps": int(converged[fastest])},
+        "fastest_theory": {"learning_rate": 4 / (top + bottom + cross),
+                           "momentum": (top + bottom - cross) / (top + bottom + cross)},
+        "verified_cells": [{"learning_rate": float(RATES[i]), "momentum": MOMENTA[j]}
+                           for i, j in VERIFIED_CELLS],
+        "verified_backends": backends,
+    }
+
+
+def _edges(centres: np.ndarray, *, log: bool) -> np.ndarray:
+    """Cell edges around evenly spaced centres (in log space when ``log``)."""
+    values = np.log10(centres) if log else centres
+    middle = (values[1:] + values[:-1]) / 2
+    edges = np.concatenate([[2 * values[0] - middle[0]], middle, [2 * values[-1] - middle[-1]]])
+    return 10**edges if log else edges
+
+
+def _draw(fig: Figure, data: Mapping) -> None:
+    """The map: converged cells coloured by steps, diverged and undecided cells flat,
+    the closed-form boundary, the fastest settings, the verified runs."""
+    rates, momenta = np.asarray(data["learning_rates"]), np.asarray(data["momenta"])
+    converged = np.array([[np.nan if s is None else s for s in row]
+                          for row in data["converged_step"]], np.float64)
+    diverged = np.array([[s is not None for s in row] for row in data["diverged_step"]])
+    undecided = np.isnan(converged) & ~diverged
+    x_edges, y_edges = _edges(rates, log=True), _edges(momenta, log=False)
+    ax = fig.add_subplot()
+    ax.grid(False)  # the cells are the data; grid lines would cut through them
+    flat = np.where(diverged, 1.0, np.where(undecided, 0.0, np.nan))
+    ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(flat).T, rasterized=True,
+                  cmap=_two_colours(), vmin=0.0, vmax=1.0)
+    mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(converged).T, rasterized=True,
+                         cmap="cividis_r", norm=LogNorm(1, data["steps"]))
+    bar = fig.colorbar(mesh, ax=ax, pad=0.01)
+    bar.set_label(f"steps until loss ≤ {_power(data['converged_below'])} × initial")
+    lambda_max = data["eigenvalues"][-1]
+    line_betas = np.linspace(0.0, 1.0, 101)
+    ax.plot(closed_form_boundary(line_betas, lambda_max), line_betas, color="black",
+            linestyle="dashed", linewidth=2.2, gid="closed-form-boundary",
+            label=f"closed form: lr · λmax = 2 (1 + β), λmax = {num(lambda_max)}")
+    theory, measured = data["fastest_theory"], data["fastest_measured"]
+    ax.plot(theory["learning_rate"], theory["momentum"], marker="*", markersize=18,
+            color="white", markeredgecolor="black", linestyle="none", gid="fastest-theory",
+            label=f"fastest in theory: lr = {num(theory['learning_rate'])}, "
+                  f"β = {num(theory['momentum'])}")
+    ax.plot(measured["learning_rate"], measured["momentum"], marker="o", markersize=11,
+            markerfacecolor="none", markeredgecolor="black", markeredgewidth=2.5,
+            linestyle="none", gid="fastest-measured",
+            label=f"fastest measured: {measured['steps']} steps")
+    cells = data["verified_cells"]
+    ax.plot([c["learning_rate"] for c in cells], [c["momentum"] for c in cells], marker="P",
+            markersize=11, color=style.OKABE_ITO["sky blue"], markeredgecolor="black",
+            linestyle="none", gid="verified-cells",
+            label=f"runs verified on {len(data['verified_backends'])} backends")
+    ax.set_xscale("log")
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    ax.set_ylim(y_edges[0], y_edges[-1])
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("momentum β")
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Patch(color=style.UNSTABLE, label=f"diverged: loss > "
+                                                  f"{_power(data['diverged_above'])} × initial "
+                                                  "or non-finite"),
+                Patch(color=_UNDECIDED, label=f"neither within {data['steps']} steps")]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3,
+              fontsize=9)
+
+
+def _power(value: float) -> str:
+    """A power of ten as figure text, a mathtext superscript (drawn with a true minus).
+
+    Example:
+      >>> _power(1e-6), _power(1e12)
+      ('$10^{-6}$', '$10^{12}$')
+    """
+    return f"$10^{{{round(math.log10(value))}}}$"
+
+
+_UNDECIDED = "#D9D9D9"
+"""Light grey: runs that neither converged nor diverged within the steps."""
+
+
+def _two_colours() -> ListedColormap:
+    """Undecided (0) and diverged (1) cells."""
+    return ListedColormap([_UNDECIDED, style.UNSTABLE])
+
+
+def _caption(data: Mapping, context: Mapping) -> str:
+    rates, momenta = data["learning_rates"], data["momenta"]
+    converged = sum(s is not None for row in data["converged_step"] for s in row)
+    diverged = sum(s is not None for row in data["diverged_step"] for s in row)
+    cells = len(rates) * len(momenta)
+    lam = data["eigenvalues"]
+    marked = "; ".join(f"lr {num(c['learning_rate'])}, β {num(c['momentum'])}"
+                       for c in data["verified_cells"])
+    return (
+        f"Heavy-ball momentum (v ← β v + g, θ ← θ − lr v, torch.optim.SGD's convention) on the "
+        f"quadratic ½ θᵀHθ, H = diag({', '.join(num(v) for v in sorted(lam, reverse=True))}): "
+        "the lesson's linear model with half squared error on four designed examples "
+        f"(±2, 0), (0, ±1), target 0, from w = (1, 1), b = 0. {cells} runs, "
+        f"{len(rates)} learning rates from {num(rates[0])} to {num(rates[-1])} (log-spaced) × "
+        f"{len(momenta)} momenta from 0 to {num(momenta[-1])}, {data['steps']} steps each, are "
+        "one vmapped float64 sweep (functional_training.sweep with a momentum hyperparameter "
+        "axis). A run converged at the first step whose loss is ≤ "
+        f"{data['converged_below']:g} × its initial loss (colour: that step); it diverged at "
+        f"the first step whose loss is non-finite or > {data['diverged_above']:g} × its "
+        f"initial loss (red); grey: neither within {data['steps']} steps. {converged} runs "
+        f"converged, {diverged} diverged. Dashed: the closed form, from the eigenvalues: heavy "
+        "ball converges iff 0 ≤ β < 1 and 0 < lr λ < 2 (1 + β) for every eigenvalue λ, i.e. "
+        f"lr < 2 (1 + β)/λmax = {num(2 / lam[-1])} (1 + β); the measured region ends at it. "
+        "Star: Polyak's fastest setting, lr = 4/(√λmax + √λmin)², β = ((√κ − 1)/(√κ + 1))², "
+        f"κ = λmax/λmin = {num(lam[-1] / lam[0])}; circle: the fastest measured run "
+        f"({data['fastest_measured']['steps']} steps). Every cell's step equals an independent "
+        "NumPy float64 heavy-ball loop's; the marked runs "
+        f"({marked}) "
+        f"were also trained on every backend, whose first {VERIFIED_STEPS} losses equal the "
+        f"sweep's: {backends_phrase(context)}."
+    )
+
+
+def _alt(data: Mapping) -> str:
+    lam_max = data["eigenvalues"][-1]
+    return (
+        "Heat map, learning rate on a log x axis from 0.01 to about 4, momentum β from 0 to "
+        "0.98 on the y axis. Coloured cells (runs that converged) fill the left part; few "
+        "steps (bright) near the middle, many (dark) at small learning rates and low momentum. "
+        f"Right of a dashed line from lr = {num(2 / lam_max)} at β = 0 to lr = "
+        f"{num(4 / lam_max)} at β = 1 every cell is red (diverged), with a thin grey band "
+        "along the line where runs neither converged nor diverged. A star marks the fastest "
+        f"setting in theory, lr = {num(data['fastest_theory']['learning_rate'])}, β = "
+        f"{num(data['fastest_theory']['momentum'])}, next to a circle at the fastest measured "
+        "run."
+    )
+
+
+MOMENTUM_MAP_FIGURES = (
+    FigureSpec(
+        "momentum-map",
+        lambda d: "Momentum widens the stable rates: heavy ball needs lr < 2 (1 + β)/λmax",
+        _draw, _caption, _alt, (_REGISTRY_RUN,), momentum_map_data,
+    ),
+)
+"""The momentum map's row (the registry, :data:`comparisons.figures.course.FIGURES`, lists it)."""
