@@ -43,8 +43,6 @@ bits on every machine.
 Example:
   >>> len(RATES), len(MOMENTA), float(RATES[40]), MOMENTA[45]
   (53, 50, 1.0, 0.9)
-  >>> closed_form_boundary(0.5, 2.0)  # lr < 2 (1 + beta) / lambda_max
-  1.5
 """
 
 from __future__ import annotations
@@ -54,14 +52,11 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 import numpy as np
-from matplotlib.colors import ListedColormap, LogNorm
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 import functional_training as ft
-from comparisons import figure_style as style
+from comparisons import plots
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.figures.kind import FigureSpec
+from comparisons.figures.kind import FigureSpec, draw_single
 from comparisons.figures.lr_sweep import log_spaced
 from comparisons.figures.verified import (
     UnverifiedTrajectoryError,
@@ -82,7 +77,6 @@ __all__ = [
     "START",
     "STEPS",
     "VERIFIED_CELLS",
-    "closed_form_boundary",
     "momentum_map_data",
     "outcomes",
 ]
@@ -124,11 +118,6 @@ VERIFIED_STEPS = 40
 
 _REGISTRY_RUN = "optimizer/momentum"
 """The registry's heavy-ball parity run, which the sweep's heavy ball must reproduce."""
-
-
-def closed_form_boundary(momentum: float, lambda_max: float) -> float:
-    """The largest rate at which heavy ball converges: ``2 (1 + beta) / lambda_max``."""
-    return 2 * (1 + momentum) / lambda_max
 
 
 def _eigenvalues() -> list[float]:
@@ -297,84 +286,6 @@ def momentum_map_data(verified: VerifiedRuns) -> dict:
     }
 
 
-def _edges(centres: np.ndarray, *, log: bool) -> np.ndarray:
-    """Cell edges around evenly spaced centres (in log space when ``log``)."""
-    values = np.log10(centres) if log else centres
-    middle = (values[1:] + values[:-1]) / 2
-    edges = np.concatenate([[2 * values[0] - middle[0]], middle, [2 * values[-1] - middle[-1]]])
-    return 10**edges if log else edges
-
-
-def _draw(fig: Figure, data: Mapping) -> None:
-    """The map: converged cells coloured by steps, diverged and undecided cells flat,
-    the closed-form boundary, the fastest settings, the verified runs."""
-    rates, momenta = np.asarray(data["learning_rates"]), np.asarray(data["momenta"])
-    converged = np.array([[np.nan if s is None else s for s in row]
-                          for row in data["converged_step"]], np.float64)
-    diverged = np.array([[s is not None for s in row] for row in data["diverged_step"]])
-    undecided = np.isnan(converged) & ~diverged
-    x_edges, y_edges = _edges(rates, log=True), _edges(momenta, log=False)
-    ax = fig.add_subplot()
-    ax.grid(False)  # the cells are the data; grid lines would cut through them
-    flat = np.where(diverged, 1.0, np.where(undecided, 0.0, np.nan))
-    ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(flat).T, rasterized=True,
-                  cmap=_two_colours(), vmin=0.0, vmax=1.0)
-    mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(converged).T, rasterized=True,
-                         cmap="cividis_r", norm=LogNorm(1, data["steps"]))
-    bar = fig.colorbar(mesh, ax=ax, pad=0.01)
-    bar.set_label(f"steps until loss ≤ {_power(data['converged_below'])} × initial")
-    lambda_max = data["eigenvalues"][-1]
-    line_betas = np.linspace(0.0, 1.0, 101)
-    ax.plot(closed_form_boundary(line_betas, lambda_max), line_betas, color="black",
-            linestyle="dashed", linewidth=2.2, gid="closed-form-boundary",
-            label=f"closed form: lr · λmax = 2 (1 + β), λmax = {num(lambda_max)}")
-    theory, measured = data["fastest_theory"], data["fastest_measured"]
-    ax.plot(theory["learning_rate"], theory["momentum"], marker="*", markersize=18,
-            color="white", markeredgecolor="black", linestyle="none", gid="fastest-theory",
-            label=f"fastest in theory: lr = {num(theory['learning_rate'])}, "
-                  f"β = {num(theory['momentum'])}")
-    ax.plot(measured["learning_rate"], measured["momentum"], marker="o", markersize=11,
-            markerfacecolor="none", markeredgecolor="black", markeredgewidth=2.5,
-            linestyle="none", gid="fastest-measured",
-            label=f"fastest measured: {measured['steps']} steps")
-    cells = data["verified_cells"]
-    ax.plot([c["learning_rate"] for c in cells], [c["momentum"] for c in cells], marker="P",
-            markersize=11, color=style.OKABE_ITO["sky blue"], markeredgecolor="black",
-            linestyle="none", gid="verified-cells",
-            label=f"runs verified on {len(data['verified_backends'])} backends")
-    ax.set_xscale("log")
-    ax.set_xlim(x_edges[0], x_edges[-1])
-    ax.set_ylim(y_edges[0], y_edges[-1])
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("momentum β")
-    handles, _ = ax.get_legend_handles_labels()
-    handles += [Patch(color=style.UNSTABLE, label=f"diverged: loss > "
-                                                  f"{_power(data['diverged_above'])} × initial "
-                                                  "or non-finite"),
-                Patch(color=_UNDECIDED, label=f"neither within {data['steps']} steps")]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3,
-              fontsize=9)
-
-
-def _power(value: float) -> str:
-    """A power of ten as figure text, a mathtext superscript (drawn with a true minus).
-
-    Example:
-      >>> _power(1e-6), _power(1e12)
-      ('$10^{-6}$', '$10^{12}$')
-    """
-    return f"$10^{{{round(math.log10(value))}}}$"
-
-
-_UNDECIDED = "#D9D9D9"
-"""Light grey: runs that neither converged nor diverged within the steps."""
-
-
-def _two_colours() -> ListedColormap:
-    """Undecided (0) and diverged (1) cells."""
-    return ListedColormap([_UNDECIDED, style.UNSTABLE])
-
-
 def _caption(data: Mapping, context: Mapping) -> str:
     rates, momenta = data["learning_rates"], data["momenta"]
     converged = sum(s is not None for row in data["converged_step"] for s in row)
@@ -427,7 +338,8 @@ MOMENTUM_MAP_FIGURES = (
     FigureSpec(
         "momentum-map",
         lambda d: "Momentum widens the stable rates: heavy ball needs lr < 2 (1 + β)/λmax",
-        _draw, _caption, _alt, (_REGISTRY_RUN,), momentum_map_data,
+        draw_single(plots.plot_momentum_map), _caption, _alt, (_REGISTRY_RUN,),
+        momentum_map_data,
     ),
 )
 """The momentum map's row (the registry, :data:`comparisons.figures.course.FIGURES`, lists it)."""
