@@ -13,11 +13,13 @@ whose characteristic roots both lie inside the unit circle iff
 ``kappa = lambda_max / lambda_min``.
 
 The quadratic is the lesson's linear model on designed data: rows
-``(+-2, 0)``, ``(0, +-1)`` with target 0 (:data:`QUADRATIC`). The features have
+``(+-2, 0)``, ``(0, +-0.5)`` with target 0 (:data:`QUADRATIC`). The features have
 mean 0, so half squared error is ``1/2 theta^T H theta`` in
-``theta = (w_1, w_2, b)`` with ``H = mean([x; 1][x; 1]^T) = diag(2, 0.5, 1)``:
-``lambda_max = 2``, ``lambda_min = 0.5``, ``kappa = 4``, so the closed-form
-boundary is ``lr = 1 + beta``, and ``lr* = 8/9``, ``beta* = 1/9``.
+``theta = (w_1, w_2, b)`` with ``H = mean([x; 1][x; 1]^T) = diag(2, 0.125, 1)``:
+``lambda_max = 2``, ``lambda_min = 0.125``, ``kappa = 16``, so the closed-form
+boundary is ``lr = 1 + beta``, and ``lr* = 1.28``, ``beta* = 0.36``. (With
+``kappa = 4``, ``diag(2, 0.5)``, the grid point ``lr = 1``, ``beta = 0.5`` would end
+every run in exactly two steps, a coincidence of exact arithmetic, not momentum.)
 
 The data (:func:`momentum_map_data`) is one vmapped sweep over
 :data:`RATES` x :data:`MOMENTA` (``functional_training.sweep`` with a momentum
@@ -64,7 +66,7 @@ from comparisons.figures.verified import (
     require_close,
     verify_experiment,
 )
-from comparisons.figures.wording import backends_phrase, num
+from comparisons.figures.wording import backends_phrase, num, signed
 
 __all__ = [
     "CONVERGED",
@@ -82,10 +84,10 @@ __all__ = [
 ]
 
 QUADRATIC = ((2.0, 0.0, 0.0), (-2.0, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, -0.5, 0.0))
-"""Rows ``(x_1, x_2, y)``: mean-zero features, target 0; ``H = diag(2, 0.5, 1)`` in ``(w, b)``."""
+"""Rows ``(x_1, x_2, y)``: mean-zero features, target 0; ``H = diag(2, 0.125, 1)`` in ``(w, b)``."""
 
 START = {"w[0]": 1.0, "w[1]": 1.0, "b": 0.0}
-"""Every run's initial point: loss ``1/2 (2 + 0.5) = 1.25``."""
+"""Every run's initial point: loss ``1/2 (2 + 0.125) = 1.0625``."""
 
 RATES = log_spaced(-2, 0.6, 53)
 """53 learning rates ``10^e``, ``e = -2, -1.95, ..., 0.6`` (0.01 to 3.98), correctly rounded."""
@@ -286,51 +288,75 @@ def momentum_map_data(verified: VerifiedRuns) -> dict:
     }
 
 
+def _power(value: float) -> str:
+    """A power of ten in words' notation: ``1e-06`` -> ``10^−6``.
+
+    Example:
+      >>> _power(1e-6), _power(1e12)
+      ('10^−6', '10^12')
+    """
+    return f"10^{signed(round(math.log10(value)))}"
+
+
+def _examples() -> str:
+    """The designed examples in words: ``(±2, 0), (0, ±0.5)``."""
+    pairs = dict.fromkeys(tuple(abs(v) for v in row[:-1]) for row in QUADRATIC)
+    return ", ".join("(" + ", ".join(f"±{v:g}" if v else "0" for v in pair) + ")"
+                     for pair in pairs)
+
+
 def _caption(data: Mapping, context: Mapping) -> str:
     rates, momenta = data["learning_rates"], data["momenta"]
     converged = sum(s is not None for row in data["converged_step"] for s in row)
     diverged = sum(s is not None for row in data["diverged_step"] for s in row)
     cells = len(rates) * len(momenta)
     lam = data["eigenvalues"]
+    limit = 2 / lam[-1]
+    boundary = "1 + β" if limit == 1 else f"{num(limit)} (1 + β)"
     marked = "; ".join(f"lr {num(c['learning_rate'])}, β {num(c['momentum'])}"
                        for c in data["verified_cells"])
     return (
-        f"Heavy-ball momentum (v ← β v + g, θ ← θ − lr v, torch.optim.SGD's convention) on the "
-        f"quadratic ½ θᵀHθ, H = diag({', '.join(num(v) for v in sorted(lam, reverse=True))}): "
-        "the lesson's linear model with half squared error on four designed examples "
-        f"(±2, 0), (0, ±1), target 0, from w = (1, 1), b = 0. {cells} runs, "
+        f"Heavy-ball momentum (v ← β v + g, θ ← θ − lr v, torch.optim.SGD's convention) on a "
+        "quadratic: the lesson's linear model with half squared error on four designed "
+        f"examples {_examples()}, target 0, from w = (1, 1), b = 0, is ½ θᵀHθ in θ = (w, b) "
+        "with H = mean([x; 1][x; 1]ᵀ), whose eigenvalues are "
+        f"{', '.join(num(v) for v in sorted(lam, reverse=True))}. {cells} runs, "
         f"{len(rates)} learning rates from {num(rates[0])} to {num(rates[-1])} (log-spaced) × "
         f"{len(momenta)} momenta from 0 to {num(momenta[-1])}, {data['steps']} steps each, are "
         "one vmapped float64 sweep (functional_training.sweep with a momentum hyperparameter "
         "axis). A run converged at the first step whose loss is ≤ "
-        f"{data['converged_below']:g} × its initial loss (colour: that step); it diverged at "
-        f"the first step whose loss is non-finite or > {data['diverged_above']:g} × its "
-        f"initial loss (red); grey: neither within {data['steps']} steps. {converged} runs "
-        f"converged, {diverged} diverged. Dashed: the closed form, from the eigenvalues: heavy "
-        "ball converges iff 0 ≤ β < 1 and 0 < lr λ < 2 (1 + β) for every eigenvalue λ, i.e. "
-        f"lr < 2 (1 + β)/λmax = {num(2 / lam[-1])} (1 + β); the measured region ends at it. "
-        "Star: Polyak's fastest setting, lr = 4/(√λmax + √λmin)², β = ((√κ − 1)/(√κ + 1))², "
+        f"{_power(data['converged_below'])} × its initial loss (colour: that step); it "
+        "diverged at the first step whose loss is non-finite or > "
+        f"{_power(data['diverged_above'])} × its initial loss (red); grey: neither within "
+        f"{data['steps']} steps. {converged} runs converged, {diverged} diverged. Dashed: the "
+        "closed form, from the eigenvalues: heavy ball converges iff 0 ≤ β < 1 and "
+        "0 < lr λ < 2 (1 + β) for every eigenvalue λ, i.e. lr < 2 (1 + β)/λmax = "
+        f"{boundary}; the measured region ends at it. Star: Polyak's fastest setting, "
+        "lr = 4/(√λmax + √λmin)², β = ((√κ − 1)/(√κ + 1))², "
         f"κ = λmax/λmin = {num(lam[-1] / lam[0])}; circle: the fastest measured run "
         f"({data['fastest_measured']['steps']} steps). Every cell's step equals an independent "
-        "NumPy float64 heavy-ball loop's; the marked runs "
-        f"({marked}) "
-        f"were also trained on every backend, whose first {VERIFIED_STEPS} losses equal the "
-        f"sweep's: {backends_phrase(context)}."
+        f"NumPy float64 heavy-ball loop's; the marked runs ({marked}) were also trained on "
+        f"every backend, whose first {VERIFIED_STEPS} losses equal the sweep's: "
+        f"{backends_phrase(context)}."
     )
 
 
 def _alt(data: Mapping) -> str:
     lam_max = data["eigenvalues"][-1]
+    rates = data["learning_rates"]
     return (
-        "Heat map, learning rate on a log x axis from 0.01 to about 4, momentum β from 0 to "
-        "0.98 on the y axis. Coloured cells (runs that converged) fill the left part; few "
-        "steps (bright) near the middle, many (dark) at small learning rates and low momentum. "
-        f"Right of a dashed line from lr = {num(2 / lam_max)} at β = 0 to lr = "
-        f"{num(4 / lam_max)} at β = 1 every cell is red (diverged), with a thin grey band "
-        "along the line where runs neither converged nor diverged. A star marks the fastest "
-        f"setting in theory, lr = {num(data['fastest_theory']['learning_rate'])}, β = "
+        f"Heat map, learning rate on a log x axis from {num(rates[0])} to {num(rates[-1])}, "
+        f"momentum β from 0 to {num(data['momenta'][-1])} on the y axis. Coloured cells (runs "
+        "that converged) fill most of the plot: few steps (bright) just left of the boundary "
+        "at moderate momentum, many (dark) at small learning rates and at momentum near 1; a "
+        "grey triangle at the smallest rates and low momentum did not converge within "
+        f"{data['steps']} steps. Right of a dashed line from lr = {num(2 / lam_max)} at β = 0 "
+        f"to lr = {num(4 / lam_max)} at β = 1 every cell is red (diverged), with a few grey "
+        "cells along the line. A star marks the fastest setting in theory, lr = "
+        f"{num(data['fastest_theory']['learning_rate'])}, β = "
         f"{num(data['fastest_theory']['momentum'])}, next to a circle at the fastest measured "
-        "run."
+        f"run ({data['fastest_measured']['steps']} steps); three crosses mark the runs "
+        "verified on every backend."
     )
 
 

@@ -70,19 +70,21 @@ def plot_momentum_map(ax, *, learning_rates, momenta, steps, converged_step, div
     mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(converged).T, rasterized=True,
                          cmap="cividis_r", norm=LogNorm(1, steps))
     bar = ax.figure.colorbar(mesh, ax=ax, pad=0.01)
-    bar.set_label(f"steps until loss ≤ {_power(converged_below)} × initial")
+    bar.set_label(f"steps to converge (≤ {_power(converged_below)} × the initial value)")
     lambda_max = eigenvalues[-1]
     line_betas = np.linspace(0.0, 1.0, 101)
-    ax.plot(closed_form_boundary(line_betas, lambda_max), line_betas, color="black",
+    ax.plot(closed_form_boundary(line_betas, lambda_max), line_betas,
+            color=style.OKABE_ITO["black"],
             linestyle="dashed", linewidth=2.2, gid="closed-form-boundary",
             label=f"closed form: lr · λmax = 2 (1 + β), λmax = {lambda_max:.4g}")
     ax.plot(fastest_theory["learning_rate"], fastest_theory["momentum"], marker="*",
-            markersize=18, color="white", markeredgecolor="black", linestyle="none",
+            markersize=18, color=style.OKABE_ITO["yellow"], markeredgecolor="black",
+            linestyle="none",
             gid="fastest-theory",
             label=f"fastest in theory: lr = {fastest_theory['learning_rate']:.4g}, "
                   f"β = {fastest_theory['momentum']:.4g}")
     ax.plot(fastest_measured["learning_rate"], fastest_measured["momentum"], marker="o",
-            markersize=11, markerfacecolor="none", markeredgecolor="black",
+            markersize=11, color=style.OKABE_ITO["black"], markerfacecolor="none",
             markeredgewidth=2.5, linestyle="none", gid="fastest-measured",
             label=f"fastest measured: {fastest_measured['steps']} steps")
     ax.plot([c["learning_rate"] for c in verified_cells], [c["momentum"] for c in verified_cells],
