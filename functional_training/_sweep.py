@@ -324,7 +324,8 @@ def sweep_learning_rates(
     ``d`` the data's features; arrays are per rate (no seed axis): ``losses`` has
     shape ``(L, S // K + 1)``, ``final_params.w`` ``(L,)`` (``(L, d)``). ``params``'
     dtype sets the sweep's precision; ``hyperparams`` are :func:`sweep`'s
-    ``hyperparameters``, ``batch_indices`` its batch order (``None``: full batch).
+    ``hyperparameters`` (a list of values is an axis after the rates: ``losses`` then has
+    shape ``(L, H, S // K + 1)``), ``batch_indices`` its batch order (``None``: full batch).
 
     Example:
       >>> import functional_training as ft
