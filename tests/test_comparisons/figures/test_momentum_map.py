@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from drawn import by_gid, draw, visible_texts
 
 from comparisons.figures import UnverifiedTrajectoryError
 from comparisons.figures import momentum_map as mm
+
+from .drawn import by_gid, draw, visible_texts
 
 ROWS = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 0.5], [0.0, -0.5]])  # target 0 for every row
 START = np.array([1.0, 1.0, 0.0])  # w_1, w_2, b
