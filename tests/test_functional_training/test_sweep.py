@@ -481,3 +481,4 @@ def test_an_axis_on_the_line_takes_autodiff_and_refuses_moments(x64):
     # weight decay 0 on the axis is plain SGD: the moments path's numbers
     plain = ft.sweep_learning_rates(init, *SHIPMENTS, [0.1, 0.2], steps=2)
     np.testing.assert_allclose(result.losses[:, 0], plain.losses, rtol=TOL, atol=TOL)
+
