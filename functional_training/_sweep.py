@@ -1,10 +1,13 @@
-"""Sweeps: one model trained once per (learning rate, initial seed), all runs in one program.
+"""Sweeps: one model trained once per (learning rate, hyperparameters, initial seed),
+all runs in one program.
 
-For rates ``lr_1..lr_L`` and initial points ``theta^z_0`` (``z = 1..Z``) a sweep
-runs ``L x Z`` independent trainings of one objective (any model kind, loss and
-L2: :func:`functional_training.objective`) on the same batches,
-``theta^{l,z}_{k+1} = theta^{l,z}_k + update(dL_{B_k}/dtheta; lr_l)``, each exactly
-as :func:`functional_training.train` runs it with that rate and initial point.
+For rates ``lr_1..lr_L``, optional hyperparameter axes (values ``h^1_1..h^1_{H_1}``
+of one optimizer setting, ``h^2`` of another, ...) and initial points
+``theta^z_0`` (``z = 1..Z``) a sweep runs ``L x H_1 x ... x Z`` independent
+trainings of one objective (any model kind, loss and L2:
+:func:`functional_training.objective`) on the same batches,
+``theta_{k+1} = theta_k + update(dL_{B_k}/dtheta; lr_l, h_i, ...)``, each exactly as
+:func:`functional_training.train` runs it with those settings and initial point.
 
 :func:`sweep` is the one entry point and :class:`SweepResult` the one result. The
 work is split by concept:
@@ -24,7 +27,9 @@ work is split by concept:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import jax
@@ -61,7 +66,9 @@ class SweepResult(NamedTuple):
     """Result of :func:`sweep` (host NumPy arrays), every run on the grid of rates x seeds.
 
     The grid is ``(L, Z)`` (rates x seeds), or ``(L,)`` for a sweep without a seed
-    axis (``seeds=None``: :func:`sweep_learning_rates`, the lesson's line).
+    axis (``seeds=None``: :func:`sweep_learning_rates`, the lesson's line). Each
+    hyperparameter axis (:attr:`hyperparameter_axes`, in its order) sits between the
+    rates and the seeds: ``(L, H_1, ..., H_n, Z)``, or ``(L, H_1, ..., H_n)``.
 
     Attributes:
       learning_rates: shape ``(L,)``.
@@ -87,6 +94,8 @@ class SweepResult(NamedTuple):
       run_seconds: time to run the compiled program(s), until the results were ready.
       seeds: shape ``(Z,)``: the seeds of the initial parameters (the label of the one
         column when ``initial_params`` fixed them), or ``None``: no seed axis.
+      hyperparameter_axes: ``{setting: values}`` (shape ``(H_i,)`` each), the swept
+        optimizer settings in the grid's order; empty when none is swept.
     """
 
     learning_rates: np.ndarray
@@ -101,10 +110,11 @@ class SweepResult(NamedTuple):
     compile_seconds: float
     run_seconds: float
     seeds: np.ndarray | None = None
+    hyperparameter_axes: Mapping[str, np.ndarray] = MappingProxyType({})
 
     @property
     def grid(self) -> tuple[int, ...]:
-        """The runs' shape: ``(L, Z)``, or ``(L,)`` without a seed axis."""
+        """The runs' shape: ``(L, H_1, ..., H_n, Z)``, or without the seed axis."""
         return self.final_loss.shape
 
     @property
@@ -120,7 +130,7 @@ def sweep(
     learning_rates,
     seeds=(0,),
     optimizer: str = "sgd",
-    hyperparameters: Mapping[str, float] | None = None,
+    hyperparameters: Mapping[str, float | Sequence[float]] | None = None,
     steps: int,
     batch_size: int | None = None,
     batch_seed: int = 0,
@@ -132,7 +142,7 @@ def sweep(
     method: str = "auto",
     on_cost: Callable[[SweepCost], None] | None = None,
 ) -> SweepResult:
-    """Train ``model`` once per (learning rate, initial seed), all runs in one compiled program.
+    """Train ``model`` once per (learning rate, hyperparameters, seed), all in one compiled program.
 
     Run ``(l, z)`` starts from ``initial_values(kind, init="seeded", seed=seeds[z])``
     (the kind's documented NumPy scheme, made once on the host), or from
@@ -140,7 +150,9 @@ def sweep(
     ``theta_{k+1} = theta_k + optimizer_update(dL_{B_k}/dtheta; lr_l)`` on the
     objective ``L``, exactly as :func:`functional_training.train` does with that rate
     and those initial values (to 1e-12 in float64). Rates and seeds are one ``vmap``
-    axis of ``L x Z`` runs (run ``l * Z + z``); steps are a loop inside the program;
+    axis of ``L x Z`` runs (run ``l * Z + z``; with hyperparameter axes the runs are
+    the grid ``(L, H_1, ..., Z)`` in C order, each run's settings in its own
+    optimizer state); steps are a loop inside the program;
     the full training loss is recorded every ``K`` steps into a preallocated buffer,
     so memory is bounded by ``L x Z x (S // K + 1)`` values.
 
@@ -159,7 +171,12 @@ def sweep(
         ``initial_params``): no seed axis, every array is per rate.
       optimizer: a name of :data:`functional_training.OPTIMIZER_NAMES`; its rate is a
         per-run traced value (``optax.inject_hyperparams``).
-      hyperparameters: the optimizer's other settings.
+      hyperparameters: the optimizer's other settings: a number is one setting of
+        every run; a non-empty list of numbers is a hyperparameter axis, one run per
+        value (``{"momentum": [0.5, 0.9, 0.99]}``), in the mapping's order after the
+        rates (see :class:`SweepResult`). Every value is checked as
+        :func:`functional_training.make_optimizer` checks it. A sweep with an axis
+        takes the autodiff path.
       steps: ``S``, ``0 < S <= MAX_STEPS`` (int32 step indices).
       batch_size: examples per step, ``None`` for full batch; the batch order is
         :func:`functional_training.minibatch_indices` with ``batch_seed``, the same
@@ -201,6 +218,10 @@ def sweep(
       >>> result = ft.sweep(net, (x, y), learning_rates=[0.1, 1.0], seeds=[0, 1, 2], steps=10)
       >>> result.losses.shape, result.method, result.first_nonfinite_step.tolist()
       ((2, 3, 11), 'autodiff', [[-1, -1, -1], [-1, -1, -1]])
+      >>> heavy = ft.sweep(net, (x, y), learning_rates=[0.1, 1.0], seeds=[0, 1, 2], steps=10,
+      ...                  optimizer="momentum", hyperparameters={"momentum": [0.5, 0.9]})
+      >>> heavy.grid, heavy.hyperparameter_axes["momentum"].tolist()
+      ((2, 2, 3), [0.5, 0.9])
     """
     if not isinstance(model, Objective):
         raise TypeError(f"model must be an Objective (functional_training.objective), got "
@@ -219,14 +240,15 @@ def sweep(
         raise TypeError("data must be (x, y)")
     x_np, y_np = check_data(*data)
     check_objective_data(model, x_np, y_np, "train")
-    hyper = _check_optimizer(optimizer, hyperparameters)
+    hyper, axes = check_sweep_hyperparameters(optimizer, hyperparameters)
+    settings = math.prod(values.size for values in axes.values())
     batches = _batches(batch_size, batch_seed, batch_indices, steps, x_np.shape[0])
     initial, dtype = _initial_points(model, seeds, initial_params)
     check_learning_rate_fits(float(rates.max()), dtype)
     method = _choose_method(method, model, optimizer, batches is not None, x_np, y_np, dtype,
-                            weight_decay=dict(hyper).get("weight_decay", 0.0))
+                            weight_decay=dict(hyper).get("weight_decay") or 0.0, axes=axes)
 
-    runs = rates.size * seeds.size
+    runs = rates.size * settings * seeds.size
     device_list, sharding = mesh(devices)
     padded = padded_runs(runs, len(device_list))
     records, remainder = divmod(steps, record_every)
@@ -234,29 +256,34 @@ def sweep(
     cost = sweep_cost(
         model, examples=x_np.shape[0], batch=x_np.shape[0] if batches is None else
         int(np.shape(batches)[1]), runs=padded, steps=steps, record_every=record_every,
-        optimizer=optimizer, hyperparameters=hyperparameters, itemsize=np.dtype(dtype).itemsize)
+        optimizer=optimizer, hyperparameters={**{k: v for k, v in hyper if v is not None},
+                                              **axes}, itemsize=np.dtype(dtype).itemsize)
     check_sweep_memory(cost)
     if on_cost is not None:
         on_cost(cost)  # every argument checked; nothing compiled yet
     per_run = jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]),
                            *initial)
-    per_run = jax.tree.map(lambda leaf: np.tile(leaf, (rates.size,) + (1,) * (leaf.ndim - 1)),
-                           per_run)
+    per_run = jax.tree.map(
+        lambda leaf: np.tile(leaf, (rates.size * settings,) + (1,) * (leaf.ndim - 1)), per_run)
     spec = ProgramSpec(method, optimizer, hyper, record_every, remainder, batches is not None,
                        sharding, model)
-    state = initial_state(spec, per_run, np.repeat(rates, seeds.size), padded, records, dtype)
+    grid = (rates.size, *(values.size for values in axes.values()),
+            *((seeds.size,) if seed_axis else ()))
+    # every run's rate and settings: the grid's coordinates, flattened in C order
+    coordinates = np.meshgrid(rates, *axes.values(), seeds, indexing="ij")
+    state = initial_state(spec, per_run, coordinates[0].ravel(), padded, records, dtype,
+                          {key: values.ravel() for key, values in
+                           zip(axes, coordinates[1:-1], strict=True)})
     on_device = device_data(spec, x_np, y_np, batches, dtype, device_list)
     state = place_state(state, sharding, device_list[0])
     host, compile_seconds, run_seconds = execute(spec, state, on_device, records, steps,
                                                  progress)
 
-    grid = (rates.size, seeds.size) if seed_axis else (rates.size,)
-
     def on_grid(leaf):
         return leaf[:runs].reshape(*grid, *leaf.shape[1:])
 
     # without a seed axis the records stay a transposed view: no copy of a large record
-    losses = host.losses[:, :runs].T if not seed_axis else on_grid(
+    losses = host.losses[:, :runs].T if len(grid) == 1 else on_grid(
         np.ascontiguousarray(host.losses.T))
     return SweepResult(
         learning_rates=rates,
@@ -271,6 +298,7 @@ def sweep(
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
         seeds=seeds if seed_axis else None,
+        hyperparameter_axes=MappingProxyType(axes),
     )
 
 
@@ -296,7 +324,8 @@ def sweep_learning_rates(
     ``d`` the data's features; arrays are per rate (no seed axis): ``losses`` has
     shape ``(L, S // K + 1)``, ``final_params.w`` ``(L,)`` (``(L, d)``). ``params``'
     dtype sets the sweep's precision; ``hyperparams`` are :func:`sweep`'s
-    ``hyperparameters``, ``batch_indices`` its batch order (``None``: full batch).
+    ``hyperparameters`` (a list of values is an axis after the rates: ``losses`` then has
+    shape ``(L, H, S // K + 1)``), ``batch_indices`` its batch order (``None``: full batch).
 
     Example:
       >>> import functional_training as ft
@@ -353,8 +382,11 @@ def _check_fits(model: Objective, params) -> None:
 
 
 def _choose_method(method: str, model: Objective, optimizer: str, minibatch: bool, x, y,
-                   dtype, *, weight_decay: float = 0.0) -> str:
+                   dtype, *, weight_decay: float = 0.0, axes: Mapping = MappingProxyType({})
+                   ) -> str:
     problem = moments_problem(model, optimizer, minibatch, weight_decay=weight_decay)
+    if problem is None and axes:
+        problem = f"a hyperparameter axis ({', '.join(axes)}) runs on the autodiff path"
     if method == "moments" and problem:
         raise ValueError(f"method='moments' needs full-batch SGD on the lesson's line: {problem}")
     if method == "auto":
@@ -419,9 +451,54 @@ def _check_record_size(rates: int, records: int, itemsize: int) -> None:
         )
 
 
-def _check_optimizer(optimizer: str, hyperparams: Mapping[str, float] | None) -> tuple:
+def check_sweep_hyperparameters(optimizer: str, hyperparams: Mapping | None
+                                ) -> tuple[tuple, dict]:
+    """The program's settings and the hyperparameter axes of :func:`sweep`'s ``hyperparameters``.
+
+    Returns ``(hyper, axes)``: ``hyper`` the sorted ``(setting, value)`` pairs with
+    ``None`` for a per-run setting (an axis; see
+    :func:`functional_training._sweep_program.injected_optimizer`), ``axes``
+    ``{setting: float64 values}`` in the given order. Every value of an axis is
+    checked with the other settings as
+    :func:`functional_training._optimizers.check_hyperparameters` checks one setting
+    (one line naming the setting and value).
+
+    Example:
+      >>> hyper, axes = check_sweep_hyperparameters("adam", {"b2": [0.9, 0.99], "eps": 1e-6})
+      >>> hyper, axes["b2"].tolist()
+      ((('b2', None), ('eps', 1e-06)), [0.9, 0.99])
+      >>> check_sweep_hyperparameters("momentum", {"momentum": [0.5, 1.0]})
+      Traceback (most recent call last):
+      ...
+      ValueError: optimizer 'momentum': momentum must lie in [0, 1), got 1.0
+    """
     hyper = dict(hyperparams or {})
     if "learning_rate" in hyper:
         raise TypeError("hyperparams must not set learning_rate: the sweep sets it per rate")
-    check_hyperparameters(optimizer, hyper)  # validates the name and settings
-    return tuple(sorted((k, float(v)) for k, v in hyper.items()))
+    axes = {key: _axis_values(key, value) for key, value in hyper.items()
+            if _is_axis(value)}
+    fixed = {key: value for key, value in hyper.items() if key not in axes}
+    first = {key: float(values[0]) for key, values in axes.items()}
+    check_hyperparameters(optimizer, {**fixed, **first})  # validates the name and settings
+    for key, values in axes.items():
+        for value in values[1:]:
+            check_hyperparameters(optimizer, {**fixed, **first, key: float(value)})
+    pairs = [(k, float(v)) for k, v in fixed.items()] + [(k, None) for k in axes]
+    return tuple(sorted(pairs, key=lambda pair: pair[0])), axes
+
+
+def _is_axis(value) -> bool:
+    """A list, tuple or array of values (an axis), not one number."""
+    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0)
+
+
+def _axis_values(key: str, values) -> np.ndarray:
+    """One hyperparameter axis as float64 values: a non-empty 1-D list of real numbers."""
+    array = np.asarray(values)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"hyperparameters[{key!r}] must be a number or a non-empty list of "
+                         f"numbers, got shape {array.shape}")
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number) or np.issubdtype(
+            array.dtype, np.complexfloating):
+        raise TypeError(f"hyperparameters[{key!r}] must hold real numbers, got {values!r}")
+    return array.astype(np.float64)

@@ -1,9 +1,12 @@
 """What a sweep will cost, estimated before anything is compiled: work and memory.
 
-A sweep of ``R`` runs (rates x seeds), ``S`` steps, ``B`` examples a step
+A sweep of ``R`` runs (rates x hyperparameter settings x seeds: every value of
+every hyperparameter axis multiplies ``R``), ``S`` steps, ``B`` examples a step
 (``n`` for full batch), ``P`` parameters a run and ``O`` optimizer-state values
 a run (``jax.eval_shape`` of the optimizer's ``init``, so any optimizer is
-counted exactly) holds, in ``b``-byte numbers (4 for float32, 8 for float64):
+counted exactly; with ``A >= 1`` hyperparameter axes, ``1 + A`` more: the run's
+rate and its value of each swept setting, kept in its state) holds, in ``b``-byte numbers (4 for
+float32, 8 for float64):
 
 - state: ``R (2 P + O) b``: the parameters, their gradient, the optimizer state;
 - records: ``R (S // K + 1) b``: the recorded losses (every ``K`` steps);
@@ -51,7 +54,7 @@ class SweepCost(NamedTuple):
     """A sweep's estimated work and memory (see the module docstring for each term).
 
     Attributes:
-      runs: ``R``, rates x seeds.
+      runs: ``R``, rates x hyperparameter settings x seeds.
       steps: ``S``.
       batch: ``B``, examples a step.
       parameters: ``P``, a run's parameters.
@@ -96,16 +99,22 @@ def sweep_cost(model: Objective, *, examples: int, batch: int, runs: int, steps:
       examples: ``n``, the training examples.
       batch: ``B``, the examples a step (``n`` for full batch).
       runs, steps, record_every: ``R``, ``S``, ``K``.
-      optimizer, hyperparameters: the optimizer (its state is counted exactly).
+      optimizer, hyperparameters: the optimizer (its state is counted exactly); a
+        hyperparameter given as a list of values is an axis of the sweep, already
+        counted in ``runs``: each run keeps its value (and its rate) in its state.
       itemsize: bytes a number (4 or 8).
     """
     kind = model_kind(model.model)
     shapes = kind.shapes(**model.settings)
     parameters = sum(math.prod(shape) for shape in shapes.values())
     params = {leaf: jax.ShapeDtypeStruct(shape, np.float32) for leaf, shape in shapes.items()}
-    transform = make_optimizer(optimizer, learning_rate=0.1, **dict(hyperparameters or {}))
+    settings = dict(hyperparameters or {})
+    axes = [key for key, value in settings.items() if np.ndim(value) > 0]
+    first = {key: float(np.ravel(settings[key])[0]) for key in axes}
+    transform = make_optimizer(optimizer, learning_rate=0.1, **{**settings, **first})
     state = jax.eval_shape(transform.init, params)
-    optimizer_values = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(state))
+    optimizer_values = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(state)) + (
+        1 + len(axes) if axes else 0)
     widths = sum(shape[-1] for shape in shapes.values() if len(shape) >= 1) or 1
     inputs = kind.inputs(**model.settings)
     return SweepCost(
@@ -136,14 +145,15 @@ def check_sweep_memory(cost: SweepCost, limit: int | None = None) -> None:
       Traceback (most recent call last):
       ...
       ValueError: the sweep needs about 75 GiB (1,000,000 runs of 10,000 parameters), more \
-than the 16 GiB of memory here: sweep fewer rates or seeds, or a smaller model
+than the 16 GiB of memory here: sweep fewer rates, hyperparameter values or seeds, or a \
+smaller model
     """
     limit = physical_memory() if limit is None else limit
     if limit is not None and cost.total_bytes > limit:
         raise ValueError(
             f"the sweep needs about {size_text(cost.total_bytes)} ({cost.runs:,} runs of "
             f"{cost.parameters:,} parameters), more than the {size_text(limit)} of memory here: "
-            "sweep fewer rates or seeds, or a smaller model")
+            "sweep fewer rates, hyperparameter values or seeds, or a smaller model")
 
 
 def _many(n: int, noun: str) -> str:

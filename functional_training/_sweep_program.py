@@ -30,6 +30,7 @@ progress callback is given.
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from typing import Any, NamedTuple
 
@@ -41,7 +42,11 @@ from jax.sharding import NamedSharding
 
 from functional_training._models import model_kind
 from functional_training._objective import Objective
-from functional_training._optimizers import optimizer_factory, optimizer_hyperparameters
+from functional_training._optimizers import (
+    optimizer_factory,
+    optimizer_hyperparameters,
+    weight_decay_kind,
+)
 from functional_training._step import optimizer_step
 from functional_training._sweep_moments import moment_statistics, moments_loss_and_grad
 from functional_training._sweep_sharding import constrain, replicate, to_host
@@ -80,39 +85,74 @@ class SweepState(NamedTuple):
 
 
 def injected_optimizer(name: str, hyper: tuple) -> optax.GradientTransformation:
-    """``name``'s optax transformation with the learning rate as a state hyperparameter."""
+    """``name``'s optax transformation with the learning rate as a state hyperparameter.
+
+    ``hyper`` holds ``(setting, value)`` pairs; a value of ``None`` marks a per-run
+    setting (a hyperparameter axis of the sweep): like the rate, its value lives in
+    each run's state (:func:`initial_state` writes it), so one compiled program runs
+    every value. A per-run coupled ``weight_decay`` is :func:`_per_run_decay`.
+    """
     factory = optimizer_factory(name)
-    settings = {**optimizer_hyperparameters(name), **dict(hyper)}
+    per_run = {key for key, value in hyper if value is None}
+    settings = {**optimizer_hyperparameters(name),
+                **{key: 0.0 if value is None else value for key, value in hyper}}
     if name == "nesterov":
         settings["nesterov"] = True
-    # weight_decay is static: the factory chains optax.add_decayed_weights only when > 0.
-    return optax.inject_hyperparams(factory, static_args=("nesterov", "weight_decay"))(
-        learning_rate=1.0, **settings
-    )
+    # weight_decay is static unless per-run: the factory chains optax.add_decayed_weights
+    # only when > 0.
+    static = ("nesterov",) if "weight_decay" in per_run else ("nesterov", "weight_decay")
+    if "weight_decay" in per_run and weight_decay_kind(name) == "coupled":
+        factory = _per_run_decay(factory)
+    return optax.inject_hyperparams(factory, static_args=static)(learning_rate=1.0, **settings)
+
+
+def _per_run_decay(factory):
+    """``factory`` with coupled weight decay ``lam`` as a traced value: ``g + lam theta``
+    where ``lam != 0``, ``g`` itself where ``lam == 0`` (as the factory's own branch:
+    no ``0 * inf`` NaN), chained before the optimizer's own update."""
+
+    def with_decay(learning_rate, weight_decay=0.0, **settings):
+        def decay(updates, state, params):
+            return jax.tree.map(lambda g, p: jnp.where(weight_decay == 0, g, g + weight_decay * p),
+                                updates, params), state
+
+        inner = factory(learning_rate=learning_rate, weight_decay=0.0, **settings)
+        return optax.chain(optax.GradientTransformation(lambda _: optax.EmptyState(), decay),
+                           inner)
+
+    with_decay.__signature__ = inspect.signature(factory)  # inject_hyperparams binds by it
+    return with_decay
 
 
 def initial_state(spec: ProgramSpec, params, rates: np.ndarray, padded: int, records: int,
-                  dtype) -> SweepState:
+                  dtype, hyperparameters: dict | None = None) -> SweepState:
     """The loop carry before step 0, as host NumPy arrays (placed on devices by the caller).
 
     ``params`` is a pytree whose leaves have the run axis first (``len(rates)`` runs);
-    runs are padded to ``padded`` by repeating the last one.
+    ``hyperparameters`` maps each per-run setting (``None`` in ``spec.hyperparams``) to
+    its ``len(rates)`` values, written into each run's injected optimizer state beside
+    its rate; runs are padded to ``padded`` by repeating the last one.
     """
     dtype = np.dtype(dtype)
-    lr = np.concatenate([rates, np.full(padded - rates.size, rates[-1])]).astype(dtype)
-    batched = jax.tree.map(lambda p: np.concatenate(
-        [np.asarray(p, dtype), np.repeat(np.asarray(p, dtype)[-1:], padded - len(p), 0)]),
-        params)
+
+    def padded_runs(values):
+        values = np.asarray(values, dtype)
+        return np.concatenate([values, np.repeat(values[-1:], padded - len(values), 0)])
+
+    lr = padded_runs(rates)
+    per_run = {key: padded_runs(values) for key, values in (hyperparameters or {}).items()}
+    batched = jax.tree.map(padded_runs, params)
     if spec.method == "moments":
         opt_state = lr
     else:
         opt = injected_optimizer(spec.optimizer, spec.hyperparams)
 
-        def init_one(p, rate):
+        def init_one(p, rate, settings):
             state = opt.init(p)
-            return state._replace(hyperparams={**state.hyperparams, "learning_rate": rate})
+            return state._replace(hyperparams={**state.hyperparams, "learning_rate": rate,
+                                               **settings})
 
-        opt_state = jax.tree.map(np.asarray, jax.vmap(init_one)(batched, lr))
+        opt_state = jax.tree.map(np.asarray, jax.vmap(init_one)(batched, lr, per_run))
     return SweepState(
         params=batched,
         opt_state=opt_state,

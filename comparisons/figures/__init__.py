@@ -15,6 +15,8 @@ module:
 - :mod:`~comparisons.figures.grids` and :mod:`~comparisons.figures.classifiers`:
   classifier grids (model outputs from the verified final parameters, checked
   against JAX at every point) and the classifier figures;
+- :mod:`~comparisons.figures.momentum_map`: heavy ball's steps to converge over
+  learning rate x momentum, one vmapped sweep with a momentum axis;
 - :mod:`~comparisons.figures.spec`: a user's spec drawn as figures;
 - :mod:`~comparisons.figures.course`: the registry :data:`FIGURES` and rendering it;
 - :mod:`~comparisons.figures.files`: PNG and SVG, ``README.md`` (captions and

@@ -40,6 +40,7 @@ from comparisons.plots._learning_rates import (
     plot_lr_trajectories,
     plot_lr_trajectory,
 )
+from comparisons.plots._momentum_map import plot_momentum_map
 from comparisons.plots._training import (
     plot_full_batch,
     plot_gradient_accumulation,
@@ -69,6 +70,7 @@ __all__ = [
     "plot_lr_trajectories",
     "plot_lr_trajectory",
     "plot_mini_batch",
+    "plot_momentum_map",
     "plot_parameter_paths",
     "plot_train_validation",
     "region_legend",

@@ -26,7 +26,8 @@ by ``python -m functional_training train|sweep`` and ``python -m comparisons run
              "train_examples": 3, "validation_examples": 0, "features": 1},
     "split": "all examples train; no validation set",
     "init": {"w": 0.0, "b": 0.0} or null,
-    "optimizer": "sgd", "hyperparameters": {...},  every value, defaults included
+    "optimizer": "sgd", "hyperparameters": {...},  every value, defaults included (a
+                                              sweep's hyperparameter axis: its values)
     "learning_rates": [0.08],                 one for a training run, several for a sweep
     "steps": 20, "epochs": null, "batch_size": null, "seed": null,
     "checkpoint": "sha256:..." or null,       the last checkpoint written, if any
@@ -364,6 +365,9 @@ def _list_of(check, *, nonempty=False):
     )
 
 
+_finite_list = _list_of(_is_finite, nonempty=True)
+
+
 def _nonempty_str(value) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
@@ -388,7 +392,9 @@ _RUN_KEYS = {
     "split": (_nonempty_str, "a non-empty string"),
     "init": (_optional(_mapping_of(_is_finite)), "an object of name -> finite number, or null"),
     "optimizer": (_nonempty_str, "a non-empty string"),
-    "hyperparameters": (_mapping_of(_is_finite), "an object of name -> finite number"),
+    "hyperparameters": (_mapping_of(lambda v: _is_finite(v) or _finite_list(v)),
+                        "an object of name -> finite number (or a sweep's hyperparameter axis: "
+                        "a non-empty list of finite numbers)"),
     "learning_rates": (
         _list_of(lambda v: _is_finite(v) and v > 0),
         "a list of finite numbers > 0",

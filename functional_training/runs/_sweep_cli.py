@@ -10,6 +10,8 @@ Examples:
       --learning-rates 1e-3:1:40 --log --seeds 8 --steps 300 --plot sweep.png
   python -m functional_training sweep --spec net.toml --learning-rates 0.01:2:24 --log \\
       --seeds 4 --optimizer momentum --hyperparameter momentum=0.8 --json sweep.json
+  python -m functional_training sweep --learning-rates 0.01:0.6:12 --steps 50 \\
+      --data shipments --optimizer momentum --hyperparameter momentum=0.5,0.9,0.99
 
 One sweep (functional_training.sweep) runs both forms; they differ only in where
 the model, data and initial point come from (a SweepPlan). Without --spec the model
@@ -35,6 +37,17 @@ loss over seeds), the observed divergence point (the smallest rate at which some
 run's loss went non-finite or ended above its start) and, for the lesson's line
 (half squared error, no L2, with or without --spec), the analytic limit
 ``2 / lambda_max``; a spec's line takes the moments path like the flags' line.
+
+--hyperparameter NAME=V1,V2,... (several values) is a hyperparameter axis: one
+run per value, every value in the same compiled program (its value lives in the
+run's optimizer state, like its rate); repeat it for several settings (any the
+optimizer takes: momentum, b1, b2, eps, weight_decay). The axes sit between the
+rates and the seeds in the order given: losses (rates, momentum, seeds, records)
+in the JSON, which records each axis's values under hyperparameter_axes (and in
+the manifest's hyperparameters, so `rerun` runs the same grid). The best
+rate is then the best (rate, settings) pair; the divergence point the smallest
+rate at which some run of any setting diverged, and per setting under
+divergence_by_setting. NAME=V (one value) is one setting of every run.
 --plot draws final loss against rate, one line per seed and the median;
 --manifest records the spec's text (`rerun` reads data files relative to the
 spec's recorded path).
@@ -48,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -66,14 +80,13 @@ from functional_training._params import LinearParams
 from functional_training._precision import precision
 from functional_training._stability import observed_divergence, stability_limit
 from functional_training._sweep import METHODS as SWEEP_METHODS
-from functional_training._sweep import sweep
+from functional_training._sweep import check_sweep_hyperparameters, sweep
 from functional_training._train import _lesson_objective
 from functional_training.runs._arguments import (
     add_batch_size_option,
     add_column_arguments,
     add_data_option,
     add_dtype_option,
-    add_hyperparameter_option,
     add_json_option,
     add_optimizer_option,
     add_seed_option,
@@ -179,7 +192,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--record-every", type=positive_int, metavar="K",
                         help=f"record the loss every K steps (default: steps // {MAX_RECORDS})")
     add_optimizer_option(parser, note="default sgd, or the spec's")
-    add_hyperparameter_option(parser)
+    parser.add_argument("--hyperparameter", action="append", type=name_value_list, default=[],
+                        metavar="NAME=VALUE[,VALUE...]",
+                        help="another optimizer setting, e.g. momentum=0.9; several values "
+                             "(momentum=0.5,0.9,0.99) sweep it: one run per value "
+                             "(repeatable)")
     parser.add_argument("--method", choices=SWEEP_METHODS,
                         help="the line only; auto (default): the exact O(L)-per-step moments "
                              "path for full-batch SGD on one feature, else autodiff")
@@ -263,13 +280,12 @@ def run(args: argparse.Namespace) -> int:
         f"method {result.method}",
         f"model: {describe_model(plan.model)}",
         f"optimizer: {plan.optimizer}"
-        + "".join(f", {k}={v:g}" for k, v in plan.hyperparameters.items()),
+        + "".join(f", {k}={_values_text(v)}" for k, v in plan.hyperparameters.items()),
         f"rates: {rates.size} {'log' if args.log else 'linearly'}-spaced in "
         f"[{rates[0]:.6g}, {rates[-1]:.6g}]",
         *([] if plan.seeds_line is None else [plan.seeds_line]),
         f"steps: {plan.steps}, loss recorded every {record_every}; losses "
-        f"{'x'.join(map(str, result.losses.shape))} "
-        f"({'rates x seeds' if result.seeds is not None else 'rates'} x records)",
+        f"{'x'.join(map(str, result.losses.shape))} ({' x '.join(grid_axes(result))} x records)",
         f"compile: {result.compile_seconds:.3f} s",
         f"run: {result.run_seconds:.3f} s",
         best_line(summary, result),
@@ -291,7 +307,9 @@ def run(args: argparse.Namespace) -> int:
                          final_loss=result.final_loss.reshape(per_seed),
                          first_nonfinite_step=result.first_nonfinite_step.reshape(per_seed),
                          log=args.log,
-                         seeds=None if plan.seeds is None else result.seeds.tolist(),
+                         seeds=None if plan.seeds is None or result.hyperparameter_axes
+                         else result.seeds.tolist(),
+                         labels=run_labels(result) if result.hyperparameter_axes else None,
                          limit=limit,
                          title=f"{plan.title}; {plan.optimizer}, {plan.steps} steps, "
                                f"{args.dtype}")
@@ -336,7 +354,7 @@ def line_plan(args: argparse.Namespace) -> SweepPlan:
     return SweepPlan(
         model=_lesson_objective(x), x=x, y=y, source=data_name, seeds=None,
         initial=LinearParams(init[0] if x.ndim == 1 else [init[0]] * x.shape[1], init[1]),
-        optimizer=optimizer, hyperparameters=check_hyperparameters(optimizer, hyper),
+        optimizer=optimizer, hyperparameters=all_settings(optimizer, hyper),
         steps=args.steps, batch_size=args.batch_size,
         batch_seed=args.seed, method=method, seeds_line=None,
         title=f"line on {data_name}",
@@ -393,7 +411,7 @@ def spec_plan(args: argparse.Namespace) -> SweepPlan:
     return SweepPlan(
         model=model, x=spec.x, y=spec.y, source=args.spec, seeds=seeds,
         initial=spec.init if fixed else None, optimizer=optimizer,
-        hyperparameters=check_hyperparameters(optimizer, hyper),
+        hyperparameters=all_settings(optimizer, hyper),
         steps=args.steps or spec.steps, batch_size=batch_size,
         batch_seed=args.seed if args.seed is not None else spec.seed, method="auto",
         seeds_line="seeds: " + (
@@ -438,40 +456,86 @@ def describe_model(model: Objective) -> str:
 
 
 def summarize(result, *, limit: float | None = None) -> dict:
-    """The best rate by median final loss over seeds, the divergence point, the limit.
+    """The best rate (and settings) by median final loss over seeds, the divergence point.
 
-    With ``F[l, z]`` the final loss of run ``(l, z)`` (one column without a seed
-    axis; ``+inf`` where it is non-finite or the run's ``first_nonfinite_step`` is
-    set), the best rate is ``argmin_l median_z F[l, z]`` among rates whose median is
-    finite. Rates whose median ties the best one exactly (e.g. many rates reach 0 in
-    float arithmetic) are counted, not silently reduced to the smallest. The
-    divergence point is :func:`functional_training.observed_divergence` of the initial
-    and final losses (the final loss at step ``S``, so a ``record_every`` that does
-    not divide ``S`` cannot hide a divergence): the smallest rate at which some run
-    went non-finite or ended above its start. ``limit`` is the analytic
+    With ``F[l, c, z]`` the final loss of run ``(l, c, z)`` (rate ``l``, hyperparameter
+    setting ``c`` (the hyperparameter axes' grid flattened; one setting without axes),
+    seed ``z``; ``+inf`` where it is non-finite or the run's ``first_nonfinite_step``
+    is set), the best pair is ``argmin_{l, c} median_z F[l, c, z]`` among pairs whose
+    median is finite. Pairs whose median ties the best one exactly (e.g. many rates
+    reach 0 in float arithmetic) are counted, not silently reduced to the smallest.
+    The divergence point is :func:`functional_training.observed_divergence` of the
+    initial and final losses (the final loss at step ``S``, so a ``record_every`` that
+    does not divide ``S`` cannot hide a divergence): the smallest rate at which some
+    run went non-finite or ended above its start; with hyperparameter axes also per
+    setting (``divergence_by_setting``). ``limit`` is the analytic
     ``stability_limit`` where it applies (the lesson's line), recorded as given.
     """
     rates = result.learning_rates
-    runs = (rates.size, -1)
+    axes = dict(result.hyperparameter_axes)
+    settings = settings_grid(axes)
+    runs = (rates.size * len(settings), -1)  # rows: (rate, setting) pairs; columns: seeds
     final = result.final_loss.reshape(runs)
     bad = result.first_nonfinite_step.reshape(runs) >= 0
     median = np.median(np.where(np.isfinite(final) & ~bad, final, np.inf), axis=1)
     finite = np.isfinite(median)
     best = int(np.argmin(median)) if finite.any() else None
     tied = np.flatnonzero(finite & (median == median[best])) if best is not None else []
-    ends = np.stack([result.losses[..., 0].reshape(runs), final], axis=-1)
+    tied_rates = rates[np.asarray(tied, int) // len(settings)]
+    ends = np.stack([result.losses[..., 0], result.final_loss], axis=-1).reshape(
+        rates.size, len(settings), -1, 2)
+    first = result.first_nonfinite_step.reshape(rates.size, len(settings), -1)
     summary = {
-        "best_rate": None if best is None else float(rates[best]),
+        "best_rate": None if best is None else float(rates[best // len(settings)]),
         "best_final_loss": None if best is None else float(median[best]),
         "best_rates_tied": int(len(tied)),
-        "best_rates_range": None if best is None else [float(rates[tied].min()),
-                                                       float(rates[tied].max())],
-        "median_final_loss": json_floats(median),
-        "divergence": observed_divergence(rates, ends, result.first_nonfinite_step.reshape(runs)),
+        "best_rates_range": None if best is None else [float(tied_rates.min()),
+                                                       float(tied_rates.max())],
+        "median_final_loss": json_floats(median.reshape(result.grid[:1 + len(axes)])),
+        "divergence": observed_divergence(rates, ends.reshape(rates.size, -1, 2),
+                                          first.reshape(rates.size, -1)),
     }
+    if axes:
+        summary["best_settings"] = None if best is None else settings[best % len(settings)]
+        summary["divergence_by_setting"] = [
+            {**setting, "divergence": observed_divergence(rates, ends[:, c], first[:, c])}
+            for c, setting in enumerate(settings)]
     if limit is not None:
         summary["stability_limit"] = limit
     return summary
+
+
+def settings_grid(axes: dict) -> list[dict]:
+    """Every setting of the hyperparameter axes, in the grid's (C) order; ``[{}]`` for none.
+
+    Example:
+      >>> settings_grid({"b1": [0.8, 0.9], "b2": [0.99, 0.999]})[1]
+      {'b1': 0.8, 'b2': 0.999}
+    """
+    return [dict(zip(axes, (float(v) for v in values), strict=True))
+            for values in itertools.product(*axes.values())]
+
+
+def grid_axes(result) -> list[str]:
+    """The names of the result's grid axes: ``rates``, each swept setting, ``seeds``.
+
+    Example:
+      >>> import functional_training as ft
+      >>> r = ft.sweep(ft.objective("linear", features=1), ([1.0], [2.0]), learning_rates=[0.1],
+      ...              steps=1, optimizer="momentum", hyperparameters={"momentum": [0.5, 0.9]})
+      >>> grid_axes(r)
+      ['rates', 'momentum', 'seeds']
+    """
+    return ["rates", *result.hyperparameter_axes,
+            *(["seeds"] if result.seeds is not None else [])]
+
+
+def run_labels(result) -> list[str]:
+    """One label per (setting, seed) column of the plot: ``momentum=0.9, seed 0``."""
+    seeds = [None] if result.seeds is None else result.seeds.tolist()
+    return [", ".join([*(f"{k}={v:g}" for k, v in setting.items()),
+                       *([] if seed is None else [f"seed {seed}"])])
+            for setting in settings_grid(dict(result.hyperparameter_axes)) for seed in seeds]
 
 
 def best_line(summary: dict, result) -> str:
@@ -482,11 +546,13 @@ def best_line(summary: dict, result) -> str:
     if summary["best_rate"] is None:
         return "best rate: none (every rate went non-finite" + (
             " in its median run)" if seeds and seeds > 1 else ")")
+    what = "rates" if not result.hyperparameter_axes else "(rate, settings) pairs"
     if summary["best_rates_tied"] > 1:
         low, high = summary["best_rates_range"]
-        return (f"best rate: {summary['best_rates_tied']} rates tie at final loss "
+        return (f"best rate: {summary['best_rates_tied']} {what} tie at final loss "
                 f"{summary['best_final_loss']:.6g}{over} ({low:.6g} to {high:.6g})")
-    return (f"best rate: {summary['best_rate']:.6g} "
+    settings = "".join(f", {k}={v:g}" for k, v in (summary.get("best_settings") or {}).items())
+    return (f"best rate: {summary['best_rate']:.6g}{settings} "
             f"(final loss {summary['best_final_loss']:.6g}{over})")
 
 
@@ -520,8 +586,9 @@ def to_json(result, summary: dict, plan: SweepPlan, *, args: dict) -> dict:
 
     The result as :func:`sweep_result_json` records it (``losses[l][z][r]`` is the
     loss of rate ``l``, seed ``z`` at ``recorded_steps[r]``; ``losses[l][r]`` without
-    a seed axis), the command, what ran, the plan's own fields (a spec's text, model
-    and init) and the summary.
+    a seed axis; ``losses[l][h][z][r]`` with a hyperparameter axis, value ``h`` of
+    ``hyperparameter_axes``), the command, what ran, the plan's own fields (a spec's
+    text, model and init) and the summary.
     """
     return {
         "command": {k: v for k, v in args.items() if k != "handler"}
@@ -541,20 +608,49 @@ def to_json(result, summary: dict, plan: SweepPlan, *, args: dict) -> dict:
     }
 
 
+def name_value_list(text: str) -> tuple[str, float | list[float]]:
+    """``NAME=VALUE`` (one setting) or ``NAME=V1,V2,...`` (a hyperparameter axis).
+
+    Raises ``argparse.ArgumentTypeError`` (one line) for a missing ``=``, an empty
+    name or value, or a value that is not a number.
+
+    Example:
+      >>> name_value_list("momentum=0.9"), name_value_list("momentum=0.5,0.9,0.99")
+      (('momentum', 0.9), ('momentum', [0.5, 0.9, 0.99]))
+    """
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,VALUE...], got {text!r}")
+    numbers = []
+    for value in values.split(","):
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name.strip()}: expected a number or numbers separated by commas, got "
+                f"{value!r}") from None
+    return name.strip(), numbers[0] if len(numbers) == 1 else numbers
+
+
 def hyperparameters_of(optimizer: str, base: dict[str, float],
-                       given: list[tuple[str, float]]) -> dict[str, float]:
+                       given: list[tuple[str, float | list[float]]]) -> dict:
     """``base`` updated with the ``--hyperparameter`` pairs, checked against ``optimizer``.
 
-    Returns only the settings given (defaults are filled in where the sweep runs).
+    Returns only the settings given (defaults are filled in where the sweep runs); a
+    list of values is a hyperparameter axis.
 
     Raises:
       ValueError: one line naming ``--hyperparameter``: a name given twice, the
         learning rate (the sweep sets it), or a setting ``optimizer`` does not take
-        or that is out of range.
+        or a value out of range.
 
     Example:
       >>> hyperparameters_of("momentum", {}, [("momentum", 0.8)])
       {'momentum': 0.8}
+      >>> hyperparameters_of("momentum", {}, [("momentum", [0.5, 1.0])])
+      Traceback (most recent call last):
+      ...
+      ValueError: --hyperparameter: optimizer 'momentum': momentum must lie in [0, 1), got 1.0
     """
     extra = name_values(given)
     if "learning_rate" in extra:
@@ -562,10 +658,28 @@ def hyperparameters_of(optimizer: str, base: dict[str, float],
                          "(--learning-rates)")
     hyper = {**base, **extra}
     try:
-        check_hyperparameters(optimizer, hyper)
+        check_sweep_hyperparameters(optimizer, hyper)
     except (TypeError, ValueError) as err:
         raise ValueError(f"--hyperparameter: {one_line(err)}") from None
     return hyper
+
+
+def all_settings(optimizer: str, hyper: dict) -> dict:
+    """Every setting of ``optimizer``: the defaults filled in, a swept one as its list.
+
+    Example:
+      >>> all_settings("adam", {"b1": [0.8, 0.9]})
+      {'b1': [0.8, 0.9], 'b2': 0.999, 'eps': 1e-08}
+    """
+    axes = {key: value for key, value in hyper.items() if isinstance(value, list)}
+    fixed = check_hyperparameters(optimizer, {key: value for key, value in hyper.items()
+                                              if key not in axes})
+    return {key: axes.get(key, fixed.get(key)) for key in dict.fromkeys([*fixed, *axes])}
+
+
+def _values_text(value) -> str:
+    """``0.9``, or ``0.5,0.9,0.99`` for an axis."""
+    return ",".join(f"{v:g}" for v in value) if isinstance(value, list) else f"{value:g}"
 
 
 def _record_every(given: int | None, steps: int) -> int:

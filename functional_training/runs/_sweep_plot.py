@@ -91,7 +91,7 @@ def write_sweep_plot(path, **figure) -> Path:
 
 
 def sweep_figure(*, rates, initial_loss, final_loss, first_nonfinite_step, log: bool,
-                 title: str, seeds=None, limit: float | None = None):
+                 title: str, seeds=None, limit: float | None = None, labels=None):
     """The sweep figure (see the module docstring) as a ``matplotlib.figure.Figure``.
 
     Args:
@@ -100,6 +100,9 @@ def sweep_figure(*, rates, initial_loss, final_loss, first_nonfinite_step, log: 
       log: draw the rate axis logarithmically.
       title: the figure's title (the data and model in words).
       seeds: the ``Z`` seed labels of the legend, or ``None`` (no per-seed labels).
+      labels: instead of ``seeds``, the ``Z`` columns' whole legend labels (a sweep
+        with hyperparameter axes: one column per setting and seed,
+        ``momentum=0.9, seed 0``); the median is then over ``Z`` runs.
       limit: the analytic stability limit ``2 / lambda_max``, drawn where known.
     """
     import matplotlib
@@ -117,12 +120,14 @@ def sweep_figure(*, rates, initial_loss, final_loss, first_nonfinite_step, log: 
         axes = figure.add_subplot()
         if several:
             for z in range(final.shape[1]):
-                label = None if seeds is None else f"seed {seeds[z]}"
+                label = (labels[z] if labels is not None else
+                         None if seeds is None else f"seed {seeds[z]}")
                 axes.plot(rates, shown[:, z], linewidth=1.0, alpha=0.6, label=label)
             # a non-finite run counts as +inf: the median is a gap once half the seeds diverged
             median = np.median(np.where(np.isfinite(final), final, np.inf), axis=1)
             axes.plot(rates, np.where(np.isfinite(median), median, np.nan), color="black",
-                      linewidth=2.8, label=f"median over {final.shape[1]} seeds")
+                      linewidth=2.8, label=f"median over {final.shape[1]} "
+                                           f"{'runs' if labels is not None else 'seeds'}")
         else:
             axes.plot(rates, shown[:, 0], color="black", linewidth=2.2,
                       label="final training loss")

@@ -40,7 +40,10 @@ def sweep_result_json(result) -> dict:
     with a seed axis; ``losses[l][r]`` and so on without one. A sweep without a seed
     axis (:func:`~functional_training.sweep_learning_rates`) records neither
     ``seeds`` nor ``final_loss``: that is its form since the first manifests, so their
-    digests still hold.
+    digests still hold. A sweep with hyperparameter axes records them
+    (``hyperparameter_axes``: ``{setting: values}`` in the grid's order, each axis
+    between the rates and the seeds: ``losses[l][h][z][r]``); one without records no
+    such key, so its digest is as before.
 
     Example:
       >>> import functional_training as ft
@@ -67,6 +70,9 @@ def sweep_result_json(result) -> dict:
     if result.seeds is not None:
         record |= {"seeds": [int(seed) for seed in result.seeds],
                    "final_loss": json_floats(result.final_loss)}
+    if result.hyperparameter_axes:
+        record["hyperparameter_axes"] = {name: json_floats(values) for name, values in
+                                         result.hyperparameter_axes.items()}
     return record
 
 
@@ -97,7 +103,8 @@ def sweep_manifest(
 
     Args:
       result: the :class:`~functional_training.SweepResult`.
-      optimizer, hyperparameters: what ran (the optimizer's defaults are filled in).
+      optimizer, hyperparameters: what ran (the optimizer's defaults are filled in); a
+        hyperparameter axis is its list of values (``rerun`` sweeps it again).
       batch_size, seed: the ``minibatch_indices`` order, or ``None`` for full batch.
       dtype: ``"float64"`` or ``"float32"``.
       data: named data (see ``named_data``: ``one-shipment``, ``shipments``,

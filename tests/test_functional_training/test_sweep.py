@@ -7,10 +7,13 @@ The compiled program's recording: ``test_sweep_program.py``; the moments path:
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import numpy as np
 import pytest
-from numpy_reference import numpy_sgd
+import torch
+from numpy_reference import numpy_linear, numpy_sgd
 from sweep_checks import (
     ONE_SHIPMENT,
     SHIPMENTS,
@@ -314,3 +317,168 @@ def test_the_one_sweep_refuses_what_does_not_fit(model, kwargs, message):
     with pytest.raises(ValueError, match=message) as caught:
         ft.sweep(obj, ([1.0, 2.0], [1.0, 3.0]), learning_rates=[0.1], steps=2, **kwargs)
     assert "\n" not in str(caught.value)
+
+
+# --- hyperparameter axes: one run per value, in the run's own optimizer state ----------
+
+# The lesson's line on designed data: rows (+-a, 0), (0, +-c), y = 0. The features have
+# mean 0 and y = 0, so the bias's gradient is b itself (0 at the start, 0 for ever) and the
+# loss is f(w) = 1/2 w^T H w with H = mean(x x^T) = diag(a^2 / 2, c^2 / 2) = diag(2, 0.5).
+QUADRATIC_X = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+QUADRATIC_Y = np.zeros(4)
+QUADRATIC_W0 = np.array([1.0, -2.0])
+
+
+def _numpy_heavy_ball(rate: float, beta: float, steps: int) -> tuple[np.ndarray, int]:
+    """Heavy ball in NumPy float64 from the formulas (torch.optim.SGD's convention):
+    ``g = H w``, ``v = beta v + g``, ``w = w - rate v``; returns the losses ``1/2 w^T H w``
+    at steps ``0..S`` and the first step whose weights, loss or gradient are non-finite."""
+    hessian = QUADRATIC_X.T @ QUADRATIC_X / len(QUADRATIC_X)
+    w, v = QUADRATIC_W0.copy(), np.zeros(2)
+    losses, first = [], -1
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(steps + 1):
+            g = hessian @ w
+            losses.append(0.5 * w @ g)
+            if first < 0 and not (np.isfinite(w).all() and np.isfinite(g).all()
+                                  and np.isfinite(losses[-1])):
+                first = k
+            v = beta * v + g
+            w = w - rate * v
+    return np.array(losses), first
+
+
+def _torch_heavy_ball(rate: float, beta: float, steps: int) -> np.ndarray:
+    """The same runs by torch.optim.SGD(momentum=beta) in float64: the losses at 0..S."""
+    x = torch.tensor(QUADRATIC_X, dtype=torch.float64)
+    w = torch.tensor(QUADRATIC_W0, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w, b], lr=rate, momentum=beta)
+    losses = []
+    for _ in range(steps + 1):
+        opt.zero_grad()
+        loss = 0.5 * ((x @ w + b) ** 2).mean()
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    return np.array(losses)
+
+
+def test_a_momentum_axis_is_heavy_ball_for_every_rate_and_beta(x64):
+    # lambda_max = 2: heavy ball converges iff rate * 2 < 2 (1 + beta). Rate 1.5 diverges
+    # for beta = 0 and converges for beta >= 0.6; rate 5 diverges for every beta below 1;
+    # rate 1e100 overflows float64 within a few steps (first_nonfinite_step is compared).
+    rates, betas, steps = [0.1, 0.5, 1.5, 5.0, 1e100], [0.0, 0.6, 0.9, 0.99], 40
+    line = ft.objective("linear", features=2)
+    result = ft.sweep(line, (QUADRATIC_X, QUADRATIC_Y), learning_rates=rates, seeds=None,
+                      initial_params=ft.LinearParams(QUADRATIC_W0, 0.0), optimizer="momentum",
+                      hyperparameters={"momentum": betas}, steps=steps)
+    assert result.grid == (5, 4) and result.losses.shape == (5, 4, steps + 1)
+    assert result.method == "autodiff"
+    np.testing.assert_array_equal(result.hyperparameter_axes["momentum"], betas)
+    for i, rate in enumerate(rates):
+        for j, beta in enumerate(betas):
+            expected, first = _numpy_heavy_ball(rate, beta, steps)
+            assert result.first_nonfinite_step[i, j] == first, (rate, beta)
+            keep = slice(None) if first < 0 else slice(first)
+            # float64, a few flops a step: independent loops agree to ulps; grown losses
+            # (rate 5: ~1e30 after 40 steps) are compared relatively
+            np.testing.assert_allclose(result.losses[i, j, keep], expected[keep], rtol=1e-10,
+                                       atol=TOL, err_msg=f"rate {rate} beta {beta}")
+    grew = result.final_loss > result.losses[..., 0]
+    assert grew[2, :3].tolist() == [True, False, False]  # rate 1.5: beta = 0 diverges
+    assert grew[3].all() and (result.first_nonfinite_step[4] >= 0).all()
+    assert (result.final_loss[1:3, 1] < 1e-3 * result.losses[1:3, 1, 0]).all()  # beta 0.6
+
+
+@pytest.mark.parametrize(("rate", "beta"), [(0.5, 0.9), (1.5, 0.0), (1.5, 0.5)])
+def test_a_momentum_axis_equals_torch_sgd_momentum(x64, rate, beta):
+    # torch.optim.SGD(momentum=beta), float64, independent of optax (1e-10: relative, the
+    # diverging (1.5, 0) run grows to ~1e7 in 20 steps)
+    line = ft.objective("linear", features=2)
+    result = ft.sweep(line, (QUADRATIC_X, QUADRATIC_Y), learning_rates=[rate], seeds=[0],
+                      initial_params=ft.LinearParams(QUADRATIC_W0, 0.0), optimizer="momentum",
+                      hyperparameters={"momentum": [0.3, beta]}, steps=20)
+    assert result.grid == (1, 2, 1)
+    np.testing.assert_allclose(result.losses[0, 1, 0], _torch_heavy_ball(rate, beta, 20),
+                               rtol=1e-10, atol=TOL)
+
+
+def _numpy_decayed(x, y, rate: float, decay: float, steps: int, *, adamw: bool) -> np.ndarray:
+    """The line ``x @ w + b`` with weight decay as torch.optim means it, NumPy float64, from
+    zero (w and b alike): SGD coupled, ``theta -= rate (g + decay theta)``; AdamW decoupled
+    (b1 0.9, b2 0.999, eps 1e-8), ``theta -= rate (mhat / (sqrt(vhat) + eps) + decay theta)``.
+    Returns the losses at steps 0..S."""
+    theta, losses = np.zeros(x.shape[1] + 1), []
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    for t in range(1, steps + 2):
+        error = x @ theta[:-1] + theta[-1] - y
+        losses.append(np.mean(0.5 * error**2))
+        g = np.append(x.T @ error / len(y), np.mean(error))
+        if not adamw:
+            theta = theta - rate * (g + decay * theta)
+            continue
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g**2
+        step = (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        theta = theta - rate * (step + decay * theta)
+    return np.array(losses[: steps + 1])
+
+
+def test_two_adam_axes_and_decay_axes_against_numpy():
+    # ft.float64, not the strict x64 fixture: optax's adam takes b1 ** count (float ** int32)
+    with ft.float64():
+        x, _ = ft.two_moons(8, noise=0.2, seed=1)
+        y = x @ [1.5, -0.5] + 0.3
+        line, start = ft.objective("linear", features=2), ft.LinearParams([0.0, 0.0], 0.0)
+        b1s, b2s, steps = [0.5, 0.9], [0.9, 0.999], 6
+        # the axes in the mapping's order, b2 before b1; eps fixed
+        adam = ft.sweep(line, (x, y), learning_rates=[0.05, 0.3], seeds=None, initial_params=start,
+                        optimizer="adam", hyperparameters={"b2": b2s, "eps": 1e-6, "b1": b1s},
+                        steps=steps)
+        assert adam.grid == (2, 2, 2) and list(adam.hyperparameter_axes) == ["b2", "b1"]
+        for (i, rate), (j, b2), (k, b1) in itertools.product(
+                enumerate([0.05, 0.3]), enumerate(b2s), enumerate(b1s)):
+            expected = numpy_linear([0.0, 0.0], 0.0, x, y, steps=steps, learning_rate=rate,
+                                    optimizer="adam", b1=b1, b2=b2, eps=1e-6)["train_loss"]
+            # float64: the same few flops a step in another order; 1e-12 as TOL
+            np.testing.assert_allclose(adam.losses[i, j, k], expected, rtol=TOL, atol=TOL)
+        for optimizer, decays in (("sgd", [0.0, 0.3, 2.0]), ("adamw", [0.0, 0.05])):
+            decayed = ft.sweep(line, (x, y), learning_rates=[0.1], seeds=[0],
+                               initial_params=start, optimizer=optimizer,
+                               hyperparameters={"weight_decay": decays}, steps=steps)
+            for j, decay in enumerate(decays):
+                expected = _numpy_decayed(x, y, 0.1, decay, steps, adamw=optimizer == "adamw")
+                np.testing.assert_allclose(decayed.losses[0, j, 0], expected, rtol=TOL, atol=TOL,
+                                           err_msg=f"{optimizer} weight_decay {decay}")
+
+
+@pytest.mark.parametrize(("hyper", "error", "message"), [
+    ({"momentum": []}, ValueError, r"hyperparameters\['momentum'\] must be a number or a "
+                                   "non-empty list"),
+    ({"momentum": [[0.5]]}, ValueError, "non-empty list of numbers, got shape"),
+    ({"momentum": ["a"]}, TypeError, "must hold real numbers"),
+    ({"momentum": [0.5, 1.0]}, ValueError, r"momentum must lie in \[0, 1\), got 1.0"),
+    ({"b1": [0.5]}, TypeError, "optimizer 'momentum' does not take b1"),
+])
+def test_bad_axes_are_one_line_errors(hyper, error, message):
+    x, y = ft.two_moons(20, noise=0.1, seed=0)
+    obj = ft.objective("mlp", loss="hinge", sizes=(2, 3, 1), activation="tanh")
+    with pytest.raises(error, match=message) as caught:
+        ft.sweep(obj, (x, y), learning_rates=[0.1], steps=3, optimizer="momentum",
+                 hyperparameters=hyper)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_axis_on_the_line_takes_autodiff_and_refuses_moments(x64):
+    init = ft.LinearParams(0.0, 0.0)
+    with pytest.raises(ValueError, match="method='moments' needs .*a hyperparameter axis "
+                                         r"\(weight_decay\) runs on the autodiff path"):
+        ft.sweep_learning_rates(init, *SHIPMENTS, [0.1], steps=2, method="moments",
+                                hyperparams={"weight_decay": [0.0, 0.1]})
+    result = ft.sweep_learning_rates(init, *SHIPMENTS, [0.1, 0.2], steps=2,
+                                     hyperparams={"weight_decay": [0.0, 0.1, 0.2]})
+    assert result.method == "autodiff" and result.losses.shape == (2, 3, 3)
+    # weight decay 0 on the axis is plain SGD: the moments path's numbers
+    plain = ft.sweep_learning_rates(init, *SHIPMENTS, [0.1, 0.2], steps=2)
+    np.testing.assert_allclose(result.losses[:, 0], plain.losses, rtol=TOL, atol=TOL)
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import functional_training as ft
@@ -51,3 +52,26 @@ def test_physical_memory_and_sizes():
     assert memory is None or memory > 2**26
     assert [size_text(s) for s in (0, 1023, 1024, 5 * 2**20, 3 * 2**40)] == [
         "0 B", "1023 B", "1.0 KiB", "5.0 MiB", "3072 GiB"]
+
+
+def test_a_hyperparameter_axis_is_counted_in_the_runs_and_the_state():
+    line = ft.objective("linear", features=3)  # 4 parameters
+    fixed = sweep_cost(line, examples=10, batch=10, runs=6, steps=10, record_every=1,
+                       optimizer="momentum", hyperparameters={"momentum": 0.9}, itemsize=8)
+    # 2 rates x 3 momenta: runs = 6, each keeps its trace (4 values) plus its rate and beta
+    swept = sweep_cost(line, examples=10, batch=10, runs=6, steps=10, record_every=1,
+                       optimizer="momentum", hyperparameters={"momentum": [0.5, 0.9, 0.99]},
+                       itemsize=8)
+    assert fixed.state_bytes == 6 * (2 * 4 + 4) * 8
+    assert swept.state_bytes == 6 * (2 * 4 + 4 + 2) * 8
+    x, y = np.zeros((10, 3)), np.zeros(10)
+    seen = []
+
+    def stop(cost):  # called before anything compiles: the estimate is all this test needs
+        seen.append(cost)
+        raise InterruptedError
+
+    with pytest.raises(InterruptedError):
+        ft.sweep(line, (x, y), learning_rates=[0.1, 0.2], seeds=[0], optimizer="momentum",
+                 hyperparameters={"momentum": [0.5, 0.9, 0.99]}, steps=1, on_cost=stop)
+    assert seen[0].runs == 6 and seen[0].state_bytes == 6 * (2 * 4 + 4 + 2) * 4

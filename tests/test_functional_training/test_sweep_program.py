@@ -125,3 +125,18 @@ def test_run_groups_step_the_same_runs(monkeypatch):
     for a, b in zip(jax.tree.leaves(grouped.final_params), jax.tree.leaves(whole.final_params),
                     strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_a_per_run_weight_decay_of_zero_adds_no_zero_times_theta():
+    # A swept weight decay is traced (one program for every value); lam = 0 must leave the
+    # update as plain SGD's, -lr g, also where theta is infinite (0 * inf would be NaN),
+    # and lam > 0 must be torch's coupled decay, -lr (g + lam theta).
+    opt = _sweep_program.injected_optimizer("sgd", (("weight_decay", None),))
+    params = np.array([np.inf, 2.0])
+    grads = np.array([1.0, 1.0])
+    for decay, expected in ((0.0, [-0.5, -0.5]), (0.25, [-np.inf, -0.5 * (1 + 0.25 * 2.0)])):
+        state = opt.init(params)
+        state = state._replace(hyperparams={**state.hyperparams, "learning_rate": 0.5,
+                                            "weight_decay": decay})
+        updates, _ = opt.update(grads, state, params)
+        np.testing.assert_array_equal(np.asarray(updates), expected)

@@ -34,7 +34,7 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
     out, written = rendered.out, rendered.written
     expected = [out / f"{name}.{fmt}" for name in figures.FIGURE_NAMES for fmt in ("png", "svg")]
     assert written == [*expected, out / figures.README_FILE, out / figures.DATA_FILE]
-    assert len(figures.FIGURE_NAMES) == 12
+    assert len(figures.FIGURE_NAMES) == 13  # 12 + momentum-map
     for name in figures.FIGURE_NAMES:
         width, height = png_size(out / f"{name}.png")
         assert width >= 1600, name  # the floor for a slide

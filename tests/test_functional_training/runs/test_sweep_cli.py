@@ -202,6 +202,17 @@ BAD = [
     ("no steps without spec", [], r"^error: --steps is required without --spec$"),
     ("line with bad plot suffix", ["--steps", "3", "--plot", "{out}/p.gif"],
      r"unknown suffix '\.gif'"),
+    ("axis value out of range", ["--steps", "3", "--optimizer", "momentum",
+                                 "--hyperparameter", "momentum=0.5,1.0"],
+     r"^error: --hyperparameter: optimizer 'momentum': momentum must lie in \[0, 1\), "
+     r"got 1\.0$"),
+    ("axis value not a number", ["--steps", "3", "--hyperparameter", "momentum=0.5,x"],
+     r"momentum: expected a number or numbers separated by commas, got 'x'"),
+    ("axis of a setting not taken", ["--steps", "3", "--hyperparameter", "b1=0.5,0.9"],
+     r"^error: --hyperparameter: optimizer 'sgd' does not take b1"),
+    ("axis given twice", ["--spec", "{spec}", "--optimizer", "momentum", "--hyperparameter",
+                          "momentum=0.5,0.9", "--hyperparameter", "momentum=0.1"],
+     r"^error: --hyperparameter: momentum given twice$"),
 ]
 
 
@@ -266,3 +277,47 @@ def test_a_sweep_too_big_for_memory_is_refused_before_compiling(capsys, tmp_path
     assert_refused(code, out, err, r"^error: the sweep needs about \d+ GiB \(1,000,000 runs of "
                                    r"337 parameters\), more than the 24 GiB of memory here")
     assert not compiled and files_under(tmp_path) == before
+
+
+def _numpy_heavy_ball_line(x, y, rate: float, beta: float, steps: int) -> np.ndarray:
+    """The lesson's line ``w x + b`` from (0, 0) by heavy ball (torch.optim.SGD's
+    convention: ``v = beta v + g``, ``theta -= rate v``) in NumPy float64: losses 0..S."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    theta, v, losses = np.zeros(2), np.zeros(2), []
+    for _ in range(steps + 1):
+        error = theta[0] * x + theta[1] - y
+        losses.append(np.mean(0.5 * error**2))
+        v = beta * v + np.array([np.mean(error * x), np.mean(error)])
+        theta = theta - rate * v
+    return np.array(losses)
+
+
+def test_a_momentum_axis_from_the_command_line_and_its_rerun(capsys, tmp_path):
+    out, manifest, plot = tmp_path / "s.json", tmp_path / "m.json", tmp_path / "s.svg"
+    code, stdout, err = run_cli(capsys, DOOR, "sweep", "--learning-rates", "0.05:0.6:3",
+                                "--steps", "30", "--data", "shipments", "--dtype", "float64",
+                                "--optimizer", "momentum", "--hyperparameter",
+                                "momentum=0.5,0.9,0.99", "--json", out, "--manifest", manifest,
+                                "--plot", plot)
+    assert code == 0, err
+    assert "optimizer: momentum, momentum=0.5,0.9,0.99" in stdout
+    assert "losses 3x3x31 (rates x momentum x records)" in stdout
+    assert "momentum=" in stdout.split("best rate: ")[1].splitlines()[0]
+    result = json.loads(out.read_text())
+    assert result["hyperparameter_axes"] == {"momentum": [0.5, 0.9, 0.99]}
+    assert result["manifest"]["runs"][0]["hyperparameters"] == {"momentum": [0.5, 0.9, 0.99]}
+    assert [row["momentum"] for row in result["divergence_by_setting"]] == [0.5, 0.9, 0.99]
+    losses = np.asarray(result["losses"], np.float64)
+    assert losses.shape == (3, 3, 31)
+    x, y = [1.0, 2.0, 3.0], [3.0, 5.0, 7.0]  # the shipments data, from (w, b) = (0, 0)
+    for i, rate in enumerate(np.linspace(0.05, 0.6, 3)):
+        for j, beta in enumerate([0.5, 0.9, 0.99]):
+            expected = _numpy_heavy_ball_line(x, y, rate, beta, 30)
+            finite = np.isfinite(expected)
+            # float64, a few flops a step: ulps apart; relative where losses grew large
+            np.testing.assert_allclose(losses[i, j][finite], expected[finite], rtol=1e-10,
+                                       atol=1e-12, err_msg=f"rate {rate} beta {beta}")
+    assert plot.read_bytes().startswith(b"<?xml")
+    code, stdout, err = run_cli(capsys, DOOR, "rerun", manifest)
+    assert code == 0, (stdout, err)
+    assert "sweep: EQUAL to the recorded one" in stdout
