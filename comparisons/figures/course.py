@@ -25,6 +25,7 @@ from comparisons.figures.classifiers import CLASSIFIER_FIGURES
 from comparisons.figures.files import DATA_FILE, parse_formats, readme, write_files
 from comparisons.figures.kind import FigureSpec, figure_table
 from comparisons.figures.lessons import LESSON_FIGURES
+from comparisons.figures.optimizers import OPTIMIZER_FIGURES
 from comparisons.figures.verified import verify_runs
 from comparisons.figures.wording import backends_phrase
 
@@ -38,8 +39,12 @@ __all__ = [
     "write_figures",
 ]
 
-FIGURES: dict[str, FigureSpec] = figure_table(*LESSON_FIGURES, *CLASSIFIER_FIGURES)
-"""Every course figure by name, in the order they are written and listed."""
+FIGURES: dict[str, FigureSpec] = figure_table(
+    *LESSON_FIGURES,
+    *CLASSIFIER_FIGURES,
+    *OPTIMIZER_FIGURES,
+)
+"""Every course figure by name, in the order they are written and listed (one line per table)."""
 
 FIGURE_NAMES = tuple(FIGURES)
 

@@ -40,6 +40,12 @@ from comparisons.plots._learning_rates import (
     plot_lr_trajectories,
     plot_lr_trajectory,
 )
+from comparisons.plots._optimizers import (
+    plot_optimizer_path,
+    plot_optimizer_paths,
+    plot_schedules,
+    quadratic_surface,
+)
 from comparisons.plots._training import (
     plot_full_batch,
     plot_gradient_accumulation,
@@ -69,7 +75,11 @@ __all__ = [
     "plot_lr_trajectories",
     "plot_lr_trajectory",
     "plot_mini_batch",
+    "plot_optimizer_path",
+    "plot_optimizer_paths",
     "plot_parameter_paths",
+    "plot_schedules",
     "plot_train_validation",
+    "quadratic_surface",
     "region_legend",
 ]
