@@ -57,6 +57,8 @@ class FigureSpec:
       data: ``data(verified)`` -> what ``draw`` takes, from :class:`VerifiedRuns`
         holding ``experiments`` (``None`` for a spec's figures, whose data
         :func:`comparisons.figures.spec.spec_figure_data` collects).
+      summary: one line saying what the figure shows, without its data
+        (``python -m comparisons figures --list``).
     """
 
     name: str
@@ -66,6 +68,7 @@ class FigureSpec:
     alt: Callable[[Mapping], str]
     experiments: tuple[str | Experiment, ...] = ()
     data: Callable[[VerifiedRuns], dict] | None = None
+    summary: str = ""
 
     def render(self, data: Mapping) -> Figure:
         """The figure drawn from ``data``, titled, in the shared style (not saved).

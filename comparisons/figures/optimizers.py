@@ -271,12 +271,14 @@ OPTIMIZER_FIGURES: tuple[FigureSpec, ...] = (
         lambda d: "In a narrow valley SGD zigzags; momentum carries the steps along it",
         _draw_optimizer_paths, _paths_caption, _paths_alt,
         PATH_RUNS, _optimizer_paths_data,
+        summary="SGD, momentum, Nesterov and Adam on the contours of 0.1 w₁² + 2 w₂²",
     ),
     FigureSpec(
         "schedules",
         lambda d: "Five schedules, three implementations, the same rate at every step",
         _draw_schedules, _schedules_caption, _schedules_alt,
         SCHEDULE_RUNS, _schedules_data,
+        summary="five learning-rate schedules from optax, torch.optim.lr_scheduler and by hand",
     ),
 )
 """The optimizer figures (one row per figure)."""

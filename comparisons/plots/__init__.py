@@ -32,6 +32,7 @@ from comparisons.plots._classifiers import (
     region_legend,
 )
 from comparisons.plots._graph import layout_graph, plot_autograd_graph
+from comparisons.plots._landscape import log_levels, plot_landscape_slice, plot_loss_landscape
 from comparisons.plots._learning_rates import (
     describe_run,
     loss_surface,
@@ -59,6 +60,7 @@ __all__ = [
     "class_color",
     "describe_run",
     "layout_graph",
+    "log_levels",
     "loss_surface",
     "margins",
     "misclassified",
@@ -69,8 +71,10 @@ __all__ = [
     "plot_decision_regions",
     "plot_full_batch",
     "plot_gradient_accumulation",
+    "plot_landscape_slice",
     "plot_learning_rates",
     "plot_loss_curves",
+    "plot_loss_landscape",
     "plot_lr_sweep",
     "plot_lr_trajectories",
     "plot_lr_trajectory",
