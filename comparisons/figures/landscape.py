@@ -165,9 +165,9 @@ def captured_share(theta: Mapping[str, float], centre: Mapping[str, float],
     """``||alpha d1 + beta d2||^2 / ||theta - centre||^2``: how much of the offset the plane holds.
 
     Example:
-      >>> captured_share({"x": 3.0, "y": 4.0}, {"x": 0.0, "y": 0.0}, {"x": 1.0, "y": 0.0},
-      ...                {"x": 1.0, "y": 0.0001})
-      1.0
+      >>> captured_share({"x": 3.0, "y": 4.0, "z": 0.0}, {"x": 0.0, "y": 0.0, "z": 0.0},
+      ...                {"x": 1.0, "y": 0.0, "z": 0.0}, {"x": 0.0, "y": 0.0, "z": 1.0})
+      0.36
     """
     (alpha,), (beta,) = project_path([theta], centre, d1, d2)
     delta = {n: theta[n] - centre[n] for n in centre}
