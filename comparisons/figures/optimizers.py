@@ -124,7 +124,7 @@ SCHEDULE_RUNS: tuple[Experiment, ...] = tuple(
 
 TORCH_SCHEDULERS = {
     "constant": "none (the optimizer's lr)",
-    "linear": "ConstantLR, then LinearLR",
+    "linear": "LambdaLR (holding 1), then LinearLR",
     "cosine": "CosineAnnealingLR, then ConstantLR",
     "exponential": "ExponentialLR",
     "staircase": "StepLR",

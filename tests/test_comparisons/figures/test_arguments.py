@@ -31,3 +31,43 @@ def test_figures_help_describes_spec(capsys):
     assert parser.parse_args(["figures"]).out is None  # resolved to figures/ when run
     assert figures.output_directory(None, None) == figures.DEFAULT_OUT
     assert parser.parse_args(["all"]).out == figures.DEFAULT_OUT
+
+
+def test_only_is_repeatable_and_list_prints_one_line_per_figure(capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["figures", "--only", "schedules", "--only", "loss-landscape"])
+    assert args.only == ["schedules", "loss-landscape"] and not args.list
+    assert parser.parse_args(["figures"]).only is None
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--list")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == figures.figure_list()
+
+
+def test_an_unknown_figure_is_one_line_naming_the_known_ones_exit_2(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--only", "schedules", "--only",
+                             "moons", "--out", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert len(err.strip().splitlines()) == 1
+    assert "unknown figure 'moons'; known: learning-rates, " in err and "loss-landscape" in err
+    code, _, err = run_cli(capsys, "comparisons", "figures", "--only", "schedules", "--spec",
+                           "my-run.toml")
+    assert code == 2 and err.count("\n") == 1 and "--only" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_help_examples_render_the_chosen_figures(capsys, tmp_path, monkeypatch, data):
+    from comparisons.figures import course
+
+    # figure_data's verification ran once for the session (conftest.py): its data stands in.
+    monkeypatch.setattr(course, "figure_data", lambda only=None, **_: {
+        **data, "figures": {n: data["figures"][n] for n in only}})
+    monkeypatch.chdir(tmp_path)
+    _, page, _ = run_cli(capsys, "comparisons", "figures", "--help")
+    assert "python -m comparisons figures --list" in page
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--only", "optimizer-paths",
+                             "--only", "schedules", "--out", "figs")
+    assert (code, err) == (0, "")
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(
+        [f"{n}.{f}" for n in ("optimizer-paths", "schedules") for f in ("png", "svg")]
+        + [figures.README_FILE, figures.DATA_FILE])
+    assert out.splitlines()[0] == "figs/optimizer-paths.png"

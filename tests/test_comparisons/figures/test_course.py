@@ -1,6 +1,6 @@
 """The course figures (comparisons.figures.course): all written, deterministic, up to date.
 
-The course's twelve figures are rendered once per session (the ``rendered``
+The course's fifteen figures are rendered once per session (the ``rendered``
 fixture) from the verified data; the committed ``figures/`` directory must hold
 exactly what the code renders now.
 """
@@ -34,7 +34,7 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
     out, written = rendered.out, rendered.written
     expected = [out / f"{name}.{fmt}" for name in figures.FIGURE_NAMES for fmt in ("png", "svg")]
     assert written == [*expected, out / figures.README_FILE, out / figures.DATA_FILE]
-    assert len(figures.FIGURE_NAMES) == 12
+    assert len(figures.FIGURE_NAMES) == 15
     for name in figures.FIGURE_NAMES:
         width, height = png_size(out / f"{name}.png")
         assert width >= 1600, name  # the issue's floor for a slide
@@ -174,3 +174,40 @@ def test_all_renders_the_figures_and_counts_them_in_its_summary(tmp_path, capsys
                    + [figures.README_FILE, figures.DATA_FILE])
     assert sorted(p.name for p in out.iterdir()) == files
     assert summary == [f"figures: {len(files)} files in {out}", "all:     everything agrees"]
+
+
+def test_the_list_gives_every_figure_one_line_in_registry_order():
+    lines = figures.figure_list()
+    assert [line.split()[0] for line in lines] == list(figures.FIGURE_NAMES)
+    for line, (name, spec) in zip(lines, figures.FIGURES.items(), strict=True):
+        assert "\n" not in line and line.endswith(spec.summary) and spec.summary, name
+    assert {"optimizer-paths", "schedules", "loss-landscape"} <= set(figures.FIGURE_NAMES)
+
+
+def _only(data, names):
+    return {**data, "figures": {n: data["figures"][n] for n in names}}
+
+
+def test_rendering_a_subset_keeps_the_directorys_other_figures(data, tmp_path, monkeypatch):
+    # figure_data's verification ran once for the session (conftest.py): its data stands in.
+    monkeypatch.setattr(course, "figure_data", lambda only=None, **_: _only(data, only))
+    first = course.render_all(tmp_path, ("svg",), only=["schedules", "full-batch"])
+    assert [p.name for p in first] == ["full-batch.svg", "schedules.svg", figures.README_FILE,
+                                       figures.DATA_FILE]
+    second = course.render_all(tmp_path, ("svg",), only=["optimizer-paths"])
+    assert [p.name for p in second] == ["optimizer-paths.svg", figures.README_FILE,
+                                        figures.DATA_FILE]
+    record = json.loads((tmp_path / figures.DATA_FILE).read_text())
+    assert list(record["figures"]) == ["full-batch", "optimizer-paths", "schedules"]
+    expected = course.merged_data(_only(data, ["optimizer-paths"]), tmp_path)
+    assert list(expected["figures"]) == list(record["figures"])
+    readme = (tmp_path / figures.README_FILE).read_text()
+    assert readme == figures.readme_text(_only(data, record["figures"]), ("svg",))
+    # a data file verified another way (other backends) is not merged: only the new figure
+    record["backends"] = ["manual", "jax"]
+    (tmp_path / figures.DATA_FILE).write_text(json.dumps(record))
+    assert list(course.merged_data(_only(data, ["schedules"]), tmp_path)["figures"]) == [
+        "schedules"]
+    (tmp_path / figures.DATA_FILE).write_text("not json")
+    assert list(course.merged_data(_only(data, ["schedules"]), tmp_path)["figures"]) == [
+        "schedules"]
