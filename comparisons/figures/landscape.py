@@ -292,17 +292,34 @@ def _range(part: Mapping) -> tuple[float, float]:
     return min(min(row) for row in part["loss"]), max(max(row) for row in part["loss"])
 
 
+def _centre(part: Mapping) -> float:
+    """The stored loss at the grid's centre, ``theta*``."""
+    return part["loss"][len(part["betas"]) // 2][len(part["alphas"]) // 2]
+
+
+def _lowest(part: Mapping) -> str:
+    """Where the grid's loss is lowest, as the alt text words it."""
+    low = _range(part)[0]
+    if low == _centre(part):
+        return f"with the trained network at its lowest point in the centre (loss {num(low, 3)})"
+    j, i = next((j, i) for j, row in enumerate(part["loss"]) for i, v in enumerate(row)
+                if v == low)
+    return (f"with the trained network in the centre (loss {num(_centre(part), 3)}) and its "
+            f"lowest point, {num(low, 3)}, at ({part['alphas'][i]:g}, {part['betas'][j]:g})")
+
+
 def _caption(d: Mapping, c: Mapping) -> str:
     experiment = REGISTRY[LANDSCAPE_EXPERIMENT]
     sizes = "-".join(str(s) for s in experiment.model_settings["sizes"])
     wide, zoom = d["wide"], d["zoom"]
     cells = len(wide["alphas"])
     low, high = _range(wide)
+    where = "at θ*" if low == _centre(wide) else "off θ*"
     return (
         f"The training loss (mean hinge loss + L2 penalty {experiment.l2:g}) of the trained "
         f"{sizes} ReLU network of the moons figures on a 2-D slice through its final "
         f"parameters θ*: L(θ* + α d₁ + β d₂), left over [−{wide['span']:g}, "
-        f"{wide['span']:g}]² (from {num(low, 3)} at θ* to {num(high, 3)}), right zoomed to "
+        f"{wide['span']:g}]² (from {num(low, 3)} {where} to {num(high, 3)}), right zoomed to "
         f"[−{zoom['span']:g}, {zoom['span']:g}]² around the training path; {cells} × {cells} "
         "grid points each, log-spaced contours. "
         f"d₁ and d₂ are random directions (numpy.random.default_rng({d['seed']}), d₁ drawn "
@@ -322,14 +339,14 @@ def _caption(d: Mapping, c: Mapping) -> str:
 
 def _alt(d: Mapping) -> str:
     wide, zoom = d["wide"], d["zoom"]
-    low, high = _range(wide)
+    high = _range(wide)[1]
     return (
         "Two contour maps of the loss over two random directions α and β. Left, from −"
-        f"{wide['span']:g} to {wide['span']:g}: a tilted valley with the trained network at "
-        f"its lowest point in the centre (loss {num(low, 3)}), rising to {num(high, 3)} "
-        f"towards the corners; the projected training path is a short stroke at the centre. "
+        f"{wide['span']:g} to {wide['span']:g}: a tilted valley {_lowest(wide)}, rising to "
+        f"{num(high, 3)} towards the edges; the projected training path is a short stroke "
+        "at the centre. "
         f"Right, zoomed to ±{zoom['span']:g}: the path's {d['steps'] + 1} points run from "
-        f"({d['path_alpha'][0]:.3f}, {d['path_beta'][0]:.3f}), where the loss was "
+        f"({num(d['path_alpha'][0], 2)}, {num(d['path_beta'][0], 2)}), where the loss was "
         f"{num(d['path_loss'][0], 3)}, to the centre, loss {num(d['path_loss'][-1], 3)}."
     )
 

@@ -220,7 +220,8 @@ def _paths_caption(d: Mapping, c: Mapping) -> str:
 
 def _paths_alt(d: Mapping) -> str:
     parts = [f"{run['label']} goes from ({run['w1'][0]:g}, {run['w2'][0]:g}) to "
-             f"({run['w1'][-1]:.3f}, {run['w2'][-1]:.3f}), loss {num(run['loss'][-1], 3)}"
+             f"({num(run['w1'][-1], 2)}, {num(run['w2'][-1], 2)}), loss "
+             f"{num(run['loss'][-1], 3)}"
              for run in d["runs"]]
     return (
         "Four contour plots of the elongated elliptical loss 0.1 w₁² + 2 w₂², minimum at the "
