@@ -35,7 +35,7 @@ __all__ = [
 FIGURES_EXAMPLES = """\
 Examples:
   python -m comparisons figures --list
-  python -m comparisons figures --only optimizer-paths --only schedules --out figs
+  python -m comparisons figures --only full-batch --only train-validation --out figs
 """
 """The ``figures --help`` epilog: each line runs in the tests."""
 

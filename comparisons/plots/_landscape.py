@@ -65,6 +65,7 @@ def plot_landscape_slice(ax: Axes, *, alphas: Sequence[float], betas: Sequence[f
     cbar.set_ticks(_colorbar_ticks(low, high), labels=[
         f"{v:g}" for v in _colorbar_ticks(low, high)])
     cbar.ax.minorticks_off()
+    cbar.set_label("mean hinge + L2 penalty (log scale)")
     color = style.OKABE_ITO["vermillion"]
     ax.plot(path_alpha, path_beta, color=color, linewidth=1.6, marker="o", markersize=3.5,
             zorder=3, gid=f"path {title}")

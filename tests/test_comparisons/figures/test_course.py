@@ -188,26 +188,22 @@ def _only(data, names):
     return {**data, "figures": {n: data["figures"][n] for n in names}}
 
 
-def test_rendering_a_subset_keeps_the_directorys_other_figures(data, tmp_path, monkeypatch):
-    # figure_data's verification ran once for the session (conftest.py): its data stands in.
-    monkeypatch.setattr(course, "figure_data", lambda only=None, **_: _only(data, only))
-    first = course.render_all(tmp_path, ("svg",), only=["schedules", "full-batch"])
-    assert [p.name for p in first] == ["full-batch.svg", "schedules.svg", figures.README_FILE,
-                                       figures.DATA_FILE]
-    second = course.render_all(tmp_path, ("svg",), only=["optimizer-paths"])
-    assert [p.name for p in second] == ["optimizer-paths.svg", figures.README_FILE,
-                                        figures.DATA_FILE]
-    record = json.loads((tmp_path / figures.DATA_FILE).read_text())
-    assert list(record["figures"]) == ["full-batch", "optimizer-paths", "schedules"]
-    expected = course.merged_data(_only(data, ["optimizer-paths"]), tmp_path)
-    assert list(expected["figures"]) == list(record["figures"])
-    readme = (tmp_path / figures.README_FILE).read_text()
-    assert readme == figures.readme_text(_only(data, record["figures"]), ("svg",))
-    # a data file verified another way (other backends) is not merged: only the new figure
-    record["backends"] = ["manual", "jax"]
+def test_merged_data_keeps_only_figures_verified_and_rendered_the_same_way(data, tmp_path):
+    record = json.loads(figures.data_json({**_only(data, ["full-batch", "lr-sweep"]),
+                                           "rendered_with": figures.rendered_with()}))
     (tmp_path / figures.DATA_FILE).write_text(json.dumps(record))
-    assert list(course.merged_data(_only(data, ["schedules"]), tmp_path)["figures"]) == [
-        "schedules"]
+    merged = course.merged_data(_only(data, ["schedules", "full-batch"]), tmp_path)
+    assert list(merged["figures"]) == ["lr-sweep", "full-batch", "schedules"]  # registry order
+    assert merged["figures"]["full-batch"] is data["figures"]["full-batch"]  # the new one wins
+    # read back, non-finite values are floats again (the lr-sweep's overflowed losses)
+    assert figures.data_json(merged["figures"]["lr-sweep"]) == figures.data_json(
+        data["figures"]["lr-sweep"])
+    assert any(math.isinf(v) for v in merged["figures"]["lr-sweep"]["final_loss"])
+    for other in ({**record, "backends": ["manual", "jax"]},
+                  {**record, "rendered_with": {**record["rendered_with"], "numpy": "0"}}):
+        (tmp_path / figures.DATA_FILE).write_text(json.dumps(other))
+        assert list(course.merged_data(_only(data, ["schedules"]), tmp_path)["figures"]) == [
+            "schedules"]
     (tmp_path / figures.DATA_FILE).write_text("not json")
     assert list(course.merged_data(_only(data, ["schedules"]), tmp_path)["figures"]) == [
         "schedules"]
