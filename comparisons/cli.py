@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -450,9 +451,12 @@ def _cmd_faults(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _render_figures(args: argparse.Namespace) -> list[Path]:
-    """Render every figure from freshly verified trajectories (imports matplotlib)."""
-    # `--out` and `--format` are comparisons.figures' own options (add_figure_arguments).
-    return comparisons.figures.render_all(_figure_output(args), tuple(args.format))
+    """Render every figure (``figures --only``: those) from freshly verified trajectories."""
+    # `--out`, `--format` and `--only` are comparisons.figures' own options
+    # (add_figure_arguments).
+    only = getattr(args, "only", None)
+    subset = {} if only is None else {"only": tuple(only)}
+    return comparisons.figures.render_all(_figure_output(args), tuple(args.format), **subset)
 
 
 def _figure_output(args: argparse.Namespace) -> Path:
@@ -469,7 +473,13 @@ def _check_figure_output(args: argparse.Namespace) -> None:
 
 
 def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if getattr(args, "list", False):
+        for line in comparisons.figures.figure_list():
+            _say(out, line)
+        return 0
     spec = None
+    if getattr(args, "spec", None) is not None and getattr(args, "only", None):
+        raise UsageError("--only picks course figures; a --spec draws its own, so give one")
     if getattr(args, "spec", None) is not None:
         try:
             spec = load_spec(args.spec)
@@ -628,11 +638,15 @@ def build_parser(*, figure_arguments: bool = True) -> argparse.ArgumentParser:
 
     figures = commands.add_parser(
         "figures", help="render the course figures, or a spec's own (--spec FILE)",
-        description="Render the course figures (PNG and SVG) from fresh trajectories, "
-        "verified on every available backend before anything is drawn. With --spec FILE: "
-        "verify that experiment the same way, then draw its loss per update, its parameter "
-        "paths and, for a classifier of two features, its decision regions. Exit 1 (nothing "
-        "written) when the backends disagree; 2 for a bad spec or option.",
+        description=textwrap.fill(
+            "Render the course figures (PNG and SVG) from fresh trajectories, "
+            "verified on every available backend before anything is drawn. With --spec FILE: "
+            "verify that experiment the same way, then draw its loss per update, its "
+            "parameter paths and, for a classifier of two features, its decision regions. "
+            "Exit 1 (nothing written) when the backends disagree; 2 for a bad spec or option.",
+            79),
+        epilog=comparisons.figures.FIGURES_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     if figure_arguments:
         _add_figure_arguments(figures, spec=True)

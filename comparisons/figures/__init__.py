@@ -12,6 +12,8 @@ module:
 - :mod:`~comparisons.figures.kind`: the :class:`FigureSpec` row and drawing one;
 - :mod:`~comparisons.figures.lessons` and :mod:`~comparisons.figures.lr_sweep`:
   the lesson figures, and the learning-rate sweep's exact data;
+- :mod:`~comparisons.figures.optimizers` and :mod:`~comparisons.figures.landscape`:
+  optimizer paths and schedules, and the moons network's loss landscape;
 - :mod:`~comparisons.figures.grids` and :mod:`~comparisons.figures.classifiers`:
   classifier grids (model outputs from the verified final parameters, checked
   against JAX at every point) and the classifier figures;
@@ -22,7 +24,8 @@ module:
 - :mod:`~comparisons.figures.files`: PNG and SVG, ``README.md`` (captions and
   alt text) and :data:`DATA_FILE`, each written atomically;
 - :mod:`~comparisons.figures.wording`: numbers and phrases the captions share;
-- :mod:`~comparisons.figures.arguments`: the command's ``--out``, ``--format``, ``--spec``.
+- :mod:`~comparisons.figures.arguments`: the command's ``--out``, ``--format``, ``--spec``,
+  ``--only``, ``--list``.
 
 To add a course figure, add its row (and its data, draw, caption and alt
 functions) to the lesson or classifier table; nothing else changes.
@@ -36,6 +39,8 @@ Examples:
   python -m comparisons figures                       # every figure into figures/
   python -m comparisons figures --out /tmp/figs --format svg
   python -m comparisons figures --spec examples/logistic-inline.toml  # beside the spec
+  python -m comparisons figures --only schedules --only loss-landscape  # those two
+  python -m comparisons figures --list                # every figure, one line each
   python -m comparisons all                           # the full suite, figures included
 
 Example:
@@ -47,6 +52,7 @@ Example:
 
 from comparisons.figures.arguments import (
     DEFAULT_OUT,
+    FIGURES_EXAMPLES,
     add_figure_arguments,
     output_directory,
     spec_output_directory,
@@ -57,6 +63,8 @@ from comparisons.figures.course import (
     FIGURES,
     draw_figure,
     figure_data,
+    figure_list,
+    merged_data,
     readme_text,
     render_all,
     write_figures,
@@ -91,6 +99,7 @@ __all__ = [
     "DATA_FILE",
     "DEFAULT_OUT",
     "FIGURES",
+    "FIGURES_EXAMPLES",
     "FIGURE_NAMES",
     "LESSON_RATES",
     "MAX_PARAMETER_PATHS",
@@ -108,9 +117,11 @@ __all__ = [
     "draw_figure",
     "draws_regions",
     "figure_data",
+    "figure_list",
     "final_values",
     "grid_axis",
     "grid_bounds",
+    "merged_data",
     "output_directory",
     "parse_formats",
     "readme_text",

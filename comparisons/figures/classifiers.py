@@ -380,24 +380,28 @@ CLASSIFIER_FIGURES: tuple[FigureSpec, ...] = (
                    f"{percent(d['train_accuracy'])} right"),
         draw_regions, _moons_caption, _moons_alt,
         (MOONS,), _moons_boundary_data,
+        summary="the trained 2-16-16-1 ReLU network's regions on the two moons",
     ),
     FigureSpec(
         "moons-training",
         lambda d: "Hinge loss falls and accuracy climbs while the learning rate decays",
         _draw_moons_training, _moons_training_caption, _moons_training_alt,
         (MOONS,), _moons_training_data,
+        summary="the moons network's loss, accuracy and decaying learning rate",
     ),
     FigureSpec(
         "logistic-boundary",
         lambda d: "Logistic regression draws one straight line where p(late) = 0.5",
         draw_regions, _logistic_caption, _logistic_alt,
         (LOGISTIC,), _logistic_data,
+        summary="logistic regression's p(late) = 0.5 line on two shipment features",
     ),
     FigureSpec(
         "softmax-regions",
         lambda d: "Softmax splits the plane into three regions, one per delay class",
         _draw_softmax_regions, _softmax_caption, _softmax_alt,
         (SOFTMAX,), _softmax_data,
+        summary="softmax regression's three delay-class regions, sliced by weight",
     ),
 )
 """The classifier figures, after the lesson figures (one row per figure)."""

@@ -35,6 +35,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from comparisons import figure_style as style
+from comparisons.experiments import Experiment
 from comparisons.figures.verified import VerifiedRuns
 
 __all__ = ["FigureSpec", "draw_single", "figure_table"]
@@ -50,10 +51,14 @@ class FigureSpec:
       draw: ``draw(fig, data)``: makes the Axes and calls the figure's plot function.
       caption: ``caption(data, context)`` -> the README caption.
       alt: ``alt(data)`` -> the alt text (what a reader who cannot see it needs).
-      experiments: the registry experiments whose verified runs the data comes from.
+      experiments: the experiments whose verified runs the data comes from: registry
+        names, or :class:`~comparisons.experiments.Experiment` rows a figure defines
+        itself (kept in :class:`VerifiedRuns` under their ``name``).
       data: ``data(verified)`` -> what ``draw`` takes, from :class:`VerifiedRuns`
         holding ``experiments`` (``None`` for a spec's figures, whose data
         :func:`comparisons.figures.spec.spec_figure_data` collects).
+      summary: one line saying what the figure shows, without its data
+        (``python -m comparisons figures --list``).
     """
 
     name: str
@@ -61,8 +66,9 @@ class FigureSpec:
     draw: Callable[[Figure, Mapping], None]
     caption: Callable[[Mapping, Mapping], str]
     alt: Callable[[Mapping], str]
-    experiments: tuple[str, ...] = ()
+    experiments: tuple[str | Experiment, ...] = ()
     data: Callable[[VerifiedRuns], dict] | None = None
+    summary: str = ""
 
     def render(self, data: Mapping) -> Figure:
         """The figure drawn from ``data``, titled, in the shared style (not saved).

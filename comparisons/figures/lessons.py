@@ -267,6 +267,7 @@ LESSON_FIGURES: tuple[FigureSpec, ...] = (
         ),
         _rates_alt,
         LESSON_RATES, _learning_rates_data,
+        summary="loss per SGD update at three learning rates, every backend overlaid",
     ),
     FigureSpec(
         "lr-trajectories",
@@ -283,6 +284,7 @@ LESSON_FIGURES: tuple[FigureSpec, ...] = (
         ),
         _trajectories_alt,
         LESSON_RATES, _lr_trajectories_data,
+        summary="each rate's (w, b) path over the contours of the one-shipment loss",
     ),
     FigureSpec(
         "lr-sweep",
@@ -306,6 +308,7 @@ LESSON_FIGURES: tuple[FigureSpec, ...] = (
         ),
         _sweep_alt,
         LESSON_RATES, lambda v: lr_sweep_data([v.ref(n) for n in LESSON_RATES]),
+        summary="loss after 100 updates against about 1,200 learning rates, 2/λmax marked",
     ),
     FigureSpec(
         "full-batch",
@@ -329,6 +332,7 @@ LESSON_FIGURES: tuple[FigureSpec, ...] = (
             f"from {d['b'][0]:g} to {d['b'][-1]:.3f} (target {num(d['target_b'], 3)})."
         ),
         ("full-batch",), _full_batch_data,
+        summary="full-batch gradient descent on three shipments: loss, w and b per update",
     ),
     FigureSpec(
         "train-validation",
@@ -352,6 +356,7 @@ LESSON_FIGURES: tuple[FigureSpec, ...] = (
         ("train-validation",),
         lambda v: {"train_loss": v.ref("train-validation").train_loss,
                    "val_loss": v.ref("train-validation").val_loss},
+        summary="training loss falls while validation loss rises",
     ),
     FigureSpec(
         "gradient-accumulation",
@@ -374,6 +379,7 @@ LESSON_FIGURES: tuple[FigureSpec, ...] = (
             + "; ".join(label.replace("\n", " ") for label in d["passes"]) + "."
         ),
         ("gradient-accumulation",), _accumulation_data,
+        summary="w.grad after backward passes with and without clearing, per backend",
     ),
     FigureSpec(
         "mini-batch",
@@ -393,6 +399,7 @@ LESSON_FIGURES: tuple[FigureSpec, ...] = (
             "the mini-batch losses zigzag above and below it. Dotted lines mark epochs."
         ),
         ("mini-batch",), _mini_batch_data,
+        summary="each mini-batch's loss against the full-batch loss, per update",
     ),
     FigureSpec(
         "autograd-graph",
@@ -417,6 +424,7 @@ LESSON_FIGURES: tuple[FigureSpec, ...] = (
         ),
         ("scalar-autograd",),
         lambda v: _autograd_graph_data(v.ref("scalar-autograd"), v.tolerance),
+        summary="the scalar engine's computation graph with every value and gradient",
     ),
 )
 """The lesson figures, in the order the course shows them (one row per figure)."""

@@ -103,19 +103,22 @@ class VerifiedRuns:
         return self.runs[name][self.reference]
 
 
-def verify_runs(names: Iterable[str], *, backends: Sequence[str] | None = None) -> VerifiedRuns:
-    """Verify registry experiments ``names`` (each once, in order) into one :class:`VerifiedRuns`.
+def verify_runs(names: Iterable[str | Experiment], *,
+                backends: Sequence[str] | None = None) -> VerifiedRuns:
+    """Verify experiments (each once, in order) into one :class:`VerifiedRuns`.
 
-    Its ``backends`` are those every run has; its ``tolerance`` the largest any
-    verdict used.
+    Each is a registry name, or an :class:`~comparisons.experiments.Experiment`
+    a figure defines itself (kept by its ``name``). Its ``backends`` are those
+    every run has; its ``tolerance`` the largest any verdict used.
 
     Raises:
       UnverifiedTrajectoryError: an experiment's backends disagree.
     """
     runs: dict[str, tuple[dict[str, TrajectoryRecord], ExperimentVerdict]] = {}
-    for name in names:
-        if name not in runs:
-            runs[name] = verified_runs(name, backends=backends)
+    for item in names:
+        experiment = item if isinstance(item, Experiment) else REGISTRY[item]
+        if experiment.name not in runs:
+            runs[experiment.name] = verify_experiment(experiment, backends=backends)
     verdicts = [verdict for _, verdict in runs.values()]
     first = next(iter(runs.values()))[0]
     return VerifiedRuns(

@@ -32,6 +32,7 @@ from comparisons.plots._classifiers import (
     region_legend,
 )
 from comparisons.plots._graph import layout_graph, plot_autograd_graph
+from comparisons.plots._landscape import log_levels, plot_landscape_slice, plot_loss_landscape
 from comparisons.plots._learning_rates import (
     describe_run,
     loss_surface,
@@ -41,6 +42,12 @@ from comparisons.plots._learning_rates import (
     plot_lr_trajectory,
 )
 from comparisons.plots._momentum_map import plot_momentum_map
+from comparisons.plots._optimizers import (
+    plot_optimizer_path,
+    plot_optimizer_paths,
+    plot_schedules,
+    quadratic_surface,
+)
 from comparisons.plots._training import (
     plot_full_batch,
     plot_gradient_accumulation,
@@ -54,6 +61,7 @@ __all__ = [
     "class_color",
     "describe_run",
     "layout_graph",
+    "log_levels",
     "loss_surface",
     "margins",
     "misclassified",
@@ -64,14 +72,20 @@ __all__ = [
     "plot_decision_regions",
     "plot_full_batch",
     "plot_gradient_accumulation",
+    "plot_landscape_slice",
     "plot_learning_rates",
     "plot_loss_curves",
+    "plot_loss_landscape",
     "plot_lr_sweep",
     "plot_lr_trajectories",
     "plot_lr_trajectory",
     "plot_mini_batch",
     "plot_momentum_map",
+    "plot_optimizer_path",
+    "plot_optimizer_paths",
     "plot_parameter_paths",
+    "plot_schedules",
     "plot_train_validation",
+    "quadratic_surface",
     "region_legend",
 ]

@@ -54,6 +54,9 @@ RUN_ELSEWHERE = {
                                                       '"rerun"'),
     "python -m comparisons run --json report.json": ("tests/test_comparisons/test_rerun.py",
                                                      '"--json"'),
+    "python -m comparisons figures --only full-batch --only train-validation --out figs": (
+        "tests/test_comparisons/figures/test_arguments.py",
+        '"--only", "full-batch", "--only",\n                             "train-validation"'),
 }
 """README commands that run every experiment or figure: the test file running each, as text."""
 

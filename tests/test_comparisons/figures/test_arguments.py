@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,55 @@ def test_figures_help_describes_spec(capsys):
     assert parser.parse_args(["figures"]).out is None  # resolved to figures/ when run
     assert figures.output_directory(None, None) == figures.DEFAULT_OUT
     assert parser.parse_args(["all"]).out == figures.DEFAULT_OUT
+
+
+def test_only_is_repeatable_and_list_prints_one_line_per_figure(capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["figures", "--only", "schedules", "--only", "loss-landscape"])
+    assert args.only == ["schedules", "loss-landscape"] and not args.list
+    assert parser.parse_args(["figures"]).only is None
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--list")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == figures.figure_list()
+
+
+def test_an_unknown_figure_is_one_line_naming_the_known_ones_exit_2(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--only", "schedules", "--only",
+                             "moons", "--out", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert len(err.strip().splitlines()) == 1
+    assert "unknown figure 'moons'; known: learning-rates, " in err and "loss-landscape" in err
+    code, _, err = run_cli(capsys, "comparisons", "figures", "--only", "schedules", "--spec",
+                           "my-run.toml")
+    assert code == 2 and err.count("\n") == 1 and "--only" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_help_examples_render_the_chosen_figures_and_keep_the_others(capsys, tmp_path,
+                                                                        monkeypatch, data):
+    from comparisons.figures import course
+
+    # figure_data's verification ran once for the session (conftest.py): its data stands in.
+    def subset(only=None, **_):
+        return {**data, "figures": {n: data["figures"][n] for n in only}}
+
+    monkeypatch.setattr(course, "figure_data", subset)
+    monkeypatch.chdir(tmp_path)
+    _, page, _ = run_cli(capsys, "comparisons", "figures", "--help")
+    assert "python -m comparisons figures --list" in page
+    # the --help example, as written (cheap figures, so the test stays short)
+    code, out, err = run_cli(capsys, "comparisons", "figures", "--only", "full-batch", "--only",
+                             "train-validation", "--out", "figs")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [f"figs/{n}.{f}" for n in ("full-batch", "train-validation")
+                                for f in ("png", "svg")] + ["figs/README.md",
+                                                            "figs/figure-data.json"]
+    # a second subset: only it is drawn; README and data keep the first two
+    code, out, _ = run_cli(capsys, "comparisons", "figures", "--only", "mini-batch", "--out",
+                           "figs", "--format", "svg")
+    assert code == 0 and out.splitlines()[0] == "figs/mini-batch.svg"
+    names = ["full-batch", "train-validation", "mini-batch"]
+    record = json.loads((tmp_path / "figs" / figures.DATA_FILE).read_text())
+    assert list(record["figures"]) == names
+    readme = (tmp_path / "figs" / figures.README_FILE).read_text()
+    assert readme == figures.readme_text(subset(names), ("svg",))

@@ -1,6 +1,6 @@
 """The course figures (comparisons.figures.course): all written, deterministic, up to date.
 
-The course's twelve figures are rendered once per session (the ``rendered``
+The course's sixteen figures are rendered once per session (the ``rendered``
 fixture) from the verified data; the committed ``figures/`` directory must hold
 exactly what the code renders now.
 """
@@ -34,7 +34,7 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
     out, written = rendered.out, rendered.written
     expected = [out / f"{name}.{fmt}" for name in figures.FIGURE_NAMES for fmt in ("png", "svg")]
     assert written == [*expected, out / figures.README_FILE, out / figures.DATA_FILE]
-    assert len(figures.FIGURE_NAMES) == 13  # 12 + momentum-map
+    assert len(figures.FIGURE_NAMES) == 16
     for name in figures.FIGURE_NAMES:
         width, height = png_size(out / f"{name}.png")
         assert width >= 1600, name  # the issue's floor for a slide
@@ -174,3 +174,41 @@ def test_all_renders_the_figures_and_counts_them_in_its_summary(tmp_path, capsys
                    + [figures.README_FILE, figures.DATA_FILE])
     assert sorted(p.name for p in out.iterdir()) == files
     assert summary == [f"figures: {len(files)} files in {out}", "all:     everything agrees"]
+
+
+def test_the_list_gives_every_figure_one_line_in_registry_order():
+    lines = figures.figure_list()
+    assert [line.split()[0] for line in lines] == list(figures.FIGURE_NAMES)
+    for line, (name, spec) in zip(lines, figures.FIGURES.items(), strict=True):
+        assert "\n" not in line and len(line.split(None, 1)[1]) > 20, name
+        # a row without a summary is listed by the experiments it draws
+        assert line.endswith(spec.summary or ", ".join(
+            e if isinstance(e, str) else e.name for e in spec.experiments)), name
+    described = ["learning-rates", "lr-sweep", "moons-decision-boundary", "optimizer-paths",
+                 "schedules", "loss-landscape"]
+    assert all(figures.FIGURES[name].summary for name in described)
+
+
+def _only(data, names):
+    return {**data, "figures": {n: data["figures"][n] for n in names}}
+
+
+def test_merged_data_keeps_only_figures_verified_and_rendered_the_same_way(data, tmp_path):
+    record = json.loads(figures.data_json({**_only(data, ["full-batch", "lr-sweep"]),
+                                           "rendered_with": figures.rendered_with()}))
+    (tmp_path / figures.DATA_FILE).write_text(json.dumps(record))
+    merged = course.merged_data(_only(data, ["schedules", "full-batch"]), tmp_path)
+    assert list(merged["figures"]) == ["lr-sweep", "full-batch", "schedules"]  # registry order
+    assert merged["figures"]["full-batch"] is data["figures"]["full-batch"]  # the new one wins
+    # read back, non-finite values are floats again (the lr-sweep's overflowed losses)
+    assert figures.data_json(merged["figures"]["lr-sweep"]) == figures.data_json(
+        data["figures"]["lr-sweep"])
+    assert any(math.isinf(v) for v in merged["figures"]["lr-sweep"]["final_loss"])
+    for other in ({**record, "backends": ["manual", "jax"]},
+                  {**record, "rendered_with": {**record["rendered_with"], "numpy": "0"}}):
+        (tmp_path / figures.DATA_FILE).write_text(json.dumps(other))
+        assert list(course.merged_data(_only(data, ["schedules"]), tmp_path)["figures"]) == [
+            "schedules"]
+    (tmp_path / figures.DATA_FILE).write_text("not json")
+    assert list(course.merged_data(_only(data, ["schedules"]), tmp_path)["figures"]) == [
+        "schedules"]

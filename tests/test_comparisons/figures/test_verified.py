@@ -46,3 +46,12 @@ def test_verified_runs_keep_each_experiment_once_and_the_backends_all_share():
     assert list(runs.runs) == ["five-steps"] and runs.reference == "manual"
     assert runs.backends == ("manual", "jax") and runs.tolerance > 0
     assert runs.ref("five-steps") is runs.runs["five-steps"]["manual"]
+
+
+def test_a_figures_own_experiment_is_verified_under_its_name_beside_registry_names():
+    from comparisons.figures.optimizers import PATH_RUNS
+
+    own = PATH_RUNS[0]  # a figure-only experiment, not in the registry
+    runs = verified.verify_runs(["five-steps", own, own], backends=("manual", "jax"))
+    assert list(runs.runs) == ["five-steps", own.name]
+    assert runs.ref(own.name).params["w[0]"][0] == own.init["w[0]"]
