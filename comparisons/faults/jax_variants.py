@@ -54,8 +54,8 @@ update-sign-flipped                        ``sign = -1``
 gradients-cleared-before-step              ``cleared_before_step``: no step, .grad 0
 step-called-twice                          ``step_twice``: the rule applied twice
 stale-gradient                             ``stale``
-stale-gradient-step-before-backward        ``step_before_backward``: the step, with the
-                                           previous batch's gradient, before the backward
+stale-gradient-step-before-backward        none: the reference's run recorded a step late
+                                           (params ``k`` and grads ``k`` those of ``k - 1``)
 batch-order-not-reshuffled,                the batch indices (an input per variant), where
 last-batch-skipped                         every batch has the reference's size
 =========================================  =================================================
@@ -136,7 +136,6 @@ class Knobs(NamedTuple):
     rate_twice: float
     accumulate: float
     stale: float
-    step_before_backward: float
     cleared_before_step: float
     step_twice: float
     loss_after_update: float
@@ -206,7 +205,7 @@ def _reference_knobs(e: Experiment) -> Knobs:
                  l2_grad=1.0, batch_l2=0.0, decay_mask=ones,
                  coupled=decay if coupled else 0.0, decoupled=0.0 if coupled else decay,
                  sign=1.0, rate_twice=0.0, accumulate=0.0, stale=0.0,
-                 step_before_backward=0.0, cleared_before_step=0.0, step_twice=0.0,
+                 cleared_before_step=0.0, step_twice=0.0,
                  loss_after_update=0.0)
 
 
@@ -256,7 +255,7 @@ def _knob_changes(e: Experiment, name: str, base: Knobs) -> dict[str, Any] | Non
         "gradients-cleared-before-step": lambda: {"cleared_before_step": 1.0},
         "step-called-twice": lambda: {"step_twice": 1.0},
         "stale-gradient": lambda: {"stale": 1.0},
-        "stale-gradient-step-before-backward": lambda: {"step_before_backward": 1.0},
+        "stale-gradient-step-before-backward": dict,  # recorded a step late (_late)
         "wrong-learning-rate": dict,  # the rates only (_rates)
         "schedule-not-stepped": dict,
         "batch-order-not-reshuffled": dict,  # the batches only (_variant_order)
@@ -501,42 +500,37 @@ def _variant_run(program: _Program, alpha: float, params, data, knobs: Knobs, ra
                     program.objective.loss, _outputs(program, p, x_val, knobs), y_val)
         return found
 
+    def apply_twice(params, state, used, rate, spec_rate, times):
+        def once(carry, go):
+            p, st = carry
+            moved, moved_state = _apply(program, p, st, used, rate, spec_rate, knobs)
+            return (_where(go, moved, p), _where(go, moved_state, st)), None
+        return jax.lax.scan(once, (params, state), times)[0]
+
     def step(carry, inputs):
-        params, state, buffer, late, pending = carry
-        k, rate, early_rate, spec_rate, rows = inputs
+        params, state, buffer, late = carry
+        rate, spec_rate, rows = inputs
         xb, yb = (x, y) if program.full_batch else (x[rows], y[rows])
         state_k = record(params)
-        early = (knobs.step_before_backward > 0.5) & (k > 0)
-        moved, moved_state = _apply(program, params, state, pending, early_rate, spec_rate,
-                                    knobs)  # the rule's count is k - 1: no step at step 0
-        at = _where(early, moved, params)
-        state = _where(early, moved_state, state)
-        loss, g = _batch_loss_and_grads(program, at, xb, yb, knobs, alpha)
+        loss, g = _batch_loss_and_grads(program, params, xb, yb, knobs, alpha)
         buffer = _where(knobs.accumulate, jax.tree.map(jnp.add, buffer, g), g)
         used = _where(knobs.stale, late, buffer)
-        once, once_state = _apply(program, at, state, used, rate, spec_rate, knobs)
-        steps = (knobs.cleared_before_step < 0.5) & (knobs.step_before_backward < 0.5)
-        once, once_state = _where(steps, once, at), _where(steps, once_state, state)
-        twice, twice_state = _apply(program, once, once_state, used, rate, spec_rate, knobs)
-        new, new_state = (_where(knobs.step_twice, twice, once),
-                          _where(knobs.step_twice, twice_state, once_state))
+        steps = knobs.cleared_before_step < 0.5
+        new, new_state = apply_twice(params, state, used, rate, spec_rate,
+                                     jnp.stack([steps, steps & (knobs.step_twice > 0.5)]))
         after = _batch_loss(program, new, xb, yb, knobs, alpha)
-        recorded = _where(knobs.cleared_before_step, zeros, _where(
-            knobs.step_before_backward, _where(k > 0, pending, zeros), buffer))
-        state_k.update(grads=recorded, batch_loss=jnp.where(knobs.loss_after_update > 0.5,
-                                                            after, loss))
-        return (new, new_state, buffer, buffer, g), state_k
+        state_k.update(grads=_where(knobs.cleared_before_step, zeros, buffer),
+                       batch_loss=jnp.where(knobs.loss_after_update > 0.5, after, loss))
+        return (new, new_state, buffer, buffer), state_k
 
-    steps = program.steps
-    early_rates = jnp.concatenate([rates[:1], rates[:-1]])
-    inputs = (jnp.arange(steps), rates, early_rates, spec_rates, indices)
-    carry, series = jax.lax.scan(step, (params, state0, zeros, zeros, zeros), inputs)
+    carry, series = jax.lax.scan(step, (params, state0, zeros, zeros),
+                                 (rates, spec_rates, indices))
     final = record(carry[0])
     return series, final
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled(program: _Program, alpha: float, validation: bool):
+def _compiled(program: _Program, alpha: float):
     def run(params, data, knobs, rates, indices, spec_rates):
         return jax.vmap(lambda kn, r, i: _variant_run(program, alpha, params, data, kn, r, i,
                                                       spec_rates))(knobs, rates, indices)
@@ -595,12 +589,15 @@ def run_jax_variants(experiment: Experiment, faults: Sequence[str | FaultVariant
     orders = [_variant_order(setup, v) for v in variants]
     rates = [_rates(setup, v) for v in variants]
     with ft.float64(), jax.default_matmul_precision("highest"):
-        records = _run(e, setup, knobs, orders, rates)
+        late = [v is not None and v.name == "stale-gradient-step-before-backward"
+                for v in variants]
+        records = _run(e, setup, knobs, orders, rates, late)
     return {(f if isinstance(f, str) or f is None else f.name): record
             for f, record in zip(faults, records, strict=True)}
 
 
-def _run(e: Experiment, setup: _Setup, knobs, orders, rates) -> list[TrajectoryRecord]:
+def _run(e: Experiment, setup: _Setup, knobs, orders, rates, late
+         ) -> list[TrajectoryRecord]:
     objective = _common.objective_of(e)
     activations = hidden_activations(e.model, e.model_config)
     frozen = set(_common.frozen_names(e))
@@ -615,12 +612,13 @@ def _run(e: Experiment, setup: _Setup, knobs, orders, rates) -> list[TrajectoryR
     for v, order in enumerate(orders):
         if order is not None:
             indices[v] = np.asarray(order, dtype=np.int32)
-    run = _compiled(program, float(e.l2), x_val is not None)
+    run = _compiled(program, float(e.l2))
     series, final = run(params, (x, y, x_val, y_val), _stack(knobs),
                         jnp.asarray(np.asarray(rates, dtype=np.float64)), jnp.asarray(indices),
                         jnp.asarray(np.asarray(setup.rates, dtype=np.float64)))
     series, final = jax.device_get((series, final))
-    return [_record(e, series, final, v, orders[v], rates[v]) for v in range(len(knobs))]
+    return [_record(e, series, final, v, orders[v], rates[v], late[v])
+            for v in range(len(knobs))]
 
 
 def _tree_leaf_names(e: Experiment, params) -> list[str]:
@@ -632,12 +630,18 @@ def _tree_leaf_names(e: Experiment, params) -> list[str]:
     return seen
 
 
-def _series(tree, v: int, final=None) -> dict[str, np.ndarray]:
+def _late(block: np.ndarray, zero_first: bool) -> np.ndarray:
+    """``block`` one step late: entry ``k`` is entry ``k - 1`` (entry 0: itself, or 0)."""
+    first = np.zeros_like(block[:1]) if zero_first else block[:1]
+    return np.concatenate([first, block[:-1]])
+
+
+def _series(tree, v: int, final=None, late: bool = False) -> dict[str, np.ndarray]:
     def take(leaf, last):
         block = np.asarray(leaf[v], dtype=np.float64)
         if last is not None:
             block = np.concatenate([block, np.asarray(last[v], dtype=np.float64)[None]])
-        return block
+        return _late(block, zero_first=last is None) if late else block
     if final is None:
         stacked = jax.tree.map(lambda leaf: take(leaf, None), tree)
     else:
@@ -648,10 +652,17 @@ def _series(tree, v: int, final=None) -> dict[str, np.ndarray]:
     return named
 
 
-def _record(e: Experiment, series, final, v: int, order, rates) -> TrajectoryRecord:
+def _record(e: Experiment, series, final, v: int, order, rates, late: bool
+            ) -> TrajectoryRecord:
+    """Variant ``v``'s record; ``late``: the state and gradient recorded a step late
+    (``stale-gradient-step-before-backward``: step ``k`` applies batch ``k - 1``'s
+    gradient, taken at the parameters it moves, so its run is the reference's with
+    ``params[k] = theta_{k-1}`` and ``grads[k] = g_{k-1}``; the batch loss is batch
+    ``k``'s at ``theta_k``, the reference's own)."""
     def along(key):
-        return np.concatenate([np.asarray(series[key][v], np.float64).reshape(e.steps, -1),
-                               np.asarray(final[key][v], np.float64).reshape(1, -1)])
+        block = np.concatenate([np.asarray(series[key][v], np.float64).reshape(e.steps, -1),
+                                np.asarray(final[key][v], np.float64).reshape(1, -1)])
+        return _late(block, zero_first=False) if late else block
 
     extras = {}
     if e.schedule is not None:
@@ -660,8 +671,8 @@ def _record(e: Experiment, series, final, v: int, order, rates) -> TrajectoryRec
         if key in series:
             extras[key] = along(key)[:, 0].tolist()
     record = TrajectoryRecord(
-        params=_series(series["params"], v, final["params"]),
-        grads=_series(series["grads"], v),
+        params=_series(series["params"], v, final["params"], late),
+        grads=_series(series["grads"], v, late=late),
         batch_loss=np.asarray(series["batch_loss"][v], np.float64).tolist(),
         train_loss=along("train_loss")[:, 0].tolist(),
         val_loss=along("val_loss")[:, 0].tolist() if "val_loss" in series else None,
@@ -671,4 +682,3 @@ def _record(e: Experiment, series, final, v: int, order, rates) -> TrajectoryRec
     )
     record.check_lengths()
     return record
-
