@@ -74,6 +74,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+import numpy as np
+
 import comparisons.backends
 from comparisons.compare import Mismatch, compare_trajectories
 from comparisons.experiments import Experiment
@@ -382,18 +384,22 @@ def _signature(experiment: Experiment, reference: TrajectoryRecord, theirs, firs
         biases = set(bias_leaves(experiment.model, experiment.model_config)) if (
             experiment.kind == "train") else set()
         line += " " + _leaves_phrase(leaves, supplied, biases)
-    if _never_moves(values) and reference.params and _moves(reference):
+    if _never_moves(theirs) and reference.params and _moves(reference):
         line += "; your parameters never move"
     return _Signature(line, quantity, step, factor, bool(leaves) and leaves == supplied)
 
 
-def _never_moves(values) -> bool:
-    seen: dict[str, set[float]] = {}
-    for (q, n, _), v in values.items():
+def _never_moves(theirs) -> bool:
+    """Every parameter supplied holds one value, at two or more steps."""
+    if isinstance(theirs, TrajectoryRecord):
+        theirs = Trajectory(params=theirs.params)
+    steps: set[int] = set()
+    for q, _, at, values in theirs.series_arrays():
         if q == "params":
-            seen.setdefault(n, set()).add(v)
-    steps = {k for (q, _, k) in values if q == "params"}
-    return len(steps) >= 2 and all(len(vs) == 1 for vs in seen.values())
+            steps.update(at.tolist())
+            if len(values) and not np.all(values == values[0]):
+                return False
+    return len(steps) >= 2
 
 
 def _moves(reference: TrajectoryRecord) -> bool:
@@ -404,13 +410,19 @@ def _moves(reference: TrajectoryRecord) -> bool:
 
 
 def _only(theirs, like: TrajectoryRecord, quantities: tuple[str, ...]):
-    """``theirs``'s values of ``quantities`` only (a record: ``like``'s other series)."""
+    """``theirs``'s values of ``quantities`` only (a record: ``like``'s other series).
+
+    A :class:`Trajectory` keeps its whole series as arrays (a series from step 0 on
+    without a gap as it is; else by step), so this is cheap for large runs too.
+    """
     if isinstance(theirs, TrajectoryRecord):
         return dataclasses.replace(like, **{q: getattr(theirs, q) for q in quantities})
-    kept: dict[str, dict[str, dict[int, float]]] = {q: {} for q in quantities}
-    for (q, n, k), v in theirs.values.items():
+    kept: dict[str, dict[str, object]] = {q: {} for q in quantities}
+    for q, n, steps, values in theirs.series_arrays():
         if q in quantities:
-            kept[q].setdefault(n, {})[k] = v
+            whole = np.array_equal(steps, np.arange(len(steps)))
+            kept[q][n] = values if whole else dict(zip(steps.tolist(), values.tolist(),
+                                                       strict=True))
     return Trajectory(**kept)
 
 
