@@ -114,9 +114,10 @@ MANUAL_VARIANT_WORK = 100_000
 path (its ~25 variants cost about as much as the jax path's one compile, 2-5 s);
 past it, the jax path where it applies."""
 
-MAX_JAX_VALUES = 50_000_000
+MAX_JAX_VALUES = 10_000_000
 """The most values (variants x parameters x (steps + 1)) the jax path holds for one
-diagnosis (400 MB of float64 parameters alone); past it the faults are not tried."""
+diagnosis (80 MB of float64 parameters alone, and as many values compared per variant); past
+it the faults are not tried."""
 
 VARIANT_RUNNERS = ("manual", "jax")
 """What may run the fault variants: ``manual`` (each variant the manual backend with
@@ -531,7 +532,7 @@ class _JaxRuns:
         if fault.name in self.records and fault is VARIANTS.get(fault.name):
             return self.records[fault.name]
         width = len(self.faults) + 1
-        return run_jax_variants(self.experiment, [fault, *[None] * (width - 1)])[fault.name]
+        return run_jax_variants(self.experiment, [fault], width=width)[fault.name]
 
 
 def diagnose(

@@ -449,16 +449,20 @@ def _batch_loss(program: _Program, params, x, y, knobs: Knobs, alpha: float):
 
 
 def _batch_loss_and_grads(program: _Program, params, x, y, knobs: Knobs, alpha: float):
-    def total(p):
-        per = _per_example(program, p, x, y, knobs)
-        return jnp.sum(per), per
+    """The batch loss and the gradient as recorded (``.grad``), knobs applied.
 
-    (summed, per), g_sum = jax.value_and_grad(total, has_aux=True)(params)
-    g_last = jax.grad(lambda p: _per_example(program, p, x[-1:], y[-1:], knobs)[0])(params)
+    One forward; its backward is pulled back twice at once (``vmap`` of the VJP): with
+    ones, the per-example sum's gradient, and with the last example's indicator, that
+    example's (``bias-gradient-not-summed``).
+    """
+    per, pull = jax.vjp(lambda p: _per_example(program, p, x, y, knobs), params)
+    last = jnp.zeros_like(per).at[-1].set(1.0)
+    both = jax.vmap(lambda cotangent: pull(cotangent)[0])(jnp.stack([jnp.ones_like(per), last]))
+    summed = jnp.sum(per)
     data = jnp.where(knobs.loss_sum > 0.5, summed, summed / per.shape[0])
-    g = jax.tree.map(lambda gs, gl, last, c: jnp.where(
-        c == 0.0, 0.0, c * jnp.where(last > 0.5, gl, gs / knobs.divisor)),
-        g_sum, g_last, knobs.bias_last, knobs.leaf_data)
+    g = jax.tree.map(lambda gs, c, bias_last: jnp.where(
+        c == 0.0, 0.0, c * jnp.where(bias_last > 0.5, gs[1], gs[0] / knobs.divisor)),
+        both, knobs.leaf_data, knobs.bias_last)
     pen = _penalty(params, alpha, knobs.l2_grad, knobs)[1]
     value = _penalty(params, alpha, knobs.l2_value, knobs)[0]
     extra_value, extra = _penalty(params, 1.0, knobs.batch_l2, knobs)
@@ -559,15 +563,16 @@ def _stack(items: Sequence):
                                                               for v in leaves])), *items)
 
 
-def run_jax_variants(experiment: Experiment, faults: Sequence[str | FaultVariant | None]
-                     ) -> dict[str | None, TrajectoryRecord]:
+def run_jax_variants(experiment: Experiment, faults: Sequence[str | FaultVariant | None], *,
+                     width: int | None = None) -> dict[str | None, TrajectoryRecord]:
     """Each fault's run of ``experiment`` (``None``: the run without any), one compiled program.
 
     Every fault must be one :func:`jax_faults` keeps (a name of :data:`VARIANTS`, or a
     :class:`~comparisons.faults.variants.FaultVariant` such as
     :func:`~comparisons.faults.variants.wrong_learning_rate`'s); the records are keyed
     as given (a variant by its name), float64, ``params`` and ``grads`` as read-only
-    NumPy series.
+    NumPy series. ``width``: run that many variants (the rest without a fault), so
+    that a later call of another length reuses the compiled program of an earlier one.
 
     Raises:
       ValueError: the program cannot run ``experiment`` (:func:`unsupported`), or a
@@ -578,6 +583,7 @@ def run_jax_variants(experiment: Experiment, faults: Sequence[str | FaultVariant
     if problem is not None:
         raise ValueError(f"{e.name}: the JAX fault variants take {problem}")
     variants = [VARIANTS[f] if isinstance(f, str) else f for f in faults]
+    variants += [None] * max(0, (width or 0) - len(variants))
     keep = {v.name for v in jax_faults(e, [v for v in variants if v is not None])}
     for v in variants:
         if v is not None and v.name not in keep:
@@ -593,7 +599,7 @@ def run_jax_variants(experiment: Experiment, faults: Sequence[str | FaultVariant
                 for v in variants]
         records = _run(e, setup, knobs, orders, rates, late)
     return {(f if isinstance(f, str) or f is None else f.name): record
-            for f, record in zip(faults, records, strict=True)}
+            for f, record in zip(faults, records, strict=False)}
 
 
 def _run(e: Experiment, setup: _Setup, knobs, orders, rates, late
