@@ -27,6 +27,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+import comparisons.reference_choice as reference_choice
+from comparisons.check import check
 from comparisons.compare import compare_trajectories
 from comparisons.experiments import REGISTRY
 from comparisons.faults import VARIANTS, diagnose, fault_variants, run_variant
@@ -213,3 +215,15 @@ def test_the_jax_path_refuses_what_it_cannot_run():
                  variants="jax")
     with pytest.raises(ValueError, match="variants must be one of manual, jax, got 'torch'"):
         diagnose(RELU_HINGE, run_variant(RELU_HINGE, None), variants="torch")
+
+
+def test_check_diagnoses_a_run_past_the_manual_reference_where_diagnosable(runs, monkeypatch):
+    # check's reference is jax (float64) past manual's limit; the diagnosis still runs
+    # where its variants can (here on manual: the run is small) and names the fault.
+    monkeypatch.setattr(reference_choice, "MANUAL_WORK_LIMIT", 1)
+    manual, _ = runs[TANH_ADAM.name]
+    theirs = manual["bias-gradient-sign"]
+    verdict = check(TANH_ADAM, {"params": dict(theirs.params), "grads": dict(theirs.grads)})
+    assert verdict.reference == "jax"
+    assert not verdict.reference_reason.endswith("diagnosis not run at this size")
+    assert [d.fault for d in verdict.diagnoses if d.named] == ["bias-gradient-sign"]
