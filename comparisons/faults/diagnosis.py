@@ -52,6 +52,14 @@ rate), and whether the parameters move at all.
 :func:`fault_differences` says where each variant first differs from the correct
 reference (``None``: on this experiment it cannot be told apart).
 
+The variants run on one of two paths (:data:`VARIANT_RUNNERS`), chosen by size
+(:func:`choose_variants`) or by ``diagnose(..., variants=...)``: ``manual``, each
+variant a pure-Python run, up to :data:`MANUAL_VARIANT_WORK`; ``jax`` past it where
+:mod:`comparisons.faults.jax_variants` applies, every knob-expressed fault in one
+compiled float64 program (the others on ``manual`` up to :data:`MAX_VARIANT_WORK`,
+else *not weighed*, which the result says). The diagnosis is the same on either path
+where both weigh the same faults (the variants agree to rounding).
+
 Example:
   >>> from comparisons.experiments import REGISTRY
   >>> from comparisons.faults.variants import run_variant

@@ -232,7 +232,9 @@ def _knob_changes(e: Experiment, name: str, base: Knobs) -> dict[str, Any] | Non
         "update-before-loss": lambda: {"loss_after_update": 1.0},
         "tanh-derivative-missing-square": lambda: {"activation": 1.0},
         "relu-gradient-where-negative": lambda: {"activation": 1.0},
-        "relu-gradient-where-negative-hinge": lambda: {"activation": 1.0, "hinge": 1.0},
+        "relu-gradient-where-negative-hinge": lambda: {  # the one broken relu, everywhere
+            "activation": float("relu" in hidden_activations(e.model, e.model_config)),
+            "hinge": 1.0},
         "softmax-without-max-subtraction": lambda: {"no_max_shift": 1.0},
         "double-softmax": lambda: {"double_softmax": 1.0},
         "sigmoid-applied-twice": lambda: {"sigmoid_twice": 1.0},
