@@ -75,11 +75,14 @@ equals the manual one to rounding: the tests compare every knob-expressed fault 
 :func:`comparisons.faults.variants.run_variant` by the comparator at float64's
 tolerance, the criterion the diagnosis itself applies.
 
-Example:
+Example (``run_jax_variants(e, ["sum-not-mean", None])`` then gives both runs' records,
+``-34.0`` and ``-11.333...`` as the first ``grads["w"]``; not run here: a compile):
   >>> from comparisons.experiments import REGISTRY
-  >>> runs = run_jax_variants(REGISTRY["full-batch"], ["sum-not-mean", None])
-  >>> round(runs["sum-not-mean"].grads["w"][0], 9), round(runs[None].grads["w"][0], 9)
-  (-34.0, -11.333333333)
+  >>> from comparisons.faults.variants import fault_variants
+  >>> e = REGISTRY["full-batch"]
+  >>> knobs = jax_faults(e, [VARIANTS[name] for name in fault_variants(e)])
+  >>> len(knobs), sorted(set(fault_variants(e)) - {f.name for f in knobs})
+  (16, ['overwrite-not-accumulate', 'update-in-place-before-all-gradients'])
 """
 
 from __future__ import annotations
