@@ -82,7 +82,7 @@ Example (``run_jax_variants(e, ["sum-not-mean", None])`` then gives both runs' r
   >>> e = REGISTRY["full-batch"]
   >>> knobs = jax_faults(e, [VARIANTS[name] for name in fault_variants(e)])
   >>> len(knobs), sorted(set(fault_variants(e)) - {f.name for f in knobs})
-  (16, ['overwrite-not-accumulate', 'update-in-place-before-all-gradients'])
+  (15, ['overwrite-not-accumulate', 'update-in-place-before-all-gradients'])
 """
 
 from __future__ import annotations
