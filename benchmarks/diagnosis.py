@@ -16,7 +16,8 @@ the project's JAX code) with one planted bug, and records ``params`` (steps 0..S
 
 Each row is timed end to end (the reference, the comparison and the diagnosis, in
 one process, after a warm-up check of another trajectory so that imports are not
-counted), once with the fault variants on the ``jax`` path (the default for this
+counted; JAX's compile caches are cleared before each, so each compiles as a fresh
+process would), once with the fault variants on the ``jax`` path (the default for this
 size: :func:`comparisons.faults.diagnosis.choose_variants`; its compile is
 counted) and once on the ``manual`` path (each variant a pure-Python run: the
 benchmark lifts :data:`~comparisons.faults.diagnosis.MANUAL_VARIANT_WORK` and
@@ -38,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import comparisons  # noqa: E402
 import comparisons.faults.diagnosis as diagnosis  # noqa: E402
 from comparisons.experiments import REGISTRY  # noqa: E402
+from comparisons.faults import jax_variants  # noqa: E402
 from comparisons.spec import load_spec  # noqa: E402
 from functional_training import model_kind  # noqa: E402
 
@@ -156,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             for variants in paths:
                 if variants == "manual":
                     diagnosis.MANUAL_VARIANT_WORK = diagnosis.MAX_VARIANT_WORK = float("inf")
+                jax.clear_caches()  # each row compiles, as in a fresh process
+                jax_variants._compiled.cache_clear()
                 total, verdict = timed(lambda t=target, p=path: comparisons.check(t, p))
                 line = verdict.diagnosis_lines()[0] if verdict.diagnosis_lines() else "(agrees)"
                 print(f"({row})  {bug:11s} {variants:9s} {alone:10.2f} s {total:13.2f} s  {line}",
