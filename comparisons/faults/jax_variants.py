@@ -407,7 +407,11 @@ def _outputs(program: _Program, params, x, knobs: Knobs):
 
 
 def _per_example(program: _Program, params, x, y, knobs: Knobs):
-    s = _outputs(program, params, x, knobs)
+    return _loss_of(program, _outputs(program, params, x, knobs), y, knobs)
+
+
+def _loss_of(program: _Program, s, y, knobs: Knobs):
+    """Each example's loss of the outputs ``s``, with the loss's knobs."""
     loss = program.objective.loss
     if loss == "hinge":
         return _hinge(s, y, knobs.hinge)
@@ -435,16 +439,12 @@ def _penalty(params, alpha: float, factor, knobs: Knobs):
     return _times(factor, alpha * value), grads
 
 
-def _data_loss(program: _Program, params, x, y, knobs: Knobs):
-    per = _per_example(program, params, x, y, knobs)
-    total = jnp.sum(per)
-    return jnp.where(knobs.loss_sum > 0.5, total, total / per.shape[0])
-
-
-def _full_loss(program: _Program, params, x, y, knobs: Knobs, alpha: float):
+def _full_loss(program: _Program, params, x, y, knobs: Knobs, alpha: float, outputs=None):
     """A recorded full loss (train or validation): the data loss and the penalty."""
-    return _data_loss(program, params, x, y, knobs) + _penalty(params, alpha, knobs.l2_value,
-                                                               knobs)[0]
+    outputs = _outputs(program, params, x, knobs) if outputs is None else outputs
+    total = jnp.sum(_loss_of(program, outputs, y, knobs))
+    data = jnp.where(knobs.loss_sum > 0.5, total, total / outputs.shape[0])
+    return data + _penalty(params, alpha, knobs.l2_value, knobs)[0]
 
 
 def _batch_loss(program: _Program, params, x, y, knobs: Knobs, alpha: float):
@@ -498,15 +498,15 @@ def _variant_run(program: _Program, alpha: float, params, data, knobs: Knobs, ra
 
     def record(p):
         outputs = _outputs(program, p, x, knobs)
-        found = {"params": p, "train_loss": _full_loss(program, p, x, y, knobs, alpha),
+        found = {"params": p, "train_loss": _full_loss(program, p, x, y, knobs, alpha, outputs),
                  "predictions": outputs}
         if program.objective.classifies:
             found["train_accuracy"] = ft.accuracy_of(program.objective.loss, outputs, y)
         if x_val is not None:
-            found["val_loss"] = _full_loss(program, p, x_val, y_val, knobs, alpha)
+            at_val = _outputs(program, p, x_val, knobs)
+            found["val_loss"] = _full_loss(program, p, x_val, y_val, knobs, alpha, at_val)
             if program.objective.classifies:
-                found["val_accuracy"] = ft.accuracy_of(
-                    program.objective.loss, _outputs(program, p, x_val, knobs), y_val)
+                found["val_accuracy"] = ft.accuracy_of(program.objective.loss, at_val, y_val)
         return found
 
     def apply_twice(params, state, used, rate, spec_rate, times):

@@ -147,10 +147,8 @@ def test_what_the_program_cannot_run_is_said():
 
 DIAGNOSED = [  # (experiment, the fault planted in the trajectory: the manual variant's run)
     (RELU_HINGE, "relu-gradient-where-negative-hinge"),
-    (RELU_HINGE, "l2-as-weight-decay"),
     (RELU_HINGE, "stale-gradient-step-before-backward"),
     (TANH_ADAM, "adamw-not-adam"),
-    (TANH_ADAM, "sum-not-mean"),
     (TANH_ADAM, "batch-order-not-reshuffled"),
     (TANH_ADAM, "overwrite-not-accumulate"),  # manual on both paths (not a knob)
     (SOFTMAX, "double-softmax"),
@@ -221,9 +219,10 @@ def test_check_diagnoses_a_run_past_the_manual_reference_where_diagnosable(runs,
     # check's reference is jax (float64) past manual's limit; the diagnosis still runs
     # where its variants can (here on manual: the run is small) and names the fault.
     monkeypatch.setattr(reference_choice, "MANUAL_WORK_LIMIT", 1)
-    manual, _ = runs[TANH_ADAM.name]
+    manual, _ = runs[LOGISTIC_ADAMW.name]
     theirs = manual["bias-gradient-sign"]
-    verdict = check(TANH_ADAM, {"params": dict(theirs.params), "grads": dict(theirs.grads)})
+    verdict = check(LOGISTIC_ADAMW, {"params": dict(theirs.params),
+                                     "grads": dict(theirs.grads)})
     assert verdict.reference == "jax"
     assert not verdict.reference_reason.endswith("diagnosis not run at this size")
     assert [d.fault for d in verdict.diagnoses if d.named] == ["bias-gradient-sign"]
