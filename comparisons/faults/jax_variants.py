@@ -95,6 +95,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
 import functional_training as ft
 from comparisons.backends import _common
@@ -133,6 +134,7 @@ class Knobs(NamedTuple):
     l2_grad: float
     batch_l2: float
     decay_mask: Any
+    trained: Any
     coupled: float
     decoupled: float
     sign: float
@@ -142,6 +144,10 @@ class Knobs(NamedTuple):
     cleared_before_step: float
     step_twice: float
     loss_after_update: float
+
+
+_PER_SCALAR = ("leaf_data", "bias_last", "decay_mask", "trained")
+"""The knobs held per parameter (pytrees built per leaf; one vector in the program)."""
 
 
 class _Setup(NamedTuple):
@@ -206,6 +212,7 @@ def _reference_knobs(e: Experiment) -> Knobs:
                  leaf_data=ones, bias_last=zeros, activation=0.0, hinge=0.0,
                  sigmoid_twice=0.0, double_softmax=0.0, no_max_shift=0.0, l2_value=1.0,
                  l2_grad=1.0, batch_l2=0.0, decay_mask=ones,
+                 trained=_leaf_tree(e, lambda leaf: float(leaf in e.trainable)),
                  coupled=decay if coupled else 0.0, decoupled=0.0 if coupled else decay,
                  sign=1.0, rate_twice=0.0, accumulate=0.0, stale=0.0,
                  cleared_before_step=0.0, step_twice=0.0,
@@ -386,7 +393,6 @@ class _Program(NamedTuple):
     activation: str | None
     steps: int
     full_batch: bool
-    trainable: tuple[bool, ...]
     schedule: bool
 
 
@@ -439,40 +445,42 @@ def _penalty(params, alpha: float, factor, knobs: Knobs):
     return _times(factor, alpha * value), grads
 
 
-def _full_loss(program: _Program, params, x, y, knobs: Knobs, alpha: float, outputs=None):
-    """A recorded full loss (train or validation): the data loss and the penalty."""
+def _full_loss(program: _Program, params, x, y, knobs: Knobs, alpha: float, outputs=None, *,
+               flat):
+    """A recorded full loss (train or validation): the data loss and the penalty
+    (``flat``: the parameters as one vector, as the masks are)."""
     outputs = _outputs(program, params, x, knobs) if outputs is None else outputs
     total = jnp.sum(_loss_of(program, outputs, y, knobs))
     data = jnp.where(knobs.loss_sum > 0.5, total, total / outputs.shape[0])
-    return data + _penalty(params, alpha, knobs.l2_value, knobs)[0]
+    return data + _penalty(flat, alpha, knobs.l2_value, knobs)[0]
 
 
-def _batch_loss(program: _Program, params, x, y, knobs: Knobs, alpha: float):
+def _batch_loss(program: _Program, theta, x, y, knobs: Knobs, alpha: float, unravel):
     """The batch loss alone (``update-before-loss`` records it at the moved parameters)."""
-    return (_full_loss(program, params, x, y, knobs, alpha)
-            + _penalty(params, 1.0, knobs.batch_l2, knobs)[0])
+    return (_full_loss(program, unravel(theta), x, y, knobs, alpha, flat=theta)
+            + _penalty(theta, 1.0, knobs.batch_l2, knobs)[0])
 
 
-def _batch_loss_and_grads(program: _Program, params, x, y, knobs: Knobs, alpha: float):
-    """The batch loss and the gradient as recorded (``.grad``), knobs applied.
+def _batch_loss_and_grads(program: _Program, theta, x, y, knobs: Knobs, alpha: float, unravel):
+    """The batch loss and the gradient as recorded (``.grad``), knobs applied, at the
+    parameters ``theta`` as one vector (``unravel(theta)``: the model's pytree).
 
     One forward; its backward is pulled back twice at once (``vmap`` of the VJP): with
     ones, the per-example sum's gradient, and with the last example's indicator, that
     example's (``bias-gradient-not-summed``).
     """
-    per, pull = jax.vjp(lambda p: _per_example(program, p, x, y, knobs), params)
+    per, pull = jax.vjp(lambda t: _per_example(program, unravel(t), x, y, knobs), theta)
     last = jnp.zeros_like(per).at[-1].set(1.0)
     both = jax.vmap(lambda cotangent: pull(cotangent)[0])(jnp.stack([jnp.ones_like(per), last]))
     summed = jnp.sum(per)
     data = jnp.where(knobs.loss_sum > 0.5, summed, summed / per.shape[0])
-    g = jax.tree.map(lambda gs, c, bias_last: jnp.where(
-        c == 0.0, 0.0, c * jnp.where(bias_last > 0.5, gs[1], gs[0] / knobs.divisor)),
-        both, knobs.leaf_data, knobs.bias_last)
-    pen = _penalty(params, alpha, knobs.l2_grad, knobs)[1]
-    value = _penalty(params, alpha, knobs.l2_value, knobs)[0]
-    extra_value, extra = _penalty(params, 1.0, knobs.batch_l2, knobs)
-    g = jax.tree.map(lambda a, b, c: a + b + c, g, pen, extra)
-    return data + value + extra_value, g
+    c = knobs.leaf_data
+    g = jnp.where(c == 0.0, 0.0, c * jnp.where(knobs.bias_last > 0.5, both[1],
+                                               both[0] / knobs.divisor))
+    pen = _penalty(theta, alpha, knobs.l2_grad, knobs)[1]
+    value = _penalty(theta, alpha, knobs.l2_value, knobs)[0]
+    extra_value, extra = _penalty(theta, 1.0, knobs.batch_l2, knobs)
+    return data + value + extra_value, g + pen + extra
 
 
 def _apply(program: _Program, params, state, grads, rate, spec_rate, knobs: Knobs):
@@ -484,55 +492,59 @@ def _apply(program: _Program, params, state, grads, rate, spec_rate, knobs: Knob
         lambda d, p, m: d - jnp.where(m > 0.5, _times(knobs.decoupled, p), 0.0),
         direction, params, knobs.decay_mask)
     scale = knobs.sign * rate * jnp.where(knobs.rate_twice > 0.5, spec_rate, 1.0)
-    leaves, tree = jax.tree.flatten(direction)
-    updates = jax.tree.unflatten(tree, [jnp.where(trained, scale * d, 0.0) for d, trained
-                                        in zip(leaves, program.trainable, strict=True)])
+    updates = jax.tree.map(lambda d, trained: jnp.where(trained > 0.5, scale * d, 0.0),
+                           direction, knobs.trained)
     return optax.apply_updates(params, updates), state
 
 
 def _variant_run(program: _Program, alpha: float, params, data, knobs: Knobs, rates, indices,
                  spec_rates):
+    """One variant's run: the parameters as one vector (elementwise knobs, the rule and
+    the buffers on one array, not per leaf), the model's pytree for the forward."""
     x, y, x_val, y_val = data
-    state0 = program.optimizer.init(params)
-    zeros = jax.tree.map(jnp.zeros_like, params)
+    theta0, unravel = ravel_pytree(params)
+    state0 = program.optimizer.init(theta0)
+    zeros = jnp.zeros_like(theta0)
 
-    def record(p):
+    def record(theta):
+        p = unravel(theta)
         outputs = _outputs(program, p, x, knobs)
-        found = {"params": p, "train_loss": _full_loss(program, p, x, y, knobs, alpha, outputs),
-                 "predictions": outputs}
+        found = {"params": p, "predictions": outputs,
+                 "train_loss": _full_loss(program, p, x, y, knobs, alpha, outputs, flat=theta)}
         if program.objective.classifies:
             found["train_accuracy"] = ft.accuracy_of(program.objective.loss, outputs, y)
         if x_val is not None:
             at_val = _outputs(program, p, x_val, knobs)
-            found["val_loss"] = _full_loss(program, p, x_val, y_val, knobs, alpha, at_val)
+            found["val_loss"] = _full_loss(program, p, x_val, y_val, knobs, alpha, at_val,
+                                           flat=theta)
             if program.objective.classifies:
                 found["val_accuracy"] = ft.accuracy_of(program.objective.loss, at_val, y_val)
         return found
 
-    def apply_twice(params, state, used, rate, spec_rate, times):
+    def apply_twice(theta, state, used, rate, spec_rate, times):
         def once(carry, go):
-            p, st = carry
-            moved, moved_state = _apply(program, p, st, used, rate, spec_rate, knobs)
-            return (_where(go, moved, p), _where(go, moved_state, st)), None
-        return jax.lax.scan(once, (params, state), times)[0]
+            t, st = carry
+            moved, moved_state = _apply(program, t, st, used, rate, spec_rate, knobs)
+            return (_where(go, moved, t), _where(go, moved_state, st)), None
+        return jax.lax.scan(once, (theta, state), times)[0]
 
     def step(carry, inputs):
-        params, state, buffer, late = carry
+        theta, state, buffer, late = carry
         rate, spec_rate, rows = inputs
         xb, yb = (x, y) if program.full_batch else (x[rows], y[rows])
-        state_k = record(params)
-        loss, g = _batch_loss_and_grads(program, params, xb, yb, knobs, alpha)
-        buffer = _where(knobs.accumulate, jax.tree.map(jnp.add, buffer, g), g)
-        used = _where(knobs.stale, late, buffer)
+        state_k = record(theta)
+        loss, g = _batch_loss_and_grads(program, theta, xb, yb, knobs, alpha, unravel)
+        buffer = jnp.where(knobs.accumulate > 0.5, buffer + g, g)
+        used = jnp.where(knobs.stale > 0.5, late, buffer)
         steps = knobs.cleared_before_step < 0.5
-        new, new_state = apply_twice(params, state, used, rate, spec_rate,
+        new, new_state = apply_twice(theta, state, used, rate, spec_rate,
                                      jnp.stack([steps, steps & (knobs.step_twice > 0.5)]))
-        after = _batch_loss(program, new, xb, yb, knobs, alpha)
-        state_k.update(grads=_where(knobs.cleared_before_step, zeros, buffer),
+        after = _batch_loss(program, new, xb, yb, knobs, alpha, unravel)
+        state_k.update(grads=unravel(jnp.where(knobs.cleared_before_step > 0.5, zeros, buffer)),
                        batch_loss=jnp.where(knobs.loss_after_update > 0.5, after, loss))
         return (new, new_state, buffer, buffer), state_k
 
-    carry, series = jax.lax.scan(step, (params, state0, zeros, zeros),
+    carry, series = jax.lax.scan(step, (theta0, state0, zeros, zeros),
                                  (rates, spec_rates, indices))
     final = record(carry[0])
     return series, final
@@ -611,11 +623,9 @@ def _run(e: Experiment, setup: _Setup, knobs, orders, rates, late
          ) -> list[TrajectoryRecord]:
     objective = _common.objective_of(e)
     activations = hidden_activations(e.model, e.model_config)
-    frozen = set(_common.frozen_names(e))
     params = jax.tree.map(jnp.asarray, ft.params_from_values(e.model, e.init, **e.model_config))
-    trainable = tuple(leaf not in frozen for leaf in _tree_leaf_names(e, params))
     program = _Program(objective, _optimizer(e), activations[0] if activations else None,
-                       e.steps, setup.order is None, trainable, e.schedule is not None)
+                       e.steps, setup.order is None, e.schedule is not None)
     x, y = _arrays(e, e.train)
     x_val, y_val = (None, None) if e.validation is None else _arrays(e, e.validation)
     width = 1 if setup.order is None else len(setup.order[0])
@@ -624,21 +634,14 @@ def _run(e: Experiment, setup: _Setup, knobs, orders, rates, late
         if order is not None:
             indices[v] = np.asarray(order, dtype=np.int32)
     run = _compiled(program, float(e.l2))
-    series, final = run(params, (x, y, x_val, y_val), _stack(knobs),
+    flat = [k._replace(**{field: ravel_pytree(getattr(k, field))[0] for field in _PER_SCALAR})
+            for k in knobs]
+    series, final = run(params, (x, y, x_val, y_val), _stack(flat),
                         jnp.asarray(np.asarray(rates, dtype=np.float64)), jnp.asarray(indices),
                         jnp.asarray(np.asarray(setup.rates, dtype=np.float64)))
     series, final = jax.device_get((series, final))
     return [_record(e, series, final, v, orders[v], rates[v], late[v])
             for v in range(len(knobs))]
-
-
-def _tree_leaf_names(e: Experiment, params) -> list[str]:
-    names = ft.named_series(params, leading=0)
-    seen: list[str] = []
-    for name in names:
-        if leaf_of(name) not in seen:
-            seen.append(leaf_of(name))
-    return seen
 
 
 def _late(block: np.ndarray, zero_first: bool) -> np.ndarray:
