@@ -118,7 +118,12 @@ _ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
 
 class Knobs(NamedTuple):
-    """One variant's settings of the step (module docstring); leaf knobs are pytrees."""
+    """One variant's settings of the step (the module docstring's table).
+
+    ``leaf_data``, ``bias_last``, ``decay_mask`` and ``trained`` hold a value per
+    parameter (built as the model's pytree, one value per leaf; one vector in the
+    program); the others are scalars. A switch is on above 0.5.
+    """
 
     divisor: float
     loss_sum: float
@@ -155,8 +160,7 @@ class _Setup(NamedTuple):
 
     experiment: Experiment
     order: list[list[int]] | None
-    rates: list[float]
-    leaves: dict[str, list[str]]  # leaf -> its scalar names
+    rates: list[float]  # the spec's rate of each step (the manual rule's)
 
 
 def unsupported(experiment: Experiment) -> str | None:
@@ -328,10 +332,7 @@ def jax_faults(experiment: Experiment, faults: Sequence[FaultVariant]) -> list[F
 def _setup(e: Experiment) -> _Setup:
     rate = _common.learning_rate(e)
     rates = [float(rate(k)) if callable(rate) else float(rate) for k in range(e.steps)]
-    leaves: dict[str, list[str]] = {}
-    for name in e.parameter_names:
-        leaves.setdefault(leaf_of(name), []).append(name)
-    return _Setup(e, batch_order(e), rates, leaves)
+    return _Setup(e, batch_order(e), rates)
 
 
 # --- the program -----------------------------------------------------------------------------
@@ -393,7 +394,6 @@ class _Program(NamedTuple):
     activation: str | None
     steps: int
     full_batch: bool
-    schedule: bool
 
 
 def _outputs(program: _Program, params, x, knobs: Knobs):
@@ -624,7 +624,7 @@ def _run(e: Experiment, setup: _Setup, knobs, orders, rates, late
     activations = hidden_activations(e.model, e.model_config)
     params = jax.tree.map(jnp.asarray, ft.params_from_values(e.model, e.init, **e.model_config))
     program = _Program(objective, _optimizer(e), activations[0] if activations else None,
-                       e.steps, setup.order is None, e.schedule is not None)
+                       e.steps, setup.order is None)
     x, y = _arrays(e, e.train)
     x_val, y_val = (None, None) if e.validation is None else _arrays(e, e.validation)
     width = 1 if setup.order is None else len(setup.order[0])
