@@ -513,9 +513,9 @@ def diagnosable(experiment: Experiment) -> bool:
     return unsupported(experiment) is None and _jax_values(experiment) <= MAX_JAX_VALUES
 
 
-def _jax_values(experiment: Experiment, variants: int | None = None) -> int:
-    count = len(VARIANTS) + 1 if variants is None else variants
-    return count * len(experiment.parameter_names) * (experiment.steps + 1)
+def _jax_values(experiment: Experiment) -> int:
+    """At most this many parameter values the jax path holds (every fault, and none)."""
+    return (len(VARIANTS) + 1) * len(experiment.parameter_names) * (experiment.steps + 1)
 
 
 class _JaxRuns:
