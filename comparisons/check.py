@@ -60,7 +60,7 @@ import comparisons.backends
 from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
 from comparisons.dtype_hint import float32_hint, relative_diff
 from comparisons.experiments import REGISTRY, Experiment
-from comparisons.faults.diagnosis import Diagnosis, describe_diagnoses, diagnose
+from comparisons.faults.diagnosis import Diagnosis, describe_diagnoses, diagnosable, diagnose
 from comparisons.reference_choice import choose_reference
 from comparisons.report import package_versions
 from comparisons.spec import SpecError, load_spec
@@ -480,8 +480,9 @@ def check(
         trajectory file's path (JSON or long CSV; :func:`as_trajectory`).
       reference: the backend to compare with; default ``manual``, or ``jax`` (float64) for a
         run too large for it (:func:`comparisons.reference_choice.choose_reference`; the
-        verdict's ``reference_reason`` says so). Past that size the diagnosis, whose
-        variants run on ``manual``, is not run.
+        verdict's ``reference_reason`` says so). The diagnosis runs where
+        :func:`comparisons.faults.diagnosis.diagnosable` (its variants on ``manual``
+        or, for large runs, ``jax`` in float64); past that size it is not run.
       dtype: ``float64``, or ``float32`` for a float32 implementation (both
         sides are compared rounded to float32, with float32's tolerance).
       diagnosis: when you disagree, name the known faults your values match.
@@ -506,7 +507,7 @@ def check(
     choice = choose_reference(experiment)
     reason = choice.reason if reference is None else None
     reference = reference or choice.name
-    if choice.reason is not None and diagnosis:  # the gallery's variants run on manual
+    if choice.reason is not None and diagnosis and not diagnosable(experiment):  # by size
         diagnosis = False
         reason = f"{reason or f'{reference}, as asked'}; diagnosis not run at this size"
     try:
@@ -525,7 +526,8 @@ def check(
     if diagnosis and not compared.agree:
         found = diagnose(  # a tuple of Diagnosis, with the trajectory's signature
             experiment, theirs, dtype=dtype,
-            reference=expected if reference == "manual" else None,  # the faults' own reference
+            reference=expected if reference == "manual" or (  # a float64 reference
+                reference == "jax" and dtype == "float64") else None,
             compare=lambda e, ref, yours: compare_partial(e, ref, yours, reference=reference,
                                                           dtype=dtype),
         )

@@ -6,6 +6,9 @@ One concept per module:
   one piece replaced (:data:`VARIANTS`, :func:`run_variant`, :func:`fault_variants`;
   a bug's forms share a :attr:`FaultVariant.family`; :func:`wrong_learning_rate`
   builds the wrong-rate bug at any factor);
+- :mod:`comparisons.faults.jax_variants`: the same variants, where a bug is a
+  number of the step, as knobs of one compiled float64 JAX program (every variant
+  at once; the diagnosis's path for large runs);
 - :mod:`comparisons.faults.diagnosis`: which variants a mismatching trajectory
   agrees with (:func:`diagnose`, :func:`fault_differences`);
 - :mod:`comparisons.faults.gallery`: each bug on an experiment that shows it,

@@ -52,6 +52,14 @@ rate), and whether the parameters move at all.
 :func:`fault_differences` says where each variant first differs from the correct
 reference (``None``: on this experiment it cannot be told apart).
 
+The variants run on one of two paths (:data:`VARIANT_RUNNERS`), chosen by size
+(:func:`choose_variants`) or by ``diagnose(..., variants=...)``: ``manual``, each
+variant a pure-Python run, up to :data:`MANUAL_VARIANT_WORK`; ``jax`` past it where
+:mod:`comparisons.faults.jax_variants` applies, every knob-expressed fault in one
+compiled float64 program (the others on ``manual`` up to :data:`MAX_VARIANT_WORK`,
+else *not weighed*, which the result says). The diagnosis is the same on either path
+where both weigh the same faults (the variants agree to rounding).
+
 Example:
   >>> from comparisons.experiments import REGISTRY
   >>> from comparisons.faults.variants import run_variant
@@ -74,9 +82,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+import numpy as np
+
 import comparisons.backends
 from comparisons.compare import Mismatch, compare_trajectories
 from comparisons.experiments import Experiment
+from comparisons.faults.jax_variants import jax_faults, run_jax_variants, unsupported
 from comparisons.faults.variants import (
     VARIANTS,
     FaultVariant,
@@ -87,8 +98,9 @@ from comparisons.models import bias_leaves
 from comparisons.trajectory import Trajectory
 from functional_training import TrajectoryRecord, leaf_of
 
-__all__ = ["CONFIDENCES", "MAX_VARIANT_WORK", "Diagnoses", "Diagnosis", "describe_diagnoses",
-           "diagnose", "fault_differences", "signature"]
+__all__ = ["CONFIDENCES", "MANUAL_VARIANT_WORK", "MAX_JAX_VALUES", "MAX_VARIANT_WORK",
+           "VARIANT_RUNNERS", "Diagnoses", "Diagnosis", "choose_variants", "describe_diagnoses",
+           "diagnosable", "diagnose", "fault_differences", "signature"]
 
 CONFIDENCES = ("exact", "training", "parameters", "first-steps")
 """The levels of evidence, strongest first (see the module docstring)."""
@@ -98,9 +110,27 @@ MOST_CANDIDATES = 3
 
 MAX_VARIANT_WORK = 1_000_000
 """The most parameter-example-steps (parameters x examples per step x steps) for which
-:func:`diagnose` runs the variants: each is a run of the manual reference in pure
-Python (the 2-16-16-1 network on 20 points for 10 steps, 67,400, takes 0.4 s). Past it
-the diagnosis is the signature alone, and says the known faults were not tried."""
+:func:`diagnose` runs a variant on the manual path: each is a run of the manual
+reference in pure Python (the 2-16-16-1 network on 20 points for 10 steps, 67,400,
+takes 0.4 s). Past it, on the manual path, the diagnosis is the signature alone and
+says the known faults were not tried; on the jax path, the faults that are not knobs
+(:data:`comparisons.faults.jax_variants.STRUCTURAL`) are not weighed, and the
+diagnosis says so."""
+
+MANUAL_VARIANT_WORK = 100_000
+"""Up to this many parameter-example-steps :func:`choose_variants` keeps the manual
+path (its ~25 variants cost about as much as the jax path's one compile, 2-5 s);
+past it, the jax path where it applies."""
+
+MAX_JAX_VALUES = 10_000_000
+"""The most values (variants x parameters x (steps + 1)) the jax path holds for one
+diagnosis (80 MB of float64 parameters alone, and as many values compared per variant); past
+it the faults are not tried."""
+
+VARIANT_RUNNERS = ("manual", "jax")
+"""What may run the fault variants: ``manual`` (each variant the manual backend with
+its bug, Python floats) or ``jax`` (the knob-expressed faults as one compiled
+float64 program, :mod:`comparisons.faults.jax_variants`)."""
 
 _TRAINING = ("params", "grads")
 
@@ -157,17 +187,36 @@ class Diagnoses(tuple):
       (True, "first differs at step 0, grads: x2 the reference's")
     """
 
-    def __new__(cls, items=(), signature: str = ""):
+    def __new__(cls, items=(), signature: str = "", variants: str = "manual",
+                not_weighed: tuple[str, ...] = ()):
         self = super().__new__(cls, items)
         self.signature = signature
+        self.variants = variants  # which ran the fault variants (VARIANT_RUNNERS)
+        self.not_weighed = tuple(not_weighed)  # faults that apply but were not run
         return self
+
+    def weighed_note(self) -> str:
+        """``""`` for the manual path; else which ran the variants and what was not weighed.
+
+        Example:
+          >>> Diagnoses((), "x", "jax", ("overwrite-not-accumulate",)).weighed_note()
+          'fault variants weighed on jax in float64; not weighed at this size: \
+overwrite-not-accumulate'
+        """
+        parts = []
+        if self.variants == "jax":
+            parts.append("fault variants weighed on jax in float64")
+        if self.not_weighed:
+            parts.append("not weighed at this size: " + ", ".join(self.not_weighed))
+        return "; ".join(parts)
 
 
 def describe_diagnoses(diagnoses: Sequence[Diagnosis]) -> str:
     """``<fault>: <bug> (evidence: ...)`` or ``no known fault; candidates: ...``.
 
     With no candidates, the :class:`Diagnoses`' signature (when it has one) follows
-    in parentheses.
+    in parentheses; in brackets, where the variants ran on jax or some were not
+    weighed, :meth:`Diagnoses.weighed_note`.
 
     Example:
       >>> describe_diagnoses([])
@@ -178,13 +227,15 @@ def describe_diagnoses(diagnoses: Sequence[Diagnosis]) -> str:
       ...                     Diagnosis("b", "bug b", 0, "grads.w", "x2", "training", False)])
       'no known fault; candidates: a (x2); b (x2)'
     """
+    note = diagnoses.weighed_note() if isinstance(diagnoses, Diagnoses) else ""
+    note = f" [{note}]" if note else ""
     named = [d for d in diagnoses if d.named]
     if named:
-        return named[0].describe()
+        return named[0].describe() + note
     if not diagnoses:
         signature = getattr(diagnoses, "signature", "")
-        return f"no known fault ({signature})" if signature else "no known fault"
-    return "no known fault; candidates: " + "; ".join(d.describe() for d in diagnoses)
+        return (f"no known fault ({signature})" if signature else "no known fault") + note
+    return "no known fault; candidates: " + "; ".join(d.describe() for d in diagnoses) + note
 
 
 Compare = Callable[[Experiment, TrajectoryRecord, object], object]
@@ -342,18 +393,22 @@ def _signature(experiment: Experiment, reference: TrajectoryRecord, theirs, firs
         biases = set(bias_leaves(experiment.model, experiment.model_config)) if (
             experiment.kind == "train") else set()
         line += " " + _leaves_phrase(leaves, supplied, biases)
-    if _never_moves(values) and reference.params and _moves(reference):
+    if _never_moves(theirs) and reference.params and _moves(reference):
         line += "; your parameters never move"
     return _Signature(line, quantity, step, factor, bool(leaves) and leaves == supplied)
 
 
-def _never_moves(values) -> bool:
-    seen: dict[str, set[float]] = {}
-    for (q, n, _), v in values.items():
+def _never_moves(theirs) -> bool:
+    """Every parameter supplied holds one value, at two or more steps."""
+    if isinstance(theirs, TrajectoryRecord):
+        theirs = Trajectory(params=theirs.params)
+    steps: set[int] = set()
+    for q, _, at, values in theirs.series_arrays():
         if q == "params":
-            seen.setdefault(n, set()).add(v)
-    steps = {k for (q, _, k) in values if q == "params"}
-    return len(steps) >= 2 and all(len(vs) == 1 for vs in seen.values())
+            steps.update(at.tolist())
+            if len(values) and not np.all(values == values[0]):
+                return False
+    return len(steps) >= 2
 
 
 def _moves(reference: TrajectoryRecord) -> bool:
@@ -364,13 +419,19 @@ def _moves(reference: TrajectoryRecord) -> bool:
 
 
 def _only(theirs, like: TrajectoryRecord, quantities: tuple[str, ...]):
-    """``theirs``'s values of ``quantities`` only (a record: ``like``'s other series)."""
+    """``theirs``'s values of ``quantities`` only (a record: ``like``'s other series).
+
+    A :class:`Trajectory` keeps its whole series as arrays (a series from step 0 on
+    without a gap as it is; else by step), so this is cheap for large runs too.
+    """
     if isinstance(theirs, TrajectoryRecord):
         return dataclasses.replace(like, **{q: getattr(theirs, q) for q in quantities})
-    kept: dict[str, dict[str, dict[int, float]]] = {q: {} for q in quantities}
-    for (q, n, k), v in theirs.values.items():
+    kept: dict[str, dict[str, object]] = {q: {} for q in quantities}
+    for q, n, steps, values in theirs.series_arrays():
         if q in quantities:
-            kept[q].setdefault(n, {})[k] = v
+            whole = np.array_equal(steps, np.arange(len(steps)))
+            kept[q][n] = values if whole else dict(zip(steps.tolist(), values.tolist(),
+                                                       strict=True))
     return Trajectory(**kept)
 
 
@@ -426,6 +487,62 @@ def _weigh(experiment, compare, theirs, first: Mismatch, order: int, fault: Faul
     return None
 
 
+def choose_variants(experiment: Experiment) -> str:
+    """``manual`` where its variants are fast, ``jax`` beyond (where the jax path applies).
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> choose_variants(REGISTRY["full-batch"]), choose_variants(REGISTRY["mlp/moons"])
+      ('manual', 'jax')
+    """
+    if _variant_work(experiment) <= MANUAL_VARIANT_WORK or unsupported(experiment) is not None:
+        return "manual"
+    return "jax"
+
+
+def diagnosable(experiment: Experiment) -> bool:
+    """Whether :func:`diagnose` weighs any variant of ``experiment`` (by its size).
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> diagnosable(REGISTRY["mlp/moons"])
+      True
+    """
+    if _variant_work(experiment) <= MAX_VARIANT_WORK:
+        return True
+    return unsupported(experiment) is None and _jax_values(experiment) <= MAX_JAX_VALUES
+
+
+def _jax_values(experiment: Experiment) -> int:
+    """At most this many parameter values the jax path holds (every fault, and none)."""
+    return (len(VARIANTS) + 1) * len(experiment.parameter_names) * (experiment.steps + 1)
+
+
+class _JaxRuns:
+    """The jax path's records: one batch of every knob fault that applies (and the run
+    without any); a fault fitted later (a wrong rate) runs in a batch of the same width,
+    so the compiled program is the same."""
+
+    def __init__(self, experiment: Experiment, runs: Mapping[str, TrajectoryRecord]) -> None:
+        self.experiment = experiment
+        applying = [VARIANTS[name] for name in fault_variants(experiment)]
+        self.faults = [f.name for f in jax_faults(experiment, applying)
+                       if f.name not in runs]
+        self.records = dict(run_jax_variants(experiment, [None, *self.faults]))
+        self.records.update(runs)
+
+    @property
+    def reference(self) -> TrajectoryRecord:
+        return self.records[None]
+
+    def run(self, fault: FaultVariant) -> TrajectoryRecord:
+        """The record of ``fault`` (a fitted one runs now, padded to the batch's width)."""
+        if fault.name in self.records and fault is VARIANTS.get(fault.name):
+            return self.records[fault.name]
+        width = len(self.faults) + 1
+        return run_jax_variants(self.experiment, [fault], width=width)[fault.name]
+
+
 def diagnose(
     experiment: Experiment,
     trajectory: object,
@@ -434,6 +551,7 @@ def diagnose(
     reference: TrajectoryRecord | None = None,
     compare: Compare | None = None,
     runs: Mapping[str, TrajectoryRecord] | None = None,
+    variants: str | None = None,
 ) -> Diagnoses:
     """The known fault ``trajectory`` shows (one, ``named``), or up to three candidates.
 
@@ -448,49 +566,103 @@ def diagnose(
         or a :class:`comparisons.trajectory.Trajectory` with a partial comparator).
       dtype: the precision of ``trajectory``; sets the default comparator's
         tolerance and the one that decides where a variant differs from the reference.
-      reference: the manual backend's trajectory of ``experiment``, if already computed.
+      reference: the correct reference trajectory of ``experiment`` in float64, if
+        already computed (default: the manual backend's, or on the jax path the jax
+        program's run without a fault).
       compare: ``compare(experiment, reference_like, theirs) -> verdict`` (``.agree``,
         ``.first_mismatch``, ``.tolerance``); default
         :func:`comparisons.compare.compare_trajectories` at ``dtype``, every series.
         Pass a partial comparator to compare only what ``trajectory`` has.
       runs: the variants' trajectories of ``experiment`` by fault name, where already
         computed (diagnosing several trajectories of one experiment); the others run.
+      variants: what runs the fault variants, one of :data:`VARIANT_RUNNERS`; default
+        :func:`choose_variants` (``manual`` where fast). On ``jax`` the faults that are
+        knobs run as one compiled float64 program; the others run on ``manual`` up to
+        :data:`MAX_VARIANT_WORK` and are otherwise not weighed (the result's
+        ``not_weighed``). The diagnosis is the same either way where both weigh the
+        same faults: the variants agree to rounding, far inside the comparator's
+        tolerance.
 
     Returns:
       :class:`Diagnoses`: empty (agrees, or no fault's evidence reaches any level),
       one :class:`Diagnosis` with ``named=True``, or candidates (``named=False``),
-      strongest first; with the trajectory's signature. Each says where its variant
-      first differs from the correct reference (over every series, at ``dtype``).
+      strongest first; with the trajectory's signature, which path ran the variants
+      (``variants``) and what was not weighed. Each says where its variant first
+      differs from the correct reference (over every series, at ``dtype``).
+
+    Raises:
+      ValueError: an unknown ``variants``, or ``jax`` for an experiment its program
+        does not run (:func:`comparisons.faults.jax_variants.unsupported`).
     """
+    runner = variants or choose_variants(experiment)
+    if runner not in VARIANT_RUNNERS:
+        raise ValueError(f"variants must be one of {', '.join(VARIANT_RUNNERS)}, got {runner!r}")
+    problem = unsupported(experiment) if runner == "jax" else None
+    if problem is not None:
+        raise ValueError(f"{experiment.name}: the jax fault variants take {problem}")
     compare = compare or _full_compare(dtype)
+    known = runs or {}
+    jax_runs = None
+    if reference is None and runner == "jax" and _jax_values(experiment) <= MAX_JAX_VALUES:
+        jax_runs = _JaxRuns(experiment, known)
+        reference = jax_runs.reference
     reference = _reference(experiment, reference)
     verdict = compare(experiment, reference, trajectory)
     if verdict.agree:
-        return Diagnoses()
+        return Diagnoses(variants=runner)
     first = verdict.first_mismatch
     facts = _signature(experiment, reference, trajectory, first, verdict.tolerance)
     shows = facts.line
     work = _variant_work(experiment)
-    if work > MAX_VARIANT_WORK:
+    if runner == "manual" and work > MAX_VARIANT_WORK:
         return Diagnoses((), f"{shows}; the known faults were not tried: {work:.1e} "
                              f"parameter-example-steps, over {MAX_VARIANT_WORK:.0e}")
+    if runner == "jax" and _jax_values(experiment) > MAX_JAX_VALUES:
+        return Diagnoses((), f"{shows}; the known faults were not tried: "
+                             f"{_jax_values(experiment):.1e} values, over {MAX_JAX_VALUES:.0e}",
+                         runner)
+    suspects = _suspects(experiment, facts)
+    not_weighed: list[str] = []
+    own_reference = {}  # the fault's name -> the reference it is measured against
+    if runner == "jax":
+        jax_runs = jax_runs or _JaxRuns(experiment, known)
+        knobs = {f.name for f in jax_faults(experiment, [f for f, _, _ in suspects])}
+        kept = []
+        for fault, run, fitted in suspects:
+            if fault.name in knobs:
+                kept.append((fault, functools.partial(jax_runs.run, fault), fitted))
+                own_reference[fault.name] = jax_runs.reference
+            elif work <= MAX_VARIANT_WORK:
+                kept.append((fault, run, fitted))
+            else:
+                not_weighed.append(fault.name)
+        suspects = kept
     leaves_reference = {
         quantities: not compare(experiment, reference,
                                 _only(trajectory, reference, quantities)).agree
         for _, quantities, _ in _SUBSETS if _holds(trajectory, quantities)}
     weighed = []
-    known = runs or {}
-    for order, (fault, run, fitted) in enumerate(_suspects(experiment, facts)):
+    for order, (fault, run, fitted) in enumerate(suspects):
         variant = known[fault.name] if not fitted and fault.name in known else run()
         found = _weigh(experiment, compare, trajectory, first, order, fault, variant,
                        leaves_reference)
         if found is None:
             continue
-        differs = _difference(experiment, reference, variant, dtype)
+        differs = _difference(experiment, own_reference.get(fault.name, reference), variant,
+                              dtype)
         if differs is not None:  # else on this experiment the fault is the reference itself
             weighed.append(found._replace(differs=differs, fitted=fitted))
+    return _conclude(weighed, trajectory, shows, runner, not_weighed)
+
+
+def _conclude(weighed: list[_Weighed], trajectory, shows: str, runner: str,
+              not_weighed: list[str]) -> Diagnoses:
+    """The named fault or the candidates, from the weighed variants (module docstring)."""
+    def result(items):
+        return Diagnoses(items, shows, runner, not_weighed)
+
     if not weighed:
-        return Diagnoses((), shows)
+        return result(())
     weighed.sort(key=lambda w: (w.level, w.fitted, -w.agrees_until, w.order))
     seen: set[str] = set()
     weighed = [w for w in weighed if not (w.family in seen or seen.add(w.family))]  # a family once
@@ -506,13 +678,13 @@ def diagnose(
     if (len(best) == 1 and best[0].level < CONFIDENCES.index("first-steps")
             and (grads_held or not best[0].fitted)):
         (w,) = best
-        return Diagnoses([_diagnosis(w, shows, named=True)], shows)
+        return result([_diagnosis(w, shows, named=True)])
     alike = len(best) > 1 and best[0].level < CONFIDENCES.index("first-steps")
     if not alike:
-        return Diagnoses([_diagnosis(w, shows) for w in weighed[:MOST_CANDIDATES]], shows)
+        return result([_diagnosis(w, shows) for w in weighed[:MOST_CANDIDATES]])
     best.sort(key=lambda w: w.order)
-    return Diagnoses([_diagnosis(w, shows, also=[o.family for o in best if o is not w])
-                      for w in best[:MOST_CANDIDATES]], shows)
+    return result([_diagnosis(w, shows, also=[o.family for o in best if o is not w])
+                   for w in best[:MOST_CANDIDATES]])
 
 
 def _variant_work(experiment: Experiment) -> int:

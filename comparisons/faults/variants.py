@@ -258,7 +258,9 @@ module in :mod:`comparisons.models` states (``hidden_activations``,
 ``bias_leaves``), never its name. Each variant is one run of the reference's
 cost (``update-in-place-before-all-gradients`` one per parameter leaf;
 ``overwrite-not-accumulate`` on a model builds the engine backend's graph, about
-as slow as that backend: some 8 times the manual run).
+as slow as that backend: some 8 times the manual run); for large runs most of them
+also run as knobs of one compiled JAX program, :mod:`comparisons.faults.jax_variants`,
+which must equal these.
 
 Adding a fault: a subclass of :class:`~comparisons.backends.manual.ManualMaths`
 or of :class:`~comparisons.backends._loop.Loop` that overrides one method (the

@@ -680,3 +680,22 @@ def test_past_the_work_limit_the_known_faults_are_not_tried(references, monkeypa
     assert found == ()
     assert found.signature.endswith("the known faults were not tried: 2.8e+01 "
                                     "parameter-example-steps, over 1e+01")
+
+
+def test_the_variants_run_on_manual_where_fast_and_on_jax_beyond():
+    # 337 parameters x 100 examples x 100 steps: past MANUAL_VARIANT_WORK, and the jax
+    # program runs it; the lesson's runs stay on manual; the shared path has no jax form.
+    assert diagnosis_module.choose_variants(REGISTRY["mlp/moons"]) == "jax"
+    assert diagnosis_module.choose_variants(LINE) == "manual"
+    assert diagnosis_module.choose_variants(REGISTRY["shared-path"]) == "manual"
+    big = dataclasses.replace(REGISTRY["gradient-accumulation"], steps=10**6)  # no jax form
+    assert diagnosis_module.choose_variants(big) == "manual"
+
+
+def test_diagnosable_by_size_on_either_path():
+    moons = REGISTRY["mlp/moons"]
+    assert diagnosis_module.diagnosable(LINE)
+    assert diagnosis_module.diagnosable(moons)  # on jax: 38 x 337 x 101 values
+    assert not diagnosis_module.diagnosable(dataclasses.replace(moons, steps=1000))  # 1.3e7
+    assert not diagnosis_module.diagnosable(
+        dataclasses.replace(REGISTRY["gradient-accumulation"], steps=10**6))
