@@ -10,7 +10,7 @@ and writes them with their ``README.md`` and :data:`~comparisons.figures.files.D
 
 Example:
   >>> len(FIGURE_NAMES), FIGURE_NAMES[0], FIGURE_NAMES[-1]
-  (12, 'learning-rates', 'softmax-regions')
+  (14, 'learning-rates', 'moons-training-animation')
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from comparisons.figures.classifiers import CLASSIFIER_FIGURES
 from comparisons.figures.files import DATA_FILE, parse_formats, readme, write_files
 from comparisons.figures.kind import FigureSpec, figure_table
 from comparisons.figures.lessons import LESSON_FIGURES
+from comparisons.figures.training import TRAINING_FIGURES
 from comparisons.figures.verified import verify_runs
 from comparisons.figures.wording import backends_phrase
 
@@ -38,7 +39,8 @@ __all__ = [
     "write_figures",
 ]
 
-FIGURES: dict[str, FigureSpec] = figure_table(*LESSON_FIGURES, *CLASSIFIER_FIGURES)
+FIGURES: dict[str, FigureSpec] = figure_table(*LESSON_FIGURES, *CLASSIFIER_FIGURES,
+                                              *TRAINING_FIGURES)
 """Every course figure by name, in the order they are written and listed."""
 
 FIGURE_NAMES = tuple(FIGURES)

@@ -54,6 +54,8 @@ class FigureSpec:
       data: ``data(verified)`` -> what ``draw`` takes, from :class:`VerifiedRuns`
         holding ``experiments`` (``None`` for a spec's figures, whose data
         :func:`comparisons.figures.spec.spec_figure_data` collects).
+      extra_files: ``extra_files(data) -> {suffix: bytes}``: files written beside the
+        figure's PNG and SVG as ``<name>.<suffix>`` (an animation's GIF), or ``None``.
     """
 
     name: str
@@ -63,6 +65,7 @@ class FigureSpec:
     alt: Callable[[Mapping], str]
     experiments: tuple[str, ...] = ()
     data: Callable[[VerifiedRuns], dict] | None = None
+    extra_files: Callable[[Mapping], dict[str, bytes]] | None = None
 
     def render(self, data: Mapping) -> Figure:
         """The figure drawn from ``data``, titled, in the shared style (not saved).

@@ -31,6 +31,7 @@ from comparisons.plots._classifiers import (
     plot_parameter_paths,
     region_legend,
 )
+from comparisons.plots._animation import plot_training_progress
 from comparisons.plots._graph import layout_graph, plot_autograd_graph
 from comparisons.plots._learning_rates import (
     describe_run,
@@ -40,6 +41,7 @@ from comparisons.plots._learning_rates import (
     plot_lr_trajectories,
     plot_lr_trajectory,
 )
+from comparisons.plots._lr_finder import plot_lr_finder
 from comparisons.plots._training import (
     plot_full_batch,
     plot_gradient_accumulation,
@@ -65,11 +67,13 @@ __all__ = [
     "plot_gradient_accumulation",
     "plot_learning_rates",
     "plot_loss_curves",
+    "plot_lr_finder",
     "plot_lr_sweep",
     "plot_lr_trajectories",
     "plot_lr_trajectory",
     "plot_mini_batch",
     "plot_parameter_paths",
     "plot_train_validation",
+    "plot_training_progress",
     "region_legend",
 ]
