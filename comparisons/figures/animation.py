@@ -50,6 +50,7 @@ __all__ = [
     "GIF_FPS",
     "HOLD_LAST",
     "MAX_GIF_BYTES",
+    "SMALL_MARKERS",
     "SNAPSHOTS",
     "animation_files",
     "draw_frame",
@@ -66,8 +67,12 @@ FRAME_EVERY = 5
 ANIMATION_CELLS = 30
 """Grid cells along the longer feature of each frame (the committed data stores every frame)."""
 
-SNAPSHOTS = 7
-"""Frames in the static small-multiples figure, spread over the run (the first and last)."""
+SNAPSHOTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.6, 1.0)
+"""The static small-multiples figure's frames: those nearest these fractions of the run
+(learning is fastest early, so early moments are closer together)."""
+
+SMALL_MARKERS = 0.3
+"""Marker areas in the small multiples, as a share of the full-size regions figure's."""
 
 GIF_DPI = 96
 """The GIF's frames: the figure size at 96 dpi, 960 x 540 pixels."""
@@ -140,11 +145,15 @@ def frame_data(figure: str, experiment: Experiment, trajectory: TrajectoryRecord
     }
 
 
-def _snapshots(frames: Sequence[Mapping], count: int = SNAPSHOTS) -> list[Mapping]:
-    """``count`` frames spread evenly over ``frames`` (first and last included)."""
-    if len(frames) <= count:
-        return list(frames)
-    return [frames[round(i * (len(frames) - 1) / (count - 1))] for i in range(count)]
+def _snapshots(frames: Sequence[Mapping]) -> list[Mapping]:
+    """The frames nearest each fraction of :data:`SNAPSHOTS` of the run (each once)."""
+    last = frames[-1]["step"]
+    chosen = []
+    for fraction in SNAPSHOTS:
+        frame = min(frames, key=lambda f: (abs(f["step"] - fraction * last), f["step"]))
+        if frame not in chosen:
+            chosen.append(frame)
+    return chosen
 
 
 def _regions(data: Mapping, frame: Mapping) -> dict:
@@ -156,8 +165,10 @@ def _regions(data: Mapping, frame: Mapping) -> dict:
             "equal_aspect": data["equal_aspect"]}
 
 
-def _frame_title(data: Mapping, frame: Mapping) -> str:
+def _frame_title(data: Mapping, frame: Mapping, *, short: bool = False) -> str:
     step = frame["step"]
+    if short:
+        return f"k = {step}: {percent(data['accuracy'][step])} right"
     return (f"after {step} update{'' if step == 1 else 's'}: "
             f"{percent(data['accuracy'][step])} right")
 
@@ -167,8 +178,9 @@ def draw_small_multiples(fig: Figure, data: Mapping) -> None:
     chosen = _snapshots(data["frames"])
     axes = fig.subplots(2, 4).ravel()
     for ax, frame in zip(axes, chosen, strict=False):
-        plots.plot_decision_regions(ax, **_regions(data, frame), legend=False,
-                                    title=_frame_title(data, frame))
+        plots.plot_decision_regions(ax, **_regions(data, frame), legend=False)
+        ax.set_title(_frame_title(data, frame, short=True), fontsize=13)
+        plots.shrink_markers(ax, SMALL_MARKERS)
         ax.set_xlabel("")
         ax.set_ylabel("")
         ax.tick_params(labelsize=9)

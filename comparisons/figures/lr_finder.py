@@ -351,10 +351,13 @@ def lr_finder_caption(d: Mapping, c: Mapping) -> str:
     ramp = d["ramp"]
     batches = ("full batch" if ramp["batch_size"] is None
                else f"mini-batches of {ramp['batch_size']} of the {ramp['examples']} examples")
-    stop = ("It never stops." if d["stop_step"] is None else
-            f"It stops at step {d['stop_step']} (lr = {num(d['learning_rates'][d['stop_step']], 3)})"
-            "; later steps are drawn faint and not used.")
+    k = d["stop_step"]
+    stop = ("It never stops." if k is None else
+            f"It stops at step {k} (lr = {num(d['learning_rates'][k], 3)}); later steps are "
+            "drawn faint and not used.")
     best_rate, best_loss = _best_rate(d)
+    ramp_runs = backends_phrase({"backends": d["ramp_backends"],
+                                 "tolerance": d["ramp_tolerance"]})
     judged = "; ".join(f"{name} {num(rate, 3)} ends at {num(_final_at(d, rate))}"
                        for name, rate in _suggestions(d))
     return (
@@ -375,8 +378,7 @@ def lr_finder_caption(d: Mapping, c: Mapping) -> str:
         "manual backend's run at "
         + ", ".join(num(r, 3) for r in d["final"]["checked_rates"])
         + f"): {judged}; the lowest is {num(best_loss)} at {num(best_rate, 3)}. The range "
-        f"test's runs: {backends_phrase({'backends': d['ramp_backends'], 'tolerance': d['ramp_tolerance']})}"
-        f"; the course's: {backends_phrase(c)}."
+        f"test's runs: {ramp_runs}; the course's: {backends_phrase(c)}."
     )
 
 

@@ -43,7 +43,7 @@ from comparisons.figures.wording import backends_phrase, num
 __all__ = ["ANIMATION_LOOK", "TRAINING_FIGURES", "draw_lr_finder", "lr_finder_title"]
 
 ANIMATION_LOOK = {"class_names": ["−1", "+1"], "x_label": "x₁", "y_label": "x₂",
-                  "equal_aspect": True, "loss_label": "mean hinge loss + L2 penalty"}
+                  "equal_aspect": True, "loss_label": "hinge loss + L2"}
 """How the moons frames are labelled (the classes and features of micrograd's demo)."""
 
 
@@ -61,8 +61,8 @@ def lr_finder_title(d: Mapping) -> str:
     """The lr-finder's title: its suggestions."""
     parts = [f"{name} {num(d[name]['rate'], 2)}" for name in ("steepest", "valley")
              if d[name] is not None]
-    return ("Learning-rate finder: " + (" and ".join(parts) if parts else "no suggestion")
-            + "; the lower panel shows whether they train")
+    return ("Range test suggests " + (" and ".join(parts) if parts else "nothing")
+            + "; whole runs (below) judge them")
 
 
 def _moons_animation_data(v: VerifiedRuns) -> dict:

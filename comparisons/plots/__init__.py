@@ -17,6 +17,7 @@ Example:
   ['train loss', 'validation loss']
 """
 
+from comparisons.plots._animation import plot_training_progress, shrink_markers
 from comparisons.plots._classifiers import (
     CLASS_MARKERS,
     all_right_from,
@@ -31,7 +32,6 @@ from comparisons.plots._classifiers import (
     plot_parameter_paths,
     region_legend,
 )
-from comparisons.plots._animation import plot_training_progress
 from comparisons.plots._graph import layout_graph, plot_autograd_graph
 from comparisons.plots._learning_rates import (
     describe_run,
@@ -76,4 +76,5 @@ __all__ = [
     "plot_train_validation",
     "plot_training_progress",
     "region_legend",
+    "shrink_markers",
 ]

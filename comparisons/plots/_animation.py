@@ -12,11 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.ticker import PercentFormatter
 
 from comparisons import figure_style as style
 
-__all__ = ["plot_training_progress"]
+__all__ = ["plot_training_progress", "shrink_markers"]
 
 
 def plot_training_progress(ax: Axes, *, loss: Sequence[float], accuracy: Sequence[float],
@@ -50,4 +51,11 @@ def plot_training_progress(ax: Axes, *, loss: Sequence[float], accuracy: Sequenc
     right.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     right.set_ylabel("classified right", color=style.GOOD)
     right.grid(False)
-    ax.set_title("loss (black) and accuracy (green)")
+    ax.set_title("loss and accuracy", fontsize=13)
+
+
+def shrink_markers(ax: Axes, factor: float) -> None:
+    """Scale the area of every scatter marker on ``ax`` by ``factor`` (small multiples)."""
+    for collection in ax.collections:
+        if isinstance(collection, PathCollection):
+            collection.set_sizes(collection.get_sizes() * factor)
