@@ -476,13 +476,17 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
         except SpecError as error:
             raise UsageError(str(error)) from None
         _check_runnable([spec], "float64")
+        try:  # --only (repeatable) names spec figures here; checked before anything runs
+            only = comparisons.figures.spec_figure_names(spec, getattr(args, "only", None))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     _check_figure_output(args)
     try:
         if spec is None:
             paths = _render_figures(args)
         else:
             paths = comparisons.figures.render_spec(spec, _figure_output(args),
-                                                    tuple(args.format))
+                                                    tuple(args.format), only=only)
     except comparisons.figures.UnverifiedTrajectoryError as error:  # a backend disagreed
         _say(err, f"figures: not rendered: {one_line(str(error))}")
         return 1

@@ -106,6 +106,8 @@ def frame_data(figure: str, experiment: Experiment, trajectory: TrajectoryRecord
                *, cells: int = ANIMATION_CELLS, every: int = FRAME_EVERY) -> dict:
     """Every frame of a 2-feature classifier's run, verified (see the module docstring).
 
+    A run whose values become non-finite at step ``b`` has frames up to step ``b - 1``.
+
     Returns:
       ``{"xs", "ys", "classes", "points": {"x", "y", "label"}, "steps", "loss",
       "accuracy", "frames": [{"step", "outputs", "predicted"}]}``; ``loss`` and
@@ -118,7 +120,8 @@ def frame_data(figure: str, experiment: Experiment, trajectory: TrajectoryRecord
     rows = experiment.train
     xs, ys = grid_axes([row[:2] for row in (*rows, *(experiment.validation or ()))], cells)
     frames = []
-    for step in frame_steps(trajectory.steps, every):
+    bad = trajectory.first_nonfinite_step
+    for step in frame_steps(trajectory.steps if bad is None else bad - 1, every):
         forward = Forward(experiment, _at(trajectory, step))
         ours = forward(experiment.x_rows, figure=figure, what=f"at step {step}", tol=tol)
         recorded = _recorded(experiment, trajectory, step)
