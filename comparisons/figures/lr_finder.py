@@ -19,7 +19,11 @@ What is read from the verified run:
   (:func:`smoothed_losses`);
 - **stop**: the first step whose smoothed loss is non-finite or above
   :data:`STOP_FACTOR` times the lowest smoothed loss before it; the suggestions
-  use only the steps before it (:func:`stop_step`);
+  use only the steps before it (:func:`stop_step`). The test ends there, as
+  fastai's does: the ``manual`` backend runs the whole ramp first to find the
+  stop, and the run verified on every backend (and drawn) is steps ``0..stop``.
+  A diverging run amplifies each backend's last-bit rounding, so steps past the
+  stop, never used, could not be verified anyway;
 - **steepest**: the rate ``lr_k`` of the step ``k`` with the most negative slope
   ``(s_{k+1} - s_k) / (log10 lr_{k+1} - log10 lr_k)`` (:func:`steepest_step`);
 - **valley**: the longest stretch of consecutive steps over which the smoothed
@@ -284,6 +288,10 @@ def lr_finder_data(experiment: Experiment, *, backends: Sequence[str] | None = N
     if why is not None:
         raise ValueError(why)
     ramp = ramp_experiment(experiment, batch_size=batch_size, seed=seed)
+    probe = get_backend("manual").run(ramp, dtype="float64")  # where the test stops
+    probe_stop = stop_step(smoothed_losses(probe.batch_loss))
+    if probe_stop is not None:  # the test ends there (steps 0..stop), as fastai's does
+        ramp = dataclasses.replace(ramp, steps=probe_stop + 1)
     trajectories, verdict = verify_experiment(ramp, backends=backends)
     run = trajectories[verdict.reference]
     rates = list(run.extras["learning_rate"])
@@ -353,8 +361,8 @@ def lr_finder_caption(d: Mapping, c: Mapping) -> str:
                else f"mini-batches of {ramp['batch_size']} of the {ramp['examples']} examples")
     k = d["stop_step"]
     stop = ("It never stops." if k is None else
-            f"It stops at step {k} (lr = {num(d['learning_rates'][k], 3)}); later steps are "
-            "drawn faint and not used.")
+            f"It stops at step {k} (lr = {num(d['learning_rates'][k], 3)}, dotted line), its "
+            "last step.")
     best_rate, best_loss = _best_rate(d)
     ramp_runs = backends_phrase({"backends": d["ramp_backends"],
                                  "tolerance": d["ramp_tolerance"]})

@@ -47,7 +47,8 @@ def plot_lr_finder(
       learning_rates: the rate of each step of the range test.
       batch_loss: each step's mini-batch loss (the batch its update used).
       smoothed: the smoothed loss of each step.
-      stop_step: the step the test stops at (later steps drawn faint), or ``None``.
+      stop_step: the step the test stops at (its loss drawn faint: the test's last), or
+        ``None``.
       steepest: ``{"step", "rate"}`` of the steepest-descent suggestion, or ``None``.
       valley: ``{"start", "end", "step", "rate"}`` of the valley suggestion, or ``None``.
       final: ``{"learning_rates", "final_loss", "steps", ...}``: each constant rate's
@@ -62,11 +63,8 @@ def plot_lr_finder(
     top.plot(rates[:used], np.asarray(smoothed)[:used], color=_SMOOTHED, linewidth=2.4,
              gid="smoothed loss", label="smoothed loss")
     if stop_step is not None:
-        after = slice(max(stop_step - 1, 0), None)
-        top.plot(rates[after], np.asarray(smoothed)[after], color=_SMOOTHED, alpha=0.3,
-                 linewidth=1.6, gid="after the stop")
-        top.scatter(rates[stop_step:], np.asarray(batch_loss)[stop_step:], s=10,
-                    color=style.MUTED, alpha=0.2)
+        top.scatter(rates[stop_step:], np.asarray(batch_loss)[stop_step:], s=14,
+                    color=style.MUTED, alpha=0.25)
         top.axvline(rates[stop_step], color=style.MUTED, linestyle=(0, (1, 1)), linewidth=1.4,
                     gid="stop", label="stop")
     if valley is not None:
