@@ -80,8 +80,9 @@ GIF_DPI = 96
 GIF_FPS = 4
 """Frames per second of the animation."""
 
-HOLD_LAST = 6
-"""The last frame is shown this many frame times (1.5 s), so the result can be read."""
+HOLD_LAST = 4
+"""The last frame is shown this many frame times (1 s), so the result can be read (Pillow
+merges the identical copies into one frame of that duration)."""
 
 MAX_GIF_BYTES = 3_000_000
 """The GIF must stay under 3 MB (checked when it is written)."""

@@ -354,6 +354,11 @@ def _best_rate(data: Mapping) -> tuple[float, float]:
     return rate, loss
 
 
+def _rate(value: float) -> str:
+    """``1e-7`` (not ``1e-07``), ``10``: a rate as a reader writes it."""
+    return f"{value:g}".replace("e-0", "e-").replace("e+0", "e")
+
+
 def lr_finder_caption(d: Mapping, c: Mapping) -> str:
     """The README caption (``c``: the figure-data record, for the backends sentence)."""
     ramp = d["ramp"]
@@ -371,12 +376,14 @@ def lr_finder_caption(d: Mapping, c: Mapping) -> str:
     return (
         f"Top: a learning-rate range test of {d['experiment']}: one training run "
         f"({ramp['optimizer']}, {batches}) whose rate grows exponentially, one step per rate, "
-        f"from {ramp['start']:g} to {ramp['end']:g} over {ramp['steps']} steps "
+        f"from {_rate(ramp['start'])} to {_rate(ramp['end'])} over {ramp['steps']} steps "
         "(lr_k = 1e-7 · 1e8^(k/99), the exponential schedule every backend runs). Dots: each "
         "step's mini-batch loss; line: its exponential moving average with bias correction, "
         f"a_k = β a_(k−1) + (1 − β) l_k, s_k = a_k / (1 − β^(k+1)), β = {ramp['beta']:g}. The "
         f"test stops at the first smoothed loss above {ramp['stop_factor']:g}× the lowest "
-        f"before it. {stop} Suggestions from the steps before the stop: steepest (dashed) is "
+        f"before it. {stop} Suggestions from "
+        + ("every step" if k is None else "the steps before the stop")
+        + ": steepest (dashed) is "
         "the rate where the smoothed loss falls fastest against log rate (the most negative "
         "forward difference); valley (shaded, dotted line) is the longest stretch of steps "
         "over which the smoothed loss falls at every step, and the suggestion is the rate at "
