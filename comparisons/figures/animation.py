@@ -185,8 +185,8 @@ def draw_small_multiples(fig: Figure, data: Mapping) -> None:
         plots.plot_decision_regions(ax, **_regions(data, frame), legend=False)
         ax.set_title(_frame_title(data, frame, short=True), fontsize=13)
         plots.shrink_markers(ax, SMALL_MARKERS)
-        ax.set_xlabel("")
-        ax.set_ylabel("")
+        ax.set_xlabel(data["x_label"], fontsize=10, labelpad=1)
+        ax.set_ylabel(data["y_label"], fontsize=10, labelpad=1)
         ax.tick_params(labelsize=9)
     for ax in axes[len(chosen):-1]:
         ax.set_axis_off()

@@ -33,7 +33,7 @@ def plot_training_progress(ax: Axes, *, loss: Sequence[float], accuracy: Sequenc
     """
     steps = np.arange(len(loss))
     values = np.asarray(loss, dtype=np.float64)
-    ax.plot(steps, values, color="black", linewidth=1.8, gid="train loss",
+    ax.plot(steps, values, color=style.OKABE_ITO["black"], linewidth=1.8, gid="train loss",
             label="training loss")
     chosen = [k for k in marked if math.isfinite(values[k])]
     ax.plot(chosen, values[chosen], linestyle="none", marker="o", markersize=11,

@@ -85,7 +85,7 @@ def plot_lr_finder(
     final_rates = np.asarray(final["learning_rates"], dtype=np.float64)
     losses = np.asarray(final["final_loss"], dtype=np.float64)
     finite = np.isfinite(losses)
-    bottom.plot(final_rates[finite], losses[finite], color="black", marker="o",
+    bottom.plot(final_rates[finite], losses[finite], color=style.OKABE_ITO["black"], marker="o",
                 markersize=4, linewidth=1.4, gid="final loss",
                 label=f"after {final['steps']} steps at that constant rate")
     positive = _finite_positive(losses.tolist())
