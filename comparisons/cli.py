@@ -476,8 +476,9 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
         except SpecError as error:
             raise UsageError(str(error)) from None
         _check_runnable([spec], "float64")
-        try:  # --only (repeatable) names spec figures here; checked before anything runs
-            only = comparisons.figures.spec_figure_names(spec, getattr(args, "only", None))
+        only = getattr(args, "only", None)  # --only (repeatable): spec figures' names here
+        try:  # checked before anything runs
+            comparisons.figures.spec_figure_names(spec, only)
         except ValueError as error:
             raise UsageError(str(error)) from None
     _check_figure_output(args)
