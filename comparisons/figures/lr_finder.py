@@ -121,6 +121,13 @@ def finder_applies(experiment: Experiment) -> str | None:
         return "the learning-rate finder needs an optimizer to step with, not 'none'"
     if experiment.order is not None:
         return "the learning-rate finder draws its own batches; this spec replays given ones"
+    if experiment.model not in ft.MODEL_KINDS:
+        return (f"the learning-rate finder's whole runs are one functional_training.sweep, "
+                f"which has no model kind {experiment.model!r}")
+    size = experiment.batch_size
+    if size is not None and experiment.last_batch == "keep" and len(experiment.train) % size:
+        return ("the learning-rate finder's whole runs take batches of one size; this spec "
+                "keeps a short last batch")
     return None
 
 
@@ -165,7 +172,7 @@ def smoothed_losses(losses: Sequence[float], beta: float = SMOOTHING) -> list[fl
 
     Example:
       >>> smoothed_losses([2.0, 4.0], 0.5)
-      [2.0, 3.333333333333333]
+      [2.0, 3.3333333333333335]
     """
     average, out = 0.0, []
     for k, loss in enumerate(losses):

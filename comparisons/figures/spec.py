@@ -161,7 +161,7 @@ def spec_figure_names(experiment: Experiment, only: Collection[str] | None = Non
       Traceback (most recent call last):
       ...
       ValueError: training-animation draws decision regions: it needs a classifier (a \
-classification loss), and full-batch uses squared-error
+classification loss), and full-batch uses half-squared-error
     """
     if only is None:
         return DEFAULT_SPEC_FIGURES
