@@ -80,7 +80,7 @@ def plot_lr_finder(
         top.set_ylim(0.0, 1.1 * max(visible))
     top.set_xscale("log")
     top.set_ylabel(f"{loss_label}\n(range test)")
-    top.legend(loc="lower left", fontsize=11)
+    top.legend(loc="upper left", fontsize=11)
 
     final_rates = np.asarray(final["learning_rates"], dtype=np.float64)
     losses = np.asarray(final["final_loss"], dtype=np.float64)
