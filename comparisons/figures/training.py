@@ -61,8 +61,8 @@ def lr_finder_title(d: Mapping) -> str:
     """The lr-finder's title: its suggestions."""
     parts = [f"{name} {num(d[name]['rate'], 2)}" for name in ("steepest", "valley")
              if d[name] is not None]
-    return ("Range test suggests " + (" and ".join(parts) if parts else "nothing")
-            + "; whole runs (below) judge them")
+    return ("Range test: " + (", ".join(parts) if parts else "no suggestion")
+            + "; whole runs below judge them")
 
 
 def _moons_animation_data(v: VerifiedRuns) -> dict:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 from comparisons import figure_style as style
 
@@ -91,6 +92,9 @@ def plot_lr_finder(
     positive = _finite_positive(losses.tolist())
     if positive and max(positive) >= 10 * min(positive):
         bottom.set_yscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")  # 0.3, not 3 × 10^-1
+        bottom.yaxis.set_major_formatter(plain)
+        bottom.yaxis.set_minor_formatter(plain)
     if not finite.all():
         y_top = bottom.get_ylim()[1]
         bottom.scatter(final_rates[~finite], np.full(int((~finite).sum()), y_top), marker="^",
