@@ -36,6 +36,19 @@ def _finite_positive(values: Sequence[float]) -> list[float]:
     return [v for v in values if math.isfinite(v) and v > 0.0]
 
 
+def _sparse_label(value: float, _position=None) -> str:
+    """A log axis' minor tick as a plain number (``0.3``, not ``3 × 10^-1``), only at 2, 3, 5.
+
+    Example:
+      >>> _sparse_label(0.3), _sparse_label(0.7), _sparse_label(20.0)
+      ('0.3', '', '20')
+    """
+    if not value > 0.0:
+        return ""
+    leading = round(value / 10.0 ** math.floor(math.log10(value)))
+    return f"{value:g}" if leading in (2, 3, 5) else ""
+
+
 def plot_lr_finder(
     axes: Sequence[Axes], *, learning_rates: Sequence[float], batch_loss: Sequence[float],
     smoothed: Sequence[float], stop_step: int | None, steepest: Mapping | None,
@@ -92,9 +105,8 @@ def plot_lr_finder(
     positive = _finite_positive(losses.tolist())
     if positive and max(positive) >= 10 * min(positive):
         bottom.set_yscale("log")
-        plain = FuncFormatter(lambda value, _: f"{value:g}")  # 0.3, not 3 × 10^-1
-        bottom.yaxis.set_major_formatter(plain)
-        bottom.yaxis.set_minor_formatter(plain)
+        bottom.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        bottom.yaxis.set_minor_formatter(FuncFormatter(_sparse_label))
     if not finite.all():
         y_top = bottom.get_ylim()[1]
         bottom.scatter(final_rates[~finite], np.full(int((~finite).sum()), y_top), marker="^",
