@@ -478,21 +478,30 @@ def _cmd_figures(args: argparse.Namespace, out: Console, err: Console) -> int:
             _say(out, line)
         return 0
     spec = None
-    if getattr(args, "spec", None) is not None and getattr(args, "only", None):
-        raise UsageError("--only picks course figures; a --spec draws its own, so give one")
-    if getattr(args, "spec", None) is not None:
+    if getattr(args, "spec", None) is None:
+        for name in getattr(args, "only", None) or ():  # course figures' names here
+            try:
+                comparisons.figures.figure_name(name)
+            except argparse.ArgumentTypeError as error:
+                raise UsageError(str(error)) from None
+    else:
         try:
             spec = load_spec(args.spec)
         except SpecError as error:
             raise UsageError(str(error)) from None
         _check_runnable([spec], "float64")
+        only = getattr(args, "only", None)  # --only (repeatable): spec figures' names here
+        try:  # checked before anything runs
+            comparisons.figures.spec_figure_names(spec, only)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     _check_figure_output(args)
     try:
         if spec is None:
             paths = _render_figures(args)
         else:
             paths = comparisons.figures.render_spec(spec, _figure_output(args),
-                                                    tuple(args.format))
+                                                    tuple(args.format), only=only)
     except comparisons.figures.UnverifiedTrajectoryError as error:  # a backend disagreed
         _say(err, f"figures: not rendered: {one_line(str(error))}")
         return 1

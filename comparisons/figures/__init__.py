@@ -19,6 +19,9 @@ module:
   against JAX at every point) and the classifier figures;
 - :mod:`~comparisons.figures.momentum_map`: heavy ball's steps to converge over
   learning rate x momentum, one vmapped sweep with a momentum axis;
+- :mod:`~comparisons.figures.lr_finder`, :mod:`~comparisons.figures.animation` and
+  :mod:`~comparisons.figures.training`: the learning-rate finder, the training
+  animation (a GIF beside its small multiples) and their course rows;
 - :mod:`~comparisons.figures.spec`: a user's spec drawn as figures;
 - :mod:`~comparisons.figures.course`: the registry :data:`FIGURES` and rendering it;
 - :mod:`~comparisons.figures.files`: PNG and SVG, ``README.md`` (captions and
@@ -54,6 +57,7 @@ from comparisons.figures.arguments import (
     DEFAULT_OUT,
     FIGURES_EXAMPLES,
     add_figure_arguments,
+    figure_name,
     output_directory,
     spec_output_directory,
 )
@@ -81,11 +85,13 @@ from comparisons.figures.grids import class_values, final_values, grid_axis, gri
 from comparisons.figures.kind import FigureSpec
 from comparisons.figures.lr_sweep import LESSON_RATES, SWEEP_RATES, SWEEP_STEPS
 from comparisons.figures.spec import (
+    DEFAULT_SPEC_FIGURES,
     MAX_PARAMETER_PATHS,
     SPEC_FIGURES,
     draws_regions,
     render_spec,
     spec_figure_data,
+    spec_figure_names,
     write_spec_figures,
 )
 from comparisons.figures.verified import (
@@ -97,6 +103,7 @@ from comparisons.figures.verified import (
 
 __all__ = [
     "DATA_FILE",
+    "DEFAULT_SPEC_FIGURES",
     "DEFAULT_OUT",
     "FIGURES",
     "FIGURES_EXAMPLES",
@@ -117,6 +124,7 @@ __all__ = [
     "draw_figure",
     "draws_regions",
     "figure_data",
+    "figure_name",
     "figure_list",
     "final_values",
     "grid_axis",
@@ -129,6 +137,7 @@ __all__ = [
     "render_spec",
     "rendered_with",
     "spec_figure_data",
+    "spec_figure_names",
     "spec_output_directory",
     "verified_runs",
     "verify_experiment",

@@ -119,9 +119,11 @@ def add_figure_arguments(parser: argparse.ArgumentParser, *, spec: bool = False)
             f"leaf's norm beyond {MAX_PARAMETER_PATHS}) and, for a classifier of exactly two "
             "features, its decision regions")
         parser.add_argument(
-            "--only", metavar="NAME", action="append", type=figure_name,
+            "--only", metavar="NAME", action="append",
             help="render only this course figure (repeatable; see --list); README.md and "
-            "the data file in --out keep the other figures already there")
+            "the data file in --out keep the other figures already there. With --spec: "
+            "only this one of the spec's figures (loss, parameters, decision-regions, "
+            "lr-finder, training-animation)")
         parser.add_argument("--list", action="store_true",
                             help="print every course figure's name and what it shows, render "
                             "nothing")

@@ -41,6 +41,7 @@ from comparisons.figures.landscape import LANDSCAPE_FIGURES
 from comparisons.figures.lessons import LESSON_FIGURES
 from comparisons.figures.momentum_map import MOMENTUM_MAP_FIGURES
 from comparisons.figures.optimizers import OPTIMIZER_FIGURES
+from comparisons.figures.training import TRAINING_FIGURES
 from comparisons.figures.verified import verify_runs
 from comparisons.figures.wording import backends_phrase
 from functional_training import from_json_float
@@ -62,6 +63,7 @@ FIGURES: dict[str, FigureSpec] = figure_table(
     *CLASSIFIER_FIGURES,
     *OPTIMIZER_FIGURES,
     *MOMENTUM_MAP_FIGURES,
+    *TRAINING_FIGURES,
     *LANDSCAPE_FIGURES,
 )
 """Every course figure by name, in the order they are written and listed (one line per table)."""

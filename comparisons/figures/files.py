@@ -87,7 +87,8 @@ def _sections(specs: Mapping[str, FigureSpec], data: Mapping, formats: Sequence[
             continue
         figure = data["figures"][name]
         alt = spec.alt(figure)
-        files = " · ".join(f"[{fmt.upper()}]({name}.{fmt})" for fmt in formats)
+        files = " · ".join(f"[{fmt.upper()}]({name}.{fmt})"
+                           for fmt in (*formats, *extra_suffixes(spec)))
         lines += [
             f"## {name}",
             "",
@@ -101,6 +102,16 @@ def _sections(specs: Mapping[str, FigureSpec], data: Mapping, formats: Sequence[
             "",
         ]
     return lines
+
+
+def extra_suffixes(spec: FigureSpec) -> tuple[str, ...]:
+    """The files besides PNG and SVG that a figure's README entry links: its animation's GIF.
+
+    A figure with ``extra_files`` (an animation) writes ``<name>.gif``, and an MP4
+    only where ffmpeg is on ``PATH``; the README links the GIF alone, so its text
+    does not depend on the machine.
+    """
+    return () if spec.extra_files is None else ("gif",)
 
 
 def _jsonable(value):
@@ -118,7 +129,7 @@ def data_json(data: Mapping) -> str:
     return json.dumps(_jsonable(data), indent=1, allow_nan=False) + "\n"
 
 
-RENDERING_PACKAGES = ("matplotlib", "numpy", "jax", "jaxlib", "torch")
+RENDERING_PACKAGES = ("matplotlib", "numpy", "jax", "jaxlib", "torch", "pillow")
 """The libraries whose versions decide the bytes of a rendered figure."""
 
 
@@ -145,7 +156,8 @@ def write_files(specs: Mapping[str, FigureSpec], data: Mapping, out_dir: Path,
       readme_text: the text of :data:`README_FILE` (:func:`readme`).
 
     Returns:
-      Every path written: figures in ``specs`` order, then README and data.
+      Every path written: figures in ``specs`` order (each figure's PNG/SVG, then its
+      ``extra_files``), then README and data.
     """
     formats = parse_formats(formats)
     out_dir = Path(out_dir)
@@ -155,6 +167,10 @@ def write_files(specs: Mapping[str, FigureSpec], data: Mapping, out_dir: Path,
         fig = specs[name].render(data["figures"][name])
         with matplotlib.rc_context(style.STYLE):
             written += style.save_figure(fig, out_dir / name, formats)
+        if specs[name].extra_files is not None:
+            for suffix, payload in specs[name].extra_files(data["figures"][name]).items():
+                ft_runs.write_atomic(out_dir / f"{name}.{suffix}", payload)
+                written.append(out_dir / f"{name}.{suffix}")
     record = {**data, "rendered_with": rendered_with()}
     for filename, text in ((README_FILE, readme_text), (DATA_FILE, data_json(record))):
         path = out_dir / filename

@@ -59,6 +59,8 @@ class FigureSpec:
         :func:`comparisons.figures.spec.spec_figure_data` collects).
       summary: one line saying what the figure shows, without its data
         (``python -m comparisons figures --list``).
+      extra_files: ``extra_files(data) -> {suffix: bytes}``: files written beside the
+        figure's PNG and SVG as ``<name>.<suffix>`` (an animation's GIF), or ``None``.
     """
 
     name: str
@@ -69,6 +71,7 @@ class FigureSpec:
     experiments: tuple[str | Experiment, ...] = ()
     data: Callable[[VerifiedRuns], dict] | None = None
     summary: str = ""
+    extra_files: Callable[[Mapping], dict[str, bytes]] | None = None
 
     def render(self, data: Mapping) -> Figure:
         """The figure drawn from ``data``, titled, in the shared style (not saved).

@@ -366,7 +366,7 @@ MOMENTUM_MAP_FIGURES = (
         lambda d: "Momentum widens the stable rates: heavy ball needs lr < 2 (1 + β)/λmax",
         draw_single(plots.plot_momentum_map), _caption, _alt, (_REGISTRY_RUN,),
         momentum_map_data,
-        summary="heavy ball's steps to converge over learning rate x momentum, closed-form region drawn over",
+        summary="heavy ball's steps to converge over rate x momentum, the closed form drawn over",
     ),
 )
 """The momentum map's row (the registry, :data:`comparisons.figures.course.FIGURES`, lists it)."""

@@ -10,15 +10,26 @@ mini-batch losses where they exist, accuracy beside it for a classifier),
 parameters checked against JAX at every point
 (:func:`comparisons.figures.grids.regions`).
 
+Two more are drawn when named (``--only NAME``, :func:`spec_figure_names`), since
+they train or draw more than the spec's own run: ``lr-finder``, the spec's
+learning-rate range test (its model, data, start, optimizer and batches on the
+ramp, verified on every backend, and whole runs of the spec at constant rates:
+:mod:`comparisons.figures.lr_finder`), for any training spec with an optimizer;
+and ``training-animation``, its decision boundary and loss per update (a GIF and
+small multiples: :mod:`comparisons.figures.animation`), for a classifier of two
+features. Naming one that does not apply is refused in one line saying why.
+
 Example:
   >>> list(SPEC_FIGURES)
-  ['loss', 'parameters', 'decision-regions']
+  ['loss', 'parameters', 'decision-regions', 'lr-finder', 'training-animation']
+  >>> DEFAULT_SPEC_FIGURES
+  ('loss', 'parameters', 'decision-regions')
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -27,10 +38,24 @@ import functional_training as ft
 from comparisons import figure_style as style
 from comparisons import plots
 from comparisons.experiments import Experiment
+from comparisons.figures.animation import (
+    animation_alt,
+    animation_caption,
+    animation_files,
+    draw_small_multiples,
+    frame_data,
+)
 from comparisons.figures.classifiers import draw_regions
 from comparisons.figures.files import DATA_FILE, parse_formats, readme, write_files
 from comparisons.figures.grids import class_values, final_values, regions
 from comparisons.figures.kind import FigureSpec, figure_table
+from comparisons.figures.lr_finder import (
+    finder_applies,
+    lr_finder_alt,
+    lr_finder_caption,
+    lr_finder_data,
+)
+from comparisons.figures.training import draw_lr_finder, lr_finder_title
 from comparisons.figures.verified import verify_experiment
 from comparisons.figures.wording import (
     backends_phrase,
@@ -42,12 +67,15 @@ from comparisons.figures.wording import (
 from functional_training import TrajectoryRecord
 
 __all__ = [
+    "DEFAULT_SPEC_FIGURES",
     "MAX_PARAMETER_PATHS",
+    "SPEC_FRAMES",
     "SPEC_FIGURES",
     "SPEC_REGION_CELLS",
     "draws_regions",
     "render_spec",
     "spec_figure_data",
+    "spec_figure_names",
     "write_spec_figures",
 ]
 
@@ -58,6 +86,14 @@ MAX_PARAMETER_PATHS = 8
 """A spec's parameter figure draws every parameter up to this many; beyond, one line per
 leaf (``w``, ``layers.0.w``, ...): its Euclidean norm, which moves when any of its
 parameters does, where dozens of lines would be unreadable."""
+
+
+SPEC_FRAMES = 20
+"""A spec's animation has at most this many frames after the first (every ``ceil(S / 20)``
+updates, and the last)."""
+
+DEFAULT_SPEC_FIGURES = ("loss", "parameters", "decision-regions")
+"""What ``figures --spec FILE`` draws without ``--only`` (regions only where they apply)."""
 
 
 def draws_regions(experiment: Experiment, trajectory: TrajectoryRecord) -> bool:
@@ -94,7 +130,69 @@ def _parameter_series(experiment: Experiment, trajectory: TrajectoryRecord) -> d
     return {"series": series, "norms": True}
 
 
-def spec_figure_data(experiment: Experiment, *, backends: Sequence[str] | None = None) -> dict:
+def _regions_problem(figure: str, experiment: Experiment) -> str | None:
+    """Why ``figure`` (decision regions) cannot be drawn for ``experiment``, or ``None``."""
+    if not experiment.classifies:
+        return (f"{figure} draws decision regions: it needs a classifier (a classification "
+                f"loss), and {experiment.name} uses {experiment.loss}")
+    if experiment.features != 2:
+        return (f"{figure} draws decision regions over two features; {experiment.name} has "
+                f"{experiment.features}")
+    return None
+
+
+def spec_figure_names(experiment: Experiment, only: Collection[str] | None = None
+                      ) -> tuple[str, ...]:
+    """The figures to draw for ``experiment``: ``only`` (checked), or the default set.
+
+    Without ``only``: :data:`DEFAULT_SPEC_FIGURES`. With it: those names in
+    :data:`SPEC_FIGURES` order; each must be a spec figure that applies to the
+    experiment (``decision-regions`` and ``training-animation``: a classifier of two
+    features; ``lr-finder``: :func:`comparisons.figures.lr_finder.finder_applies`).
+
+    Raises:
+      ValueError: an unknown name, or a figure that does not apply (one line saying why).
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> spec_figure_names(REGISTRY["mlp/moons"], ["training-animation", "loss"])
+      ('loss', 'training-animation')
+      >>> spec_figure_names(REGISTRY["full-batch"], ["training-animation"])
+      Traceback (most recent call last):
+      ...
+      ValueError: training-animation draws decision regions: it needs a classifier (a \
+classification loss), and full-batch uses half-squared-error
+    """
+    if only is None:
+        return DEFAULT_SPEC_FIGURES
+    wanted = set(only)
+    unknown = sorted(wanted - set(SPEC_FIGURES))
+    if unknown:
+        raise ValueError(f"unknown spec figure {unknown[0]!r}; known: {', '.join(SPEC_FIGURES)}")
+    problems = {"decision-regions": _regions_problem("decision-regions", experiment),
+                "training-animation": _regions_problem("training-animation", experiment),
+                "lr-finder": finder_applies(experiment)}
+    for name in SPEC_FIGURES:
+        if name in wanted and problems.get(name) is not None:
+            raise ValueError(problems[name])
+    return tuple(name for name in SPEC_FIGURES if name in wanted)
+
+
+def _animation_data(experiment: Experiment, run: TrajectoryRecord, tol: float) -> dict:
+    frames = frame_data("training-animation", experiment, run, tol,
+                        every=max(1, math.ceil(run.steps / SPEC_FRAMES)))
+    return {**frames, "experiment": experiment.name,
+            "class_names": [_class_name(c, experiment.loss) for c in class_values(experiment)],
+            "x_label": _feature_label(experiment, 0), "y_label": _feature_label(experiment, 1),
+            "equal_aspect": False, "loss_label": _loss_name(experiment)}
+
+
+def _loss_name(experiment: Experiment) -> str:
+    return experiment.loss + (" + L2 penalty" if experiment.l2 else "")
+
+
+def spec_figure_data(experiment: Experiment, *, backends: Sequence[str] | None = None,
+                     only: Collection[str] | None = None) -> dict:
     """Verify a user's experiment on every backend and collect what its figures draw.
 
     Figures (:data:`SPEC_FIGURES`): ``loss`` (training loss per step, validation
@@ -102,21 +200,25 @@ def spec_figure_data(experiment: Experiment, *, backends: Sequence[str] | None =
     ``parameters`` (every parameter, or per-leaf norms beyond
     :data:`MAX_PARAMETER_PATHS`) and, where :func:`draws_regions`,
     ``decision-regions`` (a grid from the verified final parameters, checked
-    against JAX at every point, as the course's region figures are).
+    against JAX at every point, as the course's region figures are); with
+    ``only`` (:func:`spec_figure_names`), exactly those, ``lr-finder`` and
+    ``training-animation`` included.
 
     Returns:
       ``{"experiment", "description", "backends", "reference", "tolerance",
       "unavailable", "figures": {name: data}}``, JSON-ready.
 
     Raises:
+      ValueError: ``only`` names an unknown figure or one that does not apply.
       UnverifiedTrajectoryError: the backends disagree, or a figure's data does
         not match the verified trajectory.
     """
+    chosen = spec_figure_names(experiment, only)
     trajectories, verdict = verify_experiment(experiment, backends=backends)
     run = trajectories[verdict.reference]
     common = {"experiment": experiment.name, "steps": run.steps,
               "first_nonfinite_step": run.first_nonfinite_step}
-    loss_name = experiment.loss + (" + L2 penalty" if experiment.l2 else "")
+    loss_name = _loss_name(experiment)
     loss = {**common, "train_loss": run.train_loss, "val_loss": run.val_loss,
             "batch_loss": None if experiment.batch_size is None else run.batch_loss,
             "loss_name": loss_name,
@@ -125,7 +227,7 @@ def spec_figure_data(experiment: Experiment, *, backends: Sequence[str] | None =
             "val_accuracy": run.extras.get("val_accuracy")}
     figures = {"loss": loss, "parameters": {**common, **_parameter_series(experiment, run),
                                             "count": len(experiment.parameter_names)}}
-    if draws_regions(experiment, run):
+    if "decision-regions" in chosen and draws_regions(experiment, run):
         names = [_class_name(c, experiment.loss) for c in class_values(experiment)]
         figures["decision-regions"] = {
             **common,
@@ -137,6 +239,12 @@ def spec_figure_data(experiment: Experiment, *, backends: Sequence[str] | None =
             "val_accuracy": (run.extras["val_accuracy"][-1]
                              if "val_accuracy" in run.extras else None),
         }
+    if "training-animation" in chosen:
+        figures["training-animation"] = _animation_data(experiment, run, verdict.tolerance)
+    if "lr-finder" in chosen:
+        figures["lr-finder"] = {**lr_finder_data(experiment, backends=list(trajectories)),
+                                "loss_label": loss_name}
+    figures = {name: figures[name] for name in chosen if name in figures}
     return {"experiment": experiment.name, "description": experiment.description,
             "backends": list(trajectories), "reference": verdict.reference,
             "tolerance": verdict.tolerance, "unavailable": dict(verdict.unavailable),
@@ -258,6 +366,16 @@ SPEC_FIGURES: dict[str, FigureSpec] = figure_table(
     FigureSpec("decision-regions",
                lambda d: f"{d['experiment']}: decision regions after {d['steps']} updates",
                draw_regions, _spec_regions_caption, _spec_regions_alt),
+    FigureSpec("lr-finder", lr_finder_title, draw_lr_finder, lr_finder_caption, lr_finder_alt),
+    FigureSpec("training-animation",
+               lambda d: f"{d['experiment']}: decision regions update by update",
+               draw_small_multiples,
+               lambda d, c: animation_caption(
+                   d, c, run=f"The verified run of {d['experiment']} ({d['steps']} updates).")
+               + f" {backends_phrase(c)}.",
+               animation_alt,
+               extra_files=lambda d: animation_files(
+                   d, f"{d['experiment']}: decision regions update by update")),
 )
 """The figures ``python -m comparisons figures --spec FILE`` draws (regions only where
 :func:`draws_regions`)."""
@@ -280,14 +398,18 @@ def write_spec_figures(data: Mapping, out_dir: Path,
 
 
 def render_spec(experiment: Experiment, out_dir: Path, formats: Sequence[str] = style.FORMATS,
-                *, backends: Sequence[str] | None = None) -> list[Path]:
+                *, backends: Sequence[str] | None = None,
+                only: Collection[str] | None = None) -> list[Path]:
     """Verify a user's experiment, then write its figures, ``README.md`` and :data:`DATA_FILE`.
 
-    Nothing is written unless every backend agrees.
+    Nothing is written unless every backend agrees. ``only``: the figures to draw
+    (:func:`spec_figure_names`; default :data:`DEFAULT_SPEC_FIGURES`).
 
     Raises:
-      ValueError: an unknown or empty format list.
+      ValueError: an unknown or empty format list; ``only`` names an unknown figure
+        or one that does not apply.
       UnverifiedTrajectoryError: the backends disagree (one line naming the mismatch).
     """
     formats = parse_formats(formats)
-    return write_spec_figures(spec_figure_data(experiment, backends=backends), out_dir, formats)
+    return write_spec_figures(spec_figure_data(experiment, backends=backends, only=only),
+                              out_dir, formats)

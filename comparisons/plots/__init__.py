@@ -17,6 +17,7 @@ Example:
   ['train loss', 'validation loss']
 """
 
+from comparisons.plots._animation import plot_training_progress, shrink_markers
 from comparisons.plots._classifiers import (
     CLASS_MARKERS,
     all_right_from,
@@ -41,6 +42,7 @@ from comparisons.plots._learning_rates import (
     plot_lr_trajectories,
     plot_lr_trajectory,
 )
+from comparisons.plots._lr_finder import plot_lr_finder
 from comparisons.plots._momentum_map import plot_momentum_map
 from comparisons.plots._optimizers import (
     plot_optimizer_path,
@@ -76,6 +78,7 @@ __all__ = [
     "plot_learning_rates",
     "plot_loss_curves",
     "plot_loss_landscape",
+    "plot_lr_finder",
     "plot_lr_sweep",
     "plot_lr_trajectories",
     "plot_lr_trajectory",
@@ -87,5 +90,7 @@ __all__ = [
     "plot_schedules",
     "plot_train_validation",
     "quadratic_surface",
+    "plot_training_progress",
     "region_legend",
+    "shrink_markers",
 ]

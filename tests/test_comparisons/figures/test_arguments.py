@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import ROOT, run_cli
 
 from comparisons import cli, figures
 
@@ -50,9 +50,11 @@ def test_an_unknown_figure_is_one_line_naming_the_known_ones_exit_2(capsys, tmp_
     assert (code, out) == (2, "")
     assert len(err.strip().splitlines()) == 1
     assert "unknown figure 'moons'; known: learning-rates, " in err and "loss-landscape" in err
+    # with --spec, --only names the spec's own figures: a course figure's name is refused
+    spec = ROOT / "examples" / "logistic-inline.toml"
     code, _, err = run_cli(capsys, "comparisons", "figures", "--only", "schedules", "--spec",
-                           "my-run.toml")
-    assert code == 2 and err.count("\n") == 1 and "--only" in err
+                           str(spec), "--out", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and "unknown spec figure 'schedules'" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,6 +1,6 @@
 """The course figures (comparisons.figures.course): all written, deterministic, up to date.
 
-The course's sixteen figures are rendered once per session (the ``rendered``
+The course's eighteen figures are rendered once per session (the ``rendered``
 fixture) from the verified data; the committed ``figures/`` directory must hold
 exactly what the code renders now.
 """
@@ -32,9 +32,11 @@ def png_size(path: Path) -> tuple[int, int]:
 
 def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
     out, written = rendered.out, rendered.written
-    expected = [out / f"{name}.{fmt}" for name in figures.FIGURE_NAMES for fmt in ("png", "svg")]
+    expected = [out / f"{name}.{fmt}" for name in figures.FIGURE_NAMES
+                for fmt in ("png", "svg", "gif")
+                if fmt != "gif" or figures.FIGURES[name].extra_files is not None]
     assert written == [*expected, out / figures.README_FILE, out / figures.DATA_FILE]
-    assert len(figures.FIGURE_NAMES) == 16
+    assert len(figures.FIGURE_NAMES) == 18
     for name in figures.FIGURE_NAMES:
         width, height = png_size(out / f"{name}.png")
         assert width >= 1600, name  # the issue's floor for a slide
@@ -148,7 +150,8 @@ def test_command_line_renders_every_figure(tmp_path, capsys, data, monkeypatch):
     out = tmp_path / "figs"
     assert cli.main(["figures", "--out", str(out), "--format", "svg"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{name}.svg" for name in figures.FIGURE_NAMES] + [figures.README_FILE, figures.DATA_FILE])
+        [f"{name}.svg" for name in figures.FIGURE_NAMES] + [figures.README_FILE, figures.DATA_FILE]
+        + ["moons-training-animation.gif"])
     with pytest.raises(SystemExit) as caught:  # argparse: usage error, exit code 2
         cli.main(["figures", "--out", str(out), "--format", "pdf"])
     assert caught.value.code == 2
@@ -171,7 +174,7 @@ def test_all_renders_the_figures_and_counts_them_in_its_summary(tmp_path, capsys
     assert cli.main(["all", "--out", str(out), "--format", "svg"]) == 0
     summary = capsys.readouterr().out.rstrip().splitlines()[-2:]
     files = sorted([f"{name}.svg" for name in figures.FIGURE_NAMES]
-                   + [figures.README_FILE, figures.DATA_FILE])
+                   + [figures.README_FILE, figures.DATA_FILE, "moons-training-animation.gif"])
     assert sorted(p.name for p in out.iterdir()) == files
     assert summary == [f"figures: {len(files)} files in {out}", "all:     everything agrees"]
 

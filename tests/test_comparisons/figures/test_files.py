@@ -18,7 +18,9 @@ def test_every_file_goes_through_the_projects_one_atomic_writer(rendered):
     # figures use it (no second writer). The session's render recorded its calls, into an
     # --out directory that did not exist (``new/figs``): it is created.
     written = rendered.written
-    assert rendered.atomic == written and len(written) == 2 * len(figures.FIGURE_NAMES) + 2
+    animations = sum(row.extra_files is not None for row in figures.FIGURES.values())
+    assert rendered.atomic == written
+    assert len(written) == 2 * len(figures.FIGURE_NAMES) + animations + 2  # + README, data
     assert rendered.out.parent.name == "new" and rendered.out.is_dir()
     assert all(path.stat().st_mode & 0o777 == 0o644 for path in written)
     assert not hasattr(style, "write_atomically")

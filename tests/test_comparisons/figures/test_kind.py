@@ -30,7 +30,7 @@ def test_a_row_renders_a_titled_figure_and_a_table_refuses_two_rows_of_one_name(
 
 
 CLASSIFIER_FIGURES = ("moons-decision-boundary", "moons-training", "logistic-boundary",
-                      "softmax-regions")
+                      "softmax-regions", "lr-finder", "moons-training-animation")
 """Figures of classifiers: their losses (hinge, cross-entropy) have no unit."""
 
 

@@ -24,6 +24,7 @@ from cli_helpers import (
 import functional_training as ft
 from comparisons import figures
 from comparisons.compare import compare_trajectories, run_and_compare
+from comparisons.experiments import REGISTRY
 from comparisons.figures import verified
 from comparisons.spec import load_spec
 
@@ -194,3 +195,84 @@ def test_decision_region_axes_are_named_after_the_data_files_columns(tmp_path, c
     record = json.loads((tmp_path / "parcels-figures" / figures.DATA_FILE).read_text())
     regions = record["figures"]["decision-regions"]["regions"]
     assert (regions["x_label"], regions["y_label"]) == ("distance_km", "weight_kg")
+
+
+TINY_HINGE = """
+name = "tiny-hinge"
+[data]
+train = [[0.5, 1.0, -1.0], [1.0, 2.5, -1.0], [1.5, 0.5, -1.0], [2.0, 3.0, 1.0],
+         [3.0, 1.5, 1.0], [3.5, 2.0, 1.0], [2.5, 1.0, -1.0], [1.0, 3.5, 1.0]]
+[model]
+kind = "mlp"
+sizes = [2, 4, 1]
+activation = "relu"
+init = "seeded"
+seed = 0
+[loss]
+kind = "hinge"
+[optimizer]
+name = "sgd"
+learning_rate = 0.1
+[run]
+steps = 20
+"""
+
+
+def test_spec_figures_are_named_checked_before_anything_runs(tmp_path):
+    two = load_spec(spec_file(tmp_path))
+    assert figures.spec_figure_names(two) == figures.DEFAULT_SPEC_FIGURES
+    assert figures.spec_figure_names(two, ["lr-finder", "training-animation", "loss"]) == (
+        "loss", "lr-finder", "training-animation")
+    with pytest.raises(ValueError, match="^unknown spec figure 'moons'; known: loss, "):
+        figures.spec_figure_names(two, ["moons"])
+    regression = dataclasses.replace(two, loss="squared-error")
+    with pytest.raises(ValueError, match="^training-animation draws decision regions: it needs "
+                       "a classifier"):
+        figures.spec_figure_names(regression, ["training-animation"])
+    with pytest.raises(ValueError, match="^decision-regions draws decision regions over two "
+                       "features; softmax/delay-class has 3$"):
+        figures.spec_figure_names(REGISTRY["softmax/delay-class"], ["decision-regions"])
+    with pytest.raises(ValueError, match="^the learning-rate finder needs a training run"):
+        figures.spec_figure_names(REGISTRY["shared-path"], ["lr-finder"])
+
+
+def test_a_spec_animation_is_its_verified_run_step_by_step(tmp_path):
+    spec = dataclasses.replace(load_spec(spec_file(tmp_path)), steps=4)  # 5 frames: quick
+    out = tmp_path / "figs"
+    # Two backends keep this test short; the course's animation draws a run verified on all four.
+    written = figures.render_spec(spec, out, ("svg",), only=["training-animation"],
+                                  backends=["manual", "jax"])
+    assert [p.name for p in written] == ["training-animation.svg", "training-animation.gif",
+                                         figures.README_FILE, figures.DATA_FILE]
+    data = json.loads((out / figures.DATA_FILE).read_text())["figures"]
+    assert list(data) == ["training-animation"]
+    frames = data["training-animation"]["frames"]
+    assert [f["step"] for f in frames] == list(range(5))  # 4 updates: a frame each
+    run = run_and_compare(spec, backends=["torch"])[0]["torch"]
+    regions = data["training-animation"]
+    for frame in (frames[0], frames[3]):
+        k = frame["step"]
+        w = np.array([run.params["w[0]"][k], run.params["w[1]"][k]])
+        np.testing.assert_allclose(np.asarray(frame["outputs"]).ravel(),
+                                   grid_points(regions) @ w + run.params["b"][k],
+                                   rtol=TOL, atol=TOL)
+    readme = (out / figures.README_FILE).read_text()
+    assert "[GIF](training-animation.gif)" in readme
+
+
+def test_a_spec_lr_finder_ramps_its_own_model_and_runs_it_at_each_rate(tmp_path):
+    spec = load_spec(spec_file(tmp_path, TINY_HINGE, "tiny-hinge.toml"))
+    # Two backends keep this test short; the course's lr-finder runs on all four.
+    data = figures.spec_figure_data(spec, backends=["manual", "jax"], only=["lr-finder"])
+    finder = data["figures"]["lr-finder"]
+    assert finder["ramp_backends"] == ["manual", "jax"] and finder["ramp"]["batch_size"] is None
+    ramp = dataclasses.replace(spec, schedule=None, hyperparams={"learning_rate": 1e-7})
+    first, _ = run_and_compare(dataclasses.replace(ramp, steps=1), backends=["manual"])
+    assert finder["batch_loss"][0] == first["manual"].batch_loss[0]  # the spec's own start
+    final = finder["final"]
+    assert final["steps"] == spec.steps == 20
+    rate = finder["steepest"]["rate"]
+    at_rate = dataclasses.replace(spec, hyperparams={"learning_rate": rate})
+    expected = run_and_compare(at_rate, backends=["torch"])[0]["torch"].train_loss[-1]
+    actual = final["final_loss"][final["learning_rates"].index(rate)]
+    assert abs(actual - expected) <= TOL * (1 + abs(expected))
