@@ -309,6 +309,40 @@ def execute(spec: ProgramSpec, state: SweepState, data, records: int, steps: int
     return to_host(state), compile_seconds, run_seconds
 
 
+SPLIT_WORK = 2**27
+"""Least work, ``R S B max(W, 1)`` activation values (:func:`default_devices`), worth
+splitting over several CPU devices: below it the devices' start-up costs more than they save."""
+
+
+def default_devices(method: str, model: Objective, *, runs: int, steps: int,
+                    batch: int) -> tuple:
+    """The devices a sweep with ``devices=None`` splits its runs over: all, or the first alone.
+
+    Every device of ``jax.devices()``, except on one process's CPU devices (one per
+    core: :func:`functional_training.use_all_cores`), where a sweep keeps to
+    ``jax.devices()[0]`` unless splitting pays: the autodiff path (the moments path's
+    step is a few operations per run, measured no faster split and 2.5x slower on
+    the 3 rates of the lesson), at least one run per device (no padded duplicates),
+    and at least :data:`SPLIT_WORK` activation values in all, ``R S B max(W, 1)``
+    (``W``: :func:`widest_activation`).
+
+    Example:
+      >>> import jax, functional_training as ft
+      >>> line = ft.objective("linear", features=1)
+      >>> default_devices("moments", line, runs=10_000, steps=1_000, batch=3) == (
+      ...     jax.devices()[0],)
+      True
+    """
+    devices = tuple(jax.devices())
+    if len(devices) == 1 or jax.process_count() > 1 or any(
+            device.platform != "cpu" for device in devices):
+        return devices
+    work = runs * steps * batch * max(widest_activation(model), 1)
+    if method != "autodiff" or runs < len(devices) or work < SPLIT_WORK:
+        return devices[:1]
+    return devices
+
+
 def widest_activation(model: Objective) -> int:
     """The widest per-example activation a step of ``model`` makes, read from its leaf shapes.
 
