@@ -53,6 +53,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -732,6 +733,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="per-step costs of the formulations tried (about 3 minutes)")
     parser.add_argument("--torch-device", default="cpu")
+    parser.add_argument("--steps", type=int, metavar="S",
+                        help="size (f) with S steps instead of 500 (a shorter measurement)")
     parser.add_argument("--cores", type=int, metavar="N",
                         help="JAX CPU devices for the table (default: one per core, "
                              "ft.use_all_cores(), as the command line gives)")
@@ -755,6 +758,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.torch_device == "cpu" and not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
     size = SIZES["quick" if args.quick else "f"]
+    if args.steps is not None:
+        size = dataclasses.replace(size, steps=args.steps)
     rows, facts = bench(size, repeats=args.repeats, eager_runs=args.eager_runs,
                         torch_device=args.torch_device, with_compile=not args.no_compile,
                         log=log)
