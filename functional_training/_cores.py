@@ -61,9 +61,11 @@ def use_all_cores(cores: int | None = None) -> int:
         import functional_training as ft
         ft.use_all_cores()
 
-    A sweep with ``devices=None`` then splits its runs over the devices, each
-    device stepping its own runs; the results are those of one device (the same
-    per-run program on fewer runs). Everything else runs on ``jax.devices()[0]``.
+    A sweep with ``devices=None`` then splits its runs over the devices where that
+    pays (:func:`functional_training._sweep_program.default_devices`), each device
+    stepping its own runs with the same per-run arithmetic: the results equal one
+    device's to rounding (bit for bit where each device's run groups have one
+    device's width). Everything else runs on ``jax.devices()[0]``.
     On a GPU or TPU this changes only the host's CPU devices, which JAX does not use
     by default. This sets JAX's option ``jax_num_cpu_devices``, which wins over
     ``XLA_FLAGS=--xla_force_host_platform_device_count``.

@@ -183,8 +183,8 @@ def test_split_runs_are_grouped_on_each_device_and_equal_one_device():
     # each device steps groups of 2 (shard_map of the one-device program), as one device
     # steps its 20 runs in groups of 2. Each run meets the same arithmetic in a group of
     # the same width, so the results are equal bit for bit in float32 (the command line's
-    # precision), divergent runs included (the rate 1e38 overflows); this is what lets
-    # `rerun` of a sweep recorded on one device pass on several.
+    # precision), divergent runs included (the rate 1e38 overflows). (At different widths
+    # they agree to rounding only: test_sweep_sharding.py checks that case to 1e-12.)
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     env.pop("XLA_FLAGS", None)
     out = subprocess.run([sys.executable, "-c", _SPLIT_THEN_GROUP], capture_output=True,
