@@ -53,6 +53,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -214,7 +215,6 @@ def run_project(problem: Problem, dtype: str = "float32", devices=None):
 
     ``devices``: :func:`functional_training.sweep`'s (``None``: its default); the last
     item is how many devices the sweep split its runs over."""
-    import contextlib
 
     size = problem.size
     precision = ft.float64() if dtype == "float64" else contextlib.nullcontext()
@@ -389,11 +389,32 @@ def peak_flops(device: str = "cpu") -> dict:
     return best
 
 
-def _timed_call(call, rounds: list[float]) -> tuple:
-    """Time one whole ``call()``, append the seconds to ``rounds``, return its output."""
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds each thread of this process has used ({} where /proc is missing)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    with contextlib.suppress(OSError):
+        for thread in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/self/task/{thread}/stat").read_text().rsplit(")", 1)[1]
+                utime, stime = fields.split()[11:13]
+                used[thread] = (int(utime) + int(stime)) / ticks
+    return used
+
+
+def _timed_call(call, rounds: list[float], cpu: list[tuple[float, float]]) -> tuple:
+    """Time one whole ``call()``: its wall seconds into ``rounds``, and into ``cpu`` the
+    CPU seconds of the whole process and of its busiest thread during the call (both
+    independent of other processes' load); return its output."""
+    before = thread_cpu_seconds()
+    start_cpu = time.process_time()
     start = time.perf_counter()
     out = call()
     rounds.append(time.perf_counter() - start)
+    total = time.process_time() - start_cpu
+    after = thread_cpu_seconds()
+    busiest = max((after[t] - before.get(t, 0.0) for t in after), default=float("nan"))
+    cpu.append((total, busiest))
     return out
 
 
@@ -438,10 +459,11 @@ def bench(size: SweepSize, *, repeats: int, eager_runs: int, torch_device: str,
     log(f"{key}: compiled; {repeats} rounds of {len(contenders)} contenders")
 
     times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in contenders}
     outputs: dict = {}
     for round_index in range(repeats):
         for name, call in contenders:
-            outputs[name] = _timed_call(call, times[name])
+            outputs[name] = _timed_call(call, times[name], cpu[name])
         log(f"{key}: round {round_index + 1}: " + ", ".join(
             f"{name} {times[name][-1]:.2f} s" for name, _ in contenders))
 
@@ -465,8 +487,12 @@ def bench(size: SweepSize, *, repeats: int, eager_runs: int, torch_device: str,
             compiled = project_compile[name]
         elif name.startswith("torch"):
             compiled = max(0.0, compiled - seconds)
+        total = statistics.median(c[0] for c in cpu[name])
+        busiest = statistics.median(c[1] for c in cpu[name])
         rows.append(Row(key, name, "float32", seconds, compiled, check(problem, *outputs[name]),
-                        notes[name], extra={"rounds": times[name]}))
+                        f"{notes[name]}; CPU {total:.1f} s, busiest thread {busiest:.1f} s",
+                        extra={"rounds": times[name], "cpu_seconds": total,
+                               "busiest_thread_cpu_seconds": busiest}))
 
     # the eager loop: all runs when quick, else the checked runs (and a few more), extrapolated
     runs = problem.check_runs
