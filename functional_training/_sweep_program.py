@@ -22,6 +22,11 @@ loss, so it equals ``train``'s at every step; with mini-batches a full loss that
 overflows between records while every batch quantity stays finite is seen at the
 next record.
 
+On several devices the program is a ``jax.shard_map`` of the one-device program:
+each device steps its own runs (in run groups on a CPU, :func:`run_group`) and the
+devices never communicate. Which devices a sweep with ``devices=None`` uses is
+:func:`default_devices`.
+
 :func:`execute` compiles the program once and runs it whole, or in at most
 :data:`PROGRESS_CHUNKS` chunks of records (the same compiled program) when a
 progress callback is given.
