@@ -7,7 +7,10 @@ time budget, and a size that overruns it is recorded as ``"timeout"``, so the wh
 run stays under 8 minutes. The contenders, checks and tables are those of
 ``train.py`` (e), ``model_sweep.py`` (f) and ``sweep.py`` (b), (c), imported, not
 copied: every contender is still checked against its NumPy float64 reference
-(on the host) before its time is reported.
+(on the host) before its time is reported. At (f) the project's two rows, "every
+core" (``devices=None``) and "one device", are the same call on a machine with one
+GPU (JAX's default devices are the GPUs; ``ft.use_all_cores()`` only adds host CPU
+devices, which the sweep does not use there).
 
 Usage (on a GPU machine, after ``pip install -e ".[test]" "jax[cuda12]"`` and a CUDA torch):
   python benchmarks/gpu.py --json gpu.json            # (e), (f), (b), (c); about 5-7 minutes
@@ -49,6 +52,7 @@ def run_size(key: str, *, quick: bool, torch_device: str, out: Path) -> None:
     elif key == "f":
         import model_sweep
 
+        model_sweep.ft.use_all_cores()  # as model_sweep.py: on a GPU only the host's CPU devices
         size = model_sweep.SIZES["quick" if quick else "f"]
         rows, facts = model_sweep.bench(size, repeats=1 if quick else 3, eager_runs=4,
                                         torch_device=torch_device, with_compile=True, log=_log)

@@ -12,9 +12,13 @@ loss at step ``k``), and returns the final parameters.
 
 Contenders:
   project         functional_training.sweep(model, (x, y), learning_rates=..., seeds=...,
-                  steps=500), record_every=1
+                  steps=500), record_every=1, in a process that called
+                  ft.use_all_cores() (one JAX CPU device per core, as `python -m
+                  functional_training sweep` has): "every core" is devices=None (the
+                  runs split over the devices), "one device" devices=jax.devices()[:1]
   jax vmap        a plain jax.jit(jax.vmap(one run as a lax.scan)), the network and the
-                  hinge loss written here in jax.numpy, jax.value_and_grad
+                  hinge loss written here in jax.numpy, jax.value_and_grad, on the
+                  default device (one)
   torch.compile   all 512 runs batched (torch.bmm), the loss function under torch.compile
                   (forward and backward compiled by inductor), the SGD update in place,
                   one Python call per step
@@ -27,7 +31,8 @@ against an independent NumPy float64 forward and backward pass written below
 (losses relative to the initial loss, final parameters relative to max(1, |p|)), with
 ``functional_training.tolerance("float32", 500)``; the check column is the worst
 error in units of that tolerance. Times: median of repeats of the whole call (the
-inputs already in host memory); compile times are separate.
+inputs already in host memory), the contenders called in turn in each round so that
+the machine's load falls on all alike; compile times are separate.
 
 The FLOP floor: one step of one run on one example costs 1,760 multiply-add FLOPs in
 the matrix products (forward 2*2*16 + 2*16*16 + 2*16 = 608; backward, the weight
@@ -38,7 +43,8 @@ matrix products. The floor is 4.5e11 / (this machine's float32 matmul peak,
 measured here with a 2,048^2 matmul in JAX and torch).
 
 Usage:
-  python benchmarks/model_sweep.py                 # the table (about 3-4 minutes on 2 cores)
+  python benchmarks/model_sweep.py                 # the table (about 5 minutes on 2 cores)
+  python benchmarks/model_sweep.py --cores 1       # the same with JAX on one CPU device
   python benchmarks/model_sweep.py --profile       # per-step costs of the variants tried
   python benchmarks/model_sweep.py --quick         # 8 rates x 2 seeds x 50 steps (seconds)
   python benchmarks/model_sweep.py --json out.json --torch-device cuda   # on a GPU
@@ -47,6 +53,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -202,19 +210,22 @@ def check(problem: Problem, losses, params, dtype: str = "float32",
 # ----------------------------------------------------------------- contenders
 
 
-def run_project(problem: Problem, dtype: str = "float32"):
-    """(seconds of the whole call, compile seconds, losses (L, Z, S+1), params list)."""
-    import contextlib
+def run_project(problem: Problem, dtype: str = "float32", devices=None):
+    """(seconds of the whole call, compile seconds, losses (L, Z, S+1), params list, devices).
+
+    ``devices``: :func:`functional_training.sweep`'s (``None``: its default); the last
+    item is how many devices the sweep split its runs over."""
 
     size = problem.size
     precision = ft.float64() if dtype == "float64" else contextlib.nullcontext()
     with precision:
         start = time.perf_counter()
         result = ft.sweep(model(size), (problem.x, problem.y), learning_rates=problem.rates,
-                          seeds=problem.seeds.tolist(), steps=size.steps, record_every=1)
+                          seeds=problem.seeds.tolist(), steps=size.steps, record_every=1,
+                          devices=devices)
         seconds = time.perf_counter() - start
     params = [a for layer in result.final_params.layers for a in layer]
-    return seconds, result.compile_seconds, result.losses, params
+    return seconds, result.compile_seconds, result.losses, params, len(result.devices)
 
 
 def _stacked_init(problem: Problem, dtype) -> list[np.ndarray]:
@@ -378,32 +389,64 @@ def peak_flops(device: str = "cpu") -> dict:
     return best
 
 
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds each thread of this process has used ({} where /proc is missing)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    with contextlib.suppress(OSError):
+        for thread in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/self/task/{thread}/stat").read_text().rsplit(")", 1)[1]
+                utime, stime = fields.split()[11:13]
+                used[thread] = (int(utime) + int(stime)) / ticks
+    return used
+
+
+def _timed_call(call, rounds: list[float], cpu: list[tuple[float, float]]) -> tuple:
+    """Time one whole ``call()``: its wall seconds into ``rounds``, and into ``cpu`` the
+    CPU seconds of the whole process and of its busiest thread during the call (both
+    independent of other processes' load); return its output."""
+    before = thread_cpu_seconds()
+    start_cpu = time.process_time()
+    start = time.perf_counter()
+    out = call()
+    rounds.append(time.perf_counter() - start)
+    total = time.process_time() - start_cpu
+    after = thread_cpu_seconds()
+    busiest = max((after[t] - before.get(t, 0.0) for t in after), default=float("nan"))
+    cpu.append((total, busiest))
+    return out
+
+
 def bench(size: SweepSize, *, repeats: int, eager_runs: int, torch_device: str,
           with_compile: bool = True, log=print) -> tuple[list[Row], dict]:
+    """The (f) table: every contender compiled first, then ``repeats`` rounds, each round
+    calling every contender once in turn (so the machine's load falls on all alike)."""
+    import jax
+
     problem = make_problem(size)
-    rows: list[Row] = []
     key = size.key
+    project_compile: dict[str, float] = {}  # the sweep's own trace + compile, first call
+    split: dict[str, int] = {}  # how many devices each project row's sweep used
 
-    # project: the first call compiles; then whole calls
-    seconds, compile_seconds, losses, params = run_project(problem)
-    times = [run_project(problem) for _ in range(repeats)]
-    seconds = statistics.median(t[0] for t in times)
-    losses, params = times[-1][2], times[-1][3]
-    rows.append(Row(key, "project ft.sweep", "float32", seconds, compile_seconds,
-                    check(problem, losses, params), "records every step"))
-    log(f"{key}: project {seconds:.2f} s")
+    def project(name, devices):
+        def call():
+            _, compile_seconds, losses, params, used = run_project(problem, devices=devices)
+            project_compile.setdefault(name, compile_seconds)
+            split[name] = used
+            return losses, params
+        return name, call
 
-    run, compile_seconds = make_jax_vmap(problem)
-    run()
-    times, out = [], None
-    for _ in range(repeats):
+    contenders = [project("project ft.sweep, every core", None),
+                  project("project ft.sweep, one device", jax.devices()[:1])]
+    compile_seconds: dict[str, float | None] = {}
+    for name, call in contenders:  # the first call compiles
         start = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - start)
-    rows.append(Row(key, "jax vmap(lax.scan)", "float32", statistics.median(times),
-                    compile_seconds, check(problem, *out), "plain jit(vmap(scan))"))
-    log(f"{key}: jax vmap {rows[-1].seconds:.2f} s")
-
+        call()
+        compile_seconds[name] = time.perf_counter() - start
+    run, compile_seconds["jax vmap(lax.scan)"] = make_jax_vmap(problem)
+    run()
+    contenders.append(("jax vmap(lax.scan)", run))
     if with_compile:
         import torch
 
@@ -411,17 +454,45 @@ def bench(size: SweepSize, *, repeats: int, eager_runs: int, torch_device: str,
         run = make_torch_compile(problem, torch_device)
         start = time.perf_counter()
         run()
-        first = time.perf_counter() - start
-        times = []
-        for _ in range(max(1, repeats - 1)):
-            start = time.perf_counter()
-            out = run()
-            times.append(time.perf_counter() - start)
-        seconds = statistics.median(times)
-        rows.append(Row(key, "torch.compile (batched)", "float32", seconds,
-                        max(0.0, first - seconds), check(problem, *out),
-                        "compile = first call - steady call"))
-        log(f"{key}: torch.compile {seconds:.2f} s")
+        compile_seconds["torch.compile (batched)"] = time.perf_counter() - start
+        contenders.append(("torch.compile (batched)", run))
+    log(f"{key}: compiled; {repeats} rounds of {len(contenders)} contenders")
+
+    times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in contenders}
+    outputs: dict = {}
+    for round_index in range(repeats):
+        for name, call in contenders:
+            outputs[name] = _timed_call(call, times[name], cpu[name])
+        log(f"{key}: round {round_index + 1}: " + ", ".join(
+            f"{name} {times[name][-1]:.2f} s" for name, _ in contenders))
+
+    notes = {
+        "project ft.sweep, every core": f"devices=None: runs split over "
+                                        f"{split['project ft.sweep, every core']} of "
+                                        f"{len(jax.devices())} devices, run groups on each",
+        "project ft.sweep, one device": "devices=jax.devices()[:1], run groups",
+        "jax vmap(lax.scan)": "plain jit(vmap(scan)), the default device",
+        "torch.compile (batched)": "compile = first call - steady call",
+    }
+    if with_compile:
+        import torch
+
+        notes["torch.compile (batched)"] += f"; {torch.get_num_threads()} torch threads"
+    rows: list[Row] = []
+    for name, _ in contenders:
+        seconds = statistics.median(times[name])
+        compiled = compile_seconds[name]
+        if name in project_compile:
+            compiled = project_compile[name]
+        elif name.startswith("torch"):
+            compiled = max(0.0, compiled - seconds)
+        total = statistics.median(c[0] for c in cpu[name])
+        busiest = statistics.median(c[1] for c in cpu[name])
+        rows.append(Row(key, name, "float32", seconds, compiled, check(problem, *outputs[name]),
+                        f"{notes[name]}; CPU {total:.1f} s, busiest thread {busiest:.1f} s",
+                        extra={"rounds": times[name], "cpu_seconds": total,
+                               "busiest_thread_cpu_seconds": busiest}))
 
     # the eager loop: all runs when quick, else the checked runs (and a few more), extrapolated
     runs = problem.check_runs
@@ -447,7 +518,11 @@ def bench(size: SweepSize, *, repeats: int, eager_runs: int, torch_device: str,
     for row in rows:
         row.ratio = row.seconds / baseline
     flops = matmul_flops_per_example_step() * size.n * size.runs * size.steps
-    return rows, {"matmul_flop": flops}
+    facts = {"matmul_flop": flops, "devices": len(jax.devices())}
+    for row in rows:  # the contenders of the target: the plain vmap and torch.compile
+        if row.contender in ("jax vmap(lax.scan)", "torch.compile (batched)"):
+            facts[f"speedup vs {row.contender}"] = row.seconds / baseline
+    return rows, facts
 
 
 def _nested(results: dict, index: int) -> dict:
@@ -654,7 +729,7 @@ def profile_environment(log=print) -> list[tuple[str, float]]:
         ("project, --xla_cpu_multi_thread_eigen=false", {"XLA_FLAGS":
                                                          "--xla_cpu_multi_thread_eigen=false"}, []),
         ("project, pinned to one core (taskset -c 0)", {}, ["taskset", "-c", "0"]),
-        ("project, 2 host devices (runs sharded, no groups)",
+        ("project, 2 host devices (runs split, groups on each)",
          {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, []),
     ]
     results = []
@@ -684,6 +759,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="per-step costs of the formulations tried (about 3 minutes)")
     parser.add_argument("--torch-device", default="cpu")
+    parser.add_argument("--steps", type=int, metavar="S",
+                        help="size (f) with S steps instead of 500 (a shorter measurement)")
+    parser.add_argument("--cores", type=int, metavar="N",
+                        help="JAX CPU devices for the table (default: one per core, "
+                             "ft.use_all_cores(), as the command line gives)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
 
@@ -700,9 +780,12 @@ def main(argv: list[str] | None = None) -> int:
                                                    "machine": machine()}, indent=1))
         return 0
 
+    ft.use_all_cores(args.cores)  # before anything JAX computes
     if args.torch_device == "cpu" and not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
     size = SIZES["quick" if args.quick else "f"]
+    if args.steps is not None:
+        size = dataclasses.replace(size, steps=args.steps)
     rows, facts = bench(size, repeats=args.repeats, eager_runs=args.eager_runs,
                         torch_device=args.torch_device, with_compile=not args.no_compile,
                         log=log)
@@ -717,6 +800,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmatrix-product FLOP {facts['matmul_flop']:.3g}; float32 matmul peak "
           f"{', '.join(f'{k} {v:.0f}' for k, v in peak.items())} GFLOP/s; floor "
           f"{facts['floor_seconds']:.2f} s; project = {facts['project_vs_floor']:.1f}x the floor")
+    print("; ".join(f"project (every core) {name}: {value:.2f}x" for name, value in facts.items()
+                    if name.startswith("speedup")) + " (target: at least 1.3x both)")
     print(", ".join(f"{k}: {v}" for k, v in info.items()))
     return finish(args.json, info, rows, facts=facts)
 

@@ -651,8 +651,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="device of the torch contenders, e.g. cuda (default cpu)")
     parser.add_argument("--torch-threads", type=int,
                         help="torch.set_num_threads for the torch contenders (default: torch's)")
+    parser.add_argument("--cores", type=int, metavar="N",
+                        help="give JAX N CPU devices first (ft.use_all_cores(N), as the command "
+                             "line does with one per core); default: JAX's own, one")
     args = parser.parse_args(argv)
     TORCH_DEVICE["name"] = args.torch_device
+    if args.cores is not None:
+        ft.use_all_cores(args.cores)  # before anything JAX computes
     if args.with_compile and not args.warm_compile_cache:
         # A fresh on-disk inductor cache, so compile times are cold ones (set before torch
         # reads it; a cache left by an earlier run would make them look ~20x faster).

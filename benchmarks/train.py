@@ -158,7 +158,8 @@ def run_project(problem: Problem, eval_every: int | None = None):
     return float(traj.params.w[-1]), float(traj.params.b[-1]), float(train_loss[-1]), recorded
 
 
-def run_cli(problem: Problem):
+def run_cli(problem: Problem, env: dict | None = None):
+    """The CLI in a subprocess; ``env`` adds to the environment (``JAX_NUM_CPU_DEVICES``)."""
     size = problem.size
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.json"
@@ -167,7 +168,8 @@ def run_cli(problem: Problem):
                    "--batch-size", str(size.batch_size), "--epochs", str(size.epochs),
                    "--learning-rate", repr(size.rate), "--dtype", "float32",
                    "--json", str(out)]
-        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(command, check=True, capture_output=True, cwd=ROOT,
+                       env={**os.environ, **(env or {})})
         traj = json.loads(out.read_text())["trajectory"]
     w, b = traj["params"]["w"][-1], traj["params"]["b"][-1]
     return w, b, traj["train_loss"][-1], None
@@ -301,12 +303,22 @@ def bench(size: TrainSize, *, repeats: int = 3, torch_device: str = "cpu",
                             "full O(N) loss at every step; 1 run"))
             log(f"{key}: project eval_every=1 {seconds:.3f} s")
 
-    if with_cli:
-        seconds, out = timed(run_cli, problem, min(repeats, 2))
-        rows.append(Row(key, "project CLI (subprocess)", "float32", seconds, None,
-                        check(problem, *out[:3]),
-                        "wall time incl. start-up, imports, data, JSON"))
-        log(f"{key}: CLI {seconds:.2f} s")
+    if with_cli:  # as shipped (one JAX CPU device per core) and on one, called in turn
+        one_device = {"JAX_NUM_CPU_DEVICES": "1"}
+        times: dict[bool, list[float]] = {False: [], True: []}
+        outs = {}
+        for _ in range(min(repeats, 2)):
+            for pinned in (False, True):
+                start = time.perf_counter()
+                outs[pinned] = run_cli(problem, one_device if pinned else None)
+                times[pinned].append(time.perf_counter() - start)
+        for pinned, label, note in (
+                (False, "project CLI (subprocess)", "wall time incl. start-up, imports, data, "
+                                                    "JSON; one JAX CPU device per core"),
+                (True, "project CLI, one CPU device", "the same with JAX_NUM_CPU_DEVICES=1")):
+            rows.append(Row(key, label, "float32", statistics.median(times[pinned]), None,
+                            check(problem, *outs[pinned][:3]), note))
+            log(f"{key}: {label} {rows[-1].seconds:.2f} s")
 
     run, compile_seconds = make_jax_scan(problem)
     run(problem)
@@ -350,8 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cli", action="store_true")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     parser.add_argument("--torch-device", default="cpu")
+    parser.add_argument("--cores", type=int, metavar="N",
+                        help="give JAX N CPU devices first (ft.use_all_cores(N), as the command "
+                             "line does with one per core); default: JAX's own, one")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
+    if args.cores is not None:
+        ft.use_all_cores(args.cores)  # before anything JAX computes
     if args.torch_device == "cpu" and not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
     size = SIZES["quick" if args.quick else "e"]

@@ -17,6 +17,7 @@ Example:
 """
 
 from functional_training import _interrupts  # noqa: F401 -- first: Ctrl-C in start-up, one line
+from functional_training._cores import cpu_cores, use_all_cores
 from functional_training._data_files import (
     DataFileError,
     Table,
@@ -234,6 +235,8 @@ __all__ = [
     "stability_limit",
     "sweep_learning_rates",
     "SweepResult",
+    "use_all_cores",
+    "cpu_cores",
     "synthetic_shipments",
     "tolerance",
     "train",

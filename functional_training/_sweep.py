@@ -45,7 +45,13 @@ from functional_training._record_plan import MAX_RECORD_BYTES
 from functional_training._step import check_batch_indices
 from functional_training._sweep_cost import SweepCost, check_sweep_memory, sweep_cost
 from functional_training._sweep_moments import moments_exact, moments_problem
-from functional_training._sweep_program import ProgramSpec, device_data, execute, initial_state
+from functional_training._sweep_program import (
+    ProgramSpec,
+    default_devices,
+    device_data,
+    execute,
+    initial_state,
+)
 from functional_training._sweep_sharding import mesh, padded_runs, place_state
 from functional_training._synthetic import minibatch_indices
 from functional_training._train import check_data, check_objective_data, float_params
@@ -185,7 +191,9 @@ def sweep(
         array ``(S, batch_size)`` made on the host.
       record_every: ``K`` >= 1; the record buffer, ``L x Z x (S // K + 1)`` values,
         must fit in :data:`MAX_RECORDED_BYTES`.
-      devices: devices to split the runs over; ``None`` means ``jax.devices()``.
+      devices: devices to split the runs over; ``None``: ``jax.devices()``, on one
+        process's CPU devices only where splitting pays
+        (:func:`functional_training._sweep_program.default_devices`).
       progress: optional ``progress(steps_done, steps)`` callback; when given, the
         run is split into at most ``PROGRESS_CHUNKS`` chunks of the same compiled
         program and the callback runs after each; its last call is
@@ -249,6 +257,9 @@ def sweep(
                             weight_decay=dict(hyper).get("weight_decay") or 0.0, axes=axes)
 
     runs = rates.size * settings * seeds.size
+    if devices is None:  # on one process's CPU devices: split only where it pays
+        devices = default_devices(method, model, runs=runs, steps=steps, batch=x_np.shape[0]
+                                  if batches is None else int(np.shape(batches)[1]))
     device_list, sharding = mesh(devices)
     padded = padded_runs(runs, len(device_list))
     records, remainder = divmod(steps, record_every)

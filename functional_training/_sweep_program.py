@@ -22,6 +22,11 @@ loss, so it equals ``train``'s at every step; with mini-batches a full loss that
 overflows between records while every batch quantity stays finite is seen at the
 next record.
 
+On several devices the program is a ``jax.shard_map`` of the one-device program:
+each device steps its own runs (in run groups on a CPU, :func:`run_group`) and the
+devices never communicate. Which devices a sweep with ``devices=None`` uses is
+:func:`default_devices`.
+
 :func:`execute` compiles the program once and runs it whole, or in at most
 :data:`PROGRESS_CHUNKS` chunks of records (the same compiled program) when a
 progress callback is given.
@@ -38,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding
+from jax.sharding import NamedSharding, PartitionSpec
 
 from functional_training._models import model_kind
 from functional_training._objective import Objective
@@ -49,7 +54,12 @@ from functional_training._optimizers import (
 )
 from functional_training._step import optimizer_step
 from functional_training._sweep_moments import moment_statistics, moments_loss_and_grad
-from functional_training._sweep_sharding import constrain, replicate, to_host
+from functional_training._sweep_sharding import (
+    constrain,
+    replicate,
+    state_shardings,
+    to_host,
+)
 
 PROGRESS_CHUNKS = 100
 """At most this many progress callbacks per sweep (one per chunk of records)."""
@@ -231,15 +241,25 @@ def _sweep_program(state: SweepState, data, start, stop, *, spec: ProgramSpec) -
     state = constrain(state, spec.sharding)
     records = state.losses.shape[0] - 1
 
-    def run(state: SweepState) -> SweepState:
-        state = _advance(state, data, start, stop, spec)
-        return jax.lax.cond(stop == records, lambda s: _finish(s, data, spec), lambda s: s, state)
+    def on_one_device(state: SweepState, data, start, stop) -> SweepState:
+        def run(state: SweepState) -> SweepState:
+            state = _advance(state, data, start, stop, spec)
+            return jax.lax.cond(stop == records, lambda s: _finish(s, data, spec), lambda s: s,
+                                state)
 
-    if spec.run_group:
-        state = _ungroup(jax.lax.map(run, _group(state, spec.run_group)))
-    else:
-        state = run(state)
-    return constrain(state, spec.sharding)
+        if spec.run_group:
+            return _ungroup(jax.lax.map(run, _group(state, spec.run_group)))
+        return run(state)
+
+    if spec.sharding is None:
+        return on_one_device(state, data, start, stop)
+    # each device runs the one-device program (run groups included) on its own runs;
+    # runs are independent, so the devices never communicate
+    specs = jax.tree.map(lambda s: s.spec, state_shardings(state, spec.sharding))
+    per_device = jax.shard_map(on_one_device, mesh=spec.sharding.mesh,
+                               in_specs=(specs, PartitionSpec(), PartitionSpec(), PartitionSpec()),
+                               out_specs=specs, check_vma=False)
+    return constrain(per_device(state, data, start, stop), spec.sharding)
 
 
 def _group(state: SweepState, size: int) -> SweepState:
@@ -334,6 +354,40 @@ def execute(spec: ProgramSpec, state: SweepState, data, records: int, steps: int
     return to_host(state), compile_seconds, run_seconds
 
 
+SPLIT_WORK = 2**27
+"""Least work, ``R S B max(W, 1)`` activation values (:func:`default_devices`), worth
+splitting over several CPU devices: below it the devices' start-up costs more than they save."""
+
+
+def default_devices(method: str, model: Objective, *, runs: int, steps: int,
+                    batch: int) -> tuple:
+    """The devices a sweep with ``devices=None`` splits its runs over: all, or the first alone.
+
+    Every device of ``jax.devices()``, except on one process's CPU devices (one per
+    core: :func:`functional_training.use_all_cores`), where a sweep keeps to
+    ``jax.devices()[0]`` unless splitting pays: the autodiff path (the moments path's
+    step is a few operations per run, measured no faster split and 2.5x slower on
+    the 3 rates of the lesson), at least one run per device (no padded duplicates),
+    and at least :data:`SPLIT_WORK` activation values in all, ``R S B max(W, 1)``
+    (``W``: :func:`widest_activation`).
+
+    Example:
+      >>> import jax, functional_training as ft
+      >>> line = ft.objective("linear", features=1)
+      >>> default_devices("moments", line, runs=10_000, steps=1_000, batch=3) == (
+      ...     jax.devices()[0],)
+      True
+    """
+    devices = tuple(jax.devices())
+    if len(devices) == 1 or jax.process_count() > 1 or any(
+            device.platform != "cpu" for device in devices):
+        return devices
+    work = runs * steps * batch * max(widest_activation(model), 1)
+    if method != "autodiff" or runs < len(devices) or work < SPLIT_WORK:
+        return devices[:1]
+    return devices
+
+
 def widest_activation(model: Objective) -> int:
     """The widest per-example activation a step of ``model`` makes, read from its leaf shapes.
 
@@ -353,7 +407,7 @@ def widest_activation(model: Objective) -> int:
 
 
 def run_group(spec: ProgramSpec, state: SweepState, data) -> int:
-    """How many runs a CPU program steps together (0: all of them), a divisor of the run count.
+    """How many runs a CPU device steps together (0: all of its runs), a divisor of its runs.
 
     Vectorised over all ``R`` runs, every activation of a step is an ``(R, batch,
     width)`` array (32 MiB for 512 runs of a 16-wide layer on 1,000 examples): each
@@ -362,22 +416,24 @@ def run_group(spec: ProgramSpec, state: SweepState, data) -> int:
     :data:`RUN_GROUP_BYTES` run their whole loop one group after another inside the
     same program (``lax.map``), with the activations in cache. Runs are independent,
     so the result is the same run for run (up to the order of floating-point sums).
-    Only for kinds with weight matrices (:func:`widest_activation` > 0) on the
-    autodiff path on one CPU device: accelerators want the widest batch, and
-    sharded runs are already split.
+    With several devices each device groups its own ``R / D`` runs (the run axis is
+    split first, then grouped). Only for kinds with weight matrices
+    (:func:`widest_activation` > 0) on the autodiff path on CPU devices: accelerators
+    want the widest batch.
     """
-    if spec.method != "autodiff" or spec.sharding is not None:
+    if spec.method != "autodiff":
         return 0
     width = widest_activation(spec.objective)
     if width == 0:
         return 0  # the line's step is one fused pass per run already: groups measured no faster
-    if any(device.platform != "cpu" for device in jax.tree.leaves(state)[0].devices()):
+    devices = jax.tree.leaves(state)[0].devices()
+    if any(device.platform != "cpu" for device in devices):
         return 0
-    runs = state.first_bad.shape[0]
+    runs = state.first_bad.shape[0] // len(devices)  # the runs of one device
     batch = data[2].shape[1] if spec.minibatch else data[0].shape[0]
     per_run = batch * width * state.losses.dtype.itemsize
     target = RUN_GROUP_BYTES // per_run
     if target >= runs // 2:
-        return 0  # the whole sweep is about one group already
+        return 0  # the device's runs are about one group already
     group = max(d for d in range(1, max(1, target) + 1) if runs % d == 0)
     return group if 2 * group >= target else 0  # no divisor near the target: one group

@@ -10,6 +10,10 @@ parsers from :class:`ArgumentParser` and run their handlers through
 - Ctrl-C: ``interrupted``, exit 130;
 
 always one line on stderr and never a traceback.
+
+Started as a program (``python -m ...`` or a console script), a command first gives
+JAX one CPU device per core (:func:`functional_training._cores.default_to_all_cores`,
+unless the user set a count), so that sweeps use every core.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from collections.abc import Callable, Iterator, Sequence
 from rich.console import Console
 from rich.progress import Progress, TimeElapsedColumn
 
+from functional_training._cores import default_to_all_cores
 from functional_training._interrupts import (
     EXIT_INTERRUPTED,
     end_program,
     interrupted,
+    launched_as_program,
     raise_if_interrupted,
     raise_on_interrupt,
 )
@@ -91,7 +97,11 @@ def run_handler(handler: Callable[..., int], *args) -> int:
     output file, or when the handler returns), and so does any exception a
     recorded interrupt turned into. In one of the programs (``python -m
     functional_training``, ``python -m comparisons``) an interrupted command
-    then ends the process at once (no interpreter teardown).
+    then ends the process at once (no interpreter teardown). In one of the
+    programs the handler runs with one JAX CPU device per core
+    (:func:`functional_training._cores.default_to_all_cores`: not where the user
+    set a count, nor where JAX has started); a program that calls this function
+    itself keeps its own devices.
 
     Returns:
       The handler's exit status; 2 after ``error: <one line>`` for a
@@ -109,6 +119,8 @@ def run_handler(handler: Callable[..., int], *args) -> int:
       >>> code, err.getvalue()
       (2, 'error: --steps must be an integer\\n')
     """
+    if launched_as_program():
+        default_to_all_cores()
     with raise_on_interrupt():
         try:
             code = handler(*args)

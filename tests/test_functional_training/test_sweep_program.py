@@ -4,7 +4,12 @@ chunks of one program, and run groups.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 
 import jax
 import numpy as np
@@ -140,3 +145,68 @@ def test_a_per_run_weight_decay_of_zero_adds_no_zero_times_theta():
                                             "weight_decay": decay})
         updates, _ = opt.update(grads, state, params)
         np.testing.assert_array_equal(np.asarray(updates), expected)
+_SPLIT_THEN_GROUP = textwrap.dedent(
+    """
+    import json, jax, numpy as np
+    import functional_training as ft
+    from functional_training import _sweep_program
+
+    assert ft.use_all_cores(2) == 2 and len(jax.devices()) == 2, jax.devices()
+    groups = []
+    real = _sweep_program.run_group
+    def spy(*args):
+        groups.append(real(*args))
+        return groups[-1]
+    _sweep_program.run_group = spy
+    x, y = ft.two_moons(40, noise=0.2, seed=1)
+    net = ft.objective("mlp", loss="hinge", sizes=(2, 8, 1), activation="tanh")
+    report = {}
+    for dtype, itemsize, huge in (("float32", 4, 1e38),):
+        _sweep_program.RUN_GROUP_BYTES = 2 * 40 * 8 * itemsize  # groups of 2 runs
+        with ft.precision(dtype):
+            many, one = [ft.sweep(net, (x, y), learning_rates=[0.01, 0.1, 0.5, 1.0, huge],
+                                  seeds=[0, 1, 2, 3], steps=6, record_every=2, devices=devices)
+                         for devices in (jax.devices(), jax.devices()[:1])]
+        report[dtype] = {
+            "devices": [len(many.devices), len(one.devices)],
+            "losses": bool(np.array_equal(many.losses, one.losses, equal_nan=True)),
+            "params": all(np.array_equal(a, b, equal_nan=True) for a, b in zip(
+                jax.tree.leaves(many.final_params), jax.tree.leaves(one.final_params))),
+            "first": many.first_nonfinite_step.tolist() == one.first_nonfinite_step.tolist(),
+            "diverged": int((one.first_nonfinite_step >= 0).sum()),
+        }
+    report["groups"] = groups
+    big = ft.objective("mlp", loss="hinge", sizes=[2, 16, 16, 1], activation="tanh")
+    line = ft.objective("linear", features=1)
+    report["default"] = [len(_sweep_program.default_devices(method, model, **size)) for
+                         method, model, size in [
+        ("autodiff", big, dict(runs=512, steps=500, batch=1000)),  # size (f): split
+        ("autodiff", big, dict(runs=1, steps=500, batch=1000)),  # one run: no duplicate
+        ("autodiff", net, dict(runs=20, steps=6, batch=40)),  # too little work
+        ("moments", line, dict(runs=10_000, steps=1_000, batch=3)),  # O(1) steps
+        ("autodiff", line, dict(runs=64, steps=200, batch=100_000)),  # (c) on autodiff
+    ]]
+    print(json.dumps(report))
+    """
+)
+
+
+def test_split_runs_are_grouped_on_each_device_and_equal_one_device():
+    # Two CPU devices (ft.use_all_cores(2) in a fresh process): 20 runs split 10 a device,
+    # each device steps groups of 2 (shard_map of the one-device program), as one device
+    # steps its 20 runs in groups of 2. Each run meets the same arithmetic in a group of
+    # the same width, so the results are equal bit for bit in float32 (the command line's
+    # precision), divergent runs included (the rate 1e38 overflows). (At different widths
+    # they agree to rounding only: test_sweep_sharding.py checks that case to 1e-12.)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    out = subprocess.run([sys.executable, "-c", _SPLIT_THEN_GROUP], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["groups"] == [2, 2]  # per device: 10 runs in groups of 2; one: 20
+    for dtype in ("float32",):
+        row = report[dtype]
+        assert row["devices"] == [2, 1] and row["diverged"] > 0, (dtype, row)
+        assert row["losses"] and row["params"] and row["first"], (dtype, row)
+    assert report["default"] == [2, 1, 1, 1, 2]

@@ -40,7 +40,7 @@ _SHARDED_SCRIPT = textwrap.dedent(
                               ("minibatch", {"batch_indices": order}),
                               ("adam", {"optimizer": "adam"})]:
             many = ft.sweep_learning_rates(init, data.x, data.y, rates, steps=30,
-                                           record_every=3, **kwargs)
+                                           record_every=3, devices=jax.devices(), **kwargs)
             one = ft.sweep_learning_rates(init, data.x, data.y, rates, steps=30,
                                           record_every=3, devices=jax.devices()[:1], **kwargs)
             report[label] = {
@@ -56,7 +56,7 @@ _SHARDED_SCRIPT = textwrap.dedent(
         net = ft.objective("mlp", loss="hinge", sizes=(2, 4, 1), activation="tanh")
         runs = [ft.sweep(net, (x, labels), learning_rates=rates[::2], seeds=[0, 1], steps=30,
                          record_every=3, batch_size=6, devices=devices)
-                for devices in (None, jax.devices()[:1])]
+                for devices in (jax.devices(), jax.devices()[:1])]
         many, one = runs
         report["mlp"] = {
             "devices": [len(many.devices), len(one.devices)],
