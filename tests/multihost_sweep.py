@@ -31,7 +31,7 @@ INITIALIZATION_TIMEOUT_S = 60
 
 
 def sweep_results(devices=None) -> dict[str, np.ndarray]:
-    """Every array of two sweeps over ``devices`` (``None``: all of ``jax.devices()``).
+    """Every array of two sweeps over ``devices`` (``None``: the sweep's own choice).
 
     - ``mlp_*``: a 2-4-1 tanh network (hinge loss) on 24 points of two moons, 5 rates
       x 3 seeds = 15 runs (padded to 16 on 2 devices), mini-batches of 6, float32,
@@ -95,7 +95,9 @@ def main(argv: list[str]) -> None:
     seen = (len(jax.devices()), len(jax.local_devices()))
     if seen != expected:
         sys.exit(f"expected (global, local) devices {expected}, JAX sees {seen}")
-    results = sweep_results()
+    # every device, named: on one process's CPU devices a sweep this small would stay on
+    # one device by default (functional_training._sweep_program.default_devices)
+    results = sweep_results(jax.devices())
     if args.processes > 1:
         results["refusal"] = np.array(refusal())
     np.savez(args.out, **results)
