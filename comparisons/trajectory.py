@@ -247,6 +247,59 @@ class Trajectory:
                    extras=record.extras)
 
     @classmethod
+    def from_series(cls, series: Iterable[tuple]) -> Trajectory:
+        """From whole series ``(quantity, name, steps, values)``: :meth:`series_arrays`' inverse.
+
+        ``steps`` is ``None`` (every step from 0) or 1-D whole numbers, increasing;
+        ``values`` a 1-D array of numbers as long. Arrays are held as given, not
+        copied (a large run's NPZ columns: no value is looked at one by one); series
+        of one quantity may share one ``steps`` array. Values are given series after
+        series (the order :attr:`values` walks).
+
+        Example:
+          >>> steps = np.array([0, 10])
+          >>> mine = Trajectory.from_series([("params", "w", steps, np.array([1.0, 0.5])),
+          ...                                ("batch_loss", "", None, np.array([8.0]))])
+          >>> mine.steps_of("params.w"), len(mine)
+          ((0, 10), 3)
+          >>> Trajectory.from_series([("params", "w", np.array([3, 1]), np.ones(2))])
+          Traceback (most recent call last):
+          ...
+          comparisons.trajectory.TrajectoryError: params.w: steps must increase from 0 or \
+more, got 3, 1
+        """
+        columns: dict[tuple[str, str], _Column] = {}
+        checked: dict[int, tuple] = {}  # id of a steps array -> (it, checked): kept alive
+        counter = 0
+        for quantity, name, steps, values in series:
+            _check_quantity(quantity, "a series")
+            name = _name(quantity, name, label_of(quantity, str(name)))
+            label = label_of(quantity, name)
+            values = np.asarray(values)
+            if values.ndim != 1 or values.dtype.kind not in "fiu":
+                raise TrajectoryError(f"{label}: expected a 1-D array of numbers, got "
+                                      f"{values.ndim}-D {values.dtype}")
+            if quantity == "batches" and (values.dtype.kind == "f" or (values < 0).any()):
+                raise TrajectoryError(f"{label}: example indices are whole numbers >= 0")
+            if steps is not None:
+                if id(steps) not in checked:
+                    checked[id(steps)] = (steps, _steps_array(steps, label))
+                steps = checked[id(steps)][1]
+            if steps is not None and len(steps) != len(values):
+                raise TrajectoryError(f"{label}: {len(steps)} steps for {len(values)} values")
+            if steps is not None and len(steps) and steps[-1] == len(steps) - 1:
+                steps = None  # increasing from 0 and ending at n - 1: every step
+            if (quantity, name) in columns:
+                raise TrajectoryError(f"a second series {label}")
+            if not len(values):
+                continue
+            held = values.astype(_dtype(quantity), copy=False).view()
+            held.flags.writeable = False
+            columns[(quantity, name)] = _Column(held, steps, counter)
+            counter += len(values)
+        return cls._of(columns)
+
+    @classmethod
     def _of(cls, columns: dict) -> Trajectory:
         trajectory = cls.__new__(cls)
         trajectory._columns = columns
@@ -522,6 +575,18 @@ def _in_order(columns: dict):
     """The columns' items by the order their first value was given: the dict's own order,
     since every builder adds a column when it meets the column's first value."""
     return columns.items()
+
+
+def _steps_array(steps, label: str) -> np.ndarray:
+    """``steps`` as increasing int64 whole numbers ``>= 0`` (read-only), or a one-line error."""
+    array = np.asarray(steps)
+    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu") or (
+            len(array) and (array[0] < 0 or (np.diff(array) <= 0).any())):
+        shown = ", ".join(str(k) for k in array.reshape(-1)[:4].tolist())
+        raise TrajectoryError(f"{label}: steps must increase from 0 or more, got {shown}")
+    array = array.astype(np.int64, copy=False).view()
+    array.flags.writeable = False
+    return array
 
 
 @functools.lru_cache(maxsize=64)

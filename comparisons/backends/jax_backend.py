@@ -33,6 +33,7 @@ import functional_training as ft
 from comparisons.backends import _common
 from comparisons.backends._loop import Batch, Evaluation, Loop, Maths, run_loop
 from comparisons.experiments import Experiment
+from comparisons.reference_choice import parameter_count
 
 DESCRIPTION = "JAX: functional_training (jax.grad, optax, one jitted lax.scan)"
 REQUIRES = ("jax", "optax")
@@ -244,7 +245,7 @@ def whole_run(experiment: Experiment) -> bool:
         isinstance(experiment.order, tuple) and len({len(rows) for rows in experiment.order}) > 1)
     return (experiment.kind == "train" and experiment.model in ft.MODEL_KINDS
             and experiment.reduction == "mean" and not ragged
-            and ft.holds_arrays(len(experiment.parameter_names), experiment.steps))
+            and ft.holds_arrays(parameter_count(experiment), experiment.steps))
 
 
 def run(experiment: Experiment, *, dtype: str = "float64") -> ft.TrajectoryRecord:
