@@ -249,7 +249,10 @@ def _npz_trajectory(path: Path) -> Trajectory:
                        for name, column in zip(names.tolist(), columns, strict=True)]
         elif quantity in INDEXED:
             if quantity == "batches" and (block < 0).any():
-                raise TrajectoryError("batches: example indices are whole numbers >= 0")
+                row, index = np.argwhere(block < 0)[0].tolist()
+                step = row if steps is None else int(steps[row])
+                raise TrajectoryError(f"example index {block[row, index]} in "
+                                      f"batches[{step}][{index}] is not a whole number >= 0")
             columns = np.ascontiguousarray(block.T)
             series += [(quantity, str(index), steps, column)
                        for index, column in enumerate(columns)]
