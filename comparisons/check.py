@@ -675,29 +675,32 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
     ``reference_finite``: the caller knows ``reference`` (in ``dtype``) holds no
     non-finite value, so no value lies past both runs' divergence (not looked for again).
     """
-    recorded = {label: len(values) for label, values in _reference_series(reference).items()}
+    series = _reference_series(reference)
+    recorded = {label: len(values) for label, values in series.items()}
     supplied: dict[str, list[np.ndarray]] = {}
     counts: dict[str, int] = {}
     latest = -1
+    shared: dict[int, tuple] = {}  # id of a steps array -> (it, its steps as one tuple)
     for quantity, name, steps, _ in trajectory.series_arrays():
-        label = _series_label(quantity, name)
-        supplied.setdefault(label, []).append(steps)
-        counts[label] = counts.get(label, 0) + len(steps)
         latest = max(latest, int(steps[-1]))
-    shared: dict[bytes, tuple[int, ...]] = {}  # one tuple for every series of the same steps
-    for label, held in supplied.items():
-        steps = held[0] if len(held) == 1 else np.unique(np.concatenate(held))
-        supplied[label] = shared.setdefault(steps.tobytes(), tuple(steps.tolist()))
-    series = _reference_series(reference)
+        if quantity not in INDEXED:  # one series a label
+            if id(steps) not in shared:
+                shared[id(steps)] = (steps, tuple(steps.tolist()))
+            supplied[_series_label(quantity, name)] = shared[id(steps)][1]
+            continue
+        supplied.setdefault(quantity, []).append(steps)
+        counts[quantity] = counts.get(quantity, 0) + len(steps)
     partial = {}
     for label in INDEXED:
+        if label in supplied:
+            supplied[label] = tuple(np.unique(np.concatenate(supplied[label])).tolist())
         if label in supplied and label in series:
             width = sum(len(series[label][k]) for k in supplied[label] if k < len(series[label]))
             if counts[label] < width:
                 partial[label] = (counts[label], width)
     recorded_values = sum(
-        sum(len(row) for row in values) if label in INDEXED else len(values)
-        for label, values in series.items())
+        sum(len(row) for row in series[label]) if label in INDEXED else count
+        for label, count in recorded.items())
     after = None
     if not reference_finite:
         start = rounded_to(reference, dtype).first_nonfinite_step
@@ -706,8 +709,8 @@ def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
             after = None if yours is None else max(start, yours)
     beyond = after is not None and latest > after
     return Coverage(
-        supplied={label: supplied[label] for label in [*recorded, *supplied]
-                  if label in supplied},
+        supplied={**{label: supplied[label] for label in recorded if label in supplied},
+                  **{label: steps for label, steps in supplied.items() if label not in recorded}},
         recorded=recorded,
         values=len(trajectory),
         recorded_values=recorded_values,

@@ -226,7 +226,7 @@ def _npz_trajectory(path: Path) -> Trajectory:
                 part == "names" and quantity not in NAMED):
             raise TrajectoryError(f"unknown member {key!r} (expected {', '.join(QUANTITIES)}, "
                                   "<quantity>.steps, params.names, grads.names, extras.names)")
-    series = []  # (quantity, name, steps, values): whole columns, never value by value
+    blocks = []  # (quantity, names, steps, block): whole quantities, never value by value
     for quantity in QUANTITIES:
         if quantity not in members:
             continue
@@ -238,27 +238,25 @@ def _npz_trajectory(path: Path) -> Trajectory:
                                   f"{'example indices' if quantity == 'batches' else 'numbers'}"
                                   f", got {block.ndim}-D {block.dtype}")
         steps = _npz_steps(members, quantity, len(block))
+        if quantity == "batches" and (block < 0).any():
+            row, index = np.argwhere(block < 0)[0].tolist()
+            step = row if steps is None else int(steps[row])
+            raise TrajectoryError(f"example index {block[row, index]} in "
+                                  f"batches[{step}][{index}] is not a whole number >= 0")
+        names = None
         if quantity in NAMED:
             names = members.get(f"{quantity}.names")
             if names is None or names.ndim != 1 or names.dtype.kind != "U" or \
                     len(names) != block.shape[1]:
                 raise TrajectoryError(f"{quantity}.names: expected {block.shape[1]} names "
                                       f"(1-D strings), one per column of {quantity}")
-            columns = np.ascontiguousarray(block.T)  # one series a row: contiguous values
-            series += [(quantity, name, steps, column)
-                       for name, column in zip(names.tolist(), columns, strict=True)]
+            names = names.tolist()
         elif quantity in INDEXED:
-            if quantity == "batches" and (block < 0).any():
-                row, index = np.argwhere(block < 0)[0].tolist()
-                step = row if steps is None else int(steps[row])
-                raise TrajectoryError(f"example index {block[row, index]} in "
-                                      f"batches[{step}][{index}] is not a whole number >= 0")
-            columns = np.ascontiguousarray(block.T)
-            series += [(quantity, str(index), steps, column)
-                       for index, column in enumerate(columns)]
-        else:
-            series.append((quantity, "", steps, block))
-    return Trajectory.from_series(series)
+            names = [str(index) for index in range(block.shape[1])]
+        # a series' values side by side (rows: series), as Trajectory.from_blocks holds them
+        blocks.append((quantity, names, steps, np.ascontiguousarray(block.T) if rank == 2
+                       else block))
+    return Trajectory.from_blocks(blocks)
 
 
 def _npz_steps(members: dict, quantity: str, count: int) -> np.ndarray | None:

@@ -112,9 +112,8 @@ def _record(traj: ft.Trajectory, experiment: Experiment, *, predictions,
         leaves = jax.tree.leaves(tree)
         block = np.concatenate([np.asarray(leaf, dtype=np.float64).reshape(len(leaf), -1)
                                 for leaf in leaves], axis=1)
-        rows = np.ascontiguousarray(block.T)  # a series' values side by side
-        rows.flags.writeable = False
-        return dict(zip(names, rows, strict=True))
+        block.flags.writeable = False
+        return dict(zip(names, block.T, strict=True))  # column views, as the converter's
 
     record = ft.record_from_trajectory(traj._replace(params={}, grads={}),
                                        predictions=predictions, batches=batches)
