@@ -178,8 +178,21 @@ def api_breakdown(spec: Path, path: Path) -> dict[str, float]:
     return times
 
 
+def api_check(spec: Path, path: Path) -> None:
+    """``--api``: :func:`comparisons.check` on the files, then its breakdown (one line each)."""
+    start = time.perf_counter()
+    result = comparisons.check(spec, path)
+    api = time.perf_counter() - start
+    print(f"  api  {api:6.1f} s  exit {0 if result.agree else 1}  peak RSS {peak_mib():,.0f} MiB"
+          f"  {result.describe().split(': ', 1)[1]}", flush=True)
+    parts = api_breakdown(spec, path)
+    print("  breakdown (again, compiled): " + ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in parts.items()), flush=True)
+
+
 def row(folder: Path, *, hidden: int, steps: int, examples: int, batch: int,
         params_every: int, moved_at: int | None = None) -> None:
+    """One row: the files, then the check in a fresh process from the CLI and from the API."""
     spec = write_run(folder, hidden=hidden, steps=steps, examples=examples, batch=batch)
     experiment = load_spec(spec)
     label = f"784-{hidden}-10" + ("" if moved_at is None else ", mismatch")
@@ -194,14 +207,7 @@ def row(folder: Path, *, hidden: int, steps: int, examples: int, batch: int,
     wall, code, verdict, cli_peak = cli_check(spec, path)
     print(f"  cli  {wall:6.1f} s  exit {code}  peak RSS {cli_peak:,.0f} MiB  {verdict}",
           flush=True)
-    start = time.perf_counter()
-    result = comparisons.check(spec, path)
-    api = time.perf_counter() - start
-    print(f"  api  {api:6.1f} s  agree {result.agree}  peak RSS {peak_mib():,.0f} MiB",
-          flush=True)
-    parts = api_breakdown(spec, path)
-    print("  breakdown: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in
-                                      parts.items()), flush=True)
+    subprocess.run([sys.executable, __file__, "--api", str(spec), str(path)], check=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,7 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--params-every", type=int, default=10)
+    parser.add_argument("--api", nargs=2, metavar=("SPEC", "NPZ"),
+                        help="only check these files through the API, with the breakdown "
+                        "(what each row runs in a fresh process)")
     args = parser.parse_args(argv)
+    if args.api:
+        api_check(*map(Path, args.api))
+        return 0
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start",
           flush=True)
     sizes = args.hidden or [25, 125, 500]
