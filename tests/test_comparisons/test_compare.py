@@ -409,13 +409,22 @@ def test_the_supplied_values_alone_give_the_verdict_of_the_filled_run(seed):
             mine[rng.integers(len(mine))] = [INF, NAN][int(rng.integers(2))]
         supplied.append((label, at, mine))
     experiment = dataclasses.replace(FIVE, steps=steps)
-    for dtype in ("float64", "float32"):
-        verdict = compare_supplied(experiment, expected, supplied, backend="yours", dtype=dtype)
-        full = compare_trajectories(experiment, {"manual": expected,
-                                                 "yours": _placed(expected, supplied)},
-                                    dtype=dtype)
-        # repr: every field exactly (floats round-trip), NaN equal to NaN, dicts in order
-        assert repr(verdict) == repr(full)
+    # the parameters also as a large record holds them: views of one block, in order (taken
+    # whole), and the same block's columns out of order (which must not be)
+    block = np.array([expected.params[n] for n in names]).T
+    order = rng.permutation(len(names))
+    for params in (expected.params, dict(zip(names, block.T, strict=True)),
+                   {n: block[:, j] for n, j in zip(names, order, strict=True)}):
+        reference = dataclasses.replace(expected, params=params)
+        for dtype in ("float64", "float32"):
+            verdict = compare_supplied(experiment, reference, supplied, backend="yours",
+                                       dtype=dtype)
+            placed = _placed(dataclasses.replace(reference, params={
+                n: list(v) for n, v in params.items()}), supplied)
+            full = compare_trajectories(experiment, {"manual": reference, "yours": placed},
+                                        dtype=dtype)
+            # repr: every field exactly (floats round-trip), NaN equal to NaN, dicts in order
+            assert repr(verdict) == repr(full)
 
 
 def test_the_supplied_values_alone_leave_a_diverging_reference_to_the_full_comparison():
