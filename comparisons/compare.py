@@ -416,7 +416,8 @@ def compare_supplied(
     for (group, _), series in by_steps.items():
         held = blocks[group]
         steps = series[0][1]
-        actual = _rounded_array(_side_by_side([v for _, _, v in series]), dtype)
+        actual = _rounded_array(np.stack([np.asarray(v, dtype=np.float64)
+                                          for _, _, v in series], axis=1), dtype)
         if held.columns is None:
             r, labels = held.block[steps][:, None], held.labels
         else:
@@ -824,7 +825,8 @@ def _group_blocks(reference: TrajectoryRecord, dtype: str) -> dict[str, _GroupBl
         for quantity in ("params", "grads"):
             series = getattr(reference, quantity)
             if series:
-                block = _side_by_side(list(series.values()))
+                block = np.stack([np.asarray(v, dtype=np.float64) for v in series.values()],
+                                 axis=1)
                 blocks[quantity] = _GroupBlock(
                     [f"{quantity}.{name}" for name in series], _rounded_array(block, dtype),
                     {name: j for j, name in enumerate(series)})
@@ -838,30 +840,6 @@ def _group_blocks(reference: TrajectoryRecord, dtype: str) -> dict[str, _GroupBl
                for held in blocks.values()):
         return None  # (the full comparison reads a row of no predictions as one missing)
     return blocks
-
-
-def _side_by_side(series: list) -> np.ndarray:
-    """``np.stack(series, axis=1)`` as float64: series of one length side by side.
-
-    Series that are already the columns of one float64 array, in order (a large record's
-    views of its block, an NPZ file's rows), are that array itself, read-only, not copied.
-    """
-    first = series[0]
-    base = getattr(first, "base", None)
-    if isinstance(base, np.ndarray) and base.ndim == 2 and base.dtype == np.float64 and all(
-            isinstance(v, np.ndarray) and v.base is base for v in series):
-        for whole in (base, base.T):
-            if whole.shape != (len(first), len(series)) or first.strides != whole.strides[:1]:
-                continue
-            start = whole.__array_interface__["data"][0]
-            at = np.fromiter((v.__array_interface__["data"][0] for v in series), np.int64,
-                             count=len(series))
-            if all(v.strides == first.strides and v.shape == first.shape for v in series) and (
-                    np.array_equal(at, start + whole.strides[1] * np.arange(len(series)))):
-                view = whole.view()
-                view.flags.writeable = False
-                return view
-    return np.stack([np.asarray(v, dtype=np.float64) for v in series], axis=1)
 
 
 def _group_and_name(label: str) -> tuple[str, str]:

@@ -409,8 +409,8 @@ def test_the_supplied_values_alone_give_the_verdict_of_the_filled_run(seed):
             mine[rng.integers(len(mine))] = [INF, NAN][int(rng.integers(2))]
         supplied.append((label, at, mine))
     experiment = dataclasses.replace(FIVE, steps=steps)
-    # the parameters also as a large record holds them: views of one block, in order (taken
-    # whole), and the same block's columns out of order (which must not be)
+    # the parameters also as a large record holds them: views of one block's columns, in
+    # order and out of order
     block = np.array([expected.params[n] for n in names]).T
     order = rng.permutation(len(names))
     for params in (expected.params, dict(zip(names, block.T, strict=True)),
