@@ -10,7 +10,7 @@ a short last batch) do not stack into the scan's ``(S, batch_size)`` indices, so
 such a run takes the same optax step eagerly, one step per loop step; the
 trajectory becomes the plain record through
 ``functional_training.record_from_trajectory`` (the one converter); predictions
-are the kind's forward vmapped over the recorded parameters; the gradient check's
+are the kind's forward at each recorded step (``lax.map``); the gradient check's
 finite differences (the loop's) evaluate the objective's batch loss at each ``params[k]``.
 float64 runs inside ``functional_training.float64()``, which enables 64-bit
 JAX for the call only; float32 runs use float32 arrays explicitly.
@@ -171,7 +171,8 @@ class JaxMaths(Maths):
             x_val=x_val, y_val=y_val, objective=self.objective, schedule=schedule,
             eval_every=1,  # the trajectory contract: every step, whatever N * S is
         )
-        predictions = jax.vmap(self.objective.outputs, in_axes=(0, None))(traj.params, x)
+        # each step's forward as one plain matmul (lax.map; vmap's batched one is slower)
+        predictions = jax.lax.map(lambda params: self.objective.outputs(params, x), traj.params)
         self.record = _record(traj, e, predictions=predictions, batches=batches)
 
     def values(self) -> dict[str, float]:
