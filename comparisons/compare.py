@@ -394,18 +394,27 @@ def compare_supplied(
     if blocks is None:
         return None
     by_steps: dict[tuple, list] = {}  # the supplied series of one group at the same steps
+    columns: dict[str, dict[str, int]] = {}  # group -> a series' name -> its column
+    known: dict[int, tuple] = {}  # id of a steps object -> (it, as int64, its bytes)
     for label, steps, values in supplied:
         group, name = _group_and_name(label)
         held = blocks.get(group)
-        if held is None or group == "predictions" or group.startswith("extras.numeric.") or (
-                held.columns is not None and name not in held.columns):
+        if held is None or group == "predictions" or group.startswith("extras.numeric."):
             return None
-        steps = np.asarray(steps, dtype=np.int64)
+        if held.names is not None:
+            column = columns.get(group) or columns.setdefault(
+                group, {n: j for j, n in enumerate(held.names)})
+            if name not in column:
+                return None
+        if id(steps) not in known:
+            array = np.asarray(steps, dtype=np.int64)
+            known[id(steps)] = (steps, array, array.tobytes())
+        _, steps, key = known[id(steps)]
         if not len(steps):
             continue
         if steps[-1] >= len(held.block):
             return None
-        by_steps.setdefault((group, steps.tobytes()), []).append((name, steps, values))
+        by_steps.setdefault((group, key), []).append((name, steps, values))
     tol = tolerance(dtype, experiment.steps, b2=_adam_b2(experiment))
     edge = overflow_edge(dtype, _examples(experiment))
     max_diff = {}
@@ -418,10 +427,10 @@ def compare_supplied(
         steps = series[0][1]
         actual = _rounded_array(np.stack([np.asarray(v, dtype=np.float64)
                                           for _, _, v in series], axis=1), dtype)
-        if held.columns is None:
+        if held.names is None:
             r, labels = held.block[steps][:, None], held.labels
         else:
-            at = [held.columns[name] for name, _, _ in series]
+            at = [columns[group][name] for name, _, _ in series]
             r, labels = held.block[np.ix_(steps, at)], [held.labels[j] for j in at]
         scale = held.scale()[steps][:, None]
         diff, ok, kept = _agreement(r, actual, scale, tol, edge, None)
@@ -800,13 +809,13 @@ def _finite_magnitude(values) -> np.ndarray:
 class _GroupBlock(NamedTuple):
     """One scale group of the reference (:func:`_group`), its series as one array.
 
-    ``block`` is ``(steps, series)`` (``columns``: a series' name -> its column) or one
-    1-D series (``columns`` ``None``); ``labels`` the series' labels, in the record's order.
+    ``block`` is ``(steps, series)`` (``names``: the series' names, column by column) or
+    one 1-D series (``names`` ``None``); ``labels`` the series' labels, in the record's order.
     """
 
     labels: list[str]
     block: np.ndarray
-    columns: dict[str, int] | None
+    names: list[str] | None
 
     def scale(self) -> np.ndarray:
         """Per step, the largest ``|value|`` of the group so far (every value finite)."""
@@ -829,7 +838,7 @@ def _group_blocks(reference: TrajectoryRecord, dtype: str) -> dict[str, _GroupBl
                                  axis=1)
                 blocks[quantity] = _GroupBlock(
                     [f"{quantity}.{name}" for name in series], _rounded_array(block, dtype),
-                    {name: j for j, name in enumerate(series)})
+                    list(series))
         for label, values in reference.series():
             if not label.startswith(("params.", "grads.")):
                 blocks[label] = _GroupBlock([label], _rounded_array(
