@@ -23,7 +23,8 @@ quantity        name                            steps (``S`` optimizer steps)
 The files that hold one, JSON and long CSV, are read and written by
 :mod:`comparisons.trajectory_files`; a :class:`Trajectory` is built from plain
 values (the JSON's shape), from long rows ``(step, quantity, name, value)`` (the
-CSV's) or from a whole :class:`functional_training.TrajectoryRecord`.
+CSV's), from whole quantities as arrays (:meth:`Trajectory.from_blocks`, the NPZ
+file's layout) or from a whole :class:`functional_training.TrajectoryRecord`.
 
 Every problem is one :class:`TrajectoryError` line naming the row or the key:
 ``unknown quantity 'grad' in row 4 (expected params, grads, ...)``,
