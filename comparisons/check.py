@@ -17,7 +17,10 @@ the whole reference trajectory whatever you supplied, so a value you did supply
 meets the tolerance it would meet in a full comparison. One consequence for a
 diverging run: a series you did not supply holds the reference's values, so
 where those go non-finite counts as where your run does too (supply every
-series of a diverging run to compare exactly where yours goes non-finite).
+series of a diverging run to compare exactly where yours goes non-finite). Where the
+reference is finite throughout, the same verdict is computed on your values alone
+(:func:`comparisons.compare.compare_supplied`), without the copy: a large model's check
+compares the values you recorded, not every value the reference holds.
 
 What the spec leaves out, the reference replays from your trajectory
 (:func:`replay_of`): a spec without initial values starts from your step-0
