@@ -17,7 +17,10 @@ the whole reference trajectory whatever you supplied, so a value you did supply
 meets the tolerance it would meet in a full comparison. One consequence for a
 diverging run: a series you did not supply holds the reference's values, so
 where those go non-finite counts as where your run does too (supply every
-series of a diverging run to compare exactly where yours goes non-finite).
+series of a diverging run to compare exactly where yours goes non-finite). Where the
+reference is finite throughout, the same verdict is computed on your values alone
+(:func:`comparisons.compare.compare_supplied`), without the copy: a large model's check
+compares the values you recorded, not every value the reference holds.
 
 What the spec leaves out, the reference replays from your trajectory
 (:func:`replay_of`): a spec without initial values starts from your step-0
@@ -57,7 +60,13 @@ from pathlib import Path
 import numpy as np
 
 import comparisons.backends
-from comparisons.compare import ExperimentVerdict, Mismatch, compare_trajectories, rounded_to
+from comparisons.compare import (
+    ExperimentVerdict,
+    Mismatch,
+    compare_supplied,
+    compare_trajectories,
+    rounded_to,
+)
 from comparisons.dtype_hint import float32_hint, relative_diff
 from comparisons.experiments import REGISTRY, Experiment
 from comparisons.faults.diagnosis import Diagnosis, describe_diagnoses, diagnosable, diagnose
@@ -250,21 +259,23 @@ def replay_of(experiment: Experiment, trajectory: Trajectory) -> tuple[Experimen
       >>> replayed.init, replay.lines()
       ({'w': 3.0, 'b': 0.5}, ["initial values: from your trajectory's step 0"])
     """
-    values = trajectory.values
     init = None
     if experiment.init is None:
         names = experiment.parameter_names
-        missing = [name for name in names if ("params", name, 0) not in values]
+        first = {name: values[0].item() for quantity, name, steps, values
+                 in trajectory.series_arrays() if quantity == "params" and steps[0] == 0}
+        missing = [name for name in names if name not in first]
         if missing:
             raise TrajectoryError(
                 f"initial values: {experiment.name} gives none and your trajectory has no "
                 f"step-0 params for {_listing(missing)} (record params at step 0, or give "
                 "the initial values in the spec's [model])")
-        init = {name: values[("params", name, 0)] for name in names}
+        init = {name: first[name] for name in names}
     rows: dict[int, dict[int, int]] = {}
-    for (quantity, name, step), value in values.items():
+    for quantity, name, steps, values in trajectory.series_arrays():
         if quantity == "batches":
-            rows.setdefault(step, {})[int(name)] = int(value)
+            for step, value in zip(steps.tolist(), values.tolist(), strict=True):
+                rows.setdefault(step, {})[int(name)] = value
     order = None
     if experiment.order == FROM_TRAJECTORY or (
             experiment.order is None and experiment.batch_size is None and rows
@@ -510,18 +521,19 @@ def check(
     if choice.reason is not None and diagnosis and not diagnosable(experiment):  # by size
         diagnosis = False
         reason = f"{reason or f'{reference}, as asked'}; diagnosis not run at this size"
-    try:
-        comparisons.backends.check_run(experiment, dtype)
+    backend = comparisons.backends.get_backend(reference)  # unknown: ValueError as it is
+    try:  # the backend's run checks the experiment first (check_run), once
+        expected = backend.run(experiment, dtype=dtype)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{experiment.name}: {error}") from None
-    expected = comparisons.backends.get_backend(reference).run(experiment, dtype=dtype)
     try:
         theirs.check_fits(expected, what=experiment.name)
     except TrajectoryError as error:
         if isinstance(trajectory, (str, os.PathLike)):  # read here: name the file
             raise TrajectoryError(f"{trajectory}: {error}") from None
         raise
-    compared = compare_partial(experiment, expected, theirs, reference=reference, dtype=dtype)
+    compared, reference_finite = _compared(experiment, expected, theirs, reference=reference,
+                                           dtype=dtype)
     found: tuple[Diagnosis, ...] = ()
     if diagnosis and not compared.agree:
         found = diagnose(  # a tuple of Diagnosis, with the trajectory's signature
@@ -545,7 +557,7 @@ def check(
         first_mismatch=compared.first_mismatch,
         max_abs_diff={label: diff for label, diff in compared.max_abs_diff.items()
                       if label in held},
-        coverage=coverage_of(theirs, expected, dtype=dtype),
+        coverage=coverage_of(theirs, expected, dtype=dtype, reference_finite=reference_finite),
         diagnoses=found,
         trajectory=theirs,
         reference_reason=reason,
@@ -586,8 +598,33 @@ def compare_partial(
       >>> verdict.agree, verdict.first_mismatch.quantity, verdict.max_abs_diff["train_loss"]
       (False, 'train_loss', 0.5)
     """
+    return _compared(experiment, reference_trajectory, trajectory, reference=reference,
+                     dtype=dtype)[0]
+
+
+def _compared(experiment: Experiment, reference_trajectory: TrajectoryRecord,
+              trajectory: Trajectory, *, reference: str, dtype: str
+              ) -> tuple[ExperimentVerdict, bool]:
+    """:func:`compare_partial`'s verdict, and whether the reference is finite throughout.
+
+    The supplied values alone are compared (:func:`comparisons.compare.compare_supplied`:
+    the same verdict, without the filled copy) wherever that applies; else the filled
+    copy is (predictions, batches, finite differences, a value with no place in the
+    reference, a reference that goes non-finite).
+    """
+    supplied = []
+    for quantity, name, steps, values in trajectory.series_arrays():
+        if quantity in INDEXED:
+            supplied = None
+            break
+        supplied.append((_series_label(quantity, name), steps, values))
+    verdict = None if supplied is None else compare_supplied(
+        experiment, reference_trajectory, supplied, backend=YOURS, reference=reference,
+        dtype=dtype)
+    if verdict is not None:
+        return verdict, True
     runs = {reference: reference_trajectory, YOURS: filled(reference_trajectory, trajectory)}
-    return compare_trajectories(experiment, runs, reference=reference, dtype=dtype)
+    return compare_trajectories(experiment, runs, reference=reference, dtype=dtype), False
 
 
 def filled(reference: TrajectoryRecord, trajectory: Trajectory) -> TrajectoryRecord:
@@ -637,38 +674,48 @@ def filled(reference: TrajectoryRecord, trajectory: Trajectory) -> TrajectoryRec
 
 
 def coverage_of(trajectory: Trajectory, reference: TrajectoryRecord, *,
-                dtype: str = "float64") -> Coverage:
-    """What ``trajectory`` holds of ``reference``'s series (see :class:`Coverage`)."""
-    recorded = {label: len(values) for label, values in _reference_series(reference).items()}
+                dtype: str = "float64", reference_finite: bool = False) -> Coverage:
+    """What ``trajectory`` holds of ``reference``'s series (see :class:`Coverage`).
+
+    ``reference_finite``: the caller knows ``reference`` (in ``dtype``) holds no
+    non-finite value, so no value lies past both runs' divergence (not looked for again).
+    """
+    series = _reference_series(reference)
+    recorded = {label: len(values) for label, values in series.items()}
     supplied: dict[str, list[np.ndarray]] = {}
     counts: dict[str, int] = {}
     latest = -1
+    shared: dict[int, tuple] = {}  # id of a steps array -> (it, its steps as one tuple)
     for quantity, name, steps, _ in trajectory.series_arrays():
-        label = _series_label(quantity, name)
-        supplied.setdefault(label, []).append(steps)
-        counts[label] = counts.get(label, 0) + len(steps)
         latest = max(latest, int(steps[-1]))
-    shared: dict[bytes, tuple[int, ...]] = {}  # one tuple for every series of the same steps
-    for label, held in supplied.items():
-        steps = held[0] if len(held) == 1 else np.unique(np.concatenate(held))
-        supplied[label] = shared.setdefault(steps.tobytes(), tuple(steps.tolist()))
-    series = _reference_series(reference)
+        if quantity not in INDEXED:  # one series a label
+            if id(steps) not in shared:
+                shared[id(steps)] = (steps, tuple(steps.tolist()))
+            supplied[_series_label(quantity, name)] = shared[id(steps)][1]
+            continue
+        supplied.setdefault(quantity, []).append(steps)
+        counts[quantity] = counts.get(quantity, 0) + len(steps)
     partial = {}
     for label in INDEXED:
+        if label in supplied:
+            supplied[label] = tuple(np.unique(np.concatenate(supplied[label])).tolist())
         if label in supplied and label in series:
             width = sum(len(series[label][k]) for k in supplied[label] if k < len(series[label]))
             if counts[label] < width:
                 partial[label] = (counts[label], width)
     recorded_values = sum(
-        sum(len(row) for row in values) if label in INDEXED else len(values)
-        for label, values in series.items())
-    starts = (rounded_to(reference, dtype).first_nonfinite_step,
-              rounded_to(filled(reference, trajectory), dtype).first_nonfinite_step)
-    after = None if None in starts else max(starts)
+        sum(len(row) for row in series[label]) if label in INDEXED else count
+        for label, count in recorded.items())
+    after = None
+    if not reference_finite:
+        start = rounded_to(reference, dtype).first_nonfinite_step
+        if start is not None:
+            yours = rounded_to(filled(reference, trajectory), dtype).first_nonfinite_step
+            after = None if yours is None else max(start, yours)
     beyond = after is not None and latest > after
     return Coverage(
-        supplied={label: supplied[label] for label in [*recorded, *supplied]
-                  if label in supplied},
+        supplied={**{label: supplied[label] for label in recorded if label in supplied},
+                  **{label: steps for label, steps in supplied.items() if label not in recorded}},
         recorded=recorded,
         values=len(trajectory),
         recorded_values=recorded_values,

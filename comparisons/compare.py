@@ -72,6 +72,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -90,6 +91,7 @@ __all__ = [
     "BackendVerdict",
     "ExperimentVerdict",
     "Mismatch",
+    "compare_supplied",
     "compare_trajectories",
     "rounded_to",
     "run_and_compare",
@@ -336,6 +338,127 @@ def compare_trajectories(
         backends=verdicts,
         unavailable=dict(unavailable or {}),
     )
+
+
+def compare_supplied(
+    experiment: Experiment,
+    reference_trajectory: TrajectoryRecord,
+    supplied: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    backend: str,
+    reference: str = "manual",
+    dtype: str = "float64",
+) -> ExperimentVerdict | None:
+    """:func:`compare_trajectories` of a run that holds ``supplied`` and the reference's own
+    values everywhere else, computed on the supplied values alone; ``None`` where that
+    shortcut does not apply.
+
+    The same verdict as comparing ``{reference: R, backend: F}``, ``F`` being ``R`` with
+    each supplied value in its place (``comparisons.check.filled``), without building
+    ``F`` or comparing ``R`` with itself value by value: a large model's check supplies
+    parameters every tenth step and compares 4 million values, not the 80 million the
+    reference holds. Where ``R`` (rounded to ``dtype``) is finite everywhere, no step
+    is past a divergence, so a value not supplied is compared with itself (difference 0,
+    agrees) and each supplied value meets exactly the rule it meets in the full
+    comparison: the same tolerance, its group's scale from the whole of ``R``, the
+    same overflow edge (:func:`_agreement`, the one rule on arrays).
+
+    Args:
+      experiment: the experiment ``R`` ran (its steps set the tolerance).
+      reference_trajectory: ``R``.
+      supplied: ``(label, steps, values)``: a series label of ``R`` (``params.w``,
+        ``batch_loss``, ``extras.train_accuracy``), increasing steps within it, the values.
+      backend: the other run's name (its mismatch's ``backend``).
+      reference: ``R``'s backend name.
+      dtype: as :func:`compare_trajectories`' (both sides rounded to it).
+
+    Returns:
+      The :class:`ExperimentVerdict`, or ``None`` (compare the filled run instead) when
+      ``R`` holds a non-finite value in ``dtype``, or a supplied series is not one of
+      ``R``'s numeric series (``predictions``, ``batches``, finite differences, a name
+      or a step ``R`` lacks).
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> ref = TrajectoryRecord(params={"w": [1.0, 1.8]}, grads={"w": [-8.0]},
+      ...                        batch_loss=[8.0], train_loss=[8.0, 2.0])
+      >>> verdict = compare_supplied(REGISTRY["single-update"], ref,
+      ...                            [("train_loss", np.array([1]), np.array([2.5]))],
+      ...                            backend="yours")
+      >>> verdict.first_mismatch.describe("single-update", "manual")
+      'single-update: yours differs from manual at step 1, train_loss: expected 2.0, got 2.5'
+    """
+    if reference_trajectory.record_steps is not None:  # non-finite between records?
+        return None
+    blocks = _group_blocks(reference_trajectory, dtype)
+    if blocks is None:
+        return None
+    by_steps: dict[tuple, list] = {}  # the supplied series of one group at the same steps
+    columns: dict[str, dict[str, int]] = {}  # group -> a series' name -> its column
+    known: dict[int, tuple] = {}  # id of a steps object -> (it, as int64, its bytes)
+    for label, steps, values in supplied:
+        group, name = _group_and_name(label)
+        held = blocks.get(group)
+        if held is None or group == "predictions" or group.startswith("extras.numeric."):
+            return None
+        if held.names is not None:
+            column = columns.get(group) or columns.setdefault(
+                group, {n: j for j, n in enumerate(held.names)})
+            if name not in column:
+                return None
+        if id(steps) not in known:
+            array = np.asarray(steps, dtype=np.int64)
+            known[id(steps)] = (steps, array, array.tobytes())
+        _, steps, key = known[id(steps)]
+        if not len(steps):
+            continue
+        if steps[-1] >= len(held.block):
+            return None
+        by_steps.setdefault((group, key), []).append((name, steps, values))
+    tol = tolerance(dtype, experiment.steps, b2=_adam_b2(experiment))
+    edge = overflow_edge(dtype, _examples(experiment))
+    max_diff = {}
+    for held in blocks.values():  # the values not supplied: the reference's own, diff 0
+        if len(held.block):
+            max_diff.update(dict.fromkeys(held.labels, 0.0))
+    bad: list[tuple[int, str, float, float]] = []  # (step, label, r, a) of each series' first
+    for (group, _), series in by_steps.items():
+        held = blocks[group]
+        steps = series[0][1]
+        actual = _rounded_array(np.stack([np.asarray(v, dtype=np.float64)
+                                          for _, _, v in series], axis=1), dtype)
+        if held.names is None:
+            r, labels = held.block[steps][:, None], held.labels
+        else:
+            at = [columns[group][name] for name, _, _ in series]
+            r, labels = held.block[np.ix_(steps, at)], [held.labels[j] for j in at]
+        scale = held.scale()[steps][:, None]
+        diff, ok, kept = _agreement(r, actual, scale, tol, edge, None)
+        any_kept = kept.any(axis=0)
+        largest = np.where(kept, diff, 0.0).max(axis=0)  # a difference is >= 0
+        if len(steps) < len(held.block) or any_kept.all():
+            max_diff.update(zip(labels, largest.tolist(), strict=True))
+        else:  # every value supplied, and none of some series compared: no difference
+            for j, label in enumerate(labels):
+                if any_kept[j]:
+                    max_diff[label] = float(largest[j])
+                else:
+                    del max_diff[label]
+        wrong = kept & ~ok
+        first = np.argmax(wrong, axis=0)
+        bad += [(int(steps[first[j]]), labels[j], float(r[first[j], j]),
+                 float(actual[first[j], j])) for j in np.flatnonzero(wrong.any(axis=0)).tolist()]
+    mismatch = None
+    if bad:
+        step = min(k for k, _, _, _ in bad)
+        position = {label: i for i, label in enumerate(max_diff)}  # the series' order
+        _, label, r, a = min((b for b in bad if b[0] == step), key=lambda b: position[b[1]])
+        mismatch = Mismatch(backend, step, label, r, a)
+    verdict = BackendVerdict(backend, mismatch is None, max_diff, mismatch, 0)
+    return ExperimentVerdict(
+        experiment=experiment.name, agree=mismatch is None, reference=reference,
+        dtype=str(dtype), tolerance=tol, max_abs_diff=dict(max_diff), first_mismatch=mismatch,
+        backends={backend: verdict})
 
 
 def run_and_compare(
@@ -681,6 +804,65 @@ def _finite_magnitude(values) -> np.ndarray:
     if array.size == 0:
         return np.zeros(len(array))
     return np.where(np.isfinite(array), np.abs(array), 0.0).max(axis=1)
+
+
+class _GroupBlock(NamedTuple):
+    """One scale group of the reference (:func:`_group`), its series as one array.
+
+    ``block`` is ``(steps, series)`` (``names``: the series' names, column by column) or
+    one 1-D series (``names`` ``None``); ``labels`` the series' labels, in the record's order.
+    """
+
+    labels: list[str]
+    block: np.ndarray
+    names: list[str] | None
+
+    def scale(self) -> np.ndarray:
+        """Per step, the largest ``|value|`` of the group so far (every value finite)."""
+        magnitude = np.abs(self.block)
+        if magnitude.ndim == 2:
+            magnitude = magnitude.max(axis=1, initial=0.0)
+        return np.maximum.accumulate(magnitude) if len(magnitude) else magnitude
+
+
+def _group_blocks(reference: TrajectoryRecord, dtype: str) -> dict[str, _GroupBlock] | None:
+    """The reference's series by scale group, rounded to ``dtype``, in the series' order;
+    ``None`` when a value is non-finite or a group's series differ in length
+    (:func:`compare_supplied` does not apply there)."""
+    blocks: dict[str, _GroupBlock] = {}
+    try:
+        for quantity in ("params", "grads"):
+            series = getattr(reference, quantity)
+            if series:
+                block = np.stack([np.asarray(v, dtype=np.float64) for v in series.values()],
+                                 axis=1)
+                blocks[quantity] = _GroupBlock(
+                    [f"{quantity}.{name}" for name in series], _rounded_array(block, dtype),
+                    list(series))
+        for label, values in reference.series():
+            if not label.startswith(("params.", "grads.")):
+                blocks[label] = _GroupBlock([label], _rounded_array(
+                    np.asarray(values, dtype=np.float64), dtype), None)
+    except ValueError:  # series of different lengths, ragged prediction rows
+        return None
+    if not all(np.isfinite(held.block).all() and (held.block.ndim == 1 or held.block.size)
+               for held in blocks.values()):
+        return None  # (the full comparison reads a row of no predictions as one missing)
+    return blocks
+
+
+def _group_and_name(label: str) -> tuple[str, str]:
+    """``params.w`` -> ``("params", "w")``; any other label is its own group, unnamed."""
+    quantity, _, name = label.partition(".")
+    return (quantity, name) if quantity in ("params", "grads") else (label, "")
+
+
+def _rounded_array(values: np.ndarray, dtype: str) -> np.ndarray:
+    """:func:`rounded_to`'s rounding of one float64 array (itself in float64)."""
+    if np.dtype(dtype) == np.float64:
+        return values
+    with np.errstate(over="ignore"):
+        return values.astype(dtype).astype(np.float64)
 
 
 def _adam_b2(experiment: Experiment) -> float | None:

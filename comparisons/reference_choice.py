@@ -17,11 +17,14 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from comparisons.experiments import Experiment
+from functional_training import model_kind
 
-__all__ = ["MANUAL_WORK_LIMIT", "ReferenceChoice", "choose_reference", "manual_work"]
+__all__ = ["MANUAL_WORK_LIMIT", "ReferenceChoice", "choose_reference", "manual_work",
+           "parameter_count"]
 
 MANUAL_WORK_LIMIT = 20_000_000
 """The most parameter x example x step products the ``manual`` reference is chosen for:
@@ -38,6 +41,21 @@ class ReferenceChoice(NamedTuple):
     reason: str | None
 
 
+def parameter_count(experiment: Experiment) -> int:
+    """How many scalar parameters the model has: ``len(experiment.parameter_names)``,
+    from the kind's leaf shapes (not 397,510 names built to be counted).
+
+    Example:
+      >>> from comparisons.experiments import REGISTRY
+      >>> parameter_count(REGISTRY["single-update"])
+      2
+    """
+    if experiment.kind == "shared-path":
+        return len(experiment.parameter_names)
+    shapes = model_kind(experiment.model).shapes(**experiment.model_config)
+    return sum(math.prod(shape) for shape in shapes.values())
+
+
 def manual_work(experiment: Experiment) -> int:
     """Parameters x examples evaluated per step x (steps + 1): what ``manual``'s time follows.
 
@@ -52,7 +70,7 @@ def manual_work(experiment: Experiment) -> int:
         return 1
     rows = len(experiment.train) + len(experiment.validation or ())
     batch = experiment.batch_size or len(experiment.train)
-    return len(experiment.parameter_names) * (rows + batch) * (experiment.steps + 1)
+    return parameter_count(experiment) * (rows + batch) * (experiment.steps + 1)
 
 
 def choose_reference(experiment: Experiment) -> ReferenceChoice:
@@ -63,5 +81,5 @@ def choose_reference(experiment: Experiment) -> ReferenceChoice:
     return ReferenceChoice(
         LARGE_REFERENCE,
         f"{LARGE_REFERENCE} in float64, chosen for the size: "
-        f"{len(experiment.parameter_names):,} parameters x examples x steps = {work:.1e} is past "
+        f"{parameter_count(experiment):,} parameters x examples x steps = {work:.1e} is past "
         f"manual's {MANUAL_WORK_LIMIT:.0e} (--reference manual to insist)")

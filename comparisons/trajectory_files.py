@@ -220,13 +220,13 @@ def _npz_trajectory(path: Path) -> Trajectory:
         raise TrajectoryError(f"cannot be read as .npz: {err}") from None
     with archive:
         members = {key: archive[key] for key in archive.files}
-    given: dict = {}
     for key in members:
         quantity, _, part = key.partition(".")
         if quantity not in QUANTITIES or part not in ("", "names", "steps") or (
                 part == "names" and quantity not in NAMED):
             raise TrajectoryError(f"unknown member {key!r} (expected {', '.join(QUANTITIES)}, "
                                   "<quantity>.steps, params.names, grads.names, extras.names)")
+    blocks = []  # (quantity, names, steps, block): whole quantities, never value by value
     for quantity in QUANTITIES:
         if quantity not in members:
             continue
@@ -238,24 +238,28 @@ def _npz_trajectory(path: Path) -> Trajectory:
                                   f"{'example indices' if quantity == 'batches' else 'numbers'}"
                                   f", got {block.ndim}-D {block.dtype}")
         steps = _npz_steps(members, quantity, len(block))
+        if quantity == "batches" and (block < 0).any():
+            row, index = np.argwhere(block < 0)[0].tolist()
+            step = row if steps is None else int(steps[row])
+            raise TrajectoryError(f"example index {block[row, index]} in "
+                                  f"batches[{step}][{index}] is not a whole number >= 0")
+        names = None
         if quantity in NAMED:
             names = members.get(f"{quantity}.names")
             if names is None or names.ndim != 1 or names.dtype.kind != "U" or \
                     len(names) != block.shape[1]:
                 raise TrajectoryError(f"{quantity}.names: expected {block.shape[1]} names "
                                       f"(1-D strings), one per column of {quantity}")
-            columns = block.T
-            given[quantity] = {name: _on_steps(column, steps)
-                               for name, column in zip(names.tolist(), columns, strict=True)}
+            names = names.tolist()
         elif quantity in INDEXED:
-            rows = block.tolist()
-            given[quantity] = rows if steps is None else dict(zip(steps, rows, strict=True))
-        else:
-            given[quantity] = _on_steps(block, steps)
-    return Trajectory(**given)
+            names = [str(index) for index in range(block.shape[1])]
+        # a series' values side by side (rows: series), as Trajectory.from_blocks holds them
+        blocks.append((quantity, names, steps, np.ascontiguousarray(block.T) if rank == 2
+                       else block))
+    return Trajectory.from_blocks(blocks)
 
 
-def _npz_steps(members: dict, quantity: str, count: int) -> list[int] | None:
+def _npz_steps(members: dict, quantity: str, count: int) -> np.ndarray | None:
     steps = members.get(f"{quantity}.steps")
     if steps is None:
         return None
@@ -263,14 +267,7 @@ def _npz_steps(members: dict, quantity: str, count: int) -> list[int] | None:
             len(steps) and (steps[0] < 0 or (np.diff(steps) <= 0).any())):
         raise TrajectoryError(f"{quantity}.steps: expected {count} increasing steps >= 0 "
                               f"(one per row of {quantity})")
-    return steps.tolist()
-
-
-def _on_steps(values: np.ndarray, steps: list[int] | None):
-    """A column as the keyword form takes it: the array itself, or ``{step: value}``."""
-    if steps is None:
-        return values
-    return dict(zip(steps, values.tolist(), strict=True))
+    return steps
 
 
 def _json_trajectory(text: str) -> Trajectory:

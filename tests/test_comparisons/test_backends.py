@@ -881,6 +881,27 @@ def test_jax_whole_run_records_what_the_loop_records(name):
     assert whole == looped
 
 
+def test_a_large_jax_record_holds_the_named_values_the_converter_gives(monkeypatch):
+    # A large run's params and grads are taken as one block each (jax_backend._record),
+    # named by the experiment's parameter names: the converter's record, value for value
+    # (the converter names each element itself). Forced large on a small MLP.
+    experiment = REGISTRY["softmax/delay-class"]
+    with ft.precision("float64"), jax.default_matmul_precision("highest"):
+        maths = jax_backend.JaxMaths(experiment, "float64")
+        monkeypatch.setattr(ft, "holds_arrays", lambda parameters, steps: True)
+        maths.start(batch_order(experiment))
+    blocked = maths.record
+    monkeypatch.undo()
+    with ft.precision("float64"), jax.default_matmul_precision("highest"):
+        converted = run_loop(experiment, jax_backend.JaxMaths)
+    for quantity in ("params", "grads"):
+        mine, theirs = getattr(blocked, quantity), getattr(converted, quantity)
+        assert list(mine) == list(theirs)
+        assert all(isinstance(v, np.ndarray) and not v.flags.writeable for v in mine.values())
+        assert {n: v.tolist() for n, v in mine.items()} == theirs
+    assert replace(blocked, params={}, grads={}) == replace(converted, params={}, grads={})
+
+
 def test_summed_loss_with_a_kept_short_last_batch_in_every_backend():
     """d2l's data_iter keeps the short last batch: last_batch = "keep" (5 rows in batches of
     2: 2, 2, 1 per epoch) with reduction = "sum", every backend (jax steps eagerly through

@@ -33,6 +33,7 @@ from comparisons.check import (
 )
 from comparisons.compare import compare_trajectories
 from comparisons.experiments import REGISTRY
+from comparisons.faults.variants import run_variant
 from comparisons.report import dumps_json
 from comparisons.spec import load_spec
 from comparisons.trajectory import Trajectory, TrajectoryError
@@ -624,3 +625,66 @@ def _user_loop_on(experiment, order):
     params["w"].append(float(w))
     params["b"].append(float(b))
     return {"params": params, "grads": grads, "batches": order}
+
+
+# --- the verdict is the same whichever reference computed it ----------------------------------
+
+
+def _losses_and_every_tenth_params(record: TrajectoryRecord) -> Trajectory:
+    """What a large run records: the losses at every step, the parameters every 10th."""
+    tenth = range(0, len(record.train_loss), 10)
+    return Trajectory(params={name: {k: values[k] for k in tenth}
+                              for name, values in record.params.items()},
+                      batch_loss=record.batch_loss, train_loss=record.train_loss)
+
+
+@pytest.mark.parametrize(("name", "fault", "partial", "first"), [
+    ("softmax/delay-class", None, False, None),
+    ("softmax/delay-class", None, True, None),
+    ("softmax/delay-class", "bias-gradient-sign", False, (0, "grads.layers.0.b[0]")),
+    ("softmax/delay-class", "update-before-loss", False, (0, "batch_loss")),
+    ("softmax/delay-class", "learning-rate-applied-twice", False, (1, "params.layers.0.w[0,0]")),
+    ("softmax/delay-class", "learning-rate-applied-twice", True, (1, "batch_loss")),
+    ("softmax/delay-class", "batch-order-not-reshuffled", False, (6, "batches")),
+    ("mini-batch", None, False, None),
+    ("mini-batch", "gradients-not-cleared", False, (1, "grads.w")),
+    ("mini-batch", "update-sign-flipped", True, (1, "batch_loss")),
+])
+def test_the_verdict_is_the_same_whichever_reference_computed_it(name, fault, partial, first):
+    """``check(reference="manual")`` and ``check(reference="jax")`` give one verdict.
+
+    Identical: agreement, the first mismatch's step, series (quantity and leaf) and your
+    value there, the coverage (what was compared, every count), the batches that differ,
+    what was replayed, the dtype and tolerance, and which series have a largest
+    difference. At rounding level only, since the two references' own values differ
+    there: the reference's value at the first mismatch and each largest difference,
+    within the comparator's own bound between two correct runs, tol * (1 + s) with s the
+    largest magnitude the manual run holds (the two runs agree to that on every
+    experiment, test_compare's all-backends test; a difference of differences is no larger).
+    """
+    experiment = REGISTRY[name]
+    record = run_variant(experiment, fault)
+    theirs = _losses_and_every_tenth_params(record) if partial else record
+    manual = check(experiment, theirs, reference="manual", diagnosis=False)
+    jax = check(experiment, theirs, reference="jax", diagnosis=False)
+    assert (manual.reference, jax.reference) == ("manual", "jax")
+    assert manual.agree is jax.agree is (first is None)
+    for field in ("dtype", "tolerance", "coverage", "batches_differ", "replay"):
+        assert getattr(manual, field) == getattr(jax, field), field
+    assert list(manual.max_abs_diff) == list(jax.max_abs_diff)
+    reference = manual.reference_trajectory
+    largest = max(abs(v) for _, values in reference.series() for v in np.ravel(values))
+    bound = manual.tolerance * (1 + largest)
+    for label, diff in manual.max_abs_diff.items():
+        assert abs(diff - jax.max_abs_diff[label]) <= bound, label
+    if first is None:
+        assert manual.first_mismatch is jax.first_mismatch is None
+        return
+    one, two = manual.first_mismatch, jax.first_mismatch
+    assert (one.backend, one.step, one.quantity, one.actual) == (
+        two.backend, two.step, two.quantity, two.actual)
+    assert (one.step, one.quantity) == first
+    if isinstance(one.expected, list):  # a batch: index lists, equal or not
+        assert one.expected == two.expected
+    else:
+        assert abs(one.expected - two.expected) <= bound

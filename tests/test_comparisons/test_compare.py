@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from comparisons.backends import BACKEND_NAMES, available_backends, get_backend
-from comparisons.compare import compare_trajectories, rounded_to, run_and_compare, values_agree
+from comparisons.compare import (
+    compare_supplied,
+    compare_trajectories,
+    rounded_to,
+    run_and_compare,
+    values_agree,
+)
 from comparisons.experiments import REGISTRY
 from comparisons.spec import load_spec
 from functional_training import TrajectoryRecord, aligned_values
@@ -357,3 +363,75 @@ def test_arrays_at_once_give_the_verdict_value_by_value_gives(seed):
         got = None if found is None else (found.step, found.quantity, found.expected,
                                           found.actual)
         assert got == first
+
+
+# --- the supplied values alone -------------------------------------------------------------
+
+
+def _placed(expected: TrajectoryRecord, supplied) -> TrajectoryRecord:
+    """``expected`` with each supplied ``(label, steps, values)`` written in its place."""
+    params = {n: list(v) for n, v in expected.params.items()}
+    grads = {n: list(v) for n, v in expected.grads.items()}
+    losses = {q: list(getattr(expected, q)) for q in ("batch_loss", "train_loss")}
+    extras = {n: list(v) for n, v in expected.extras.items()}
+    for label, steps, values in supplied:
+        quantity, _, name = label.partition(".")
+        series = {"params": params, "grads": grads, "extras": extras}.get(quantity)
+        target = losses[label] if series is None else series[name]
+        for k, value in zip(steps.tolist(), values.tolist(), strict=True):
+            target[k] = value
+    return dataclasses.replace(expected, params=params, grads=grads, extras=extras, **losses)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_supplied_values_alone_give_the_verdict_of_the_filled_run(seed):
+    """compare_supplied against compare_trajectories of the filled run (independently built
+    here): equal verdicts, field by field, on random partial supplies with differences below
+    and above the tolerance, non-finite values, and float32."""
+    rng = np.random.default_rng(seed)
+    steps, names = 12, [f"w[{i}]" for i in range(30)]
+    expected = TrajectoryRecord(
+        params={n: list(rng.normal(size=steps + 1) * 10.0 ** rng.integers(-3, 3)) for n in names},
+        grads={n: list(rng.normal(size=steps)) for n in names},
+        batch_loss=list(rng.normal(size=steps)), train_loss=list(rng.normal(size=steps + 1)),
+        predictions=rng.normal(size=(steps + 1, 3)).tolist(),
+        extras={"train_accuracy": list(rng.uniform(size=steps + 1))})
+    every, tenth = np.arange(steps + 1), np.arange(0, steps + 1, 5)
+    supplied = []
+    for label, values in expected.series():
+        if label == "predictions" or rng.uniform() < 0.3:
+            continue
+        at = (every[:len(values)] if rng.uniform() < 0.5 else tenth[tenth < len(values)])
+        mine = np.asarray(values, dtype=np.float64)[at].copy()
+        if rng.uniform() < 0.2:  # a difference, below or above the tolerance
+            mine[rng.integers(len(mine))] += 10.0 ** rng.integers(-15, -6)
+        if rng.uniform() < 0.03:
+            mine[rng.integers(len(mine))] = [INF, NAN][int(rng.integers(2))]
+        supplied.append((label, at, mine))
+    experiment = dataclasses.replace(FIVE, steps=steps)
+    # the parameters also as a large record holds them: views of one block's columns, in
+    # order and out of order
+    block = np.array([expected.params[n] for n in names]).T
+    order = rng.permutation(len(names))
+    for params in (expected.params, dict(zip(names, block.T, strict=True)),
+                   {n: block[:, j] for n, j in zip(names, order, strict=True)}):
+        reference = dataclasses.replace(expected, params=params)
+        for dtype in ("float64", "float32"):
+            verdict = compare_supplied(experiment, reference, supplied, backend="yours",
+                                       dtype=dtype)
+            placed = _placed(dataclasses.replace(reference, params={
+                n: list(v) for n, v in params.items()}), supplied)
+            full = compare_trajectories(experiment, {"manual": reference, "yours": placed},
+                                        dtype=dtype)
+            # repr: every field exactly (floats round-trip), NaN equal to NaN, dicts in order
+            assert repr(verdict) == repr(full)
+
+
+def test_the_supplied_values_alone_leave_a_diverging_reference_to_the_full_comparison():
+    diverging = _five_steps(train_loss=[2.0, 1.0, INF, INF, INF, INF])
+    supplied = [("params.w", np.array([0, 1]), np.array([1.0, 1.8]))]
+    assert compare_supplied(FIVE, diverging, supplied, backend="yours") is None
+    # a value with no place in the reference, predictions: the full comparison's too
+    for label, steps in (("params.v", [0]), ("params.w", [9]), ("predictions", [0])):
+        assert compare_supplied(FIVE, _five_steps(), [(label, np.array(steps), np.ones(1))],
+                                backend="yours") is None

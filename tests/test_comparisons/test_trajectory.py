@@ -167,3 +167,26 @@ def test_a_large_trajectory_is_built_from_arrays_quickly():
     assert len(mine) == block.size
     last = list(mine.series_arrays())[-1]
     assert last[1] == "w[99999]" and np.array_equal(last[3], block[:, -1])
+
+
+def test_whole_blocks_hold_what_the_keyword_form_holds():
+    """from_blocks (the NPZ layout: one series a row, the steps recorded) against the same
+    values given series by series, and its one-line refusals."""
+    block = np.array([[1.0, 0.5, 0.25], [0.0, -1.0, -2.0]])
+    steps = np.array([0, 10, 20])
+    mine = Trajectory.from_blocks([("params", ["w", "b"], steps, block),
+                                   ("batch_loss", None, None, np.array([3.0, 2.0]))])
+    given = Trajectory(params={"w": {0: 1.0, 10: 0.5, 20: 0.25}, "b": {0: 0.0, 10: -1.0,
+                                                                   20: -2.0}},
+                       batch_loss=[3.0, 2.0])
+    assert mine.rows() == given.rows()
+    assert mine.steps_of("params.b") == (0, 10, 20)
+    for blocks, message in [
+        ([("params", ["w"], steps, block)], "params: 2 series, 1 names"),
+        ([("params", ["w", "b"], np.array([0, 20, 10]), block)],
+         "params: steps must increase from 0 or more, got 0, 20, 10"),
+        ([("batches", ["0"], None, np.array([[1, -1]]))], "example indices are whole numbers"),
+        ([("loss", None, None, np.zeros(2))], "unknown quantity 'loss'"),
+    ]:
+        with pytest.raises(TrajectoryError, match=re.escape(message)):
+            Trajectory.from_blocks(blocks)
