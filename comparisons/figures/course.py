@@ -16,7 +16,7 @@ Example:
   >>> FIGURE_NAMES[0], FIGURE_NAMES.index("loss-landscape") > FIGURE_NAMES.index("schedules")
   ('learning-rates', True)
   >>> figure_list()[0]
-  'learning-rates           loss per SGD update at three learning rates, every backend overlaid'
+  'learning-rates            loss per SGD update at three learning rates, every backend overlaid'
 """
 
 from __future__ import annotations

@@ -85,11 +85,14 @@ TRAINING_FIGURES: tuple[FigureSpec, ...] = (
         "lr-finder", lr_finder_title, draw_lr_finder, lr_finder_caption, lr_finder_alt,
         (MOONS,), lambda v: {**course_lr_finder_data(v, MOONS),
                              "loss_label": "hinge loss + L2"},
+        summary="a learning-rate range test on the moons network, its suggestions judged by "
+                "whole runs",
     ),
     FigureSpec(
         "moons-training-animation", _animation_title, draw_small_multiples,
         _moons_animation_caption, animation_alt, (MOONS,), _moons_animation_data,
         extra_files=lambda d: animation_files(d, _animation_title(d)),
+        summary="the moons network's decision boundary and loss over the updates, as a GIF",
     ),
 )
 """The training figures, after the classifier figures (one row per figure)."""
