@@ -7,6 +7,7 @@ exactly what the code renders now.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import struct
@@ -48,7 +49,21 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
 
 
 @pytest.mark.slow
-def test_two_renders_in_a_row_are_byte_identical(data, rendered, tmp_path):
+@pytest.fixture
+def gif_drawn_once(monkeypatch, rendered):
+    """The course GIF as ``rendered`` drew it, for the tests here that render every figure again.
+
+    Drawing its frames is the slowest part of a render (about 20 s); its bytes are
+    checked against the committed GIF (below), and test_animation.py draws a GIF twice
+    and compares the bytes, so the tests of the rest of a render reuse it.
+    """
+    name = "moons-training-animation"
+    payload = (rendered.out / f"{name}.gif").read_bytes()
+    monkeypatch.setitem(figures.FIGURES, name, dataclasses.replace(
+        figures.FIGURES[name], extra_files=lambda d: {"gif": payload}))
+
+
+def test_two_renders_in_a_row_are_byte_identical(data, rendered, tmp_path, gif_drawn_once):
     written = rendered.written
     again = figures.write_figures(data, tmp_path)
     for first, second in zip(written, again, strict=True):
@@ -141,7 +156,7 @@ def test_committed_figures_are_byte_identical_on_the_pinned_versions(rendered):
 
 
 @pytest.mark.slow
-def test_command_line_renders_every_figure(tmp_path, capsys, data, monkeypatch):
+def test_command_line_renders_every_figure(tmp_path, capsys, data, monkeypatch, gif_drawn_once):
     from comparisons import cli  # `python -m comparisons figures` is cli.main(["figures", ...])
 
     # The module's verified data stands in for a second verification run (figure_data with
@@ -159,7 +174,7 @@ def test_command_line_renders_every_figure(tmp_path, capsys, data, monkeypatch):
 
 @pytest.mark.slow
 def test_all_renders_the_figures_and_counts_them_in_its_summary(tmp_path, capsys, data,
-                                                                 monkeypatch):
+                                                                 monkeypatch, gif_drawn_once):
     from comparisons import cli  # `python -m comparisons all` is cli.main(["all", ...])
     from comparisons.experiments import REGISTRY
 
