@@ -48,7 +48,6 @@ def test_every_figure_is_written_as_png_and_svg_at_slide_size(rendered):
 
 
 
-@pytest.mark.slow
 @pytest.fixture
 def gif_drawn_once(monkeypatch, rendered):
     """The course GIF as ``rendered`` drew it, for the tests here that render every figure again.
@@ -63,6 +62,7 @@ def gif_drawn_once(monkeypatch, rendered):
         figures.FIGURES[name], extra_files=lambda d: {"gif": payload}))
 
 
+@pytest.mark.slow
 def test_two_renders_in_a_row_are_byte_identical(data, rendered, tmp_path, gif_drawn_once):
     written = rendered.written
     again = figures.write_figures(data, tmp_path)

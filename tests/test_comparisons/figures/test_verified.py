@@ -8,7 +8,9 @@ import dataclasses
 import pytest
 
 from comparisons import figures
+from comparisons.backends import BACKEND_NAMES
 from comparisons.compare import compare_trajectories
+from comparisons.experiments import REGISTRY
 from comparisons.figures import verified
 
 
@@ -55,3 +57,15 @@ def test_a_figures_own_experiment_is_verified_under_its_name_beside_registry_nam
     runs = verified.verify_runs(["five-steps", own, own], backends=("manual", "jax"))
     assert list(runs.runs) == ["five-steps", own.name]
     assert runs.ref(own.name).params["w[0]"][0] == own.init["w[0]"]
+
+
+def test_the_moons_network_is_verified_at_full_size_on_every_backend(trajectories):
+    # The figures' verification is the full-size every-backend check of mlp/moons (the
+    # engine's backend tests run it shortened): course_run asserts each verdict agrees
+    # (within tolerance("float64", steps) of manual); here, that every backend ran all of it.
+    experiment = REGISTRY["mlp/moons"]
+    runs = trajectories("mlp/moons")
+    assert list(runs) == list(BACKEND_NAMES)
+    for backend, run in runs.items():
+        assert run.steps == experiment.steps, backend
+        assert len(run.predictions[0]) == len(experiment.train) * experiment.outputs, backend
