@@ -205,27 +205,33 @@ def draw_frame(fig: Figure, data: Mapping, frame: Mapping) -> None:
                                  marked=[frame["step"]], loss_label=data["loss_label"])
 
 
-def gif_bytes(data: Mapping, title: str) -> bytes:
-    """The animation as GIF bytes: every frame of ``data`` with matplotlib's PillowWriter.
+def _written(writer: animation.AbstractMovieWriter, suffix: str, data: Mapping,
+             title: str) -> bytes:
+    """Every frame of ``data``, the last shown :data:`HOLD_LAST` times, through ``writer``.
 
     The figure is :data:`~comparisons.figure_style.FIGURE_SIZE` at :data:`GIF_DPI`
-    under the shared style. PillowWriter writes to a named file, so it writes
-    into a temporary directory and the bytes are read back.
-
-    Raises:
-      ValueError: the GIF would be :data:`MAX_GIF_BYTES` or larger.
+    under the shared style; matplotlib's writers write to a named file, so they
+    write into a temporary directory and the bytes are read back.
     """
     frames = list(data["frames"]) + [data["frames"][-1]] * (HOLD_LAST - 1)
     with matplotlib.rc_context(style.STYLE), tempfile.TemporaryDirectory() as tmp:
         fig = style.new_figure()
-        writer = animation.PillowWriter(fps=GIF_FPS)
-        path = Path(tmp) / "animation.gif"
+        path = Path(tmp) / f"animation.{suffix}"
         with writer.saving(fig, str(path), dpi=GIF_DPI):
             for frame in frames:
                 draw_frame(fig, data, frame)
                 fig.suptitle(title)
                 writer.grab_frame()
-        payload = path.read_bytes()
+        return path.read_bytes()
+
+
+def gif_bytes(data: Mapping, title: str) -> bytes:
+    """The animation as GIF bytes: every frame of ``data`` with matplotlib's PillowWriter.
+
+    Raises:
+      ValueError: the GIF would be :data:`MAX_GIF_BYTES` or larger.
+    """
+    payload = _written(animation.PillowWriter(fps=GIF_FPS), "gif", data, title)
     if len(payload) >= MAX_GIF_BYTES:
         raise ValueError(f"the animation is {len(payload)} bytes, over {MAX_GIF_BYTES}")
     return payload
@@ -241,20 +247,11 @@ def mp4_bytes(data: Mapping, title: str) -> bytes:
 
     Only called where :func:`mp4_available`.
     """
-    frames = list(data["frames"]) + [data["frames"][-1]] * (HOLD_LAST - 1)
-    with matplotlib.rc_context(style.STYLE), tempfile.TemporaryDirectory() as tmp:
-        fig = style.new_figure()
-        writer = animation.FFMpegWriter(
-            fps=GIF_FPS, codec="libx264",
-            extra_args=["-pix_fmt", "yuv420p", "-fflags", "+bitexact", "-flags:v", "+bitexact",
-                        "-map_metadata", "-1"])
-        path = Path(tmp) / "animation.mp4"
-        with writer.saving(fig, str(path), dpi=GIF_DPI):
-            for frame in frames:
-                draw_frame(fig, data, frame)
-                fig.suptitle(title)
-                writer.grab_frame()
-        return path.read_bytes()
+    writer = animation.FFMpegWriter(
+        fps=GIF_FPS, codec="libx264",
+        extra_args=["-pix_fmt", "yuv420p", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+                    "-map_metadata", "-1"])
+    return _written(writer, "mp4", data, title)
 
 
 def animation_files(data: Mapping, title: str) -> dict[str, bytes]:
