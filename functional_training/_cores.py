@@ -2,8 +2,9 @@
 
 One XLA:CPU device uses the cores only partly for a sweep's loop body (on the
 2-core machine of benchmarks/README.md, size (f), a device per core is 1.8x faster
-than one device), and a sweep splits its runs over every device it is given (``devices=None``: all of ``jax.devices()``,
-:mod:`functional_training._sweep_sharding`), each device stepping its own runs
+than one device), and a sweep splits its runs over the devices it is given
+(``devices=None``: :func:`functional_training._sweep_program.default_devices`,
+where splitting pays; :mod:`functional_training._sweep_sharding`), each device stepping its own runs
 (:mod:`functional_training._sweep_program`). One JAX CPU device per core therefore
 puts every core to work on a sweep; everything else (``train``, the comparisons'
 checks) runs on the default device, ``jax.devices()[0]``, as with one device.
