@@ -11,7 +11,10 @@ machine has installed.
 Determinism: ``svg.hashsalt`` is fixed (SVG element ids are hashes salted by
 it, random otherwise) and the metadata carries no date and no library version
 (:data:`SVG_METADATA`, :data:`PNG_METADATA`), so rendering the same data twice
-with the same library versions gives byte-identical files.
+with the same library versions gives byte-identical files. Clip-path ids, hashes of
+full-precision layout floats that differ in the last bit between CPUs, are
+renumbered (:func:`functional_training.runs._figure_style.stable_svg`), so the
+bytes do not depend on the machine either.
 
 Nothing here touches global matplotlib state: :data:`STYLE` is applied with
 ``matplotlib.rc_context`` around one figure, and figures are
@@ -164,6 +167,7 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> li
         path = stem.with_name(f"{stem.name}.{fmt}")
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=SAVE_DPI, metadata=metadata)
-        ft_runs.write_atomic(path, buffer.getvalue())
+        data = buffer.getvalue()
+        ft_runs.write_atomic(path, figure_style.stable_svg(data) if fmt == "svg" else data)
         written.append(path)
     return written

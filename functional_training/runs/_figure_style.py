@@ -18,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["FIGURE_SIZE", "OKABE_ITO", "SAVE_DPI", "rc_params"]
+import re
+
+__all__ = ["FIGURE_SIZE", "OKABE_ITO", "SAVE_DPI", "rc_params", "stable_svg"]
 
 OKABE_ITO = {
     "black": "#000000",
@@ -85,3 +87,28 @@ def rc_params(*, salt: str) -> dict:
 
     return {**_RC, "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())),
             "svg.hashsalt": salt}
+
+
+_CLIP_ID = re.compile(rb'(?<=id=")p[0-9a-f]{10}(?=")|(?<=url\(#)p[0-9a-f]{10}(?=\))')
+
+
+def stable_svg(svg: bytes) -> bytes:
+    """``svg`` (matplotlib's) with its clip-path ids numbered ``clip0, clip1, ...`` in order.
+
+    matplotlib names a clip rectangle ``p`` + a salted hash of its corners at full
+    float precision. Those corners come out of the layout and can differ in the
+    last bit from one CPU to another (NumPy picks SIMD kernels by CPU) while every
+    coordinate written to the file, rounded to 6 decimals, is the same: the ids
+    alone would make a figure's bytes depend on the machine. Numbered by first
+    appearance they depend only on the drawing.
+
+    Example:
+      >>> stable_svg(b'<g clip-path="url(#p0123456789)"/><clipPath id="p0123456789">')
+      b'<g clip-path="url(#clip0)"/><clipPath id="clip0">'
+    """
+    names: dict[bytes, bytes] = {}
+
+    def renamed(match: re.Match) -> bytes:
+        return names.setdefault(match.group(), b"clip%d" % len(names))
+
+    return _CLIP_ID.sub(renamed, svg)

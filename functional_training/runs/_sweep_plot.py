@@ -87,7 +87,8 @@ def write_sweep_plot(path, **figure) -> Path:
         buffer = io.BytesIO()
         drawn.savefig(buffer, format=PLOT_FORMATS[suffix], dpi=style.SAVE_DPI,
                       metadata=_NO_DATES.get(suffix))
-    return write_atomic(path, buffer.getvalue())
+    data = buffer.getvalue()
+    return write_atomic(path, style.stable_svg(data) if suffix == ".svg" else data)
 
 
 def sweep_figure(*, rates, initial_loss, final_loss, first_nonfinite_step, log: bool,

@@ -6,6 +6,7 @@ with plain Python floats; no torch needed.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from comparisons.engine import Value, to_dot, zero_grad
+from comparisons.engine import Value, no_cycle_collection, to_dot, zero_grad
 
 # --- the lesson's cases (its printed numbers, exact: every step is exact in binary) ---
 
@@ -261,3 +262,37 @@ def test_chain_one_million_deep_in_a_fresh_default_interpreter():
         check=False,
     )
     assert child.returncode == 0, child.stderr
+
+
+def test_a_graph_of_every_operation_holds_no_reference_cycle():
+    # no_cycle_collection is only safe because reference counting alone frees a graph:
+    # build one with every primitive, run backward, drop it, and the cyclic collector
+    # must find nothing unreachable (a closure holding its own node would be a cycle).
+    from comparisons.engine import weighted_sum
+
+    gc.collect()
+    with no_cycle_collection():
+        a, b = Value(0.5), Value(2.0)
+        parts = [a + b, a * b, a / b, 3.0 / a, a ** 2, a ** 0.5, a ** b, 2.0 ** a, -a, a - 1.0,
+                 1.0 - a, a.relu(), a.tanh(), a.exp(), a.log(), a.sigmoid(),
+                 weighted_sum([a, b], [1.0, a], b)]
+        loss = sum(parts[1:], parts[0])
+        loss.backward()
+        assert math.isfinite(a.grad) and math.isfinite(b.grad)
+        del a, b, parts, loss
+        assert gc.collect() == 0  # collect() runs even while automatic collection is off
+
+
+def test_no_cycle_collection_restores_the_collector_also_on_an_exception():
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), no_cycle_collection():
+        assert not gc.isenabled()
+        raise ZeroDivisionError
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a collector the caller turned off stays off
+        with no_cycle_collection():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
