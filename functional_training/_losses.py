@@ -256,8 +256,11 @@ def l2_penalty(params, alpha: float) -> jax.Array:
     return alpha * sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(params))
 
 
-def check_targets(name: str, targets, *, classes: int | None = None) -> np.ndarray:
-    """``targets`` as a float64 array if they fit loss ``name``, else one line naming the row.
+def check_targets(name: str, targets, *, classes: int | None = None) -> None:
+    """Nothing if ``targets`` fit loss ``name``, else one line naming the first row that does not.
+
+    Checked in the targets' own dtype (numbers are compared exactly; no float64
+    copy of a large target array).
 
     Args:
       name: a loss kind.
@@ -275,7 +278,9 @@ def check_targets(name: str, targets, *, classes: int | None = None) -> np.ndarr
       ValueError: binary-cross-entropy: target row 2 is 2.0; binary-cross-entropy takes 0 or 1
     """
     kind = loss_kind(name)
-    values = np.asarray(targets, dtype=np.float64)
+    values = np.asarray(targets)
+    if values.dtype.kind not in "biuf":  # anything else is read as float64, or refused
+        values = np.asarray(targets, dtype=np.float64)
     if values.ndim != 1:
         raise ValueError(f"{name}: targets must have shape (n,), got {values.shape}")
     if kind.targets == "real":
@@ -293,4 +298,3 @@ def check_targets(name: str, targets, *, classes: int | None = None) -> np.ndarr
         row = int(np.argmax(bad))
         value = float(values[row])
         raise ValueError(f"{name}: target row {row} is {value!r}; {name} takes {wanted}")
-    return values

@@ -348,9 +348,13 @@ def sweep_learning_rates(
       >>> result.method, result.first_nonfinite_step.tolist()
       ('moments', [-1, -1, -1])
     """
-    x_np, y_np = check_data(x, y)
-    line = objective("linear", features=1 if x_np.ndim == 1 else int(x_np.shape[1]))
-    return sweep(line, (x_np, y_np), learning_rates=learning_rates, seeds=None,
+    try:  # the features, for the objective; sweep checks the data once (check_data)
+        x = np.asarray(x)
+        features = int(x.shape[1]) if x.ndim == 2 else 1
+    except ValueError:  # ragged: sweep's check_data names it
+        features = 1
+    line = objective("linear", features=features)
+    return sweep(line, (x, y), learning_rates=learning_rates, seeds=None,
                  optimizer=optimizer, hyperparameters=hyperparams, steps=steps,
                  batch_indices=batch_indices, record_every=record_every, devices=devices,
                  progress=progress, initial_params=params, method=method)

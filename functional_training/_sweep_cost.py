@@ -34,6 +34,7 @@ memory about 4.9 KiB'
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Mapping
@@ -107,14 +108,13 @@ def sweep_cost(model: Objective, *, examples: int, batch: int, runs: int, steps:
     kind = model_kind(model.model)
     shapes = kind.shapes(**model.settings)
     parameters = sum(math.prod(shape) for shape in shapes.values())
-    params = {leaf: jax.ShapeDtypeStruct(shape, np.float32) for leaf, shape in shapes.items()}
     settings = dict(hyperparameters or {})
     axes = [key for key, value in settings.items() if np.ndim(value) > 0]
     first = {key: float(np.ravel(settings[key])[0]) for key in axes}
-    transform = make_optimizer(optimizer, learning_rate=0.1, **{**settings, **first})
-    state = jax.eval_shape(transform.init, params)
-    optimizer_values = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(state)) + (
-        1 + len(axes) if axes else 0)
+    optimizer_values = _optimizer_state_values(
+        optimizer, tuple((leaf, tuple(shape)) for leaf, shape in shapes.items()),
+        tuple(sorted((key, _scalar(value)) for key, value in {**settings, **first}.items()))
+    ) + (1 + len(axes) if axes else 0)
     widths = sum(shape[-1] for shape in shapes.values() if len(shape) >= 1) or 1
     inputs = kind.inputs(**model.settings)
     return SweepCost(
@@ -124,6 +124,24 @@ def sweep_cost(model: Objective, *, examples: int, batch: int, runs: int, steps:
         activation_bytes=3 * runs * batch * widths * itemsize,
         data_bytes=examples * (inputs + 1) * itemsize,
     )
+
+
+def _scalar(value):
+    """A hyperparameter as a hashable Python scalar (a NumPy scalar or 0-d array's item)."""
+    return value.item() if isinstance(value, (np.ndarray, np.generic)) else value
+
+
+@functools.lru_cache(maxsize=64)
+def _optimizer_state_values(optimizer: str, shapes: tuple, settings: tuple) -> int:
+    """``O``: the numbers in ``optimizer``'s state for parameters of ``shapes`` (``eval_shape``).
+
+    Remembered (``_optimizer_state_values.cache_clear()`` forgets): tracing ``init``
+    costs about half a millisecond, more than a small sweep's whole run.
+    """
+    params = {leaf: jax.ShapeDtypeStruct(shape, np.float32) for leaf, shape in shapes}
+    transform = make_optimizer(optimizer, learning_rate=0.1, **dict(settings))
+    state = jax.eval_shape(transform.init, params)
+    return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(state))
 
 
 def physical_memory() -> int | None:

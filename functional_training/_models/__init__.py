@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -33,6 +34,14 @@ from functional_training._names import scalar_name
 from functional_training._numbers import is_int
 from functional_training._record import named_series
 from functional_training._registry import lookup
+
+
+@functools.lru_cache(maxsize=None)
+def _required_keywords(function: Callable) -> tuple[str, ...]:
+    """``function``'s keyword-only parameters without a default (``inspect`` is slow: remembered
+    per function, of which there is one per model kind)."""
+    return tuple(name for name, p in inspect.signature(function).parameters.items()
+                 if p.kind is p.KEYWORD_ONLY and p.default is p.empty)
 
 
 class ModelKind(NamedTuple):
@@ -89,8 +98,7 @@ class ModelKind(NamedTuple):
           >>> MODEL_KINDS["mlp"].required_keys
           ('sizes', 'activation')
         """
-        return tuple(name for name, p in inspect.signature(self.forward).parameters.items()
-                     if p.kind is p.KEYWORD_ONLY and p.default is p.empty)
+        return _required_keywords(self.forward)
 
     def stated(self, what: str, **config) -> tuple[str, str] | None:
         """``(key, words)`` of :attr:`stated_by` for ``what``, or ``None`` (see the attributes).
