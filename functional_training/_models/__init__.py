@@ -36,7 +36,7 @@ from functional_training._record import named_series
 from functional_training._registry import lookup
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _required_keywords(function: Callable) -> tuple[str, ...]:
     """``function``'s keyword-only parameters without a default (``inspect`` is slow: remembered
     per function, of which there is one per model kind)."""
