@@ -58,6 +58,7 @@ import numpy as np
 
 import functional_training as ft
 from comparisons.backends import get_backend
+from comparisons.backends._common import frozen_names
 from comparisons.experiments import REGISTRY, Experiment, batch_order
 from comparisons.figures.lr_sweep import log_spaced
 from comparisons.figures.verified import (
@@ -124,6 +125,10 @@ def finder_applies(experiment: Experiment) -> str | None:
     if experiment.model not in ft.MODEL_KINDS:
         return (f"the learning-rate finder's whole runs are one functional_training.sweep, "
                 f"which has no model kind {experiment.model!r}")
+    frozen = frozen_names(experiment)
+    if frozen:
+        return (f"the learning-rate finder's whole runs are one functional_training.sweep, which "
+                f"trains every parameter; this spec freezes {', '.join(frozen)}")
     size = experiment.batch_size
     if size is not None and experiment.last_batch == "keep" and len(experiment.train) % size:
         return ("the learning-rate finder's whole runs take batches of one size; this spec "

@@ -68,6 +68,10 @@ def test_the_finder_refuses_runs_it_cannot_ramp():
         dataclasses.replace(REGISTRY["full-batch"], optimizer="none", hyperparams={}))
     with pytest.raises(ValueError, match="not kind 'shared-path'"):
         lr_finder.lr_finder_data(REGISTRY["shared-path"])
+    # the whole runs at each rate would train b too: their final losses would not be this run's
+    assert lr_finder.finder_applies(REGISTRY["train-validation"]) == (
+        "the learning-rate finder's whole runs are one functional_training.sweep, which trains "
+        "every parameter; this spec freezes b")
 
 
 def test_course_lr_finder_is_the_verified_ramp_and_its_suggestions(data, trajectories):
