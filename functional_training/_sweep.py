@@ -27,6 +27,7 @@ work is split by concept:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -353,11 +354,16 @@ def sweep_learning_rates(
         features = int(x.shape[1]) if x.ndim == 2 else 1
     except ValueError:  # ragged: sweep's check_data names it
         features = 1
-    line = objective("linear", features=features)
-    return sweep(line, (x, y), learning_rates=learning_rates, seeds=None,
+    return sweep(_line(features), (x, y), learning_rates=learning_rates, seeds=None,
                  optimizer=optimizer, hyperparameters=hyperparams, steps=steps,
                  batch_indices=batch_indices, record_every=record_every, devices=devices,
                  progress=progress, initial_params=params, method=method)
+
+
+@functools.cache
+def _line(features: int) -> Objective:
+    """The lesson's line with ``features`` inputs (an immutable ``Objective``, built once)."""
+    return objective("linear", features=features)
 
 
 # ---------------------------------------------------------------- the runs' starting points
