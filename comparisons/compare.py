@@ -289,6 +289,7 @@ def compare_trajectories(
     reference: str = "manual",
     dtype: str = "float64",
     unavailable: Mapping[str, str] | None = None,
+    tol: float | None = None,
 ) -> ExperimentVerdict:
     """Compare every trajectory with the reference backend's, step by step.
 
@@ -300,6 +301,9 @@ def compare_trajectories(
       dtype: the precision the runs were made in (``float64`` or ``float32``);
         outside float64 every trajectory is compared rounded to it (:func:`rounded_to`).
       unavailable: backends that could not run, name -> install hint (recorded only).
+      tol: rtol = atol to use instead of :func:`functional_training.tolerance`'s, for a
+        caller that has measured how much its run amplifies rounding (the learning-rate
+        finder's unstable rates: :func:`comparisons.figures.lr_finder.rounding_growth`).
 
     Returns:
       An :class:`ExperimentVerdict`.
@@ -312,7 +316,8 @@ def compare_trajectories(
             f"{experiment.name}: reference backend {reference!r} has no trajectory "
             f"(have: {', '.join(trajectories) or 'none'})"
         )
-    tol = tolerance(dtype, experiment.steps, b2=_adam_b2(experiment))
+    if tol is None:
+        tol = tolerance(dtype, experiment.steps, b2=_adam_b2(experiment))
     edge = overflow_edge(dtype, _examples(experiment))
     expected = rounded_to(trajectories[reference], dtype)
     verdicts = {

@@ -13,6 +13,7 @@ meet the verification tolerance, float64 rtol = atol = 1e-12
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from comparisons.backends import get_backend
 from comparisons.experiments import REGISTRY
 from comparisons.figures import lr_finder
 from comparisons.figures.classifiers import MOONS
+from comparisons.spec import load_spec
 
 from .drawn import by_gid, draw
 
@@ -118,3 +120,61 @@ def test_the_lr_finder_figure_marks_both_suggestions_on_both_panels(data):
         assert by_gid(fig, f"{name} run").get_xdata()[0] == d[name]["rate"]
     assert list(by_gid(fig, "smoothed loss").get_ydata()) == d["smoothed"]
     assert "steepest" in fig.get_suptitle() and "valley" in fig.get_suptitle()
+
+
+# --- unstable rates: verification under the rounding growth a shadow run measures ---------
+
+DIVERGING = "examples/diverging-rate.toml"
+
+
+def _spec_experiment(path: str):
+    return load_spec(Path(__file__).resolve().parents[3] / path)
+
+
+def test_rounding_growth_stays_near_one_on_a_stable_run_and_grows_past_the_limit():
+    # full-batch: 20 steps at lr 0.08 on the shipments, under the stability limit 2/lambda_max.
+    assert lr_finder.rounding_growth(REGISTRY["full-batch"]) < 10
+    # Its range test ramps the rate to 10, far past the limit, while the parameters still sit
+    # near the fit: a change of one rounding unit grows by orders of magnitude.
+    ramp = lr_finder.ramp_experiment(REGISTRY["full-batch"])
+    stop = lr_finder.stop_step(lr_finder.smoothed_losses(
+        get_backend("manual").run(ramp, dtype="float64").batch_loss))
+    assert lr_finder.rounding_growth(dataclasses.replace(ramp, steps=stop + 1)) > 1e3
+
+
+def test_a_diverging_spec_is_verified_under_its_measured_growth_and_drawn():
+    experiment = _spec_experiment(DIVERGING)
+    d = lr_finder.lr_finder_data(experiment)
+    growth = d["ramp_growth"]
+    assert growth > 1.0  # the float64 tolerance alone refused it (the reason for the growth)
+    assert d["ramp_tolerance"] == TOL * growth <= lr_finder.MAX_VERIFIED_TOLERANCE
+    assert d["stop_step"] is not None and len(d["batch_loss"]) == d["stop_step"] + 1
+    assert "amplify rounding" in lr_finder.lr_finder_caption(d, {"backends": d["ramp_backends"],
+                                                                 "tolerance": TOL})
+
+
+def test_a_real_disagreement_is_still_refused_under_the_growth(monkeypatch):
+    # A backend whose w is off by 1e-3 of its size at one step, where w has grown to the
+    # fit's order (a convention bug's size), stays refused: the growth tolerance is at most
+    # MAX_VERIFIED_TOLERANCE, 1e-6, of the values' scale.
+    real = lr_finder.run_and_compare
+
+    def one_backend_wrong(experiment, *, backends=None):
+        trajectories, _ = real(experiment, backends=backends)
+        w = trajectories["jax"].params["w"]
+        step = int(np.argmax(np.abs(w[:-3])))
+        assert abs(w[step]) > 1.0  # the fit is w = 2
+        w[step] *= 1.0 + 1e-3
+        return trajectories, lr_finder.compare_trajectories(experiment, trajectories)
+
+    monkeypatch.setattr(lr_finder, "run_and_compare", one_backend_wrong)
+    with pytest.raises(lr_finder.UnverifiedTrajectoryError, match="jax differs from manual"):
+        lr_finder.lr_finder_data(_spec_experiment(DIVERGING))
+
+
+def test_a_growth_beyond_the_loosest_tolerance_is_refused(monkeypatch):
+    monkeypatch.setattr(lr_finder, "MAX_VERIFIED_TOLERANCE", 1e-11)
+    with pytest.raises(lr_finder.UnverifiedTrajectoryError,
+                       match=r"the range test amplifies rounding .* times, beyond what a "
+                             r"tolerance of 1e-11 can verify"):
+        lr_finder.lr_finder_data(_spec_experiment(DIVERGING))
