@@ -7,8 +7,10 @@ the rate grows exponentially, one step per rate:
 ``exponential`` schedule every backend already runs
 (``init_value = 1e-7, decay_rate = 1e8, transition_steps = 99``), so the range
 test is an ordinary run (:func:`ramp_experiment`), verified on every backend
-against ``manual`` in float64 before anything is drawn. Like fastai it takes one
-mini-batch per step (:data:`RAMP_BATCH_SIZE` for the course's moons network,
+against ``manual`` in float64 before anything is drawn (:func:`verified_ramp`: at
+rates past the stability limit, within ``1e-12`` times the rounding growth a shadow
+run measures, :func:`rounding_growth`, at most :data:`MAX_VERIFIED_TOLERANCE`). Like
+fastai it takes one mini-batch per step (:data:`RAMP_BATCH_SIZE` for the course's moons network,
 which otherwise trains full batch; a spec keeps its own batches).
 
 What is read from the verified run:
