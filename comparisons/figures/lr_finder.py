@@ -67,6 +67,7 @@ from comparisons.figures.lr_sweep import log_spaced
 from comparisons.figures.verified import (
     UnverifiedTrajectoryError,
     VerifiedRuns,
+    require_agreement,
     require_close,
 )
 from comparisons.figures.wording import backends_phrase, num
@@ -313,9 +314,7 @@ def verified_ramp(ramp: Experiment, *, backends: Sequence[str] | None = None,
         growth, tol = _growth_tolerance(figure, "the range test", ramp, verdict.tolerance)
         verdict = compare_trajectories(ramp, trajectories, reference=verdict.reference,
                                        unavailable=verdict.unavailable, tol=tol)
-    if not verdict.agree:
-        raise UnverifiedTrajectoryError(
-            f"refusing to draw unverified trajectories: {verdict.describe()}")
+    require_agreement(verdict)
     return trajectories, verdict, growth
 
 

@@ -29,6 +29,7 @@ from functional_training import TrajectoryRecord
 __all__ = [
     "UnverifiedTrajectoryError",
     "VerifiedRuns",
+    "require_agreement",
     "require_close",
     "verified_runs",
     "verify_experiment",
@@ -64,11 +65,20 @@ def verify_experiment(
         naming the experiment and the first mismatch).
     """
     trajectories, verdict = run_and_compare(experiment, backends=backends)
+    require_agreement(verdict)
+    return trajectories, verdict
+
+
+def require_agreement(verdict: ExperimentVerdict) -> None:
+    """Refuse to draw unless every backend of ``verdict`` agreed with the reference.
+
+    Raises:
+      UnverifiedTrajectoryError: one line, the verdict's description (it starts with
+        the experiment's name and names the first mismatch).
+    """
     if not verdict.agree:
-        # describe() starts with the experiment's name and names the first mismatch.
         raise UnverifiedTrajectoryError(
             f"refusing to draw unverified trajectories: {verdict.describe()}")
-    return trajectories, verdict
 
 
 def verified_runs(
