@@ -74,8 +74,8 @@ from comparisons.figures.wording import backends_phrase, num
 
 __all__ = [
     "CHECK_RATE",
-    "MAX_VERIFIED_TOLERANCE",
     "FINAL_RATES",
+    "MAX_VERIFIED_TOLERANCE",
     "RAMP_BATCH_SIZE",
     "RAMP_END",
     "RAMP_START",
