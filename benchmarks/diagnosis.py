@@ -49,7 +49,7 @@ import comparisons.faults.diagnosis as diagnosis  # noqa: E402
 from comparisons.experiments import REGISTRY  # noqa: E402
 from comparisons.faults import jax_variants  # noqa: E402
 from comparisons.spec import load_spec  # noqa: E402
-from functional_training import model_kind  # noqa: E402
+from functional_training import params_from_values  # noqa: E402
 
 FACTOR = 10.0
 """The wrong rate's factor in row (g)."""
@@ -88,12 +88,9 @@ def your_loop(experiment, bug: str | None) -> dict:
     """micrograd's demo in NumPy float64 with ``bug`` planted; the trajectory as a dict."""
     x = np.asarray([row[:-1] for row in experiment.train], dtype=np.float64)
     t = np.asarray([row[-1] for row in experiment.train], dtype=np.float64)
-    shapes = model_kind("mlp").shapes(**experiment.model_config)
     names = experiment.parameter_names
-    flat = np.asarray([experiment.init[name] for name in names], dtype=np.float64)
-    sizes = [int(np.prod(shape)) for shape in shapes.values()]
-    leaves = [part.reshape(shape).copy() for part, shape in zip(
-        np.split(flat, np.cumsum(sizes)[:-1]), shapes.values(), strict=True)]
+    leaves = [np.array(leaf, dtype=np.float64) for leaf in jax.tree.leaves(
+        params_from_values("mlp", experiment.init, **experiment.model_config))]
     alpha = experiment.l2 * (2 if bug == "l2-twice" else 1)
     steps = experiment.steps
     params, grads = np.empty((steps + 1, len(names))), np.empty((steps, len(names)))

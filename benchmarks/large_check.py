@@ -39,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ from comparisons.check import compare_partial, coverage_of  # noqa: E402
 from comparisons.spec import load_spec  # noqa: E402
 from comparisons.trajectory import Trajectory  # noqa: E402
 from comparisons.trajectory_files import read_trajectory, write_trajectory  # noqa: E402
-from functional_training import minibatch_indices, model_kind  # noqa: E402
+from functional_training import minibatch_indices, params_from_values  # noqa: E402
 
 FEATURES, CLASSES, RATE = 784, 10, 0.05
 
@@ -97,12 +98,9 @@ def your_loop(experiment, *, params_every: int, moved_at: int | None = None) -> 
     ``params_every`` steps (``moved_at``: one recorded weight moved by 1e-6 at that step)."""
     x = np.asarray([row[:-1] for row in experiment.train], dtype=np.float64)
     y = np.asarray([row[-1] for row in experiment.train], dtype=np.int64)
-    shapes = model_kind("mlp").shapes(**experiment.model_config)
     names = experiment.parameter_names
-    flat = np.asarray([experiment.init[name] for name in names], dtype=np.float64)
-    sizes = [int(np.prod(shape)) for shape in shapes.values()]
-    w1, b1, w2, b2 = (part.reshape(shape).copy() for part, shape in zip(
-        np.split(flat, np.cumsum(sizes)[:-1]), shapes.values(), strict=True))
+    w1, b1, w2, b2 = (np.array(leaf, dtype=np.float64) for leaf in jax.tree.leaves(
+        params_from_values("mlp", experiment.init, **experiment.model_config)))
     order = minibatch_indices(len(x), batch_size=experiment.batch_size,
                               steps=experiment.steps, seed=experiment.seed)
     steps = experiment.steps
