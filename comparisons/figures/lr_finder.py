@@ -71,6 +71,7 @@ from comparisons.figures.verified import (
     require_close,
 )
 from comparisons.figures.wording import backends_phrase, num
+from functional_training import TrajectoryRecord
 
 __all__ = [
     "CHECK_RATE",
@@ -249,18 +250,19 @@ def valley_stretch(smoothed: Sequence[float]) -> tuple[int, int] | None:
     return best
 
 
-def rounding_growth(experiment: Experiment) -> float:
+def rounding_growth(experiment: Experiment, base: TrajectoryRecord | None = None) -> float:
     """How many times ``experiment``'s run amplifies a rounding-sized change of its start (>= 1).
 
-    The ``manual`` backend runs it twice: as given, and with every initial
-    parameter moved by one rounding unit, ``theta + eps (1 + |theta|)``
-    (``eps = 2^-52``). The growth is the largest difference of the two runs over
-    every recorded parameter and loss, ``|a - b| / (eps (1 + |a|))``, at least 1
-    (values non-finite in either run are skipped). A stable run keeps it near 1;
-    past the stability limit every step multiplies it by about ``|1 - lr lambda|``,
-    and two correct backends, whose roundings differ from the first step on, part
-    by that much more than the float64 tolerance allows. The finder then verifies
-    under ``FLOAT64_TOLERANCE x growth`` (:func:`verified_ramp`).
+    The ``manual`` backend runs it twice: as given (``base``, if the caller has
+    that float64 run already), and with every initial parameter moved by one
+    rounding unit, ``theta + eps (1 + |theta|)`` (``eps = 2^-52``). The growth is
+    the largest difference of the two runs over every recorded parameter and loss,
+    ``|a - b| / (eps (1 + |a|))``, at least 1 (values non-finite in either run are
+    skipped). A stable run keeps it near 1; past the stability limit every step
+    multiplies it by about ``|1 - lr lambda|``, and two correct backends, whose
+    roundings differ from the first step on, part by that much more than the
+    float64 tolerance allows. The finder then verifies under
+    ``FLOAT64_TOLERANCE x growth`` (:func:`verified_ramp`).
 
     Example:
       >>> rounding_growth(REGISTRY["full-batch"]) < 10  # 20 stable steps
@@ -270,7 +272,9 @@ def rounding_growth(experiment: Experiment) -> float:
     manual = get_backend("manual")
     moved = dataclasses.replace(experiment, init={
         name: value + eps * (1.0 + abs(value)) for name, value in experiment.init.items()})
-    base, shadow = (manual.run(e, dtype="float64") for e in (experiment, moved))
+    if base is None:
+        base = manual.run(experiment, dtype="float64")
+    shadow = manual.run(moved, dtype="float64")
     pairs = [*((base.params[name], shadow.params[name]) for name in base.params),
              (base.train_loss, shadow.train_loss), (base.batch_loss, shadow.batch_loss)]
     growth = 1.0
@@ -283,11 +287,11 @@ def rounding_growth(experiment: Experiment) -> float:
     return growth
 
 
-def _growth_tolerance(figure: str, what: str, experiment: Experiment, tol: float
-                      ) -> tuple[float, float]:
-    """``(growth, tol x growth)`` for ``experiment``; refused past
+def _growth_tolerance(figure: str, what: str, experiment: Experiment, tol: float,
+                      base: TrajectoryRecord) -> tuple[float, float]:
+    """``(growth, tol x growth)`` for ``experiment`` (``base``: its manual run); refused past
     :data:`MAX_VERIFIED_TOLERANCE`."""
-    growth = rounding_growth(experiment)
+    growth = rounding_growth(experiment, base)
     if tol * growth > MAX_VERIFIED_TOLERANCE:
         raise UnverifiedTrajectoryError(
             f"refusing to draw {figure}: {what} amplifies rounding {growth:.1e} times, "
@@ -311,7 +315,8 @@ def verified_ramp(ramp: Experiment, *, backends: Sequence[str] | None = None,
     trajectories, verdict = run_and_compare(ramp, backends=backends)
     growth = 1.0
     if not verdict.agree:
-        growth, tol = _growth_tolerance(figure, "the range test", ramp, verdict.tolerance)
+        growth, tol = _growth_tolerance(figure, "the range test", ramp, verdict.tolerance,
+                                        trajectories[verdict.reference])
         verdict = compare_trajectories(ramp, trajectories, reference=verdict.reference,
                                        unavailable=verdict.unavailable, tol=tol)
     require_agreement(verdict)
@@ -346,7 +351,8 @@ def final_losses(figure: str, experiment: Experiment, rates: Sequence[float], to
     checked: list[float] = []
     for rate in check:
         index = int(np.flatnonzero(sweep.learning_rates == rate)[0])
-        run = manual.run(_constant_rate(experiment, rate), dtype="float64")
+        at_rate = _constant_rate(experiment, rate)
+        run = manual.run(at_rate, dtype="float64")
         expected, actual = run.train_loss[-1], final[index]
         if not (math.isfinite(expected) and math.isfinite(actual)):
             if math.isfinite(expected) or math.isfinite(actual):
@@ -358,8 +364,8 @@ def final_losses(figure: str, experiment: Experiment, rates: Sequence[float], to
         what = f"the sweep's final loss at lr={rate:g}"
         rate_tol = tol
         if not values_agree(expected, actual, tol)[0]:  # an unstable rate: how much it amplifies
-            rate_tol = _growth_tolerance(figure, f"the run at lr={rate:g}",
-                                         _constant_rate(experiment, rate), tol)[1]
+            rate_tol = _growth_tolerance(figure, f"the run at lr={rate:g}", at_rate, tol,
+                                         run)[1]
         require_close(figure, what, expected, actual, rate_tol)
         checked.append(rate_tol)
     return {"learning_rates": [float(r) for r in sweep.learning_rates], "final_loss": final,
