@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from comparisons.engine import Value, no_cycle_collection, to_dot, zero_grad
+from comparisons.engine import Value, no_cycle_collection, to_dot, weighted_sum, zero_grad
 
 # --- the lesson's cases (its printed numbers, exact: every step is exact in binary) ---
 
@@ -268,8 +268,6 @@ def test_a_graph_of_every_operation_holds_no_reference_cycle():
     # no_cycle_collection is only safe because reference counting alone frees a graph:
     # build one with every primitive, run backward, drop it, and the cyclic collector
     # must find nothing unreachable (a closure holding its own node would be a cycle).
-    from comparisons.engine import weighted_sum
-
     gc.collect()
     with no_cycle_collection():
         a, b = Value(0.5), Value(2.0)

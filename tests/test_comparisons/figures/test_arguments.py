@@ -10,6 +10,7 @@ import pytest
 from cli_helpers import ROOT, run_cli
 
 from comparisons import cli, figures
+from comparisons.figures import course
 
 
 def test_figure_arguments_default_and_refuse(capsys):
@@ -60,8 +61,6 @@ def test_an_unknown_figure_is_one_line_naming_the_known_ones_exit_2(capsys, tmp_
 
 def test_the_help_examples_render_the_chosen_figures_and_keep_the_others(capsys, tmp_path,
                                                                         monkeypatch, data):
-    from comparisons.figures import course
-
     # figure_data's verification ran once for the session (conftest.py): its data stands in.
     def subset(only=None, **_):
         return {**data, "figures": {n: data["figures"][n] for n in only}}

@@ -12,6 +12,7 @@ from comparisons.backends import BACKEND_NAMES
 from comparisons.compare import compare_trajectories
 from comparisons.experiments import REGISTRY
 from comparisons.figures import verified
+from comparisons.figures.optimizers import PATH_RUNS
 
 
 def test_rendering_refuses_trajectories_that_disagree(monkeypatch, tmp_path):
@@ -51,8 +52,6 @@ def test_verified_runs_keep_each_experiment_once_and_the_backends_all_share():
 
 
 def test_a_figures_own_experiment_is_verified_under_its_name_beside_registry_names():
-    from comparisons.figures.optimizers import PATH_RUNS
-
     own = PATH_RUNS[0]  # a figure-only experiment, not in the registry
     runs = verified.verify_runs(["five-steps", own, own], backends=("manual", "jax"))
     assert list(runs.runs) == ["five-steps", own.name]
