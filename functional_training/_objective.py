@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -35,13 +34,8 @@ from functional_training._losses import (
     l2_penalty,
     loss_kind,
 )
-from functional_training._models import DEFAULT_MODEL, model_kind
+from functional_training._models import DEFAULT_MODEL, frozen_config, model_kind
 from functional_training._numbers import is_number
-
-
-def _frozen_config(config: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """The configuration as sorted, hashable pairs (lists become tuples)."""
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in config.items()))
 
 
 class Objective(NamedTuple):
@@ -155,4 +149,4 @@ def objective(
         raise ValueError(f"{model} model: {problem}")
     if not is_number(l2) or not (0.0 <= l2 < float("inf")):
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-    return Objective(model, _frozen_config(config), loss, float(l2))
+    return Objective(model, frozen_config(config), loss, float(l2))

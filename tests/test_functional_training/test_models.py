@@ -16,6 +16,20 @@ def test_linear_parameter_names_follow_the_one_rule():
     assert ft.parameter_names("linear", features=3) == ("w[0]", "w[1]", "w[2]", "b")
 
 
+def test_mlp_names_are_remembered_per_configuration_and_per_kind(monkeypatch):
+    # The names a list-valued and a tuple-valued configuration ask for are one object, equal
+    # to the rule written out here; a kind registered under the same name with other shapes
+    # gets its own names (the memory is keyed by the kind's shapes and build, not its name).
+    expected = (*(f"layers.0.w[{i},{j}]" for i in range(2) for j in range(3)),
+                *(f"layers.0.b[{j}]" for j in range(3)),
+                *(f"layers.1.w[{i},0]" for i in range(3)), "layers.1.b[0]")
+    first = ft.parameter_names("mlp", sizes=[2, 3, 1], activation="tanh")
+    assert first == expected
+    assert ft.parameter_names("mlp", sizes=(2, 3, 1), activation="tanh") is first
+    monkeypatch.setitem(ft.MODEL_KINDS, "mlp", ft.MODEL_KINDS["linear"])
+    assert ft.parameter_names("mlp", features=2) == ("w[0]", "w[1]", "b")
+
+
 def test_seeded_values_are_the_documented_numpy_scheme():
     w = np.random.default_rng(11).uniform(-1.0, 1.0, size=4) / np.sqrt(4)
     values = ft.initial_values("linear", init="seeded", seed=11, features=4)
